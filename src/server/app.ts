@@ -1,0 +1,91 @@
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { ErrorBody } from '../shared/error-codes.js';
+import { type Clock, systemClock } from './clock.js';
+import type { Config } from './config.js';
+import type { Database } from './db/database.js';
+import { AppError, HTTP_STATUS } from './errors.js';
+import { composeServices } from './services.js';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  database: Database;
+  clock?: Clock;
+  /** pino options, or false for silence (tests). */
+  logger?: FastifyServerOptions['logger'];
+}
+
+export type App = FastifyInstance;
+
+function errorBody(code: ErrorBody['error']['code'], message: string): ErrorBody {
+  return { error: { code, message } };
+}
+
+/** The Fastify app with every route; `app.inject` tests it without a socket. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: 16 * 1024 * 1024,
+    disableRequestLogging: true,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const services = composeServices({ config: deps.config, database: deps.database, clock: deps.clock ?? systemClock });
+  app.decorate('services', services);
+  app.addHook('onClose', async () => {
+    await services.close();
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      return reply.status(HTTP_STATUS[error.code]).send(errorBody(error.code, error.message));
+    }
+    if (error.validation) {
+      const where = error.validationContext ?? 'request';
+      return reply.status(400).send(errorBody('VALIDATION_FAILED', `${where} ${error.message.replace(/^(querystring|body|params|headers)\/?/, '')}`.trim()));
+    }
+    if (error.statusCode === 429) return reply.status(429).send(errorBody('RATE_LIMITED', 'Too many requests, try again later'));
+    if (error.statusCode === 413) return reply.status(413).send(errorBody('PAYLOAD_TOO_LARGE', 'The request body is too large'));
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.status(error.statusCode).send(errorBody('VALIDATION_FAILED', error.message));
+    }
+    request.log.error({ err: error }, 'unexpected error');
+    return reply.status(500).send(errorBody('INTERNAL', 'Something went wrong on our side; it has been logged'));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`));
+  });
+
+  await app.register(cookie);
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Relais API', version: '1', description: 'The native REST API of Relais. Errors answer { "error": { "code", "message" } }.' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'An API token from `relais token create` or the Manager' },
+          session: { type: 'apiKey', in: 'cookie', name: 'relais_session', description: 'The Manager session; writes also need the X-CSRF-Token header' },
+        },
+      },
+      security: [{ bearer: [] }, { session: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
+
+  // Module routes: each plugin registers its own paths (/api/v1/…, OVH paths) and gets the services it needs.
+  // (auth first: it decorates requests with their principal)
+
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: ReturnType<typeof composeServices>;
+  }
+}

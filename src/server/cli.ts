@@ -1,0 +1,26 @@
+import { Command, CommanderError } from 'commander';
+import { reportCliError } from './cli/context.js';
+import { registerServerCommands } from './cli/server-commands.js';
+
+/** The `relais` command line. Every command prints a clear result, or JSON with `--json`. */
+export function buildCli(): Command {
+  const program = new Command('relais')
+    .description('Relais — self-hosted SMS platform')
+    .showHelpAfterError()
+    .exitOverride();
+  registerServerCommands(program);
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<void> {
+  const program = buildCli();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    process.exitCode = reportCliError(error, { json: argv.includes('--json') });
+  }
+}

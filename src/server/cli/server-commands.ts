@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../config.js';
+import { openDatabase } from '../db/database.js';
+import { migrateToLatest } from '../db/migrate.js';
+import { printResult } from './context.js';
+
+/** `relais serve` and `relais migrate`. */
+export function registerServerCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('run Relais (the services named by RELAIS_SERVICES, all by default)')
+    .action(async () => {
+      const { startRelais } = await import('../main.js');
+      await startRelais(loadConfig());
+    });
+
+  program
+    .command('migrate')
+    .description('bring the database schema to the latest version')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const config = loadConfig();
+      const database = openDatabase(config.databaseUrl);
+      try {
+        const applied = await migrateToLatest(database);
+        printResult(options, { applied }, applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
+      } finally {
+        await database.close();
+      }
+    });
+}

@@ -1,0 +1,82 @@
+import { isValidTimeZoneName } from './time-zone.js';
+
+/** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
+export const SERVICES = ['http', 'https', 'smtp', 'smpp', 'dispatcher'] as const;
+export type Service = (typeof SERVICES)[number];
+
+export interface Config {
+  /** `sqlite:PATH` (embedded, the default) or `postgres://…`. */
+  databaseUrl: string;
+  /** Manager, native API, http2sms and OVH-compatible API. */
+  httpPort: number;
+  /** The same over TLS. */
+  httpsPort: number;
+  /** mail2sms. */
+  smtpPort: number;
+  /** SMPP server for customers' programs. */
+  smppPort: number;
+  /** Address every listener binds to. */
+  host: string;
+  /** `simulator` or `smpp://system_id:password@host:port?window=…&tps=…`. */
+  carrier: string;
+  services: readonly Service[];
+  /** Rows in the Manager's "Télécharger l'historique" (the seed's 2000). */
+  csvDownloadLimit: number;
+  /** Default timezone of new SMS accounts. */
+  defaultTimeZone: string;
+  /** Log level for pino. */
+  logLevel: string;
+  /** Public base URL printed at start (defaults to http://localhost:PORT). */
+  publicUrl: string | null;
+  /** Set `Secure` on session cookies (default: only when served over HTTPS). */
+  secureCookies: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, max = 65535): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** The only reader of process.env: validated and frozen. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const databaseUrl = env.RELAIS_DATABASE_URL || 'sqlite:./data/relais.db';
+  if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
+    throw new ConfigError(`RELAIS_DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
+  }
+  const services = (env.RELAIS_SERVICES || SERVICES.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const s of services) {
+    if (!(SERVICES as readonly string[]).includes(s)) {
+      throw new ConfigError(`RELAIS_SERVICES: unknown service "${s}" (known: ${SERVICES.join(', ')})`);
+    }
+  }
+  const carrier = env.RELAIS_CARRIER || 'simulator';
+  if (carrier !== 'simulator' && !carrier.startsWith('smpp://')) {
+    throw new ConfigError(`RELAIS_CARRIER must be "simulator" or smpp://…, got "${carrier}"`);
+  }
+  const defaultTimeZone = env.RELAIS_DEFAULT_TIMEZONE || 'Europe/Paris';
+  if (!isValidTimeZoneName(defaultTimeZone)) throw new ConfigError(`RELAIS_DEFAULT_TIMEZONE: unknown zone "${defaultTimeZone}"`);
+  return Object.freeze({
+    databaseUrl,
+    httpPort: int(env, 'RELAIS_HTTP_PORT', 8080),
+    httpsPort: int(env, 'RELAIS_HTTPS_PORT', 8443),
+    smtpPort: int(env, 'RELAIS_SMTP_PORT', 2525),
+    smppPort: int(env, 'RELAIS_SMPP_PORT', 2775),
+    host: env.RELAIS_HOST || '127.0.0.1',
+    carrier,
+    services: Object.freeze(services as Service[]),
+    csvDownloadLimit: int(env, 'RELAIS_CSV_DOWNLOAD_LIMIT', 2000, 1, 1_000_000),
+    defaultTimeZone,
+    logLevel: env.RELAIS_LOG_LEVEL || 'info',
+    publicUrl: env.RELAIS_PUBLIC_URL || null,
+    secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
+  });
+}

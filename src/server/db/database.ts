@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { DB } from './schema.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database: the Kysely instance plus the raw handle for bulk paths (demo, export). */
+export interface Database {
+  db: Kysely<DB>;
+  dialect: Dialect;
+  /** Present on SQLite. */
+  sqlite?: SqliteDatabase.Database;
+  /** Present on PostgreSQL. */
+  pool?: pg.Pool;
+  close(): Promise<void>;
+}
+
+// bigint (ids, epoch ms, counts) and numeric as JS numbers: all our values stay below 2^53.
+pg.types.setTypeParser(20, (v) => Number.parseInt(v, 10));
+pg.types.setTypeParser(1700, (v) => Number.parseFloat(v));
+
+/** Case-insensitive "contains" with Unicode case folding; accents matter. */
+export function foldText(text: string): string {
+  return text.toLowerCase();
+}
+
+function openSqlite(path: string): SqliteDatabase.Database {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const sqlite = new SqliteDatabase(path);
+  sqlite.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9); only an OS crash may lose the last ones.
+  sqlite.pragma('synchronous = NORMAL');
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('cache_size = -131072');
+  sqlite.pragma('temp_store = MEMORY');
+  sqlite.pragma('mmap_size = 1073741824');
+  sqlite.function('relais_contains', { deterministic: true }, (text: unknown, folded: unknown) =>
+    typeof text === 'string' && typeof folded === 'string' && foldText(text).includes(folded) ? 1 : 0,
+  );
+  return sqlite;
+}
+
+/**
+ * Opens `sqlite:PATH` or `postgres://…`. A `schema` query parameter on a PostgreSQL URL selects the
+ * schema (search_path) — the tests use one schema per test file.
+ */
+export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
+  if (url.startsWith('sqlite:')) {
+    const sqlite = openSqlite(url.slice('sqlite:'.length) || ':memory:');
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return {
+      db,
+      dialect: 'sqlite',
+      sqlite,
+      close: async () => {
+        await db.destroy();
+      },
+    };
+  }
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  const pool = new pg.Pool({
+    connectionString: parsed.toString(),
+    max: options.poolSize ?? 10,
+    ...(schema ? { options: `-c search_path=${schema},public` } : {}),
+  });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    dialect: 'postgres',
+    pool,
+    close: async () => {
+      await db.destroy();
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { type Kysely, type Migration, Migrator } from 'kysely';
+import type { Database, Dialect } from './database.js';
+import * as m0001 from './migrations/0001-initial.js';
+
+/** What a migration may need to know beyond the Kysely instance. */
+export interface MigrationContext {
+  dialect: Dialect;
+}
+
+interface RelaisMigration {
+  up(db: Kysely<unknown>, ctx: MigrationContext): Promise<void>;
+  down?(db: Kysely<unknown>, ctx: MigrationContext): Promise<void>;
+}
+
+/** Every migration, in order. Names never change once released. */
+const MIGRATIONS: Record<string, RelaisMigration> = {
+  '0001-initial': m0001,
+};
+
+function migrator(database: Database): Migrator {
+  const ctx: MigrationContext = { dialect: database.dialect };
+  return new Migrator({
+    db: database.db,
+    provider: {
+      getMigrations: async () =>
+        Object.fromEntries(
+          Object.entries(MIGRATIONS).map(([name, m]): [string, Migration] => [
+            name,
+            { up: (db) => m.up(db, ctx), down: m.down ? (db) => m.down!(db, ctx) : undefined },
+          ]),
+        ),
+    },
+  });
+}
+
+/** Brings the schema to the latest version; returns the names of the migrations it applied. */
+export async function migrateToLatest(database: Database): Promise<string[]> {
+  const { error, results } = await migrator(database).migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

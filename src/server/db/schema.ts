@@ -1,0 +1,146 @@
+import type { Generated } from 'kysely';
+
+/** Row shapes of every table (snake_case, epoch-millisecond times, booleans as 0/1). */
+
+export interface CustomerRow {
+  id: Generated<number>;
+  email: string;
+  password_hash: string;
+  created_at: number;
+}
+
+export interface SessionRow {
+  /** sha256 of the cookie value, hex. */
+  id: string;
+  customer_id: number;
+  csrf_token: string;
+  created_at: number;
+  expires_at: number;
+}
+
+export interface AccountRow {
+  id: Generated<number>;
+  name: string;
+  owner_id: number;
+  description: string;
+  status: string;
+  credits: number;
+  timezone: string;
+  default_country: string;
+  /** 0 = never store message texts (privacy). */
+  store_text: number;
+  /** Redact texts older than N days (null = never). */
+  redact_after_days: number | null;
+  /** Delete history older than N days (null = keep). */
+  retention_days: number | null;
+  callback_url: string | null;
+  created_at: number;
+}
+
+export interface SmsUserRow {
+  id: Generated<number>;
+  account_id: number;
+  login: string;
+  password_hash: string;
+  /** JSON array of addresses / CIDR ranges; empty = any. */
+  ip_restrictions: string;
+  /** Credits this user may still spend (null = no quota). */
+  quota: number | null;
+  callback_url: string | null;
+  created_at: number;
+}
+
+export interface SenderRow {
+  id: Generated<number>;
+  account_id: number;
+  sender: string;
+  description: string;
+  status: string;
+  type: string;
+  created_at: number;
+}
+
+export interface ApiTokenRow {
+  id: Generated<number>;
+  account_id: number;
+  user_id: number | null;
+  name: string;
+  /** argon2id hash of the secret part. */
+  secret_hash: string;
+  created_at: number;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface OutgoingRow {
+  id: Generated<number>;
+  account_id: number;
+  job_id: number | null;
+  user_id: number | null;
+  /** '' when sent without an SMS user (Manager). */
+  user_login: string;
+  channel: string;
+  sender: string;
+  receiver: string;
+  /** '' when redacted or not stored. */
+  message: string;
+  redacted_at: number | null;
+  encoding: string;
+  parts: number;
+  credits: number;
+  tag: string;
+  status: string;
+  priority: number;
+  created_at: number;
+  sent_at: number | null;
+  delivered_at: number | null;
+  failed_at: number | null;
+  expired_at: number | null;
+  canceled_at: number | null;
+  carrier_message_id: string | null;
+  error_code: string | null;
+  error_text: string | null;
+  deferred_until: number | null;
+  valid_until: number | null;
+}
+
+export interface DeletionAuditRow {
+  id: Generated<number>;
+  account_id: number;
+  /** Who: "customer:<email>" or "token:<id>" or "system:retention". */
+  actor: string;
+  kind: string;
+  created_at: number;
+  count: number;
+  /** JSON array of ids (deletion by ids) or null. */
+  ids: string | null;
+  /** JSON filter (deletion by filter) or null. */
+  filter: string | null;
+  delete_job_id: number | null;
+}
+
+export interface DeleteJobRow {
+  id: Generated<number>;
+  account_id: number;
+  actor: string;
+  filter: string;
+  status: string;
+  deleted: number;
+  total: number;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  error: string | null;
+}
+
+export interface DB {
+  customers: CustomerRow;
+  sessions: SessionRow;
+  accounts: AccountRow;
+  sms_users: SmsUserRow;
+  senders: SenderRow;
+  api_tokens: ApiTokenRow;
+  outgoing: OutgoingRow;
+  deletion_audit: DeletionAuditRow;
+  delete_jobs: DeleteJobRow;
+}

@@ -1,0 +1,40 @@
+/** Who is making a request, once authenticated. */
+export type Principal =
+  | {
+      kind: 'customer';
+      customerId: number;
+      email: string;
+      /** The session's CSRF token: cookie-authenticated writes must send it in `X-CSRF-Token`. */
+      csrfToken: string;
+      sessionId: string;
+    }
+  | {
+      kind: 'token';
+      tokenId: number;
+      /** A token is scoped to one SMS account… */
+      accountId: number;
+      /** …and optionally to one SMS user, whose messages only it sees. */
+      userId: number | null;
+      userLogin: string | null;
+    };
+
+/** The SMS account a request works on, as its principal may see it. */
+export interface AccountAccess {
+  account: {
+    id: number;
+    name: string;
+    timezone: string;
+    ownerId: number;
+    credits: number;
+    status: string;
+    defaultCountry: string;
+  };
+  /** When set, the principal sees only the messages of this SMS user (login). */
+  userLogin: string | null;
+  userId: number | null;
+  /** How the audit names this principal: "customer:<email>" or "token:<id>". */
+  actor: string;
+}
+
+/** Resolves `accountName` for `principal`, or throws ACCOUNT_NOT_FOUND (never tells that it exists). */
+export type ResolveAccountAccess = (principal: Principal, accountName: string) => Promise<AccountAccess>;

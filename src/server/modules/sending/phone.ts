@@ -1,0 +1,80 @@
+import {
+  isSupportedCountry,
+  parsePhoneNumberFromString,
+  validatePhoneNumberLength,
+} from 'libphonenumber-js/max';
+
+/** Outcome of normalising one receiver: its E.164 form, or why it was refused. */
+export type ReceiverResult = { ok: true; e164: string } | { ok: false; reason: string };
+
+const ALLOWED = /^\+?[\d\s.\-()]*$/;
+
+const LENGTH_REASONS: Record<string, string> = {
+  TOO_SHORT: 'too short',
+  TOO_LONG: 'too long',
+  INVALID_LENGTH: 'wrong number of digits for its country',
+  NOT_A_NUMBER: 'not a phone number',
+  INVALID_COUNTRY: 'unknown country calling code',
+};
+
+/**
+ * A receiver as E.164 (`+33612345678`). Accepts `+<country>…`, the international prefix `00…`, and
+ * national numbers (`0612345678`) of `defaultCountry` (ISO 3166 alpha-2), with spaces, dots, dashes
+ * and parentheses. Validity is checked against libphonenumber's full ("max") metadata. Never throws.
+ */
+export function normalizeReceiver(raw: string, defaultCountry: string): ReceiverResult {
+  const trimmed = raw.trim();
+  if (trimmed === '') return { ok: false, reason: 'empty' };
+  if (!ALLOWED.test(trimmed)) {
+    return {
+      ok: false,
+      reason: 'only digits, spaces, dots, dashes, parentheses and a leading + are allowed',
+    };
+  }
+  const text = trimmed.replace(/^00/, '+');
+  const country = defaultCountry.toUpperCase();
+  if (!text.startsWith('+') && !isSupportedCountry(country)) {
+    return { ok: false, reason: `national number but unknown default country "${defaultCountry}"` };
+  }
+  const countryCode = isSupportedCountry(country) ? country : undefined;
+  const lengthError = validatePhoneNumberLength(text, countryCode);
+  if (lengthError) return { ok: false, reason: LENGTH_REASONS[lengthError] ?? 'not a phone number' };
+  const phone = parsePhoneNumberFromString(text, countryCode);
+  if (!phone?.isValid()) return { ok: false, reason: 'not a valid phone number for its country' };
+  return { ok: true, e164: phone.number };
+}
+
+/**
+ * Receivers from free input: strings are split on commas, semicolons and line breaks, then on other
+ * whitespace unless the whole piece is one valid number (so `06 12 34 56 78` stays one number). A
+ * piece whose words are all invalid is reported whole. `valid` is E.164, deduplicated, in input
+ * order; `invalid` holds the refused pieces as given (trimmed).
+ */
+export function parseReceiverList(
+  input: string | string[],
+  defaultCountry: string,
+): { valid: string[]; invalid: string[] } {
+  const valid = new Set<string>();
+  const invalid: string[] = [];
+  const pieces = (Array.isArray(input) ? input : [input])
+    .flatMap((item) => item.split(/[,;\r\n]+/))
+    .map((piece) => piece.trim())
+    .filter((piece) => piece !== '');
+  for (const piece of pieces) {
+    const whole = normalizeReceiver(piece, defaultCountry);
+    if (whole.ok) {
+      valid.add(whole.e164);
+      continue;
+    }
+    const words = piece.split(/\s+/).map((word) => ({ word, result: normalizeReceiver(word, defaultCountry) }));
+    if (words.length === 1 || !words.some(({ result }) => result.ok)) {
+      invalid.push(piece);
+      continue;
+    }
+    for (const { word, result } of words) {
+      if (result.ok) valid.add(result.e164);
+      else invalid.push(word);
+    }
+  }
+  return { valid: [...valid], invalid };
+}

@@ -1,0 +1,44 @@
+/** Every error code Relais answers with, grouped by area. The HTTP status of each is in server/errors.ts. */
+export const ERROR_CODES = [
+  // request
+  'VALIDATION_FAILED', // a parameter or body field is missing or malformed
+  'INVALID_CURSOR', // the pagination cursor is not one we issued, or belongs to another query
+  'INVALID_SORT', // unknown sort column
+  'INVALID_FILTER', // a filter value is malformed (date, status, channel…)
+  'TOO_MANY_IDS', // an id list is longer than allowed
+  'PAYLOAD_TOO_LARGE',
+  'RATE_LIMITED',
+  'NOT_FOUND', // no such route
+  // auth
+  'UNAUTHENTICATED', // no valid session or token
+  'INVALID_CREDENTIALS', // wrong e-mail/login or password
+  'CSRF_FAILED', // a cookie-authenticated write without the right X-CSRF-Token header
+  'FORBIDDEN', // authenticated but not allowed to do this
+  // accounts
+  'ACCOUNT_NOT_FOUND',
+  'ACCOUNT_EXISTS',
+  'CUSTOMER_NOT_FOUND',
+  'CUSTOMER_EXISTS',
+  'USER_NOT_FOUND',
+  'USER_EXISTS',
+  'SENDER_NOT_FOUND',
+  'SENDER_EXISTS',
+  'TOKEN_NOT_FOUND',
+  // history
+  'MESSAGE_NOT_FOUND',
+  'DELETE_JOB_NOT_FOUND',
+  // sending
+  'INVALID_RECEIVER',
+  'INVALID_SENDER',
+  'INSUFFICIENT_CREDITS',
+  'CARRIER_UNAVAILABLE',
+  // anything unexpected
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** The JSON body of every error answer of the native API. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}

@@ -1,0 +1,44 @@
+import { afterAll, beforeAll } from 'vitest';
+import { type App, buildApp } from '../src/server/app.js';
+import type { Clock } from '../src/server/clock.js';
+import { type Config, loadConfig } from '../src/server/config.js';
+import type { Dialect } from '../src/server/db/database.js';
+import { describeEachDialect, type TestDatabase } from './database.js';
+
+/** A config for tests: defaults plus the given overrides. */
+export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
+  return Object.freeze({ ...loadConfig({}), ...overrides });
+}
+
+export interface AppTestContext {
+  readonly database: TestDatabase;
+  readonly dialect: Dialect;
+  readonly app: App;
+}
+
+/**
+ * `describeEachDialect` plus a built app (`ctx.app.inject(…)`) on that dialect's fresh database.
+ * `options.clock` lets a test set the time.
+ */
+export function describeEachDialectWithApp(
+  name: string,
+  body: (ctx: AppTestContext) => void,
+  options: { config?: Partial<Config>; clock?: Clock } = {},
+) {
+  describeEachDialect(name, (dbCtx) => {
+    const ctx = {
+      get database() {
+        return dbCtx.database;
+      },
+      dialect: dbCtx.dialect,
+    } as AppTestContext & { app: App };
+    beforeAll(async () => {
+      ctx.app = await buildApp({ config: testConfig(options.config), database: dbCtx.database, clock: options.clock });
+      await ctx.app.ready();
+    });
+    afterAll(async () => {
+      await ctx.app?.close();
+    });
+    body(ctx);
+  });
+}

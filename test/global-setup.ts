@@ -1,0 +1,16 @@
+import pg from 'pg';
+import { TEST_POSTGRES_URL } from './database.js';
+
+// Runs once before all test files: extensions are per database, so create them here rather than
+// racing from several test files at once; and drop schemas left by an interrupted earlier run.
+export default async function setup(): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query('create extension if not exists pg_trgm with schema public');
+    const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace where nspname like 't\\_%'");
+    for (const r of rows) await client.query(`drop schema if exists ${r.nspname} cascade`);
+  } finally {
+    await client.end();
+  }
+}
