@@ -7,7 +7,8 @@ import { describeEachDialect, type TestDatabase } from './database.js';
 
 /** A config for tests: defaults plus the given overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
-  return Object.freeze({ ...loadConfig({}), ...overrides });
+  // Cheap argon2 parameters in tests (RELAIS_ARGON2_TEST_FAST); production keeps OWASP's.
+  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, ...overrides });
 }
 
 export interface AppTestContext {

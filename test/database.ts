@@ -35,7 +35,8 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
       },
     };
   }
-  const schema = `t_${suffix}`;
+  // The creation time in the name lets the global setup drop schemas left by interrupted runs, not live ones.
+  const schema = `t_${Math.floor(Date.now() / 1000)}_${suffix}`;
   const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
   await admin.connect();
   await admin.query(`create schema ${schema}`);

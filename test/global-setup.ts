@@ -9,7 +9,11 @@ export default async function setup(): Promise<void> {
   try {
     await client.query('create extension if not exists pg_trgm with schema public');
     const { rows } = await client.query<{ nspname: string }>("select nspname from pg_namespace where nspname like 't\\_%'");
-    for (const r of rows) await client.query(`drop schema if exists ${r.nspname} cascade`);
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const r of rows) {
+      const created = Number(r.nspname.split('_')[1]);
+      if (!(created > hourAgo)) await client.query(`drop schema if exists ${r.nspname} cascade`);
+    }
   } finally {
     await client.end();
   }

@@ -3,20 +3,24 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ErrorBody } from '../shared/error-codes.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { AppError, HTTP_STATUS } from './errors.js';
+import { accountsRoutes } from './modules/accounts/accounts.routes.js';
+import { authPlugin } from './modules/auth/auth.plugin.js';
+import { authRoutes } from './modules/auth/auth.routes.js';
+import { historyRoutes } from './modules/history/history.routes.js';
 import { composeServices } from './services.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
   database: Database;
   clock?: Clock;
-  /** pino options, or false for silence (tests). */
-  logger?: FastifyServerOptions['logger'];
+  /** A pino logger; none (silence) in tests. */
+  logger?: FastifyBaseLogger;
 }
 
 export type App = FastifyInstance;
@@ -25,12 +29,25 @@ function errorBody(code: ErrorBody['error']['code'], message: string): ErrorBody
   return { error: { code, message } };
 }
 
+/** A clear sentence from the first schema error: which parameter, and what is wrong with it. */
+function validationMessage(error: FastifyError): string {
+  const where = error.validationContext ?? 'request';
+  const first = error.validation?.[0];
+  if (first?.keyword === 'additionalProperties') {
+    return `${where} has an unknown parameter "${String((first.params as { additionalProperty?: string }).additionalProperty)}"`;
+  }
+  const field = first?.instancePath ? first.instancePath.slice(1).replaceAll('/', '.') : '';
+  if (first && field) return `${where} parameter "${field}" ${first.message}`;
+  return `${where} ${first?.message ?? error.message}`;
+}
+
 /** The Fastify app with every route; `app.inject` tests it without a socket. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
-    logger: deps.logger ?? false,
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 16 * 1024 * 1024,
-    disableRequestLogging: true,
+    // One log line per request would cost more than the request itself at our rates.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -45,8 +62,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return reply.status(HTTP_STATUS[error.code]).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
-      const where = error.validationContext ?? 'request';
-      return reply.status(400).send(errorBody('VALIDATION_FAILED', `${where} ${error.message.replace(/^(querystring|body|params|headers)\/?/, '')}`.trim()));
+      return reply.status(400).send(errorBody('VALIDATION_FAILED', validationMessage(error)));
     }
     if (error.statusCode === 429) return reply.status(429).send(errorBody('RATE_LIMITED', 'Too many requests, try again later'));
     if (error.statusCode === 413) return reply.status(413).send(errorBody('PAYLOAD_TOO_LARGE', 'The request body is too large'));
@@ -80,6 +96,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   // Module routes: each plugin registers its own paths (/api/v1/…, OVH paths) and gets the services it needs.
   // (auth first: it decorates requests with their principal)
+  await app.register(authPlugin);
+  await app.register(authRoutes);
+  await app.register(accountsRoutes);
+  await app.register(historyRoutes);
 
   return app;
 }

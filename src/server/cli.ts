@@ -1,5 +1,8 @@
 import { Command, CommanderError } from 'commander';
+import { registerAccountsCommands } from './cli/accounts-commands.js';
 import { reportCliError } from './cli/context.js';
+import { registerDemoCommand } from './cli/demo-command.js';
+import { registerHistoryCommands } from './cli/history-commands.js';
 import { registerServerCommands } from './cli/server-commands.js';
 
 /** The `relais` command line. Every command prints a clear result, or JSON with `--json`. */
@@ -9,6 +12,9 @@ export function buildCli(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerServerCommands(program);
+  registerAccountsCommands(program);
+  registerHistoryCommands(program);
+  registerDemoCommand(program);
   return program;
 }
 

@@ -30,6 +30,11 @@ export interface Config {
   publicUrl: string | null;
   /** Set `Secure` on session cookies (default: only when served over HTTPS). */
   secureCookies: boolean;
+  /**
+   * Tests only (`RELAIS_ARGON2_TEST_FAST=1`): hash passwords and token secrets with cheap argon2id
+   * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
+   */
+  argon2TestFast: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -78,5 +83,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: env.RELAIS_LOG_LEVEL || 'info',
     publicUrl: env.RELAIS_PUBLIC_URL || null,
     secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
+    argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
   });
 }

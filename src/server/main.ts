@@ -3,6 +3,27 @@ import { buildApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { type DemoCredentials, ensureDemo } from './first-start.js';
+
+function banner(config: Readonly<Config>, demo: DemoCredentials | null): string {
+  const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
+  const lines = [
+    '',
+    `  Relais is running — carrier: ${config.carrier === 'simulator' ? 'built-in SIMULATOR (no real SMS leaves this machine)' : config.carrier.replace(/:[^:@/]*@/, ':***@')}`,
+    `  Manager   ${url}/`,
+    `  API docs  ${url}/api/docs`,
+  ];
+  if (demo) {
+    lines.push(
+      `  Sign in   ${demo.email} / ${demo.password}`,
+      `  Account   ${demo.account} (${demo.messages} sample messages in its history)`,
+      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms, mail2sms and SMPP)`,
+    );
+  } else {
+    lines.push('  Sign in   with your customer e-mail and password (create one: npx relais customer create --email … --password …)');
+  }
+  return `${lines.join('\n')}\n`;
+}
 
 /** The process: opens the database, migrates, starts the enabled services, closes gracefully on SIGINT/SIGTERM. */
 export async function startRelais(config: Readonly<Config>): Promise<void> {
@@ -10,11 +31,16 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   const database = openDatabase(config.databaseUrl);
   await migrateToLatest(database);
   const app = await buildApp({ config, database, logger });
+  const demo = await ensureDemo(config, database, app.services);
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });
   } else {
     await app.ready();
   }
+  const resumed = await app.services.history.resumeDeleteJobs();
+  if (resumed) logger.info({ resumed }, 'resumed deletions left running');
+  process.stdout.write(banner(config, demo));
+
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;

@@ -1,6 +1,23 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { createAccountsRepository } from './modules/accounts/accounts.repository.js';
+import { createAccountsService } from './modules/accounts/accounts.service.js';
+import { createApiTokensRepository } from './modules/accounts/api-tokens.repository.js';
+import { createApiTokensService } from './modules/accounts/api-tokens.service.js';
+import { createCustomersRepository } from './modules/accounts/customers.repository.js';
+import { createCustomersService } from './modules/accounts/customers.service.js';
+import { createSendersRepository } from './modules/accounts/senders.repository.js';
+import { createSendersService } from './modules/accounts/senders.service.js';
+import { createSmsUsersRepository } from './modules/accounts/sms-users.repository.js';
+import { createSmsUsersService } from './modules/accounts/sms-users.service.js';
+import { createAuthService } from './modules/auth/auth.service.js';
+import { createPasswordHasher } from './modules/auth/password.js';
+import type { ResolveAccountAccess } from './modules/auth/principal.js';
+import { createSessionsRepository } from './modules/auth/sessions.repository.js';
+import { createDeletionsRepository } from './modules/history/deletions.repository.js';
+import { createHistoryService } from './modules/history/history.service.js';
+import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
 
 export interface ServiceDeps {
   config: Readonly<Config>;
@@ -10,12 +27,46 @@ export interface ServiceDeps {
 
 /** The composition root: every repository and service, built once from plain factories. */
 export function composeServices(deps: ServiceDeps) {
+  const { db } = deps.database;
+  const { clock } = deps;
+  const hasher = createPasswordHasher({ fast: deps.config.argon2TestFast });
+  const customerRows = createCustomersRepository(db);
+  const accounts = createAccountsService({
+    accounts: createAccountsRepository(db),
+    customers: customerRows,
+    clock,
+    defaultTimeZone: deps.config.defaultTimeZone,
+  });
+  const userRows = createSmsUsersRepository(db);
+  const apiTokens = createApiTokensService({ tokens: createApiTokensRepository(db), users: userRows, accounts, hasher, clock });
+  const smsUsers = createSmsUsersService({ users: userRows, accounts, hasher, clock, onDeleted: apiTokens.forgetUser });
+  const senders = createSendersService({ senders: createSendersRepository(db), accounts, clock });
+  const customers = createCustomersService({ customers: customerRows, hasher, clock });
+  const auth = createAuthService({ customers: customerRows, sessions: createSessionsRepository(db), accounts, apiTokens, hasher, clock });
+  /** The account a request works on, as its principal may see it (ACCOUNT_NOT_FOUND otherwise). */
+  const resolveAccountAccess: ResolveAccountAccess = accounts.resolveAccess;
+
+  const history = createHistoryService({
+    outgoing: createOutgoingRepository(deps.database),
+    deletions: createDeletionsRepository(deps.database),
+    clock: deps.clock,
+  });
   return {
+    customers,
+    accounts,
+    smsUsers,
+    senders,
+    apiTokens,
+    auth,
+    resolveAccountAccess,
+    history,
     config: deps.config,
     clock: deps.clock,
     database: deps.database,
     /** Stops background work (delete jobs…); the database is closed by its owner. */
-    close: async () => {},
+    close: async () => {
+      await history.close();
+    },
   };
 }
 

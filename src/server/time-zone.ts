@@ -1,9 +1,46 @@
+import { isValidTimeZone } from '../shared/account-time.js';
+
 /** True when `name` is an IANA timezone this Node.js knows. */
-export function isValidTimeZoneName(name: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: name });
-    return true;
-  } catch {
-    return false;
+export const isValidTimeZoneName = isValidTimeZone;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/** The offset (ms) of `timeZone` at instant `ms`. */
+function offsetAt(ms: number, timeZone: string): number {
+  let dtf = formatters.get(timeZone);
+  if (!dtf) {
+    dtf = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: 'numeric',
+      minute: 'numeric',
+      second: 'numeric',
+    });
+    formatters.set(timeZone, dtf);
   }
+  const v: Record<string, number> = {};
+  for (const p of dtf.formatToParts(ms)) v[p.type] = Number(p.value);
+  const wall = Date.UTC(v.year, v.month - 1, v.day, v.hour, v.minute, v.second);
+  return wall - (ms - (((ms % 1000) + 1000) % 1000));
+}
+
+/**
+ * The instant at which the wall clock of `timeZone` reads the given time (month 1–12). In a DST gap
+ * the later offset applies; in a DST overlap the earlier instant is chosen.
+ */
+export function zonedTimeToUtc(
+  parts: { year: number; month: number; day: number; hour: number; minute: number; second: number },
+  timeZone: string,
+): number {
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+  const first = wall - offsetAt(wall, timeZone);
+  const second = wall - offsetAt(first, timeZone);
+  if (first === second) return first;
+  // Around a transition: take the earliest candidate that really reads `wall`.
+  const candidates = [Math.min(first, second), Math.max(first, second)];
+  for (const c of candidates) if (c + offsetAt(c, timeZone) === wall) return c;
+  return Math.max(first, second);
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
 
@@ -15,6 +15,8 @@ export interface Database {
   sqlite?: SqliteDatabase.Database;
   /** Present on PostgreSQL. */
   pool?: pg.Pool;
+  /** The PostgreSQL schema chosen by the URL's `schema` parameter, if any. */
+  schema?: string;
   close(): Promise<void>;
 }
 
@@ -46,12 +48,14 @@ function openSqlite(path: string): SqliteDatabase.Database {
 
 /**
  * Opens `sqlite:PATH` or `postgres://…`. A `schema` query parameter on a PostgreSQL URL selects the
- * schema (search_path) — the tests use one schema per test file.
+ * schema (search_path) — the tests use one schema per test file. `onQuery` sees every SQL statement
+ * (benchmarks use it to EXPLAIN slow queries).
  */
-export function openDatabase(url: string, options: { poolSize?: number } = {}): Database {
+export function openDatabase(url: string, options: { poolSize?: number; onQuery?: (sql: string, parameters: readonly unknown[]) => void } = {}): Database {
+  const log = options.onQuery ? (event: LogEvent) => options.onQuery!(event.query.sql, event.query.parameters) : undefined;
   if (url.startsWith('sqlite:')) {
     const sqlite = openSqlite(url.slice('sqlite:'.length) || ':memory:');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }), log });
     return {
       db,
       dialect: 'sqlite',
@@ -69,11 +73,12 @@ export function openDatabase(url: string, options: { poolSize?: number } = {}): 
     max: options.poolSize ?? 10,
     ...(schema ? { options: `-c search_path=${schema},public` } : {}),
   });
-  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,
     dialect: 'postgres',
     pool,
+    ...(schema ? { schema } : {}),
     close: async () => {
       await db.destroy();
     },

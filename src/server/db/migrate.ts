@@ -21,6 +21,8 @@ function migrator(database: Database): Migrator {
   const ctx: MigrationContext = { dialect: database.dialect };
   return new Migrator({
     db: database.db,
+    // Keep the migration tables in the chosen schema (otherwise Kysely may find another schema's).
+    ...(database.schema ? { migrationTableSchema: database.schema } : {}),
     provider: {
       getMigrations: async () =>
         Object.fromEntries(

@@ -1,6 +1,7 @@
 import {
   isSupportedCountry,
   parsePhoneNumberFromString,
+  type ValidatePhoneNumberLengthResult,
   validatePhoneNumberLength,
 } from 'libphonenumber-js/max';
 
@@ -9,7 +10,7 @@ export type ReceiverResult = { ok: true; e164: string } | { ok: false; reason: s
 
 const ALLOWED = /^\+?[\d\s.\-()]*$/;
 
-const LENGTH_REASONS: Record<string, string> = {
+const LENGTH_REASONS: Record<ValidatePhoneNumberLengthResult, string> = {
   TOO_SHORT: 'too short',
   TOO_LONG: 'too long',
   INVALID_LENGTH: 'wrong number of digits for its country',
@@ -38,7 +39,7 @@ export function normalizeReceiver(raw: string, defaultCountry: string): Receiver
   }
   const countryCode = isSupportedCountry(country) ? country : undefined;
   const lengthError = validatePhoneNumberLength(text, countryCode);
-  if (lengthError) return { ok: false, reason: LENGTH_REASONS[lengthError] ?? 'not a phone number' };
+  if (lengthError) return { ok: false, reason: LENGTH_REASONS[lengthError] };
   const phone = parsePhoneNumberFromString(text, countryCode);
   if (!phone?.isValid()) return { ok: false, reason: 'not a valid phone number for its country' };
   return { ok: true, e164: phone.number };

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { AppError } from '../errors.js';
+import { createPasswordHasher } from '../modules/auth/password.js';
+import { type DemoProgress, runDemo } from '../modules/demo/demo.service.js';
+import { printResult, withContext } from './context.js';
+
+const thousands = new Intl.NumberFormat('en-US');
+const fmt = (n: number): string => thousands.format(Math.round(n));
+
+/** The most `--messages` accepts: beyond, a demo is not a demo. */
+const MAX_MESSAGES = 100_000_000;
+
+/** `1000000`, `1_000_000`, `1,000,000`, `250k`, `10M`. */
+export function parseMessageCount(value: string): number {
+  const match = /^(\d+(?:[_,]\d{3})*|\d+(?:\.\d+)?)\s*([kKmM]?)$/.exec(value.trim());
+  const n = match ? Number(match[1].replace(/[_,]/g, '')) * ({ k: 1e3, m: 1e6 }[match[2].toLowerCase() as 'k' | 'm'] ?? 1) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MESSAGES) {
+    throw new AppError('VALIDATION_FAILED', `--messages must be a whole number from 1 to ${fmt(MAX_MESSAGES)} (e.g. 100000, 250k, 10M), got "${value}"`);
+  }
+  return n;
+}
+
+function parseDays(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 3650) throw new AppError('VALIDATION_FAILED', `--days must be a whole number from 1 to 3650, got "${value}"`);
+  return n;
+}
+
+const PHASE_TEXT: Record<Exclude<DemoProgress['phase'], 'inserting'>, string> = {
+  indexing: 'building indexes and the search index…',
+  analyzing: 'updating planner statistics…',
+};
+
+/**
+ * Progress on stderr: a bar redrawn in place on a terminal, otherwise one line every ~10% (logs, CI).
+ * stdout stays clean for the result (and `--json`).
+ */
+function createProgressReporter(stream: NodeJS.WriteStream) {
+  const tty = stream.isTTY === true;
+  let lastDraw = 0;
+  let lastDecile = 0;
+  let drawn = false;
+  const clearLine = () => {
+    if (tty && drawn) stream.write('\r\x1b[2K');
+    drawn = false;
+  };
+  return {
+    update(p: DemoProgress) {
+      if (p.phase !== 'inserting') {
+        clearLine();
+        stream.write(`demo: ${PHASE_TEXT[p.phase]}\n`);
+        return;
+      }
+      const ratio = p.total > 0 ? p.inserted / p.total : 1;
+      const rate = p.seconds > 0 ? p.inserted / p.seconds : 0;
+      if (tty) {
+        const now = performance.now();
+        if (now - lastDraw < 100 && p.inserted < p.total) return;
+        lastDraw = now;
+        const width = 30;
+        const full = Math.round(ratio * width);
+        const eta = rate > 0 ? (p.total - p.inserted) / rate : 0;
+        stream.write(
+          `\r\x1b[2K[${'█'.repeat(full)}${'░'.repeat(width - full)}] ${Math.floor(ratio * 100)}% ${fmt(p.inserted)}/${fmt(p.total)} · ${fmt(rate)} rows/s · ETA ${eta.toFixed(0)} s`,
+        );
+        drawn = true;
+        return;
+      }
+      const decile = Math.floor(ratio * 10);
+      if (decile > lastDecile) {
+        lastDecile = decile;
+        stream.write(`demo: ${decile * 10}% (${fmt(p.inserted)}/${fmt(p.total)} messages, ${p.seconds.toFixed(1)} s)\n`);
+      }
+    },
+    done: clearLine,
+  };
+}
+
+/** `relais demo --account NAME --messages N [--seed S] [--days D] [--json]`. */
+export function registerDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description('fill an SMS account with realistic sent-SMS history, fast (creates demo SMS users and senders when it has none)')
+    .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1')
+    .requiredOption('--messages <n>', 'how many messages (e.g. 100000, 250k, 10M)', parseMessageCount)
+    .option('--seed <seed>', 'same seed, same messages (default: random)')
+    .option('--days <n>', 'spread the messages over the last N days (default 365)', parseDays)
+    .option('--json', 'print JSON')
+    .action(async (options: { account: string; messages: number; seed?: string; days?: number; json?: boolean }) => {
+      const progress = createProgressReporter(process.stderr);
+      const result = await withContext(({ database, config, clock }) =>
+        runDemo({
+          database,
+          clock,
+          hasher: createPasswordHasher({ fast: config.argon2TestFast }),
+          accountName: options.account,
+          messages: options.messages,
+          seed: options.seed,
+          spanDays: options.days,
+          onProgress: progress.update,
+        }),
+      ).finally(progress.done);
+      printResult(
+        options,
+        { inserted: result.inserted, seconds: Math.round(result.seconds * 1000) / 1000, rowsPerSecond: result.rowsPerSecond },
+        `Inserted ${fmt(result.inserted)} messages into ${options.account} in ${result.seconds.toFixed(1)} s (${fmt(result.rowsPerSecond)} rows/s)`,
+      );
+    });
+}

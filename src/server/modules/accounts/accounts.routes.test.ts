@@ -1,0 +1,322 @@
+import { sql } from 'kysely';
+import { beforeAll, expect, it } from 'vitest';
+import { describeEachDialectWithApp } from '../../../../test/app.js';
+import {
+  bearer,
+  createAccount,
+  createSender,
+  createSmsUser,
+  createToken,
+  fastAuthConfig,
+  type SeededAccount,
+  seedCustomerWithAccount,
+  signIn,
+  type TestSession,
+} from '../../../../test/factories.js';
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+describeEachDialectWithApp(
+  'accounts routes',
+  (ctx) => {
+    let owner: SeededAccount;
+    let session: TestSession;
+    let base: string;
+    const call = (method: Method, url: string, headers: Record<string, string>, payload?: unknown) =>
+      ctx.app.inject({ method, url, headers, ...(payload === undefined ? {} : { payload: payload as object }) });
+    const asOwner = (method: Method, path: string, payload?: unknown) =>
+      call(method, `${base}${path}`, method === 'GET' ? session.headers : session.writeHeaders, payload);
+    const expectError = (res: { statusCode: number; json: () => unknown }, status: number, code: string) => {
+      expect({ status: res.statusCode, code: (res.json() as { error?: { code?: string } }).error?.code }).toEqual({ status, code });
+    };
+
+    beforeAll(async () => {
+      owner = await seedCustomerWithAccount(ctx.app, { account: { description: 'Main', credits: 250 } });
+      session = await signIn(ctx.app, owner.customer.email, owner.password);
+      base = `/api/v1/accounts/${owner.account.name}`;
+    });
+
+    it('lists, reads and updates the accounts of the signed-in customer', async () => {
+      const second = await createAccount(ctx.app, { owner: owner.customer, name: 'sms-aa00001-1' });
+      const list = await call('GET', '/api/v1/accounts', session.headers);
+      expect(list.statusCode).toBe(200);
+      expect(list.json().map((a: { name: string }) => a.name)).toEqual([second.name, owner.account.name].sort());
+      const one = await asOwner('GET', '');
+      expect(one.json()).toEqual({
+        name: owner.account.name,
+        description: 'Main',
+        status: 'enable',
+        credits: 250,
+        timezone: 'Europe/Paris',
+        defaultCountry: 'FR',
+        createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      });
+      const patched = await asOwner('PATCH', '', { description: 'Shop', timezone: 'america/new_york', defaultCountry: 'be' });
+      expect(patched.statusCode).toBe(200);
+      expect(patched.json()).toMatchObject({ description: 'Shop', timezone: 'America/New_York', defaultCountry: 'BE' });
+      await asOwner('PATCH', '', { timezone: 'Europe/Paris', defaultCountry: 'FR' });
+    });
+
+    it('refuses bad account settings with 400', async () => {
+      expectError(await asOwner('PATCH', '', { timezone: 'Mars/Olympus' }), 400, 'VALIDATION_FAILED');
+      expectError(await asOwner('PATCH', '', { defaultCountry: 'XX' }), 400, 'VALIDATION_FAILED');
+      expectError(await asOwner('PATCH', '', { retention: 3 }), 400, 'VALIDATION_FAILED');
+      expectError(await asOwner('PATCH', '', { description: 'x'.repeat(201) }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('creates SMS users: a generated password is returned once, a given one never', async () => {
+      const generated = await asOwner('POST', '/users', { login: 'gen.user' });
+      expect(generated.statusCode).toBe(201);
+      const body = generated.json();
+      expect(body).toEqual({
+        login: 'gen.user',
+        ipRestrictions: [],
+        quota: null,
+        callbackUrl: null,
+        createdAt: expect.any(String),
+        password: expect.stringMatching(/^[A-Za-z0-9]{16}$/),
+      });
+      expect((await ctx.app.services.smsUsers.authenticate(owner.account.name, 'gen.user', body.password)).user.login).toBe('gen.user');
+      const again = await asOwner('GET', '/users/gen.user');
+      expect(again.json()).not.toHaveProperty('password');
+
+      const given = await asOwner('POST', '/users', {
+        login: 'given_user',
+        password: 'my-own-password',
+        ipRestrictions: ['192.0.2.1', '198.51.100.0/24'],
+        quota: 100,
+        callbackUrl: 'https://example.com/cb',
+      });
+      expect(given.statusCode).toBe(201);
+      expect(given.json()).toEqual({
+        login: 'given_user',
+        ipRestrictions: ['192.0.2.1', '198.51.100.0/24'],
+        quota: 100,
+        callbackUrl: 'https://example.com/cb',
+        createdAt: expect.any(String),
+      });
+      expectError(await asOwner('POST', '/users', { login: 'given_user' }), 409, 'USER_EXISTS');
+      const list = await asOwner('GET', '/users');
+      expect(list.json().map((u: { login: string }) => u.login)).toEqual(['gen.user', 'given_user']);
+      expect(list.body).not.toMatch(/argon2|password/i);
+    });
+
+    it('validates SMS users with 400 and a code', async () => {
+      for (const payload of [
+        { login: 'ab' },
+        { login: '-abc' },
+        { login: 'a'.repeat(33) },
+        { login: 'okay', password: 'short' },
+        { login: 'okay', ipRestrictions: ['10.0.0.0/33'] },
+        { login: 'okay', ipRestrictions: ['example.com'] },
+        { login: 'okay', quota: -1 },
+        { login: 'okay', callbackUrl: 'ftp://example.com' },
+        { login: 'okay', extra: true },
+      ]) {
+        expectError(await asOwner('POST', '/users', payload), 400, 'VALIDATION_FAILED');
+      }
+      expectError(await asOwner('GET', '/users/okay'), 404, 'USER_NOT_FOUND');
+    });
+
+    it('updates and deletes an SMS user; its history stays', async () => {
+      await createSmsUser(ctx.app, owner.account, { login: 'changing', quota: 5, callbackUrl: 'http://example.com/a' });
+      const patched = await asOwner('PATCH', '/users/changing', {
+        ipRestrictions: ['2001:db8::/32'],
+        quota: null,
+        callbackUrl: null,
+        password: 'a-new-password',
+      });
+      expect(patched.statusCode, patched.body).toBe(200);
+      expect(patched.json()).toMatchObject({ login: 'changing', ipRestrictions: ['2001:db8::/32'], quota: null, callbackUrl: null });
+      expect((await ctx.app.services.smsUsers.authenticate(owner.account.name, 'changing', 'a-new-password')).user.login).toBe('changing');
+      expectError(await asOwner('PATCH', '/users/changing', { callbackUrl: 'not a url' }), 400, 'VALIDATION_FAILED');
+      expectError(await asOwner('PATCH', '/users/nobody', { quota: 1 }), 404, 'USER_NOT_FOUND');
+
+      const { db } = ctx.database;
+      await sql`insert into outgoing (account_id, user_id, user_login, channel, sender, receiver, message, encoding, parts, credits, status, created_at)
+        values (${owner.account.id}, ${patched.json().id ?? null}, 'changing', 'api', 'OVH', '+33600000000', 'hello', 'gsm7', 1, 1, 'sent', 1)`.execute(
+        db,
+      );
+      expect((await asOwner('DELETE', '/users/changing')).statusCode).toBe(204);
+      expectError(await asOwner('GET', '/users/changing'), 404, 'USER_NOT_FOUND');
+      expectError(await asOwner('DELETE', '/users/changing'), 404, 'USER_NOT_FOUND');
+      const { rows } = await sql<{ n: number }>`select count(*) as n from outgoing where user_login = 'changing'`.execute(db);
+      expect(Number(rows[0].n)).toBe(1);
+    });
+
+    it('manages senders: type derived, status enable/disable, duplicates and bad values refused', async () => {
+      const alpha = await asOwner('POST', '/senders', { sender: 'My Shop', description: 'shop' });
+      expect(alpha.statusCode).toBe(201);
+      expect(alpha.json()).toEqual({
+        sender: 'My Shop',
+        description: 'shop',
+        status: 'enable',
+        type: 'alpha',
+        createdAt: expect.any(String),
+      });
+      const numeric = await asOwner('POST', '/senders', { sender: '+33612345678', status: 'disable' });
+      expect(numeric.json()).toMatchObject({ type: 'numeric', status: 'disable' });
+      expectError(await asOwner('POST', '/senders', { sender: 'My Shop' }), 409, 'SENDER_EXISTS');
+      for (const sender of ['TwelveLetter', '12 34', 'Ünïcode', '+1234567890123456']) {
+        expectError(await asOwner('POST', '/senders', { sender }), 400, 'INVALID_SENDER');
+      }
+      expectError(await asOwner('POST', '/senders', { sender: 'Okay', status: 'refused' }), 400, 'VALIDATION_FAILED');
+      expect((await asOwner('GET', '/senders')).json().map((s: { sender: string }) => s.sender)).toEqual(['+33612345678', 'My Shop']);
+      expect((await asOwner('GET', `/senders/${encodeURIComponent('My Shop')}`)).json().sender).toBe('My Shop');
+      const patched = await asOwner('PATCH', `/senders/${encodeURIComponent('+33612345678')}`, { status: 'enable', description: 'mobile' });
+      expect(patched.json()).toMatchObject({ status: 'enable', description: 'mobile' });
+      expect((await asOwner('DELETE', `/senders/${encodeURIComponent('My Shop')}`)).statusCode).toBe(204);
+      expectError(await asOwner('GET', `/senders/${encodeURIComponent('My Shop')}`), 404, 'SENDER_NOT_FOUND');
+    });
+
+    it('creates tokens (shown once), lists them without secrets, and revokes them', async () => {
+      await createSmsUser(ctx.app, owner.account, { login: 'tokenuser' });
+      const created = await asOwner('POST', '/tokens', { name: 'ci', user: 'tokenuser' });
+      expect(created.statusCode).toBe(201);
+      const body = created.json();
+      expect(body).toEqual({
+        id: expect.any(Number),
+        name: 'ci',
+        user: 'tokenuser',
+        createdAt: expect.any(String),
+        lastUsedAt: null,
+        revokedAt: null,
+        token: expect.stringMatching(new RegExp(`^rls_${body.id}_[A-Za-z0-9_-]{43}$`)),
+      });
+      expect((await call('GET', `${base}/users/tokenuser`, bearer(body.token))).statusCode).toBe(200);
+      const list = await asOwner('GET', '/tokens');
+      expect(list.json().find((t: { id: number }) => t.id === body.id)).toMatchObject({
+        name: 'ci',
+        user: 'tokenuser',
+        lastUsedAt: expect.any(String),
+      });
+      expect(list.body).not.toContain(body.token.split('_')[2]);
+      expect(list.body).not.toContain('argon2');
+      expectError(await asOwner('POST', '/tokens', { user: 'ghost' }), 404, 'USER_NOT_FOUND');
+      expectError(await asOwner('POST', '/tokens', { name: 'x'.repeat(101) }), 400, 'VALIDATION_FAILED');
+      expect((await asOwner('DELETE', `/tokens/${body.id}`)).statusCode).toBe(204);
+      expect((await asOwner('GET', '/tokens')).json().find((t: { id: number }) => t.id === body.id).revokedAt).toEqual(expect.any(String));
+      expectError(await call('GET', `${base}/users/tokenuser`, bearer(body.token)), 401, 'UNAUTHENTICATED');
+      expectError(await asOwner('DELETE', '/tokens/999999'), 404, 'TOKEN_NOT_FOUND');
+    });
+
+    it('an account token manages users and senders, not settings nor tokens', async () => {
+      const t = bearer(await createToken(ctx.app, owner.account));
+      expect((await call('GET', base, t)).statusCode).toBe(200);
+      expect((await call('GET', '/api/v1/accounts', t)).json().map((a: { name: string }) => a.name)).toEqual([owner.account.name]);
+      expect((await call('POST', `${base}/users`, t, { login: 'by-token', password: 'password-1' })).statusCode).toBe(201);
+      expect((await call('PATCH', `${base}/users/by-token`, t, { quota: 3 })).statusCode).toBe(200);
+      expect((await call('POST', `${base}/senders`, t, { sender: 'ByToken' })).statusCode).toBe(201);
+      expect((await call('DELETE', `${base}/senders/ByToken`, t)).statusCode).toBe(204);
+      expect((await call('DELETE', `${base}/users/by-token`, t)).statusCode).toBe(204);
+      expectError(await call('PATCH', base, t, { description: 'no' }), 403, 'FORBIDDEN');
+      expectError(await call('GET', `${base}/tokens`, t), 403, 'FORBIDDEN');
+      expectError(await call('POST', `${base}/tokens`, t, {}), 403, 'FORBIDDEN');
+      expectError(await call('DELETE', `${base}/tokens/1`, t), 403, 'FORBIDDEN');
+    });
+
+    it('a user-scoped token reads only its own user, the account and its senders', async () => {
+      await createSmsUser(ctx.app, owner.account, { login: 'scoped' });
+      await createSmsUser(ctx.app, owner.account, { login: 'neighbour' });
+      await createSender(ctx.app, owner.account, { sender: 'Visible' });
+      const t = bearer(await createToken(ctx.app, owner.account, { user: 'scoped' }));
+      expect((await call('GET', base, t)).statusCode).toBe(200);
+      expect((await call('GET', `${base}/users`, t)).json().map((u: { login: string }) => u.login)).toEqual(['scoped']);
+      expect((await call('GET', `${base}/users/scoped`, t)).json().login).toBe('scoped');
+      expectError(await call('GET', `${base}/users/neighbour`, t), 404, 'USER_NOT_FOUND');
+      expect((await call('GET', `${base}/senders`, t)).json().map((s: { sender: string }) => s.sender)).toContain('Visible');
+      expect((await call('GET', `${base}/senders/Visible`, t)).statusCode).toBe(200);
+      expectError(await call('PATCH', `${base}/users/scoped`, t, { quota: 1 }), 403, 'FORBIDDEN');
+      expectError(await call('DELETE', `${base}/users/scoped`, t), 403, 'FORBIDDEN');
+      expectError(await call('POST', `${base}/users`, t, { login: 'another' }), 403, 'FORBIDDEN');
+      expectError(await call('POST', `${base}/senders`, t, { sender: 'Nope' }), 403, 'FORBIDDEN');
+      expectError(await call('PATCH', `${base}/senders/Visible`, t, { status: 'disable' }), 403, 'FORBIDDEN');
+      expectError(await call('PATCH', base, t, { description: 'no' }), 403, 'FORBIDDEN');
+      expectError(await call('GET', `${base}/tokens`, t), 403, 'FORBIDDEN');
+    });
+
+    it('isolation: another customer gets 404 ACCOUNT_NOT_FOUND on every route of this account, by cookie and by token', async () => {
+      await createSmsUser(ctx.app, owner.account, { login: 'victim' });
+      await createSender(ctx.app, owner.account, { sender: 'Victim' });
+      const victimToken = await createToken(ctx.app, owner.account, { name: 'victim' });
+      const tokenId = Number(victimToken.split('_')[1]);
+      const intruder = await seedCustomerWithAccount(ctx.app);
+      const intruderSession = await signIn(ctx.app, intruder.customer.email, intruder.password);
+      const userToken = await createToken(ctx.app, intruder.account, { user: (await createSmsUser(ctx.app, intruder.account)).login });
+      const routes: [Method, string, unknown?][] = [
+        ['GET', ''],
+        ['PATCH', '', { description: 'pwned' }],
+        ['GET', '/users'],
+        ['POST', '/users', { login: 'intruder', password: 'password-1' }],
+        ['GET', '/users/victim'],
+        ['PATCH', '/users/victim', { password: 'password-2' }],
+        ['DELETE', '/users/victim'],
+        ['GET', '/senders'],
+        ['POST', '/senders', { sender: 'Intruder' }],
+        ['GET', '/senders/Victim'],
+        ['PATCH', '/senders/Victim', { status: 'disable' }],
+        ['DELETE', '/senders/Victim'],
+        ['GET', '/tokens'],
+        ['POST', '/tokens', { name: 'stolen' }],
+        ['DELETE', `/tokens/${tokenId}`],
+      ];
+      const credentials = {
+        cookie: (method: Method) => (method === 'GET' ? intruderSession.headers : intruderSession.writeHeaders),
+        'account token': () => intruder.auth,
+        'user token': () => bearer(userToken),
+      };
+      for (const [label, headers] of Object.entries(credentials)) {
+        for (const [method, path, payload] of routes) {
+          const res = await call(method, `${base}${path}`, headers(method), payload);
+          expect({ label, method, path, status: res.statusCode, body: res.json() }).toEqual({
+            label,
+            method,
+            path,
+            status: 404,
+            body: { error: { code: 'ACCOUNT_NOT_FOUND', message: `No SMS account named ${owner.account.name}` } },
+          });
+        }
+        const listed = await call('GET', '/api/v1/accounts', headers('GET'));
+        expect(listed.json().map((a: { name: string }) => a.name)).not.toContain(owner.account.name);
+      }
+      const unknown = await call('GET', '/api/v1/accounts/sms-zz99999-9', intruder.auth);
+      expect(unknown.json()).toEqual({ error: { code: 'ACCOUNT_NOT_FOUND', message: 'No SMS account named sms-zz99999-9' } });
+      // nothing was changed
+      expect((await asOwner('GET', '/users/victim')).statusCode).toBe(200);
+      expect((await asOwner('GET', '/senders/Victim')).json().status).toBe('enable');
+      expect((await asOwner('GET', '')).json().description).not.toBe('pwned');
+      expect((await call('GET', base, bearer(victimToken))).statusCode).toBe(200);
+    });
+
+    it('answers 401 UNAUTHENTICATED on every route without credentials', async () => {
+      for (const [method, path] of [
+        ['GET', '/api/v1/accounts'],
+        ['GET', base],
+        ['PATCH', base],
+        ['GET', `${base}/users`],
+        ['POST', `${base}/users`],
+        ['GET', `${base}/users/x`],
+        ['PATCH', `${base}/users/x`],
+        ['DELETE', `${base}/users/x`],
+        ['GET', `${base}/senders`],
+        ['POST', `${base}/senders`],
+        ['GET', `${base}/senders/x`],
+        ['PATCH', `${base}/senders/x`],
+        ['DELETE', `${base}/senders/x`],
+        ['GET', `${base}/tokens`],
+        ['POST', `${base}/tokens`],
+        ['DELETE', `${base}/tokens/1`],
+      ] as [Method, string][]) {
+        expectError(await call(method, path, {}, method === 'POST' || method === 'PATCH' ? {} : undefined), 401, 'UNAUTHENTICATED');
+      }
+    });
+
+    it('publishes the routes in the OpenAPI document', async () => {
+      const doc = (await ctx.app.inject({ url: '/api/docs/json' })).json();
+      for (const path of ['/api/v1/auth/sign-in', '/api/v1/accounts/{account}/users/{login}', '/api/v1/accounts/{account}/tokens/{id}']) {
+        expect(doc.paths).toHaveProperty([path]);
+      }
+    });
+  },
+  { config: fastAuthConfig },
+);

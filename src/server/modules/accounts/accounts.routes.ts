@@ -1,0 +1,248 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { principalOf } from '../auth/auth.plugin.js';
+import {
+  AccountParams,
+  AccountPatchBody,
+  AccountSchema,
+  accountView,
+  CreatedSmsUserSchema,
+  CreatedTokenSchema,
+  CreateSenderBody,
+  CreateSmsUserBody,
+  CreateTokenBody,
+  SenderParams,
+  SenderSchema,
+  SmsUserSchema,
+  senderView,
+  smsUserView,
+  TokenParams,
+  TokenSchema,
+  tokenView,
+  UpdateSenderBody,
+  UpdateSmsUserBody,
+  UserParams,
+} from './accounts.schemas.js';
+
+/**
+ * SMS accounts, their SMS users, senders and API tokens under /api/v1. Who may do what is decided by
+ * the services (accounts.service.ts `assertAllowed`); an account the caller may not reach is 404.
+ */
+export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { accounts, smsUsers, senders, apiTokens } = app.services;
+  const auth = { onRequest: app.requireAuth };
+  const base = '/api/v1/accounts/:account';
+
+  // Accounts
+
+  app.get(
+    '/api/v1/accounts',
+    {
+      ...auth,
+      schema: { tags: ['accounts'], summary: 'The SMS accounts the caller may reach', response: { 200: Type.Array(AccountSchema) } },
+    },
+    async (request) => (await accounts.list(principalOf(request))).map(accountView),
+  );
+
+  app.get(
+    base,
+    { ...auth, schema: { tags: ['accounts'], summary: 'One SMS account', params: AccountParams, response: { 200: AccountSchema } } },
+    async (request) => accountView(await accounts.get(principalOf(request), request.params.account)),
+  );
+
+  app.patch(
+    base,
+    {
+      ...auth,
+      schema: {
+        tags: ['accounts'],
+        summary: "Changes the account's description, timezone or default country (the owner only)",
+        params: AccountParams,
+        body: AccountPatchBody,
+        response: { 200: AccountSchema },
+      },
+    },
+    async (request) => accountView(await accounts.update(principalOf(request), request.params.account, request.body)),
+  );
+
+  // SMS users
+
+  app.get(
+    `${base}/users`,
+    {
+      ...auth,
+      schema: {
+        tags: ['users'],
+        summary: 'The SMS users of the account (a user-scoped token sees only its own)',
+        params: AccountParams,
+        response: { 200: Type.Array(SmsUserSchema) },
+      },
+    },
+    async (request) => (await smsUsers.list(principalOf(request), request.params.account)).map(smsUserView),
+  );
+
+  app.post(
+    `${base}/users`,
+    {
+      ...auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Creates an SMS user; without a password one is generated and returned once',
+        params: AccountParams,
+        body: CreateSmsUserBody,
+        response: { 201: CreatedSmsUserSchema },
+      },
+    },
+    async (request, reply) => {
+      const { user, password } = await smsUsers.create(principalOf(request), request.params.account, request.body);
+      return reply.status(201).send(password === undefined ? smsUserView(user) : { ...smsUserView(user), password });
+    },
+  );
+
+  app.get(
+    `${base}/users/:login`,
+    { ...auth, schema: { tags: ['users'], summary: 'One SMS user', params: UserParams, response: { 200: SmsUserSchema } } },
+    async (request) => smsUserView(await smsUsers.get(principalOf(request), request.params.account, request.params.login)),
+  );
+
+  app.patch(
+    `${base}/users/:login`,
+    {
+      ...auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Changes the password, IP restrictions, quota or callback URL (null clears quota and callback)',
+        params: UserParams,
+        body: UpdateSmsUserBody,
+        response: { 200: SmsUserSchema },
+      },
+    },
+    async (request) => smsUserView(await smsUsers.update(principalOf(request), request.params.account, request.params.login, request.body)),
+  );
+
+  app.delete(
+    `${base}/users/:login`,
+    {
+      ...auth,
+      schema: {
+        tags: ['users'],
+        summary: 'Deletes the SMS user and its tokens; its history stays',
+        params: UserParams,
+        response: { 204: Type.Null() },
+      },
+    },
+    async (request, reply) => {
+      await smsUsers.delete(principalOf(request), request.params.account, request.params.login);
+      return reply.status(204).send(null);
+    },
+  );
+
+  // Senders
+
+  app.get(
+    `${base}/senders`,
+    {
+      ...auth,
+      schema: {
+        tags: ['senders'],
+        summary: 'The senders of the account',
+        params: AccountParams,
+        response: { 200: Type.Array(SenderSchema) },
+      },
+    },
+    async (request) => (await senders.list(principalOf(request), request.params.account)).map(senderView),
+  );
+
+  app.post(
+    `${base}/senders`,
+    {
+      ...auth,
+      schema: {
+        tags: ['senders'],
+        summary: 'Adds a sender (enabled unless said otherwise)',
+        params: AccountParams,
+        body: CreateSenderBody,
+        response: { 201: SenderSchema },
+      },
+    },
+    async (request, reply) =>
+      reply.status(201).send(senderView(await senders.create(principalOf(request), request.params.account, request.body))),
+  );
+
+  app.get(
+    `${base}/senders/:sender`,
+    { ...auth, schema: { tags: ['senders'], summary: 'One sender', params: SenderParams, response: { 200: SenderSchema } } },
+    async (request) => senderView(await senders.get(principalOf(request), request.params.account, request.params.sender)),
+  );
+
+  app.patch(
+    `${base}/senders/:sender`,
+    {
+      ...auth,
+      schema: {
+        tags: ['senders'],
+        summary: 'Changes the description or status',
+        params: SenderParams,
+        body: UpdateSenderBody,
+        response: { 200: SenderSchema },
+      },
+    },
+    async (request) => senderView(await senders.update(principalOf(request), request.params.account, request.params.sender, request.body)),
+  );
+
+  app.delete(
+    `${base}/senders/:sender`,
+    { ...auth, schema: { tags: ['senders'], summary: 'Deletes a sender', params: SenderParams, response: { 204: Type.Null() } } },
+    async (request, reply) => {
+      await senders.delete(principalOf(request), request.params.account, request.params.sender);
+      return reply.status(204).send(null);
+    },
+  );
+
+  // API tokens
+
+  app.get(
+    `${base}/tokens`,
+    {
+      ...auth,
+      schema: {
+        tags: ['tokens'],
+        summary: 'The API tokens of the account, revoked ones included',
+        params: AccountParams,
+        response: { 200: Type.Array(TokenSchema) },
+      },
+    },
+    async (request) => (await apiTokens.list(principalOf(request), request.params.account)).map(tokenView),
+  );
+
+  app.post(
+    `${base}/tokens`,
+    {
+      ...auth,
+      schema: {
+        tags: ['tokens'],
+        summary: 'Creates an API token for the account or one SMS user; the token is shown once',
+        params: AccountParams,
+        body: CreateTokenBody,
+        response: { 201: CreatedTokenSchema },
+      },
+    },
+    async (request, reply) => {
+      const { name, user } = request.body;
+      const { token, bearer } = await apiTokens.create(principalOf(request), request.params.account, { name, userLogin: user });
+      return reply.status(201).send({ ...tokenView(token), token: bearer });
+    },
+  );
+
+  app.delete(
+    `${base}/tokens/:id`,
+    {
+      ...auth,
+      schema: { tags: ['tokens'], summary: 'Revokes an API token (at once)', params: TokenParams, response: { 204: Type.Null() } },
+    },
+    async (request, reply) => {
+      await apiTokens.revoke(principalOf(request), request.params.account, request.params.id);
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,192 @@
+import { type Static, type TNull, type TSchema, type TUnion, Type } from '@sinclair/typebox';
+import type { Account } from './accounts.repository.js';
+import type { ApiToken } from './api-tokens.repository.js';
+import type { Customer } from './customers.repository.js';
+import type { Sender } from './senders.repository.js';
+import type { SmsUser } from './sms-users.repository.js';
+
+/** Request and response shapes of the accounts API (camelCase JSON, ISO 8601 UTC times). */
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+const DateTime = Type.String({ format: 'date-time' });
+// OpenAPI's `nullable: true` (ajv and fast-json-stringify honour it), typed as T | null. Not
+// Type.Union([T, Type.Null()]): with the app's coerceTypes, ajv would turn a null into "" (or 0 into
+// null) while trying the union's branches in turn.
+const Nullable = <T extends TSchema>(schema: T) => ({ ...schema, nullable: true }) as unknown as TUnion<[T, TNull]>;
+
+export const AccountParams = Type.Object({ account: Type.String({ maxLength: 100, description: 'SMS account name, e.g. sms-ab12345-1' }) });
+export const UserParams = Type.Object({ account: AccountParams.properties.account, login: Type.String({ maxLength: 100 }) });
+export const SenderParams = Type.Object({ account: AccountParams.properties.account, sender: Type.String({ maxLength: 100 }) });
+export const TokenParams = Type.Object({ account: AccountParams.properties.account, id: Type.Integer({ minimum: 1 }) });
+
+export const CustomerSchema = Type.Object({ id: Type.Integer(), email: Type.String() });
+
+export const AccountSummarySchema = Type.Object({
+  name: Type.String(),
+  description: Type.String(),
+  credits: Type.Number(),
+  timezone: Type.String(),
+});
+
+export const AccountSchema = Type.Object({
+  name: Type.String({ examples: ['sms-ab12345-1'] }),
+  description: Type.String(),
+  status: Type.String({ description: 'enable or disable' }),
+  credits: Type.Number({ description: 'credits left' }),
+  timezone: Type.String({ description: 'IANA timezone: history dates and CSV are in it' }),
+  defaultCountry: Type.String({ description: 'ISO 3166 alpha-2: national receiver numbers are read in it' }),
+  createdAt: DateTime,
+});
+
+export const AccountPatchBody = Type.Object(
+  {
+    description: Type.Optional(Type.String({ maxLength: 200 })),
+    timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] })),
+    defaultCountry: Type.Optional(Type.String({ minLength: 2, maxLength: 2, examples: ['FR'] })),
+  },
+  { additionalProperties: false },
+);
+
+export const SmsUserSchema = Type.Object({
+  login: Type.String(),
+  ipRestrictions: Type.Array(Type.String(), { description: 'addresses and CIDR ranges allowed; empty = any' }),
+  quota: Nullable(Type.Number({ description: 'credits this user may still spend; null = no quota' })),
+  callbackUrl: Nullable(Type.String({ description: 'called on every status change of its SMS' })),
+  createdAt: DateTime,
+});
+
+export const CreatedSmsUserSchema = Type.Composite([
+  SmsUserSchema,
+  Type.Object({ password: Type.Optional(Type.String({ description: 'present only when generated: shown once, never again' })) }),
+]);
+
+const Password = Type.String({ minLength: 8, maxLength: 256 });
+const IpRestrictions = Type.Array(Type.String({ maxLength: 64 }), {
+  maxItems: 32,
+  examples: [['192.0.2.10', '198.51.100.0/24', '2001:db8::/32']],
+});
+const Quota = Nullable(Type.Number({ minimum: 0 }));
+const CallbackUrl = Nullable(Type.String({ maxLength: 2048, examples: ['https://example.com/sms-status'] }));
+
+export const CreateSmsUserBody = Type.Object(
+  {
+    login: Type.String({ minLength: 1, maxLength: 100, description: '3 to 32 of A-Z a-z 0-9 . _ -, starting with a letter or digit' }),
+    password: Type.Optional(Password),
+    ipRestrictions: Type.Optional(IpRestrictions),
+    quota: Type.Optional(Quota),
+    callbackUrl: Type.Optional(CallbackUrl),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSmsUserBody = Type.Object(
+  {
+    password: Type.Optional(Password),
+    ipRestrictions: Type.Optional(IpRestrictions),
+    quota: Type.Optional(Quota),
+    callbackUrl: Type.Optional(CallbackUrl),
+  },
+  { additionalProperties: false },
+);
+
+export const SenderSchema = Type.Object({
+  sender: Type.String(),
+  description: Type.String(),
+  status: Type.Union([Type.Literal('enable'), Type.Literal('disable'), Type.Literal('refused'), Type.Literal('waitingValidation')]),
+  type: Type.Union([Type.Literal('alpha'), Type.Literal('numeric')]),
+  createdAt: DateTime,
+});
+
+const EnableDisable = Type.Union([Type.Literal('enable'), Type.Literal('disable')]);
+
+export const CreateSenderBody = Type.Object(
+  {
+    sender: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      description: 'up to 11 of A-Z a-z 0-9 space . - with a letter, or a number of up to 15 digits',
+    }),
+    description: Type.Optional(Type.String({ maxLength: 200 })),
+    status: Type.Optional(EnableDisable),
+  },
+  { additionalProperties: false },
+);
+
+export const UpdateSenderBody = Type.Object(
+  { description: Type.Optional(Type.String({ maxLength: 200 })), status: Type.Optional(EnableDisable) },
+  { additionalProperties: false },
+);
+
+export const TokenSchema = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  user: Nullable(Type.String({ description: 'the SMS user this token is scoped to, or null for the whole account' })),
+  createdAt: DateTime,
+  lastUsedAt: Nullable(DateTime),
+  revokedAt: Nullable(DateTime),
+});
+
+export const CreatedTokenSchema = Type.Composite([
+  TokenSchema,
+  Type.Object({ token: Type.String({ description: 'the bearer token, shown once: Authorization: Bearer <token>' }) }),
+]);
+
+export const CreateTokenBody = Type.Object(
+  {
+    name: Type.Optional(Type.String({ maxLength: 100 })),
+    user: Type.Optional(Type.String({ maxLength: 100, description: 'scope the token to this SMS user (login)' })),
+  },
+  { additionalProperties: false },
+);
+
+export function customerView(customer: Customer): Static<typeof CustomerSchema> {
+  return { id: customer.id, email: customer.email };
+}
+
+export function accountSummaryView(account: Account): Static<typeof AccountSummarySchema> {
+  return { name: account.name, description: account.description, credits: account.credits, timezone: account.timezone };
+}
+
+export function accountView(account: Account): Static<typeof AccountSchema> {
+  return {
+    name: account.name,
+    description: account.description,
+    status: account.status,
+    credits: account.credits,
+    timezone: account.timezone,
+    defaultCountry: account.defaultCountry,
+    createdAt: iso(account.createdAt),
+  };
+}
+
+export function smsUserView(user: SmsUser): Static<typeof SmsUserSchema> {
+  return {
+    login: user.login,
+    ipRestrictions: user.ipRestrictions,
+    quota: user.quota,
+    callbackUrl: user.callbackUrl,
+    createdAt: iso(user.createdAt),
+  };
+}
+
+export function senderView(sender: Sender): Static<typeof SenderSchema> {
+  return {
+    sender: sender.sender,
+    description: sender.description,
+    status: sender.status,
+    type: sender.type,
+    createdAt: iso(sender.createdAt),
+  };
+}
+
+export function tokenView(token: ApiToken): Static<typeof TokenSchema> {
+  return {
+    id: token.id,
+    name: token.name,
+    user: token.userLogin,
+    createdAt: iso(token.createdAt),
+    lastUsedAt: isoOrNull(token.lastUsedAt),
+    revokedAt: isoOrNull(token.revokedAt),
+  };
+}

@@ -1,0 +1,183 @@
+import { isSupportedCountry } from 'libphonenumber-js/max';
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { isValidTimeZoneName } from '../../time-zone.js';
+import type { AccountAccess, Principal } from '../auth/principal.js';
+import type { Account, AccountPatch, AccountsRepository } from './accounts.repository.js';
+import type { CustomersRepository } from './customers.repository.js';
+
+/**
+ * Who asks a service for something: a request's principal, or the operator on the command line
+ * (`SYSTEM_ACTOR`, used by the CLI and the test factories), who may do everything.
+ */
+export type Actor = Principal | { kind: 'system' };
+
+export const SYSTEM_ACTOR: Actor = Object.freeze({ kind: 'system' });
+
+/** What an actor may do inside an SMS account. */
+export type Permission =
+  | 'account:read'
+  | 'account:write'
+  | 'users:read'
+  | 'users:write'
+  | 'senders:read'
+  | 'senders:write'
+  | 'tokens:read'
+  | 'tokens:write';
+
+/**
+ * The access rule, in one place:
+ * - the owner (a signed-in customer) and the operator (CLI) may do everything in the account;
+ * - an account token may read the account and manage its SMS users and senders, but not change the
+ *   account's settings nor list, create or revoke tokens (a leaked token cannot mint others);
+ * - a user-scoped token may read the account and its senders, and read only its own SMS user.
+ */
+const TOKEN_PERMISSIONS: ReadonlySet<Permission> = new Set(['account:read', 'users:read', 'users:write', 'senders:read', 'senders:write']);
+const USER_TOKEN_PERMISSIONS: ReadonlySet<Permission> = new Set(['account:read', 'users:read', 'senders:read']);
+
+/** Throws FORBIDDEN unless `actor` may do `permission` (the account itself was already resolved). */
+export function assertAllowed(actor: Actor, permission: Permission): void {
+  if (actor.kind !== 'token') return;
+  const allowed = actor.userId === null ? TOKEN_PERMISSIONS : USER_TOKEN_PERMISSIONS;
+  if (!allowed.has(permission)) {
+    throw new AppError(
+      'FORBIDDEN',
+      actor.userId === null ? 'An API token may not do this; sign in to the Manager' : 'A token of an SMS user may not do this',
+    );
+  }
+}
+
+const ACCOUNT_NAME = /^sms-[a-z]{2}\d{5}-\d+$/;
+
+/** An IANA timezone in its canonical spelling (`europe/paris` → `Europe/Paris`); throws VALIDATION_FAILED. */
+export function canonicalTimeZone(name: string): string {
+  if (!isValidTimeZoneName(name))
+    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${name}": expected an IANA name such as Europe/Paris or UTC`);
+  const resolved = new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
+  if (!/^[A-Za-z]/.test(resolved))
+    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${name}": expected an IANA name such as Europe/Paris or UTC`);
+  return resolved;
+}
+
+function checkCountry(code: string): string {
+  const upper = code.toUpperCase();
+  if (!/^[A-Z]{2}$/.test(upper) || !isSupportedCountry(upper)) {
+    throw new AppError('VALIDATION_FAILED', `Unknown country "${code}": expected an ISO 3166 alpha-2 code such as FR`);
+  }
+  return upper;
+}
+
+function checkDescription(description: string): string {
+  if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
+  return description;
+}
+
+function notFound(name: string): AppError {
+  return new AppError('ACCOUNT_NOT_FOUND', `No SMS account named ${name}`);
+}
+
+export interface CreateAccountInput {
+  name: string;
+  ownerEmail: string;
+  credits?: number;
+  timezone?: string;
+  description?: string;
+  defaultCountry?: string;
+}
+
+/** SMS accounts: creation (operator), reading and settings (owner), and who may reach which account. */
+export function createAccountsService(deps: {
+  accounts: AccountsRepository;
+  customers: CustomersRepository;
+  clock: Clock;
+  defaultTimeZone: string;
+}) {
+  const { accounts, customers, clock } = deps;
+
+  /** The account named `name` as `actor` may see it, or ACCOUNT_NOT_FOUND (never tells that it exists). */
+  async function getAccount(actor: Actor, name: string): Promise<Account> {
+    const account = await accounts.findByName(name);
+    if (!account) throw notFound(name);
+    if (actor.kind === 'customer' && account.ownerId !== actor.customerId) throw notFound(name);
+    if (actor.kind === 'token' && account.id !== actor.accountId) throw notFound(name);
+    return account;
+  }
+
+  return {
+    getAccount,
+
+    /** The `ResolveAccountAccess` contract (auth/principal.ts) for request principals. */
+    async resolveAccess(principal: Principal, accountName: string): Promise<AccountAccess> {
+      const account = await getAccount(principal, accountName);
+      const user =
+        principal.kind === 'token' ? { userId: principal.userId, userLogin: principal.userLogin } : { userId: null, userLogin: null };
+      return {
+        account: {
+          id: account.id,
+          name: account.name,
+          timezone: account.timezone,
+          ownerId: account.ownerId,
+          credits: account.credits,
+          status: account.status,
+          defaultCountry: account.defaultCountry,
+        },
+        ...user,
+        actor: principal.kind === 'customer' ? `customer:${principal.email}` : `token:${principal.tokenId}`,
+      };
+    },
+
+    /** Creates an SMS account (operator only: the CLI). */
+    async create(input: CreateAccountInput): Promise<Account> {
+      if (!ACCOUNT_NAME.test(input.name)) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `Invalid account name "${input.name}": expected sms-<2 letters><5 digits>-<number>, e.g. sms-ab12345-1`,
+        );
+      }
+      const credits = input.credits ?? 0;
+      if (!Number.isFinite(credits) || credits < 0) throw new AppError('VALIDATION_FAILED', 'Credits must be a number ≥ 0');
+      const owner = await customers.findByEmail(input.ownerEmail.trim().toLowerCase());
+      if (!owner) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${input.ownerEmail}`);
+      return accounts.insert({
+        name: input.name,
+        ownerId: owner.id,
+        description: checkDescription(input.description ?? ''),
+        credits,
+        timezone: canonicalTimeZone(input.timezone ?? deps.defaultTimeZone),
+        defaultCountry: checkCountry(input.defaultCountry ?? 'FR'),
+        createdAt: clock.now(),
+      });
+    },
+
+    /** The accounts `actor` may reach: a customer's own, a token's one. */
+    async list(actor: Actor): Promise<Account[]> {
+      if (actor.kind === 'customer') return accounts.listByOwner(actor.customerId);
+      if (actor.kind === 'token') {
+        const account = await accounts.findById(actor.accountId);
+        return account ? [account] : [];
+      }
+      throw new AppError('FORBIDDEN', 'Listing every account is not available');
+    },
+
+    async get(actor: Actor, name: string): Promise<Account> {
+      const account = await getAccount(actor, name);
+      assertAllowed(actor, 'account:read');
+      return account;
+    },
+
+    /** Changes the description, timezone or default country (owner only). */
+    async update(actor: Actor, name: string, patch: AccountPatch): Promise<Account> {
+      const account = await getAccount(actor, name);
+      assertAllowed(actor, 'account:write');
+      const clean: AccountPatch = {};
+      if (patch.description !== undefined) clean.description = checkDescription(patch.description);
+      if (patch.timezone !== undefined) clean.timezone = canonicalTimeZone(patch.timezone);
+      if (patch.defaultCountry !== undefined) clean.defaultCountry = checkCountry(patch.defaultCountry);
+      const updated = await accounts.update(account.id, clean);
+      if (!updated) throw notFound(name);
+      return updated;
+    },
+  };
+}
+
+export type AccountsService = ReturnType<typeof createAccountsService>;

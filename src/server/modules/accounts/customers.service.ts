@@ -1,0 +1,37 @@
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import type { PasswordHasher } from '../auth/password.js';
+import type { Customer, CustomersRepository } from './customers.repository.js';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** An e-mail as stored and looked up: trimmed, lower-case. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** Throws VALIDATION_FAILED unless `password` is acceptable for a customer or an SMS user. */
+export function checkPassword(password: string): void {
+  if (password.length < 8 || password.length > 256) throw new AppError('VALIDATION_FAILED', 'A password must be 8 to 256 characters long');
+}
+
+/** Customers (people who sign in to the Manager). Created by the operator (`relais customer create`). */
+export function createCustomersService(deps: { customers: CustomersRepository; hasher: PasswordHasher; clock: Clock }) {
+  const { customers, hasher, clock } = deps;
+  return {
+    async create(input: { email: string; password: string }): Promise<Customer> {
+      const email = normalizeEmail(input.email);
+      if (email.length > 254 || !EMAIL.test(email)) throw new AppError('VALIDATION_FAILED', `Invalid e-mail address "${input.email}"`);
+      checkPassword(input.password);
+      return customers.insert({ email, passwordHash: await hasher.hash(input.password), createdAt: clock.now() });
+    },
+
+    async getByEmail(email: string): Promise<Customer> {
+      const customer = await customers.findByEmail(normalizeEmail(email));
+      if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
+      return customer;
+    },
+  };
+}
+
+export type CustomersService = ReturnType<typeof createCustomersService>;

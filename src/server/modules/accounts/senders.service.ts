@@ -1,0 +1,89 @@
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { type AccountsService, type Actor, assertAllowed } from './accounts.service.js';
+import { SENDER_STATUSES, type Sender, type SenderStatus, type SendersRepository, type SenderType } from './senders.repository.js';
+
+/**
+ * The type of a sender value, or undefined when it is not one: `numeric` for a number of up to 15
+ * digits (optionally with `+`), `alpha` for up to 11 of `A-Z a-z 0-9 space . -` with at least one letter.
+ */
+export function senderTypeOf(value: string): SenderType | undefined {
+  if (/^\+?\d{1,15}$/.test(value)) return 'numeric';
+  if (/^[A-Za-z0-9 .-]{1,11}$/.test(value) && /[A-Za-z]/.test(value) && value.trim() === value) return 'alpha';
+  return undefined;
+}
+
+function checkStatus(status: string): SenderStatus {
+  if (!(SENDER_STATUSES as readonly string[]).includes(status)) {
+    throw new AppError('VALIDATION_FAILED', `Invalid sender status "${status}": expected one of ${SENDER_STATUSES.join(', ')}`);
+  }
+  return status as SenderStatus;
+}
+
+function checkDescription(description: string): string {
+  if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
+  return description;
+}
+
+/** The senders (`from` values) of an account. New senders are enabled: the operator is the validator here. */
+export function createSendersService(deps: { senders: SendersRepository; accounts: AccountsService; clock: Clock }) {
+  const { senders, accounts, clock } = deps;
+
+  async function getSender(actor: Actor, accountName: string, value: string, permission: 'senders:read' | 'senders:write') {
+    const account = await accounts.getAccount(actor, accountName);
+    assertAllowed(actor, permission);
+    const sender = await senders.find(account.id, value);
+    if (!sender) throw new AppError('SENDER_NOT_FOUND', `No sender "${value}" in ${account.name}`);
+    return sender;
+  }
+
+  return {
+    async list(actor: Actor, accountName: string): Promise<Sender[]> {
+      const account = await accounts.getAccount(actor, accountName);
+      assertAllowed(actor, 'senders:read');
+      return senders.list(account.id);
+    },
+
+    async get(actor: Actor, accountName: string, value: string): Promise<Sender> {
+      return getSender(actor, accountName, value, 'senders:read');
+    },
+
+    /** Adds a sender; throws INVALID_SENDER for a malformed value, SENDER_EXISTS for a duplicate. */
+    async create(actor: Actor, accountName: string, input: { sender: string; description?: string; status?: string }): Promise<Sender> {
+      const account = await accounts.getAccount(actor, accountName);
+      assertAllowed(actor, 'senders:write');
+      const type = senderTypeOf(input.sender);
+      if (!type) {
+        throw new AppError(
+          'INVALID_SENDER',
+          `Invalid sender "${input.sender}": up to 11 letters, digits, spaces, dots or dashes with at least one letter, or a number of up to 15 digits`,
+        );
+      }
+      return senders.insert({
+        accountId: account.id,
+        sender: input.sender,
+        description: checkDescription(input.description ?? ''),
+        status: checkStatus(input.status ?? 'enable'),
+        type,
+        createdAt: clock.now(),
+      });
+    },
+
+    async update(actor: Actor, accountName: string, value: string, patch: { description?: string; status?: string }): Promise<Sender> {
+      const sender = await getSender(actor, accountName, value, 'senders:write');
+      const updated = await senders.update(sender.id, {
+        description: patch.description === undefined ? undefined : checkDescription(patch.description),
+        status: patch.status === undefined ? undefined : checkStatus(patch.status),
+      });
+      if (!updated) throw new AppError('SENDER_NOT_FOUND', `No sender "${value}"`);
+      return updated;
+    },
+
+    async delete(actor: Actor, accountName: string, value: string): Promise<void> {
+      const sender = await getSender(actor, accountName, value, 'senders:write');
+      await senders.delete(sender.id);
+    },
+  };
+}
+
+export type SendersService = ReturnType<typeof createSendersService>;

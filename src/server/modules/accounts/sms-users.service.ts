@@ -1,0 +1,207 @@
+import { BlockList, isIP } from 'node:net';
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { generatePassword, type PasswordHasher, sha256Hex } from '../auth/password.js';
+import type { Account } from './accounts.repository.js';
+import { type AccountsService, type Actor, assertAllowed, SYSTEM_ACTOR } from './accounts.service.js';
+import { createTtlLruCache } from './api-tokens.service.js';
+import { checkPassword } from './customers.service.js';
+import type { SmsUser, SmsUserPatch, SmsUsersRepository } from './sms-users.repository.js';
+
+const LOGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$/;
+const MAX_IP_RESTRICTIONS = 32;
+
+function checkLogin(login: string): void {
+  if (!LOGIN.test(login)) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Invalid login "${login}": 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
+    );
+  }
+}
+
+/** One IP restriction: an IPv4/IPv6 address or a CIDR range (`192.0.2.0/24`, `2001:db8::/32`); false otherwise. */
+export function isIpRestriction(value: string): boolean {
+  const [address, prefix, extra] = value.split('/');
+  if (extra !== undefined) return false;
+  const family = isIP(address);
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** Validated, trimmed and de-duplicated IP restrictions; throws VALIDATION_FAILED naming the bad entry. */
+export function checkIpRestrictions(values: readonly string[]): string[] {
+  const clean = [...new Set(values.map((v) => v.trim()))];
+  if (clean.length > MAX_IP_RESTRICTIONS) throw new AppError('VALIDATION_FAILED', `At most ${MAX_IP_RESTRICTIONS} IP restrictions`);
+  for (const value of clean) {
+    if (!isIpRestriction(value))
+      throw new AppError('VALIDATION_FAILED', `Invalid IP restriction "${value}": expected an IPv4/IPv6 address or a CIDR range`);
+  }
+  return clean;
+}
+
+/** True when `ip` may use a user with these restrictions (none = any address). IPv4-mapped IPv6 counts as IPv4. */
+export function isIpAllowed(restrictions: readonly string[], ip: string): boolean {
+  if (restrictions.length === 0) return true;
+  const address = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+  const family = isIP(address);
+  if (family === 0) return false;
+  const list = new BlockList();
+  for (const r of restrictions) {
+    const [net, prefix] = r.split('/');
+    const type = isIP(net) === 4 ? 'ipv4' : 'ipv6';
+    if (prefix === undefined) list.addAddress(net, type);
+    else list.addSubnet(net, Number(prefix), type);
+  }
+  return list.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/** A delivery callback URL: http or https, at most 2048 characters. */
+export function checkCallbackUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${value}"`);
+  }
+  if (value.length > 2048 || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${value}": expected an http:// or https:// URL`);
+  }
+  return value;
+}
+
+function checkQuota(quota: number): number {
+  if (!Number.isFinite(quota) || quota < 0) throw new AppError('VALIDATION_FAILED', 'The quota must be a number ≥ 0 (or null for none)');
+  return quota;
+}
+
+export interface CreateSmsUserInput {
+  login: string;
+  /** Omitted: one is generated and returned once. */
+  password?: string;
+  ipRestrictions?: string[];
+  quota?: number | null;
+  callbackUrl?: string | null;
+}
+
+export interface UpdateSmsUserInput {
+  password?: string;
+  ipRestrictions?: string[];
+  quota?: number | null;
+  callbackUrl?: string | null;
+}
+
+/**
+ * SMS users of an account. A user-scoped token sees only its own user (others are "not found").
+ * `authenticate` serves the channels (http2sms, mail2sms, SMPP) and caches successful checks like
+ * API tokens do (sha256 key, 5 minutes, forgotten on password change or deletion).
+ */
+export function createSmsUsersService(deps: {
+  users: SmsUsersRepository;
+  accounts: AccountsService;
+  hasher: PasswordHasher;
+  clock: Clock;
+  /** Called after a user is deleted (its API tokens went with it). */
+  onDeleted?: (userId: number) => void;
+}) {
+  const { users, accounts, hasher, clock } = deps;
+  const verified = createTtlLruCache<{ userId: number }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
+
+  function notFound(login: string, account: Account): AppError {
+    return new AppError('USER_NOT_FOUND', `No SMS user ${login} in ${account.name}`);
+  }
+
+  async function getUser(actor: Actor, accountName: string, login: string, permission: 'users:read' | 'users:write') {
+    const account = await accounts.getAccount(actor, accountName);
+    assertAllowed(actor, permission);
+    if (actor.kind === 'token' && actor.userLogin !== null && actor.userLogin !== login) throw notFound(login, account);
+    const user = await users.findByLogin(account.id, login);
+    if (!user) throw notFound(login, account);
+    return { account, user };
+  }
+
+  return {
+    async list(actor: Actor, accountName: string): Promise<SmsUser[]> {
+      const account = await accounts.getAccount(actor, accountName);
+      assertAllowed(actor, 'users:read');
+      const all = await users.list(account.id);
+      return actor.kind === 'token' && actor.userId !== null ? all.filter((u) => u.id === actor.userId) : all;
+    },
+
+    async get(actor: Actor, accountName: string, login: string): Promise<SmsUser> {
+      return (await getUser(actor, accountName, login, 'users:read')).user;
+    },
+
+    /** Creates a user; `password` is set only when it was generated (shown once). */
+    async create(actor: Actor, accountName: string, input: CreateSmsUserInput): Promise<{ user: SmsUser; password?: string }> {
+      const account = await accounts.getAccount(actor, accountName);
+      assertAllowed(actor, 'users:write');
+      checkLogin(input.login);
+      const generated = input.password === undefined ? generatePassword() : undefined;
+      const password = input.password ?? generated!;
+      checkPassword(password);
+      const user = await users.insert({
+        accountId: account.id,
+        login: input.login,
+        passwordHash: await hasher.hash(password),
+        ipRestrictions: checkIpRestrictions(input.ipRestrictions ?? []),
+        quota: input.quota == null ? null : checkQuota(input.quota),
+        callbackUrl: input.callbackUrl == null ? null : checkCallbackUrl(input.callbackUrl),
+        createdAt: clock.now(),
+      });
+      return generated === undefined ? { user } : { user, password: generated };
+    },
+
+    /** Changes the password, IP restrictions, quota or callback URL (`null` clears the last two). */
+    async update(actor: Actor, accountName: string, login: string, input: UpdateSmsUserInput): Promise<SmsUser> {
+      const { account, user } = await getUser(actor, accountName, login, 'users:write');
+      const patch: SmsUserPatch = {};
+      if (input.password !== undefined) {
+        checkPassword(input.password);
+        patch.passwordHash = await hasher.hash(input.password);
+      }
+      if (input.ipRestrictions !== undefined) patch.ipRestrictions = checkIpRestrictions(input.ipRestrictions);
+      if (input.quota !== undefined) patch.quota = input.quota === null ? null : checkQuota(input.quota);
+      if (input.callbackUrl !== undefined) patch.callbackUrl = input.callbackUrl === null ? null : checkCallbackUrl(input.callbackUrl);
+      const updated = await users.update(user.id, patch);
+      if (patch.passwordHash) verified.deleteWhere((v) => v.userId === user.id);
+      if (!updated) throw notFound(login, account);
+      return updated;
+    },
+
+    /** Deletes the user and its tokens; its history stays (outgoing rows keep the login). */
+    async delete(actor: Actor, accountName: string, login: string): Promise<void> {
+      const { user } = await getUser(actor, accountName, login, 'users:write');
+      await users.delete(user.id);
+      verified.deleteWhere((v) => v.userId === user.id);
+      deps.onDeleted?.(user.id);
+    },
+
+    /**
+     * Checks an SMS user's login and password (the channels). Throws INVALID_CREDENTIALS, the same for
+     * an unknown account, an unknown login or a wrong password. IP restrictions are the caller's
+     * to check (`isIpAllowed(user.ipRestrictions, ip)`), as the channels answer them differently.
+     */
+    async authenticate(accountName: string, login: string, password: string): Promise<{ account: Account; user: SmsUser }> {
+      const invalid = () => new AppError('INVALID_CREDENTIALS', 'Wrong account, login or password');
+      const key = sha256Hex(`${accountName}\u0000${login}\u0000${password}`);
+      const account = await accounts.getAccount(SYSTEM_ACTOR, accountName).catch(() => undefined);
+      const cached = verified.get(key);
+      if (account && cached) {
+        const user = await users.findById(cached.userId);
+        if (user && user.accountId === account.id) return { account, user };
+      }
+      const found = account && (await users.findCredentials(account.id, login));
+      if (!found) {
+        await hasher.verifyDummy(password);
+        throw invalid();
+      }
+      if (!(await hasher.verify(found.passwordHash, password))) throw invalid();
+      verified.set(key, { userId: found.user.id });
+      return { account: account!, user: found.user };
+    },
+  };
+}
+
+export type SmsUsersService = ReturnType<typeof createSmsUsersService>;

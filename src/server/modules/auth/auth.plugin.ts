@@ -1,0 +1,89 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../../errors.js';
+import { SESSION_TTL_MS } from './auth.service.js';
+import { safeEqual } from './password.js';
+import type { Principal } from './principal.js';
+
+/** The Manager's session cookie: HttpOnly, SameSite=Lax, Path=/, Secure when `config.secureCookies`. */
+export const SESSION_COOKIE = 'relais_session';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** Sets (or refreshes) the session cookie for the session's full lifetime from now. */
+export function setSessionCookie(reply: FastifyReply, value: string, secure: boolean): void {
+  reply.setCookie(SESSION_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_MS / 1000 });
+}
+
+export function clearSessionCookie(reply: FastifyReply, secure: boolean): void {
+  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+}
+
+/** The request's principal, or UNAUTHENTICATED: for handlers that did not use `app.requireAuth`. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new AppError('UNAUTHENTICATED', 'Sign in, or send Authorization: Bearer <token>');
+  return request.principal;
+}
+
+/**
+ * Authentication for every route (registered first, outside encapsulation):
+ * - `request.principal` is set from `Authorization: Bearer <token>` (an invalid or revoked token
+ *   answers 401 UNAUTHENTICATED at once) or from the `relais_session` cookie (an unknown or expired
+ *   cookie is cleared and the request stays anonymous);
+ * - a cookie-authenticated request other than GET/HEAD/OPTIONS must send the session's CSRF token in
+ *   `X-CSRF-Token`, else 403 CSRF_FAILED; a route that takes no session (sign-in, or a channel with its
+ *   own credentials) opts out with `config: { csrf: false }`. Bearer requests need no CSRF token;
+ * - `app.requireAuth` is a hook answering 401 UNAUTHENTICATED when there is no principal.
+ */
+export const authPlugin = fp(
+  async (app) => {
+    const { auth, config } = app.services;
+    app.decorateRequest('principal', null);
+    app.decorate('requireAuth', async (request: FastifyRequest) => {
+      principalOf(request);
+    });
+
+    app.addHook('onRequest', async (request, reply) => {
+      const authorization = request.headers.authorization;
+      if (authorization !== undefined && /^bearer\s/i.test(authorization)) {
+        const principal = await auth.bearerPrincipal(authorization.slice(7).trim());
+        if (!principal) throw new AppError('UNAUTHENTICATED', 'The API token is invalid or revoked');
+        request.principal = principal;
+        return;
+      }
+      const cookie = request.cookies[SESSION_COOKIE];
+      if (!cookie) return;
+      const session = await auth.sessionPrincipal(cookie);
+      if (!session) {
+        clearSessionCookie(reply, config.secureCookies);
+        return;
+      }
+      request.principal = session.principal;
+      if (session.renewedUntil !== undefined) setSessionCookie(reply, cookie, config.secureCookies);
+      if (SAFE_METHODS.has(request.method) || request.routeOptions.config?.csrf === false) return;
+      const sent = request.headers['x-csrf-token'];
+      if (typeof sent !== 'string' || !safeEqual(sent, session.principal.csrfToken)) {
+        throw new AppError('CSRF_FAILED', 'Missing or wrong X-CSRF-Token header (GET /api/v1/auth/me gives it)');
+      }
+    });
+  },
+  { name: 'relais-auth', dependencies: ['@fastify/cookie'] },
+);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who makes the request (set by the auth plugin), or null when anonymous. */
+    principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /**
+     * Route hook: 401 UNAUTHENTICATED without a principal. Prefer `{ onRequest: app.requireAuth }`: it
+     * runs before body validation, so an anonymous request is 401 rather than 400 (preHandler works too).
+     */
+    requireAuth: (request: FastifyRequest) => Promise<void>;
+  }
+  interface FastifyContextConfig {
+    /** false: cookie-authenticated writes to this route need no X-CSRF-Token (the route ignores the session). */
+    csrf?: boolean;
+  }
+}

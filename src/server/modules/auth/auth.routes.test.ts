@@ -1,0 +1,195 @@
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
+import { bearer, createToken, fastAuthConfig, seedCustomerWithAccount, signIn, TEST_PASSWORD } from '../../../../test/factories.js';
+import { buildApp } from '../../app.js';
+import { sha256Hex } from './password.js';
+
+const clock = { t: Date.UTC(2025, 0, 1), now: () => clock.t };
+const DAY = 24 * 3600_000;
+const ip = (n: number) => `192.0.2.${n}`;
+
+describeEachDialectWithApp(
+  'auth routes',
+  (ctx) => {
+    const post = (payload: Record<string, unknown>, remoteAddress = ip(1)) =>
+      ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload, remoteAddress });
+
+    it('signs in: an HttpOnly SameSite=Lax session cookie (hashed at rest) and the CSRF token', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const res = await post({ email: customer.email.toUpperCase(), password: TEST_PASSWORD }, ip(2));
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body).toEqual({
+        customer: { id: customer.id, email: customer.email },
+        csrfToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      });
+      const setCookie = String(res.headers['set-cookie']);
+      expect(setCookie).toMatch(/^relais_session=[A-Za-z0-9_-]{43};/);
+      expect(setCookie).toContain('HttpOnly');
+      expect(setCookie).toContain('SameSite=Lax');
+      expect(setCookie).toContain('Path=/');
+      expect(setCookie).toContain(`Max-Age=${30 * 24 * 3600}`);
+      expect(setCookie).not.toContain('Secure');
+      const value = res.cookies[0].value;
+      const { rows } = await sql<{ id: string }>`select id from sessions where customer_id = ${customer.id}`.execute(ctx.database.db);
+      expect(rows.map((r) => r.id)).toEqual([sha256Hex(value)]);
+    });
+
+    it('marks the cookie Secure when configured', async () => {
+      const app = await buildApp({ config: testConfig({ ...fastAuthConfig, secureCookies: true }), database: ctx.database });
+      try {
+        const { customer } = await seedCustomerWithAccount(app);
+        const res = await app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/sign-in',
+          payload: { email: customer.email, password: TEST_PASSWORD },
+        });
+        expect(String(res.headers['set-cookie'])).toContain('Secure');
+      } finally {
+        await app.close();
+      }
+    });
+
+    it('refuses a wrong password and an unknown e-mail alike', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const wrong = await post({ email: customer.email, password: 'not the password' }, ip(3));
+      const unknown = await post({ email: 'nobody@example.com', password: TEST_PASSWORD }, ip(3));
+      for (const res of [wrong, unknown]) {
+        expect(res.statusCode).toBe(401);
+        expect(res.json()).toEqual({ error: { code: 'INVALID_CREDENTIALS', message: 'Wrong e-mail or password' } });
+        expect(res.headers['set-cookie']).toBeUndefined();
+      }
+      const invalid = await post({ email: customer.email }, ip(3));
+      expect(invalid.statusCode).toBe(400);
+      expect(invalid.json().error.code).toBe('VALIDATION_FAILED');
+    });
+
+    it('rate-limits sign-in per e-mail (from any address) and per address (for any e-mail)', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      for (let i = 0; i < 10; i++)
+        expect((await post({ email: customer.email, password: 'wrong-wrong' }, ip(100 + i))).statusCode).toBe(401);
+      const limited = await post({ email: customer.email, password: TEST_PASSWORD }, ip(120));
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+
+      for (let i = 0; i < 10; i++)
+        expect((await post({ email: `x${i}@example.com`, password: 'wrong-wrong' }, ip(200))).statusCode).toBe(401);
+      expect((await post({ email: 'other@example.com', password: 'wrong-wrong' }, ip(200))).statusCode).toBe(429);
+    });
+
+    it('GET /auth/me answers the customer, the CSRF token and their accounts; 401 without a session', async () => {
+      const { customer, account } = await seedCustomerWithAccount(ctx.app, { account: { description: 'Shop', credits: 42 } });
+      const session = await signIn(ctx.app, customer.email);
+      const res = await ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({
+        customer: { id: customer.id, email: customer.email },
+        csrfToken: session.csrfToken,
+        accounts: [{ name: account.name, description: 'Shop', credits: 42, timezone: 'Europe/Paris' }],
+      });
+      const anonymous = await ctx.app.inject({ url: '/api/v1/auth/me' });
+      expect(anonymous.statusCode).toBe(401);
+      expect(anonymous.json().error.code).toBe('UNAUTHENTICATED');
+    });
+
+    it('demands the X-CSRF-Token header on cookie-authenticated writes, not on bearer ones', async () => {
+      const { customer, account, auth } = await seedCustomerWithAccount(ctx.app);
+      const session = await signIn(ctx.app, customer.email);
+      const patch = (headers: Record<string, string>) =>
+        ctx.app.inject({ method: 'PATCH', url: `/api/v1/accounts/${account.name}`, headers, payload: { description: 'x' } });
+      for (const headers of [session.headers, { ...session.headers, 'x-csrf-token': 'wrong' }]) {
+        const res = await patch(headers);
+        expect(res.statusCode).toBe(403);
+        expect(res.json().error.code).toBe('CSRF_FAILED');
+      }
+      expect((await patch(session.writeHeaders)).statusCode).toBe(200);
+      const viaToken = await ctx.app.inject({
+        method: 'POST',
+        url: `/api/v1/accounts/${account.name}/senders`,
+        headers: auth,
+        payload: { sender: 'NoCsrf' },
+      });
+      expect(viaToken.statusCode).toBe(201);
+    });
+
+    it('signs out: the session ends and the cookie is cleared', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const session = await signIn(ctx.app, customer.email);
+      expect((await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-out', headers: session.headers })).statusCode).toBe(403);
+      const res = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-out', headers: session.writeHeaders });
+      expect(res.statusCode).toBe(204);
+      expect(String(res.headers['set-cookie'])).toMatch(/relais_session=;.*Expires=Thu, 01 Jan 1970/);
+      expect((await ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers })).statusCode).toBe(401);
+      expect((await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-out' })).statusCode).toBe(204);
+    });
+
+    it('ignores and clears an unknown cookie; sign-in works with a stale cookie and no CSRF header', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const stale = { cookie: 'relais_session=forged' };
+      const me = await ctx.app.inject({ url: '/api/v1/auth/me', headers: stale });
+      expect(me.statusCode).toBe(401);
+      expect(String(me.headers['set-cookie'])).toMatch(/^relais_session=;/);
+      const session = await signIn(ctx.app, customer.email);
+      const again = await ctx.app.inject({
+        method: 'POST',
+        url: '/api/v1/auth/sign-in',
+        headers: session.headers,
+        payload: { email: customer.email, password: TEST_PASSWORD },
+        remoteAddress: ip(50),
+      });
+      expect(again.statusCode).toBe(200);
+    });
+
+    it('keeps a session 30 days after its last use (renewed at most daily), then ends it', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const session = await signIn(ctx.app, customer.email);
+      const me = () => ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers });
+      const first = await me();
+      expect(first.statusCode).toBe(200);
+      expect(first.headers['set-cookie']).toBeUndefined();
+      clock.t += 20 * DAY;
+      const renewed = await me();
+      expect(renewed.statusCode).toBe(200);
+      expect(String(renewed.headers['set-cookie'])).toContain(session.cookie);
+      clock.t += 29 * DAY;
+      expect((await me()).statusCode).toBe(200);
+      clock.t += 31 * DAY;
+      expect((await me()).statusCode).toBe(401);
+    });
+
+    it('authenticates bearer tokens; a bad or revoked one is 401 even with a valid cookie', async () => {
+      const { customer, account, token, auth } = await seedCustomerWithAccount(ctx.app);
+      const ok = await ctx.app.inject({ url: '/api/v1/accounts', headers: auth });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.json().map((a: { name: string }) => a.name)).toEqual([account.name]);
+      const session = await signIn(ctx.app, customer.email);
+      for (const header of [`${token}x`, 'rls_1_short', 'garbage']) {
+        const res = await ctx.app.inject({ url: '/api/v1/accounts', headers: { ...session.headers, ...bearer(header) } });
+        expect(res.statusCode).toBe(401);
+        expect(res.json().error.code).toBe('UNAUTHENTICATED');
+      }
+      const id = Number(token.split('_')[1]);
+      const revoke = await ctx.app.inject({
+        method: 'DELETE',
+        url: `/api/v1/accounts/${account.name}/tokens/${id}`,
+        headers: session.writeHeaders,
+      });
+      expect(revoke.statusCode).toBe(204);
+      const after = await ctx.app.inject({ url: '/api/v1/accounts', headers: auth });
+      expect(after.statusCode).toBe(401);
+      const { rows } = await sql<{ secret_hash: string }>`select secret_hash from api_tokens where id = ${id}`.execute(ctx.database.db);
+      expect(rows[0].secret_hash).toMatch(/^\$argon2id\$/);
+      expect(rows[0].secret_hash).not.toContain(token.split('_').slice(2).join('_'));
+    });
+
+    it('GET /auth/me is for customers: a token gets 403', async () => {
+      const { account } = await seedCustomerWithAccount(ctx.app);
+      const res = await ctx.app.inject({ url: '/api/v1/auth/me', headers: bearer(await createToken(ctx.app, account)) });
+      expect(res.statusCode).toBe(403);
+      expect(res.json().error.code).toBe('FORBIDDEN');
+    });
+  },
+  { config: fastAuthConfig, clock },
+);

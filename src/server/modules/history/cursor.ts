@@ -1,0 +1,49 @@
+import { createHash } from 'node:crypto';
+import { AppError } from '../../errors.js';
+import type { HistoryFilter, HistorySort } from './history-query.js';
+
+/** A position in one ordered, filtered history: the row's sort value and id, and which way to read. */
+export interface Cursor {
+  value: string | number;
+  id: number;
+  /** 'after' reads the next page, 'before' the previous one. */
+  way: 'after' | 'before';
+}
+
+/** Ties a cursor to its query, so a cursor reused with another sort or filter is refused, not misread. */
+export function queryFingerprint(sort: HistorySort, filter: HistoryFilter, scope: string | null): string {
+  return createHash('sha256')
+    .update(JSON.stringify([sort.key, sort.direction, filter, scope]))
+    .digest('base64url')
+    .slice(0, 12);
+}
+
+/** An opaque cursor string. */
+export function encodeCursor(cursor: Cursor, fingerprint: string): string {
+  return Buffer.from(JSON.stringify([cursor.way === 'after' ? 'a' : 'b', cursor.value, cursor.id, fingerprint])).toString('base64url');
+}
+
+/** Reads a cursor made by `encodeCursor` for the same query; anything else is INVALID_CURSOR. */
+export function decodeCursor(raw: string, fingerprint: string): Cursor {
+  let parsed: unknown;
+  try {
+    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(raw)) throw new Error('not base64url');
+    parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
+  } catch {
+    throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
+  }
+  if (
+    !Array.isArray(parsed) ||
+    parsed.length !== 4 ||
+    (parsed[0] !== 'a' && parsed[0] !== 'b') ||
+    (typeof parsed[1] !== 'string' && typeof parsed[1] !== 'number') ||
+    !Number.isSafeInteger(parsed[2]) ||
+    typeof parsed[3] !== 'string'
+  ) {
+    throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
+  }
+  if (parsed[3] !== fingerprint) {
+    throw new AppError('INVALID_CURSOR', 'cursor belongs to another sort or filter: start again without a cursor');
+  }
+  return { way: parsed[0] === 'a' ? 'after' : 'before', value: parsed[1], id: parsed[2] };
+}

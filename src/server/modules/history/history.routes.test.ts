@@ -1,0 +1,236 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../app.js';
+import { describeEachDialectWithApp } from '../../../../test/app.js';
+import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+
+let seq = 0;
+
+/** A customer with an account and a bearer token for it. */
+async function seedAccount(app: App, options: { userLogin?: string } = {}) {
+  seq += 1;
+  const s = app.services;
+  const email = `owner${seq}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  const customer = await s.customers.create({ email, password: 'correct horse battery' });
+  const name = `sms-hi${String(10000 + seq * 7 + Math.floor(Math.random() * 5000)).slice(-5)}-1`;
+  const account = await s.accounts.create({ name, ownerEmail: email, timezone: 'Europe/Paris', credits: 100 });
+  if (options.userLogin) await s.smsUsers.create(SYSTEM_ACTOR, name, { login: options.userLogin, password: 'a-long-password-1' });
+  const { bearer } = await s.apiTokens.create(SYSTEM_ACTOR, name, {});
+  const scoped = options.userLogin ? (await s.apiTokens.create(SYSTEM_ACTOR, name, { userLogin: options.userLogin })).bearer : null;
+  return {
+    account,
+    customer,
+    headers: { authorization: `Bearer ${bearer}` },
+    scopedHeaders: scoped ? { authorization: `Bearer ${scoped}` } : null,
+  };
+}
+
+describeEachDialectWithApp(
+  'history routes',
+  (ctx) => {
+    let main: Awaited<ReturnType<typeof seedAccount>>;
+    let other: Awaited<ReturnType<typeof seedAccount>>;
+    let ids: number[];
+    const base = Date.parse('2014-11-29T11:25:43Z'); // 12:25:43 in Paris
+
+    beforeAll(async () => {
+      main = await seedAccount(ctx.app, { userLogin: 'apiuser' });
+      other = await seedAccount(ctx.app);
+      const a = main.account.id;
+      ids = await insertOutgoing(ctx.database, [
+        buildOutgoing({ account_id: a, created_at: base, sender: 'OVH', receiver: '+33612345678', message: 'Mon\nmessage', status: 'sent', user_login: 'apiuser', channel: 'http2sms' }),
+        buildOutgoing({ account_id: a, created_at: base + 60_000, sender: 'Promo', receiver: '+33700000001', message: '=HYPERLINK("http://x")', status: 'failed', channel: 'api', user_login: 'apiuser' }),
+        buildOutgoing({ account_id: a, created_at: base + 120_000, sender: 'INFO', receiver: '+32470000000', message: 'Il a dit "bonjour"; ok', status: 'delivered', channel: 'manager' }),
+        buildOutgoing({ account_id: a, created_at: base + 180_000, sender: 'OVH', receiver: '+33612345679', message: 'Rendez-vous à 10h', status: 'pending', channel: 'api', user_login: 'crm', credits: 2 }),
+      ]);
+      await insertOutgoing(ctx.database, [buildOutgoing({ account_id: other.account.id, message: 'not yours' })]);
+    });
+
+    const get = (url: string, headers: Record<string, string> = main.headers) => ctx.app.inject({ method: 'GET', url, headers });
+    const path = (suffix = '') => `/api/v1/accounts/${main.account.name}/outgoing${suffix}`;
+
+    it('needs authentication', async () => {
+      const res = await ctx.app.inject({ method: 'GET', url: path() });
+      expect(res.statusCode).toBe(401);
+      expect(res.json().error.code).toBe('UNAUTHENTICATED');
+    });
+
+    it('lists the history newest first with every field, and an exact total', async () => {
+      const res = await get(path());
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.data.map((r: { message: string }) => r.message)).toEqual(['Rendez-vous à 10h', 'Il a dit "bonjour"; ok', '=HYPERLINK("http://x")', 'Mon\nmessage']);
+      expect(body).toMatchObject({ total: 4, totalIsExact: true, nextCursor: null, prevCursor: null });
+      expect(body.data[3]).toMatchObject({
+        id: ids[0],
+        createdAt: '2014-11-29T12:25:43+01:00',
+        sender: 'OVH',
+        receiver: '+33612345678',
+        status: 'sent',
+        user: 'apiuser',
+        channel: 'http2sms',
+        parts: 1,
+        credits: 1,
+        ptt: 0,
+      });
+      expect(body.data[1].user).toBeNull();
+    });
+
+    it('filters and sorts from the query string', async () => {
+      const messages = async (qs: string) => (await get(path(`?${qs}`))).json().data.map((r: { message: string }) => r.message);
+      expect(await messages('user=apiuser&sort=-receiver')).toEqual(['=HYPERLINK("http://x")', 'Mon\nmessage']);
+      expect(await messages('user=-')).toEqual(['Il a dit "bonjour"; ok']);
+      expect(await messages('status=failed,pending&sort=sender')).toEqual(['Rendez-vous à 10h', '=HYPERLINK("http://x")']);
+      expect(await messages('receiver=%2B336*')).toEqual(['Rendez-vous à 10h', 'Mon\nmessage']);
+      expect(await messages('q=BONJOUR')).toEqual(['Il a dit "bonjour"; ok']);
+      expect(await messages('channel=api&tag=')).toEqual(['Rendez-vous à 10h', '=HYPERLINK("http://x")']);
+      expect(await messages('from=2014-11-29T12:26:43&to=2014-11-29T12:27:43')).toEqual(['Il a dit "bonjour"; ok', '=HYPERLINK("http://x")']);
+      expect(await messages('sort=%2Bdate&limit=1')).toEqual(['Mon\nmessage']);
+    });
+
+    it('pages with cursors', async () => {
+      const first = (await get(path('?limit=3'))).json();
+      expect(first.data).toHaveLength(3);
+      const second = (await get(path(`?limit=3&cursor=${first.nextCursor}`))).json();
+      expect(second.data.map((r: { id: number }) => r.id)).toEqual([ids[0]]);
+      expect(second.nextCursor).toBeNull();
+      const back = (await get(path(`?limit=3&cursor=${second.prevCursor}`))).json();
+      expect(back.data).toEqual(first.data);
+    });
+
+    it('answers bad input with a clear 4xx, never a 500', async () => {
+      const cases: [string, number, string][] = [
+        ['?sort=price', 400, 'INVALID_SORT'],
+        ['?cursor=garbage!', 400, 'INVALID_CURSOR'],
+        ['?cursor=WyJhIiwxLDEsIngiXQ', 400, 'INVALID_CURSOR'],
+        ['?from=2014-13-01', 400, 'INVALID_FILTER'],
+        ['?from=yesterday', 400, 'INVALID_FILTER'],
+        ['?status=lost', 400, 'INVALID_FILTER'],
+        ['?channel=fax', 400, 'INVALID_FILTER'],
+        ['?receiver=abc', 400, 'INVALID_FILTER'],
+        ['?limit=0', 400, 'VALIDATION_FAILED'],
+        ['?limit=1001', 400, 'VALIDATION_FAILED'],
+        ['?limit=ten', 400, 'VALIDATION_FAILED'],
+        ['?statut=sent', 400, 'VALIDATION_FAILED'],
+        ['/abc', 400, 'VALIDATION_FAILED'],
+        ['/999999999', 404, 'MESSAGE_NOT_FOUND'],
+      ];
+      for (const [suffix, status, code] of cases) {
+        const res = await get(path(suffix));
+        expect([suffix, res.statusCode, res.json().error.code]).toEqual([suffix, status, code]);
+        expect(res.json().error.message.length).toBeGreaterThan(5);
+      }
+      const unknown = await get('/api/v1/accounts/sms-no00000-1/outgoing');
+      expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
+      const statut = await get(path('?statut=sent'));
+      expect(statut.json().error.message).toContain('statut');
+    });
+
+    it('downloads the CSV in exactly the seed format, formulas neutralised, phone numbers untouched', async () => {
+      const res = await get(path('.csv?user=apiuser&sort=%2Bdate'));
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('text/csv; charset=utf-8');
+      expect(res.headers['content-disposition']).toMatch(new RegExp(`^attachment; filename="${main.account.name}-history-\\d{8}\\.csv"$`));
+      expect(res.body).toBe(
+        'date;sender;receiver;message;status\n' +
+          '"20141129122543";"OVH";"+33612345678";"Mon\nmessage";"sent"\n' +
+          '"20141129122643";"Promo";"+33700000001";"\'=HYPERLINK(""http://x"")";"failed"\n',
+      );
+      const quoted = await get(path('.csv?q=bonjour'));
+      expect(quoted.body.split('\n')[1]).toBe('"20141129122743";"INFO";"+32470000000";"Il a dit ""bonjour""; ok";"delivered"');
+    });
+
+    it('limits the CSV to the most recent rows unless all=true, and offers the detailed format and JSON lines', async () => {
+      const limited = await get(path('.csv'));
+      expect(limited.body.trim().split('\n').slice(1).map((l) => l.slice(1, 15))).toEqual(['20141129122843', '20141129122743']);
+      const all = await get(path('.csv?all=true'));
+      expect(all.body.match(/^"2014/gm)).toHaveLength(4);
+      const detailed = await get(path('.csv?format=detailed&status=failed'));
+      expect(detailed.body.split('\n')[0]).toBe('id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status');
+      expect(detailed.body.split('\n')[1]).toContain(`"${ids[1]}";"2014-11-29 12:26:43";"Promo"`);
+      const jsonl = await get(path('.jsonl?status=sent'));
+      expect(jsonl.headers['content-type']).toContain('application/x-ndjson');
+      const lines = jsonl.body.trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ id: ids[0], message: 'Mon\nmessage', status: 'sent' });
+      const bad = await get(path('.csv?format=xls'));
+      expect(bad.statusCode).toBe(400);
+    });
+
+    it('gives an SMS-user-scoped token only that user’s messages', async () => {
+      const res = await get(path(), main.scopedHeaders!);
+      expect(res.json().data.map((r: { user: string }) => r.user)).toEqual(['apiuser', 'apiuser']);
+      expect((await get(path(`/${ids[2]}`), main.scopedHeaders!)).statusCode).toBe(404);
+      const csv = await get(path('.csv?all=true'), main.scopedHeaders!);
+      expect(csv.body).not.toContain('bonjour');
+    });
+
+    it('never lets another customer see or delete the account’s messages', async () => {
+      const theirs = other.headers;
+      const account = main.account.name;
+      const routes: [string, string, unknown?][] = [
+        ['GET', `/api/v1/accounts/${account}/outgoing`],
+        ['GET', `/api/v1/accounts/${account}/outgoing/count`],
+        ['GET', `/api/v1/accounts/${account}/outgoing/${ids[0]}`],
+        ['DELETE', `/api/v1/accounts/${account}/outgoing/${ids[0]}`],
+        ['POST', `/api/v1/accounts/${account}/outgoing/delete`, { ids: [ids[0]] }],
+        ['POST', `/api/v1/accounts/${account}/outgoing/delete`, { filter: {} }],
+        ['GET', `/api/v1/accounts/${account}/outgoing/delete-jobs/1`],
+        ['GET', `/api/v1/accounts/${account}/outgoing.csv?all=true`],
+        ['GET', `/api/v1/accounts/${account}/outgoing.jsonl`],
+        ['GET', `/api/v1/accounts/${account}/deletions`],
+      ];
+      for (const [method, url, payload] of routes) {
+        const res = await ctx.app.inject({ method: method as 'GET', url, headers: theirs, payload: payload as object });
+        expect([method, url, res.statusCode, res.json().error.code]).toEqual([method, url, 404, 'ACCOUNT_NOT_FOUND']);
+      }
+      // Their own account, with our message ids: not found, and nothing deleted.
+      const mine = `/api/v1/accounts/${other.account.name}/outgoing`;
+      expect((await get(`${mine}/${ids[0]}`, theirs)).statusCode).toBe(404);
+      expect((await ctx.app.inject({ method: 'DELETE', url: `${mine}/${ids[0]}`, headers: theirs })).statusCode).toBe(404);
+      const res = await ctx.app.inject({ method: 'POST', url: `${mine}/delete`, headers: theirs, payload: { ids } });
+      expect(res.json()).toEqual({ deleted: 0, refundedCredits: 0 });
+      expect((await get(path())).json().total).toBe(4);
+    });
+
+    describe('deleting', () => {
+      it('deletes one, several by id, and by filter; a pending one gives its credits back; all audited', async () => {
+        const a = main.account.name;
+        const del = (payload: unknown) => ctx.app.inject({ method: 'POST', url: path('/delete'), headers: main.headers, payload: payload as object });
+        expect((await del({})).statusCode).toBe(400);
+        expect((await del({ ids: [1], filter: {} })).statusCode).toBe(400);
+        expect((await del({ ids: Array.from({ length: 10_001 }, (_, i) => i + 1) })).json().error.code).toBe('TOO_MANY_IDS');
+        expect((await del({ filter: { status: 'nope' } })).json().error.code).toBe('INVALID_FILTER');
+
+        const before = (await get(`/api/v1/accounts/${a}`)).json();
+        const one = await ctx.app.inject({ method: 'DELETE', url: path(`/${ids[3]}`), headers: main.headers });
+        expect(one.statusCode).toBe(204);
+        expect((await get(path(`/${ids[3]}`))).statusCode).toBe(404);
+        const after = (await get(`/api/v1/accounts/${a}`)).json();
+        expect(after.credits).toBe(before.credits + 2);
+
+        expect((await del({ ids: [ids[0], ids[1]] })).json()).toEqual({ deleted: 2, refundedCredits: 0 });
+        expect((await del({ filter: { channel: 'manager' } })).json()).toEqual({ deleted: 1 });
+        expect((await get(path())).json().total).toBe(0);
+
+        const audit = (await get(`/api/v1/accounts/${a}/deletions`)).json().data;
+        expect(audit.map((e: { kind: string; count: number }) => [e.kind, e.count])).toEqual([
+          ['filter', 1],
+          ['ids', 2],
+          ['ids', 1],
+        ]);
+        expect(audit[0].actor).toMatch(/^token:\d+$/);
+        expect(JSON.stringify(audit)).not.toContain('bonjour');
+      });
+    });
+
+    it('describes the API in OpenAPI at /api/docs', async () => {
+      const res = await ctx.app.inject({ method: 'GET', url: '/api/docs/json' });
+      expect(res.statusCode).toBe(200);
+      const paths = Object.keys(res.json().paths);
+      expect(paths).toContain('/api/v1/accounts/{account}/outgoing');
+      expect(paths).toContain('/api/v1/accounts/{account}/outgoing.csv');
+    });
+  },
+  { config: { csvDownloadLimit: 2, argon2TestFast: true } as never },
+);

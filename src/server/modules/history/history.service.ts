@@ -1,0 +1,250 @@
+import type { Outgoing } from '../../../shared/outgoing.js';
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import type { AccountAccess } from '../auth/principal.js';
+import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
+import type { DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
+import { type HistoryFilter, type HistorySort, parseHistoryFilter, parseSort, type RawFilter } from './history-query.js';
+import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+
+/** Largest id list one request may delete. */
+export const MAX_DELETE_IDS = 10_000;
+/** `total` is counted exactly up to this many rows, beyond which it is a lower bound. */
+export const TOTAL_COUNT_CAP = 10_000;
+/** A deletion by filter matching more than this runs as a background job. */
+export const SYNC_DELETE_LIMIT = 5_000;
+
+export interface ListQuery extends RawFilter {
+  sort?: unknown;
+  cursor?: unknown;
+  limit?: number;
+}
+
+export interface HistoryPage {
+  data: Outgoing[];
+  nextCursor: string | null;
+  prevCursor: string | null;
+  total: number;
+  totalIsExact: boolean;
+}
+
+export interface HistoryServiceDeps {
+  outgoing: OutgoingRepository;
+  deletions: DeletionsRepository;
+  clock: Clock;
+  /** Logs background failures. */
+  log?: (message: string, details: Record<string, unknown>) => void;
+  /** Time a batch of a background deletion may hold the database (ms), so readers never wait long. */
+  batchBudgetMs?: number;
+}
+
+function scopeOf(access: AccountAccess): HistoryScope {
+  return { accountId: access.account.id, userLogin: access.userLogin };
+}
+
+/** The history of sent SMS: read, count, delete and export, always within one account's scope. */
+export function createHistoryService(deps: HistoryServiceDeps) {
+  const { outgoing, deletions, clock } = deps;
+  const budget = deps.batchBudgetMs ?? 25;
+  const running = new Map<number, Promise<void>>();
+  let closing = false;
+
+  function parse(access: AccountAccess, query: RawFilter): HistoryFilter {
+    return parseHistoryFilter(query, access.account.timezone);
+  }
+
+  async function runJob(job: DeleteJob, access: { scope: HistoryScope; filter: HistoryFilter }): Promise<void> {
+    let batch = 500;
+    let deleted = job.deleted;
+    try {
+      const { count } = await outgoing.count({ scope: access.scope, filter: access.filter, cap: Number.MAX_SAFE_INTEGER });
+      await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
+      while (!closing) {
+        const ids = await outgoing.findIds({ scope: access.scope, filter: access.filter, limit: batch });
+        if (ids.length === 0) break;
+        const started = performance.now();
+        const result = await outgoing.deleteIds(access.scope, ids);
+        const took = performance.now() - started;
+        deleted += result.deleted.length;
+        await deletions.updateJob(job.id, { addDeleted: result.deleted.length, now: clock.now() });
+        // Keep each batch near the budget: grow when fast, shrink when slow.
+        batch = Math.max(50, Math.min(20_000, Math.round((batch * budget) / Math.max(took, 1))));
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      if (closing) return;
+      await deletions.updateJob(job.id, { status: 'done', now: clock.now() });
+      await deletions.insertAudit({
+        accountId: job.accountId,
+        actor: job.actor,
+        kind: 'filter',
+        createdAt: clock.now(),
+        count: deleted,
+        ids: null,
+        filter: job.filter,
+        deleteJobId: job.id,
+      });
+    } catch (error) {
+      deps.log?.('delete job failed', { jobId: job.id, err: error });
+      await deletions.updateJob(job.id, { status: 'failed', now: clock.now(), error: error instanceof Error ? error.message : String(error) });
+      await deletions.insertAudit({
+        accountId: job.accountId,
+        actor: job.actor,
+        kind: 'filter',
+        createdAt: clock.now(),
+        count: deleted,
+        ids: null,
+        filter: job.filter,
+        deleteJobId: job.id,
+      });
+    }
+  }
+
+  function startJob(job: DeleteJob, scope: HistoryScope, filter: HistoryFilter): void {
+    const promise = runJob(job, { scope, filter }).finally(() => running.delete(job.id));
+    running.set(job.id, promise);
+  }
+
+  return {
+    /** One page of the history, newest first unless `sort` says otherwise. */
+    async list(access: AccountAccess, query: ListQuery): Promise<HistoryPage> {
+      const filter = parse(access, query);
+      const sort: HistorySort = parseSort(query.sort);
+      const limit = query.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AppError('VALIDATION_FAILED', 'limit must be between 1 and 1000');
+      const scope = scopeOf(access);
+      const fingerprint = queryFingerprint(sort, filter, scope.userLogin);
+      const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? decodeCursor(query.cursor, fingerprint) : null;
+      if (query.cursor !== undefined && typeof query.cursor !== 'string') throw new AppError('INVALID_CURSOR', 'cursor must be a string');
+      const [page, total] = await Promise.all([
+        outgoing.list({ scope, filter, sort, cursor, limit }),
+        outgoing.count({ scope, filter, cap: TOTAL_COUNT_CAP }),
+      ]);
+      const first = page.rows[0];
+      const last = page.rows[page.rows.length - 1];
+      const forwardMore = cursor?.way === 'before' ? true : page.more;
+      const backwardMore = cursor === null ? false : cursor.way === 'before' ? page.more : true;
+      return {
+        data: page.rows,
+        nextCursor: last && forwardMore ? encodeCursor({ way: 'after', value: sortValueOf(last, sort), id: last.id }, fingerprint) : null,
+        prevCursor: first && backwardMore ? encodeCursor({ way: 'before', value: sortValueOf(first, sort), id: first.id }, fingerprint) : null,
+        total: total.count,
+        totalIsExact: total.exact,
+      };
+    },
+
+    /** The exact number of messages matching the filter (may be slow on huge histories). */
+    async count(access: AccountAccess, query: RawFilter): Promise<number> {
+      const { count } = await outgoing.count({ scope: scopeOf(access), filter: parse(access, query), cap: Number.MAX_SAFE_INTEGER });
+      return count;
+    },
+
+    async get(access: AccountAccess, id: number): Promise<Outgoing> {
+      const found = await outgoing.findById(scopeOf(access), id);
+      if (!found) throw new AppError('MESSAGE_NOT_FOUND', `No message ${id} in ${access.account.name}`);
+      return found;
+    },
+
+    /** Deletes one message (a pending one is canceled and its credits given back). */
+    async deleteOne(access: AccountAccess, id: number): Promise<void> {
+      const { deleted } = await this.deleteIds(access, [id]);
+      if (deleted === 0) throw new AppError('MESSAGE_NOT_FOUND', `No message ${id} in ${access.account.name}`);
+    },
+
+    /** Deletes the listed messages of the account (ids it does not have are ignored) and audits it. */
+    async deleteIds(access: AccountAccess, ids: number[]): Promise<{ deleted: number; refundedCredits: number }> {
+      if (ids.length > MAX_DELETE_IDS) throw new AppError('TOO_MANY_IDS', `at most ${MAX_DELETE_IDS} ids at once; delete by filter for more`);
+      const unique = [...new Set(ids)];
+      const result = await outgoing.deleteIds(scopeOf(access), unique);
+      await deletions.insertAudit({
+        accountId: access.account.id,
+        actor: access.actor,
+        kind: 'ids',
+        createdAt: clock.now(),
+        count: result.deleted.length,
+        ids: result.deleted,
+        filter: null,
+        deleteJobId: null,
+      });
+      return { deleted: result.deleted.length, refundedCredits: result.refunded };
+    },
+
+    /**
+     * Deletes everything matching the filter. Small deletions are done before answering
+     * (`{ deleted }`); larger ones run as a background job in bounded batches (`{ job }`).
+     */
+    async deleteByFilter(access: AccountAccess, raw: RawFilter): Promise<{ deleted: number } | { job: DeleteJob }> {
+      const filter = parse(access, raw);
+      const scope = scopeOf(access);
+      const { count, exact } = await outgoing.count({ scope, filter, cap: SYNC_DELETE_LIMIT });
+      if (exact) {
+        let deleted = 0;
+        while (true) {
+          const ids = await outgoing.findIds({ scope, filter, limit: 1000 });
+          if (ids.length === 0) break;
+          deleted += (await outgoing.deleteIds(scope, ids)).deleted.length;
+        }
+        await deletions.insertAudit({
+          accountId: access.account.id,
+          actor: access.actor,
+          kind: 'filter',
+          createdAt: clock.now(),
+          count: deleted,
+          ids: null,
+          filter: raw as Record<string, unknown>,
+          deleteJobId: null,
+        });
+        return { deleted };
+      }
+      const job = await deletions.createJob({ accountId: access.account.id, actor: access.actor, filter: { ...raw, ...scopeFilter(scope) }, now: clock.now() });
+      job.total = count;
+      startJob(job, scope, filter);
+      return { job };
+    },
+
+    async getDeleteJob(access: AccountAccess, id: number): Promise<DeleteJob> {
+      const job = await deletions.findJob(access.account.id, id);
+      if (!job) throw new AppError('DELETE_JOB_NOT_FOUND', `No delete job ${id} in ${access.account.name}`);
+      return job;
+    },
+
+    /** Waits for a background deletion of this process to finish (tests, CLI). */
+    async waitForDeleteJob(id: number): Promise<void> {
+      await running.get(id);
+    },
+
+    async listAudit(access: AccountAccess, limit = 100): Promise<DeletionAudit[]> {
+      return deletions.listAudit(access.account.id, limit);
+    },
+
+    /** Batches of the filtered history for an export: `limit` rows at most (null: all), in `sort` order. */
+    export(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<Outgoing[]> {
+      const filter = parse(access, query);
+      const sort = parseSort(query.sort);
+      return outgoing.stream({ scope: scopeOf(access), filter, sort, limit });
+    },
+
+    /** Resumes the delete jobs a stopped process left running (called at start). */
+    async resumeDeleteJobs(): Promise<number> {
+      const jobs = await deletions.findRunningJobs();
+      for (const job of jobs) {
+        if (running.has(job.id)) continue;
+        const { __scopeUser, ...raw } = job.filter as RawFilter & { __scopeUser?: string };
+        const scope = { accountId: job.accountId, userLogin: typeof __scopeUser === 'string' ? __scopeUser : null };
+        startJob(job, scope, parseHistoryFilter(raw, job.timeZone));
+      }
+      return jobs.length;
+    },
+
+    /** Stops background work; running jobs stay `running` and resume at the next start. */
+    async close(): Promise<void> {
+      closing = true;
+      await Promise.allSettled(running.values());
+    },
+  };
+}
+
+function scopeFilter(scope: HistoryScope): Record<string, unknown> {
+  return scope.userLogin === null ? {} : { __scopeUser: scope.userLogin };
+}
+
+export type HistoryService = ReturnType<typeof createHistoryService>;

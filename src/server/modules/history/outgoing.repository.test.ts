@@ -1,0 +1,122 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialect } from '../../../../test/database.js';
+import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import type { Cursor } from './cursor.js';
+import type { HistoryFilter, HistorySort } from './history-query.js';
+import { createOutgoingRepository, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+
+const ACCOUNT = 1;
+const OTHER = 2;
+
+describeEachDialect('outgoing repository', (ctx) => {
+  let repo: OutgoingRepository;
+  const scope = { accountId: ACCOUNT, userLogin: null };
+  beforeAll(async () => {
+    repo = createOutgoingRepository(ctx.database);
+    const base = Date.UTC(2024, 4, 1, 8, 0, 0);
+    const rows = [
+      buildOutgoing({ account_id: ACCOUNT, sender: 'OVH', receiver: '+33611111111', message: 'Votre rendez-vous est confirmé', status: 'delivered', user_login: 'apiuser', channel: 'api', created_at: base, tag: 'rdv' }),
+      buildOutgoing({ account_id: ACCOUNT, sender: 'Promo', receiver: '+33622222222', message: 'ÉTÉ: -20% sur tout', status: 'failed', user_login: 'mailer', channel: 'mail2sms', created_at: base + 1000 }),
+      buildOutgoing({ account_id: ACCOUNT, sender: 'INFO', receiver: '+32470000000', message: 'Colis 📦 livré\nMerci', status: 'sent', user_login: '', channel: 'manager', created_at: base + 2000 }),
+      buildOutgoing({ account_id: ACCOUNT, sender: 'OVH', receiver: '+33633333333', message: 'code 123456 (100% sûr)', status: 'pending', user_login: 'apiuser', channel: 'http2sms', created_at: base + 3000 }),
+      buildOutgoing({ account_id: ACCOUNT, sender: 'alpha', receiver: '+33611111112', message: 'été à la plage', status: 'delivered', user_login: 'apiuser', channel: 'api', created_at: base + 3000 }),
+      buildOutgoing({ account_id: OTHER, sender: 'OVH', receiver: '+33611111111', message: 'Votre rendez-vous (autre compte)', status: 'delivered', user_login: 'apiuser', created_at: base }),
+    ];
+    await insertOutgoing(ctx.database, rows);
+  });
+
+  const messages = async (filter: HistoryFilter, sort: HistorySort = { key: 'date', direction: 'desc' }) =>
+    (await repo.list({ scope, filter, sort, cursor: null, limit: 100 })).rows.map((r) => r.message);
+
+  it('lists only the account, newest first, ties broken by id', async () => {
+    expect(await messages({})).toEqual(['été à la plage', 'code 123456 (100% sûr)', 'Colis 📦 livré\nMerci', 'ÉTÉ: -20% sur tout', 'Votre rendez-vous est confirmé']);
+  });
+
+  it('sorts by each column both ways', async () => {
+    const senders = async (direction: 'asc' | 'desc') =>
+      (await repo.list({ scope, filter: {}, sort: { key: 'sender', direction }, cursor: null, limit: 100 })).rows.map((r) => r.sender);
+    expect(await senders('asc')).toEqual(['INFO', 'OVH', 'OVH', 'Promo', 'alpha']);
+    expect(await senders('desc')).toEqual(['alpha', 'Promo', 'OVH', 'OVH', 'INFO']);
+    const users = (await repo.list({ scope, filter: {}, sort: { key: 'user', direction: 'asc' }, cursor: null, limit: 100 })).rows.map((r) => r.userLogin);
+    expect(users).toEqual([null, 'apiuser', 'apiuser', 'apiuser', 'mailer']);
+  });
+
+  it('filters by user (and by "no user"), channel, status, sender, tag, receiver and dates', async () => {
+    expect(await messages({ user: 'mailer' })).toEqual(['ÉTÉ: -20% sur tout']);
+    expect(await messages({ user: null })).toEqual(['Colis 📦 livré\nMerci']);
+    expect(await messages({ channels: ['api', 'mail2sms'] })).toHaveLength(3);
+    expect(await messages({ statuses: ['failed', 'pending'] })).toEqual(['code 123456 (100% sûr)', 'ÉTÉ: -20% sur tout']);
+    expect(await messages({ sender: 'OVH', tag: 'rdv' })).toEqual(['Votre rendez-vous est confirmé']);
+    expect(await messages({ receiver: { prefix: '+336111' } })).toEqual(['été à la plage', 'Votre rendez-vous est confirmé']);
+    expect(await messages({ receiver: { exact: '+32470000000' } })).toEqual(['Colis 📦 livré\nMerci']);
+    const base = Date.UTC(2024, 4, 1, 8, 0, 0);
+    expect(await messages({ from: base + 1000, to: base + 2000 })).toEqual(['Colis 📦 livré\nMerci', 'ÉTÉ: -20% sur tout']);
+  });
+
+  it('searches text case-insensitively, accents mattering, with LIKE characters taken literally', async () => {
+    expect(await messages({ q: 'RENDEZ' })).toEqual(['Votre rendez-vous est confirmé']);
+    expect(await messages({ q: 'été' })).toEqual(['été à la plage', 'ÉTÉ: -20% sur tout']);
+    expect(await messages({ q: 'ete' })).toEqual([]);
+    expect(await messages({ q: '100%' })).toEqual(['code 123456 (100% sûr)']);
+    expect(await messages({ q: '%' })).toEqual(['code 123456 (100% sûr)', 'ÉTÉ: -20% sur tout']);
+    expect(await messages({ q: '📦' })).toEqual(['Colis 📦 livré\nMerci']);
+    expect(await messages({ q: 'livré\nmerci' })).toEqual(['Colis 📦 livré\nMerci']);
+  });
+
+  it('pages forwards and backwards with keyset cursors in every sort', async () => {
+    for (const key of ['date', 'sender', 'receiver', 'message', 'status', 'user', 'channel'] as const) {
+      for (const direction of ['asc', 'desc'] as const) {
+        const sort = { key, direction };
+        const all = (await repo.list({ scope, filter: {}, sort, cursor: null, limit: 100 })).rows.map((r) => r.id);
+        const seen: number[] = [];
+        let cursor: Cursor | null = null;
+        const pages: number[][] = [];
+        for (;;) {
+          const page = await repo.list({ scope, filter: {}, sort, cursor, limit: 2 });
+          pages.push(page.rows.map((r) => r.id));
+          seen.push(...page.rows.map((r) => r.id));
+          if (!page.more) break;
+          const last = page.rows[page.rows.length - 1];
+          cursor = { way: 'after', value: sortValueOf(last, sort), id: last.id };
+        }
+        expect(seen, `${key} ${direction}`).toEqual(all);
+        // From the last page, going back gives the page before it.
+        const lastPage = (await repo.list({ scope, filter: {}, sort, cursor: null, limit: 100 })).rows.filter((r) => r.id === pages[pages.length - 1][0])[0];
+        const back = await repo.list({ scope, filter: {}, sort, cursor: { way: 'before', value: sortValueOf(lastPage, sort), id: lastPage.id }, limit: 2 });
+        expect(back.rows.map((r) => r.id)).toEqual(pages[pages.length - 2]);
+      }
+    }
+  });
+
+  it('counts exactly up to a cap', async () => {
+    expect(await repo.count({ scope, filter: {}, cap: 100 })).toEqual({ count: 5, exact: true });
+    expect(await repo.count({ scope, filter: {}, cap: 3 })).toEqual({ count: 3, exact: false });
+    expect(await repo.count({ scope: { accountId: ACCOUNT, userLogin: 'apiuser' }, filter: {}, cap: 100 })).toEqual({ count: 3, exact: true });
+  });
+
+  describe('deleting', () => {
+    it('deletes only the scope, refunds pending credits, and reports the ids deleted', async () => {
+      const accountRow = await ctx.database.db
+        .insertInto('customers')
+        .values({ email: `r-${ctx.dialect}@example.com`, password_hash: 'x', created_at: 0 })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const account = await ctx.database.db
+        .insertInto('accounts')
+        .values({ name: 'sms-zz99999-1', owner_id: accountRow.id, credits: 10, timezone: 'UTC', created_at: 0, description: '', status: 'enable', default_country: 'FR', store_text: 1 })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const ids = await insertOutgoing(ctx.database, [
+        buildOutgoing({ account_id: account.id, status: 'pending', credits: 2 }),
+        buildOutgoing({ account_id: account.id, status: 'delivered', credits: 1 }),
+      ]);
+      const [otherId] = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: OTHER })]);
+      const result = await repo.deleteIds({ accountId: account.id, userLogin: null }, [...ids, otherId, 999_999]);
+      expect(result.deleted.sort()).toEqual([...ids].sort());
+      expect(result.refunded).toBe(2);
+      const credits = await ctx.database.db.selectFrom('accounts').select('credits').where('id', '=', account.id).executeTakeFirstOrThrow();
+      expect(credits.credits).toBe(12);
+      expect(await repo.findById({ accountId: OTHER, userLogin: null }, otherId)).toBeDefined();
+    });
+  });
+});

@@ -1,0 +1,294 @@
+import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
+import type { Outgoing } from '../../../shared/outgoing.js';
+import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
+import { type Database, foldText } from '../../db/database.js';
+import type { DB, OutgoingRow } from '../../db/schema.js';
+import type { Cursor } from './cursor.js';
+import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
+
+/** Which messages a caller may reach: one account, and maybe only one SMS user's. */
+export interface HistoryScope {
+  accountId: number;
+  /** Set for an SMS-user-scoped token: only that user's messages. */
+  userLogin: string | null;
+}
+
+/** Every column of a history row (explicit, never selectAll). */
+const COLUMNS = [
+  'id',
+  'account_id',
+  'job_id',
+  'user_id',
+  'user_login',
+  'channel',
+  'sender',
+  'receiver',
+  'message',
+  'redacted_at',
+  'encoding',
+  'parts',
+  'credits',
+  'tag',
+  'status',
+  'created_at',
+  'sent_at',
+  'delivered_at',
+  'failed_at',
+  'expired_at',
+  'canceled_at',
+  'carrier_message_id',
+  'error_code',
+  'error_text',
+  'deferred_until',
+  'valid_until',
+] as const;
+
+type Row = Pick<Selectable<OutgoingRow>, (typeof COLUMNS)[number]>;
+
+/** Row (snake_case) to domain (camelCase). */
+export function toOutgoing(row: Row): Outgoing {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    userId: row.user_id,
+    userLogin: row.user_login === '' ? null : row.user_login,
+    channel: row.channel as Channel,
+    sender: row.sender,
+    receiver: row.receiver,
+    message: row.redacted_at === null ? row.message : null,
+    encoding: row.encoding as Encoding,
+    parts: row.parts,
+    credits: row.credits,
+    tag: row.tag,
+    status: row.status as OutgoingStatus,
+    createdAt: row.created_at,
+    sentAt: row.sent_at,
+    deliveredAt: row.delivered_at,
+    failedAt: row.failed_at,
+    expiredAt: row.expired_at,
+    canceledAt: row.canceled_at,
+    carrierMessageId: row.carrier_message_id,
+    errorCode: row.error_code,
+    errorText: row.error_text,
+    deferredUntil: row.deferred_until,
+    validUntil: row.valid_until,
+    jobId: row.job_id,
+  };
+}
+
+/** Above this many full-text candidates, SQLite scans in sort order and checks each text instead. */
+const FTS_CANDIDATE_LIMIT = 20_000;
+
+type OutgoingEB = ExpressionBuilder<DB, 'outgoing'>;
+
+/** The trigrams of `text` (by code point) as an FTS5 query: every one must be present. */
+function trigramQuery(folded: string): string | null {
+  const chars = [...folded];
+  if (chars.length < 3) return null;
+  const grams = new Set<string>();
+  for (let i = 0; i + 3 <= chars.length; i++) grams.add(chars.slice(i, i + 3).join(''));
+  return [...grams].map((g) => `"${g.replaceAll('"', '""')}"`).join(' AND ');
+}
+
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** A text search resolved for one query: how the `q` filter is written in SQL. */
+type TextPlan = { kind: 'none' } | { kind: 'contains'; folded: string } | { kind: 'fts'; match: string; folded: string } | { kind: 'ilike'; pattern: string };
+
+/** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
+export function createOutgoingRepository(database: Database) {
+  const { db, dialect } = database;
+
+  async function textPlan(q: string | undefined): Promise<TextPlan> {
+    if (!q) return { kind: 'none' };
+    if (dialect === 'postgres') return { kind: 'ilike', pattern: likePattern(q) };
+    const folded = foldText(q);
+    const match = trigramQuery(folded);
+    if (!match) return { kind: 'contains', folded };
+    const { rows } = await sql<{ n: number }>`select count(*) as n from (select rowid from outgoing_fts where outgoing_fts match ${match} limit ${FTS_CANDIDATE_LIMIT + 1})`.execute(
+      db,
+    );
+    return rows[0].n > FTS_CANDIDATE_LIMIT ? { kind: 'contains', folded } : { kind: 'fts', match, folded };
+  }
+
+  function conditions(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter, text: TextPlan): Expression<SqlBool>[] {
+    const c: Expression<SqlBool>[] = [eb('outgoing.account_id', '=', scope.accountId)];
+    if (scope.userLogin !== null) c.push(eb('outgoing.user_login', '=', scope.userLogin));
+    if (filter.user !== undefined) c.push(eb('outgoing.user_login', '=', filter.user ?? ''));
+    if (filter.channels) c.push(eb('outgoing.channel', 'in', filter.channels));
+    if (filter.statuses) c.push(eb('outgoing.status', 'in', filter.statuses));
+    if (filter.sender !== undefined) c.push(eb('outgoing.sender', '=', filter.sender));
+    if (filter.tag !== undefined) c.push(eb('outgoing.tag', '=', filter.tag));
+    if (filter.receiver && 'exact' in filter.receiver) c.push(eb('outgoing.receiver', '=', filter.receiver.exact));
+    if (filter.receiver && 'prefix' in filter.receiver) {
+      // Receivers hold only "+" and digits, and ":" sorts right after "9": a plain index range.
+      c.push(eb('outgoing.receiver', '>=', filter.receiver.prefix), eb('outgoing.receiver', '<', `${filter.receiver.prefix}:`));
+    }
+    if (filter.from !== undefined) c.push(eb('outgoing.created_at', '>=', filter.from));
+    if (filter.to !== undefined) c.push(eb('outgoing.created_at', '<=', filter.to));
+    if (text.kind === 'ilike') c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
+    if (text.kind === 'fts') c.push(sql<SqlBool>`outgoing.id in (select rowid from outgoing_fts where outgoing_fts match ${text.match})`);
+    if (text.kind === 'fts' || text.kind === 'contains') c.push(sql<SqlBool>`relais_contains(outgoing.message, ${text.folded})`);
+    return c;
+  }
+
+  return {
+    /**
+     * One page in the order `sort` (tie-broken by id), starting after/before `cursor`. Returns up to
+     * `limit` rows in display order; `more` tells whether another row lies beyond them in the reading way.
+     */
+    async list(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number }) {
+      const { scope, filter, sort, cursor, limit } = args;
+      const column = SORT_COLUMNS[sort.key];
+      const backwards = cursor?.way === 'before';
+      // Reading backwards means reading the reversed order, then turning the page around.
+      const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
+      const text = await textPlan(filter.q);
+      const rows = await db
+        .selectFrom('outgoing')
+        .select(COLUMNS)
+        .where((eb) => {
+          const c = conditions(eb, scope, filter, text);
+          if (cursor) {
+            c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
+          }
+          return eb.and(c);
+        })
+        .orderBy(`outgoing.${column}`, direction)
+        .orderBy('outgoing.id', direction)
+        .limit(limit + 1)
+        .execute();
+      const more = rows.length > limit;
+      const page = rows.slice(0, limit);
+      if (backwards) page.reverse();
+      return { rows: page.map(toOutgoing), more, sortValue: (o: Outgoing) => sortValueOf(o, sort) };
+    },
+
+    /** How many messages match, counting at most `cap` (then `exact` is false). */
+    async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {
+      const text = await textPlan(args.filter.q);
+      const inner = db
+        .selectFrom('outgoing')
+        .select(sql.lit(1).as('one'))
+        .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
+        .limit(args.cap + 1);
+      const row = await db
+        .selectFrom(inner.as('t'))
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const n = Number(row.n);
+      return n > args.cap ? { count: args.cap, exact: false } : { count: n, exact: true };
+    },
+
+    async findById(scope: HistoryScope, id: number): Promise<Outgoing | undefined> {
+      const row = await db
+        .selectFrom('outgoing')
+        .select(COLUMNS)
+        .where('account_id', '=', scope.accountId)
+        .where('id', '=', id)
+        .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+        .executeTakeFirst();
+      return row ? toOutgoing(row) : undefined;
+    },
+
+    /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
+    async findIds(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): Promise<number[]> {
+      const text = await textPlan(args.filter.q);
+      const rows = await db
+        .selectFrom('outgoing')
+        .select('outgoing.id')
+        .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
+        .limit(args.limit)
+        .execute();
+      return rows.map((r) => r.id);
+    },
+
+    /**
+     * Deletes these messages of the scope in one transaction and gives back the credits of those
+     * still pending (to the account, and to their SMS user's quota when it has one). Returns how many
+     * were deleted, and the ids really deleted.
+     */
+    async deleteIds(scope: HistoryScope, ids: number[]): Promise<{ deleted: number[]; refunded: number }> {
+      if (ids.length === 0) return { deleted: [], refunded: 0 };
+      return db.transaction().execute(async (trx) => {
+        const found: { id: number; status: string; credits: number; user_id: number | null }[] = [];
+        for (let i = 0; i < ids.length; i += 1000) {
+          const chunk = ids.slice(i, i + 1000);
+          found.push(
+            ...(await trx
+              .selectFrom('outgoing')
+              .select(['id', 'status', 'credits', 'user_id'])
+              .where('account_id', '=', scope.accountId)
+              .where('id', 'in', chunk)
+              .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+              .execute()),
+          );
+        }
+        const deleted = found.map((r) => r.id);
+        for (let i = 0; i < deleted.length; i += 1000) {
+          await trx.deleteFrom('outgoing').where('account_id', '=', scope.accountId).where('id', 'in', deleted.slice(i, i + 1000)).execute();
+        }
+        const pending = found.filter((r) => r.status === 'pending');
+        const refunded = pending.reduce((sum, r) => sum + r.credits, 0);
+        if (refunded > 0) {
+          await refundCredits(trx, scope.accountId, pending);
+        }
+        return { deleted, refunded };
+      });
+    },
+
+    /** Keyset batches of the whole filtered history in `sort` order, for exports (constant memory). */
+    async *stream(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; limit: number | null; batchSize?: number }) {
+      const batchSize = args.batchSize ?? 5000;
+      let cursor: Cursor | null = null;
+      let left = args.limit ?? Number.POSITIVE_INFINITY;
+      while (left > 0) {
+        const take = Math.min(batchSize, left);
+        const page = await this.list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
+        if (page.rows.length) yield page.rows;
+        left -= page.rows.length;
+        if (!page.more || page.rows.length === 0) return;
+        const last = page.rows[page.rows.length - 1];
+        cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
+      }
+    },
+  };
+}
+
+async function refundCredits(trx: Kysely<DB>, accountId: number, rows: { credits: number; user_id: number | null }[]): Promise<void> {
+  const total = rows.reduce((sum, r) => sum + r.credits, 0);
+  await trx
+    .updateTable('accounts')
+    .set((eb) => ({ credits: eb('credits', '+', total) }))
+    .where('id', '=', accountId)
+    .execute();
+  const perUser = new Map<number, number>();
+  for (const r of rows) if (r.user_id !== null) perUser.set(r.user_id, (perUser.get(r.user_id) ?? 0) + r.credits);
+  for (const [userId, credits] of perUser) {
+    await trx
+      .updateTable('sms_users')
+      .set((eb) => ({ quota: eb('quota', '+', credits) }))
+      .where('id', '=', userId)
+      .where('account_id', '=', accountId)
+      .where('quota', 'is not', null)
+      .execute();
+  }
+}
+
+/** The value a row has in the sort column (as stored: '' for no user, '' for a redacted text). */
+export function sortValueOf(o: Outgoing, sort: HistorySort): string | number {
+  switch (sort.key) {
+    case 'date':
+      return o.createdAt;
+    case 'user':
+      return o.userLogin ?? '';
+    case 'message':
+      return o.message ?? '';
+    default:
+      return o[sort.key];
+  }
+}
+
+export type OutgoingRepository = ReturnType<typeof createOutgoingRepository>;

@@ -1,0 +1,153 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  analyzeSms,
+  encodeGsm7Unpacked,
+  encodeUcs2,
+  GSM7_BASIC,
+  GSM7_EXTENSION,
+  isGsm7,
+  STOP_CLAUSE,
+  splitSms,
+  withStopClause,
+} from './sms-encoding.js';
+import type { Encoding } from './status.js';
+
+const emoji = '😀';
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+describe('analyzeSms', () => {
+  it.each([
+    ['empty text is one empty SMS', '', 'gsm7', 0, 1, 160, 160],
+    ['160 plain characters', 'a'.repeat(160), 'gsm7', 160, 1, 160, 0],
+    ['161 plain characters', 'a'.repeat(161), 'gsm7', 161, 2, 153, 145],
+    ['153 × 2 plain characters', 'a'.repeat(306), 'gsm7', 306, 2, 153, 0],
+    ['307 plain characters', 'a'.repeat(307), 'gsm7', 307, 3, 153, 152],
+    ['€ costs 2 septets', '€', 'gsm7', 2, 1, 160, 158],
+    ['80 € fill one SMS', '€'.repeat(80), 'gsm7', 160, 1, 160, 0],
+    ['81 € need two parts', '€'.repeat(81), 'gsm7', 162, 2, 153, 153 - 10],
+    ['every extension character costs 2', '€[]{}~^\\|\f', 'gsm7', 20, 1, 160, 140],
+    ['é is in the basic table', 'é'.repeat(160), 'gsm7', 160, 1, 160, 0],
+    ['Ç is in the basic table', 'Ça', 'gsm7', 2, 1, 160, 158],
+    ['ç is not GSM', 'ça', 'ucs2', 2, 1, 70, 68],
+    ['line breaks are GSM', 'a\nb\r\nc', 'gsm7', 6, 1, 160, 154],
+    ['ê forces UCS-2', 'ê', 'ucs2', 1, 1, 70, 69],
+    ['70 ê fill one SMS', 'ê'.repeat(70), 'ucs2', 70, 1, 70, 0],
+    ['71 ê need two parts', 'ê'.repeat(71), 'ucs2', 71, 2, 67, 63],
+    ['an emoji is 2 units', emoji, 'ucs2', 2, 1, 70, 68],
+    ['35 emoji fill one SMS', emoji.repeat(35), 'ucs2', 70, 1, 70, 0],
+    ['67 emoji: 33 per part, none split', emoji.repeat(67), 'ucs2', 134, 3, 67, 65],
+  ] as const)('%s', (_name, text, encoding, length, parts, perPart, remainingInPart) => {
+    expect(analyzeSms(text)).toEqual({ encoding, length, parts, perPart, remainingInPart, text });
+  });
+
+  it('appends and counts the STOP clause', () => {
+    const result = analyzeSms('a'.repeat(146), { stopClause: STOP_CLAUSE });
+    expect(result.text).toBe(`${'a'.repeat(146)}\nSTOP au 36180`);
+    expect(result).toMatchObject({ encoding: 'gsm7', length: 160, parts: 1 });
+    expect(analyzeSms('a'.repeat(147), { stopClause: STOP_CLAUSE }).parts).toBe(2);
+  });
+
+  it('ignores a null or empty STOP clause', () => {
+    expect(analyzeSms('hi', { stopClause: null }).text).toBe('hi');
+    expect(analyzeSms('hi', { stopClause: '' }).text).toBe('hi');
+  });
+
+  it('uses UCS-2 when forced', () => {
+    expect(analyzeSms('a'.repeat(71), { forceUcs2: true })).toMatchObject({
+      encoding: 'ucs2',
+      length: 71,
+      parts: 2,
+      perPart: 67,
+    });
+  });
+});
+
+describe('splitSms', () => {
+  it('never splits an ESC pair', () => {
+    const parts = splitSms('€'.repeat(81), 'gsm7');
+    expect(parts).toEqual(['€'.repeat(76), '€'.repeat(5)]);
+  });
+
+  it('never splits a surrogate pair', () => {
+    const parts = splitSms(`a${emoji.repeat(40)}`, 'ucs2');
+    expect(parts).toEqual([`a${emoji.repeat(33)}`, emoji.repeat(7)]);
+  });
+
+  it('refuses non-GSM text as gsm7', () => {
+    expect(() => splitSms('ê', 'gsm7')).toThrow(RangeError);
+  });
+});
+
+describe('encoders', () => {
+  it('encodes GSM septets unpacked, extension characters after ESC', () => {
+    expect([...encodeGsm7Unpacked('@A€\n')]).toEqual([0x00, 0x41, 0x1b, 0x65, 0x0a]);
+    expect([...encodeGsm7Unpacked('Ç')]).toEqual([0x09]);
+    expect([...encodeGsm7Unpacked('\f')]).toEqual([0x1b, 0x0a]);
+    expect(() => encodeGsm7Unpacked('ç')).toThrow(/U\+00E7/);
+  });
+
+  it('maps every basic character to its index', () => {
+    const chars = [...GSM7_BASIC].filter((_, code) => code !== 0x1b);
+    expect([...encodeGsm7Unpacked(chars.join(''))]).toEqual(
+      [...Array(128).keys()].filter((code) => code !== 0x1b),
+    );
+  });
+
+  it('encodes UTF-16BE', () => {
+    expect([...encodeUcs2('Aê')]).toEqual([0x00, 0x41, 0x00, 0xea]);
+    expect([...encodeUcs2(emoji)]).toEqual([0xd8, 0x3d, 0xde, 0x00]);
+  });
+});
+
+describe('withStopClause', () => {
+  it('appends a line break and the clause', () => {
+    expect(withStopClause('Promo', STOP_CLAUSE)).toBe('Promo\nSTOP au 36180');
+  });
+});
+
+const gsmChar = fc.constantFrom(
+  ...[...GSM7_BASIC].filter((_, code) => code !== 0x1b),
+  ...GSM7_EXTENSION.keys(),
+);
+const anyText = fc.oneof(
+  fc.string({ unit: gsmChar, maxLength: 500, size: 'max' }),
+  fc.string({ unit: fc.oneof(gsmChar, fc.constantFrom('ê', 'ç', emoji, '中')), maxLength: 400, size: 'max' }),
+  fc.string({ unit: 'binary', maxLength: 400, size: 'max' }),
+);
+
+function cost(part: string, encoding: Encoding): number {
+  return encoding === 'ucs2' ? part.length : encodeGsm7Unpacked(part).length;
+}
+
+describe('properties', () => {
+  it('parts join to the text, fit their part and match the analysed count', () => {
+    fc.assert(
+      fc.property(anyText, fc.boolean(), (text, forceUcs2) => {
+        const analysis = analyzeSms(text, { forceUcs2 });
+        const parts = splitSms(text, analysis.encoding);
+        expect(parts.join('')).toBe(text);
+        expect(parts).toHaveLength(analysis.parts);
+        for (const part of parts) expect(cost(part, analysis.encoding)).toBeLessThanOrEqual(analysis.perPart);
+        expect(analysis.length).toBe(cost(text, analysis.encoding));
+        expect(analysis.remainingInPart).toBeGreaterThanOrEqual(0);
+      }),
+    );
+  });
+
+  it('chooses GSM exactly when every character is GSM', () => {
+    fc.assert(
+      fc.property(anyText, (text) => {
+        expect(analyzeSms(text).encoding).toBe(isGsm7(text) ? 'gsm7' : 'ucs2');
+      }),
+    );
+  });
+
+  it('never leaves a lone surrogate at a part boundary of well-formed text', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme', maxLength: 300, size: 'max' }), (text) => {
+        for (const part of splitSms(text, 'ucs2')) expect(part).not.toMatch(LONE_SURROGATE);
+      }),
+    );
+  });
+});
