@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../app.js';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
@@ -124,6 +125,19 @@ describeEachDialectWithApp(
       expect([unknown.statusCode, unknown.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
       const statut = await get(path('?statut=sent'));
       expect(statut.json().error.message).toContain('statut');
+    });
+
+    it('answers any query string with a 200 or a clear 4xx, never a 5xx (fuzzed)', async () => {
+      const names = fc.constantFrom('user', 'channel', 'sender', 'receiver', 'status', 'tag', 'from', 'to', 'q', 'sort', 'limit', 'cursor', 'format', 'all');
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.tuple(names, fc.string({ unit: 'grapheme', maxLength: 30 })), { maxLength: 4 }), fc.boolean(), async (pairs, csv) => {
+          const qs = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+          const res = await get(path(`${csv ? '.csv' : ''}?${qs}`));
+          expect(res.statusCode).toBeLessThan(500);
+          if (res.statusCode >= 400) expect(res.json().error.message).toBeTruthy();
+        }),
+        { numRuns: 150 },
+      );
     });
 
     it('downloads the CSV in exactly the seed format, formulas neutralised, phone numbers untouched', async () => {
