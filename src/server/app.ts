@@ -13,6 +13,7 @@ import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { authPlugin } from './modules/auth/auth.plugin.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { historyRoutes } from './modules/history/history.routes.js';
+import { jobsRoutes } from './modules/sending/jobs.routes.js';
 import { composeServices } from './services.js';
 
 export interface AppDeps {
@@ -100,6 +101,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes);
   await app.register(accountsRoutes);
   await app.register(historyRoutes);
+  await app.register(jobsRoutes);
 
   return app;
 }

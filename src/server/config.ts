@@ -31,6 +31,13 @@ export interface Config {
   /** Set `Secure` on session cookies (default: only when served over HTTPS). */
   secureCookies: boolean;
   /**
+   * Credits per SMS part by receiver prefix (`RELAIS_CREDIT_RATES="+33=1,+32=1.5,+1=2,default=1"`):
+   * the longest matching prefix wins; `default` (1 unless set) for the rest.
+   */
+  creditRates: Readonly<Record<string, number>>;
+  /** The commercial STOP mention appended to messages unless `noStopClause` (`RELAIS_STOP_CLAUSE`). */
+  stopClause: string;
+  /**
    * Tests only (`RELAIS_ARGON2_TEST_FAST=1`): hash passwords and token secrets with cheap argon2id
    * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
    */
@@ -46,6 +53,16 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, ma
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
   return value;
+}
+
+function parseCreditRates(raw: string | undefined): Readonly<Record<string, number>> {
+  const rates: Record<string, number> = { default: 1 };
+  for (const item of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(default|\+\d{1,6})=(\d+(?:\.\d+)?)$/.exec(item);
+    if (!m) throw new ConfigError(`RELAIS_CREDIT_RATES: "${item}" should look like +33=1 or default=1`);
+    rates[m[1]] = Number(m[2]);
+  }
+  return Object.freeze(rates);
 }
 
 /** The only reader of process.env: validated and frozen. */
@@ -83,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: env.RELAIS_LOG_LEVEL || 'info',
     publicUrl: env.RELAIS_PUBLIC_URL || null,
     secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
+    creditRates: parseCreditRates(env.RELAIS_CREDIT_RATES),
+    stopClause: env.RELAIS_STOP_CLAUSE ?? 'STOP au 36180',
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
   });
 }

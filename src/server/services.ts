@@ -18,6 +18,8 @@ import { createSessionsRepository } from './modules/auth/sessions.repository.js'
 import { createDeletionsRepository } from './modules/history/deletions.repository.js';
 import { createHistoryService } from './modules/history/history.service.js';
 import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
+import { createSendingRepository } from './modules/sending/sending.repository.js';
+import { createSendingService } from './modules/sending/sending.service.js';
 
 export interface ServiceDeps {
   config: Readonly<Config>;
@@ -51,7 +53,14 @@ export function composeServices(deps: ServiceDeps) {
     deletions: createDeletionsRepository(deps.database),
     clock: deps.clock,
   });
+  const sending = createSendingService({
+    repository: createSendingRepository(deps.database),
+    clock,
+    creditRates: deps.config.creditRates,
+    stopClause: deps.config.stopClause,
+  });
   return {
+    sending,
     customers,
     accounts,
     smsUsers,

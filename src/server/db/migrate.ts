@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, Migrator } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
+import * as m0002 from './migrations/0002-sending.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -15,6 +16,7 @@ interface RelaisMigration {
 /** Every migration, in order. Names never change once released. */
 const MIGRATIONS: Record<string, RelaisMigration> = {
   '0001-initial': m0001,
+  '0002-sending': m0002,
 };
 
 function migrator(database: Database): Migrator {

@@ -133,6 +133,58 @@ export interface DeleteJobRow {
   error: string | null;
 }
 
+export interface JobRow {
+  id: Generated<number>;
+  account_id: number;
+  user_id: number | null;
+  channel: string;
+  receivers: number;
+  credits: number;
+  /** JSON of the request's options (sender, tag, class, coding, deferral, validity…). */
+  options: string;
+  created_at: number;
+}
+
+export interface DispatchQueueRow {
+  outgoing_id: number;
+  account_id: number;
+  /** 0 high … 3 veryLow. */
+  priority: number;
+  due_at: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: number;
+}
+
+export interface CarrierPartRow {
+  carrier_message_id: string;
+  outgoing_id: number;
+  part: number;
+  status: string;
+}
+
+export interface EarlyReceiptRow {
+  id: Generated<number>;
+  carrier_message_id: string;
+  /** JSON of the carrier Receipt. */
+  receipt: string;
+  received_at: number;
+}
+
+export interface CallbackOutboxRow {
+  id: Generated<number>;
+  outgoing_id: number;
+  url: string;
+  /** JSON of the query parameters, as of the status change that queued it. */
+  params: string;
+  created_at: number;
+  next_attempt_at: number;
+  attempts: number;
+  last_error: string | null;
+  lease_owner: string | null;
+  lease_until: number;
+}
+
 export interface DB {
   customers: CustomerRow;
   sessions: SessionRow;
@@ -143,4 +195,9 @@ export interface DB {
   outgoing: OutgoingRow;
   deletion_audit: DeletionAuditRow;
   delete_jobs: DeleteJobRow;
+  jobs: JobRow;
+  dispatch_queue: DispatchQueueRow;
+  carrier_parts: CarrierPartRow;
+  early_receipts: EarlyReceiptRow;
+  callback_outbox: CallbackOutboxRow;
 }

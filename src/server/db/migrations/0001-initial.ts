@@ -1,8 +1,8 @@
 import { type ColumnDefinitionBuilder, type CreateTableBuilder, type Kysely, sql } from 'kysely';
 import type { MigrationContext } from '../migrate.js';
 
-// An auto-increment integer id: the one column type that differs between the two dialects.
-function withId<T extends string>(ctx: MigrationContext, table: CreateTableBuilder<T, never>) {
+/** An auto-increment integer id: the one column type that differs between the two dialects. */
+export function withId<T extends string>(ctx: MigrationContext, table: CreateTableBuilder<T, never>) {
   return ctx.dialect === 'postgres'
     ? table.addColumn('id', 'bigint', (c) => c.primaryKey().generatedByDefaultAsIdentity())
     : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());

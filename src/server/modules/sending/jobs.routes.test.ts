@@ -1,0 +1,133 @@
+import { beforeAll, expect, it } from 'vitest';
+import { describeEachDialectWithApp } from '../../../../test/app.js';
+import { bearer, createSender, createSmsUser, createToken, type SeededAccount, seedCustomerWithAccount, signIn } from '../../../../test/factories.js';
+
+describeEachDialectWithApp('sending jobs', (ctx) => {
+  let seeded: SeededAccount;
+  const url = () => `/api/v1/accounts/${seeded.account.name}/jobs`;
+  const post = (payload: unknown, headers = seeded.auth) => ctx.app.inject({ method: 'POST', url: url(), headers, payload: payload as object });
+  const credits = async (name = seeded.account.name) =>
+    (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${name}`, headers: seeded.auth })).json().credits as number;
+  const history = async (qs = '') =>
+    (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${seeded.account.name}/outgoing?limit=1000${qs}`, headers: seeded.auth })).json();
+  const queued = async () => Number((await ctx.database.db.selectFrom('dispatch_queue').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', seeded.account.id).executeTakeFirstOrThrow()).n);
+
+  beforeAll(async () => {
+    seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 100 } });
+    await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
+    await createSender(ctx.app, seeded.account, { sender: 'Off', status: 'disable' });
+  });
+
+  it('accepts a job: one pending message per valid receiver, credits debited, queued, reported like OVH', async () => {
+    const res = await post({ message: 'Hello', receivers: ['0033612345678', '+33612345679', '06 12 34 56 70', 'nope'], sender: 'MyShop', noStopClause: true, tag: 'welcome' });
+    expect(res.statusCode).toBe(200);
+    const report = res.json();
+    expect(report).toMatchObject({
+      validReceivers: ['+33612345678', '+33612345679', '+33612345670'],
+      invalidReceivers: ['nope'],
+      totalCreditsRemoved: 3,
+      tag: 'welcome',
+      creditsLeft: 97,
+      parts: 1,
+      encoding: 'gsm7',
+    });
+    expect(report.ids).toHaveLength(3);
+    expect(await credits()).toBe(97);
+    const rows = (await history('&tag=welcome')).data;
+    expect(rows.map((r: { receiver: string }) => r.receiver).sort()).toEqual(['+33612345670', '+33612345678', '+33612345679']);
+    expect(rows.every((r: { status: string; channel: string; user: null; message: string }) => r.status === 'pending' && r.channel === 'api' && r.user === null && r.message === 'Hello')).toBe(true);
+    expect(await queued()).toBe(3);
+  });
+
+  it('appends the STOP mention unless noStopClause, counts parts and encoding, gives a random tag', async () => {
+    const res = await post({ message: 'Soldes d’été ! 🎉', receivers: ['+33612340001'], sender: 'MyShop' });
+    const report = res.json();
+    expect(report).toMatchObject({ encoding: 'ucs2', parts: 1 });
+    expect(report.tag).toMatch(/^[A-Za-z0-9_-]{16}$/);
+    const [row] = (await history(`&tag=${report.tag}`)).data;
+    expect(row.message).toBe('Soldes d’été ! 🎉\nSTOP au 36180');
+    const long = (await post({ message: 'x'.repeat(200), receivers: ['+33612340002'], sender: 'MyShop', noStopClause: true })).json();
+    expect(long).toMatchObject({ parts: 2, totalCreditsRemoved: 2, encoding: 'gsm7' });
+  });
+
+  it('records the SMS user of a user-scoped token, and the Manager channel for a signed-in customer', async () => {
+    await createSmsUser(ctx.app, seeded.account, { login: 'apiuser', quota: 2 });
+    const scoped = bearer(await createToken(ctx.app, seeded.account, { user: 'apiuser' }));
+    const byUser = (await post({ message: 'from user', receivers: ['+33612340003'], sender: 'MyShop', noStopClause: true }, scoped)).json();
+    const session = await signIn(ctx.app, seeded.customer.email, seeded.password);
+    const byManager = await ctx.app.inject({
+      method: 'POST',
+      url: url(),
+      headers: session.writeHeaders,
+      payload: { message: 'from manager', receivers: ['+33612340004'], sender: 'MyShop', noStopClause: true },
+    });
+    expect(byManager.statusCode).toBe(200);
+    const rows = (await history()).data as { id: number; user: string | null; channel: string }[];
+    expect(rows.find((r) => r.id === byUser.ids[0])).toMatchObject({ user: 'apiuser', channel: 'api' });
+    expect(rows.find((r) => r.id === byManager.json().ids[0])).toMatchObject({ user: null, channel: 'manager' });
+    // The user's quota (2, one spent) refuses a 2-credit job whole.
+    const refused = await post({ message: 'y'.repeat(200), receivers: ['+33612340005'], sender: 'MyShop', noStopClause: true }, scoped);
+    expect([refused.statusCode, refused.json().error.code]).toEqual([402, 'INSUFFICIENT_CREDITS']);
+  });
+
+  it('refuses bad jobs whole, with a clear error, writing and debiting nothing', async () => {
+    const before = { credits: await credits(), rows: (await history()).total, queued: await queued() };
+    const cases: [unknown, number, string][] = [
+      [{ message: 'hi', receivers: ['+33612345678'], sender: 'Unknown' }, 400, 'INVALID_SENDER'],
+      [{ message: 'hi', receivers: ['+33612345678'], sender: 'Off' }, 400, 'INVALID_SENDER'],
+      [{ message: 'hi', receivers: ['+33612345678'] }, 400, 'INVALID_SENDER'],
+      [{ message: 'hi', receivers: ['abc', '123'], sender: 'MyShop' }, 400, 'INVALID_RECEIVER'],
+      [{ message: '   ', receivers: ['+33612345678'], sender: 'MyShop' }, 400, 'VALIDATION_FAILED'],
+      [{ message: 'hi', receivers: [], sender: 'MyShop' }, 400, 'VALIDATION_FAILED'],
+      [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', priority: 'urgent' }, 400, 'VALIDATION_FAILED'],
+      [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', differedPeriod: -1 }, 400, 'VALIDATION_FAILED'],
+      [{ message: 'hi', receivers: Array.from({ length: 200 }, (_, i) => `+336123${String(i).padStart(5, '0')}`), sender: 'MyShop' }, 402, 'INSUFFICIENT_CREDITS'],
+    ];
+    for (const [payload, status, code] of cases) {
+      const res = await post(payload);
+      expect([JSON.stringify(payload).slice(0, 60), res.statusCode, res.json().error.code]).toEqual([JSON.stringify(payload).slice(0, 60), status, code]);
+    }
+    expect({ credits: await credits(), rows: (await history()).total, queued: await queued() }).toEqual(before);
+    const other = await seedCustomerWithAccount(ctx.app);
+    const foreign = await post({ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop' }, other.auth);
+    expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
+  });
+
+  it('keeps credits exact under concurrent jobs: every accepted one debited once, the rest refused whole', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 30 } });
+    await createSender(ctx.app, s.account, { sender: 'MyShop' });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/accounts/${s.account.name}/jobs`,
+          headers: s.auth,
+          payload: { message: `m${i}`, receivers: [`+336129${String(i).padStart(5, '0')}`], sender: 'MyShop', noStopClause: true },
+        }),
+      ),
+    );
+    const accepted = results.filter((r) => r.statusCode === 200);
+    const refused = results.filter((r) => r.statusCode === 402);
+    expect([accepted.length, refused.length]).toEqual([30, 10]);
+    const left = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}`, headers: s.auth })).json().credits;
+    expect(left).toBe(0);
+    const rows = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}/outgoing?limit=100`, headers: s.auth })).json();
+    expect(rows.total).toBe(30);
+    expect(new Set(accepted.map((r) => r.json().ids[0])).size).toBe(30);
+  });
+
+  it('accepts a large job in one piece', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 5000 } });
+    await createSender(ctx.app, s.account, { sender: 'MyShop' });
+    const receivers = Array.from({ length: 3000 }, (_, i) => `+3361${String(i).padStart(7, '0')}`);
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/accounts/${s.account.name}/jobs`,
+      headers: s.auth,
+      payload: { message: 'bulk', receivers, sender: 'MyShop', noStopClause: true },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ids).toHaveLength(3000);
+    expect(res.json().creditsLeft).toBe(2000);
+  });
+});

@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import { analyzeSms, withStopClause } from '../../../shared/sms-encoding.js';
+import type { Channel } from '../../../shared/status.js';
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import type { AccountAccess } from '../auth/principal.js';
+import { parseReceiverList } from './phone.js';
+import type { AcceptResult, PreparedJob, SendingRepository } from './sending.repository.js';
+
+/** OVH's job fields (OVH-COMPAT §1, POST …/jobs). */
+export interface SendInput {
+  message: string;
+  receivers: string[];
+  sender?: string;
+  senderForResponse?: boolean;
+  noStopClause?: boolean;
+  tag?: string;
+  /** Minutes to wait before sending (0: now). */
+  differedPeriod?: number;
+  /** An absolute send time (epoch ms), for channels that give one (http2sms `deferred`). */
+  deferredUntil?: number;
+  /** Minutes the message may wait for delivery (default 2880). */
+  validityPeriod?: number;
+  priority?: 'high' | 'medium' | 'low' | 'veryLow';
+  coding?: '7bit' | '8bit';
+  class?: 'flash' | 'phoneDisplay' | 'sim' | 'toolkit';
+}
+
+/** The sending report (OVH's shape, plus what Relais adds). */
+export interface SendReport {
+  ids: number[];
+  validReceivers: string[];
+  invalidReceivers: string[];
+  totalCreditsRemoved: number;
+  tag: string;
+  jobId: number;
+  creditsLeft: number;
+  parts: number;
+  encoding: 'gsm7' | 'ucs2';
+}
+
+export const MAX_RECEIVERS = 100_000;
+export const MAX_MESSAGE_LENGTH = 5_000;
+export const MAX_TAG_LENGTH = 64;
+const PRIORITY = { high: 0, medium: 1, low: 2, veryLow: 3 } as const;
+const CLASS = { flash: 0, phoneDisplay: 1, sim: 2, toolkit: 3 } as const;
+/** The sender shown when a reply-capable short number is used (`senderForResponse`). */
+export const RESPONSE_SENDER = '';
+
+export interface SendingServiceDeps {
+  repository: SendingRepository;
+  clock: Clock;
+  /** Credits per part by receiver prefix, `default` for the rest (config `creditRates`). */
+  creditRates: Readonly<Record<string, number>>;
+  stopClause: string;
+}
+
+/** Credits of one part for a receiver: the longest matching prefix's rate. */
+export function rateFor(receiver: string, rates: Readonly<Record<string, number>>): number {
+  for (let len = Math.min(receiver.length, 7); len >= 2; len--) {
+    const rate = rates[receiver.slice(0, len)];
+    if (rate !== undefined) return rate;
+  }
+  return rates.default ?? 1;
+}
+
+function randomTag(): string {
+  return randomBytes(12).toString('base64url').slice(0, 16);
+}
+
+/**
+ * The one path from "send this" to accepted messages, shared by every channel. A job is accepted only
+ * when its rows, its credit debit and its queue entries are committed together; concurrent jobs share
+ * a transaction (group commit) so that each answer is durable without one commit per request.
+ */
+export function createSendingService(deps: SendingServiceDeps) {
+  const { repository, clock } = deps;
+  const waiting: { job: PreparedJob; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
+  let draining = false;
+
+  async function drain(): Promise<void> {
+    draining = true;
+    try {
+      while (waiting.length) {
+        // Big jobs go alone; small ones are grouped.
+        let count = 0;
+        let receivers = 0;
+        while (count < waiting.length && count < 512 && (count === 0 || receivers + waiting[count].job.receivers.length <= 5_000)) {
+          receivers += waiting[count].job.receivers.length;
+          count++;
+        }
+        const batch = waiting.splice(0, count);
+        try {
+          const results = await repository.acceptBatch(batch.map((w) => w.job));
+          batch.forEach((w, i) => w.resolve(results[i]));
+        } catch (error) {
+          for (const w of batch) w.reject(error);
+        }
+      }
+    } finally {
+      draining = false;
+    }
+  }
+
+  function commit(job: PreparedJob): Promise<AcceptResult> {
+    return new Promise((resolve, reject) => {
+      waiting.push({ job, resolve, reject });
+      if (!draining) setImmediate(() => void drain());
+    });
+  }
+
+  return {
+    /** Validates and accepts a job for `access`'s account through `channel`. */
+    async accept(access: AccountAccess, channel: Channel, input: SendInput): Promise<SendReport> {
+      const now = clock.now();
+      if (typeof input.message !== 'string' || input.message.trim() === '') throw new AppError('VALIDATION_FAILED', 'message is empty');
+      if (input.message.length > MAX_MESSAGE_LENGTH) throw new AppError('VALIDATION_FAILED', `message is too long (at most ${MAX_MESSAGE_LENGTH} characters)`);
+      if (!Array.isArray(input.receivers) || input.receivers.length === 0) throw new AppError('INVALID_RECEIVER', 'receivers is empty');
+      if (input.receivers.length > MAX_RECEIVERS) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
+      if (input.tag !== undefined && input.tag.length > MAX_TAG_LENGTH) throw new AppError('VALIDATION_FAILED', `tag is too long (at most ${MAX_TAG_LENGTH} characters)`);
+
+      let sender: string;
+      if (input.senderForResponse) {
+        sender = RESPONSE_SENDER;
+      } else {
+        if (!input.sender) throw new AppError('INVALID_SENDER', 'sender is missing (or set senderForResponse)');
+        const senders = await repository.enabledSenders(access.account.id);
+        if (!senders.includes(input.sender)) {
+          throw new AppError('INVALID_SENDER', `"${input.sender}" is not an enabled sender of ${access.account.name}`);
+        }
+        sender = input.sender;
+      }
+
+      const { valid, invalid } = parseReceiverList(input.receivers, access.account.defaultCountry);
+      if (valid.length === 0) throw new AppError('INVALID_RECEIVER', `no valid receiver (refused: ${invalid.slice(0, 5).join(', ')})`);
+
+      const text = input.noStopClause ? input.message : withStopClause(input.message, deps.stopClause);
+      const analysis = analyzeSms(text, { forceUcs2: input.coding === '8bit' });
+      const differed = input.differedPeriod ?? 0;
+      if (!Number.isInteger(differed) || differed < 0 || differed > 525_600) throw new AppError('VALIDATION_FAILED', 'differedPeriod must be 0 to 525600 minutes');
+      const validity = input.validityPeriod ?? 2880;
+      if (!Number.isInteger(validity) || validity < 1 || validity > 525_600) throw new AppError('VALIDATION_FAILED', 'validityPeriod must be 1 to 525600 minutes');
+      const deferredUntil = input.deferredUntil ?? (differed > 0 ? now + differed * 60_000 : null);
+      const sendAt = Math.max(deferredUntil ?? now, now);
+      const tag = input.tag || randomTag();
+      const credits = valid.map((r) => rateFor(r, deps.creditRates) * analysis.parts);
+
+      const result = await commit({
+        accountId: access.account.id,
+        userId: access.userId,
+        userLogin: access.userLogin ?? '',
+        channel,
+        sender,
+        receivers: valid,
+        message: text,
+        storeText: await repository.storesText(access.account.id),
+        encoding: analysis.encoding,
+        parts: analysis.parts,
+        credits,
+        tag,
+        priority: PRIORITY[input.priority ?? 'high'],
+        deferredUntil: deferredUntil !== null && deferredUntil > now ? deferredUntil : null,
+        validUntil: sendAt + validity * 60_000,
+        options: {
+          class: input.class ? CLASS[input.class] : null,
+          coding: input.coding ?? null,
+          senderForResponse: input.senderForResponse ?? false,
+          noStopClause: input.noStopClause ?? false,
+        },
+        now,
+      });
+      if (!result.ok) throw result.error;
+      return {
+        ids: result.ids,
+        validReceivers: valid,
+        invalidReceivers: invalid,
+        totalCreditsRemoved: credits.reduce((a, b) => a + b, 0),
+        tag,
+        jobId: result.jobId,
+        creditsLeft: result.creditsLeft,
+        parts: analysis.parts,
+        encoding: analysis.encoding,
+      };
+    },
+  };
+}
+
+export type SendingService = ReturnType<typeof createSendingService>;
