@@ -15,6 +15,8 @@ export interface Database {
   sqlite?: SqliteDatabase.Database;
   /** Present on PostgreSQL. */
   pool?: pg.Pool;
+  /** Sees the SQL that repositories run directly on the driver (benchmarks). */
+  onQuery?: (sql: string, parameters: readonly unknown[]) => void;
   /** The PostgreSQL schema chosen by the URL's `schema` parameter, if any. */
   schema?: string;
   close(): Promise<void>;
@@ -78,6 +80,7 @@ export function openDatabase(url: string, options: { poolSize?: number; onQuery?
     db,
     dialect: 'postgres',
     pool,
+    onQuery: options.onQuery,
     ...(schema ? { schema } : {}),
     close: async () => {
       await db.destroy();

@@ -53,7 +53,12 @@ describeEachDialect('outgoing repository', (ctx) => {
     expect(await messages({ from: base + 1000, to: base + 2000 })).toEqual(['Colis 📦 livré\nMerci', 'ÉTÉ: -20% sur tout']);
   });
 
-  it('searches text case-insensitively, accents mattering, with LIKE characters taken literally', async () => {
+  it.each([
+    ['a window of rows in sort order', undefined],
+    ['the full-text index (window too small)', 1],
+  ])('searches text case-insensitively, accents mattering, LIKE characters literal, through %s', async (_, scanWindow) => {
+    const messages = async (filter: HistoryFilter) =>
+      (await createOutgoingRepository(ctx.database, { scanWindow }).list({ scope, filter, sort: { key: 'date', direction: 'desc' }, cursor: null, limit: 100 })).rows.map((r) => r.message);
     expect(await messages({ q: 'RENDEZ' })).toEqual(['Votre rendez-vous est confirmé']);
     expect(await messages({ q: 'été' })).toEqual(['été à la plage', 'ÉTÉ: -20% sur tout']);
     expect(await messages({ q: 'ete' })).toEqual([]);

@@ -1,3 +1,4 @@
+import type { Statement as SqliteStatement } from 'better-sqlite3';
 import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
@@ -76,8 +77,42 @@ export function toOutgoing(row: Row): Outgoing {
   };
 }
 
-/** Above this many full-text candidates, SQLite scans in sort order and checks each text instead. */
-const FTS_CANDIDATE_LIMIT = 20_000;
+/** Row as an array in COLUMNS order (drivers' array mode: much cheaper than one object per row). */
+function fromArray(a: unknown[]): Outgoing {
+  return {
+    id: a[0] as number,
+    accountId: a[1] as number,
+    jobId: a[2] as number | null,
+    userId: a[3] as number | null,
+    userLogin: a[4] === '' ? null : (a[4] as string),
+    channel: a[5] as Channel,
+    sender: a[6] as string,
+    receiver: a[7] as string,
+    message: a[9] === null ? (a[8] as string) : null,
+    encoding: a[10] as Encoding,
+    parts: a[11] as number,
+    credits: a[12] as number,
+    tag: a[13] as string,
+    status: a[14] as OutgoingStatus,
+    createdAt: a[15] as number,
+    sentAt: a[16] as number | null,
+    deliveredAt: a[17] as number | null,
+    failedAt: a[18] as number | null,
+    expiredAt: a[19] as number | null,
+    canceledAt: a[20] as number | null,
+    carrierMessageId: a[21] as string | null,
+    errorCode: a[22] as string | null,
+    errorText: a[23] as string | null,
+    deferredUntil: a[24] as number | null,
+    validUntil: a[25] as number | null,
+  };
+}
+
+/**
+ * SQLite text search for common words: rows are read in sort order through a window of this many
+ * candidates and each text checked; when a window does not fill the page, the full-text index is used.
+ */
+const SCAN_WINDOW = 10_000;
 
 type OutgoingEB = ExpressionBuilder<DB, 'outgoing'>;
 
@@ -97,20 +132,40 @@ function likePattern(text: string): string {
 /** A text search resolved for one query: how the `q` filter is written in SQL. */
 type TextPlan = { kind: 'none' } | { kind: 'contains'; folded: string } | { kind: 'fts'; match: string; folded: string } | { kind: 'ilike'; pattern: string };
 
-/** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
-export function createOutgoingRepository(database: Database) {
-  const { db, dialect } = database;
+interface Compiled {
+  sql: string;
+  parameters: readonly unknown[];
+}
 
-  async function textPlan(q: string | undefined): Promise<TextPlan> {
+/** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
+export function createOutgoingRepository(database: Database, options: { scanWindow?: number } = {}) {
+  const { db, dialect } = database;
+  const scanWindow = options.scanWindow ?? SCAN_WINDOW;
+
+  /** How `q` is matched: pg_trgm ILIKE on PostgreSQL; on SQLite the FTS5 trigram index or a plain check. */
+  function textPlan(q: string | undefined, useIndex: boolean): TextPlan {
     if (!q) return { kind: 'none' };
     if (dialect === 'postgres') return { kind: 'ilike', pattern: likePattern(q) };
     const folded = foldText(q);
     const match = trigramQuery(folded);
-    if (!match) return { kind: 'contains', folded };
-    const { rows } = await sql<{ n: number }>`select count(*) as n from (select rowid from outgoing_fts where outgoing_fts match ${match} limit ${FTS_CANDIDATE_LIMIT + 1})`.execute(
-      db,
-    );
-    return rows[0].n > FTS_CANDIDATE_LIMIT ? { kind: 'contains', folded } : { kind: 'fts', match, folded };
+    return match && useIndex ? { kind: 'fts', match, folded } : { kind: 'contains', folded };
+  }
+
+  const statements = new Map<string, SqliteStatement>();
+  /** Runs a compiled query in the driver's array mode (rows as arrays in select order). */
+  async function selectArrays(query: Compiled): Promise<unknown[][]> {
+    database.onQuery?.(query.sql, query.parameters);
+    if (database.sqlite) {
+      let statement = statements.get(query.sql);
+      if (!statement) {
+        if (statements.size > 500) statements.clear();
+        statement = database.sqlite.prepare(query.sql).raw(true);
+        statements.set(query.sql, statement);
+      }
+      return statement.all(...(query.parameters as unknown[])) as unknown[][];
+    }
+    const result = await database.pool!.query({ text: query.sql, values: query.parameters as unknown[], rowMode: 'array' });
+    return result.rows as unknown[][];
   }
 
   function conditions(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter, text: TextPlan): Expression<SqlBool>[] {
@@ -145,41 +200,76 @@ export function createOutgoingRepository(database: Database) {
       const backwards = cursor?.way === 'before';
       // Reading backwards means reading the reversed order, then turning the page around.
       const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
-      const text = await textPlan(filter.q);
-      const rows = await db
-        .selectFrom('outgoing')
-        .select(COLUMNS)
-        .where((eb) => {
-          const c = conditions(eb, scope, filter, text);
+      const page = (text: TextPlan, window: number | null) => {
+        const where = (eb: OutgoingEB, withText: boolean) => {
+          const c = conditions(eb, scope, filter, withText ? text : { kind: 'none' });
           if (cursor) {
             c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
           }
           return eb.and(c);
-        })
-        .orderBy(`outgoing.${column}`, direction)
-        .orderBy('outgoing.id', direction)
-        .limit(limit + 1)
-        .execute();
+        };
+        return db
+          .selectFrom('outgoing')
+          .select(COLUMNS.map((c) => `outgoing.${c}` as const))
+          .where((eb) =>
+            window === null
+              ? where(eb, true)
+              : eb.and([
+                  // The next `window` rows in this order (without the text test), then the text test on them.
+                  eb(
+                    'outgoing.id',
+                    'in',
+                    eb
+                      .selectFrom('outgoing')
+                      .select('outgoing.id')
+                      .where((inner) => where(inner as unknown as OutgoingEB, false))
+                      .orderBy(`outgoing.${column}`, direction)
+                      .orderBy('outgoing.id', direction)
+                      .limit(window),
+                  ),
+                  ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1),
+                ]),
+          )
+          .orderBy(`outgoing.${column}`, direction)
+          .orderBy('outgoing.id', direction)
+          .limit(limit + 1)
+          .compile();
+      };
+      let rows: unknown[][];
+      if (dialect === 'sqlite' && filter.q) {
+        // Common words: a window of rows in sort order holds a full page. Rare ones: the trigram index.
+        rows = await selectArrays(page(textPlan(filter.q, false), scanWindow));
+        if (rows.length <= limit) {
+          const windowRows = await selectArrays(
+            db
+              .selectFrom('outgoing')
+              .select(sql.lit(1).as('one'))
+              .where((eb) => eb.and(conditions(eb, scope, { ...filter, q: undefined }, { kind: 'none' })))
+              .limit(scanWindow)
+              .compile(),
+          );
+          if (windowRows.length >= scanWindow) rows = await selectArrays(page(textPlan(filter.q, true), null));
+        }
+      } else {
+        rows = await selectArrays(page(textPlan(filter.q, true), null));
+      }
       const more = rows.length > limit;
-      const page = rows.slice(0, limit);
-      if (backwards) page.reverse();
-      return { rows: page.map(toOutgoing), more, sortValue: (o: Outgoing) => sortValueOf(o, sort) };
+      const result = rows.slice(0, limit).map(fromArray);
+      if (backwards) result.reverse();
+      return { rows: result, more };
     },
 
     /** How many messages match, counting at most `cap` (then `exact` is false). */
     async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {
-      const text = await textPlan(args.filter.q);
+      const text = textPlan(args.filter.q, true);
       const inner = db
         .selectFrom('outgoing')
         .select(sql.lit(1).as('one'))
         .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
         .limit(args.cap + 1);
-      const row = await db
-        .selectFrom(inner.as('t'))
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      const n = Number(row.n);
-      return n > args.cap ? { count: args.cap, exact: false } : { count: n, exact: true };
+      const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+      const count = Number(n);
+      return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
     },
 
     async findById(scope: HistoryScope, id: number): Promise<Outgoing | undefined> {
@@ -195,7 +285,7 @@ export function createOutgoingRepository(database: Database) {
 
     /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
     async findIds(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): Promise<number[]> {
-      const text = await textPlan(args.filter.q);
+      const text = textPlan(args.filter.q, true);
       const rows = await db
         .selectFrom('outgoing')
         .select('outgoing.id')
