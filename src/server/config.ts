@@ -17,7 +17,7 @@ export interface Config {
   smppPort: number;
   /** Address every listener binds to. */
   host: string;
-  /** `simulator` or `smpp://system_id:password@host:port?window=…&tps=…`. */
+  /** `simulator[?tps=…&receipt_delay=…]` or `smpp://system_id:password@host:port?window=…&tps=…`. */
   carrier: string;
   services: readonly Service[];
   /** Rows in the Manager's "Télécharger l'historique" (the seed's 2000). */
@@ -37,6 +37,13 @@ export interface Config {
   creditRates: Readonly<Record<string, number>>;
   /** The commercial STOP mention appended to messages unless `noStopClause` (`RELAIS_STOP_CLAUSE`). */
   stopClause: string;
+  /**
+   * http2sms rate limits, generous by default: requests a second from one client address
+   * (`RELAIS_HTTP2SMS_RATE_PER_IP`, 200) and for one SMS user (`RELAIS_HTTP2SMS_RATE_PER_USER`, 100);
+   * 0 turns a limit off. Failed logins from one address a minute (`RELAIS_HTTP2SMS_AUTH_FAILURES_PER_MINUTE`,
+   * 30) slow down password guessing. `windowMs` (1000, no variable) is the window of the first two; tests lengthen it.
+   */
+  http2smsRateLimit: Readonly<{ perIp: number; perUser: number; authFailuresPerMinute: number; windowMs: number }>;
   /**
    * Tests only (`RELAIS_ARGON2_TEST_FAST=1`): hash passwords and token secrets with cheap argon2id
    * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
@@ -81,8 +88,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }
   }
   const carrier = env.RELAIS_CARRIER || 'simulator';
-  if (carrier !== 'simulator' && !carrier.startsWith('smpp://')) {
-    throw new ConfigError(`RELAIS_CARRIER must be "simulator" or smpp://…, got "${carrier}"`);
+  if (!/^simulator(\?.*)?$/.test(carrier) && !carrier.startsWith('smpp://')) {
+    throw new ConfigError(`RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…) or smpp://…, got "${carrier}"`);
   }
   const defaultTimeZone = env.RELAIS_DEFAULT_TIMEZONE || 'Europe/Paris';
   if (!isValidTimeZoneName(defaultTimeZone)) throw new ConfigError(`RELAIS_DEFAULT_TIMEZONE: unknown zone "${defaultTimeZone}"`);
@@ -102,6 +109,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
     creditRates: parseCreditRates(env.RELAIS_CREDIT_RATES),
     stopClause: env.RELAIS_STOP_CLAUSE ?? 'STOP au 36180',
+    http2smsRateLimit: Object.freeze({
+      perIp: int(env, 'RELAIS_HTTP2SMS_RATE_PER_IP', 200, 0, 10_000_000),
+      perUser: int(env, 'RELAIS_HTTP2SMS_RATE_PER_USER', 100, 0, 10_000_000),
+      authFailuresPerMinute: int(env, 'RELAIS_HTTP2SMS_AUTH_FAILURES_PER_MINUTE', 30, 0, 10_000_000),
+      windowMs: 1000,
+    }),
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
   });
 }

@@ -38,7 +38,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       id: job.id,
       status: job.status,
       deleted: job.deleted,
-      total: Math.max(job.total, job.deleted),
+      total: job.status === 'running' && job.total === 0 ? null : Math.max(job.total, job.deleted),
       createdAt: fmt.iso(job.createdAt),
       finishedAt: job.finishedAt === null ? null : fmt.iso(job.finishedAt),
       error: job.error,

@@ -113,7 +113,7 @@ export const DeleteJobSchema = Type.Object({
   id: Type.Integer(),
   status: Type.String({ enum: ['running', 'done', 'failed'] }),
   deleted: Type.Integer(),
-  total: Type.Integer(),
+  total: Type.Union([Type.Integer(), Type.Null()], { description: 'messages to delete in all; null while a large job is still counting' }),
   createdAt: IsoTime,
   finishedAt: Nullable(IsoTime),
   error: Nullable(Type.String()),

@@ -11,6 +11,8 @@ import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgo
 export const MAX_DELETE_IDS = 10_000;
 /** `total` is counted exactly up to this many rows, beyond which it is a lower bound. */
 export const TOTAL_COUNT_CAP = 10_000;
+/** A delete job counts its matches up front only up to this many (counting more would block readers). */
+export const JOB_COUNT_CAP = 100_000;
 /** A deletion by filter matching more than this runs as a background job. */
 export const SYNC_DELETE_LIMIT = 5_000;
 
@@ -57,8 +59,9 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     let batch = 500;
     let deleted = job.deleted;
     try {
-      const { count } = await outgoing.count({ scope: access.scope, filter: access.filter, cap: Number.MAX_SAFE_INTEGER });
-      await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
+      // Count up front only while it is cheap; past the cap the total is known when the job ends.
+      const { count, exact } = await outgoing.count({ scope: access.scope, filter: access.filter, cap: JOB_COUNT_CAP });
+      if (exact) await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
       while (!closing) {
         const ids = await outgoing.findIds({ scope: access.scope, filter: access.filter, limit: batch });
         if (ids.length === 0) break;
@@ -72,7 +75,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       if (closing) return;
-      await deletions.updateJob(job.id, { status: 'done', now: clock.now() });
+      await deletions.updateJob(job.id, { status: 'done', total: deleted, now: clock.now() });
       await deletions.insertAudit({
         accountId: job.accountId,
         actor: job.actor,
@@ -175,7 +178,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     async deleteByFilter(access: AccountAccess, raw: RawFilter): Promise<{ deleted: number } | { job: DeleteJob }> {
       const filter = parse(access, raw);
       const scope = scopeOf(access);
-      const { count, exact } = await outgoing.count({ scope, filter, cap: SYNC_DELETE_LIMIT });
+      const { exact } = await outgoing.count({ scope, filter, cap: SYNC_DELETE_LIMIT });
       if (exact) {
         let deleted = 0;
         while (true) {
@@ -196,7 +199,6 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         return { deleted };
       }
       const job = await deletions.createJob({ accountId: access.account.id, actor: access.actor, filter: { ...raw, ...scopeFilter(scope) }, now: clock.now() });
-      job.total = count;
       startJob(job, scope, filter);
       return { job };
     },
