@@ -13,6 +13,7 @@ import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { authPlugin } from './modules/auth/auth.plugin.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { historyRoutes } from './modules/history/history.routes.js';
+import { http2smsRoutes } from './modules/http2sms/http2sms.routes.js';
 import { jobsRoutes } from './modules/sending/jobs.routes.js';
 import { composeServices } from './services.js';
 
@@ -28,6 +29,13 @@ export type App = FastifyInstance;
 
 function errorBody(code: ErrorBody['error']['code'], message: string): ErrorBody {
   return { error: { code, message } };
+}
+
+function containsNul(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (depth > 8 || value === null || typeof value !== 'object') return false;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsNul(v, depth + 1)) return true;
+  return false;
 }
 
 /** A clear sentence from the first schema error: which parameter, and what is wrong with it. */
@@ -93,6 +101,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
 
+  // NUL characters are refused everywhere: PostgreSQL cannot store them in text, and no SMS needs one.
+  // (OVH's http2sms answers in its own format and refuses them itself.)
+  app.addHook('preValidation', async (request) => {
+    if (request.url.startsWith('/cgi-bin/')) return;
+    if (containsNul(request.query) || containsNul(request.body) || containsNul(request.params)) {
+      throw new AppError('VALIDATION_FAILED', 'the request contains a NUL character (\\u0000), which is not allowed');
+    }
+  });
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
 
   // Module routes: each plugin registers its own paths (/api/v1/…, OVH paths) and gets the services it needs.
@@ -102,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(accountsRoutes);
   await app.register(historyRoutes);
   await app.register(jobsRoutes);
+  await app.register(http2smsRoutes);
 
   return app;
 }

@@ -13,6 +13,14 @@ export interface Config {
   httpsPort: number;
   /** mail2sms. */
   smtpPort: number;
+  /** Largest mail mail2sms accepts, in bytes (`RELAIS_SMTP_MAX_SIZE`, 10 MiB); bigger ones get 552. */
+  smtpMaxSize: number;
+  /**
+   * PEM certificate and key files (`RELAIS_TLS_CERT`, `RELAIS_TLS_KEY`), both or neither: HTTPS and
+   * mail2sms's STARTTLS use them. Without them mail2sms offers no STARTTLS.
+   */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
   /** SMPP server for customers' programs. */
   smppPort: number;
   /** Address every listener binds to. */
@@ -93,11 +101,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   const defaultTimeZone = env.RELAIS_DEFAULT_TIMEZONE || 'Europe/Paris';
   if (!isValidTimeZoneName(defaultTimeZone)) throw new ConfigError(`RELAIS_DEFAULT_TIMEZONE: unknown zone "${defaultTimeZone}"`);
+  const tlsCertFile = env.RELAIS_TLS_CERT || null;
+  const tlsKeyFile = env.RELAIS_TLS_KEY || null;
+  if ((tlsCertFile === null) !== (tlsKeyFile === null)) {
+    throw new ConfigError('RELAIS_TLS_CERT and RELAIS_TLS_KEY go together: set both or neither');
+  }
   return Object.freeze({
     databaseUrl,
     httpPort: int(env, 'RELAIS_HTTP_PORT', 8080),
     httpsPort: int(env, 'RELAIS_HTTPS_PORT', 8443),
     smtpPort: int(env, 'RELAIS_SMTP_PORT', 2525),
+    smtpMaxSize: int(env, 'RELAIS_SMTP_MAX_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    tlsCertFile,
+    tlsKeyFile,
     smppPort: int(env, 'RELAIS_SMPP_PORT', 2775),
     host: env.RELAIS_HOST || '127.0.0.1',
     carrier,

@@ -1,9 +1,12 @@
 import pino from 'pino';
 import { buildApp } from './app.js';
+import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
+import { startDispatching } from './modules/dispatch/dispatching.js';
+import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
 
 function banner(config: Readonly<Config>, demo: DemoCredentials | null): string {
   const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
@@ -39,6 +42,12 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   }
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
+  const dispatching = config.services.includes('dispatcher')
+    ? await startDispatching({ carrierSpec: config.carrier, services: app.services, clock: systemClock, log: logger })
+    : null;
+  const mail2sms = config.services.includes('smtp')
+    ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
+    : null;
   process.stdout.write(banner(config, demo));
 
   let closing = false;
@@ -46,7 +55,9 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'closing');
+    await mail2sms?.close();
     await app.close();
+    await dispatching?.stop();
     await database.close();
     process.exit(0);
   };

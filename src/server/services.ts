@@ -15,6 +15,8 @@ import { createAuthService } from './modules/auth/auth.service.js';
 import { createPasswordHasher } from './modules/auth/password.js';
 import type { ResolveAccountAccess } from './modules/auth/principal.js';
 import { createSessionsRepository } from './modules/auth/sessions.repository.js';
+import { createCallbacksRepository } from './modules/dispatch/callbacks.repository.js';
+import { createDispatchRepository } from './modules/dispatch/dispatch.repository.js';
 import { createDeletionsRepository } from './modules/history/deletions.repository.js';
 import { createHistoryService } from './modules/history/history.service.js';
 import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
@@ -53,14 +55,26 @@ export function composeServices(deps: ServiceDeps) {
     deletions: createDeletionsRepository(deps.database),
     clock: deps.clock,
   });
+  const acceptedListeners = new Set<() => void>();
   const sending = createSendingService({
     repository: createSendingRepository(deps.database),
     clock,
     creditRates: deps.config.creditRates,
     stopClause: deps.config.stopClause,
+    onAccepted: () => {
+      for (const listener of acceptedListeners) listener();
+    },
   });
   return {
     sending,
+    /** The dispatch queue and callback outbox (the dispatcher and callbacks worker are started by main.ts). */
+    dispatch: createDispatchRepository(deps.database),
+    callbacks: createCallbacksRepository(deps.database),
+    /** Calls `listener` after each commit that accepted messages (a dispatcher's `wake`); returns the unsubscribe. */
+    onAccepted(listener: () => void): () => void {
+      acceptedListeners.add(listener);
+      return () => acceptedListeners.delete(listener);
+    },
     customers,
     accounts,
     smsUsers,

@@ -15,14 +15,18 @@ export function parseMessageCount(value: string): number {
   const match = /^(\d+(?:[_,]\d{3})*|\d+(?:\.\d+)?)\s*([kKmM]?)$/.exec(value.trim());
   const n = match ? Number(match[1].replace(/[_,]/g, '')) * ({ k: 1e3, m: 1e6 }[match[2].toLowerCase() as 'k' | 'm'] ?? 1) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < 1 || n > MAX_MESSAGES) {
-    throw new AppError('VALIDATION_FAILED', `--messages must be a whole number from 1 to ${fmt(MAX_MESSAGES)} (e.g. 100000, 250k, 10M), got "${value}"`);
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `--messages must be a whole number from 1 to ${fmt(MAX_MESSAGES)} (e.g. 100000, 250k, 10M), got "${value}"`,
+    );
   }
   return n;
 }
 
 function parseDays(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 3650) throw new AppError('VALIDATION_FAILED', `--days must be a whole number from 1 to 3650, got "${value}"`);
+  if (!/^\d+$/.test(value.trim()) || n < 1 || n > 3650)
+    throw new AppError('VALIDATION_FAILED', `--days must be a whole number from 1 to 3650, got "${value}"`);
   return n;
 }
 
@@ -86,6 +90,12 @@ export function registerDemoCommand(program: Command): void {
     .option('--seed <seed>', 'same seed, same messages (default: random)')
     .option('--days <n>', 'spread the messages over the last N days (default 365)', parseDays)
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nA load of 100,000 messages or more that at least doubles the history runs as one transaction that drops and\n' +
+        "rebuilds the history's indexes: all or nothing, several times faster; meanwhile other writers (SQLite) or\n" +
+        'readers of the history (PostgreSQL) wait. Smaller loads commit every 10,000 messages.',
+    )
     .action(async (options: { account: string; messages: number; seed?: string; days?: number; json?: boolean }) => {
       const progress = createProgressReporter(process.stderr);
       const result = await withContext(({ database, config, clock }) =>

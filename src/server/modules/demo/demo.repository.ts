@@ -82,22 +82,28 @@ export interface OutgoingBulkLoad {
 /** Data access of `relais demo`: account, SMS users and senders lookups, and the fastest insert each dialect allows. */
 export function createDemoRepository(database: Database) {
   const { db } = database;
+  const findDemoUsers = (accountId: number): Promise<DemoUser[]> =>
+    db.selectFrom('sms_users').select(['id', 'login']).where('account_id', '=', accountId).orderBy('id').execute();
+  const findSenders = async (accountId: number): Promise<string[]> => {
+    const rows = await db.selectFrom('senders').select('sender').where('account_id', '=', accountId).orderBy('id').execute();
+    return rows.map((r) => r.sender);
+  };
   return {
     async findAccountByName(name: string): Promise<DemoAccount | undefined> {
       return db.selectFrom('accounts').select(['id', 'name', 'timezone']).where('name', '=', name).executeTakeFirst();
     },
 
-    async findDemoUsers(accountId: number): Promise<DemoUser[]> {
-      return db.selectFrom('sms_users').select(['id', 'login']).where('account_id', '=', accountId).orderBy('id').execute();
-    },
+    /** The account's SMS users, oldest first. */
+    findDemoUsers,
 
     /** The account's SMS users; when it has none, creates these (each with its own password hash) first. */
     async ensureDemoUsers(accountId: number, create: { login: string; passwordHash: string }[], now: number): Promise<DemoUser[]> {
-      const existing = await this.findDemoUsers(accountId);
+      const existing = await findDemoUsers(accountId);
       if (existing.length > 0 || create.length === 0) return existing;
       await db
         .insertInto('sms_users')
-        .values(create.map((u) => ({
+        .values(
+          create.map((u) => ({
             account_id: accountId,
             login: u.login,
             password_hash: u.passwordHash,
@@ -105,34 +111,35 @@ export function createDemoRepository(database: Database) {
             quota: null,
             callback_url: null,
             created_at: now,
-          })),)
+          })),
+        )
         .onConflict((oc) => oc.columns(['account_id', 'login']).doNothing())
         .execute();
-      return this.findDemoUsers(accountId);
+      return findDemoUsers(accountId);
     },
 
-    async findSenders(accountId: number): Promise<string[]> {
-      const rows = await db.selectFrom('senders').select('sender').where('account_id', '=', accountId).orderBy('id').execute();
-      return rows.map((r) => r.sender);
-    },
+    /** The account's senders, oldest first. */
+    findSenders,
 
     /** The account's senders; when it has none, adds these first. */
     async ensureDemoSenders(accountId: number, create: { sender: string; description: string }[], now: number): Promise<string[]> {
-      const existing = await this.findSenders(accountId);
+      const existing = await findSenders(accountId);
       if (existing.length > 0 || create.length === 0) return existing;
       await db
         .insertInto('senders')
-        .values(create.map((s) => ({
+        .values(
+          create.map((s) => ({
             account_id: accountId,
             sender: s.sender,
             description: s.description,
             status: 'enable',
             type: 'alpha',
             created_at: now,
-          })),)
+          })),
+        )
         .onConflict((oc) => oc.columns(['account_id', 'sender']).doNothing())
         .execute();
-      return this.findSenders(accountId);
+      return findSenders(accountId);
     },
 
     /** Starts a bulk load into the history (see `BulkLoadStrategy`). */
@@ -190,7 +197,7 @@ export async function insertOutgoingBatch(
 }
 
 // ---------------------------------------------------------------------------------------------
-// SQLite: one prepared INSERT reused, through better-sqlite3 directly.
+// SQLite: one prepared INSERT reused, through better-sqlite3 directly, 10,000 rows or all of them per transaction.
 //
 // The FTS5 trigram index (migration 0001) is kept by an AFTER INSERT trigger, which costs ~8x more
 // per row than indexing the same rows with one INSERT … SELECT. So the transaction that inserts rows
@@ -198,6 +205,10 @@ export async function insertOutgoingBatch(
 // outside our transactions the trigger is always there, and every commit leaves the index complete.
 
 const FTS_TRIGGER = 'outgoing_fts_insert';
+/** Rows per transaction of an `incremental` load. */
+const INCREMENTAL_COMMIT_ROWS = 10_000;
+/** Page cache of a `rebuild` load (KiB). */
+const REBUILD_CACHE_KIB = 512 * 1024;
 /** The trigger body this code knows how to stand in for; any other trigger is left to do its work. */
 const FTS_TRIGGER_BODY = /insert into outgoing_fts\s*\(\s*rowid\s*,\s*message\s*\)\s*values\s*\(\s*new\.id\s*,\s*new\.message\s*\)/i;
 
@@ -239,10 +250,15 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
       );
     }
   };
-  const triggerSql = sqlite.prepare<[string], string>("select sql from sqlite_master where type = 'trigger' and name = ?").pluck().get(FTS_TRIGGER);
+  const triggerSql = sqlite
+    .prepare<[string], string>("select sql from sqlite_master where type = 'trigger' and name = ?")
+    .pluck()
+    .get(FTS_TRIGGER);
   const ftsTrigger = typeof triggerSql === 'string' && FTS_TRIGGER_BODY.test(triggerSql) ? triggerSql : undefined;
   const lastId = sqlite.prepare<[], number>('select coalesce(max(id), 0) from outgoing').pluck();
-  const indexNewRows = ftsTrigger ? sqlite.prepare('insert into outgoing_fts(rowid, message) select id, message from outgoing where id > ?') : undefined;
+  const indexNewRows = ftsTrigger
+    ? sqlite.prepare('insert into outgoing_fts(rowid, message) select id, message from outgoing where id > ?')
+    : undefined;
   /** Drops the FTS trigger; returns the last id before the rows to index. */
   const suspendFts = (): number => {
     if (!ftsTrigger) return 0;
@@ -256,25 +272,50 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
   };
 
   if (strategy === 'incremental') {
-    const insertBatch = sqlite.transaction((rows: readonly NewOutgoingRow[]) => {
-      const before = suspendFts();
-      insertRows(rows);
+    // Writes accumulate in one transaction, committed every INCREMENTAL_COMMIT_ROWS rows.
+    let open = false;
+    let pending = 0;
+    let before = 0;
+    const commit = () => {
       resumeFts(before);
-    });
+      sqlite.exec('commit');
+      open = false;
+      pending = 0;
+    };
     return {
       strategy,
       async write(rows) {
-        if (rows.length > 0) insertBatch.immediate(rows);
+        if (!open) {
+          sqlite.exec('begin immediate');
+          open = true;
+          before = suspendFts();
+        }
+        insertRows(rows);
+        pending += rows.length;
+        if (pending >= INCREMENTAL_COMMIT_ROWS) commit();
       },
-      async finish() {},
-      async abort() {},
+      async finish() {
+        if (open) commit();
+      },
+      async abort() {
+        if (open && sqlite.inTransaction) sqlite.exec('rollback');
+        open = false;
+      },
     };
   }
 
   // rebuild: one transaction from the first index dropped to the last one rebuilt.
   const indexes = sqlite
-    .prepare<[], { name: string; sql: string }>("select name, sql from sqlite_master where type = 'index' and tbl_name = 'outgoing' and sql is not null")
+    .prepare<[], { name: string; sql: string }>(
+      "select name, sql from sqlite_master where type = 'index' and tbl_name = 'outgoing' and sql is not null",
+    )
     .all();
+  // A bigger page cache for the load: fewer spills mid-transaction, larger in-memory sort runs.
+  const cacheSize = sqlite.pragma('cache_size', { simple: true }) as number;
+  const restore = () => {
+    sqlite.pragma(`cache_size = ${cacheSize}`);
+  };
+  sqlite.pragma(`cache_size = ${-REBUILD_CACHE_KIB}`);
   sqlite.exec('begin immediate');
   let before: number;
   try {
@@ -282,6 +323,7 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
     before = suspendFts();
   } catch (error) {
     sqlite.exec('rollback');
+    restore();
     throw error;
   }
   return {
@@ -297,10 +339,15 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
       } catch (error) {
         if (sqlite.inTransaction) sqlite.exec('rollback');
         throw error;
+      } finally {
+        restore();
       }
+      // The whole load went through the WAL: copy it into the database and give the space back.
+      sqlite.pragma('wal_checkpoint(TRUNCATE)');
     },
     async abort() {
       if (sqlite.inTransaction) sqlite.exec('rollback');
+      restore();
     },
   };
 }

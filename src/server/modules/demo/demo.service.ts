@@ -5,8 +5,8 @@ import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { createPasswordHasher, generatePassword, type PasswordHasher } from '../auth/password.js';
-import { type Category, type Random, TEMPLATES, type TextContext, tagFor } from './demo-texts.js';
 import { type BulkLoadStrategy, createDemoRepository, type DemoRepository, type DemoUser, type NewOutgoingRow } from './demo.repository.js';
+import { type Category, type Random, TEMPLATES, type TextContext, tagFor } from './demo-texts.js';
 
 const SECOND_MS = 1000;
 const MINUTE_MS = 60_000;
@@ -85,7 +85,9 @@ function weighted(weights: readonly number[]): (r: number) => number {
 // The shape of the traffic
 
 /** Relative traffic per local hour of day: office hours dominate. */
-const HOUR_WEIGHTS = [0.15, 0.08, 0.05, 0.04, 0.05, 0.1, 0.3, 0.65, 1.3, 2.0, 2.4, 2.3, 1.6, 1.7, 2.2, 2.3, 2.2, 2.0, 1.6, 1.1, 0.8, 0.6, 0.4, 0.25];
+const HOUR_WEIGHTS = [
+  0.15, 0.08, 0.05, 0.04, 0.05, 0.1, 0.3, 0.65, 1.3, 2.0, 2.4, 2.3, 1.6, 1.7, 2.2, 2.3, 2.2, 2.0, 1.6, 1.1, 0.8, 0.6, 0.4, 0.25,
+];
 /** Relative traffic per local weekday, Sunday first. */
 const WEEKDAY_WEIGHTS = [0.25, 1.05, 1.1, 1.05, 1.1, 1.0, 0.45];
 /** Relative traffic per local month, January first: quiet August, busy November–December. */
@@ -112,7 +114,7 @@ const CATEGORY_WEIGHTS: Record<Channel, readonly number[]> = {
   api: [35, 15, 25, 0, 12, 0, 10, 3],
   'ovh-api': [25, 25, 15, 20, 0, 0, 12, 3],
   http2sms: [30, 20, 0, 0, 0, 25, 20, 5],
-  'mail2sms': [0, 15, 0, 0, 20, 40, 20, 5],
+  mail2sms: [0, 15, 0, 0, 20, 40, 20, 5],
   smpp: [45, 0, 20, 25, 0, 0, 10, 0],
 };
 
@@ -138,20 +140,62 @@ const ERRORS: readonly [code: string, text: string, weight: number][] = [
   ['2', 'network error', 4],
 ];
 
-/** Receivers' countries: [prefix, weight, national digits after the prefix, leading digit choices]. */
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+const FR_06_BLOCKS = Array.from({ length: 100 }, (_, i) => pad(i, 2)).filter(
+  (b) => !['39', '90', '91', '92', '93', '94', '96', '97'].includes(b),
+);
+const BE_MOBILE_BLOCKS = [
+  '56',
+  '60',
+  '65',
+  '70',
+  '71',
+  '72',
+  '75',
+  '76',
+  '77',
+  '78',
+  '79',
+  '84',
+  '85',
+  '86',
+  '87',
+  '88',
+  '89',
+  '90',
+  '91',
+  '92',
+  '93',
+  '94',
+  '95',
+  '96',
+  '97',
+  '98',
+  '99',
+];
+/** 074xx, 075xx, 078xx: mobile blocks in full (076 is pagers; parts of 077 and 079 are unassigned). */
+const UK_MOBILE_DIGITS = ['4', '5', '8'];
+const US_AREA_CODES = ['212', '415', '646', '312', '617', '305', '702', '206', '512', '303'];
+
+/** Receivers' countries (mobile ranges only): weight, and the number from two hashes. */
 const COUNTRIES: readonly { weight: number; make: (h: number, g: number) => string }[] = [
-  { weight: 52, make: (_h, g) => `+336${pad(g % 100_000_000, 8)}` },
+  // 06 blocks in service (0639 and 0690–0694, 0696, 0697 are not mobile ranges).
+  { weight: 52, make: (h, g) => `+336${FR_06_BLOCKS[h % FR_06_BLOCKS.length]}${pad(g % 1_000_000, 6)}` },
   { weight: 33, make: (h, g) => `+337${3 + (h % 7)}${pad(g % 10_000_000, 7)}` },
-  { weight: 5, make: (h, g) => `+324${['56', '60', '65', '70', '71', '72', '75', '76', '77', '78', '79', '84', '85', '86', '87', '88', '89', '90', '91', '92', '93', '94', '95', '96', '97', '98', '99'][h % 27]}${pad(g % 1_000_000, 6)}` },
+  { weight: 5, make: (h, g) => `+324${BE_MOBILE_BLOCKS[h % BE_MOBILE_BLOCKS.length]}${pad(g % 1_000_000, 6)}` },
   { weight: 4, make: (h, g) => `+417${5 + (h % 5)}${pad(g % 10_000_000, 7)}` },
-  { weight: 4, make: (h, g) => `+447${4 + (h % 6)}${pad(g % 100_000_000, 8)}` },
-  { weight: 2, make: (h, g) => `+1${['212', '415', '646', '312', '617', '305', '702', '206', '512', '303'][h % 10]}${2 + (g % 8)}${pad(mix32(g) % 1_000_000, 6)}` },
+  { weight: 4, make: (h, g) => `+447${UK_MOBILE_DIGITS[h % UK_MOBILE_DIGITS.length]}${pad(g % 100_000_000, 8)}` },
+  { weight: 2, make: (h, g) => `+1${US_AREA_CODES[h % US_AREA_CODES.length]}${2 + (g % 8)}${pad(mix32(g) % 1_000_000, 6)}` },
 ];
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 // Every GSM 03.38 character is in the BMP, so plain \uXXXX classes (no `u` flag) match them exactly.
-const regexClass = (chars: Iterable<string>): string => [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+const regexClass = (chars: Iterable<string>): string =>
+  [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 const GSM7_BASIC_CHARS = [...GSM7_BASIC].filter((_, code) => code !== 0x1b);
 const GSM7_ONLY = new RegExp(`^[${regexClass(GSM7_BASIC_CHARS)}${regexClass(GSM7_EXTENSION.keys())}]*$`);
 const GSM7_EXTENDED = new RegExp(`[${regexClass(GSM7_EXTENSION.keys())}]`, 'g');
@@ -175,10 +219,6 @@ export function encodingAndParts(text: string): { encoding: Encoding; parts: num
   }
   const a = analyzeSms(text);
   return { encoding: a.encoding, parts: a.parts };
-}
-
-function pad(n: number, width: number): string {
-  return String(n).padStart(width, '0');
 }
 
 /** Demo SMS users created in an account that has none: one per channel, as a company would have. */
@@ -207,7 +247,7 @@ export interface DemoGenerationOptions {
   spanDays?: number;
   /** The account's timezone: office hours, weekdays and dates in texts are local (default Europe/Paris). */
   timeZone?: string;
-  /** Rows per yielded batch (default 10,000). */
+  /** Rows per yielded batch (default 1,000: small batches die young, which spares the garbage collector a third of its work). */
   batchSize?: number;
 }
 
@@ -259,7 +299,12 @@ function planSlots(count: number, now: number, spanDays: number, timeZone: strin
     }
     const growth = 0.55 + 0.45 * (i / n);
     const w =
-      HOUR_WEIGHTS[local.getUTCHours()] * WEEKDAY_WEIGHTS[local.getUTCDay()] * MONTH_WEIGHTS[local.getUTCMonth()] * dayFactor * growth * (length / HOUR_MS);
+      HOUR_WEIGHTS[local.getUTCHours()] *
+      WEEKDAY_WEIGHTS[local.getUTCDay()] *
+      MONTH_WEIGHTS[local.getUTCMonth()] *
+      dayFactor *
+      growth *
+      (length / HOUR_MS);
     weights[i] = w;
     total += w;
     slots.push({ start: slotStart, length: Math.max(1, length), offsetMs, count: 0 });
@@ -285,7 +330,7 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
   const { accountId, users, count, now } = options;
   const senders = options.senders.length > 0 ? options.senders : ['Relais'];
   const spanDays = options.spanDays ?? 365;
-  const batchSize = options.batchSize ?? 10_000;
+  const batchSize = options.batchSize ?? 1_000;
   const seedWords = hashSeed(String(options.seed));
   const rng = sfc32(...seedWords);
   const seedKey = seedWords[0];
@@ -308,9 +353,11 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
   const pickStatus = weighted(STATUS_WEIGHTS.map(([, w]) => w));
   const pickError = weighted(ERRORS.map(([, , w]) => w));
   const pickCountry = weighted(COUNTRIES.map((c) => c.weight));
-  const pickSender = weighted(senders.map((_, i) => 1 / (i + 1)));
-  const promoSender = senders.find((s) => /promo|offre|deal/i.test(s)) ?? senders[senders.length - 1];
-  const otpSender = senders[0];
+  // Promotions from the marketing sender (the last one unless one is named so), the rest from the others.
+  const promoSender = senders.find((s) => /promo|offre|deal|market/i.test(s)) ?? senders[senders.length - 1];
+  const otherSenders = senders.length > 1 ? senders.filter((s) => s !== promoSender) : senders;
+  const pickSender = weighted(otherSenders.map((_, i) => 1 / (i + 1)));
+  const otpSender = otherSenders[0];
 
   // Receivers: a population some of whom receive many messages.
   const population = Math.max(200, Math.min(2_000_000, Math.floor(count / 6)));
@@ -347,13 +394,17 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
     if (category === 'promo') {
       // A campaign: the same promotion all week long.
       const week = Math.floor(createdAt / (7 * DAY_MS));
-      message = template.render({ rng: sfc32(seedKey, week, templates.indexOf(template), 7), createdAt: week * 7 * DAY_MS + 4 * DAY_MS, offsetMs });
+      message = template.render({
+        rng: sfc32(seedKey, week, templates.indexOf(template), 7),
+        createdAt: week * 7 * DAY_MS + 4 * DAY_MS,
+        offsetMs,
+      });
     } else {
       message = template.render(context);
     }
     const { encoding, parts } = encodingAndParts(message);
     const tag = tagFor(category, context);
-    const sender = category === 'promo' ? promoSender : category === 'otp' ? otpSender : senders[pickSender(rng())];
+    const sender = category === 'promo' ? promoSender : category === 'otp' ? otpSender : otherSenders[pickSender(rng())];
 
     // Status and the timestamps of every state reached, never later than `now`.
     let status = STATUS_WEIGHTS[pickStatus(rng())][0];
@@ -367,7 +418,8 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
     let errorText: string | null = null;
     if (status === 'pending') {
       // Queued if just created, otherwise scheduled for later.
-      if (now - createdAt > 2 * MINUTE_MS || rng() < 0.3) deferredUntil = roundUp(now + between(10 * MINUTE_MS, 14 * DAY_MS), 5 * MINUTE_MS);
+      if (now - createdAt > 2 * MINUTE_MS || rng() < 0.3)
+        deferredUntil = roundUp(now + between(10 * MINUTE_MS, 14 * DAY_MS), 5 * MINUTE_MS);
     } else if (status === 'canceled') {
       if (rng() < 0.6) {
         deferredUntil = roundUp(createdAt + between(HOUR_MS, 7 * DAY_MS), 5 * MINUTE_MS);
@@ -391,7 +443,13 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
         sentAt = null;
       } else if (status === 'delivered') {
         const r = rng();
-        deliveredAt = sentAt + (r < 0.85 ? between(2 * SECOND_MS, 20 * SECOND_MS) : r < 0.97 ? between(20 * SECOND_MS, 10 * MINUTE_MS) : between(10 * MINUTE_MS, 6 * HOUR_MS));
+        deliveredAt =
+          sentAt +
+          (r < 0.85
+            ? between(2 * SECOND_MS, 20 * SECOND_MS)
+            : r < 0.97
+              ? between(20 * SECOND_MS, 10 * MINUTE_MS)
+              : between(10 * MINUTE_MS, 6 * HOUR_MS));
         if (deliveredAt > now) {
           status = 'sent';
           deliveredAt = null;
@@ -472,7 +530,7 @@ function roundUp(ms: number, step: number): number {
 // The command
 
 export interface DemoProgress {
-  /** `inserting` after every batch, then `indexing` (building indexes, committing) and `analyzing`. */
+  /** `inserting` after every batch, then `indexing` (rebuilding the indexes, when the load dropped them) and `analyzing`. */
   phase: 'inserting' | 'indexing' | 'analyzing';
   inserted: number;
   total: number;
@@ -523,7 +581,8 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
 
       const total = options.messages;
       const elapsed = () => (performance.now() - started) / 1000;
-      const report = (phase: DemoProgress['phase'], inserted: number) => options.onProgress?.({ phase, inserted, total, seconds: elapsed() });
+      const report = (phase: DemoProgress['phase'], inserted: number) =>
+        options.onProgress?.({ phase, inserted, total, seconds: elapsed() });
       let inserted = 0;
       const load = await repository.openBulkLoad({ strategy: options.strategy ?? 'auto', expectedRows: total });
       try {
@@ -541,7 +600,7 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
           inserted += batch.length;
           report('inserting', inserted);
         }
-        report('indexing', inserted);
+        if (load.strategy === 'rebuild') report('indexing', inserted);
         await load.finish();
       } catch (error) {
         await load.abort();

@@ -113,6 +113,8 @@ describeEachDialectWithApp(
         ['?limit=1001', 400, 'VALIDATION_FAILED'],
         ['?limit=ten', 400, 'VALIDATION_FAILED'],
         ['?statut=sent', 400, 'VALIDATION_FAILED'],
+        ['?q=a%00b', 400, 'VALIDATION_FAILED'],
+        ['?sender=%00', 400, 'VALIDATION_FAILED'],
         ['/abc', 400, 'VALIDATION_FAILED'],
         ['/999999999', 404, 'MESSAGE_NOT_FOUND'],
       ];

@@ -81,6 +81,7 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
       [{ message: 'hi', receivers: [], sender: 'MyShop' }, 400, 'VALIDATION_FAILED'],
       [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', priority: 'urgent' }, 400, 'VALIDATION_FAILED'],
       [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', differedPeriod: -1 }, 400, 'VALIDATION_FAILED'],
+      [{ message: 'nul \u0000 inside', receivers: ['+33612345678'], sender: 'MyShop' }, 400, 'VALIDATION_FAILED'],
       [{ message: 'hi', receivers: Array.from({ length: 200 }, (_, i) => `+336123${String(i).padStart(5, '0')}`), sender: 'MyShop' }, 402, 'INSUFFICIENT_CREDITS'],
     ];
     for (const [payload, status, code] of cases) {

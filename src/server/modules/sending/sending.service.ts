@@ -53,6 +53,8 @@ export interface SendingServiceDeps {
   /** Credits per part by receiver prefix, `default` for the rest (config `creditRates`). */
   creditRates: Readonly<Record<string, number>>;
   stopClause: string;
+  /** Called after each commit that accepted messages (the dispatcher's `wake`), never awaited. */
+  onAccepted?: () => void;
 }
 
 /** Credits of one part for a receiver: the longest matching prefix's rate. */
@@ -93,6 +95,7 @@ export function createSendingService(deps: SendingServiceDeps) {
         try {
           const results = await repository.acceptBatch(batch.map((w) => w.job));
           batch.forEach((w, i) => w.resolve(results[i]));
+          if (results.some((r) => r.ok)) deps.onAccepted?.();
         } catch (error) {
           for (const w of batch) w.reject(error);
         }

@@ -1,0 +1,507 @@
+import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'kysely';
+import { isValidPhoneNumber } from 'libphonenumber-js/max';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
+import { analyzeSms } from '../../../shared/sms-encoding.js';
+import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
+import { openDatabase } from '../../db/database.js';
+import { migrateToLatest } from '../../db/migrate.js';
+import { createPasswordHasher } from '../auth/password.js';
+import { copyLine, createDemoRepository, type NewOutgoingRow } from './demo.repository.js';
+import { DEMO_USER_LOGINS, encodingAndParts, generateDemoRows, runDemo } from './demo.service.js';
+
+const DAY = 86_400_000;
+const NOW = Date.parse('2026-11-25T10:30:00Z');
+const USERS = [
+  { id: 11, login: 'apiuser' },
+  { id: 12, login: 'http2sms' },
+  { id: 13, login: 'mailer' },
+  { id: 14, login: 'crm' },
+  { id: 15, login: 'smppgw' },
+];
+const SENDERS = ['Relais', 'INFO', 'Promo'];
+const hasher = createPasswordHasher({ fast: true });
+
+function generate(count: number, seed: string | number = 'test', extra: { spanDays?: number; batchSize?: number } = {}): NewOutgoingRow[] {
+  return [...generateDemoRows({ accountId: 7, users: USERS, senders: SENDERS, count, seed, now: NOW, ...extra })].flat();
+}
+
+/** Every state reached has its timestamp, in order, never after `now`; no timestamp of a state not reached. */
+function checkConsistent(r: NewOutgoingRow, now: number): void {
+  const fail = (why: string) => {
+    throw new Error(`${why}: ${JSON.stringify(r)}`);
+  };
+  if (r.created_at > now) fail('created in the future');
+  const times = [r.sent_at, r.delivered_at, r.failed_at, r.expired_at, r.canceled_at];
+  for (const t of times) if (t !== null && (t < r.created_at || t > now)) fail('timestamp out of range');
+  const final = { delivered: r.delivered_at, failed: r.failed_at, expired: r.expired_at, canceled: r.canceled_at };
+  for (const [status, at] of Object.entries(final)) if ((r.status === status) !== (at !== null)) fail(`${status}_at vs status`);
+  const reachedCarrier = ['sent', 'delivered', 'failed', 'expired'].includes(r.status);
+  if (reachedCarrier !== (r.sent_at !== null)) fail('sent_at vs status');
+  if (reachedCarrier !== (r.carrier_message_id !== null)) fail('carrier_message_id vs status');
+  if ((r.status === 'failed') !== (r.error_code !== null && r.error_text !== null)) fail('error vs status');
+  for (const t of [r.delivered_at, r.failed_at, r.expired_at])
+    if (t !== null && r.sent_at !== null && t < r.sent_at) fail('final state before sent');
+  if (r.deferred_until !== null && r.sent_at !== null && r.sent_at < r.deferred_until) fail('sent before its deferred time');
+  if (r.status === 'pending' && r.deferred_until !== null && r.deferred_until <= now && r.created_at < now - DAY)
+    fail('pending long after its time');
+  if (r.credits !== r.parts || r.parts < 1) fail('credits vs parts');
+  if (r.user_id === null ? r.user_login !== '' || r.channel !== 'manager' : r.channel === 'manager') fail('user vs channel');
+}
+
+describe('generateDemoRows', () => {
+  const rows = generate(20_000);
+
+  it('yields exactly `count` rows in batches, oldest first, within the span, deterministic per seed', () => {
+    expect(rows).toHaveLength(20_000);
+    const batches = [
+      ...generateDemoRows({ accountId: 7, users: USERS, senders: SENDERS, count: 2_500, seed: 1, now: NOW, batchSize: 1_000 }),
+    ];
+    expect(batches.map((b) => b.length)).toEqual([1_000, 1_000, 500]);
+    for (let i = 1; i < rows.length; i++) expect(rows[i].created_at).toBeGreaterThanOrEqual(rows[i - 1].created_at);
+    expect(rows[0].created_at).toBeGreaterThanOrEqual(NOW - 365 * DAY);
+    expect(rows.at(-1)?.created_at).toBeLessThanOrEqual(NOW);
+    // The span is covered: messages in its first and its last weeks.
+    expect(rows[0].created_at).toBeLessThan(NOW - 350 * DAY);
+    expect(rows.at(-1)?.created_at).toBeGreaterThan(NOW - 2 * DAY);
+    expect(generate(300, 'same')).toEqual(generate(300, 'same'));
+    expect(generate(300, 'other')).not.toEqual(generate(300, 'same'));
+    const short = generate(1_000, 'x', { spanDays: 7 });
+    expect(short[0].created_at).toBeGreaterThanOrEqual(NOW - 7 * DAY);
+  });
+
+  it('has every channel and status, in realistic shares, with consistent timestamps', () => {
+    const share = (pred: (r: NewOutgoingRow) => boolean) => rows.filter(pred).length / rows.length;
+    for (const channel of CHANNELS) expect(rows.some((r) => r.channel === channel)).toBe(true);
+    for (const status of OUTGOING_STATUSES) expect(rows.some((r) => r.status === status)).toBe(true);
+    expect(share((r) => r.status === 'delivered')).toBeGreaterThan(0.74);
+    expect(share((r) => r.status === 'delivered')).toBeLessThan(0.86);
+    expect(share((r) => r.status === 'failed')).toBeGreaterThan(0.04);
+    expect(share((r) => r.status === 'failed')).toBeLessThan(0.1);
+    expect(share((r) => r.status === 'pending')).toBeLessThan(0.08);
+    expect(share((r) => r.user_id === null)).toBeGreaterThan(0.12);
+    expect(share((r) => r.user_id === null)).toBeLessThan(0.18);
+    for (const r of rows) checkConsistent(r, NOW);
+    // Some pending messages are scheduled for later, and the newest ones are still on their way.
+    expect(rows.some((r) => r.status === 'pending' && r.deferred_until !== null && r.deferred_until > NOW)).toBe(true);
+    const errors = new Set(rows.filter((r) => r.status === 'failed').map((r) => `${r.error_code} ${r.error_text}`));
+    expect(errors).toContain('3 destination unreachable');
+    expect(errors).toContain('53 blacklisted (STOP)');
+  });
+
+  it('spreads rows over every SMS user, the first ones sending more, each mostly on its own channel', () => {
+    const byUser = new Map<string, NewOutgoingRow[]>();
+    for (const r of rows) byUser.set(r.user_login, [...(byUser.get(r.user_login) ?? []), r]);
+    for (const u of USERS) expect(byUser.get(u.login)?.length ?? 0).toBeGreaterThan(rows.length * 0.05);
+    expect(byUser.get('apiuser')?.length).toBeGreaterThan(byUser.get('smppgw')?.length ?? 0);
+    const main = (login: string) => {
+      const counts = new Map<string, number>();
+      for (const r of byUser.get(login) ?? []) counts.set(r.channel, (counts.get(r.channel) ?? 0) + 1);
+      return [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    };
+    expect(USERS.map((u) => main(u.login))).toEqual(['api', 'http2sms', 'mail2sms', 'ovh-api', 'smpp']);
+    for (const r of rows) expect(r.user_id === null || USERS.some((u) => u.id === r.user_id && u.login === r.user_login)).toBe(true);
+    expect(new Set(rows.map((r) => r.sender))).toEqual(new Set(SENDERS));
+  });
+
+  it('sends more on weekdays in office hours (Europe/Paris)', () => {
+    const local = (ms: number) => new Date(ms + 3_600_000); // CET; CEST shifts an hour, irrelevant here
+    const office = rows.filter((r) => {
+      const d = local(r.created_at);
+      return d.getUTCDay() >= 1 && d.getUTCDay() <= 5 && d.getUTCHours() >= 9 && d.getUTCHours() < 19;
+    });
+    expect(office.length / rows.length).toBeGreaterThan(0.55);
+    const night = rows.filter((r) => local(r.created_at).getUTCHours() < 6);
+    expect(night.length / rows.length).toBeLessThan(0.05);
+  });
+
+  it('uses realistic receivers: valid E.164 mobiles, mostly French, some repeated', () => {
+    const receivers = rows.map((r) => r.receiver);
+    for (const receiver of receivers.slice(0, 3_000)) expect(isValidPhoneNumber(receiver), receiver).toBe(true);
+    const share = (prefix: string) => receivers.filter((r) => r.startsWith(prefix)).length / receivers.length;
+    expect(share('+336') + share('+337')).toBeGreaterThan(0.8);
+    for (const prefix of ['+32', '+41', '+44', '+1']) expect(share(prefix)).toBeGreaterThan(0);
+    expect(new Set(receivers).size).toBeLessThan(receivers.length * 0.9);
+  });
+
+  it('writes varied texts: French and English, multi-line, accents, emoji, CSV-hostile characters, long multi-part ones', () => {
+    const texts = rows.map((r) => r.message);
+    const some = (re: RegExp) => texts.filter((t) => re.test(t)).length;
+    expect(new Set(texts).size).toBeGreaterThan(rows.length * 0.5);
+    expect(some(/\n/)).toBeGreaterThan(100);
+    for (const re of [
+      /é/,
+      /è/,
+      /à/,
+      /ç/,
+      /ô/,
+      /🎉/,
+      /📦/,
+      /✅/,
+      /;/,
+      /"/,
+      /^=/,
+      /^@/,
+      /STOP au 36180/,
+      /rendez-vous/i,
+      /code/,
+      /appointment|parcel|code is/,
+    ]) {
+      expect(some(re), String(re)).toBeGreaterThan(0);
+    }
+    expect(rows.some((r) => r.parts >= 3 && r.encoding === 'ucs2')).toBe(true);
+    expect(rows.some((r) => r.parts >= 2 && r.encoding === 'gsm7')).toBe(true);
+    const tags = new Set(rows.map((r) => r.tag));
+    for (const tag of ['', 'otp', 'rappel', 'promo-2026-11']) expect(tags).toContain(tag);
+  });
+
+  it('computes encoding and parts exactly as analyzeSms does', () => {
+    const texts = new Set(rows.map((r) => r.message));
+    for (const t of [
+      '',
+      'a'.repeat(160),
+      'a'.repeat(161),
+      `${'a'.repeat(152)}€`,
+      `${'é'.repeat(70)}`,
+      `${'ç'.repeat(66)}🎉${'ç'.repeat(10)}`,
+      '€'.repeat(80),
+    ])
+      texts.add(t);
+    for (const text of texts) {
+      const { encoding, parts } = analyzeSms(text);
+      expect(encodingAndParts(text), text).toEqual({ encoding, parts });
+    }
+    for (const r of rows.slice(0, 2_000)) expect({ encoding: r.encoding, parts: r.parts }).toEqual(encodingAndParts(r.message));
+  });
+});
+
+describe('copyLine', () => {
+  it('writes COPY text format: tabs separate, \\N is null, backslash, tab and line breaks escaped', () => {
+    const [row] = generate(1);
+    const line = copyLine({ ...row, message: 'a\tb\nc\\d\re "q";=1', error_code: null, user_id: 3 });
+    expect(line.endsWith('\n')).toBe(true);
+    const fields = line.slice(0, -1).split('\t');
+    expect(fields).toHaveLength(26);
+    expect(fields[2]).toBe('3');
+    expect(fields[7]).toBe('a\\tb\\nc\\\\d\\re "q";=1');
+    expect(fields[22]).toBe('\\N');
+  });
+});
+
+async function createAccount(database: TestDatabase, name: string): Promise<number> {
+  const { db } = database;
+  const customer = await db
+    .insertInto('customers')
+    .values({ email: `${name}@example.com`, password_hash: 'x', created_at: NOW })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const account = await db
+    .insertInto('accounts')
+    .values({
+      name,
+      owner_id: customer.id,
+      description: '',
+      status: 'enable',
+      credits: 0,
+      timezone: 'Europe/Paris',
+      default_country: 'FR',
+      store_text: 1,
+      redact_after_days: null,
+      retention_days: null,
+      callback_url: null,
+      created_at: NOW,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  return account.id;
+}
+
+/** The history's indexes and triggers, to check a load leaves them as it found them. */
+async function schemaObjects(database: TestDatabase): Promise<string[]> {
+  if (database.dialect === 'sqlite') {
+    const rows = await sql<{
+      d: string;
+    }>`select type || ' ' || name || ' ' || coalesce(sql, '') as d from sqlite_master where tbl_name in ('outgoing', 'outgoing_fts') order by name`.execute(
+      database.db,
+    );
+    return rows.rows.map((r) => r.d);
+  }
+  const rows = await sql<{
+    d: string;
+  }>`select indexdef as d from pg_indexes where tablename = 'outgoing' and schemaname = current_schema() order by indexname`.execute(
+    database.db,
+  );
+  return rows.rows.map((r) => r.d);
+}
+
+async function countSearch(database: TestDatabase, accountId: number, word: string): Promise<{ index: number; scan: number }> {
+  const { db } = database;
+  if (database.dialect === 'sqlite') {
+    // The trigram table has detail=none (no phrase queries): every trigram of the word must be there.
+    const chars = [...word.toLowerCase()];
+    const grams = new Set(chars.slice(2).map((_, i) => chars.slice(i, i + 3).join('')));
+    const match = [...grams].map((g) => `"${g}"`).join(' AND ');
+    const index = await sql<{ n: number }>`select count(*) as n from outgoing_fts join outgoing on outgoing.id = outgoing_fts.rowid
+      where outgoing_fts match ${match} and outgoing.account_id = ${accountId} and relais_contains(outgoing.message, ${word.toLowerCase()}) = 1`.execute(
+      db,
+    );
+    const scan = await sql<{
+      n: number;
+    }>`select count(*) as n from outgoing where account_id = ${accountId} and relais_contains(message, ${word.toLowerCase()}) = 1`.execute(
+      db,
+    );
+    return { index: Number(index.rows[0].n), scan: Number(scan.rows[0].n) };
+  }
+  const index = await sql<{
+    n: number;
+  }>`select count(*) as n from outgoing where account_id = ${accountId} and message ilike ${`%${word}%`}`.execute(db);
+  const scan = await sql<{
+    n: number;
+  }>`select count(*) as n from outgoing where account_id = ${accountId} and position(lower(${word}) in lower(message)) > 0`.execute(db);
+  return { index: Number(index.rows[0].n), scan: Number(scan.rows[0].n) };
+}
+
+describeEachDialect('demo loader', (ctx) => {
+  const clock = { now: () => NOW };
+
+  it('fails with ACCOUNT_NOT_FOUND for an unknown account', async () => {
+    await expect(runDemo({ database: ctx.database, clock, hasher, accountName: 'sms-zz99999-1', messages: 10 })).rejects.toMatchObject({
+      code: 'ACCOUNT_NOT_FOUND',
+    });
+  });
+
+  for (const strategy of ['incremental', 'rebuild'] as const) {
+    describe(`${strategy} load of 20,000 messages`, () => {
+      const name = strategy === 'incremental' ? 'sms-in12345-1' : 'sms-re12345-1';
+      let accountId: number;
+      let objectsBefore: string[];
+      let result: Awaited<ReturnType<typeof runDemo>>;
+      const phases = new Set<string>();
+
+      beforeAll(async () => {
+        accountId = await createAccount(ctx.database, name);
+        objectsBefore = await schemaObjects(ctx.database);
+        result = await runDemo({
+          database: ctx.database,
+          clock,
+          hasher,
+          accountName: name,
+          messages: 20_000,
+          seed: 42,
+          strategy,
+          onProgress: (p) => phases.add(p.phase),
+        });
+      }, 120_000);
+
+      it('inserts every row, reports it, and leaves indexes and triggers as they were', async () => {
+        expect(result.inserted).toBe(20_000);
+        expect(result.rowsPerSecond).toBeGreaterThan(0);
+        expect(phases).toContain('inserting');
+        expect(phases.has('indexing')).toBe(strategy === 'rebuild');
+        const { n } = await ctx.database.db
+          .selectFrom('outgoing')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('account_id', '=', accountId)
+          .executeTakeFirstOrThrow();
+        expect(Number(n)).toBe(20_000);
+        expect(await schemaObjects(ctx.database)).toEqual(objectsBefore);
+      });
+
+      it('creates demo SMS users and senders, and spreads the rows over them', async () => {
+        const { db } = ctx.database;
+        const users = await db
+          .selectFrom('sms_users')
+          .select(['id', 'login', 'password_hash'])
+          .where('account_id', '=', accountId)
+          .execute();
+        expect(users.map((u) => u.login).sort()).toEqual([...DEMO_USER_LOGINS].sort());
+        for (const u of users) expect(u.password_hash).toMatch(/^\$argon2id\$/);
+        const senders = await db.selectFrom('senders').select('sender').where('account_id', '=', accountId).execute();
+        expect(senders.map((s) => s.sender).sort()).toEqual(['INFO', 'Promo', 'Relais']);
+        const perUser = await db
+          .selectFrom('outgoing')
+          .select(['user_id', 'user_login', 'channel'])
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('account_id', '=', accountId)
+          .groupBy(['user_id', 'user_login', 'channel'])
+          .execute();
+        const logins = new Set(perUser.map((r) => r.user_login));
+        for (const u of users) {
+          expect(logins).toContain(u.login);
+          for (const r of perUser.filter((p) => p.user_login === u.login)) expect(Number(r.user_id)).toBe(Number(u.id));
+        }
+        const manager = perUser.filter((r) => r.user_id === null);
+        expect(manager.map((r) => [r.user_login, r.channel])).toEqual([['', 'manager']]);
+        expect(new Set(perUser.map((r) => r.channel))).toEqual(new Set(CHANNELS));
+      });
+
+      it('stores rows whose ids follow their dates, with consistent timestamps and every status', async () => {
+        const rows = await ctx.database.db
+          .selectFrom('outgoing')
+          .select([
+            'id',
+            'account_id',
+            'job_id',
+            'user_id',
+            'user_login',
+            'channel',
+            'sender',
+            'receiver',
+            'message',
+            'redacted_at',
+            'encoding',
+            'parts',
+            'credits',
+            'tag',
+            'status',
+            'priority',
+            'created_at',
+            'sent_at',
+            'delivered_at',
+            'failed_at',
+            'expired_at',
+            'canceled_at',
+            'carrier_message_id',
+            'error_code',
+            'error_text',
+            'deferred_until',
+            'valid_until',
+          ])
+          .where('account_id', '=', accountId)
+          .orderBy('id')
+          .execute();
+        for (let i = 1; i < rows.length; i++) expect(rows[i].created_at).toBeGreaterThanOrEqual(rows[i - 1].created_at);
+        for (const r of rows) checkConsistent(r, NOW);
+        expect(rows[0].created_at).toBeGreaterThanOrEqual(NOW - 365 * DAY);
+        expect(new Set(rows.map((r) => r.status))).toEqual(new Set(OUTGOING_STATUSES));
+        expect(rows.some((r) => r.message.includes('\n'))).toBe(true);
+        expect(rows.some((r) => /[éèàçô]/.test(r.message))).toBe(true);
+        expect(rows.some((r) => /\p{Extended_Pictographic}/u.test(r.message))).toBe(true);
+        expect(rows.some((r) => r.message.includes('"') && r.message.includes(';'))).toBe(true);
+        // Every value survives the bulk path exactly (COPY escaping on PostgreSQL): the same seed gives the same rows.
+        const repository = createDemoRepository(ctx.database);
+        const users = await repository.findDemoUsers(accountId);
+        const senders = await repository.findSenders(accountId);
+        const expected = [
+          ...generateDemoRows({ accountId, users, senders, count: 20_000, seed: 42, now: NOW, timeZone: 'Europe/Paris' }),
+        ].flat();
+        expect(
+          rows.map(({ id: _, ...r }) => ({
+            ...r,
+            account_id: Number(r.account_id),
+            user_id: r.user_id === null ? null : Number(r.user_id),
+          })),
+        ).toEqual(expected);
+      });
+
+      it('keeps the text search index complete', async () => {
+        for (const word of ['rendez', 'colis', 'Vérification', 'STOP au 36180', 'entre 9h']) {
+          const { index, scan } = await countSearch(ctx.database, accountId, word);
+          expect(index, word).toBe(scan);
+          expect(index, word).toBeGreaterThan(0);
+        }
+        if (ctx.dialect === 'sqlite') {
+          // FTS5 checks that its index matches the content table exactly.
+          await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(ctx.database.db);
+        }
+      });
+    });
+  }
+
+  it('leaves the history as it was when a rebuild is aborted, and keeps later rows searchable', async () => {
+    const accountId = await createAccount(ctx.database, 'sms-ab54321-1');
+    const repository = createDemoRepository(ctx.database);
+    const objectsBefore = await schemaObjects(ctx.database);
+    const rows = generate(500, 'abort').map((r) => ({ ...r, account_id: accountId }));
+    const load = await repository.openBulkLoad({ strategy: 'rebuild' });
+    await load.write(rows);
+    await load.abort();
+    const count = async () =>
+      Number(
+        (
+          await ctx.database.db
+            .selectFrom('outgoing')
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .where('account_id', '=', accountId)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    expect(await count()).toBe(0);
+    expect(await schemaObjects(ctx.database)).toEqual(objectsBefore);
+
+    await ctx.database.db
+      .insertInto('outgoing')
+      .values({ ...rows[0], message: 'Bonjour, message zyxwvu inséré après le chargement' })
+      .execute();
+    expect(await countSearch(ctx.database, accountId, 'zyxwvu')).toEqual({ index: 1, scan: 1 });
+  });
+});
+
+describe('relais demo (real process, SQLite)', () => {
+  const file = join(tmpdir(), `relais-demo-cli-${process.pid}-${Date.now()}.db`);
+  const env = { ...process.env, RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1', NODE_NO_WARNINGS: '1' };
+  const run = promisify(execFile);
+  const relais = async (...args: string[]) => {
+    try {
+      const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env, cwd: process.cwd() });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    const database = openDatabase(`sqlite:${file}`);
+    await migrateToLatest(database);
+    await createAccount({ ...database, url: `sqlite:${file}` }, 'sms-cl12345-1');
+    await database.close();
+    return () => {
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    };
+  });
+
+  it('fills an account, prints the result (or JSON), with progress on stderr', async () => {
+    const human = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '3k', '--seed', 'cli');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Inserted 3,000 messages into sms-cl12345-1 in \d+\.\d s \([\d,]+ rows\/s\)\n$/);
+    expect(human.stderr).toContain('demo: 100% (3,000/3,000 messages');
+
+    const json = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '2000', '--json');
+    expect(json.code).toBe(0);
+    const result = JSON.parse(json.stdout);
+    expect(Object.keys(result)).toEqual(['inserted', 'seconds', 'rowsPerSecond']);
+    expect(result.inserted).toBe(2_000);
+
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const { n } = await database.db
+        .selectFrom('outgoing')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      expect(Number(n)).toBe(5_000);
+      const fts = await sql<{
+        n: number;
+      }>`select count(*) as n from outgoing_fts where outgoing_fts match '"ren" AND "end" AND "nde" AND "dez"'`.execute(database.db);
+      expect(Number(fts.rows[0].n)).toBeGreaterThan(0);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it('refuses an unknown account and a bad count, clearly', async () => {
+    const unknown = await relais('demo', '--account', 'sms-zz99999-1', '--messages', '10');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No SMS account named sms-zz99999-1 (ACCOUNT_NOT_FOUND)');
+    const json = await relais('demo', '--account', 'sms-zz99999-1', '--messages', '10', '--json');
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'ACCOUNT_NOT_FOUND' } });
+    const bad = await relais('demo', '--account', 'sms-cl12345-1', '--messages', 'lots');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--messages must be a whole number');
+  });
+});

@@ -1,0 +1,180 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
+import { createHttp2smsService } from './http2sms.service.js';
+import { type ReadParamsResult, readHttp2smsParams } from './http2sms-params.js';
+import {
+  contentTypeOf,
+  HTTP2SMS_STATUS,
+  type Http2smsOutcome,
+  type ResponseFormat,
+  renderHttp2sms,
+  responseFormatOf,
+} from './http2sms-response.js';
+
+const INTERNAL_MESSAGE = 'Internal error; nothing was sent, try again';
+
+/** OVH's http2sms path. */
+export const HTTP2SMS_PATH = '/cgi-bin/sms/http2sms.cgi';
+
+function rawQueryOf(request: FastifyRequest): string {
+  const url = request.raw.url ?? '';
+  const q = url.indexOf('?');
+  return q === -1 ? '' : url.slice(q + 1);
+}
+
+/** The format a request asked for from its query string alone (for answers given before the body is read). */
+function formatFromQuery(request: FastifyRequest): ResponseFormat {
+  const { params } = readHttp2smsParams({ query: rawQueryOf(request) });
+  return responseFormatOf(params.contentType) ?? 'text/plain';
+}
+
+/**
+ * `GET|POST /cgi-bin/sms/http2sms.cgi` (OVH-COMPAT §3): parameters in the query string or a form body
+ * (`application/x-www-form-urlencoded`, read here as raw bytes so that a charset can be honoured).
+ *
+ * HTTP status: 200 for every answer of the protocol, success or KO (OVH's clients read the body),
+ * except 429 when rate limited (with Retry-After; the body still says KO in the format asked for),
+ * 413/415/400 for a body too large, of another type or unreadable, and 500 for an unexpected failure.
+ * Never cached; no HEAD route (a HEAD must not send an SMS).
+ *
+ * Rate limits (config `http2smsRateLimit`): per client address before anything else, per SMS user once
+ * authenticated (so nobody can exhaust another user's budget with a wrong password), and failed logins
+ * per address a minute. A refused request records and debits nothing.
+ */
+export const http2smsRoutes: FastifyPluginAsync = async (app) => {
+  const { smsUsers, sending, clock, config } = app.services;
+  const service = createHttp2smsService({ smsUsers, sending, clock });
+  const limits = config.http2smsRateLimit;
+
+  // Only form bodies, as raw bytes (the charset decides how to read them); encapsulated in this plugin.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+
+  const userOf = new WeakMap<FastifyRequest, number>();
+  const perIp =
+    limits.perIp > 0
+      ? app.createRateLimit({ max: limits.perIp, timeWindow: limits.windowMs, keyGenerator: (r) => `http2sms:ip:${r.ip}` })
+      : undefined;
+  const perUser =
+    limits.perUser > 0
+      ? app.createRateLimit({
+          max: limits.perUser,
+          timeWindow: limits.windowMs,
+          keyGenerator: (r) => `http2sms:user:${userOf.get(r)}`,
+        })
+      : undefined;
+  const authFailures =
+    limits.authFailuresPerMinute > 0
+      ? app.createRateLimit({ max: limits.authFailuresPerMinute, timeWindow: 60_000, keyGenerator: (r) => `http2sms:fail:${r.ip}` })
+      : undefined;
+
+  /** A refusal when `limiter` is over its limit for `request` (counting this request unless `increment` is false). */
+  async function overLimit(
+    limiter: typeof perIp,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    message: (retryAfter: number) => string,
+    increment = true,
+  ): Promise<Http2smsOutcome | undefined> {
+    if (!limiter) return undefined;
+    const result = await limiter(request, { increment });
+    if (result.isAllowed) return undefined;
+    const exceeded = increment ? result.isExceeded : result.remaining <= 0 && result.ttl > 0;
+    if (!exceeded) return undefined;
+    const retryAfter = Math.max(1, result.ttlInSeconds);
+    reply.header('retry-after', retryAfter);
+    return { ok: false, status: HTTP2SMS_STATUS.RATE_LIMITED, message: message(retryAfter) };
+  }
+
+  /** HTTP 200, except 429 when rate limited and 500 on an unexpected failure (and the transport errors below). */
+  function answer(reply: FastifyReply, format: ResponseFormat, outcome: Http2smsOutcome, httpStatus?: number) {
+    const status =
+      httpStatus ??
+      (outcome.ok ? 200 : outcome.status === HTTP2SMS_STATUS.RATE_LIMITED ? 429 : outcome.status === HTTP2SMS_STATUS.INTERNAL ? 500 : 200);
+    return reply
+      .status(status)
+      .header('content-type', contentTypeOf(format))
+      .header('cache-control', 'no-store')
+      .send(renderHttp2sms(format, outcome));
+  }
+
+  // Errors before the handler (unreadable or too large body, unsupported type, a bad bearer token): KO too.
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    const format = formatFromQuery(request);
+    const ko = (status: number, message: string) => answer(reply, format, { ok: false, status, message }, status);
+    if (error instanceof AppError) return ko(error.code === 'UNAUTHENTICATED' ? 401 : 400, error.message);
+    if (error.statusCode === 413) return ko(413, 'Request too large');
+    if (error.statusCode === 415) {
+      return ko(415, 'Unsupported Content-Type: send the parameters in the query string or as application/x-www-form-urlencoded');
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) return ko(error.statusCode, error.message);
+    request.log.error({ err: error }, 'http2sms failed');
+    return ko(HTTP2SMS_STATUS.INTERNAL, INTERNAL_MESSAGE);
+  });
+
+  /** What the request comes to; every refusal is decided before anything is written. */
+  async function outcomeOf(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    read: ReadParamsResult,
+    format: ResponseFormat | undefined,
+  ): Promise<Http2smsOutcome> {
+    const perSecond = (n: number) => `at most ${n} in ${limits.windowMs / 1000} s`;
+    const ipLimited = await overLimit(
+      perIp,
+      request,
+      reply,
+      (s) => `Too many requests from this IP address (${perSecond(limits.perIp)}); try again in ${s} s`,
+    );
+    if (ipLimited) return ipLimited;
+    if (!format) {
+      const known = 'text/plain, text/html, text/xml, application/xml, text/json or application/json';
+      return { ok: false, status: HTTP2SMS_STATUS.INVALID_PARAMETER, message: `Invalid contentType: expected ${known}` };
+    }
+    if (!read.ok) return { ok: false, status: HTTP2SMS_STATUS.INVALID_PARAMETER, message: read.error };
+    const checked = service.check(read.params);
+    if (!checked.ok) return checked;
+
+    const guessing = await overLimit(
+      authFailures,
+      request,
+      reply,
+      (s) => `Too many failed logins from this IP address; try again in ${s} s`,
+      false,
+    );
+    if (guessing) return guessing;
+    const authorized = await service.authorize(checked.request, request.ip);
+    if (!authorized.ok) {
+      if (authorized.badCredentials && authFailures) await authFailures(request);
+      return authorized;
+    }
+    userOf.set(request, authorized.access.userId!);
+    const userLimited = await overLimit(
+      perUser,
+      request,
+      reply,
+      (s) => `Too many requests for this SMS user (${perSecond(limits.perUser)}); try again in ${s} s`,
+    );
+    if (userLimited) return userLimited;
+
+    return service.send(authorized.access, checked.request);
+  }
+
+  async function handle(request: FastifyRequest, reply: FastifyReply) {
+    const body = request.body instanceof Buffer ? request.body : undefined;
+    const read = readHttp2smsParams({ query: rawQueryOf(request), body, contentType: request.headers['content-type'] });
+    const format = responseFormatOf(read.params.contentType);
+    let outcome: Http2smsOutcome;
+    try {
+      outcome = await outcomeOf(request, reply, read, format);
+    } catch (error) {
+      request.log.error({ err: error }, 'http2sms failed');
+      outcome = { ok: false, status: HTTP2SMS_STATUS.INTERNAL, message: INTERNAL_MESSAGE };
+    }
+    return answer(reply, format ?? 'text/plain', outcome);
+  }
+
+  const options = { exposeHeadRoute: false, config: { csrf: false }, schema: { hide: true } };
+  app.get(HTTP2SMS_PATH, options, handle);
+  app.post(HTTP2SMS_PATH, options, handle);
+};

@@ -1,0 +1,138 @@
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { zonedTimeToUtc } from '../../time-zone.js';
+import type { Account } from '../accounts/accounts.repository.js';
+import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import type { SmsUser } from '../accounts/sms-users.repository.js';
+import { isIpAllowed, type SmsUsersService } from '../accounts/sms-users.service.js';
+import type { AccountAccess } from '../auth/principal.js';
+import { parseReceiverList } from '../sending/phone.js';
+import type { SendInput, SendingService, SendReport } from '../sending/sending.service.js';
+import { type Mail2SmsParseRefusalReason, type Mail2SmsRequest, quote } from './mail2sms.parser.js';
+
+/** How far ahead `Deferred` may be (the native API's `differedPeriod` limit, one year). */
+const MAX_DEFERRED_AHEAD_MS = 525_600 * 60_000;
+
+/** Every reason a mail is refused for good (the SMTP server answers each with a 5xx reply). */
+export type Mail2SmsRefusalReason =
+  | Mail2SmsParseRefusalReason
+  | 'BAD_CREDENTIALS'
+  | 'IP_NOT_ALLOWED'
+  | 'UNKNOWN_SENDER'
+  | 'INVALID_RECEIVER'
+  | 'INSUFFICIENT_CREDITS';
+
+export interface Mail2SmsRefusal {
+  ok: false;
+  reason: Mail2SmsRefusalReason;
+  /** For people: what was wrong (the SMTP reply's text). */
+  message: string;
+}
+
+export type Mail2SmsOutcome = { ok: true; report: SendReport } | Mail2SmsRefusal;
+
+/** The SMS user's view of its account, as the sending service wants it. */
+function toAccess(account: Account, user: SmsUser): AccountAccess {
+  return {
+    account: {
+      id: account.id,
+      name: account.name,
+      timezone: account.timezone,
+      ownerId: account.ownerId,
+      credits: account.credits,
+      status: account.status,
+      defaultCountry: account.defaultCountry,
+    },
+    userLogin: user.login,
+    userId: user.id,
+    actor: `user:${user.login}`,
+  };
+}
+
+/**
+ * mail2sms (OVH-COMPAT §4) over the one sending path: authenticates the SMS user named by a parsed
+ * mail, checks its IP restrictions against the SMTP client, checks every receiver (one bad number
+ * refuses the whole mail) and sends through `sending.accept(access, 'mail2sms', …)`. A refusal has
+ * written and debited nothing. Unexpected failures (database down…) are thrown: the caller answers
+ * them as temporary.
+ */
+export function createMail2SmsService(deps: { smsUsers: SmsUsersService; sending: SendingService; clock: Clock }) {
+  const { smsUsers, sending, clock } = deps;
+  const refuse = (reason: Mail2SmsRefusalReason, message: string): Mail2SmsRefusal => ({ ok: false, reason, message });
+
+  async function authorize(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
+    const ipRefused = () => refuse('IP_NOT_ALLOWED', `IP address ${ip} is not allowed for this SMS user`);
+    try {
+      const { account, user } = await smsUsers.authenticate(request.account, request.login, request.password);
+      if (!isIpAllowed(user.ipRestrictions, ip)) return ipRefused();
+      return { ok: true, access: toAccess(account, user) };
+    } catch (error) {
+      if (!(error instanceof AppError) || error.code !== 'INVALID_CREDENTIALS') throw error;
+      // Outside the user's addresses, the answer is the same whatever the password: no guessing from there.
+      const user = await smsUsers.get(SYSTEM_ACTOR, request.account, request.login).catch(() => undefined);
+      if (user && !isIpAllowed(user.ipRestrictions, ip)) return ipRefused();
+      return refuse('BAD_CREDENTIALS', 'Wrong account, login or password');
+    }
+  }
+
+  return {
+    /** Sends a parsed mail from the SMTP client at `ip`; all or nothing. */
+    async send(request: Mail2SmsRequest, ip: string): Promise<Mail2SmsOutcome> {
+      const authorized = await authorize(request, ip);
+      if (!authorized.ok) return authorized;
+      const { access } = authorized;
+
+      let deferredUntil: number | undefined;
+      if (request.deferred) {
+        const at = zonedTimeToUtc(request.deferred, access.account.timezone);
+        const now = clock.now();
+        if (at > now + MAX_DEFERRED_AHEAD_MS) return refuse('INVALID_FIELD', 'Invalid Deferred: more than a year ahead');
+        if (at > now) deferredUntil = at;
+      }
+      // One receiver is checked by sending itself (an invalid one refuses the job); several are checked
+      // here first, so that one bad number refuses the whole mail instead of being dropped.
+      const invalid =
+        request.receivers.length > 1 || /[\s,;]/.test(request.receivers[0])
+          ? parseReceiverList(request.receivers, access.account.defaultCountry).invalid
+          : [];
+      if (invalid.length > 0) {
+        const more = invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : '';
+        return refuse('INVALID_RECEIVER', `Invalid receiver: ${quote(invalid[0])} is not a valid phone number${more}`);
+      }
+
+      const input: SendInput = {
+        message: request.message,
+        receivers: request.receivers,
+        noStopClause: request.noStopClause,
+        senderForResponse: request.senderForResponse,
+        ...(request.sender === null ? {} : { sender: request.sender }),
+        ...(request.tag === null ? {} : { tag: request.tag }),
+        ...(request.class === null ? {} : { class: request.class }),
+        ...(request.coding === null ? {} : { coding: request.coding }),
+        ...(deferredUntil === undefined ? {} : { deferredUntil }),
+      };
+      try {
+        return { ok: true, report: await sending.accept(access, 'mail2sms', input) };
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        switch (error.code) {
+          case 'INVALID_SENDER':
+            return refuse(
+              'UNKNOWN_SENDER',
+              `Unknown sender: ${quote(request.sender ?? '')} is not an enabled sender of ${access.account.name}`,
+            );
+          case 'INVALID_RECEIVER':
+            return refuse('INVALID_RECEIVER', `Invalid receiver: ${quote(request.receivers[0])} is not a valid phone number`);
+          case 'INSUFFICIENT_CREDITS':
+            return refuse('INSUFFICIENT_CREDITS', error.message);
+          case 'VALIDATION_FAILED':
+            return refuse('INVALID_FIELD', `Invalid mail: ${error.message}`);
+          default:
+            throw error;
+        }
+      }
+    },
+  };
+}
+
+export type Mail2SmsService = ReturnType<typeof createMail2SmsService>;
