@@ -138,7 +138,7 @@ describeEachDialectWithApp(
           expect(res.statusCode).toBeLessThan(500);
           if (res.statusCode >= 400) expect(res.json().error.message).toBeTruthy();
         }),
-        { numRuns: 150 },
+        { numRuns: 150, seed: 20261125 },
       );
     });
 

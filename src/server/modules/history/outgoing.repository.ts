@@ -114,6 +114,9 @@ function fromArray(a: unknown[]): Outgoing {
  */
 const SCAN_WINDOW = 10_000;
 
+/** A date or receiver range matching more rows than this is "broad" for a page in another order. */
+const BROAD_RANGE = 2_000;
+
 type OutgoingEB = ExpressionBuilder<DB, 'outgoing'>;
 
 /** The trigrams of `text` (by code point) as an FTS5 query: every one must be present. */
@@ -130,6 +133,12 @@ function likePattern(text: string): string {
 }
 
 /** A text search resolved for one query: how the `q` filter is written in SQL. */
+/** Range filters to test without their index (see `conditions`). */
+interface Broad {
+  dates?: boolean;
+  receiver?: boolean;
+}
+
 type TextPlan = { kind: 'none' } | { kind: 'contains'; folded: string } | { kind: 'fts'; match: string; folded: string } | { kind: 'ilike'; pattern: string };
 
 interface Compiled {
@@ -138,9 +147,21 @@ interface Compiled {
 }
 
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
-export function createOutgoingRepository(database: Database, options: { scanWindow?: number } = {}) {
+export function createOutgoingRepository(database: Database, options: { scanWindow?: number; broadRange?: number } = {}) {
   const { db, dialect } = database;
   const scanWindow = options.scanWindow ?? SCAN_WINDOW;
+  const broadRange = options.broadRange ?? BROAD_RANGE;
+
+  /** Whether the account has more than `broadRange` rows matching just this one filter. */
+  async function wide(scope: HistoryScope, only: HistoryFilter): Promise<boolean> {
+    const inner = db
+      .selectFrom('outgoing')
+      .select(sql.lit(1).as('one'))
+      .where((eb) => eb.and(conditions(eb, scope, only, { kind: 'none' })))
+      .limit(broadRange + 1);
+    const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+    return Number(n) > broadRange;
+  }
 
   /** How `q` is matched: pg_trgm ILIKE on PostgreSQL; on SQLite the FTS5 trigram index or a plain check. */
   function textPlan(q: string | undefined, useIndex: boolean): TextPlan {
@@ -168,7 +189,14 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     return result.rows as unknown[][];
   }
 
-  function conditions(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter, text: TextPlan): Expression<SqlBool>[] {
+  /**
+   * `broad` marks range filters that match so many rows that walking the sort column's index is
+   * cheaper than reading the range and sorting it: SQLite then gets the column as `+column`, which
+   * keeps the test but not the index (its planner cannot tell a wide range from a narrow one).
+   */
+  function conditions(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter, text: TextPlan, broad: Broad = {}): Expression<SqlBool>[] {
+    const date = broad.dates ? sql<number>`+${sql.ref('outgoing.created_at')}` : sql<number>`${sql.ref('outgoing.created_at')}`;
+    const receiverColumn = broad.receiver ? sql<string>`+${sql.ref('outgoing.receiver')}` : sql<string>`${sql.ref('outgoing.receiver')}`;
     const c: Expression<SqlBool>[] = [eb('outgoing.account_id', '=', scope.accountId)];
     if (scope.userLogin !== null) c.push(eb('outgoing.user_login', '=', scope.userLogin));
     if (filter.user !== undefined) c.push(eb('outgoing.user_login', '=', filter.user ?? ''));
@@ -179,10 +207,10 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     if (filter.receiver && 'exact' in filter.receiver) c.push(eb('outgoing.receiver', '=', filter.receiver.exact));
     if (filter.receiver && 'prefix' in filter.receiver) {
       // Receivers hold only "+" and digits, and ":" sorts right after "9": a plain index range.
-      c.push(eb('outgoing.receiver', '>=', filter.receiver.prefix), eb('outgoing.receiver', '<', `${filter.receiver.prefix}:`));
+      c.push(eb(receiverColumn, '>=', filter.receiver.prefix), eb(receiverColumn, '<', `${filter.receiver.prefix}:`));
     }
-    if (filter.from !== undefined) c.push(eb('outgoing.created_at', '>=', filter.from));
-    if (filter.to !== undefined) c.push(eb('outgoing.created_at', '<=', filter.to));
+    if (filter.from !== undefined) c.push(eb(date, '>=', filter.from));
+    if (filter.to !== undefined) c.push(eb(date, '<=', filter.to));
     if (text.kind === 'ilike') c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
     if (text.kind === 'fts') c.push(sql<SqlBool>`outgoing.id in (select rowid from outgoing_fts where outgoing_fts match ${text.match})`);
     if (text.kind === 'fts' || text.kind === 'contains') c.push(sql<SqlBool>`relais_contains(outgoing.message, ${text.folded})`);
@@ -200,9 +228,16 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       const backwards = cursor?.way === 'before';
       // Reading backwards means reading the reversed order, then turning the page around.
       const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
+      const broad: Broad = {};
+      if (dialect === 'sqlite') {
+        if (sort.key !== 'date' && (filter.from !== undefined || filter.to !== undefined)) {
+          broad.dates = await wide(scope, { from: filter.from, to: filter.to });
+        }
+        if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver) broad.receiver = await wide(scope, { receiver: filter.receiver });
+      }
       const page = (text: TextPlan, window: number | null) => {
         const where = (eb: OutgoingEB, withText: boolean) => {
-          const c = conditions(eb, scope, filter, withText ? text : { kind: 'none' });
+          const c = conditions(eb, scope, filter, withText ? text : { kind: 'none' }, broad);
           if (cursor) {
             c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
           }
