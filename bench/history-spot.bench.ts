@@ -30,6 +30,10 @@ const cases = [
   'sort=status&user=apiuser',
   'sort=-channel&status=failed',
   'sort=date&q=Xq9z',
+  'sort=date&q=rendez-vous',
+  'sort=-sender&q=rendez-vous',
+  'sort=date&q=livr%C3%A9',
+  'sort=receiver&q=Chlo%C3%A9',
 ];
 console.log(`${dialect}, ${messages.toLocaleString('en')} messages, 2 cores (machine shared)`);
 for (const qs of cases) {

@@ -11,6 +11,8 @@ import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgo
 export const MAX_DELETE_IDS = 10_000;
 /** `total` is counted exactly up to this many rows, beyond which it is a lower bound. */
 export const TOTAL_COUNT_CAP = 10_000;
+/** With a text search, `total` is counted exactly up to this many (each match costs a text check). */
+export const TEXT_TOTAL_CAP = 1_000;
 /** A delete job counts its matches up front only up to this many (counting more would block readers). */
 export const JOB_COUNT_CAP = 100_000;
 /** A deletion by filter matching more than this runs as a background job. */
@@ -120,7 +122,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       if (query.cursor !== undefined && typeof query.cursor !== 'string') throw new AppError('INVALID_CURSOR', 'cursor must be a string');
       const [page, total] = await Promise.all([
         outgoing.list({ scope, filter, sort, cursor, limit }),
-        outgoing.count({ scope, filter, cap: TOTAL_COUNT_CAP }),
+        outgoing.count({ scope, filter, cap: filter.q ? TEXT_TOTAL_CAP : TOTAL_COUNT_CAP }),
       ]);
       const first = page.rows[0];
       const last = page.rows[page.rows.length - 1];

@@ -54,11 +54,12 @@ describeEachDialect('outgoing repository', (ctx) => {
   });
 
   it.each([
-    ['a window of rows in sort order', undefined],
-    ['the full-text index (window too small)', 1],
-  ])('searches text case-insensitively, accents mattering, LIKE characters literal, through %s', async (_, scanWindow) => {
+    ['the full-text index (few candidates)', {}],
+    ['a window of rows in sort order', { ftsFew: 0 }],
+    ['the full-text index (window too small)', { ftsFew: 0, scanWindow: 1 }],
+  ])('searches text case-insensitively, accents mattering, LIKE characters literal, through %s', async (_, options) => {
     const messages = async (filter: HistoryFilter) =>
-      (await createOutgoingRepository(ctx.database, { scanWindow }).list({ scope, filter, sort: { key: 'date', direction: 'desc' }, cursor: null, limit: 100 })).rows.map((r) => r.message);
+      (await createOutgoingRepository(ctx.database, options).list({ scope, filter, sort: { key: 'date', direction: 'desc' }, cursor: null, limit: 100 })).rows.map((r) => r.message);
     expect(await messages({ q: 'RENDEZ' })).toEqual(['Votre rendez-vous est confirmé']);
     expect(await messages({ q: 'été' })).toEqual(['été à la plage', 'ÉTÉ: -20% sur tout']);
     expect(await messages({ q: 'ete' })).toEqual([]);

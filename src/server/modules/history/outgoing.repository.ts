@@ -114,6 +114,9 @@ function fromArray(a: unknown[]): Outgoing {
  */
 const SCAN_WINDOW = 10_000;
 
+/** Up to this many trigram-index candidates, SQLite text search reads them all and sorts them. */
+const FTS_FEW = 2_000;
+
 /** A date or receiver range matching more rows than this is "broad" for a page in another order. */
 const BROAD_RANGE = 2_000;
 
@@ -147,10 +150,20 @@ interface Compiled {
 }
 
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
-export function createOutgoingRepository(database: Database, options: { scanWindow?: number; broadRange?: number } = {}) {
+export function createOutgoingRepository(database: Database, options: { scanWindow?: number; broadRange?: number; ftsFew?: number } = {}) {
   const { db, dialect } = database;
   const scanWindow = options.scanWindow ?? SCAN_WINDOW;
+  const ftsFew = options.ftsFew ?? FTS_FEW;
   const broadRange = options.broadRange ?? BROAD_RANGE;
+
+  /** How many rows the trigram index proposes for `match`, counting at most `cap + 1`. */
+  async function ftsCandidates(match: string, cap: number): Promise<number> {
+    const [[n]] = await selectArrays({
+      sql: 'select count(*) from (select rowid from outgoing_fts where outgoing_fts match ? limit ?)',
+      parameters: [match, cap + 1],
+    });
+    return Number(n);
+  }
 
   /** Whether the account has more than `broadRange` rows matching just this one filter. */
   async function wide(scope: HistoryScope, only: HistoryFilter): Promise<boolean> {
@@ -235,56 +248,55 @@ export function createOutgoingRepository(database: Database, options: { scanWind
         }
         if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver) broad.receiver = await wide(scope, { receiver: filter.receiver });
       }
-      const page = (text: TextPlan, window: number | null) => {
-        const where = (eb: OutgoingEB, withText: boolean) => {
-          const c = conditions(eb, scope, filter, withText ? text : { kind: 'none' }, broad);
-          if (cursor) {
-            c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
-          }
-          return eb.and(c);
-        };
-        return db
+      const where = (eb: OutgoingEB, text: TextPlan) => {
+        const c = conditions(eb, scope, filter, text, broad);
+        if (cursor) {
+          c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
+        }
+        return eb.and(c);
+      };
+      // The next `size` rows in this order, without the text test.
+      const windowIds = (eb: OutgoingEB, size: number) =>
+        eb
+          .selectFrom('outgoing')
+          .select('outgoing.id')
+          .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }))
+          .orderBy(`outgoing.${column}`, direction)
+          .orderBy('outgoing.id', direction)
+          .limit(size);
+      const page = (text: TextPlan, window: number | null) =>
+        db
           .selectFrom('outgoing')
           .select(COLUMNS.map((c) => `outgoing.${c}` as const))
           .where((eb) =>
             window === null
-              ? where(eb, true)
-              : eb.and([
-                  // The next `window` rows in this order (without the text test), then the text test on them.
-                  eb(
-                    'outgoing.id',
-                    'in',
-                    eb
-                      .selectFrom('outgoing')
-                      .select('outgoing.id')
-                      .where((inner) => where(inner as unknown as OutgoingEB, false))
-                      .orderBy(`outgoing.${column}`, direction)
-                      .orderBy('outgoing.id', direction)
-                      .limit(window),
-                  ),
-                  ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1),
-                ]),
+              ? where(eb, text)
+              : eb.and([eb('outgoing.id', 'in', windowIds(eb, window)), ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1)]),
           )
           .orderBy(`outgoing.${column}`, direction)
           .orderBy('outgoing.id', direction)
           .limit(limit + 1)
           .compile();
-      };
-      let rows: unknown[][];
+      let rows: unknown[][] | null = null;
       if (dialect === 'sqlite' && filter.q) {
-        // Common words: a window of rows in sort order holds a full page. Rare ones: the trigram index.
-        rows = await selectArrays(page(textPlan(filter.q, false), scanWindow));
-        if (rows.length <= limit) {
-          const windowRows = await selectArrays(
-            db
-              .selectFrom('outgoing')
-              .select(sql.lit(1).as('one'))
-              .where((eb) => eb.and(conditions(eb, scope, { ...filter, q: undefined }, { kind: 'none' })))
-              .limit(scanWindow)
-              .compile(),
-          );
-          if (windowRows.length >= scanWindow) rows = await selectArrays(page(textPlan(filter.q, true), null));
+        // Rare words: the trigram index gives few candidates. Common ones: a window of rows in sort
+        // order holds a full page (the index would give too many candidates to sort).
+        const indexed = textPlan(filter.q, true);
+        if (indexed.kind !== 'fts' || (await ftsCandidates(indexed.match, ftsFew)) > ftsFew) {
+          for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
+            const found = await selectArrays(page(textPlan(filter.q, false), size));
+            if (found.length > limit) {
+              rows = found;
+              break;
+            }
+            const [[inWindow]] = await selectArrays(db.selectFrom((eb) => windowIds(eb as unknown as OutgoingEB, size).as('w')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+            if (Number(inWindow) < size) {
+              rows = found; // the window held every remaining row
+              break;
+            }
+          }
         }
+        rows ??= await selectArrays(page(indexed, null));
       } else {
         rows = await selectArrays(page(textPlan(filter.q, true), null));
       }
@@ -297,6 +309,20 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     /** How many messages match, counting at most `cap` (then `exact` is false). */
     async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {
       const text = textPlan(args.filter.q, true);
+      if (text.kind === 'fts') {
+        // Walk the trigram index's candidates lazily (an IN (…) would first collect all of them).
+        const inner = db
+          .withTables<{ outgoing_fts: { rowid: number } }>()
+          .selectFrom(['outgoing_fts', 'outgoing'])
+          .select(sql.lit(1).as('one'))
+          .where(sql<SqlBool>`outgoing_fts match ${text.match}`)
+          .whereRef('outgoing.id', '=', 'outgoing_fts.rowid')
+          .where((eb) => eb.and(conditions(eb as unknown as OutgoingEB, args.scope, args.filter, { kind: 'contains', folded: text.folded })))
+          .limit(args.cap + 1);
+        const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+        const count = Number(n);
+        return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
+      }
       const inner = db
         .selectFrom('outgoing')
         .select(sql.lit(1).as('one'))
