@@ -6,7 +6,7 @@ import { getTimeFormatter } from '../../shared/account-time.js';
 import { createCsvFormatter, jsonLine } from '../../shared/csv.js';
 import type { Outgoing } from '../../shared/outgoing.js';
 import { AppError } from '../errors.js';
-import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
+import { accountAccessFor, SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import type { AccountAccess } from '../modules/auth/principal.js';
 import type { RawFilter } from '../modules/history/history-query.js';
 import { withContext } from './context.js';
@@ -91,20 +91,7 @@ export function registerHistoryCommands(program: Command): void {
       }
       await withContext(async ({ services, config }) => {
         const account = await services.accounts.getAccount(SYSTEM_ACTOR, options.account);
-        const access: AccountAccess = {
-          account: {
-            id: account.id,
-            name: account.name,
-            timezone: account.timezone,
-            ownerId: account.ownerId,
-            credits: account.credits,
-            status: account.status,
-            defaultCountry: account.defaultCountry,
-          },
-          userLogin: null,
-          userId: null,
-          actor: 'cli',
-        };
+        const access: AccountAccess = accountAccessFor(account, null, 'cli');
         const { user, channel, sender, receiver, status, tag, from, to, q, sort } = options;
         const query = { user, channel, sender, receiver, status, tag, from, to, q, sort };
         const rowsLimit = options.all ? limit : (limit ?? config.csvDownloadLimit);

@@ -85,6 +85,24 @@ export interface CreateAccountInput {
   defaultCountry?: string;
 }
 
+/** The view of `account` that services get: the whole account, or only `user`'s messages when given. */
+export function accountAccessFor(account: Account, user: { id: number; login: string } | null, actor: string): AccountAccess {
+  return {
+    account: {
+      id: account.id,
+      name: account.name,
+      timezone: account.timezone,
+      ownerId: account.ownerId,
+      credits: account.credits,
+      status: account.status,
+      defaultCountry: account.defaultCountry,
+    },
+    userLogin: user?.login ?? null,
+    userId: user?.id ?? null,
+    actor,
+  };
+}
+
 /** SMS accounts: creation (operator), reading and settings (owner), and who may reach which account. */
 export function createAccountsService(deps: {
   accounts: AccountsRepository;
@@ -109,21 +127,8 @@ export function createAccountsService(deps: {
     /** The `ResolveAccountAccess` contract (auth/principal.ts) for request principals. */
     async resolveAccess(principal: Principal, accountName: string): Promise<AccountAccess> {
       const account = await getAccount(principal, accountName);
-      const user =
-        principal.kind === 'token' ? { userId: principal.userId, userLogin: principal.userLogin } : { userId: null, userLogin: null };
-      return {
-        account: {
-          id: account.id,
-          name: account.name,
-          timezone: account.timezone,
-          ownerId: account.ownerId,
-          credits: account.credits,
-          status: account.status,
-          defaultCountry: account.defaultCountry,
-        },
-        ...user,
-        actor: principal.kind === 'customer' ? `customer:${principal.email}` : `token:${principal.tokenId}`,
-      };
+      const user = principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin ?? '' } : null;
+      return accountAccessFor(account, user, principal.kind === 'customer' ? `customer:${principal.email}` : `token:${principal.tokenId}`);
     },
 
     /** Creates an SMS account (operator only: the CLI). */

@@ -6,7 +6,7 @@ import type { OutgoingStatus } from '../../../shared/status.js';
 import type { Database } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import type { Receipt } from '../carriers/carrier.js';
-import { toOutgoing } from '../history/outgoing.repository.js';
+import { COLUMNS, toOutgoing } from '../history/outgoing.repository.js';
 
 /** A due message claimed by a dispatcher: what the carrier needs, plus the queue's attempt count. */
 export interface ClaimedMessage {
@@ -45,35 +45,6 @@ export interface SettleResult {
   callbacks: number;
 }
 
-/** The history columns (explicit, never selectAll), as `toOutgoing` reads them. */
-const COLUMNS = [
-  'id',
-  'account_id',
-  'job_id',
-  'user_id',
-  'user_login',
-  'channel',
-  'sender',
-  'receiver',
-  'message',
-  'redacted_at',
-  'encoding',
-  'parts',
-  'credits',
-  'tag',
-  'status',
-  'created_at',
-  'sent_at',
-  'delivered_at',
-  'failed_at',
-  'expired_at',
-  'canceled_at',
-  'carrier_message_id',
-  'error_code',
-  'error_text',
-  'deferred_until',
-  'valid_until',
-] as const;
 
 /** Queue priorities, most urgent first (sending.service: high 0 … veryLow 3). */
 const PRIORITIES = [0, 1, 2, 3] as const;

@@ -14,8 +14,8 @@ export interface HistoryScope {
   userLogin: string | null;
 }
 
-/** Every column of a history row (explicit, never selectAll). */
-const COLUMNS = [
+/** Every column of a history row (explicit, never selectAll), in the order `toOutgoing` and the array mode read them. */
+export const COLUMNS = [
   'id',
   'account_id',
   'job_id',

@@ -2,7 +2,7 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
-import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import { accountAccessFor, SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
 import { isIpAllowed, type SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
@@ -69,22 +69,7 @@ function isPresent(value: string | undefined): value is string {
 export function createHttp2smsService(deps: { smsUsers: SmsUsersService; sending: SendingService; clock: Clock }) {
   const { smsUsers, sending, clock } = deps;
 
-  function toAccess(account: Account, user: SmsUser): AccountAccess {
-    return {
-      account: {
-        id: account.id,
-        name: account.name,
-        timezone: account.timezone,
-        ownerId: account.ownerId,
-        credits: account.credits,
-        status: account.status,
-        defaultCountry: account.defaultCountry,
-      },
-      userLogin: user.login,
-      userId: user.id,
-      actor: `user:${user.login}`,
-    };
-  }
+  const toAccess = (account: Account, user: SmsUser): AccountAccess => accountAccessFor(account, user, `user:${user.login}`);
 
   const ipRefused = (ip: string) => refuse(HTTP2SMS_STATUS.NOT_AUTHORISED, `IP not allowed for this user (${ip})`);
 

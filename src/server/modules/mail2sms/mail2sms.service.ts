@@ -2,7 +2,7 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
-import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import { accountAccessFor, SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
 import { isIpAllowed, type SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
@@ -32,22 +32,7 @@ export interface Mail2SmsRefusal {
 export type Mail2SmsOutcome = { ok: true; report: SendReport } | Mail2SmsRefusal;
 
 /** The SMS user's view of its account, as the sending service wants it. */
-function toAccess(account: Account, user: SmsUser): AccountAccess {
-  return {
-    account: {
-      id: account.id,
-      name: account.name,
-      timezone: account.timezone,
-      ownerId: account.ownerId,
-      credits: account.credits,
-      status: account.status,
-      defaultCountry: account.defaultCountry,
-    },
-    userLogin: user.login,
-    userId: user.id,
-    actor: `user:${user.login}`,
-  };
-}
+const toAccess = (account: Account, user: SmsUser): AccountAccess => accountAccessFor(account, user, `user:${user.login}`);
 
 /**
  * mail2sms (OVH-COMPAT §4) over the one sending path: authenticates the SMS user named by a parsed
