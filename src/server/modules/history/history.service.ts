@@ -10,7 +10,7 @@ import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgo
 /** Largest id list one request may delete. */
 export const MAX_DELETE_IDS = 10_000;
 /** `total` is counted exactly up to this many rows, beyond which it is a lower bound. */
-export const TOTAL_COUNT_CAP = 10_000;
+export const TOTAL_COUNT_CAP = 1_000;
 /** With a text search, `total` is counted exactly up to this many (each match costs a text check). */
 export const TEXT_TOTAL_CAP = 1_000;
 /** A delete job counts its matches up front only up to this many (counting more would block readers). */
