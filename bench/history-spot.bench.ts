@@ -34,6 +34,7 @@ const cases = [
   'sort=-sender&q=rendez-vous',
   'sort=date&q=livr%C3%A9',
   'sort=receiver&q=Chlo%C3%A9',
+  'sort=message&q=rendez-vous',
 ];
 console.log(`${dialect}, ${messages.toLocaleString('en')} messages, 2 cores (machine shared)`);
 for (const qs of cases) {

@@ -142,7 +142,12 @@ interface Broad {
   receiver?: boolean;
 }
 
-type TextPlan = { kind: 'none' } | { kind: 'contains'; folded: string } | { kind: 'fts'; match: string; folded: string } | { kind: 'ilike'; pattern: string };
+type TextPlan =
+  | { kind: 'none' }
+  | { kind: 'contains'; folded: string }
+  | { kind: 'fts'; match: string; folded: string }
+  /** `apart`: evaluate the match on its own (pg_trgm bitmap), never by walking another index. */
+  | { kind: 'ilike'; pattern: string; apart?: boolean };
 
 interface Compiled {
   sql: string;
@@ -224,7 +229,8 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     }
     if (filter.from !== undefined) c.push(eb(date, '>=', filter.from));
     if (filter.to !== undefined) c.push(eb(date, '<=', filter.to));
-    if (text.kind === 'ilike') c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
+    if (text.kind === 'ilike' && !text.apart) c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
+
     if (text.kind === 'fts') c.push(sql<SqlBool>`outgoing.id in (select rowid from outgoing_fts where outgoing_fts match ${text.match})`);
     if (text.kind === 'fts' || text.kind === 'contains') c.push(sql<SqlBool>`relais_contains(outgoing.message, ${text.folded})`);
     return c;
@@ -265,8 +271,20 @@ export function createOutgoingRepository(database: Database, options: { scanWind
           .orderBy('outgoing.id', direction)
           .limit(size);
       const page = (text: TextPlan, window: number | null) =>
-        db
-          .selectFrom('outgoing')
+        (text.kind === 'ilike' && text.apart
+          ? // PostgreSQL, a word too common for the windows: take every match through the trigram index
+            // (OFFSET 0 keeps the subquery whole), then sort them; never walk the sort index looking for them.
+            db.selectFrom(
+              db
+                .selectFrom('outgoing')
+                .selectAll()
+                .where('account_id', '=', scope.accountId)
+                .where(sql<SqlBool>`message ilike ${text.pattern} escape '\\'`)
+                .offset(0)
+                .as('outgoing'),
+            )
+          : db.selectFrom('outgoing')
+        )
           .select(COLUMNS.map((c) => `outgoing.${c}` as const))
           .where((eb) =>
             window === null
@@ -278,11 +296,13 @@ export function createOutgoingRepository(database: Database, options: { scanWind
           .limit(limit + 1)
           .compile();
       let rows: unknown[][] | null = null;
-      if (dialect === 'sqlite' && filter.q) {
-        // Rare words: the trigram index gives few candidates. Common ones: a window of rows in sort
-        // order holds a full page (the index would give too many candidates to sort).
+      if (filter.q) {
+        // Rare words: the trigram index gives few candidates to read and sort. Common ones: a window of
+        // rows in sort order holds a full page (both planners otherwise sort huge candidate sets, or walk
+        // the sort index for millions of rows when the first values hold no match).
         const indexed = textPlan(filter.q, true);
-        if (indexed.kind !== 'fts' || (await ftsCandidates(indexed.match, ftsFew)) > ftsFew) {
+        const few = indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+        if (!few) {
           for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
             const found = await selectArrays(page(textPlan(filter.q, false), size));
             if (found.length > limit) {
@@ -296,9 +316,9 @@ export function createOutgoingRepository(database: Database, options: { scanWind
             }
           }
         }
-        rows ??= await selectArrays(page(indexed, null));
+        rows ??= await selectArrays(page(indexed.kind === 'ilike' ? { ...indexed, apart: true } : indexed, null));
       } else {
-        rows = await selectArrays(page(textPlan(filter.q, true), null));
+        rows = await selectArrays(page({ kind: 'none' }, null));
       }
       const more = rows.length > limit;
       const result = rows.slice(0, limit).map(fromArray);
