@@ -34,11 +34,7 @@ function credentialsFile(config: Readonly<Config>): string | null {
  */
 export async function ensureDemo(config: Readonly<Config>, database: Database, services: Services): Promise<DemoCredentials | null> {
   const file = credentialsFile(config);
-  const { count } = await database.db
-    .selectFrom('customers')
-    .select((eb) => eb.fn.countAll<number>().as('count'))
-    .executeTakeFirstOrThrow();
-  if (Number(count) > 0) {
+  if (await services.customers.any()) {
     if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DemoCredentials;
     return null;
   }

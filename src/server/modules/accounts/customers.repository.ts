@@ -34,6 +34,11 @@ export function createCustomersRepository(db: Kysely<DB>) {
       }
     },
 
+    /** Whether any customer exists (a first start has none). */
+    async any(): Promise<boolean> {
+      return (await db.selectFrom('customers').select('id').limit(1).executeTakeFirst()) !== undefined;
+    },
+
     async findById(id: number): Promise<Customer | undefined> {
       const row = await db.selectFrom('customers').select(COLUMNS).where('id', '=', id).executeTakeFirst();
       return row && toCustomer(row);

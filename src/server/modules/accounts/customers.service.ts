@@ -26,6 +26,11 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
       return customers.insert({ email, passwordHash: await hasher.hash(input.password), createdAt: clock.now() });
     },
 
+    /** Whether any customer exists yet. */
+    async any(): Promise<boolean> {
+      return customers.any();
+    },
+
     async getByEmail(email: string): Promise<Customer> {
       const customer = await customers.findByEmail(normalizeEmail(email));
       if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);

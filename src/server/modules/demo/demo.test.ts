@@ -12,7 +12,7 @@ import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { openDatabase } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { createPasswordHasher } from '../auth/password.js';
-import { copyLine, createDemoRepository, type NewOutgoingRow } from './demo.repository.js';
+import { copyLine, createDemoRepository, type NewOutgoingRow, OUTGOING_INSERT_COLUMNS } from './demo.repository.js';
 import { DEMO_USER_LOGINS, encodingAndParts, generateDemoRows, runDemo } from './demo.service.js';
 
 const DAY = 86_400_000;
@@ -343,35 +343,7 @@ describeEachDialect('demo loader', (ctx) => {
       it('stores rows whose ids follow their dates, with consistent timestamps and every status', async () => {
         const rows = await ctx.database.db
           .selectFrom('outgoing')
-          .select([
-            'id',
-            'account_id',
-            'job_id',
-            'user_id',
-            'user_login',
-            'channel',
-            'sender',
-            'receiver',
-            'message',
-            'redacted_at',
-            'encoding',
-            'parts',
-            'credits',
-            'tag',
-            'status',
-            'priority',
-            'created_at',
-            'sent_at',
-            'delivered_at',
-            'failed_at',
-            'expired_at',
-            'canceled_at',
-            'carrier_message_id',
-            'error_code',
-            'error_text',
-            'deferred_until',
-            'valid_until',
-          ])
+          .select(['id', ...OUTGOING_INSERT_COLUMNS])
           .where('account_id', '=', accountId)
           .orderBy('id')
           .execute();

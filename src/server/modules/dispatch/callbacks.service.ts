@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import type { CallbacksRepository, DueCallback } from './callbacks.repository.js';
 import type { DispatchLog } from './dispatcher.service.js';
+import { createWaker } from './waker.js';
 
 /** How long a callback is retried after the status change that queued it (OVH-COMPAT §5: 24 hours). */
 export const CALLBACK_MAX_AGE_MS = 24 * 3_600_000;
@@ -58,31 +59,9 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   let running = false;
   let active = 0;
   let loopDone: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | null = null;
-  let woken = false;
+  const { signal, idle } = createWaker();
   const activeWaiters = new Set<() => void>();
 
-  function signal(): void {
-    woken = true;
-    wakeUp?.();
-  }
-
-  function idle(ms: number): Promise<void> {
-    if (woken) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wakeUp = null;
-        woken = false;
-        resolve();
-      }
-      wakeUp = done;
-    });
-  }
 
   async function call(c: DueCallback): Promise<string | null> {
     try {

@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import type { Carrier, CarrierLog, CarrierMessage, Receipt, SubmitResult } from '../carriers/carrier.js';
 import type { ClaimedMessage, DispatchOutcome, DispatchRepository, SettleResult } from './dispatch.repository.js';
+import { createWaker } from './waker.js';
 
 /** The logger the dispatcher writes to; a pino logger fits. */
 export type DispatchLog = CarrierLog;
@@ -73,8 +74,7 @@ export function createDispatcher(deps: DispatcherDeps) {
   let stopping = false;
   let stopped = false;
   let loopDone: Promise<void> = Promise.resolve();
-  let wakeUp: (() => void) | null = null;
-  let woken = false;
+  const { signal, idle } = createWaker();
   let leaseTimer: NodeJS.Timeout | null = null;
   let housekeepingTimer: NodeJS.Timeout | null = null;
   const settledWaiters = new Set<() => void>();
@@ -176,27 +176,6 @@ export function createDispatcher(deps: DispatcherDeps) {
   }
 
   // ---- the loop ----
-  function signal(): void {
-    woken = true;
-    wakeUp?.();
-  }
-
-  function idle(ms: number): Promise<void> {
-    if (woken) {
-      woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
-        clearTimeout(t);
-        wakeUp = null;
-        woken = false;
-        resolve();
-      }
-      wakeUp = done;
-    });
-  }
 
   function outcomeOf(m: ClaimedMessage, result: SubmitResult): DispatchOutcome {
     if (result.ok) return { kind: 'sent', id: m.id, carrierMessageIds: result.carrierMessageIds };
