@@ -44,7 +44,12 @@ export function composeServices(deps: ServiceDeps) {
   const userRows = createSmsUsersRepository(db);
   const apiTokens = createApiTokensService({ tokens: createApiTokensRepository(db), users: userRows, accounts, hasher, clock });
   const smsUsers = createSmsUsersService({ users: userRows, accounts, hasher, clock, onDeleted: apiTokens.forgetUser });
-  const senders = createSendersService({ senders: createSendersRepository(db), accounts, clock });
+  const senders = createSendersService({
+    senders: createSendersRepository(db),
+    accounts,
+    clock,
+    onChanged: (accountId) => sending.forgetAccount(accountId),
+  });
   const customers = createCustomersService({ customers: customerRows, hasher, clock });
   const auth = createAuthService({ customers: customerRows, sessions: createSessionsRepository(db), accounts, apiTokens, hasher, clock });
   /** The account a request works on, as its principal may see it (ACCOUNT_NOT_FOUND otherwise). */

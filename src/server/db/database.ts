@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type LogEvent, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
 
@@ -48,16 +48,45 @@ function openSqlite(path: string): SqliteDatabase.Database {
   return sqlite;
 }
 
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query it runs; preparing costs as much as running a small insert. This keeps the
+ * last prepared statements by SQL text (least recently used out), so a repeated query is prepared once.
+ */
+function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatabase {
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(sql: string) {
+      const cached = statements.get(sql);
+      if (cached && !cached.busy) {
+        statements.delete(sql);
+        statements.set(sql, cached);
+        return cached;
+      }
+      const statement = sqlite.prepare(sql);
+      if (cached) return statement; // the cached one is iterating (a stream): use a fresh one meanwhile
+      statements.set(sql, statement);
+      if (statements.size > STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+      return statement;
+    },
+  };
+}
+
 /**
  * Opens `sqlite:PATH` or `postgres://…`. A `schema` query parameter on a PostgreSQL URL selects the
  * schema (search_path) — the tests use one schema per test file. `onQuery` sees every SQL statement
  * (benchmarks use it to EXPLAIN slow queries).
  */
-export function openDatabase(url: string, options: { poolSize?: number; onQuery?: (sql: string, parameters: readonly unknown[]) => void } = {}): Database {
+export function openDatabase(
+  url: string,
+  options: { poolSize?: number; onQuery?: (sql: string, parameters: readonly unknown[]) => void } = {},
+): Database {
   const log = options.onQuery ? (event: LogEvent) => options.onQuery!(event.query.sql, event.query.parameters) : undefined;
   if (url.startsWith('sqlite:')) {
     const sqlite = openSqlite(url.slice('sqlite:'.length) || ':memory:');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }), log });
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
     return {
       db,
       dialect: 'sqlite',

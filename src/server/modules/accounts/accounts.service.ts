@@ -2,9 +2,18 @@ import { isSupportedCountry } from 'libphonenumber-js/max';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { isValidTimeZoneName } from '../../time-zone.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
 import type { Account, AccountPatch, AccountsRepository } from './accounts.repository.js';
 import type { CustomersRepository } from './customers.repository.js';
+
+/**
+ * How old a row read on a hot path (sending, channels, history reads) may be: account, SMS user and
+ * senders lookups are kept this long, so that each request does not read them again. Changes made
+ * through this process apply at once; another process (scale-out on PostgreSQL) sees them within this
+ * delay. Balances and quotas are never taken from here: the sending transaction reads them.
+ */
+export const RECENT_READ_TTL_MS = 2_000;
 
 /**
  * Who asks a service for something: a request's principal, or the operator on the command line
@@ -111,10 +120,15 @@ export function createAccountsService(deps: {
   defaultTimeZone: string;
 }) {
   const { accounts, customers, clock } = deps;
+  const recent = createTtlLruCache<Account>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
 
   /** The account named `name` as `actor` may see it, or ACCOUNT_NOT_FOUND (never tells that it exists). */
-  async function getAccount(actor: Actor, name: string): Promise<Account> {
-    const account = await accounts.findByName(name);
+  async function getAccount(actor: Actor, name: string, options: { recent?: boolean } = {}): Promise<Account> {
+    let account = options.recent ? recent.get(name) : undefined;
+    if (!account) {
+      account = await accounts.findByName(name);
+      if (account) recent.set(name, account);
+    }
     if (!account) throw notFound(name);
     if (actor.kind === 'customer' && account.ownerId !== actor.customerId) throw notFound(name);
     if (actor.kind === 'token' && account.id !== actor.accountId) throw notFound(name);
@@ -126,8 +140,9 @@ export function createAccountsService(deps: {
 
     /** The `ResolveAccountAccess` contract (auth/principal.ts) for request principals. */
     async resolveAccess(principal: Principal, accountName: string): Promise<AccountAccess> {
-      const account = await getAccount(principal, accountName);
-      const user = principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin ?? '' } : null;
+      const account = await getAccount(principal, accountName, { recent: true });
+      const user =
+        principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin ?? '' } : null;
       return accountAccessFor(account, user, principal.kind === 'customer' ? `customer:${principal.email}` : `token:${principal.tokenId}`);
     },
 
@@ -179,6 +194,7 @@ export function createAccountsService(deps: {
       if (patch.timezone !== undefined) clean.timezone = canonicalTimeZone(patch.timezone);
       if (patch.defaultCountry !== undefined) clean.defaultCountry = checkCountry(patch.defaultCountry);
       const updated = await accounts.update(account.id, clean);
+      recent.delete(name);
       if (!updated) throw notFound(name);
       return updated;
     },

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../../../../test/database.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
 import { createAccountsRepository } from './accounts.repository.js';
 import { createAccountsService, SYSTEM_ACTOR } from './accounts.service.js';
 import { createApiTokensRepository } from './api-tokens.repository.js';
-import { createApiTokensService, createTtlLruCache } from './api-tokens.service.js';
+import { createApiTokensService } from './api-tokens.service.js';
 import { createCustomersRepository } from './customers.repository.js';
 import { createCustomersService } from './customers.service.js';
 import { createSmsUsersRepository } from './sms-users.repository.js';

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import { type PasswordHasher, randomUrlSafe, sha256Hex } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
 import { type AccountsService, type Actor, assertAllowed } from './accounts.service.js';
@@ -7,35 +8,6 @@ import type { ApiToken, ApiTokensRepository } from './api-tokens.repository.js';
 import type { SmsUsersRepository } from './sms-users.repository.js';
 
 export type TokenPrincipal = Extract<Principal, { kind: 'token' }>;
-
-/** A bounded map that forgets its least recently used entry when full, and every entry `ttlMs` after it was set. */
-export function createTtlLruCache<V>(options: { max: number; ttlMs: number; clock: Clock }) {
-  const entries = new Map<string, { value: V; expiresAt: number }>();
-  return {
-    get(key: string): V | undefined {
-      const entry = entries.get(key);
-      if (!entry) return undefined;
-      entries.delete(key);
-      if (entry.expiresAt <= options.clock.now()) return undefined;
-      entries.set(key, entry);
-      return entry.value;
-    },
-    set(key: string, value: V): void {
-      entries.delete(key);
-      entries.set(key, { value, expiresAt: options.clock.now() + options.ttlMs });
-      if (entries.size > options.max) entries.delete(entries.keys().next().value!);
-    },
-    delete(key: string): void {
-      entries.delete(key);
-    },
-    deleteWhere(predicate: (value: V) => boolean): void {
-      for (const [key, entry] of entries) if (predicate(entry.value)) entries.delete(key);
-    },
-    get size(): number {
-      return entries.size;
-    },
-  };
-}
 
 /** The bearer string: `rls_<id>_<secret>`; the secret is 32 random bytes, URL-safe base64 (43 characters). */
 const TOKEN = /^rls_([1-9]\d{0,14})_([A-Za-z0-9_-]{32,128})$/;

@@ -26,7 +26,13 @@ function checkDescription(description: string): string {
 }
 
 /** The senders (`from` values) of an account. New senders are enabled: the operator is the validator here. */
-export function createSendersService(deps: { senders: SendersRepository; accounts: AccountsService; clock: Clock }) {
+export function createSendersService(deps: {
+  senders: SendersRepository;
+  accounts: AccountsService;
+  clock: Clock;
+  /** Called after an account's senders changed (sending forgets what it read of them). */
+  onChanged?: (accountId: number) => void;
+}) {
   const { senders, accounts, clock } = deps;
 
   async function getSender(actor: Actor, accountName: string, value: string, permission: 'senders:read' | 'senders:write') {
@@ -59,7 +65,7 @@ export function createSendersService(deps: { senders: SendersRepository; account
           `Invalid sender "${input.sender}": up to 11 letters, digits, spaces, dots or dashes with at least one letter, or a number of up to 15 digits`,
         );
       }
-      return senders.insert({
+      const created = await senders.insert({
         accountId: account.id,
         sender: input.sender,
         description: checkDescription(input.description ?? ''),
@@ -67,6 +73,8 @@ export function createSendersService(deps: { senders: SendersRepository; account
         type,
         createdAt: clock.now(),
       });
+      deps.onChanged?.(account.id);
+      return created;
     },
 
     async update(actor: Actor, accountName: string, value: string, patch: { description?: string; status?: string }): Promise<Sender> {
@@ -75,6 +83,7 @@ export function createSendersService(deps: { senders: SendersRepository; account
         description: patch.description === undefined ? undefined : checkDescription(patch.description),
         status: patch.status === undefined ? undefined : checkStatus(patch.status),
       });
+      deps.onChanged?.(sender.accountId);
       if (!updated) throw new AppError('SENDER_NOT_FOUND', `No sender "${value}"`);
       return updated;
     },
@@ -82,6 +91,7 @@ export function createSendersService(deps: { senders: SendersRepository; account
     async delete(actor: Actor, accountName: string, value: string): Promise<void> {
       const sender = await getSender(actor, accountName, value, 'senders:write');
       await senders.delete(sender.id);
+      deps.onChanged?.(sender.accountId);
     },
   };
 }

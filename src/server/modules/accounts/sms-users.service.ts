@@ -1,10 +1,10 @@
 import { BlockList, isIP } from 'node:net';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import { generatePassword, type PasswordHasher, sha256Hex } from '../auth/password.js';
 import type { Account } from './accounts.repository.js';
-import { type AccountsService, type Actor, assertAllowed, SYSTEM_ACTOR } from './accounts.service.js';
-import { createTtlLruCache } from './api-tokens.service.js';
+import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
 import { checkPassword } from './customers.service.js';
 import type { SmsUser, SmsUserPatch, SmsUsersRepository } from './sms-users.repository.js';
 
@@ -107,6 +107,11 @@ export function createSmsUsersService(deps: {
 }) {
   const { users, accounts, hasher, clock } = deps;
   const verified = createTtlLruCache<{ userId: number }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
+  /** Users recently read by `authenticate`, by id (see RECENT_READ_TTL_MS). */
+  const recent = createTtlLruCache<SmsUser>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
+  const forget = (userId: number) => {
+    recent.delete(String(userId));
+  };
 
   function notFound(login: string, account: Account): AppError {
     return new AppError('USER_NOT_FOUND', `No SMS user ${login} in ${account.name}`);
@@ -165,6 +170,7 @@ export function createSmsUsersService(deps: {
       if (input.quota !== undefined) patch.quota = input.quota === null ? null : checkQuota(input.quota);
       if (input.callbackUrl !== undefined) patch.callbackUrl = input.callbackUrl === null ? null : checkCallbackUrl(input.callbackUrl);
       const updated = await users.update(user.id, patch);
+      forget(user.id);
       if (patch.passwordHash) verified.deleteWhere((v) => v.userId === user.id);
       if (!updated) throw notFound(login, account);
       return updated;
@@ -174,6 +180,7 @@ export function createSmsUsersService(deps: {
     async delete(actor: Actor, accountName: string, login: string): Promise<void> {
       const { user } = await getUser(actor, accountName, login, 'users:write');
       await users.delete(user.id);
+      forget(user.id);
       verified.deleteWhere((v) => v.userId === user.id);
       deps.onDeleted?.(user.id);
     },
@@ -186,10 +193,14 @@ export function createSmsUsersService(deps: {
     async authenticate(accountName: string, login: string, password: string): Promise<{ account: Account; user: SmsUser }> {
       const invalid = () => new AppError('INVALID_CREDENTIALS', 'Wrong account, login or password');
       const key = sha256Hex(`${accountName}\u0000${login}\u0000${password}`);
-      const account = await accounts.getAccount(SYSTEM_ACTOR, accountName).catch(() => undefined);
+      const account = await accounts.getAccount(SYSTEM_ACTOR, accountName, { recent: true }).catch(() => undefined);
       const cached = verified.get(key);
       if (account && cached) {
-        const user = await users.findById(cached.userId);
+        let user = recent.get(String(cached.userId));
+        if (!user) {
+          user = await users.findById(cached.userId);
+          if (user) recent.set(String(user.id), user);
+        }
         if (user && user.accountId === account.id) return { account, user };
       }
       const found = account && (await users.findCredentials(account.id, login));

@@ -1,16 +1,36 @@
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
-import { bearer, createSender, createSmsUser, createToken, type SeededAccount, seedCustomerWithAccount, signIn } from '../../../../test/factories.js';
+import {
+  bearer,
+  createSender,
+  createSmsUser,
+  createToken,
+  type SeededAccount,
+  seedCustomerWithAccount,
+  signIn,
+} from '../../../../test/factories.js';
 
 describeEachDialectWithApp('sending jobs', (ctx) => {
   let seeded: SeededAccount;
   const url = () => `/api/v1/accounts/${seeded.account.name}/jobs`;
-  const post = (payload: unknown, headers = seeded.auth) => ctx.app.inject({ method: 'POST', url: url(), headers, payload: payload as object });
+  const post = (payload: unknown, headers = seeded.auth) =>
+    ctx.app.inject({ method: 'POST', url: url(), headers, payload: payload as object });
   const credits = async (name = seeded.account.name) =>
     (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${name}`, headers: seeded.auth })).json().credits as number;
   const history = async (qs = '') =>
-    (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${seeded.account.name}/outgoing?limit=1000${qs}`, headers: seeded.auth })).json();
-  const queued = async () => Number((await ctx.database.db.selectFrom('dispatch_queue').select((eb) => eb.fn.countAll().as('n')).where('account_id', '=', seeded.account.id).executeTakeFirstOrThrow()).n);
+    (
+      await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${seeded.account.name}/outgoing?limit=1000${qs}`, headers: seeded.auth })
+    ).json();
+  const queued = async () =>
+    Number(
+      (
+        await ctx.database.db
+          .selectFrom('dispatch_queue')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('account_id', '=', seeded.account.id)
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   beforeAll(async () => {
     seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 100 } });
@@ -19,7 +39,13 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
   });
 
   it('accepts a job: one pending message per valid receiver, credits debited, queued, reported like OVH', async () => {
-    const res = await post({ message: 'Hello', receivers: ['0033612345678', '+33612345679', '06 12 34 56 70', 'nope'], sender: 'MyShop', noStopClause: true, tag: 'welcome' });
+    const res = await post({
+      message: 'Hello',
+      receivers: ['0033612345678', '+33612345679', '06 12 34 56 70', 'nope'],
+      sender: 'MyShop',
+      noStopClause: true,
+      tag: 'welcome',
+    });
     expect(res.statusCode).toBe(200);
     const report = res.json();
     expect(report).toMatchObject({
@@ -35,7 +61,12 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     expect(await credits()).toBe(97);
     const rows = (await history('&tag=welcome')).data;
     expect(rows.map((r: { receiver: string }) => r.receiver).sort()).toEqual(['+33612345670', '+33612345678', '+33612345679']);
-    expect(rows.every((r: { status: string; channel: string; user: null; message: string }) => r.status === 'pending' && r.channel === 'api' && r.user === null && r.message === 'Hello')).toBe(true);
+    expect(
+      rows.every(
+        (r: { status: string; channel: string; user: null; message: string }) =>
+          r.status === 'pending' && r.channel === 'api' && r.user === null && r.message === 'Hello',
+      ),
+    ).toBe(true);
     expect(await queued()).toBe(3);
   });
 
@@ -82,11 +113,19 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
       [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', priority: 'urgent' }, 400, 'VALIDATION_FAILED'],
       [{ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', differedPeriod: -1 }, 400, 'VALIDATION_FAILED'],
       [{ message: 'nul \u0000 inside', receivers: ['+33612345678'], sender: 'MyShop' }, 400, 'VALIDATION_FAILED'],
-      [{ message: 'hi', receivers: Array.from({ length: 200 }, (_, i) => `+336123${String(i).padStart(5, '0')}`), sender: 'MyShop' }, 402, 'INSUFFICIENT_CREDITS'],
+      [
+        { message: 'hi', receivers: Array.from({ length: 200 }, (_, i) => `+336123${String(i).padStart(5, '0')}`), sender: 'MyShop' },
+        402,
+        'INSUFFICIENT_CREDITS',
+      ],
     ];
     for (const [payload, status, code] of cases) {
       const res = await post(payload);
-      expect([JSON.stringify(payload).slice(0, 60), res.statusCode, res.json().error.code]).toEqual([JSON.stringify(payload).slice(0, 60), status, code]);
+      expect([JSON.stringify(payload).slice(0, 60), res.statusCode, res.json().error.code]).toEqual([
+        JSON.stringify(payload).slice(0, 60),
+        status,
+        code,
+      ]);
     }
     expect({ credits: await credits(), rows: (await history()).total, queued: await queued() }).toEqual(before);
     const other = await seedCustomerWithAccount(ctx.app);
@@ -112,7 +151,9 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     expect([accepted.length, refused.length]).toEqual([30, 10]);
     const left = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}`, headers: s.auth })).json().credits;
     expect(left).toBe(0);
-    const rows = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}/outgoing?limit=100`, headers: s.auth })).json();
+    const rows = (
+      await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}/outgoing?limit=100`, headers: s.auth })
+    ).json();
     expect(rows.total).toBe(30);
     expect(new Set(accepted.map((r) => r.json().ids[0])).size).toBe(30);
   });

@@ -5,7 +5,11 @@ import { MAX_MESSAGE_LENGTH, MAX_RECEIVERS, MAX_TAG_LENGTH } from './sending.ser
 const JobBody = Type.Object(
   {
     message: Type.String({ maxLength: MAX_MESSAGE_LENGTH, description: 'the text; the STOP mention is appended unless noStopClause' }),
-    receivers: Type.Array(Type.String({ maxLength: 64 }), { minItems: 1, maxItems: MAX_RECEIVERS, description: 'numbers: +33…, 0033… or national' }),
+    receivers: Type.Array(Type.String({ maxLength: 64 }), {
+      minItems: 1,
+      maxItems: MAX_RECEIVERS,
+      description: 'numbers: +33…, 0033… or national',
+    }),
     sender: Type.Optional(Type.String({ maxLength: 32, description: 'one of the account’s enabled senders' })),
     senderForResponse: Type.Optional(Type.Boolean({ description: 'send from a reply-capable short number instead of a sender' })),
     noStopClause: Type.Optional(Type.Boolean()),

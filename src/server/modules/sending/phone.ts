@@ -38,11 +38,12 @@ export function normalizeReceiver(raw: string, defaultCountry: string): Receiver
     return { ok: false, reason: `national number but unknown default country "${defaultCountry}"` };
   }
   const countryCode = isSupportedCountry(country) ? country : undefined;
+  const phone = parsePhoneNumberFromString(text, countryCode);
+  if (phone?.isValid()) return { ok: true, e164: phone.number };
+  // Refused: say why (a second parse, only for the refused ones).
   const lengthError = validatePhoneNumberLength(text, countryCode);
   if (lengthError) return { ok: false, reason: LENGTH_REASONS[lengthError] };
-  const phone = parsePhoneNumberFromString(text, countryCode);
-  if (!phone?.isValid()) return { ok: false, reason: 'not a valid phone number for its country' };
-  return { ok: true, e164: phone.number };
+  return { ok: false, reason: 'not a valid phone number for its country' };
 }
 
 /**
@@ -51,10 +52,7 @@ export function normalizeReceiver(raw: string, defaultCountry: string): Receiver
  * piece whose words are all invalid is reported whole. `valid` is E.164, deduplicated, in input
  * order; `invalid` holds the refused pieces as given (trimmed).
  */
-export function parseReceiverList(
-  input: string | string[],
-  defaultCountry: string,
-): { valid: string[]; invalid: string[] } {
+export function parseReceiverList(input: string | string[], defaultCountry: string): { valid: string[]; invalid: string[] } {
   const valid = new Set<string>();
   const invalid: string[] = [];
   const pieces = (Array.isArray(input) ? input : [input])

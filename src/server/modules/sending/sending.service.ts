@@ -3,6 +3,8 @@ import { analyzeSms, withStopClause } from '../../../shared/sms-encoding.js';
 import type { Channel } from '../../../shared/status.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
+import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from './phone.js';
 import type { AcceptResult, PreparedJob, SendingRepository } from './sending.repository.js';
@@ -66,8 +68,16 @@ export function rateFor(receiver: string, rates: Readonly<Record<string, number>
   return rates.default ?? 1;
 }
 
+// Random bytes drawn 4 KiB at a time: one system call for hundreds of tags.
+let entropy = Buffer.alloc(0);
+let entropyAt = 0;
 function randomTag(): string {
-  return randomBytes(12).toString('base64url').slice(0, 16);
+  if (entropyAt + 12 > entropy.length) {
+    entropy = randomBytes(4096);
+    entropyAt = 0;
+  }
+  entropyAt += 12;
+  return entropy.toString('base64url', entropyAt - 12, entropyAt);
 }
 
 /**
@@ -77,6 +87,16 @@ function randomTag(): string {
  */
 export function createSendingService(deps: SendingServiceDeps) {
   const { repository, clock } = deps;
+  const profiles = createTtlLruCache<{ senders: Set<string>; storeText: boolean }>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
+  async function profileOf(accountId: number) {
+    let profile = profiles.get(String(accountId));
+    if (!profile) {
+      const read = await repository.sendingProfile(accountId);
+      profile = { senders: new Set(read.senders), storeText: read.storeText };
+      profiles.set(String(accountId), profile);
+    }
+    return profile;
+  }
   const waiting: { job: PreparedJob; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
   let draining = false;
 
@@ -94,7 +114,7 @@ export function createSendingService(deps: SendingServiceDeps) {
         const batch = waiting.splice(0, count);
         try {
           const results = await repository.acceptBatch(batch.map((w) => w.job));
-          batch.forEach((w, i) => w.resolve(results[i]));
+          for (const [i, w] of batch.entries()) w.resolve(results[i]);
           if (results.some((r) => r.ok)) deps.onAccepted?.();
         } catch (error) {
           for (const w of batch) w.reject(error);
@@ -113,22 +133,28 @@ export function createSendingService(deps: SendingServiceDeps) {
   }
 
   return {
+    /** Forgets what was read of an account (its senders changed): the next job reads them again. */
+    forgetAccount(accountId: number): void {
+      profiles.delete(String(accountId));
+    },
+
     /** Validates and accepts a job for `access`'s account through `channel`. */
     async accept(access: AccountAccess, channel: Channel, input: SendInput): Promise<SendReport> {
       const now = clock.now();
       if (typeof input.message !== 'string' || input.message.trim() === '') throw new AppError('VALIDATION_FAILED', 'message is empty');
-      if (input.message.length > MAX_MESSAGE_LENGTH) throw new AppError('VALIDATION_FAILED', `message is too long (at most ${MAX_MESSAGE_LENGTH} characters)`);
+      if (input.message.length > MAX_MESSAGE_LENGTH)
+        throw new AppError('VALIDATION_FAILED', `message is too long (at most ${MAX_MESSAGE_LENGTH} characters)`);
       if (!Array.isArray(input.receivers) || input.receivers.length === 0) throw new AppError('INVALID_RECEIVER', 'receivers is empty');
       if (input.receivers.length > MAX_RECEIVERS) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
-      if (input.tag !== undefined && input.tag.length > MAX_TAG_LENGTH) throw new AppError('VALIDATION_FAILED', `tag is too long (at most ${MAX_TAG_LENGTH} characters)`);
+      if (input.tag !== undefined && input.tag.length > MAX_TAG_LENGTH)
+        throw new AppError('VALIDATION_FAILED', `tag is too long (at most ${MAX_TAG_LENGTH} characters)`);
 
       let sender: string;
       if (input.senderForResponse) {
         sender = RESPONSE_SENDER;
       } else {
         if (!input.sender) throw new AppError('INVALID_SENDER', 'sender is missing (or set senderForResponse)');
-        const senders = await repository.enabledSenders(access.account.id);
-        if (!senders.includes(input.sender)) {
+        if (!(await profileOf(access.account.id)).senders.has(input.sender)) {
           throw new AppError('INVALID_SENDER', `"${input.sender}" is not an enabled sender of ${access.account.name}`);
         }
         sender = input.sender;
@@ -140,9 +166,11 @@ export function createSendingService(deps: SendingServiceDeps) {
       const text = input.noStopClause ? input.message : withStopClause(input.message, deps.stopClause);
       const analysis = analyzeSms(text, { forceUcs2: input.coding === '8bit' });
       const differed = input.differedPeriod ?? 0;
-      if (!Number.isInteger(differed) || differed < 0 || differed > 525_600) throw new AppError('VALIDATION_FAILED', 'differedPeriod must be 0 to 525600 minutes');
+      if (!Number.isInteger(differed) || differed < 0 || differed > 525_600)
+        throw new AppError('VALIDATION_FAILED', 'differedPeriod must be 0 to 525600 minutes');
       const validity = input.validityPeriod ?? 2880;
-      if (!Number.isInteger(validity) || validity < 1 || validity > 525_600) throw new AppError('VALIDATION_FAILED', 'validityPeriod must be 1 to 525600 minutes');
+      if (!Number.isInteger(validity) || validity < 1 || validity > 525_600)
+        throw new AppError('VALIDATION_FAILED', 'validityPeriod must be 1 to 525600 minutes');
       const deferredUntil = input.deferredUntil ?? (differed > 0 ? now + differed * 60_000 : null);
       const sendAt = Math.max(deferredUntil ?? now, now);
       const tag = input.tag || randomTag();
@@ -156,7 +184,7 @@ export function createSendingService(deps: SendingServiceDeps) {
         sender,
         receivers: valid,
         message: text,
-        storeText: await repository.storesText(access.account.id),
+        storeText: (await profileOf(access.account.id)).storeText,
         encoding: analysis.encoding,
         parts: analysis.parts,
         credits,
