@@ -3,16 +3,15 @@ import { registerAccountsCommands } from './cli/accounts-commands.js';
 import { reportCliError } from './cli/context.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerHistoryCommands } from './cli/history-commands.js';
+import { registerSendCommand } from './cli/send-command.js';
 import { registerServerCommands } from './cli/server-commands.js';
 
 /** The `relais` command line. Every command prints a clear result, or JSON with `--json`. */
 export function buildCli(): Command {
-  const program = new Command('relais')
-    .description('Relais — self-hosted SMS platform')
-    .showHelpAfterError()
-    .exitOverride();
+  const program = new Command('relais').description('Relais — self-hosted SMS platform').showHelpAfterError().exitOverride();
   registerServerCommands(program);
   registerAccountsCommands(program);
+  registerSendCommand(program);
   registerHistoryCommands(program);
   registerDemoCommand(program);
   return program;
