@@ -8,7 +8,8 @@ import { describeEachDialect, type TestDatabase } from './database.js';
 /** A config for tests: defaults plus the given overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
   // Cheap argon2 parameters in tests (RELAIS_ARGON2_TEST_FAST); production keeps OWASP's.
-  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, ...overrides });
+  // Callback receivers in tests listen on 127.0.0.1 (RELAIS_CALLBACK_PRIVATE=allow).
+  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, callbackPrivate: true, ...overrides });
 }
 
 export interface AppTestContext {

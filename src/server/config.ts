@@ -57,6 +57,12 @@ export interface Config {
    * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
    */
   argon2TestFast: boolean;
+  /**
+   * `RELAIS_CALLBACK_PRIVATE=allow` lets callback URLs reach loopback and private addresses (a callback
+   * receiver on the same network). Default `deny`: a customer's callback URL cannot make Relais call
+   * the internal network (SSRF).
+   */
+  callbackPrivate: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -72,7 +78,10 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, ma
 
 function parseCreditRates(raw: string | undefined): Readonly<Record<string, number>> {
   const rates: Record<string, number> = { default: 1 };
-  for (const item of (raw ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(default|\+\d{1,6})=(\d+(?:\.\d+)?)$/.exec(item);
     if (!m) throw new ConfigError(`RELAIS_CREDIT_RATES: "${item}" should look like +33=1 or default=1`);
     rates[m[1]] = Number(m[2]);
@@ -132,5 +141,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       windowMs: 1000,
     }),
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
+    callbackPrivate: callbackPrivateOf(env.RELAIS_CALLBACK_PRIVATE),
   });
+}
+
+function callbackPrivateOf(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'deny') return false;
+  if (value === 'allow') return true;
+  throw new ConfigError(`RELAIS_CALLBACK_PRIVATE must be "deny" (the default) or "allow", got "${value}"`);
 }

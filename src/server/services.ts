@@ -43,7 +43,14 @@ export function composeServices(deps: ServiceDeps) {
   });
   const userRows = createSmsUsersRepository(db);
   const apiTokens = createApiTokensService({ tokens: createApiTokensRepository(db), users: userRows, accounts, hasher, clock });
-  const smsUsers = createSmsUsersService({ users: userRows, accounts, hasher, clock, onDeleted: apiTokens.forgetUser });
+  const smsUsers = createSmsUsersService({
+    users: userRows,
+    accounts,
+    hasher,
+    clock,
+    onDeleted: apiTokens.forgetUser,
+    allowPrivateCallbacks: deps.config.callbackPrivate,
+  });
   const senders = createSendersService({
     senders: createSendersRepository(db),
     accounts,

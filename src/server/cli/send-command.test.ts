@@ -12,7 +12,7 @@ const run = promisify(execFile);
 describeEachDialect('relais send (real process)', (ctx) => {
   const account = 'sms-se12345-1';
   const relais = async (input: string | null, ...args: string[]) => {
-    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1', RELAIS_ARGON2_TEST_FAST: 'true' };
+    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1', RELAIS_ARGON2_TEST_FAST: '1' };
     const child = run(process.execPath, ['bin/relais.js', 'send', '--account', account, ...args], { env });
     if (input !== null) {
       child.child.stdin?.end(input);

@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { generatePassword, type PasswordHasher, sha256Hex } from '../auth/password.js';
+import { privateHostOf } from '../dispatch/callback-address.js';
 import type { Account } from './accounts.repository.js';
 import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
 import { checkPassword } from './customers.service.js';
@@ -58,7 +59,7 @@ export function isIpAllowed(restrictions: readonly string[], ip: string): boolea
 }
 
 /** A delivery callback URL: http or https, at most 2048 characters. */
-export function checkCallbackUrl(value: string): string {
+export function checkCallbackUrl(value: string, allowPrivate: boolean): string {
   let url: URL;
   try {
     url = new URL(value);
@@ -67,6 +68,13 @@ export function checkCallbackUrl(value: string): string {
   }
   if (value.length > 2048 || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${value}": expected an http:// or https:// URL`);
+  }
+  const privateHost = allowPrivate ? undefined : privateHostOf(url);
+  if (privateHost !== undefined) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `Invalid callback URL "${value}": ${privateHost} is a private address (this server is set to call only public ones)`,
+    );
   }
   return value;
 }
@@ -104,8 +112,11 @@ export function createSmsUsersService(deps: {
   clock: Clock;
   /** Called after a user is deleted (its API tokens went with it). */
   onDeleted?: (userId: number) => void;
+  /** Whether callback URLs may name loopback or private addresses (config `callbackPrivate`). */
+  allowPrivateCallbacks?: boolean;
 }) {
   const { users, accounts, hasher, clock } = deps;
+  const allowPrivateCallbacks = deps.allowPrivateCallbacks ?? false;
   const verified = createTtlLruCache<{ userId: number }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
   /** Users recently read by `authenticate`, by id (see RECENT_READ_TTL_MS). */
   const recent = createTtlLruCache<SmsUser>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
@@ -152,7 +163,7 @@ export function createSmsUsersService(deps: {
         passwordHash: await hasher.hash(password),
         ipRestrictions: checkIpRestrictions(input.ipRestrictions ?? []),
         quota: input.quota == null ? null : checkQuota(input.quota),
-        callbackUrl: input.callbackUrl == null ? null : checkCallbackUrl(input.callbackUrl),
+        callbackUrl: input.callbackUrl == null ? null : checkCallbackUrl(input.callbackUrl, allowPrivateCallbacks),
         createdAt: clock.now(),
       });
       return generated === undefined ? { user } : { user, password: generated };
@@ -168,7 +179,8 @@ export function createSmsUsersService(deps: {
       }
       if (input.ipRestrictions !== undefined) patch.ipRestrictions = checkIpRestrictions(input.ipRestrictions);
       if (input.quota !== undefined) patch.quota = input.quota === null ? null : checkQuota(input.quota);
-      if (input.callbackUrl !== undefined) patch.callbackUrl = input.callbackUrl === null ? null : checkCallbackUrl(input.callbackUrl);
+      if (input.callbackUrl !== undefined)
+        patch.callbackUrl = input.callbackUrl === null ? null : checkCallbackUrl(input.callbackUrl, allowPrivateCallbacks);
       const updated = await users.update(user.id, patch);
       forget(user.id);
       if (patch.passwordHash) verified.deleteWhere((v) => v.userId === user.id);

@@ -59,10 +59,23 @@ describe('IP restrictions', () => {
 
 describe('callback URLs and timezones', () => {
   it('accepts http and https URLs only', () => {
-    expect(checkCallbackUrl('https://example.com/cb?x=1')).toBe('https://example.com/cb?x=1');
-    expect(checkCallbackUrl('http://10.0.0.1:8080/')).toBe('http://10.0.0.1:8080/');
+    expect(checkCallbackUrl('https://example.com/cb?x=1', false)).toBe('https://example.com/cb?x=1');
+    expect(checkCallbackUrl('http://10.0.0.1:8080/', true)).toBe('http://10.0.0.1:8080/');
     for (const bad of ['ftp://example.com/', 'javascript:alert(1)', 'example.com', ''])
-      expect(() => checkCallbackUrl(bad)).toThrow(AppError);
+      expect(() => checkCallbackUrl(bad, true)).toThrow(AppError);
+  });
+
+  it('refuses loopback and private hosts unless the server allows them (SSRF)', () => {
+    for (const url of [
+      'http://127.0.0.1:5432/',
+      'http://10.0.0.1:8080/',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://[::1]/',
+      'http://localhost/cb',
+    ]) {
+      expect(() => checkCallbackUrl(url, false)).toThrow(/private address/);
+      expect(checkCallbackUrl(url, true)).toBe(url);
+    }
   });
 
   it('canonicalises IANA names and refuses the rest', () => {
