@@ -9,10 +9,12 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { AppError, HTTP_STATUS } from './errors.js';
+import { isManagerPage, registerManager, sendManagerPage } from './manager-static.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { authPlugin } from './modules/auth/auth.plugin.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { historyRoutes } from './modules/history/history.routes.js';
+import { statsRoutes } from './modules/history/stats.routes.js';
 import { http2smsRoutes } from './modules/http2sms/http2sms.routes.js';
 import { jobsRoutes } from './modules/sending/jobs.routes.js';
 import { composeServices } from './services.js';
@@ -82,6 +84,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return reply.status(500).send(errorBody('INTERNAL', 'Something went wrong on our side; it has been logged'));
   });
   app.setNotFoundHandler((request, reply) => {
+    // The Manager is a single-page app: its pages (/, /accounts/…) all answer index.html.
+    if (isManagerPage(request)) return sendManagerPage(reply);
     reply.status(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`));
   });
 
@@ -118,8 +122,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(authRoutes);
   await app.register(accountsRoutes);
   await app.register(historyRoutes);
+  await app.register(statsRoutes);
   await app.register(jobsRoutes);
   await app.register(http2smsRoutes);
+  await registerManager(app);
 
   return app;
 }

@@ -20,6 +20,8 @@ import { createDispatchRepository } from './modules/dispatch/dispatch.repository
 import { createDeletionsRepository } from './modules/history/deletions.repository.js';
 import { createHistoryService } from './modules/history/history.service.js';
 import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
+import { createStatsRepository } from './modules/history/stats.repository.js';
+import { createStatsService } from './modules/history/stats.service.js';
 import { createSendingRepository } from './modules/sending/sending.repository.js';
 import { createSendingService } from './modules/sending/sending.service.js';
 
@@ -62,11 +64,13 @@ export function composeServices(deps: ServiceDeps) {
   /** The account a request works on, as its principal may see it (ACCOUNT_NOT_FOUND otherwise). */
   const resolveAccountAccess: ResolveAccountAccess = accounts.resolveAccess;
 
+  const outgoing = createOutgoingRepository(deps.database);
   const history = createHistoryService({
-    outgoing: createOutgoingRepository(deps.database),
+    outgoing,
     deletions: createDeletionsRepository(deps.database),
     clock: deps.clock,
   });
+  const stats = createStatsService({ stats: createStatsRepository(deps.database, outgoing), clock });
   const acceptedListeners = new Set<() => void>();
   const sending = createSendingService({
     repository: createSendingRepository(deps.database),
@@ -95,6 +99,7 @@ export function composeServices(deps: ServiceDeps) {
     auth,
     resolveAccountAccess,
     history,
+    stats,
     config: deps.config,
     clock: deps.clock,
     database: deps.database,

@@ -5,8 +5,8 @@ export const isValidTimeZoneName = isValidTimeZone;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The offset (ms) of `timeZone` at instant `ms`. */
-function offsetAt(ms: number, timeZone: string): number {
+/** The offset (ms) of `timeZone` at instant `ms` (local wall clock = `ms` + offset). */
+export function offsetAt(ms: number, timeZone: string): number {
   let dtf = formatters.get(timeZone);
   if (!dtf) {
     dtf = new Intl.DateTimeFormat('en-US', {

@@ -7,11 +7,14 @@ import type { Channel, Encoding, OutgoingStatus } from './status.js';
 export type CsvFormat = 'seed' | 'detailed';
 
 /** Builds the lines of one CSV export; every line, header included, ends with `\n`. */
-export interface CsvFormatter {
+export interface CsvFormatter<T = Outgoing> {
   readonly header: string;
-  row(o: Outgoing): string;
+  row(o: T): string;
   readonly contentType: 'text/csv; charset=utf-8';
 }
+
+/** What a line of the seed format prints. */
+export type SeedCsvFields = Pick<Outgoing, 'createdAt' | 'sender' | 'receiver' | 'message' | 'status'>;
 
 /** The public JSON shape of one outgoing SMS (native API and JSON-lines export); times are ISO 8601 with the account's offset. */
 export interface PublicOutgoing {
@@ -62,17 +65,21 @@ function inner(value: string): string {
   return v.includes('"') ? v.replaceAll('"', '""') : v;
 }
 
+/** The seed format's lines (PRODUCT.md), dates in `timeZone`. */
+export function createSeedCsvFormatter(timeZone: string): CsvFormatter<SeedCsvFields> {
+  const t = getTimeFormatter(timeZone);
+  return {
+    header: 'date;sender;receiver;message;status\n',
+    contentType: 'text/csv; charset=utf-8',
+    row: (o) => `"${t.compact(o.createdAt)}";"${inner(o.sender)}";"${inner(o.receiver)}";"${inner(o.message ?? '')}";"${o.status}"\n`,
+  };
+}
+
 /** The CSV lines of an export in `format`, dates in `timeZone` (an IANA name; throws an Error when unknown). */
 export function createCsvFormatter(format: CsvFormat, timeZone: string): CsvFormatter {
   const t = getTimeFormatter(timeZone);
   const contentType = 'text/csv; charset=utf-8';
-  if (format === 'seed') {
-    return {
-      header: 'date;sender;receiver;message;status\n',
-      contentType,
-      row: (o) => `"${t.compact(o.createdAt)}";"${inner(o.sender)}";"${inner(o.receiver)}";"${inner(o.message ?? '')}";"${o.status}"\n`,
-    };
-  }
+  if (format === 'seed') return createSeedCsvFormatter(timeZone);
   return {
     header: 'id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status\n',
     contentType,

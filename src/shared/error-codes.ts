@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   // history
   'MESSAGE_NOT_FOUND',
   'DELETE_JOB_NOT_FOUND',
+  'PERIOD_TOO_LONG', // statistics asked for more days than one answer may hold
   // sending
   'INVALID_RECEIVER',
   'INVALID_SENDER',

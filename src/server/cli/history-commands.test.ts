@@ -30,7 +30,14 @@ describeEachDialect('relais history export (real process)', (ctx) => {
     await services.customers.create({ email: 'exporter@example.com', password: 'exporter-password' });
     const created = await services.accounts.create({ name: account, ownerEmail: 'exporter@example.com', timezone: 'Europe/Paris' });
     await insertOutgoing(ctx.database, [
-      buildOutgoing({ account_id: created.id, created_at: Date.parse('2014-11-29T11:25:43Z'), sender: 'OVH', receiver: '+33612345678', message: 'Mon\nmessage', status: 'sent' }),
+      buildOutgoing({
+        account_id: created.id,
+        created_at: Date.parse('2014-11-29T11:25:43Z'),
+        sender: 'OVH',
+        receiver: '+33612345678',
+        message: 'Mon\nmessage',
+        status: 'sent',
+      }),
       buildOutgoing({ account_id: created.id, created_at: Date.parse('2014-11-30T11:25:43Z'), status: 'failed', message: '@SUM(1)' }),
       buildOutgoing({ account_id: created.id, created_at: Date.parse('2014-12-01T11:25:43Z'), status: 'delivered', message: 'Troisième' }),
     ]);
@@ -55,7 +62,10 @@ describeEachDialect('relais history export (real process)', (ctx) => {
     const limited = await relais({ RELAIS_CSV_DOWNLOAD_LIMIT: '2' }, 'history', 'export', '--account', account, '--no-progress');
     expect(limited.stdout.trim().split('\n')).toHaveLength(3);
     const jsonl = await relais({}, 'history', 'export', '--account', account, '--format', 'jsonl', '--status', 'failed', '--json');
-    const rows = jsonl.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const rows = jsonl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'failed', message: '@SUM(1)' });
     expect(JSON.parse(jsonl.stderr.trim().split('\n').pop()!)).toMatchObject({ exported: 1 });

@@ -86,7 +86,8 @@ export function registerHistoryCommands(program: Command): void {
       if (!FORMATS.includes(options.format)) throw new AppError('VALIDATION_FAILED', `--format must be one of ${FORMATS.join(', ')}`);
       let limit: number | null = null;
       if (options.limit !== undefined) {
-        if (!/^\d+$/.test(options.limit) || Number(options.limit) < 1) throw new AppError('VALIDATION_FAILED', '--limit must be a whole number ≥ 1');
+        if (!/^\d+$/.test(options.limit) || Number(options.limit) < 1)
+          throw new AppError('VALIDATION_FAILED', '--limit must be a whole number ≥ 1');
         limit = Number(options.limit);
       }
       await withContext(async ({ services, config }) => {
@@ -100,8 +101,14 @@ export function registerHistoryCommands(program: Command): void {
         const progress = createProgress(total, options.progress !== false && (options.output !== undefined || !process.stdout.isTTY));
         const line =
           options.format === 'jsonl'
-            ? ((fmt) => (o: Outgoing) => jsonLine(o, fmt))(getTimeFormatter(account.timezone))
-            : ((f) => (o: Outgoing) => f.row(o))(createCsvFormatter(options.format as 'seed' | 'detailed', account.timezone));
+            ? (
+                (fmt) => (o: Outgoing) =>
+                  jsonLine(o, fmt)
+              )(getTimeFormatter(account.timezone))
+            : (
+                (f) => (o: Outgoing) =>
+                  f.row(o)
+              )(createCsvFormatter(options.format as 'seed' | 'detailed', account.timezone));
         const header = options.format === 'jsonl' ? '' : createCsvFormatter(options.format as 'seed' | 'detailed', account.timezone).header;
         let done = 0;
         async function* chunks() {
@@ -117,7 +124,12 @@ export function registerHistoryCommands(program: Command): void {
         const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;
         await pipeline(Readable.from(chunks()), out, { end: options.output !== undefined });
         const { seconds } = progress.finish();
-        const summary = { exported: done, seconds: Number(seconds.toFixed(3)), rowsPerSecond: Math.round(done / Math.max(seconds, 0.001)), output: options.output ?? null };
+        const summary = {
+          exported: done,
+          seconds: Number(seconds.toFixed(3)),
+          rowsPerSecond: Math.round(done / Math.max(seconds, 0.001)),
+          output: options.output ?? null,
+        };
         process.stderr.write(
           options.json
             ? `${JSON.stringify(summary)}\n`

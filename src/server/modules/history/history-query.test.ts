@@ -21,15 +21,75 @@ const anyValue = fc.oneof(
   fc.array(fc.string(), { maxLength: 3 }),
   fc.integer(),
   fc.constant(null),
+  // ids-like values
+  fc.constantFrom(
+    '1,2,3',
+    ' 7 , 8 ',
+    '0',
+    '-1',
+    '1.5',
+    '1e3',
+    '9007199254740993',
+    ',,',
+    '12,abc',
+    [3, 1, 3],
+    ['4', 5],
+    [[6]],
+    { id: 1 },
+    true,
+  ),
+  fc.array(fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.string({ maxLength: 6 })), { maxLength: 5 }),
 );
 
 describe('history query parsing', () => {
   it('never fails other than with a clear AppError, whatever the filter values (fuzzed)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.constantFrom(...FILTER_PARAMS), anyValue), fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata'), (raw, zone) => {
-        onlyClearErrors(() => parseHistoryFilter(raw, zone));
-      }),
+      fc.property(
+        fc.dictionary(fc.constantFrom(...FILTER_PARAMS), anyValue),
+        fc.constantFrom('UTC', 'Europe/Paris', 'Asia/Kolkata'),
+        (raw, zone) => {
+          onlyClearErrors(() => parseHistoryFilter(raw, zone));
+        },
+      ),
       { numRuns: 2000 },
+    );
+  });
+
+  it('reads ids comma-separated or repeated, sorted without repeats, and refuses anything else (fuzzed)', () => {
+    const id = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+    const asText = (n: number, pad: boolean) => (pad ? ` ${n} ` : String(n));
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(id, fc.boolean(), fc.constantFrom('number', 'text', 'list')), { minLength: 1, maxLength: 40 }),
+        (items) => {
+          const raw = items.map(([n, pad, how]) => (how === 'number' ? n : how === 'text' ? asText(n, pad) : `${asText(n, pad)},`));
+          const expected = [...new Set(items.map(([n]) => n))].sort((a, b) => a - b);
+          expect(parseHistoryFilter({ ids: raw }, 'UTC').ids).toEqual(expected);
+          expect(parseHistoryFilter({ ids: raw.map(String).join(',') }, 'UTC').ids).toEqual(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(
+        fc.array(id, { maxLength: 5 }),
+        fc.oneof(
+          fc.integer({ max: 0 }),
+          fc.double({ noInteger: true }),
+          fc.constantFrom('x', '1x', '0x10', '+1', '1e3', '9007199254740992', true, {}),
+        ),
+        (good, bad) => {
+          expect(() => parseHistoryFilter({ ids: [...good, bad] }, 'UTC')).toThrow(/ids must be message ids/);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    expect(() => parseHistoryFilter({ ids: '' }, 'UTC')).toThrow(/ids lists no message id/);
+    expect(() => parseHistoryFilter({ ids: [] }, 'UTC')).toThrow(/ids lists no message id/);
+    expect(parseHistoryFilter({ ids: undefined }, 'UTC')).toEqual({});
+    expect(parseHistoryFilter({ ids: Array.from({ length: 1000 }, (_, i) => i + 1) }, 'UTC').ids).toHaveLength(1000);
+    expect(() => parseHistoryFilter({ ids: Array.from({ length: 1001 }, (_, i) => String(i + 1)).join(',') }, 'UTC')).toThrow(
+      expect.objectContaining({ code: 'TOO_MANY_IDS' }),
     );
   });
 
@@ -57,13 +117,18 @@ describe('history query parsing', () => {
 
   it('gives cursors back exactly, and refuses them for another query', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.integer()), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.boolean(), (value, id, after) => {
-        const fp = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'x' }, null);
-        const cursor = { value, id, way: after ? ('after' as const) : ('before' as const) };
-        expect(decodeCursor(encodeCursor(cursor, fp), fp)).toEqual(cursor);
-        const other = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'y' }, null);
-        expect(() => decodeCursor(encodeCursor(cursor, fp), other)).toThrow(AppError);
-      }),
+      fc.property(
+        fc.oneof(fc.string(), fc.integer()),
+        fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        fc.boolean(),
+        (value, id, after) => {
+          const fp = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'x' }, null);
+          const cursor = { value, id, way: after ? ('after' as const) : ('before' as const) };
+          expect(decodeCursor(encodeCursor(cursor, fp), fp)).toEqual(cursor);
+          const other = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'y' }, null);
+          expect(() => decodeCursor(encodeCursor(cursor, fp), other)).toThrow(AppError);
+        },
+      ),
     );
   });
 

@@ -17,6 +17,8 @@ export interface HistoryFilter {
   to?: number;
   /** Text contained in the message: case-insensitive, accents matter. */
   q?: string;
+  /** Only these message ids (ascending, no repeats; at most MAX_FILTER_IDS). */
+  ids?: number[];
 }
 
 /** Sort keys of the API and the column each one reads. */
@@ -41,7 +43,7 @@ export interface HistorySort {
 export const DEFAULT_SORT: HistorySort = { key: 'date', direction: 'desc' };
 
 /** The query-string names of the filters (shared by the list, the CSV and delete-by-filter). */
-export const FILTER_PARAMS = ['user', 'channel', 'sender', 'receiver', 'status', 'tag', 'from', 'to', 'q'] as const;
+export const FILTER_PARAMS = ['user', 'channel', 'sender', 'receiver', 'status', 'tag', 'from', 'to', 'q', 'ids'] as const;
 
 /** Raw filter parameters as they arrive in a query string or a JSON body. */
 export type RawFilter = Partial<Record<(typeof FILTER_PARAMS)[number], unknown>>;
@@ -50,6 +52,9 @@ export type RawFilter = Partial<Record<(typeof FILTER_PARAMS)[number], unknown>>
 export const NO_USER = '-';
 
 const MAX_TEXT = 500;
+
+/** Most ids one `ids` filter may list (the Manager polls the rows on screen with it). */
+export const MAX_FILTER_IDS = 1000;
 
 function text(name: string, value: unknown): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -76,6 +81,28 @@ function list(name: string, value: unknown): string[] | undefined {
   return parts.length ? [...new Set(parts)] : undefined;
 }
 
+/**
+ * `ids`: message ids, comma-separated and/or repeated (numbers in a JSON filter). Given but listing no
+ * id is refused rather than read as "no filter": a deletion by `{ ids: [] }` must never mean everything.
+ */
+function idList(value: unknown): number[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => (typeof v === 'string' ? v.split(',') : [v]));
+  const ids = new Set<number>();
+  for (const item of items) {
+    if (typeof item === 'string' && item.trim() === '') continue;
+    const id = typeof item === 'number' ? item : typeof item === 'string' && /^\s*\d{1,16}\s*$/.test(item) ? Number(item) : Number.NaN;
+    if (!Number.isSafeInteger(id) || id < 1) {
+      const shown = typeof item === 'string' ? `"${item.slice(0, 20)}"` : (JSON.stringify(item) ?? typeof item).slice(0, 20);
+      throw new AppError('INVALID_FILTER', `ids must be message ids (whole numbers from 1), comma-separated or repeated; got ${shown}`);
+    }
+    ids.add(id);
+    if (ids.size > MAX_FILTER_IDS) throw new AppError('TOO_MANY_IDS', `ids may list at most ${MAX_FILTER_IDS} messages`);
+  }
+  if (ids.size === 0) throw new AppError('INVALID_FILTER', 'ids lists no message id (leave it out to mean every message)');
+  return [...ids].sort((a, b) => a - b);
+}
+
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 /**
@@ -85,7 +112,8 @@ const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\
  */
 export function parseDateParam(name: string, raw: string, timeZone: string, end: boolean): number {
   const m = DATE_RE.exec(raw.trim());
-  if (!m) throw new AppError('INVALID_FILTER', `${name} must be an ISO 8601 date or datetime such as 2024-05-01 or 2024-05-01T10:30:00+02:00`);
+  if (!m)
+    throw new AppError('INVALID_FILTER', `${name} must be an ISO 8601 date or datetime such as 2024-05-01 or 2024-05-01T10:30:00+02:00`);
   const [, y, mo, d, h, mi, s, zone] = m;
   const parts = { year: +y, month: +mo, day: +d, hour: h ? +h : 0, minute: mi ? +mi : 0, second: s ? +s : 0 };
   const check = new Date(Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second));
@@ -167,6 +195,8 @@ export function parseHistoryFilter(raw: RawFilter, timeZone: string): HistoryFil
 
   const q = text('q', raw.q)?.trim();
   if (q) filter.q = q;
+  const ids = idList(raw.ids);
+  if (ids) filter.ids = ids;
   return filter;
 }
 
@@ -177,7 +207,10 @@ export function parseSort(raw: unknown): HistorySort {
   const direction = raw.startsWith('-') ? 'desc' : 'asc';
   const key = raw.replace(/^[-+ ]/, '');
   if (!(key in SORT_COLUMNS)) {
-    throw new AppError('INVALID_SORT', `cannot sort by "${key}" (sortable: ${Object.keys(SORT_COLUMNS).join(', ')}; prefix with - for descending)`);
+    throw new AppError(
+      'INVALID_SORT',
+      `cannot sort by "${key}" (sortable: ${Object.keys(SORT_COLUMNS).join(', ')}; prefix with - for descending)`,
+    );
   }
   // `date` alone means newest first, as the Manager shows it; `+date` asks for oldest first.
   if (key === 'date' && raw === 'date') return DEFAULT_SORT;

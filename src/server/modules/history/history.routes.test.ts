@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../app.js';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import type { App } from '../../app.js';
 import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 
 let seq = 0;
@@ -39,10 +39,46 @@ describeEachDialectWithApp(
       other = await seedAccount(ctx.app);
       const a = main.account.id;
       ids = await insertOutgoing(ctx.database, [
-        buildOutgoing({ account_id: a, created_at: base, sender: 'OVH', receiver: '+33612345678', message: 'Mon\nmessage', status: 'sent', user_login: 'apiuser', channel: 'http2sms' }),
-        buildOutgoing({ account_id: a, created_at: base + 60_000, sender: 'Promo', receiver: '+33700000001', message: '=HYPERLINK("http://x")', status: 'failed', channel: 'api', user_login: 'apiuser' }),
-        buildOutgoing({ account_id: a, created_at: base + 120_000, sender: 'INFO', receiver: '+32470000000', message: 'Il a dit "bonjour"; ok', status: 'delivered', channel: 'manager' }),
-        buildOutgoing({ account_id: a, created_at: base + 180_000, sender: 'OVH', receiver: '+33612345679', message: 'Rendez-vous à 10h', status: 'pending', channel: 'api', user_login: 'crm', credits: 2 }),
+        buildOutgoing({
+          account_id: a,
+          created_at: base,
+          sender: 'OVH',
+          receiver: '+33612345678',
+          message: 'Mon\nmessage',
+          status: 'sent',
+          user_login: 'apiuser',
+          channel: 'http2sms',
+        }),
+        buildOutgoing({
+          account_id: a,
+          created_at: base + 60_000,
+          sender: 'Promo',
+          receiver: '+33700000001',
+          message: '=HYPERLINK("http://x")',
+          status: 'failed',
+          channel: 'api',
+          user_login: 'apiuser',
+        }),
+        buildOutgoing({
+          account_id: a,
+          created_at: base + 120_000,
+          sender: 'INFO',
+          receiver: '+32470000000',
+          message: 'Il a dit "bonjour"; ok',
+          status: 'delivered',
+          channel: 'manager',
+        }),
+        buildOutgoing({
+          account_id: a,
+          created_at: base + 180_000,
+          sender: 'OVH',
+          receiver: '+33612345679',
+          message: 'Rendez-vous à 10h',
+          status: 'pending',
+          channel: 'api',
+          user_login: 'crm',
+          credits: 2,
+        }),
       ]);
       await insertOutgoing(ctx.database, [buildOutgoing({ account_id: other.account.id, message: 'not yours' })]);
     });
@@ -60,7 +96,12 @@ describeEachDialectWithApp(
       const res = await get(path());
       expect(res.statusCode).toBe(200);
       const body = res.json();
-      expect(body.data.map((r: { message: string }) => r.message)).toEqual(['Rendez-vous à 10h', 'Il a dit "bonjour"; ok', '=HYPERLINK("http://x")', 'Mon\nmessage']);
+      expect(body.data.map((r: { message: string }) => r.message)).toEqual([
+        'Rendez-vous à 10h',
+        'Il a dit "bonjour"; ok',
+        '=HYPERLINK("http://x")',
+        'Mon\nmessage',
+      ]);
       expect(body).toMatchObject({ total: 4, totalIsExact: true, nextCursor: null, prevCursor: null });
       expect(body.data[3]).toMatchObject({
         id: ids[0],
@@ -85,7 +126,10 @@ describeEachDialectWithApp(
       expect(await messages('receiver=%2B336*')).toEqual(['Rendez-vous à 10h', 'Mon\nmessage']);
       expect(await messages('q=BONJOUR')).toEqual(['Il a dit "bonjour"; ok']);
       expect(await messages('channel=api&tag=')).toEqual(['Rendez-vous à 10h', '=HYPERLINK("http://x")']);
-      expect(await messages('from=2014-11-29T12:26:43&to=2014-11-29T12:27:43')).toEqual(['Il a dit "bonjour"; ok', '=HYPERLINK("http://x")']);
+      expect(await messages('from=2014-11-29T12:26:43&to=2014-11-29T12:27:43')).toEqual([
+        'Il a dit "bonjour"; ok',
+        '=HYPERLINK("http://x")',
+      ]);
       expect(await messages('sort=%2Bdate&limit=1')).toEqual(['Mon\nmessage']);
     });
 
@@ -130,14 +174,34 @@ describeEachDialectWithApp(
     });
 
     it('answers any query string with a 200 or a clear 4xx, never a 5xx (fuzzed)', async () => {
-      const names = fc.constantFrom('user', 'channel', 'sender', 'receiver', 'status', 'tag', 'from', 'to', 'q', 'sort', 'limit', 'cursor', 'format', 'all');
+      const names = fc.constantFrom(
+        'user',
+        'channel',
+        'sender',
+        'receiver',
+        'status',
+        'tag',
+        'from',
+        'to',
+        'q',
+        'ids',
+        'sort',
+        'limit',
+        'cursor',
+        'format',
+        'all',
+      );
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.tuple(names, fc.string({ unit: 'grapheme', maxLength: 30 })), { maxLength: 4 }), fc.boolean(), async (pairs, csv) => {
-          const qs = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-          const res = await get(path(`${csv ? '.csv' : ''}?${qs}`));
-          expect(res.statusCode).toBeLessThan(500);
-          if (res.statusCode >= 400) expect(res.json().error.message).toBeTruthy();
-        }),
+        fc.asyncProperty(
+          fc.array(fc.tuple(names, fc.string({ unit: 'grapheme', maxLength: 30 })), { maxLength: 4 }),
+          fc.boolean(),
+          async (pairs, csv) => {
+            const qs = pairs.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+            const res = await get(path(`${csv ? '.csv' : ''}?${qs}`));
+            expect(res.statusCode).toBeLessThan(500);
+            if (res.statusCode >= 400) expect(res.json().error.message).toBeTruthy();
+          },
+        ),
         { numRuns: 150, seed: 20261125 },
       );
     });
@@ -158,15 +222,26 @@ describeEachDialectWithApp(
 
     it('limits the CSV to the most recent rows unless all=true, and offers the detailed format and JSON lines', async () => {
       const limited = await get(path('.csv'));
-      expect(limited.body.trim().split('\n').slice(1).map((l) => l.slice(1, 15))).toEqual(['20141129122843', '20141129122743']);
+      expect(
+        limited.body
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.slice(1, 15)),
+      ).toEqual(['20141129122843', '20141129122743']);
       const all = await get(path('.csv?all=true'));
       expect(all.body.match(/^"2014/gm)).toHaveLength(4);
       const detailed = await get(path('.csv?format=detailed&status=failed'));
-      expect(detailed.body.split('\n')[0]).toBe('id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status');
+      expect(detailed.body.split('\n')[0]).toBe(
+        'id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status',
+      );
       expect(detailed.body.split('\n')[1]).toContain(`"${ids[1]}";"2014-11-29 12:26:43";"Promo"`);
       const jsonl = await get(path('.jsonl?status=sent'));
       expect(jsonl.headers['content-type']).toContain('application/x-ndjson');
-      const lines = jsonl.body.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = jsonl.body
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines).toHaveLength(1);
       expect(lines[0]).toMatchObject({ id: ids[0], message: 'Mon\nmessage', status: 'sent' });
       const bad = await get(path('.csv?format=xls'));
@@ -209,10 +284,76 @@ describeEachDialectWithApp(
       expect((await get(path())).json().total).toBe(4);
     });
 
+    it('filters by ids (comma-separated or repeated): the rows that exist and the caller may see, with the other filters', async () => {
+      const own = await seedAccount(ctx.app, { userLogin: 'apiuser' });
+      const a = own.account.id;
+      const [x, y, z, gone] = await insertOutgoing(ctx.database, [
+        buildOutgoing({ account_id: a, created_at: base, sender: 'B', status: 'sent', user_login: 'apiuser' }),
+        buildOutgoing({ account_id: a, created_at: base + 1000, sender: 'A', status: 'failed' }),
+        buildOutgoing({ account_id: a, created_at: base + 2000, sender: 'C', status: 'delivered', user_login: 'apiuser' }),
+        buildOutgoing({ account_id: a, created_at: base + 3000, sender: 'D', status: 'delivered' }),
+      ]);
+      const list = `/api/v1/accounts/${own.account.name}/outgoing`;
+      expect((await ctx.app.inject({ method: 'DELETE', url: `${list}/${gone}`, headers: own.headers })).statusCode).toBe(204);
+      const foreign = ids[0];
+      const asked = [x, y, z, gone, foreign, 999_999_999];
+      const found = async (qs: string, headers = own.headers) => {
+        const res = await get(`${list}?${qs}`, headers);
+        expect(res.statusCode, res.body).toBe(200);
+        return res.json().data.map((r: { id: number }) => r.id);
+      };
+      expect(await found(`ids=${asked.join(',')}`)).toEqual([z, y, x]);
+      expect(await found(asked.map((id) => `ids=${id}`).join('&'))).toEqual([z, y, x]);
+      expect(await found(`ids=${x},${y}&ids=${z}&sort=sender`)).toEqual([y, x, z]);
+      expect(await found(`ids=${asked.join(',')}&status=sent,delivered&limit=1`)).toEqual([z]);
+      expect(await found(`ids=${asked.join(',')}`, own.scopedHeaders!)).toEqual([z, x]);
+      expect(await found(`ids=${gone},${foreign}`)).toEqual([]);
+      expect((await get(`${list}/count?ids=${asked.join(',')}`, own.headers)).json()).toEqual({ total: 3 });
+      const thousand = [...Array.from({ length: 999 }, (_, i) => 1_000_000_000 + i), y].join(',');
+      expect(await found(`ids=${thousand}`)).toEqual([y]);
+      const csv = await get(`${list}.csv?ids=${y},${z}&sort=%2Bdate`, own.headers);
+      expect(
+        csv.body
+          .trim()
+          .split('\n')
+          .map((line) => line.split(';')[1]),
+      ).toEqual(['sender', '"A"', '"C"']);
+
+      const bad: [string, string][] = [
+        ['ids=abc', 'INVALID_FILTER'],
+        ['ids=0', 'INVALID_FILTER'],
+        ['ids=1.5', 'INVALID_FILTER'],
+        ['ids=-3', 'INVALID_FILTER'],
+        ['ids=99999999999999999', 'INVALID_FILTER'],
+        ['ids=', 'INVALID_FILTER'],
+        [`ids=${Array.from({ length: 1001 }, (_, i) => i + 1).join(',')}`, 'TOO_MANY_IDS'],
+      ];
+      for (const [qs, code] of bad) {
+        const res = await get(`${list}?${qs}`, own.headers);
+        expect([qs.slice(0, 30), res.statusCode, res.json().error.code]).toEqual([qs.slice(0, 30), 400, code]);
+        expect(res.json().error.message).toContain('ids');
+      }
+
+      // Deleting by a filter of ids deletes only the caller's own rows among them.
+      const del = await ctx.app.inject({
+        method: 'POST',
+        url: `${list}/delete`,
+        headers: own.headers,
+        payload: { filter: { ids: [y, foreign] } },
+      });
+      expect(del.json()).toEqual({ deleted: 1 });
+      expect(await found(`ids=${asked.join(',')}`)).toEqual([z, x]);
+      expect((await get(path(`/${foreign}`))).statusCode).toBe(200);
+      const empty = await ctx.app.inject({ method: 'POST', url: `${list}/delete`, headers: own.headers, payload: { filter: { ids: [] } } });
+      expect([empty.statusCode, empty.json().error.code]).toEqual([400, 'INVALID_FILTER']);
+      expect(await found(`ids=${asked.join(',')}`)).toEqual([z, x]);
+    });
+
     describe('deleting', () => {
       it('deletes one, several by id, and by filter; a pending one gives its credits back; all audited', async () => {
         const a = main.account.name;
-        const del = (payload: unknown) => ctx.app.inject({ method: 'POST', url: path('/delete'), headers: main.headers, payload: payload as object });
+        const del = (payload: unknown) =>
+          ctx.app.inject({ method: 'POST', url: path('/delete'), headers: main.headers, payload: payload as object });
         expect((await del({})).statusCode).toBe(400);
         expect((await del({ ids: [1], filter: {} })).statusCode).toBe(400);
         expect((await del({ ids: Array.from({ length: 10_001 }, (_, i) => i + 1) })).json().error.code).toBe('TOO_MANY_IDS');

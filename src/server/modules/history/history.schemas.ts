@@ -28,10 +28,18 @@ const filterProperties = {
   from: Type.Optional(Type.String({ description: 'ISO 8601 date or datetime, inclusive; without offset, in the account timezone' })),
   to: Type.Optional(Type.String({ description: 'ISO 8601 date or datetime, inclusive (a date covers the whole day)' })),
   q: Type.Optional(Type.String({ description: 'text contained in the message: case-insensitive, accents matter' })),
+  ids: Type.Optional(
+    Type.Array(Type.String(), {
+      description:
+        'only these message ids, comma-separated (ids=1,2,3) or repeated (ids=1&ids=2), at most 1000: the ones that exist and the caller may see',
+    }),
+  ),
 };
 
 const sortProperty = Type.Optional(
-  Type.String({ description: 'date (newest first, the default), +date, sender, receiver, message, status, user, channel; prefix - for descending' }),
+  Type.String({
+    description: 'date (newest first, the default), +date, sender, receiver, message, status, user, channel; prefix - for descending',
+  }),
 );
 
 export const FilterQuery = Type.Object(filterProperties, { additionalProperties: false });

@@ -15,12 +15,66 @@ describeEachDialect('outgoing repository', (ctx) => {
     repo = createOutgoingRepository(ctx.database);
     const base = Date.UTC(2024, 4, 1, 8, 0, 0);
     const rows = [
-      buildOutgoing({ account_id: ACCOUNT, sender: 'OVH', receiver: '+33611111111', message: 'Votre rendez-vous est confirmé', status: 'delivered', user_login: 'apiuser', channel: 'api', created_at: base, tag: 'rdv' }),
-      buildOutgoing({ account_id: ACCOUNT, sender: 'Promo', receiver: '+33622222222', message: 'ÉTÉ: -20% sur tout', status: 'failed', user_login: 'mailer', channel: 'mail2sms', created_at: base + 1000 }),
-      buildOutgoing({ account_id: ACCOUNT, sender: 'INFO', receiver: '+32470000000', message: 'Colis 📦 livré\nMerci', status: 'sent', user_login: '', channel: 'manager', created_at: base + 2000 }),
-      buildOutgoing({ account_id: ACCOUNT, sender: 'OVH', receiver: '+33633333333', message: 'code 123456 (100% sûr)', status: 'pending', user_login: 'apiuser', channel: 'http2sms', created_at: base + 3000 }),
-      buildOutgoing({ account_id: ACCOUNT, sender: 'alpha', receiver: '+33611111112', message: 'été à la plage', status: 'delivered', user_login: 'apiuser', channel: 'api', created_at: base + 3000 }),
-      buildOutgoing({ account_id: OTHER, sender: 'OVH', receiver: '+33611111111', message: 'Votre rendez-vous (autre compte)', status: 'delivered', user_login: 'apiuser', created_at: base }),
+      buildOutgoing({
+        account_id: ACCOUNT,
+        sender: 'OVH',
+        receiver: '+33611111111',
+        message: 'Votre rendez-vous est confirmé',
+        status: 'delivered',
+        user_login: 'apiuser',
+        channel: 'api',
+        created_at: base,
+        tag: 'rdv',
+      }),
+      buildOutgoing({
+        account_id: ACCOUNT,
+        sender: 'Promo',
+        receiver: '+33622222222',
+        message: 'ÉTÉ: -20% sur tout',
+        status: 'failed',
+        user_login: 'mailer',
+        channel: 'mail2sms',
+        created_at: base + 1000,
+      }),
+      buildOutgoing({
+        account_id: ACCOUNT,
+        sender: 'INFO',
+        receiver: '+32470000000',
+        message: 'Colis 📦 livré\nMerci',
+        status: 'sent',
+        user_login: '',
+        channel: 'manager',
+        created_at: base + 2000,
+      }),
+      buildOutgoing({
+        account_id: ACCOUNT,
+        sender: 'OVH',
+        receiver: '+33633333333',
+        message: 'code 123456 (100% sûr)',
+        status: 'pending',
+        user_login: 'apiuser',
+        channel: 'http2sms',
+        created_at: base + 3000,
+      }),
+      buildOutgoing({
+        account_id: ACCOUNT,
+        sender: 'alpha',
+        receiver: '+33611111112',
+        message: 'été à la plage',
+        status: 'delivered',
+        user_login: 'apiuser',
+        channel: 'api',
+        created_at: base + 3000,
+      }),
+      buildOutgoing({
+        account_id: OTHER,
+        sender: 'OVH',
+        receiver: '+33611111111',
+        message: 'Votre rendez-vous (autre compte)',
+        status: 'delivered',
+        user_login: 'apiuser',
+        created_at: base,
+      }),
     ];
     await insertOutgoing(ctx.database, rows);
   });
@@ -29,7 +83,13 @@ describeEachDialect('outgoing repository', (ctx) => {
     (await repo.list({ scope, filter, sort, cursor: null, limit: 100 })).rows.map((r) => r.message);
 
   it('lists only the account, newest first, ties broken by id', async () => {
-    expect(await messages({})).toEqual(['été à la plage', 'code 123456 (100% sûr)', 'Colis 📦 livré\nMerci', 'ÉTÉ: -20% sur tout', 'Votre rendez-vous est confirmé']);
+    expect(await messages({})).toEqual([
+      'été à la plage',
+      'code 123456 (100% sûr)',
+      'Colis 📦 livré\nMerci',
+      'ÉTÉ: -20% sur tout',
+      'Votre rendez-vous est confirmé',
+    ]);
   });
 
   it('sorts by each column both ways', async () => {
@@ -37,7 +97,9 @@ describeEachDialect('outgoing repository', (ctx) => {
       (await repo.list({ scope, filter: {}, sort: { key: 'sender', direction }, cursor: null, limit: 100 })).rows.map((r) => r.sender);
     expect(await senders('asc')).toEqual(['INFO', 'OVH', 'OVH', 'Promo', 'alpha']);
     expect(await senders('desc')).toEqual(['alpha', 'Promo', 'OVH', 'OVH', 'INFO']);
-    const users = (await repo.list({ scope, filter: {}, sort: { key: 'user', direction: 'asc' }, cursor: null, limit: 100 })).rows.map((r) => r.userLogin);
+    const users = (await repo.list({ scope, filter: {}, sort: { key: 'user', direction: 'asc' }, cursor: null, limit: 100 })).rows.map(
+      (r) => r.userLogin,
+    );
     expect(users).toEqual([null, 'apiuser', 'apiuser', 'apiuser', 'mailer']);
   });
 
@@ -59,7 +121,15 @@ describeEachDialect('outgoing repository', (ctx) => {
     ['the full-text index (window too small)', { ftsFew: 0, scanWindow: 1 }],
   ])('searches text case-insensitively, accents mattering, LIKE characters literal, through %s', async (_, options) => {
     const messages = async (filter: HistoryFilter) =>
-      (await createOutgoingRepository(ctx.database, options).list({ scope, filter, sort: { key: 'date', direction: 'desc' }, cursor: null, limit: 100 })).rows.map((r) => r.message);
+      (
+        await createOutgoingRepository(ctx.database, options).list({
+          scope,
+          filter,
+          sort: { key: 'date', direction: 'desc' },
+          cursor: null,
+          limit: 100,
+        })
+      ).rows.map((r) => r.message);
     expect(await messages({ q: 'RENDEZ' })).toEqual(['Votre rendez-vous est confirmé']);
     expect(await messages({ q: 'été' })).toEqual(['été à la plage', 'ÉTÉ: -20% sur tout']);
     expect(await messages({ q: 'ete' })).toEqual([]);
@@ -101,17 +171,55 @@ describeEachDialect('outgoing repository', (ctx) => {
         }
         expect(seen, `${key} ${direction}`).toEqual(all);
         // From the last page, going back gives the page before it.
-        const lastPage = (await repo.list({ scope, filter: {}, sort, cursor: null, limit: 100 })).rows.filter((r) => r.id === pages[pages.length - 1][0])[0];
-        const back = await repo.list({ scope, filter: {}, sort, cursor: { way: 'before', value: sortValueOf(lastPage, sort), id: lastPage.id }, limit: 2 });
+        const lastPage = (await repo.list({ scope, filter: {}, sort, cursor: null, limit: 100 })).rows.filter(
+          (r) => r.id === pages[pages.length - 1][0],
+        )[0];
+        const back = await repo.list({
+          scope,
+          filter: {},
+          sort,
+          cursor: { way: 'before', value: sortValueOf(lastPage, sort), id: lastPage.id },
+          limit: 2,
+        });
         expect(back.rows.map((r) => r.id)).toEqual(pages[pages.length - 2]);
       }
     }
   });
 
+  it('filters by ids: only those that exist in the scope, with the other filters and in any sort', async () => {
+    const ACCOUNT_IDS = 3;
+    const [a, b, c, gone] = await insertOutgoing(ctx.database, [
+      buildOutgoing({ account_id: ACCOUNT_IDS, sender: 'B', status: 'sent', user_login: 'apiuser', created_at: Date.UTC(2024, 5, 1) }),
+      buildOutgoing({ account_id: ACCOUNT_IDS, sender: 'A', status: 'failed', created_at: Date.UTC(2024, 5, 2) }),
+      buildOutgoing({ account_id: ACCOUNT_IDS, sender: 'C', status: 'delivered', user_login: 'apiuser', created_at: Date.UTC(2024, 5, 3) }),
+      buildOutgoing({ account_id: ACCOUNT_IDS, sender: 'D', status: 'delivered', created_at: Date.UTC(2024, 5, 4) }),
+    ]);
+    const [foreign] = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: OTHER })]);
+    await repo.deleteIds({ accountId: ACCOUNT_IDS, userLogin: null }, [gone]);
+    const own = { accountId: ACCOUNT_IDS, userLogin: null };
+    const ids = async (
+      filter: HistoryFilter,
+      sort: HistorySort = { key: 'date', direction: 'desc' },
+      s: { accountId: number; userLogin: string | null } = own,
+    ) => (await repo.list({ scope: s, filter, sort, cursor: null, limit: 100 })).rows.map((r) => r.id);
+    const asked = [a, b, c, gone, foreign, 999_999_999];
+    expect(await ids({ ids: asked })).toEqual([c, b, a]);
+    expect(await ids({ ids: asked }, { key: 'sender', direction: 'asc' })).toEqual([b, a, c]);
+    expect(await ids({ ids: asked, statuses: ['sent', 'delivered'] })).toEqual([c, a]);
+    expect(await ids({ ids: asked }, undefined, { accountId: ACCOUNT_IDS, userLogin: 'apiuser' })).toEqual([c, a]);
+    expect(await ids({ ids: [gone, foreign] })).toEqual([]);
+    expect(await repo.count({ scope: own, filter: { ids: asked }, cap: 100 })).toEqual({ count: 3, exact: true });
+    const many = Array.from({ length: 1000 }, (_, i) => 1_000_000 + i);
+    expect(await ids({ ids: [...many.slice(0, 999), b] })).toEqual([b]);
+  });
+
   it('counts exactly up to a cap', async () => {
     expect(await repo.count({ scope, filter: {}, cap: 100 })).toEqual({ count: 5, exact: true });
     expect(await repo.count({ scope, filter: {}, cap: 3 })).toEqual({ count: 3, exact: false });
-    expect(await repo.count({ scope: { accountId: ACCOUNT, userLogin: 'apiuser' }, filter: {}, cap: 100 })).toEqual({ count: 3, exact: true });
+    expect(await repo.count({ scope: { accountId: ACCOUNT, userLogin: 'apiuser' }, filter: {}, cap: 100 })).toEqual({
+      count: 3,
+      exact: true,
+    });
   });
 
   describe('deleting', () => {
@@ -123,7 +231,17 @@ describeEachDialect('outgoing repository', (ctx) => {
         .executeTakeFirstOrThrow();
       const account = await ctx.database.db
         .insertInto('accounts')
-        .values({ name: 'sms-zz99999-1', owner_id: accountRow.id, credits: 10, timezone: 'UTC', created_at: 0, description: '', status: 'enable', default_country: 'FR', store_text: 1 })
+        .values({
+          name: 'sms-zz99999-1',
+          owner_id: accountRow.id,
+          credits: 10,
+          timezone: 'UTC',
+          created_at: 0,
+          description: '',
+          status: 'enable',
+          default_country: 'FR',
+          store_text: 1,
+        })
         .returning('id')
         .executeTakeFirstOrThrow();
       const ids = await insertOutgoing(ctx.database, [

@@ -108,6 +108,25 @@ function fromArray(a: unknown[]): Outgoing {
   };
 }
 
+/** The columns of a lean row: what the seed CSV prints, plus every sort column (for the cursor). */
+const LEAN_COLUMNS = ['id', 'created_at', 'sender', 'receiver', 'message', 'redacted_at', 'status', 'user_login', 'channel'] as const;
+
+/** A history row with only what the seed CSV and the keyset cursor need (exports read 9 columns, not 26). */
+export type LeanOutgoing = Pick<Outgoing, 'id' | 'createdAt' | 'sender' | 'receiver' | 'message' | 'status' | 'userLogin' | 'channel'>;
+
+function fromLeanArray(a: unknown[]): LeanOutgoing {
+  return {
+    id: a[0] as number,
+    createdAt: a[1] as number,
+    sender: a[2] as string,
+    receiver: a[3] as string,
+    message: a[5] === null ? (a[4] as string) : null,
+    status: a[6] as OutgoingStatus,
+    userLogin: a[7] === '' ? null : (a[7] as string),
+    channel: a[8] as Channel,
+  };
+}
+
 /**
  * SQLite text search for common words: rows are read in sort order through a window of this many
  * candidates and each text checked; when a window does not fill the page, the full-text index is used.
@@ -177,7 +196,12 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       .select(sql.lit(1).as('one'))
       .where((eb) => eb.and(conditions(eb, scope, only, { kind: 'none' })))
       .limit(broadRange + 1);
-    const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+    const [[n]] = await selectArrays(
+      db
+        .selectFrom(inner.as('t'))
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .compile(),
+    );
     return Number(n) > broadRange;
   }
 
@@ -212,10 +236,20 @@ export function createOutgoingRepository(database: Database, options: { scanWind
    * cheaper than reading the range and sorting it: SQLite then gets the column as `+column`, which
    * keeps the test but not the index (its planner cannot tell a wide range from a narrow one).
    */
-  function conditions(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter, text: TextPlan, broad: Broad = {}): Expression<SqlBool>[] {
+  function conditions(
+    eb: OutgoingEB,
+    scope: HistoryScope,
+    filter: HistoryFilter,
+    text: TextPlan,
+    broad: Broad = {},
+  ): Expression<SqlBool>[] {
     const date = broad.dates ? sql<number>`+${sql.ref('outgoing.created_at')}` : sql<number>`${sql.ref('outgoing.created_at')}`;
     const receiverColumn = broad.receiver ? sql<string>`+${sql.ref('outgoing.receiver')}` : sql<string>`${sql.ref('outgoing.receiver')}`;
-    const c: Expression<SqlBool>[] = [eb('outgoing.account_id', '=', scope.accountId)];
+    // Ids on SQLite: read those rows by id. `+account_id` keeps the planner off the (account, …) indexes,
+    // which it would walk whole (it cannot tell how many rows one account has).
+    const account =
+      dialect === 'sqlite' && filter.ids ? sql<number>`+${sql.ref('outgoing.account_id')}` : sql<number>`${sql.ref('outgoing.account_id')}`;
+    const c: Expression<SqlBool>[] = [eb(account, '=', scope.accountId)];
     if (scope.userLogin !== null) c.push(eb('outgoing.user_login', '=', scope.userLogin));
     if (filter.user !== undefined) c.push(eb('outgoing.user_login', '=', filter.user ?? ''));
     if (filter.channels) c.push(eb('outgoing.channel', 'in', filter.channels));
@@ -227,6 +261,7 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       // Receivers hold only "+" and digits, and ":" sorts right after "9": a plain index range.
       c.push(eb(receiverColumn, '>=', filter.receiver.prefix), eb(receiverColumn, '<', `${filter.receiver.prefix}:`));
     }
+    if (filter.ids) c.push(eb('outgoing.id', 'in', filter.ids));
     if (filter.from !== undefined) c.push(eb(date, '>=', filter.from));
     if (filter.to !== undefined) c.push(eb(date, '<=', filter.to));
     if (text.kind === 'ilike' && !text.apart) c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
@@ -236,99 +271,131 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     return c;
   }
 
+  /** A page's rows as arrays of `columns` (in display order), and whether more follow (see `list`). */
+  async function listArrays(
+    args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number },
+    columns: readonly (typeof COLUMNS)[number][],
+  ): Promise<{ rows: unknown[][]; more: boolean }> {
+    const { scope, filter, sort, cursor, limit } = args;
+    const column = SORT_COLUMNS[sort.key];
+    const backwards = cursor?.way === 'before';
+    // Reading backwards means reading the reversed order, then turning the page around.
+    const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
+    const broad: Broad = {};
+    if (dialect === 'sqlite') {
+      if (sort.key !== 'date' && (filter.from !== undefined || filter.to !== undefined)) {
+        broad.dates = await wide(scope, { from: filter.from, to: filter.to });
+      }
+      if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver)
+        broad.receiver = await wide(scope, { receiver: filter.receiver });
+    }
+    const where = (eb: OutgoingEB, text: TextPlan) => {
+      const c = conditions(eb, scope, filter, text, broad);
+      if (cursor) {
+        c.push(
+          eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)),
+        );
+      }
+      return eb.and(c);
+    };
+    // The next `size` rows in this order, without the text test.
+    const windowIds = (eb: OutgoingEB, size: number) =>
+      eb
+        .selectFrom('outgoing')
+        .select('outgoing.id')
+        .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }))
+        .orderBy(`outgoing.${column}`, direction)
+        .orderBy('outgoing.id', direction)
+        .limit(size);
+    const page = (text: TextPlan, window: number | null) =>
+      (text.kind === 'ilike' && text.apart
+        ? // PostgreSQL, a word too common for the windows: take every match through the trigram index
+          // (OFFSET 0 keeps the subquery whole), then sort them; never walk the sort index looking for them.
+          db.selectFrom(
+            db
+              .selectFrom('outgoing')
+              .selectAll()
+              .where('account_id', '=', scope.accountId)
+              .where(sql<SqlBool>`message ilike ${text.pattern} escape '\\'`)
+              .offset(0)
+              .as('outgoing'),
+          )
+        : db.selectFrom('outgoing')
+      )
+        .select(columns.map((c) => `outgoing.${c}` as const))
+        .where((eb) =>
+          window === null
+            ? where(eb, text)
+            : eb.and([
+                eb('outgoing.id', 'in', windowIds(eb, window)),
+                ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1),
+              ]),
+        )
+        .orderBy(`outgoing.${column}`, direction)
+        .orderBy('outgoing.id', direction)
+        .limit(limit + 1)
+        .compile();
+    let rows: unknown[][] | null = null;
+    // With ids the rows are read by id, and a text search only checks them.
+    if (filter.q && !filter.ids) {
+      // Rare words: the trigram index gives few candidates to read and sort. Common ones: a window of
+      // rows in sort order holds a full page (both planners otherwise sort huge candidate sets, or walk
+      // the sort index for millions of rows when the first values hold no match).
+      const indexed = textPlan(filter.q, true);
+      const few = indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+      if (!few) {
+        for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
+          const found = await selectArrays(page(textPlan(filter.q, false), size));
+          if (found.length > limit) {
+            rows = found;
+            break;
+          }
+          const [[inWindow]] = await selectArrays(
+            db
+              .selectFrom((eb) => windowIds(eb as unknown as OutgoingEB, size).as('w'))
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .compile(),
+          );
+          if (Number(inWindow) < size) {
+            rows = found; // the window held every remaining row
+            break;
+          }
+        }
+      }
+      rows ??= await selectArrays(page(indexed.kind === 'ilike' ? { ...indexed, apart: true } : indexed, null));
+    } else {
+      rows = await selectArrays(page(textPlan(filter.q, false), null));
+    }
+    const more = rows.length > limit;
+    const result = rows.slice(0, limit);
+    if (backwards) result.reverse();
+    return { rows: result, more };
+  }
+
   return {
+    /** The WHERE of `filter` within `scope` for other readers of the history (stats); text search as `count` does it. */
+    where(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter): Expression<SqlBool> {
+      return eb.and(conditions(eb, scope, filter, textPlan(filter.q, !filter.ids)));
+    },
+
     /**
      * One page in the order `sort` (tie-broken by id), starting after/before `cursor`. Returns up to
      * `limit` rows in display order; `more` tells whether another row lies beyond them in the reading way.
      */
     async list(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number }) {
-      const { scope, filter, sort, cursor, limit } = args;
-      const column = SORT_COLUMNS[sort.key];
-      const backwards = cursor?.way === 'before';
-      // Reading backwards means reading the reversed order, then turning the page around.
-      const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
-      const broad: Broad = {};
-      if (dialect === 'sqlite') {
-        if (sort.key !== 'date' && (filter.from !== undefined || filter.to !== undefined)) {
-          broad.dates = await wide(scope, { from: filter.from, to: filter.to });
-        }
-        if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver) broad.receiver = await wide(scope, { receiver: filter.receiver });
-      }
-      const where = (eb: OutgoingEB, text: TextPlan) => {
-        const c = conditions(eb, scope, filter, text, broad);
-        if (cursor) {
-          c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)));
-        }
-        return eb.and(c);
-      };
-      // The next `size` rows in this order, without the text test.
-      const windowIds = (eb: OutgoingEB, size: number) =>
-        eb
-          .selectFrom('outgoing')
-          .select('outgoing.id')
-          .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }))
-          .orderBy(`outgoing.${column}`, direction)
-          .orderBy('outgoing.id', direction)
-          .limit(size);
-      const page = (text: TextPlan, window: number | null) =>
-        (text.kind === 'ilike' && text.apart
-          ? // PostgreSQL, a word too common for the windows: take every match through the trigram index
-            // (OFFSET 0 keeps the subquery whole), then sort them; never walk the sort index looking for them.
-            db.selectFrom(
-              db
-                .selectFrom('outgoing')
-                .selectAll()
-                .where('account_id', '=', scope.accountId)
-                .where(sql<SqlBool>`message ilike ${text.pattern} escape '\\'`)
-                .offset(0)
-                .as('outgoing'),
-            )
-          : db.selectFrom('outgoing')
-        )
-          .select(COLUMNS.map((c) => `outgoing.${c}` as const))
-          .where((eb) =>
-            window === null
-              ? where(eb, text)
-              : eb.and([eb('outgoing.id', 'in', windowIds(eb, window)), ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1)]),
-          )
-          .orderBy(`outgoing.${column}`, direction)
-          .orderBy('outgoing.id', direction)
-          .limit(limit + 1)
-          .compile();
-      let rows: unknown[][] | null = null;
-      if (filter.q) {
-        // Rare words: the trigram index gives few candidates to read and sort. Common ones: a window of
-        // rows in sort order holds a full page (both planners otherwise sort huge candidate sets, or walk
-        // the sort index for millions of rows when the first values hold no match).
-        const indexed = textPlan(filter.q, true);
-        const few = indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
-        if (!few) {
-          for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
-            const found = await selectArrays(page(textPlan(filter.q, false), size));
-            if (found.length > limit) {
-              rows = found;
-              break;
-            }
-            const [[inWindow]] = await selectArrays(db.selectFrom((eb) => windowIds(eb as unknown as OutgoingEB, size).as('w')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
-            if (Number(inWindow) < size) {
-              rows = found; // the window held every remaining row
-              break;
-            }
-          }
-        }
-        rows ??= await selectArrays(page(indexed.kind === 'ilike' ? { ...indexed, apart: true } : indexed, null));
-      } else {
-        rows = await selectArrays(page({ kind: 'none' }, null));
-      }
-      const more = rows.length > limit;
-      const result = rows.slice(0, limit).map(fromArray);
-      if (backwards) result.reverse();
-      return { rows: result, more };
+      const { rows, more } = await listArrays(args, COLUMNS);
+      return { rows: rows.map(fromArray), more };
+    },
+
+    /** `list` with lean rows (exports in the seed format). */
+    async listLean(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number }) {
+      const { rows, more } = await listArrays(args, LEAN_COLUMNS);
+      return { rows: rows.map(fromLeanArray), more };
     },
 
     /** How many messages match, counting at most `cap` (then `exact` is false). */
     async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {
-      const text = textPlan(args.filter.q, true);
+      const text = textPlan(args.filter.q, !args.filter.ids);
       if (text.kind === 'fts') {
         // Walk the trigram index's candidates lazily (an IN (…) would first collect all of them).
         const inner = db
@@ -337,9 +404,16 @@ export function createOutgoingRepository(database: Database, options: { scanWind
           .select(sql.lit(1).as('one'))
           .where(sql<SqlBool>`outgoing_fts match ${text.match}`)
           .whereRef('outgoing.id', '=', 'outgoing_fts.rowid')
-          .where((eb) => eb.and(conditions(eb as unknown as OutgoingEB, args.scope, args.filter, { kind: 'contains', folded: text.folded })))
+          .where((eb) =>
+            eb.and(conditions(eb as unknown as OutgoingEB, args.scope, args.filter, { kind: 'contains', folded: text.folded })),
+          )
           .limit(args.cap + 1);
-        const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+        const [[n]] = await selectArrays(
+          db
+            .selectFrom(inner.as('t'))
+            .select((eb) => eb.fn.countAll<number>().as('n'))
+            .compile(),
+        );
         const count = Number(n);
         return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
       }
@@ -348,7 +422,12 @@ export function createOutgoingRepository(database: Database, options: { scanWind
         .select(sql.lit(1).as('one'))
         .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
         .limit(args.cap + 1);
-      const [[n]] = await selectArrays(db.selectFrom(inner.as('t')).select((eb) => eb.fn.countAll<number>().as('n')).compile());
+      const [[n]] = await selectArrays(
+        db
+          .selectFrom(inner.as('t'))
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .compile(),
+      );
       const count = Number(n);
       return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
     },
@@ -399,7 +478,11 @@ export function createOutgoingRepository(database: Database, options: { scanWind
         }
         const deleted = found.map((r) => r.id);
         for (let i = 0; i < deleted.length; i += 1000) {
-          await trx.deleteFrom('outgoing').where('account_id', '=', scope.accountId).where('id', 'in', deleted.slice(i, i + 1000)).execute();
+          await trx
+            .deleteFrom('outgoing')
+            .where('account_id', '=', scope.accountId)
+            .where('id', 'in', deleted.slice(i, i + 1000))
+            .execute();
         }
         const pending = found.filter((r) => r.status === 'pending');
         const refunded = pending.reduce((sum, r) => sum + r.credits, 0);
@@ -411,21 +494,37 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     },
 
     /** Keyset batches of the whole filtered history in `sort` order, for exports (constant memory). */
-    async *stream(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; limit: number | null; batchSize?: number }) {
-      const batchSize = args.batchSize ?? 5000;
-      let cursor: Cursor | null = null;
-      let left = args.limit ?? Number.POSITIVE_INFINITY;
-      while (left > 0) {
-        const take = Math.min(batchSize, left);
-        const page = await this.list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
-        if (page.rows.length) yield page.rows;
-        left -= page.rows.length;
-        if (!page.more || page.rows.length === 0) return;
-        const last = page.rows[page.rows.length - 1];
-        cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
-      }
+    stream(args: StreamArgs): AsyncGenerator<Outgoing[]> {
+      return streamPages(args, (page) => this.list(page));
+    },
+
+    /** `stream` with lean rows (the seed CSV). */
+    streamLean(args: StreamArgs): AsyncGenerator<LeanOutgoing[]> {
+      return streamPages(args, (page) => this.listLean(page));
     },
   };
+}
+
+type StreamArgs = { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; limit: number | null; batchSize?: number };
+type PageArgs = { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number };
+
+/** Keyset batches of a whole filtered history, read page after page by `list`. */
+async function* streamPages<T extends LeanOutgoing>(
+  args: StreamArgs,
+  list: (page: PageArgs) => Promise<{ rows: T[]; more: boolean }>,
+): AsyncGenerator<T[]> {
+  const batchSize = args.batchSize ?? 5000;
+  let cursor: Cursor | null = null;
+  let left = args.limit ?? Number.POSITIVE_INFINITY;
+  while (left > 0) {
+    const take = Math.min(batchSize, left);
+    const page = await list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
+    if (page.rows.length) yield page.rows;
+    left -= page.rows.length;
+    if (!page.more || page.rows.length === 0) return;
+    const last = page.rows[page.rows.length - 1];
+    cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
+  }
 }
 
 async function refundCredits(trx: Kysely<DB>, accountId: number, rows: { credits: number; user_id: number | null }[]): Promise<void> {
@@ -449,7 +548,7 @@ async function refundCredits(trx: Kysely<DB>, accountId: number, rows: { credits
 }
 
 /** The value a row has in the sort column (as stored: '' for no user, '' for a redacted text). */
-export function sortValueOf(o: Outgoing, sort: HistorySort): string | number {
+export function sortValueOf(o: LeanOutgoing, sort: HistorySort): string | number {
   switch (sort.key) {
     case 'date':
       return o.createdAt;

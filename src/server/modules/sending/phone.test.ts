@@ -68,9 +68,7 @@ describe('normalizeReceiver', () => {
 
 describe('parseReceiverList', () => {
   it('splits on commas, semicolons, whitespace and line breaks', () => {
-    expect(
-      parseReceiverList('0612345678, +32470123456;0033751234567\n+447400123456\r\n+12015550123 +4930123456', 'FR'),
-    ).toEqual({
+    expect(parseReceiverList('0612345678, +32470123456;0033751234567\n+447400123456\r\n+12015550123 +4930123456', 'FR')).toEqual({
       valid: ['+33612345678', '+32470123456', '+33751234567', '+447400123456', '+12015550123', '+4930123456'],
       invalid: [],
     });

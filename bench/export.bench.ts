@@ -1,0 +1,125 @@
+/**
+ * Export benchmark (`npm run bench:export -- --dialect sqlite|postgres --messages N [--format seed|detailed]`):
+ * the CSV export of every message of the benchmark account (`?all=true`), served by a real `relais serve`
+ * in its own process and read over a socket by this one (which only counts bytes and lines). Prints rows/s
+ * next to the goal (≥ 500,000) and the server's peak memory next to its goal (< 200 MB): private memory
+ * (RssAnon: heap, buffers) and the whole resident set (VmRSS, which also counts the pages of the database
+ * file SQLite maps into memory and the Node binary — shared, clean, given back by the kernel under
+ * pressure). Never part of `npm test`.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { systemClock } from '../src/server/clock.js';
+import { loadConfig } from '../src/server/config.js';
+import type { Dialect } from '../src/server/db/database.js';
+import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
+import { composeServices } from '../src/server/services.js';
+import { openHistoryData } from './history-data.js';
+
+const { values } = parseArgs({
+  options: {
+    dialect: { type: 'string', default: 'sqlite' },
+    messages: { type: 'string', default: '10000000' },
+    format: { type: 'string', default: 'seed' },
+  },
+});
+const dialect = values.dialect as Dialect;
+const messages = Number(values.messages);
+const RATE_GOAL = 500_000;
+const MEMORY_GOAL = 200e6;
+const fmt = (n: number) => Math.round(n).toLocaleString('en');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** VmRSS and RssAnon of a process, in bytes. */
+function memoryOf(pid: number): { rss: number; anon: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+  } catch {
+    return undefined;
+  }
+}
+
+const data = await openHistoryData({ dialect, messages });
+const services = composeServices({
+  config: Object.freeze({ ...loadConfig({}), databaseUrl: data.url }),
+  database: data.database,
+  clock: systemClock,
+});
+const { bearer } = await services.apiTokens.create(SYSTEM_ACTOR, data.accountName, { name: 'export bench' });
+await services.close();
+await data.close();
+
+const port = await freePort();
+const server = spawn(process.execPath, ['bin/relais.js', 'serve'], {
+  env: { ...process.env, RELAIS_DATABASE_URL: data.url, RELAIS_SERVICES: 'http', RELAIS_HTTP_PORT: String(port), RELAIS_LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const stopServer = () => server.exitCode === null && server.kill('SIGKILL');
+process.on('exit', stopServer);
+try {
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/v1/auth/me' }, (res) => {
+        res.resume();
+        resolve(true);
+      });
+      req.once('error', () => resolve(false));
+      req.end();
+    });
+    if (up) break;
+    if (i > 300) throw new Error('the server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const idle = memoryOf(server.pid!)!;
+  let peak = { ...idle };
+  const sampler = setInterval(() => {
+    const m = memoryOf(server.pid!);
+    if (m) peak = { rss: Math.max(peak.rss, m.rss), anon: Math.max(peak.anon, m.anon) };
+  }, 50);
+  const started = performance.now();
+  const { bytes, lines } = await new Promise<{ bytes: number; lines: number }>((resolve, reject) => {
+    const path = `/api/v1/accounts/${data.accountName}/outgoing.csv?all=true&format=${values.format}`;
+    const req = request({ host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${bearer}` } }, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`export answered ${res.statusCode}`));
+      let bytes = 0;
+      let lines = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+      });
+      res.once('end', () => resolve({ bytes, lines }));
+      res.once('error', reject);
+    });
+    req.once('error', reject);
+    req.end();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const rate = messages / seconds;
+  console.log(
+    `CSV export (${values.format}), ${dialect}, ${fmt(messages)} messages, ${cpus().length} cores, load average ${loadavg()[0].toFixed(1)} at the end (machine shared)`,
+  );
+  console.log(`  ${fmt(lines)} lines (multi-line texts), ${(bytes / 1e6).toFixed(0)} MB in ${seconds.toFixed(1)} s`);
+  console.log(`  => ${fmt(rate)} rows/s — goal ≥ ${fmt(RATE_GOAL)} ${rate >= RATE_GOAL ? 'ok' : 'MISS'}`);
+  console.log(
+    `  server memory: private (RssAnon) ${(idle.anon / 1e6).toFixed(0)} MB idle, peak ${(peak.anon / 1e6).toFixed(0)} MB — goal < ${MEMORY_GOAL / 1e6} MB ${peak.anon < MEMORY_GOAL ? 'ok' : 'MISS'}; resident (VmRSS, with the mapped database file) peak ${(peak.rss / 1e6).toFixed(0)} MB`,
+  );
+} finally {
+  stopServer();
+}

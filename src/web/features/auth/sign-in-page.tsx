@@ -1,0 +1,71 @@
+import { type FormEvent, useState } from 'react';
+import { ApiError } from '../../api.js';
+import { useI18n } from '../../i18n.js';
+import { LangSwitch } from '../../layout.js';
+import { useSession } from '../../session.js';
+
+/** The customer's sign-in (e-mail and password); the page they asked for shows once signed in. */
+export function SignInPage() {
+  const { t } = useI18n();
+  const session = useSession();
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await session.signIn(email, password);
+    } catch (e) {
+      setError(
+        e instanceof ApiError && (e.status === 401 || e.status === 400) ? t('signIn.failed') : e instanceof Error ? e.message : String(e),
+      );
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main className="sign-in" id="main">
+      <div className="sign-in-card">
+        <div className="sign-in-head">
+          <span className="brand">
+            <span className="brand-mark" aria-hidden="true">
+              ◆
+            </span>{' '}
+            {t('app.name')}
+          </span>
+          <LangSwitch />
+        </div>
+        <h1>{t('signIn.title')}</h1>
+        <form onSubmit={submit} className="form">
+          <label>
+            {t('signIn.email')}
+            <input type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+          </label>
+          <label>
+            {t('signIn.password')}
+            <input
+              type="password"
+              name="password"
+              autoComplete="current-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          </label>
+          {error && (
+            <p className="error" role="alert">
+              {error}
+            </p>
+          )}
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? t('signIn.busy') : t('signIn.submit')}
+          </button>
+        </form>
+      </div>
+    </main>
+  );
+}

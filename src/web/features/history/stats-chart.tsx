@@ -1,0 +1,99 @@
+import { useEffect, useState } from 'react';
+import type { DailyCounts, StatsResponse } from '../../../shared/stats.js';
+import { accountPath, api, isAbort } from '../../api.js';
+import { useI18n } from '../../i18n.js';
+
+const SERIES = [
+  { key: 'delivered', className: 'bar-delivered' },
+  { key: 'sent', className: 'bar-sent' },
+  { key: 'failed', className: 'bar-failed' },
+] as const;
+
+function others(day: DailyCounts): number {
+  return day.pending + day.expired + day.canceled;
+}
+
+/** Messages per day by status for the filtered period, above the history (`GET …/stats`). */
+export function StatsChart({ account, query, ready }: { account: string; query: Record<string, string>; ready: boolean }) {
+  const { t, n, lang } = useI18n();
+  const [stats, setStats] = useState<StatsResponse | null>(null);
+  const [failed, setFailed] = useState(false);
+  const key = JSON.stringify(query);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the key stands for the query
+  useEffect(() => {
+    // Asked once the first rows are there: the history comes first.
+    if (!ready) return;
+    const abort = new AbortController();
+    api
+      .get<StatsResponse>(accountPath(account, '/stats'), query, abort.signal)
+      .then((s) => {
+        setStats(s);
+        setFailed(false);
+      })
+      .catch((error) => {
+        if (!isAbort(error)) setFailed(true);
+      });
+    return () => abort.abort();
+  }, [account, key, ready]);
+
+  if (failed) return <p className="chart-unavailable muted">{t('chart.unavailable')}</p>;
+  if (!stats) return <div className="chart chart-placeholder" aria-hidden="true" />;
+
+  const days = stats.days;
+  const totals = days.map((d) => d.delivered + d.sent + d.failed + others(d));
+  const max = Math.max(1, ...totals);
+  const sum = totals.reduce((a, b) => a + b, 0);
+  const width = 720;
+  const height = 96;
+  const gap = days.length > 60 ? 0 : 2;
+  const barWidth = Math.max(1, width / Math.max(1, days.length) - gap);
+  const dayLabel = (day: string) => (lang === 'fr' ? `${day.slice(8, 10)}/${day.slice(5, 7)}/${day.slice(0, 4)}` : day);
+
+  return (
+    <figure className="chart">
+      <figcaption>
+        <strong>{t('chart.title')}</strong>{' '}
+        <span className="muted">{t('chart.period', { from: dayLabel(stats.from), to: dayLabel(stats.to) })}</span>
+        <span className="muted"> · {t('chart.total', { n: sum })}</span>
+        <span className="legend">
+          {SERIES.map((s) => (
+            <span key={s.key}>
+              <i className={s.className} aria-hidden="true" /> {t(`status.${s.key}`)}
+            </span>
+          ))}
+          <span>
+            <i className="bar-other" aria-hidden="true" /> {t('chart.other')}
+          </span>
+        </span>
+      </figcaption>
+      <svg
+        viewBox={`0 0 ${width} ${height}`}
+        preserveAspectRatio="none"
+        role="img"
+        aria-label={`${t('chart.title')}: ${t('chart.total', { n: sum })}`}
+      >
+        {days.map((day, i) => {
+          const x = i * (barWidth + gap);
+          let y = height;
+          const parts = [
+            ...SERIES.map((s) => ({ className: s.className, value: day[s.key] })),
+            { className: 'bar-other', value: others(day) },
+          ];
+          return (
+            <g key={day.day}>
+              <title>{`${dayLabel(day.day)} — ${SERIES.map((s) => `${t(`status.${s.key}`)} ${n(day[s.key])}`).join(', ')}`}</title>
+              {parts.map((p) => {
+                if (p.value === 0) return null;
+                const h = (p.value / max) * (height - 2);
+                y -= h;
+                return <rect key={p.className} className={p.className} x={x} y={y} width={barWidth} height={h} />;
+              })}
+              <rect className="bar-hit" x={x} y={0} width={barWidth + gap} height={height} />
+            </g>
+          );
+        })}
+      </svg>
+    </figure>
+  );
+}

@@ -1,0 +1,113 @@
+import { lazy, type ReactElement, StrictMode, Suspense, useEffect } from 'react';
+import { createRoot } from 'react-dom/client';
+import { accountPath } from './api.js';
+import { AccountsPage } from './features/accounts/accounts-page.js';
+import { SignInPage } from './features/auth/sign-in-page.js';
+import { HistoryPage } from './features/history/history-page.js';
+import { parseView } from './features/history/history-view.js';
+import { prefetchFirstPage } from './features/history/use-history.js';
+import { I18nProvider, useI18n } from './i18n.js';
+import { Layout } from './layout.js';
+import { matchPath, navigate, useLocation } from './router.js';
+import { prefetchMe, rememberAccount, rememberedAccount, SessionProvider, useSession } from './session.js';
+import './styles.css';
+
+// The history is the Manager's heart and ships in the first bundle; the other pages load on demand.
+const SendPage = lazy(() => import('./features/send/send-page.js').then((m) => ({ default: m.SendPage })));
+const UsersPage = lazy(() => import('./features/users/users-page.js').then((m) => ({ default: m.UsersPage })));
+const SendersPage = lazy(() => import('./features/senders/senders-page.js').then((m) => ({ default: m.SendersPage })));
+const TokensPage = lazy(() => import('./features/tokens/tokens-page.js').then((m) => ({ default: m.TokensPage })));
+
+function Loading() {
+  const { t } = useI18n();
+  return (
+    <p className="page muted" aria-busy="true">
+      {t('common.loading')}
+    </p>
+  );
+}
+
+/** `/`: straight to the remembered account (or the only one), else the account chooser. */
+function Home() {
+  const { me } = useSession();
+  useEffect(() => {
+    if (!me) return;
+    const names = me.accounts.map((a) => a.name);
+    const remembered = rememberedAccount();
+    const target = remembered && names.includes(remembered) ? remembered : names.length === 1 ? names[0] : null;
+    navigate(target ? accountPath(target, '/history') : '/accounts', { replace: true });
+  }, [me]);
+  return <Loading />;
+}
+
+function AccountRoutes({ account, page }: { account: string; page: string }) {
+  const { t } = useI18n();
+  const { me } = useSession();
+  const known = me?.accounts.some((a) => a.name === account) ?? false;
+  useEffect(() => {
+    if (known) rememberAccount(account);
+  }, [account, known]);
+  let content: ReactElement;
+  switch (page) {
+    case 'history':
+      content = <HistoryPage key={account} account={account} />;
+      break;
+    case 'send':
+      content = <SendPage account={account} />;
+      break;
+    case 'users':
+      content = <UsersPage account={account} />;
+      break;
+    case 'senders':
+      content = <SendersPage account={account} />;
+      break;
+    case 'tokens':
+      content = <TokensPage account={account} />;
+      break;
+    default:
+      content = <p className="page">{t('common.notFound')}</p>;
+  }
+  return (
+    <Layout account={account}>
+      <Suspense fallback={<Loading />}>{content}</Suspense>
+    </Layout>
+  );
+}
+
+function App() {
+  const { t } = useI18n();
+  const { me } = useSession();
+  const { pathname } = useLocation();
+  if (me === undefined) return <Loading />;
+  if (me === null) return <SignInPage />;
+  if (pathname === '/') return <Home />;
+  if (matchPath('/accounts', pathname)) {
+    return (
+      <Layout account={null}>
+        <AccountsPage />
+      </Layout>
+    );
+  }
+  const params = matchPath('/accounts/:account/:page', pathname);
+  if (params) return <AccountRoutes account={params.account} page={params.page} />;
+  return (
+    <Layout account={null}>
+      <p className="page">{t('common.notFound')}</p>
+    </Layout>
+  );
+}
+
+// The session check and a history page's first rows start now, side by side, before React renders.
+prefetchMe();
+const opening = matchPath('/accounts/:account/history', window.location.pathname);
+if (opening) prefetchFirstPage(opening.account, parseView(window.location.search));
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <I18nProvider>
+      <SessionProvider>
+        <App />
+      </SessionProvider>
+    </I18nProvider>
+  </StrictMode>,
+);

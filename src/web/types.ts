@@ -1,0 +1,89 @@
+import type { PublicOutgoing } from '../shared/csv.js';
+
+/** Shapes of the /api/v1 answers the Manager reads (see the OpenAPI document at /api/docs). */
+export type { PublicOutgoing };
+
+export interface Customer {
+  id: number;
+  email: string;
+}
+
+export interface AccountSummary {
+  name: string;
+  description: string;
+  credits: number;
+  timezone: string;
+}
+
+export interface Me {
+  customer: Customer;
+  csrfToken: string;
+  accounts: AccountSummary[];
+}
+
+export interface Account extends AccountSummary {
+  status: string;
+  defaultCountry: string;
+  createdAt: string;
+}
+
+export interface SmsUser {
+  login: string;
+  ipRestrictions: string[];
+  quota: number | null;
+  callbackUrl: string | null;
+  createdAt: string;
+}
+
+export interface Sender {
+  sender: string;
+  description: string;
+  status: 'enable' | 'disable' | 'refused' | 'waitingValidation';
+  type: 'alpha' | 'numeric';
+  createdAt: string;
+}
+
+export interface ApiToken {
+  id: number;
+  name: string;
+  user: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface HistoryPage {
+  data: PublicOutgoing[];
+  nextCursor: string | null;
+  prevCursor: string | null;
+  total: number;
+  totalIsExact: boolean;
+}
+
+export interface DeleteJob {
+  id: number;
+  status: 'running' | 'done' | 'failed';
+  deleted: number;
+  total: number | null;
+  createdAt: string;
+  finishedAt: string | null;
+  error: string | null;
+}
+
+export interface DeleteResult {
+  deleted?: number;
+  refundedCredits?: number;
+  job?: DeleteJob;
+}
+
+export interface SendReport {
+  ids: number[];
+  validReceivers: string[];
+  invalidReceivers: string[];
+  totalCreditsRemoved: number;
+  tag: string;
+  jobId: number;
+  creditsLeft: number;
+  parts: number;
+  encoding: string;
+}

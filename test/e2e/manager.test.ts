@@ -1,0 +1,499 @@
+import { readFileSync } from 'node:fs';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
+import type { Account } from '../../src/server/modules/accounts/accounts.repository.js';
+import { describeEachDialectWithApp } from '../app.js';
+import { bearer, createSender, createSmsUser, type SeededAccount, seedCustomerWithAccount, type TestSession } from '../factories.js';
+import { buildOutgoing, insertOutgoing } from '../outgoing-factory.js';
+import {
+  apiSession,
+  launchBrowser,
+  listen,
+  newContext,
+  parseSeedCsv,
+  rowIds,
+  screenshot,
+  selectedIds,
+  useSession,
+  waitForFirstRows,
+} from './browser.js';
+
+const STATUSES = ['delivered', 'sent', 'failed', 'pending', 'expired'] as const;
+const USERS = ['apiuser', 'robot', ''] as const;
+const CHANNELS = ['api', 'http2sms', 'manager'] as const;
+const WORDS = ['Livraison', 'rendez-vous', 'Code', 'Promo', 'Alerte', 'facture', 'Bienvenue', 'rappel'];
+const MESSAGES = 150;
+const SPECIAL_TEXT = 'Bonjour "Marie"\nÀ demain ; merci';
+const XSS_TEXT = '<img src=x onerror="window.__xss=1">';
+
+// A browser test waits for the page, never for time; these budgets only bound a broken run.
+vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
+
+let browser: Browser;
+beforeAll(async () => {
+  browser = await launchBrowser();
+});
+afterAll(async () => {
+  await browser?.close();
+});
+
+describeEachDialectWithApp('Manager in a real browser', (ctx) => {
+  let base: string;
+  let seeded: SeededAccount;
+  let other: SeededAccount;
+  let account: Account;
+  let context: BrowserContext;
+  let page: Page;
+  let session: TestSession;
+  const now = Date.now() - 60_000;
+
+  /** The API's answer for a list query (the truth the screen must show). */
+  const apiIds = async (query: string, limit = 10): Promise<number[]> => {
+    const res = await ctx.app.inject({
+      url: `/api/v1/accounts/${account.name}/outgoing?limit=${limit}${query ? `&${query}` : ''}`,
+      headers: seeded.auth,
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    return (res.json() as { data: { id: number }[] }).data.map((r) => r.id);
+  };
+  const apiTotal = async (query: string): Promise<number> => {
+    const res = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/count?${query}`, headers: seeded.auth });
+    return (res.json() as { total: number }).total;
+  };
+  const historyUrl = (query = '') => `/accounts/${account.name}/history${query}`;
+  const openHistory = async (query = '') => {
+    await page.goto(historyUrl(query));
+    await page.waitForSelector('[role="grid"][aria-busy="false"] [role="row"][data-id]');
+  };
+
+  beforeAll(async () => {
+    seeded = await seedCustomerWithAccount(ctx.app, { account: { timezone: 'Europe/Paris' } });
+    account = seeded.account;
+    await createSmsUser(ctx.app, account, { login: 'apiuser' });
+    await createSmsUser(ctx.app, account, { login: 'robot' });
+    await createSender(ctx.app, account, { sender: 'Relais' });
+    await createSender(ctx.app, account, { sender: 'Shop' });
+    const rows = Array.from({ length: MESSAGES }, (_, i) => {
+      const user = USERS[i % 3];
+      const status = STATUSES[i % 5];
+      let message = `${WORDS[(i * 7) % WORDS.length]} n°${(i * 37) % 101} pour vous`;
+      if (i === 120) message = SPECIAL_TEXT;
+      if (i === 121) message = XSS_TEXT;
+      if (i === 122) message = `Texte long ${'très long '.repeat(40)}fin`;
+      // Oldest first, so ids grow with time; the newest (i = 149) is a minute ago.
+      const createdAt = now - (MESSAGES - 1 - i) * 47 * 60_000;
+      return buildOutgoing({
+        account_id: account.id,
+        created_at: createdAt,
+        sent_at: status === 'pending' ? null : createdAt + 1000,
+        delivered_at: status === 'delivered' ? createdAt + 4000 : null,
+        failed_at: status === 'failed' ? createdAt + 4000 : null,
+        expired_at: status === 'expired' ? createdAt + 3_600_000 : null,
+        status,
+        user_login: user,
+        channel: CHANNELS[i % 3],
+        sender: ['Relais', 'Shop', 'Zeta'][(i * 5) % 3],
+        receiver: `+3361${String((i * 7919) % 100_000).padStart(5, '0')}00${i % 10}`,
+        message,
+        tag: i % 4 === 0 ? 'campagne' : '',
+      });
+    });
+    await insertOutgoing(ctx.database, rows);
+    other = await seedCustomerWithAccount(ctx.app);
+    await insertOutgoing(ctx.database, [buildOutgoing({ account_id: other.account.id, message: 'secret of another customer' })]);
+    base = await listen(ctx.app);
+    session = await apiSession(ctx.app, seeded.customer.email, seeded.password);
+  });
+
+  beforeEach(async () => {
+    context = await newContext(browser, base);
+    await useSession(context, base, session);
+    page = await context.newPage();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  it('signs in with the form and lands on the history of the only account, newest first', async () => {
+    await context.clearCookies();
+    await page.goto('/');
+    await page.getByLabel('Adresse e-mail').fill(seeded.customer.email);
+    await page.getByLabel('Mot de passe').fill('not the password');
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.getByText('E-mail ou mot de passe incorrect.').waitFor();
+    await screenshot(page, `${ctx.dialect}-sign-in`);
+    await page.getByLabel('Mot de passe').fill(seeded.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.waitForURL(`**${historyUrl()}`);
+    await page.getByRole('heading', { name: 'Historique des envois' }).waitFor();
+    await waitForFirstRows(page, await apiIds('', 10));
+    await expect.poll(() => page.locator('.total').textContent()).toBe(`${MESSAGES} SMS`);
+    const headers = await page.locator('[role="columnheader"]').allTextContents();
+    expect(headers.map((h) => h.replace(/[▲▼]|,.*$/g, '').trim())).toEqual([
+      'Date',
+      'Heure',
+      'Expéditeur',
+      'Destinataire',
+      'Message',
+      'Statut',
+      'Utilisateur',
+      'Canal',
+    ]);
+    // Dates and times in the account's timezone (Europe/Paris), read from the newest row.
+    const newest = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing?limit=1`, headers: seeded.auth });
+    const createdAt = (newest.json() as { data: { createdAt: string }[] }).data[0].createdAt;
+    const firstRow = page.locator('[role="row"][data-id]').first();
+    const cells = await firstRow.locator('[role="gridcell"]').allTextContents();
+    expect(cells[0]).toBe(`${createdAt.slice(8, 10)}/${createdAt.slice(5, 7)}/${createdAt.slice(0, 4)}`);
+    expect(cells[1]).toBe(createdAt.slice(11, 19));
+    await page.locator('figure.chart svg').waitFor();
+    await screenshot(page, `${ctx.dialect}-history`);
+
+    // The account is remembered: "/" goes straight back to it.
+    await page.goto('/');
+    await page.waitForURL(`**${historyUrl()}`);
+  });
+
+  it('sorts on the server by each column, both ways, with the order in the URL', async () => {
+    await openHistory();
+    const columns = [
+      { column: 'date', first: '+date', second: null },
+      { column: 'sender', first: 'sender', second: '-sender' },
+      { column: 'receiver', first: 'receiver', second: '-receiver' },
+      { column: 'message', first: 'message', second: '-message' },
+      { column: 'status', first: 'status', second: '-status' },
+      { column: 'user', first: 'user', second: '-user' },
+      { column: 'channel', first: 'channel', second: '-channel' },
+    ];
+    for (const { column, first, second } of columns) {
+      const header = page.locator(`[role="columnheader"][data-column="${column}"]`);
+      await header.getByRole('button').click();
+      await page.waitForURL((url) => url.searchParams.get('sort') === first);
+      await waitForFirstRows(page, await apiIds(`sort=${encodeURIComponent(first)}`));
+      expect(await header.getAttribute('aria-sort')).toBe('ascending');
+      expect(await header.locator('.sort-arrow').textContent()).toBe('▲');
+
+      await header.getByRole('button').click();
+      await page.waitForURL((url) => url.searchParams.get('sort') === second);
+      await waitForFirstRows(page, await apiIds(second ? `sort=${encodeURIComponent(second)}` : ''));
+      expect(await header.getAttribute('aria-sort')).toBe('descending');
+      expect(await header.locator('.sort-arrow').textContent()).toBe('▼');
+    }
+    // A reload keeps the view.
+    await page.reload();
+    await waitForFirstRows(page, await apiIds('sort=-channel'));
+    expect(await page.locator('[role="columnheader"][data-column="channel"]').getAttribute('aria-sort')).toBe('descending');
+  });
+
+  it('selects with click, Ctrl+click and Shift+click, then deletes the selection', async () => {
+    await openHistory();
+    const shown = await rowIds(page);
+    const row = (i: number) => page.locator(`[role="row"][data-id="${shown[i]}"]`);
+    await row(0).click();
+    expect(await selectedIds(page)).toEqual([shown[0]]);
+    await row(2).click({ modifiers: ['Control'] });
+    expect(await selectedIds(page)).toEqual([shown[0], shown[2]].sort((a, b) => a - b));
+    await row(5).click({ modifiers: ['Shift'] });
+    const range = [shown[2], shown[3], shown[4], shown[5]];
+    expect(await selectedIds(page)).toEqual([...range].sort((a, b) => a - b));
+    await row(8).click({ modifiers: ['Control'] });
+    await row(3).click({ modifiers: ['Control'] });
+    const chosen = [shown[2], shown[4], shown[5], shown[8]].sort((a, b) => a - b);
+    expect(await selectedIds(page)).toEqual(chosen);
+    // Selected rows are highlighted in blue; the others are not.
+    const background = (i: number) => row(i).evaluate((el) => getComputedStyle(el).backgroundColor);
+    expect(await background(2)).toBe('rgb(207, 224, 255)');
+    expect(await background(3)).not.toBe('rgb(207, 224, 255)');
+    await screenshot(page, `${ctx.dialect}-selection`);
+
+    await page.getByRole('button', { name: /^Supprimer/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Supprimer 4 SMS de l’historique ?').waitFor();
+    await screenshot(page, `${ctx.dialect}-delete-dialog`);
+    await dialog.getByRole('button', { name: 'Supprimer' }).click();
+    await page.getByText('4 SMS supprimés.').waitFor();
+    await page.waitForFunction((gone) => gone.every((id) => !document.querySelector(`[role="row"][data-id="${id}"]`)), chosen);
+    expect(await page.locator('.total').textContent()).toBe(`${MESSAGES - 4} SMS`);
+    for (const id of shown.slice(0, 10)) {
+      const res = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${id}`, headers: seeded.auth });
+      expect(res.statusCode, `message ${id}`).toBe(chosen.includes(id) ? 404 : 200);
+    }
+    // The rows left are the API's, in order, without a reload.
+    await waitForFirstRows(page, await apiIds('', 10));
+  });
+
+  it('selects with the keyboard: arrows, Shift+arrows, Space, Ctrl+A, Escape and Delete', async () => {
+    await openHistory('?status=expired');
+    const shown = await rowIds(page);
+    await page.locator('[role="row"][data-id]').first().click();
+    const grid = page.getByRole('grid');
+    await grid.press('ArrowDown');
+    await grid.press('ArrowDown');
+    expect(await selectedIds(page)).toEqual([shown[2]]);
+    await grid.press('Shift+ArrowDown');
+    await grid.press('Shift+ArrowDown');
+    expect(await selectedIds(page)).toEqual([shown[2], shown[3], shown[4]].sort((a, b) => a - b));
+    await grid.press('Space');
+    expect(await selectedIds(page)).toEqual([shown[2], shown[3]].sort((a, b) => a - b));
+    await grid.press('Control+a');
+    expect((await selectedIds(page)).length).toBe(shown.length);
+    await grid.press('Escape');
+    expect(await selectedIds(page)).toEqual([]);
+
+    // Ctrl+A, then Delete: every loaded row goes, by ids.
+    const expired = await apiTotal('status=expired');
+    await grid.press('Control+a');
+    await grid.press('Delete');
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(`Supprimer ${expired} SMS de l’historique ?`).waitFor();
+    await dialog.getByRole('button', { name: 'Supprimer' }).click();
+    await page.getByText(`${expired} SMS supprimés.`).waitFor();
+    await page.getByText('Aucun SMS ne correspond.').waitFor();
+    expect(await apiTotal('status=expired')).toBe(0);
+    expect(await apiTotal('status=delivered')).toBeGreaterThan(0);
+  });
+
+  it('selects all the SMS matching a filter beyond the rows loaded, and deletes them by filter', async () => {
+    const bulk = Array.from({ length: 800 }, (_, i) =>
+      buildOutgoing({
+        account_id: account.id,
+        created_at: now - 200 * 86_400_000 + i * 1000,
+        status: 'canceled',
+        sent_at: null,
+        canceled_at: now - 200 * 86_400_000 + i * 1000 + 10,
+        user_login: 'bulk',
+        message: `Ancien message ${i}`,
+      }),
+    );
+    await insertOutgoing(ctx.database, bulk);
+    await openHistory('?status=canceled');
+    await page.locator('.total').getByText('800 SMS').waitFor();
+    await page.locator('[role="row"][data-id]').first().click();
+    await page.getByRole('grid').press('Control+a');
+    const loaded = Number(await page.getByRole('grid').getAttribute('data-loaded'));
+    expect(loaded).toBeLessThan(800);
+    await page.getByText(`Les ${loaded} SMS chargés sont sélectionnés.`).waitFor();
+    await page.getByRole('button', { name: 'Sélectionner les 800 SMS correspondant au filtre' }).click();
+    await page.locator('[data-selection="all"]').waitFor();
+    expect(await page.getByRole('button', { name: /^Supprimer/ }).textContent()).toBe('Supprimer (800)');
+    await screenshot(page, `${ctx.dialect}-select-all-matching`);
+
+    await page.getByRole('button', { name: /^Supprimer/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Supprimer les 800 SMS correspondant au filtre ?').waitFor();
+    await dialog.getByRole('button', { name: 'Supprimer' }).click();
+    await page.getByText('800 SMS supprimés.').waitFor();
+    await page.getByText('Aucun SMS ne correspond.').waitFor();
+    expect(await apiTotal('status=canceled')).toBe(0);
+    expect(await apiTotal('status=delivered')).toBeGreaterThan(0);
+  });
+
+  it('lists only the SMS of the user chosen in "Filtre utilisateurs", and searches the text', async () => {
+    await openHistory();
+    await page.getByLabel('Filtre utilisateurs').selectOption('apiuser');
+    await page.waitForURL((url) => url.searchParams.get('user') === 'apiuser');
+    await waitForFirstRows(page, await apiIds('user=apiuser', 10));
+    const users = await page.locator('[role="row"][data-id] .cell-user').allTextContents();
+    expect(users.length).toBeGreaterThan(5);
+    expect(new Set(users)).toEqual(new Set(['apiuser']));
+    await expect.poll(() => page.locator('.total').textContent()).toBe(`${await apiTotal('user=apiuser')} SMS`);
+
+    await page.getByLabel('Filtre utilisateurs').selectOption({ label: 'Envoyés depuis le Manager' });
+    await page.waitForURL((url) => url.searchParams.get('user') === '-');
+    await waitForFirstRows(page, await apiIds('user=-', 10));
+
+    await page.getByLabel('Filtre utilisateurs').selectOption('');
+    await page.getByLabel('Rechercher dans les messages').fill('promo');
+    await page.waitForURL((url) => url.searchParams.get('q') === 'promo');
+    const matching = await apiIds('q=promo', 100);
+    expect(matching.length).toBeGreaterThan(0);
+    await waitForFirstRows(page, matching);
+    const texts = await page.locator('[role="row"][data-id] .cell-message').allTextContents();
+    expect(texts.every((text) => text.toLowerCase().includes('promo'))).toBe(true);
+    expect(await rowIds(page)).toEqual(matching);
+    await screenshot(page, `${ctx.dialect}-filtered`);
+
+    // The view is a bookmark: status, user and sort from the URL alone.
+    await openHistory('?sort=-receiver&user=robot&status=failed');
+    await waitForFirstRows(page, await apiIds('sort=-receiver&user=robot&status=failed', 10));
+    expect(await page.getByLabel('Filtre utilisateurs').inputValue()).toBe('robot');
+    expect(await page.locator('[role="columnheader"][data-column="receiver"]').getAttribute('aria-sort')).toBe('descending');
+  });
+
+  it('downloads "Télécharger l\'historique" as the seed\'s CSV, newest first', async () => {
+    await openHistory('?user=apiuser');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'Télécharger l’historique' }).click(),
+    ]);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    expect(download.suggestedFilename()).toBe(`${account.name}-history-${day}.csv`);
+    const text = readFileSync((await download.path())!, 'utf8');
+    const { header, records } = parseSeedCsv(text);
+    expect(header).toBe('date;sender;receiver;message;status');
+    expect(text.endsWith('\n')).toBe(true);
+    const res = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing?user=apiuser&limit=1000`, headers: seeded.auth });
+    const expected = (res.json() as { data: { createdAt: string; sender: string; receiver: string; message: string; status: string }[] })
+      .data;
+    expect(records.length).toBe(expected.length);
+    records.forEach((record, i) => {
+      const o = expected[i];
+      const date = o.createdAt.slice(0, 19).replace(/[-T:]/g, '');
+      expect(record).toEqual([date, o.sender, o.receiver, o.message, o.status]);
+      expect(record[0]).toMatch(/^\d{14}$/);
+    });
+    // The text with a quote, a semicolon and a line break comes back whole.
+    expect(records.some((r) => r[3] === SPECIAL_TEXT) || !expected.some((o) => o.message === SPECIAL_TEXT)).toBe(true);
+    expect(text).toContain('"Bonjour ""Marie""\nÀ demain ; merci"');
+  });
+
+  it('shows one message whole in the detail panel, its text escaped', async () => {
+    await openHistory('?q=Marie');
+    await page.locator('[role="row"][data-id]').first().click();
+    const panel = page.getByRole('complementary', { name: 'Détail du SMS' });
+    await panel.waitFor();
+    expect(await panel.locator('.message-text').textContent()).toBe(SPECIAL_TEXT);
+    await screenshot(page, `${ctx.dialect}-detail`);
+
+    await openHistory('?q=onerror');
+    await page.locator('[role="row"][data-id]').first().click();
+    expect(await page.locator('.detail .message-text').textContent()).toBe(XSS_TEXT);
+    expect(await page.locator('[role="row"][data-id] .cell-message').first().textContent()).toBe(XSS_TEXT);
+    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.locator('.grid img').count()).toBe(0);
+  });
+
+  it('switches between French and English, and remembers the choice', async () => {
+    await openHistory();
+    await page.getByRole('button', { name: 'EN' }).click();
+    await page.getByRole('heading', { name: 'Sent SMS history' }).waitFor();
+    expect(await page.locator('[role="columnheader"][data-column="receiver"]').textContent()).toContain('Receiver');
+    await page.getByRole('link', { name: 'Download the history' }).waitFor();
+    await screenshot(page, `${ctx.dialect}-history-en`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sent SMS history' }).waitFor();
+    await page.getByRole('button', { name: 'FR' }).click();
+    await page.getByRole('heading', { name: 'Historique des envois' }).waitFor();
+    expect(await page.locator('[role="columnheader"][data-column="receiver"]').textContent()).toContain('Destinataire');
+
+    // A new visitor gets the browser's language.
+    const english = await newContext(browser, base, 'en-US');
+    await useSession(english, base, session);
+    const englishPage = await english.newPage();
+    await englishPage.goto(historyUrl());
+    await englishPage.getByRole('heading', { name: 'Sent SMS history' }).waitFor();
+    await english.close();
+  });
+
+  it("does not reach another customer's account", async () => {
+    await page.goto(`/accounts/${other.account.name}/history`);
+    await page.locator('[data-error="account"]').waitFor();
+    expect(await page.getByText('Ce compte SMS n’existe pas ou ne vous appartient pas.').isVisible()).toBe(true);
+    expect(await page.locator('[role="row"][data-id]').count()).toBe(0);
+    expect(await page.content()).not.toContain('secret of another customer');
+    const res = await ctx.app.inject({ url: `/api/v1/accounts/${other.account.name}/outgoing`, headers: bearer(seeded.token) });
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('shows new messages and new statuses without a reload, keeping the selection', async () => {
+    await openHistory();
+    const first = (await rowIds(page))[0];
+    await page.locator(`[role="row"][data-id="${first}"]`).click();
+    const [id] = await insertOutgoing(ctx.database, [
+      buildOutgoing({ account_id: account.id, created_at: Date.now(), status: 'pending', sent_at: null, message: 'Tout nouveau message' }),
+    ]);
+    const fresh = page.locator(`[role="row"][data-id="${id}"]`);
+    await fresh.waitFor({ timeout: 20_000 });
+    expect(await fresh.locator('.cell-status').textContent()).toBe('En attente');
+    expect(await selectedIds(page)).toEqual([first]);
+    await ctx.database.db
+      .updateTable('outgoing')
+      .set({ status: 'delivered', sent_at: Date.now(), delivered_at: Date.now() })
+      .where('id', '=', id)
+      .execute();
+    await page.waitForFunction((x) => document.querySelector(`[role="row"][data-id="${x}"] .cell-status`)?.textContent === 'Délivré', id, {
+      timeout: 20_000,
+    });
+    expect(await selectedIds(page)).toEqual([first]);
+  });
+
+  it('works on a phone-sized screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await openHistory();
+    expect(await page.locator('[role="row"][data-id]').count()).toBeGreaterThan(5);
+    await screenshot(page, `${ctx.dialect}-phone`);
+  });
+  it('sends an SMS from the form, with a live count of characters and parts, and finds it in the history', async () => {
+    await page.goto(`/accounts/${account.name}/send`);
+    await page.getByRole('heading', { name: 'Envoyer un SMS' }).waitFor();
+    await page.getByLabel('Expéditeur').selectOption('Relais');
+    await page.locator('textarea[name="receivers"]').fill('+33612345678');
+    const counter = page.locator('[data-counter]');
+    await page.locator('textarea[name="message"]').fill('a'.repeat(150));
+    // 150 characters, a line break and "STOP au 36180": 164 septets, two parts.
+    await expect.poll(() => counter.textContent()).toContain('164 caractères · 2 SMS · GSM 7-bit');
+    await page.getByLabel(/Ajouter la mention STOP/).uncheck();
+    await expect.poll(() => counter.textContent()).toContain('150 caractères · 1 SMS · GSM 7-bit');
+    await page.locator('textarea[name="message"]').fill('Café ☕ à midi');
+    await expect.poll(() => counter.textContent()).toContain('Unicode');
+    await page.locator('textarea[name="message"]').fill('Bonjour depuis le Manager');
+    await screenshot(page, `${ctx.dialect}-send`);
+    await page.getByRole('button', { name: 'Envoyer', exact: true }).click();
+    await page.getByText(/1 SMS acceptés/).waitFor();
+    await page.getByRole('link', { name: 'Voir l’historique' }).click();
+    await page.waitForURL(`**${historyUrl()}`);
+    const first = page.locator('[role="row"][data-id]').first();
+    await expect.poll(() => first.locator('.cell-message').textContent()).toBe('Bonjour depuis le Manager');
+    expect(await first.locator('.cell-channel').textContent()).toBe('Manager');
+    expect(await first.locator('.cell-receiver').textContent()).toBe('+33612345678');
+  });
+
+  it('creates an SMS user with a password shown once, then deletes it', async () => {
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`/accounts/${account.name}/users`);
+    await page.locator('input[name="login"]').fill('newbie');
+    await page.locator('textarea[name="ips"]').fill('192.0.2.10\n198.51.100.0/24');
+    await page.locator('input[name="quota"]').fill('50');
+    await page.getByRole('button', { name: 'Créer', exact: true }).click();
+    const secret = page.locator('[data-secret]');
+    await secret.waitFor();
+    const password = (await secret.textContent()) ?? '';
+    expect(password.length).toBeGreaterThanOrEqual(12);
+    await page.locator('tr[data-login="newbie"]').waitFor();
+    await screenshot(page, `${ctx.dialect}-users`);
+    const res = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/users/newbie`, headers: seeded.auth });
+    expect(res.json()).toMatchObject({ login: 'newbie', ipRestrictions: ['192.0.2.10', '198.51.100.0/24'], quota: 50 });
+    await page.reload();
+    expect(await page.locator('[data-secret]').count()).toBe(0);
+    await page.locator('tr[data-login="newbie"]').getByRole('button', { name: 'Supprimer' }).click();
+    await page.locator('tr[data-login="newbie"]').waitFor({ state: 'detached' });
+    const gone = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/users/newbie`, headers: seeded.auth });
+    expect(gone.statusCode).toBe(404);
+  });
+
+  it('adds a sender and creates then revokes an API token', async () => {
+    page.on('dialog', (dialog) => void dialog.accept());
+    await page.goto(`/accounts/${account.name}/senders`);
+    await page.locator('input[name="sender"]').fill('Boutique');
+    await page.getByRole('button', { name: 'Ajouter un expéditeur' }).last().click();
+    await page.getByRole('cell', { name: 'Boutique', exact: true }).waitFor();
+    await screenshot(page, `${ctx.dialect}-senders`);
+
+    await page.goto(`/accounts/${account.name}/tokens`);
+    await page.locator('input[name="name"]').fill('script de facturation');
+    await page.getByRole('button', { name: 'Créer un jeton' }).last().click();
+    const token = (await page.locator('[data-secret]').textContent()) ?? '';
+    const withToken = () => ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing?limit=1`, headers: bearer(token) });
+    expect((await withToken()).statusCode).toBe(200);
+    await screenshot(page, `${ctx.dialect}-tokens`);
+    await page
+      .getByRole('row', { name: /script de facturation/ })
+      .getByRole('button', { name: 'Révoquer' })
+      .click();
+    await page
+      .getByRole('row', { name: /script de facturation/ })
+      .getByText('Révoqué')
+      .waitFor();
+    expect((await withToken()).statusCode).toBe(401);
+  });
+});
