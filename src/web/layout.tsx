@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { accountPath } from './api.js';
 import { LANGS, useI18n } from './i18n.js';
 import { Link, navigate, useLocation } from './router.js';
@@ -49,8 +49,35 @@ export function Layout({ account, children }: { account: string | null; children
     navigate(accountPath(name, page));
   };
 
+  // On a phone the navigation, the language and sign-out sit behind a "Menu" button; it closes on navigation.
+  const [menuOpen, setMenuOpen] = useState(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: closes when the page changes
+  useEffect(() => setMenuOpen(false), [pathname]);
+  useEffect(() => {
+    if (!menuOpen) return;
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      setMenuOpen(false);
+      document.getElementById('menu-toggle')?.focus();
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, [menuOpen]);
+
+  const tools = (
+    <>
+      <LangSwitch />
+      <span className="who muted" title={me?.customer.email}>
+        {me?.customer.email}
+      </span>
+      <button type="button" className="link" onClick={() => void signOut().then(() => navigate('/'))}>
+        {t('nav.signOut')}
+      </button>
+    </>
+  );
+
   return (
-    <div className="app">
+    <div className={`app${menuOpen ? ' menu-open' : ''}`}>
       <a className="skip" href="#main">
         {t('app.skip')}
       </a>
@@ -74,30 +101,40 @@ export function Layout({ account, children }: { account: string | null; children
             </select>
           </label>
         )}
-        {current && <span className="credits muted">{t('account.credits', { n: current.credits })}</span>}
+        {current && <span className="credits muted wide-only">{t('account.credits', { n: current.credits })}</span>}
         <span className="spacer" />
-        <LangSwitch />
-        <span className="who muted" title={me?.customer.email}>
-          {me?.customer.email}
-        </span>
-        <button type="button" className="link" onClick={() => void signOut().then(() => navigate('/'))}>
-          {t('nav.signOut')}
+        <div className="topbar-tools wide-only">{tools}</div>
+        <button
+          type="button"
+          id="menu-toggle"
+          className="menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="site-menu"
+          onClick={() => setMenuOpen(!menuOpen)}
+        >
+          <span aria-hidden="true">{menuOpen ? '✕' : '☰'}</span> {t('nav.openMenu')}
         </button>
       </header>
-      {account && (
-        <nav className="tabs" aria-label={t('nav.menu')}>
-          {PAGES.map((p) => {
-            const to = accountPath(account, p.path);
-            const active = pathname === to;
-            return (
-              <Link key={p.path} to={to} aria-current={active ? 'page' : undefined} className={active ? 'active' : ''}>
-                {t(p.label)}
-              </Link>
-            );
-          })}
-        </nav>
-      )}
-      <main id="main" className="main">
+      <div id="site-menu" className="site-menu">
+        {account && (
+          <nav className="tabs" aria-label={t('nav.menu')}>
+            {PAGES.map((p) => {
+              const to = accountPath(account, p.path);
+              const active = pathname === to;
+              return (
+                <Link key={p.path} to={to} aria-current={active ? 'page' : undefined} className={active ? 'active' : ''}>
+                  {t(p.label)}
+                </Link>
+              );
+            })}
+          </nav>
+        )}
+        <div className="menu-tools">
+          {current && <span className="credits muted">{t('account.credits', { n: current.credits })}</span>}
+          {tools}
+        </div>
+      </div>
+      <main id="main" className="main" tabIndex={-1}>
         {children}
       </main>
     </div>

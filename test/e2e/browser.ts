@@ -29,6 +29,111 @@ export async function newContext(browser: Browser, baseURL: string, locale = 'fr
   return browser.newContext({ baseURL, locale, acceptDownloads: true, viewport: { width: 1400, height: 900 } });
 }
 
+/** A phone-sized context (390×844, touch) for the small-screen layout. */
+export async function newPhoneContext(browser: Browser, baseURL: string, locale = 'fr-FR'): Promise<BrowserContext> {
+  return browser.newContext({ baseURL, locale, viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+}
+
+/**
+ * What makes the page wider than the window: the document scrolling sideways, or an element reaching past
+ * the right edge (a mobile browser may clip such content instead of scrolling, which is no better).
+ * Content inside its own scroll or clip box (a grid, an ellipsis) does not count. Empty when it fits.
+ */
+export async function overflowX(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const limit = Math.min(window.innerWidth, window.screen.width);
+    const found: string[] = [];
+    if (document.documentElement.scrollWidth > limit) found.push(`document ${document.documentElement.scrollWidth}px > ${limit}px`);
+    const visit = (el: Element) => {
+      const box = el.getBoundingClientRect();
+      if (box.width > 0 && box.right > limit + 0.5) {
+        found.push(
+          `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} "${(el.textContent ?? '').trim().slice(0, 30)}" ends at ${Math.round(box.right)}px`,
+        );
+      }
+      if (getComputedStyle(el).overflowX !== 'visible') return;
+      for (const child of el.children) visit(child);
+    };
+    visit(document.body);
+    return found;
+  });
+}
+
+/**
+ * The visible elements matching `selector` whose text contrast is under `minimum` (WCAG's ratio), with
+ * the background composed from the element's ancestors. Disabled controls are exempt, as in WCAG.
+ */
+export async function lowContrast(page: Page, selector: string, minimum = 4.5): Promise<{ text: string; ratio: number }[]> {
+  return page.$$eval(
+    selector,
+    (elements, min) => {
+      const parse = (css: string): [number, number, number, number] => {
+        const m = css.match(/rgba?\(([^)]+)\)/);
+        if (!m) return [0, 0, 0, 0];
+        const [r, g, b, a = 1] = m[1]
+          .split(/[ ,/]+/)
+          .filter(Boolean)
+          .map(Number);
+        return [r, g, b, a];
+      };
+      const over = (top: number[], bottom: number[]) => [0, 1, 2].map((i) => top[i] * top[3] + bottom[i] * (1 - top[3]));
+      const luminance = (rgb: number[]) => {
+        const [r, g, b] = rgb.map((v) => {
+          const c = v / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const failures: { text: string; ratio: number }[] = [];
+      for (const el of elements) {
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || box.height === 0 || !el.textContent?.trim() || el.closest(':disabled')) continue;
+        const layers: number[][] = [];
+        for (let node: Element | null = el; node; node = node.parentElement) layers.push(parse(getComputedStyle(node).backgroundColor));
+        let background = [255, 255, 255];
+        for (const layer of layers.reverse()) background = over(layer, background);
+        const color = over(parse(getComputedStyle(el).color), background);
+        const [light, dark] = [luminance(color), luminance(background)].sort((x, y) => y - x);
+        const ratio = (light + 0.05) / (dark + 0.05);
+        if (ratio < min) failures.push({ text: el.textContent.trim().slice(0, 40), ratio: Math.round(ratio * 100) / 100 });
+      }
+
+      return failures;
+    },
+    minimum,
+  );
+}
+
+/**
+ * Presses Tab up to `presses` times from the top of the page; answers the elements reached that show no
+ * focus ring (outline or box-shadow), described by tag, role and text.
+ */
+export async function tabWithoutFocusRing(page: Page, presses: number): Promise<string[]> {
+  // Tab then starts from the top of the document, whatever had the focus before.
+  await page.evaluate(() => {
+    document.body.tabIndex = -1;
+    document.body.focus();
+    document.body.removeAttribute('tabindex');
+  });
+  const missing: string[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < presses; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement | null;
+      if (!el || el === document.body) return null;
+      const style = getComputedStyle(el);
+      const ring = (style.outlineStyle !== 'none' && Number.parseFloat(style.outlineWidth) >= 2) || style.boxShadow !== 'none';
+      const name = `${el.tagName.toLowerCase()}${el.getAttribute('role') ? `[role=${el.getAttribute('role')}]` : ''} "${(el.getAttribute('aria-label') ?? el.textContent ?? '').trim().slice(0, 30)}"`;
+      return { name, ring };
+    });
+    if (!focused || seen.has(focused.name)) continue;
+    seen.add(focused.name);
+    if (!focused.ring) missing.push(focused.name);
+  }
+  return missing;
+}
+
 /** Signs in through the API once; `useSession` hands the session to each browser context (no rate limit trouble). */
 export async function apiSession(app: App, email: string, password: string): Promise<TestSession> {
   return signIn(app, email, password);

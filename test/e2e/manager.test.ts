@@ -9,11 +9,15 @@ import {
   apiSession,
   launchBrowser,
   listen,
+  lowContrast,
   newContext,
+  newPhoneContext,
+  overflowX,
   parseSeedCsv,
   rowIds,
   screenshot,
   selectedIds,
+  tabWithoutFocusRing,
   useSession,
   waitForFirstRows,
 } from './browser.js';
@@ -25,6 +29,14 @@ const WORDS = ['Livraison', 'rendez-vous', 'Code', 'Promo', 'Alerte', 'facture',
 const MESSAGES = 150;
 const SPECIAL_TEXT = 'Bonjour "Marie"\nÀ demain ; merci';
 const XSS_TEXT = '<img src=x onerror="window.__xss=1">';
+/** The signed-in pages and their headings. */
+const PAGES = [
+  ['history', 'Historique des envois'],
+  ['send', 'Envoyer un SMS'],
+  ['users', 'Utilisateurs SMS'],
+  ['senders', 'Expéditeurs'],
+  ['tokens', 'Jetons d’API'],
+] as const;
 
 // A browser test waits for the page, never for time; these budgets only bound a broken run.
 vi.setConfig({ testTimeout: 90_000, hookTimeout: 90_000 });
@@ -417,12 +429,247 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     expect(await selectedIds(page)).toEqual([first]);
   });
 
-  it('works on a phone-sized screen', async () => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    await openHistory();
-    expect(await page.locator('[role="row"][data-id]').count()).toBeGreaterThan(5);
-    await screenshot(page, `${ctx.dialect}-phone`);
+  it('works on a phone: cards, tap to select, details, filters behind a button, deletion, a menu, no sideways scrolling', async () => {
+    const phone = await newPhoneContext(browser, base);
+    await useSession(phone, base, session);
+    const p = await phone.newPage();
+    try {
+      await p.goto(historyUrl('?user=robot'));
+      await waitForFirstRows(p, await apiIds('user=robot', 5));
+      // The same rows, laid out as cards: date and status on a line, receiver and message below, then the rest.
+      const grid = p.getByRole('grid');
+      expect(await grid.getAttribute('class')).toContain('compact');
+      const first = p.locator('[role="row"][data-id]').first();
+      const box = async (cell: string) => (await first.locator(`.cell-${cell}`).boundingBox())!;
+      const [date, status, receiver, message, sender, channel] = await Promise.all(
+        ['date', 'status', 'receiver', 'message', 'sender', 'channel'].map(box),
+      );
+      expect(Math.abs(date.y - status.y)).toBeLessThan(4);
+      expect(status.x).toBeGreaterThan(date.x + date.width);
+      expect(receiver.y).toBeGreaterThanOrEqual(date.y + date.height - 1);
+      expect(Math.abs(receiver.y - message.y)).toBeLessThan(4);
+      expect(sender.y).toBeGreaterThanOrEqual(receiver.y + receiver.height - 1);
+      expect(Math.abs(sender.y - channel.y)).toBeLessThan(4);
+      expect(channel.x + channel.width).toBeLessThanOrEqual(390);
+      expect(await grid.evaluate((el) => el.scrollWidth <= el.clientWidth)).toBe(true);
+      expect(await p.locator('[role="columnheader"]').count()).toBe(8);
+      expect(await overflowX(p)).toEqual([]);
+
+      // The filters fold behind a button that tells how many are in use.
+      expect(await p.getByLabel('Filtre utilisateurs').count()).toBe(0);
+      const filtersButton = p.getByRole('button', { name: /^Filtres/ });
+      expect(await filtersButton.getAttribute('aria-expanded')).toBe('false');
+      expect(await filtersButton.textContent()).toContain('Filtres (1)');
+      await filtersButton.click();
+      expect(await filtersButton.getAttribute('aria-expanded')).toBe('true');
+      expect(await p.getByLabel('Filtre utilisateurs').inputValue()).toBe('robot');
+      expect(await overflowX(p)).toEqual([]);
+      await screenshot(p, `${ctx.dialect}-phone-filters`);
+      await p.getByLabel('Filtre utilisateurs').selectOption('apiuser');
+      await p.waitForURL((url) => url.searchParams.get('user') === 'apiuser');
+      await waitForFirstRows(p, await apiIds('user=apiuser', 5));
+      await expect.poll(() => p.locator('[data-announce]').textContent()).toBe(`Résultats : ${await apiTotal('user=apiuser')} SMS.`);
+      await filtersButton.click();
+      expect(await p.getByLabel('Filtre utilisateurs').count()).toBe(0);
+
+      // The sort is a menu (the column headers are hidden on a phone).
+      await p.getByLabel('Trier par').selectOption({ label: 'Destinataire — tri croissant' });
+      await p.waitForURL((url) => url.searchParams.get('sort') === 'receiver');
+      await waitForFirstRows(p, await apiIds('user=apiuser&sort=receiver', 5));
+      await screenshot(p, `${ctx.dialect}-phone-sorted`);
+
+      // A tap adds a card to the selection or takes it out.
+      const shown = await rowIds(p);
+      const card = (i: number) => p.locator(`[role="row"][data-id="${shown[i]}"]`);
+      await card(0).tap();
+      expect(await selectedIds(p)).toEqual([shown[0]]);
+      await card(2).tap();
+      expect(await selectedIds(p)).toEqual([shown[0], shown[2]].sort((a, b) => a - b));
+      await card(0).tap();
+      expect(await selectedIds(p)).toEqual([shown[2]]);
+      expect(await card(2).evaluate((el) => getComputedStyle(el).backgroundColor)).toBe('rgb(207, 224, 255)');
+
+      // "Voir le détail" shows the whole message over the screen; Escape closes it and gives the focus back.
+      await p.getByRole('button', { name: 'Voir le détail' }).tap();
+      const detail = p.getByRole('dialog', { name: 'Détail du SMS' });
+      await detail.waitFor();
+      const one = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${shown[2]}`, headers: seeded.auth });
+      expect(await detail.locator('.message-text').textContent()).toBe((one.json() as { message: string }).message);
+      expect(await overflowX(p)).toEqual([]);
+      await screenshot(p, `${ctx.dialect}-phone-detail`);
+      await p.keyboard.press('Escape');
+      await detail.waitFor({ state: 'detached' });
+      expect(await p.evaluate(() => document.activeElement?.getAttribute('data-action'))).toBe('open-detail');
+
+      // Two cards selected, then deleted after the confirmation.
+      await card(3).tap();
+      await p.getByRole('button', { name: 'Supprimer (2)' }).tap();
+      const dialog = p.getByRole('dialog', { name: 'Supprimer des SMS' });
+      await dialog.getByText('Supprimer 2 SMS de l’historique ?').waitFor();
+      await screenshot(p, `${ctx.dialect}-phone-delete`);
+      await dialog.getByRole('button', { name: 'Supprimer' }).tap();
+      await p.getByText('2 SMS supprimés.').waitFor();
+      for (const id of [shown[2], shown[3]]) {
+        const gone = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${id}`, headers: seeded.auth });
+        expect(gone.statusCode).toBe(404);
+        expect(await p.locator(`[role="row"][data-id="${id}"]`).count()).toBe(0);
+      }
+
+      // The pages, the language and sign-out are behind "Menu".
+      const menu = p.getByRole('button', { name: 'Menu' });
+      expect(await menu.getAttribute('aria-expanded')).toBe('false');
+      expect(await p.getByRole('link', { name: 'Expéditeurs' }).count()).toBe(0);
+      await menu.tap();
+      expect(await menu.getAttribute('aria-expanded')).toBe('true');
+      await p.getByRole('button', { name: 'Se déconnecter' }).waitFor();
+      expect(await overflowX(p)).toEqual([]);
+      await screenshot(p, `${ctx.dialect}-phone-menu`);
+      await p.getByRole('link', { name: 'Expéditeurs' }).tap();
+      await p.waitForURL(`**/accounts/${account.name}/senders`);
+      expect(await menu.getAttribute('aria-expanded')).toBe('false');
+
+      // Every page fits the width of a phone.
+      for (const [path, heading] of PAGES) {
+        await p.goto(`/accounts/${account.name}/${path}`);
+        await p.getByRole('heading', { name: heading, level: 1 }).waitFor();
+        if (path === 'history') await p.locator('[role="grid"][aria-busy="false"] [role="row"][data-id]').first().waitFor();
+        if (path === 'users' || path === 'senders' || path === 'tokens') await p.locator('table.list tbody tr').first().waitFor();
+        expect(await overflowX(p), path).toEqual([]);
+        await screenshot(p, `${ctx.dialect}-phone-${path}`);
+      }
+      // Tables become cards but stay tables for assistive technology.
+      await p.goto(`/accounts/${account.name}/senders`);
+      await p.getByRole('row', { name: /Shop/ }).getByRole('button', { name: 'Désactiver' }).waitFor();
+    } finally {
+      await phone.close();
+    }
   });
+
+  it('exposes a real grid (roles, sort, row count and index), announces results, labels fields, shows focus, reads well', async () => {
+    // One message of every status, so that every badge is on screen.
+    await insertOutgoing(
+      ctx.database,
+      (['expired', 'canceled', 'pending'] as const).map((status, i) =>
+        buildOutgoing({ account_id: account.id, created_at: Date.now() - i * 1000, status, sent_at: null, user_login: '' }),
+      ),
+    );
+    await openHistory();
+    const grid = page.getByRole('grid', { name: 'Historique des SMS envoyés' });
+    const total = await apiTotal('');
+    await expect.poll(() => grid.getAttribute('aria-rowcount')).toBe(String(total + 1));
+    expect(await grid.getAttribute('aria-multiselectable')).toBe('true');
+    expect(await grid.getAttribute('aria-colcount')).toBe('8');
+    expect(await page.locator('[role="row"][aria-rowindex="1"] > [role="columnheader"]').count()).toBe(8);
+    // aria-sort on the sorted header only.
+    const sorted = () =>
+      page
+        .locator('[role="columnheader"][aria-sort]')
+        .evaluateAll((els) => els.map((e) => [e.getAttribute('data-column'), e.getAttribute('aria-sort')]));
+    expect(await sorted()).toEqual([['date', 'descending']]);
+
+    // Each virtual row tells its place in the whole list (header = 1) and holds 8 gridcells.
+    const rowsInDom = () =>
+      page.$$eval('[role="grid"] > [role="rowgroup"] > [role="row"][data-id]', (els) =>
+        els.map((e) => ({
+          id: Number(e.getAttribute('data-id')),
+          index: Number(e.getAttribute('aria-rowindex')),
+          cells: e.querySelectorAll(':scope > [role="gridcell"]').length,
+          selected: e.getAttribute('aria-selected'),
+        })),
+      );
+    const ids = await apiIds('', 200);
+    for (const row of await rowsInDom()) {
+      expect(row).toEqual({ id: ids[row.index - 2], index: row.index, cells: 8, selected: 'false' });
+    }
+    await grid.evaluate((el) => {
+      el.scrollTop = 60 * 36;
+    });
+    await page.waitForFunction(() => document.querySelector('[role="row"][aria-rowindex="2"]') === null);
+    const far = await rowsInDom();
+    expect(Math.min(...far.map((r) => r.index))).toBeGreaterThan(30);
+    for (const row of far) expect(row.id).toBe(ids[row.index - 2]);
+    await grid.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    await page.locator('[role="row"][aria-rowindex="2"]').waitFor();
+
+    // The focused row is the grid's active descendant.
+    const firstRow = page.locator('[role="row"][data-id]').first();
+    await firstRow.click();
+    expect(await grid.getAttribute('aria-activedescendant')).toBe(await firstRow.getAttribute('id'));
+    expect(await firstRow.getAttribute('aria-selected')).toBe('true');
+
+    // Text and badges (in a selected row too) read at 4.5:1 or more.
+    expect(
+      await lowContrast(page, '.badge, .muted, .total, .field > span, .tabs a, .help, .grid-cell, .sort-button, button, a.button, .link'),
+    ).toEqual([]);
+
+    // After a filter change, a polite status region says how many SMS match.
+    await page.getByLabel('Filtre utilisateurs').selectOption('robot');
+    await page.waitForURL((url) => url.searchParams.get('user') === 'robot');
+    const announce = page.locator('[role="status"][data-announce]');
+    await expect.poll(() => announce.textContent()).toBe(`Résultats : ${await apiTotal('user=robot')} SMS.`);
+    await page.getByRole('button', { name: /Plus de filtres/ }).click();
+    // A menu button is named by its field and its value ("Statut Tous").
+    const statusName = await page
+      .locator('summary[aria-labelledby]')
+      .first()
+      .evaluate((el) => (el.getAttribute('aria-labelledby') ?? '').split(' ').map((id) => document.getElementById(id)?.textContent));
+    expect(statusName).toEqual(['Statut', 'Tous']);
+
+    // Every field has a label, on every page; every control reached with Tab shows a focus ring.
+    const unlabelled = () =>
+      page.$$eval('input, select, textarea', (els) =>
+        els
+          .filter((e) => (e as HTMLInputElement).type !== 'hidden' && (e as HTMLElement).offsetParent !== null)
+          .filter((e) => !(e as HTMLInputElement).labels?.length && !e.getAttribute('aria-label') && !e.getAttribute('aria-labelledby'))
+          .map((e) => e.outerHTML.slice(0, 80)),
+      );
+    expect(await unlabelled()).toEqual([]);
+    expect(await tabWithoutFocusRing(page, 45)).toEqual([]);
+    for (const [path, heading] of PAGES.slice(1)) {
+      await page.goto(`/accounts/${account.name}/${path}`);
+      await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+      expect(await unlabelled(), path).toEqual([]);
+      expect(await tabWithoutFocusRing(page, 25), path).toEqual([]);
+      expect(await lowContrast(page, '.muted, .hint, th, td, label, button, a'), path).toEqual([]);
+    }
+  });
+
+  it('asks before deleting a sender in its own dialog: Escape cancels, Supprimer deletes', async () => {
+    let nativeDialogs = 0;
+    page.on('dialog', (d) => {
+      nativeDialogs++;
+      void d.dismiss();
+    });
+    await createSender(ctx.app, account, { sender: 'Ephemere' });
+    const getSender = () => ctx.app.inject({ url: `/api/v1/accounts/${account.name}/senders/Ephemere`, headers: seeded.auth });
+    await page.goto(`/accounts/${account.name}/senders`);
+    const button = page.locator('tr[data-sender="Ephemere"]').getByRole('button', { name: 'Supprimer' });
+    await button.click();
+    const dialog = page.getByRole('dialog', { name: 'Supprimer un expéditeur' });
+    await dialog.waitFor();
+    expect(await dialog.getByText('Supprimer l’expéditeur Ephemere ?').isVisible()).toBe(true);
+    // The focus starts on "Annuler" (the safe choice) and stays in the dialog; the page behind is inert.
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Annuler');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true);
+    await page.locator('input[name="sender"]').evaluate((el: HTMLElement) => el.focus());
+    expect(await page.evaluate(() => document.activeElement?.closest('dialog') !== null)).toBe(true);
+    await screenshot(page, `${ctx.dialect}-confirm-sender`);
+
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect(await button.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect((await getSender()).statusCode).toBe(200);
+
+    await button.press('Enter');
+    await dialog.getByRole('button', { name: 'Supprimer' }).click();
+    await page.locator('tr[data-sender="Ephemere"]').waitFor({ state: 'detached' });
+    expect((await getSender()).statusCode).toBe(404);
+    expect(nativeDialogs).toBe(0);
+  });
+
   it('sends an SMS from the form, with a live count of characters and parts, and finds it in the history', async () => {
     await page.goto(`/accounts/${account.name}/send`);
     await page.getByRole('heading', { name: 'Envoyer un SMS' }).waitFor();
@@ -449,7 +696,6 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
   });
 
   it('creates an SMS user with a password shown once, then deletes it', async () => {
-    page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(`/accounts/${account.name}/users`);
     await page.locator('input[name="login"]').fill('newbie');
     await page.locator('textarea[name="ips"]').fill('192.0.2.10\n198.51.100.0/24');
@@ -466,13 +712,15 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await page.reload();
     expect(await page.locator('[data-secret]').count()).toBe(0);
     await page.locator('tr[data-login="newbie"]').getByRole('button', { name: 'Supprimer' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Supprimer un utilisateur SMS' });
+    await dialog.getByText('Supprimer l’utilisateur newbie ?', { exact: false }).waitFor();
+    await dialog.getByRole('button', { name: 'Supprimer' }).click();
     await page.locator('tr[data-login="newbie"]').waitFor({ state: 'detached' });
     const gone = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/users/newbie`, headers: seeded.auth });
     expect(gone.statusCode).toBe(404);
   });
 
   it('adds a sender and creates then revokes an API token', async () => {
-    page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(`/accounts/${account.name}/senders`);
     await page.locator('input[name="sender"]').fill('Boutique');
     await page.getByRole('button', { name: 'Ajouter un expéditeur' }).last().click();
@@ -490,6 +738,7 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
       .getByRole('row', { name: /script de facturation/ })
       .getByRole('button', { name: 'Révoquer' })
       .click();
+    await page.getByRole('dialog', { name: 'Révoquer un jeton d’API' }).getByRole('button', { name: 'Révoquer' }).click();
     await page
       .getByRole('row', { name: /script de facturation/ })
       .getByText('Révoqué')

@@ -1,4 +1,5 @@
-import { useEffect, useRef } from 'react';
+import { useRef } from 'react';
+import { useModal } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 
 export interface DeleteProgress {
@@ -20,11 +21,7 @@ export interface DeleteDialogProps {
 export function DeleteDialog({ count, byFilter, progress, error, onCancel, onConfirm }: DeleteDialogProps) {
   const { t, n } = useI18n();
   const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const dialog = ref.current;
-    if (dialog && !dialog.open) dialog.showModal();
-    return () => dialog?.close();
-  }, []);
+  useModal(ref);
   const busy = progress !== null && error === null;
   const percent = progress?.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
   return (
@@ -32,6 +29,7 @@ export function DeleteDialog({ count, byFilter, progress, error, onCancel, onCon
       ref={ref}
       className="dialog"
       aria-labelledby="delete-title"
+      aria-describedby="delete-question"
       onCancel={(event) => {
         event.preventDefault();
         if (!busy) onCancel();
@@ -41,7 +39,9 @@ export function DeleteDialog({ count, byFilter, progress, error, onCancel, onCon
       {count === null ? (
         <p aria-busy="true">{t('common.loading')}</p>
       ) : (
-        <p className="delete-question">{t(byFilter ? 'delete.confirmFilter' : 'delete.confirmIds', { n: count })}</p>
+        <p className="delete-question" id="delete-question">
+          {t(byFilter ? 'delete.confirmFilter' : 'delete.confirmIds', { n: count })}
+        </p>
       )}
       <p className="muted">{t('delete.pendingNote')}</p>
       {progress && (

@@ -1,3 +1,5 @@
+import { useRef } from 'react';
+import { useModal } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import type { PublicOutgoing } from '../../types.js';
 import { accountDateTime } from './format.js';
@@ -66,5 +68,25 @@ export function DetailPanel({ message, onClose }: { message: PublicOutgoing; onC
         ))}
       </ol>
     </aside>
+  );
+}
+
+/** On a phone: the same details over the whole screen, as a modal (Escape or × closes, focus comes back). */
+export function DetailDialog({ message, onClose }: { message: PublicOutgoing; onClose(): void }) {
+  const { t } = useI18n();
+  const ref = useRef<HTMLDialogElement>(null);
+  useModal(ref);
+  return (
+    <dialog
+      ref={ref}
+      className="dialog detail-dialog"
+      aria-label={t('detail.title')}
+      onCancel={(event) => {
+        event.preventDefault();
+        onClose();
+      }}
+    >
+      <DetailPanel message={message} onClose={onClose} />
+    </dialog>
   );
 }

@@ -2,13 +2,34 @@ import { type ReactNode, useEffect, useRef, useState } from 'react';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { useI18n } from '../../i18n.js';
 import type { Sender, SmsUser } from '../../types.js';
-import { type FilterKey, type HistoryFilters, hasFilters } from './history-view.js';
+import {
+  FILTER_KEYS,
+  type FilterKey,
+  formatSort,
+  type HistoryFilters,
+  type HistorySort,
+  hasFilters,
+  parseSort,
+  SORT_KEYS,
+} from './history-view.js';
 
 /** The API's value for "sent with no SMS user" (from the Manager). */
 export const NO_USER = '-';
 
-/** A `<details>` menu that closes on a click outside or Escape. */
-export function Dropdown({ label, children, className = '' }: { label: ReactNode; children: ReactNode; className?: string }) {
+/** A `<details>` menu that closes on a click outside or Escape; `labelledBy` names its button (e.g. "Statut, Tous"). */
+export function Dropdown({
+  label,
+  children,
+  className = '',
+  labelledBy,
+  id,
+}: {
+  label: ReactNode;
+  children: ReactNode;
+  className?: string;
+  labelledBy?: string;
+  id?: string;
+}) {
   const ref = useRef<HTMLDetailsElement>(null);
   useEffect(() => {
     const close = (event: Event) => {
@@ -30,7 +51,9 @@ export function Dropdown({ label, children, className = '' }: { label: ReactNode
   }, []);
   return (
     <details ref={ref} className={`dropdown ${className}`}>
-      <summary>{label}</summary>
+      <summary id={id} aria-labelledby={labelledBy}>
+        {label}
+      </summary>
       <div className="dropdown-panel">{children}</div>
     </details>
   );
@@ -109,7 +132,11 @@ function MultiFilter<T extends string>(props: {
   return (
     <div className="field">
       <span id={`${props.name}-label`}>{props.label}</span>
-      <Dropdown label={<span data-filter={props.name}>{summary}</span>}>
+      <Dropdown
+        id={`${props.name}-summary`}
+        labelledBy={`${props.name}-label ${props.name}-summary`}
+        label={<span data-filter={props.name}>{summary}</span>}
+      >
         <fieldset aria-labelledby={`${props.name}-label`}>
           {props.options.map((option) => (
             <label key={option} className="check">
@@ -125,6 +152,10 @@ function MultiFilter<T extends string>(props: {
 
 export interface HistoryFiltersProps {
   filters: HistoryFilters;
+  /** Phone layout: the filters fold behind a "Filtres" button (with the number in use). */
+  compact: boolean;
+  /** Shown next to the "Filtres" button on a phone (the sort menu). */
+  toolbar?: ReactNode;
   users: SmsUser[];
   senders: Sender[];
   onChange(key: FilterKey, value: string): void;
@@ -132,83 +163,124 @@ export interface HistoryFiltersProps {
 }
 
 /** "Filtre utilisateurs" first (the seed's), then status and search; the rest behind "More filters". */
-export function HistoryFiltersBar({ filters, users, senders, onChange, onClear }: HistoryFiltersProps) {
+export function HistoryFiltersBar({ filters, compact, toolbar, users, senders, onChange, onClear }: HistoryFiltersProps) {
   const { t } = useI18n();
+  const [shown, setShown] = useState(false);
+  const inUse = FILTER_KEYS.filter((key) => filters[key]).length;
   const advanced = Boolean(filters.channel || filters.sender || filters.receiver || filters.from || filters.to || filters.tag);
   const [open, setOpen] = useState(advanced);
   const user = filters.user ?? '';
   const knownUser = user === '' || user === NO_USER || users.some((u) => u.login === user);
   const sender = filters.sender ?? '';
+  const toggle = compact && (
+    <div className="filters-toolbar">
+      <button type="button" aria-expanded={shown} aria-controls="history-filters" onClick={() => setShown(!shown)} data-action="filters">
+        {t('filters.toggle')}
+        {inUse > 0 && ` (${inUse})`} <span aria-hidden="true">{shown ? '▴' : '▾'}</span>
+      </button>
+      {toolbar}
+    </div>
+  );
+  if (compact && !shown) return toggle;
   return (
-    <search className="filters" aria-label={t('filters.title')}>
-      <div className="filters-row">
-        <label className="field">
-          <span>{t('filters.user')}</span>
-          <select name="user" value={user} onChange={(e) => onChange('user', e.target.value)}>
-            <option value="">{t('filters.allUsers')}</option>
-            {users.map((u) => (
-              <option key={u.login} value={u.login}>
-                {u.login}
-              </option>
-            ))}
-            {!knownUser && <option value={user}>{user}</option>}
-            <option value={NO_USER}>{t('filters.manager')}</option>
-          </select>
-        </label>
-        <MultiFilter
-          label={t('filters.status')}
-          name="status"
-          options={OUTGOING_STATUSES}
-          value={filters.status ?? ''}
-          render={(s) => t(`status.${s}`)}
-          onChange={(v) => onChange('status', v)}
-        />
-        <div className="grow">
-          <TextFilter label={t('filters.search')} name="q" type="search" value={filters.q ?? ''} onChange={(v) => onChange('q', v)} />
-        </div>
-        <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
-          {t('filters.more')} {open ? '▴' : '▾'}
-        </button>
-        {hasFilters({ sort: { key: 'date', direction: 'desc' }, filters }) && (
-          <button type="button" className="link" onClick={onClear}>
-            {t('filters.clear')}
-          </button>
-        )}
-      </div>
-      {open && (
+    <>
+      {toggle}
+      <search className="filters" id="history-filters" aria-label={t('filters.title')}>
         <div className="filters-row">
-          <MultiFilter
-            label={t('filters.channel')}
-            name="channel"
-            options={CHANNELS}
-            value={filters.channel ?? ''}
-            render={(c) => t(`channel.${c}`)}
-            onChange={(v) => onChange('channel', v)}
-          />
           <label className="field">
-            <span>{t('filters.sender')}</span>
-            <select name="sender" value={sender} onChange={(e) => onChange('sender', e.target.value)}>
-              <option value="">{t('filters.allSenders')}</option>
-              {senders.map((s) => (
-                <option key={s.sender} value={s.sender}>
-                  {s.sender}
+            <span>{t('filters.user')}</span>
+            <select name="user" value={user} onChange={(e) => onChange('user', e.target.value)}>
+              <option value="">{t('filters.allUsers')}</option>
+              {users.map((u) => (
+                <option key={u.login} value={u.login}>
+                  {u.login}
                 </option>
               ))}
-              {sender && !senders.some((s) => s.sender === sender) && <option value={sender}>{sender}</option>}
+              {!knownUser && <option value={user}>{user}</option>}
+              <option value={NO_USER}>{t('filters.manager')}</option>
             </select>
           </label>
-          <TextFilter
-            label={t('filters.receiver')}
-            name="receiver"
-            placeholder={t('filters.receiverHint')}
-            value={filters.receiver ?? ''}
-            onChange={(v) => onChange('receiver', v)}
+          <MultiFilter
+            label={t('filters.status')}
+            name="status"
+            options={OUTGOING_STATUSES}
+            value={filters.status ?? ''}
+            render={(s) => t(`status.${s}`)}
+            onChange={(v) => onChange('status', v)}
           />
-          <TextFilter label={t('filters.from')} name="from" type="date" value={filters.from ?? ''} onChange={(v) => onChange('from', v)} />
-          <TextFilter label={t('filters.to')} name="to" type="date" value={filters.to ?? ''} onChange={(v) => onChange('to', v)} />
-          <TextFilter label={t('filters.tag')} name="tag" value={filters.tag ?? ''} onChange={(v) => onChange('tag', v)} />
+          <div className="grow">
+            <TextFilter label={t('filters.search')} name="q" type="search" value={filters.q ?? ''} onChange={(v) => onChange('q', v)} />
+          </div>
+          <button type="button" className="link" aria-expanded={open} onClick={() => setOpen(!open)}>
+            {t('filters.more')} {open ? '▴' : '▾'}
+          </button>
+          {hasFilters({ sort: { key: 'date', direction: 'desc' }, filters }) && (
+            <button type="button" className="link" onClick={onClear}>
+              {t('filters.clear')}
+            </button>
+          )}
         </div>
-      )}
-    </search>
+        {open && (
+          <div className="filters-row">
+            <MultiFilter
+              label={t('filters.channel')}
+              name="channel"
+              options={CHANNELS}
+              value={filters.channel ?? ''}
+              render={(c) => t(`channel.${c}`)}
+              onChange={(v) => onChange('channel', v)}
+            />
+            <label className="field">
+              <span>{t('filters.sender')}</span>
+              <select name="sender" value={sender} onChange={(e) => onChange('sender', e.target.value)}>
+                <option value="">{t('filters.allSenders')}</option>
+                {senders.map((s) => (
+                  <option key={s.sender} value={s.sender}>
+                    {s.sender}
+                  </option>
+                ))}
+                {sender && !senders.some((s) => s.sender === sender) && <option value={sender}>{sender}</option>}
+              </select>
+            </label>
+            <TextFilter
+              label={t('filters.receiver')}
+              name="receiver"
+              placeholder={t('filters.receiverHint')}
+              value={filters.receiver ?? ''}
+              onChange={(v) => onChange('receiver', v)}
+            />
+            <TextFilter
+              label={t('filters.from')}
+              name="from"
+              type="date"
+              value={filters.from ?? ''}
+              onChange={(v) => onChange('from', v)}
+            />
+            <TextFilter label={t('filters.to')} name="to" type="date" value={filters.to ?? ''} onChange={(v) => onChange('to', v)} />
+            <TextFilter label={t('filters.tag')} name="tag" value={filters.tag ?? ''} onChange={(v) => onChange('tag', v)} />
+          </div>
+        )}
+      </search>
+    </>
+  );
+}
+
+/** The sort as a menu, for the phone layout where the column headers are hidden. */
+export function SortSelect({ sort, onChange }: { sort: HistorySort; onChange(sort: HistorySort): void }) {
+  const { t } = useI18n();
+  const options = SORT_KEYS.flatMap((key) =>
+    (['desc', 'asc'] as const).map((direction) => ({ sort: { key, direction }, value: formatSort({ key, direction }) ?? 'date' })),
+  );
+  return (
+    <label className="sort-select">
+      <span>{t('history.sortBy')}</span>
+      <select name="sort" value={formatSort(sort) ?? 'date'} onChange={(e) => onChange(parseSort(e.target.value))}>
+        {options.map((o) => (
+          <option key={o.value} value={o.value}>
+            {t(`col.${o.sort.key}`)} — {t(o.sort.direction === 'asc' ? 'sort.asc' : 'sort.desc')}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -4,9 +4,10 @@ import { type ApiError, accountPath, api, apiUrl } from '../../api.js';
 import { useI18n } from '../../i18n.js';
 import { Link, navigate, useLocation } from '../../router.js';
 import type { DeleteJob, DeleteResult, Sender, SmsUser } from '../../types.js';
+import { PHONE_QUERY, useMediaQuery } from '../../use-media.js';
 import { DeleteDialog, type DeleteProgress } from './delete-dialog.js';
-import { DetailPanel } from './detail-panel.js';
-import { Dropdown, HistoryFiltersBar } from './history-filters.js';
+import { DetailDialog, DetailPanel } from './detail-panel.js';
+import { Dropdown, HistoryFiltersBar, SortSelect } from './history-filters.js';
 import { COLUMNS, HistoryTable } from './history-table.js';
 import {
   type FilterKey,
@@ -51,6 +52,7 @@ export function HistoryPage({ account }: { account: string }) {
   const viewKey = formatView(view);
   const visibleIds = useRef<() => readonly number[]>(() => []);
   const history = useHistory(account, view, () => visibleIds.current());
+  const compact = useMediaQuery(PHONE_QUERY);
 
   // The selection belongs to one view: another sort or filter starts with none.
   const [selected, setSelected] = useState<{ key: string; selection: Selection }>({ key: viewKey, selection: EMPTY_SELECTION });
@@ -78,6 +80,10 @@ export function HistoryPage({ account }: { account: string }) {
   };
 
   const [detailOpen, setDetailOpen] = useState(() => window.matchMedia?.('(min-width: 1100px)').matches ?? true);
+  // Shrunk to a phone: the details become a modal, opened only on demand.
+  useEffect(() => {
+    if (compact) setDetailOpen(false);
+  }, [compact]);
   const detailRow =
     detailOpen && selection.focus !== null && !selection.all && selection.ids.size === 1 && selection.ids.has(selection.focus)
       ? history.rows.find((r) => r.id === selection.focus)
@@ -85,6 +91,20 @@ export function HistoryPage({ account }: { account: string }) {
 
   const go = (next: HistoryView, replace = false) => navigate(`${location.pathname}${formatView(next)}`, { replace });
   const onSort = (key: SortKey) => go({ ...view, sort: nextSort(view.sort, key) });
+  const openDetail = (id: number) => {
+    setDetailOpen(true);
+    if (selection.focus !== id || selection.all || !selection.ids.has(id) || selection.ids.size !== 1) {
+      setSelection({ ids: new Set([id]), all: false, anchor: id, focus: id });
+    }
+  };
+
+  // Screen readers hear the number of results once a new sort or filter has loaded (not on every poll).
+  const announced = history.totalIsExact ? t('history.announce', { n: history.total }) : t('history.announceAtLeast', { n: history.total });
+  const [announcement, setAnnouncement] = useState('');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: announced for a new generation of rows, or when the exact count arrives
+  useEffect(() => {
+    if (history.generation > 0) setAnnouncement(announced);
+  }, [history.generation, history.totalIsExact]);
   const onFilter = useCallback((key: FilterKey, value: string) => {
     const current = parseView(window.location.search);
     const filters = { ...current.filters, [key]: value || undefined };
@@ -180,7 +200,7 @@ export function HistoryPage({ account }: { account: string }) {
     <section className="history-page">
       <div className="page-head">
         <h1>{t('history.title')}</h1>
-        <span className="total" data-total={history.totalIsExact ? history.total : undefined} aria-live="polite">
+        <span className="total" data-total={history.totalIsExact ? history.total : undefined}>
           {history.loading && history.rows.length === 0 ? t('common.loading') : totalText}
         </span>
         <span className="spacer" />
@@ -201,14 +221,16 @@ export function HistoryPage({ account }: { account: string }) {
               {t('actions.formatDetailed')}
             </a>
           </Dropdown>
-          <Dropdown label={t('columns.title')} className="align-end">
-            {COLUMNS.filter((c) => c.hideable).map((c) => (
-              <label key={c.id} className="check">
-                <input type="checkbox" name={`column-${c.id}`} checked={columns[c.id] !== false} onChange={() => toggleColumn(c.id)} />
-                {t(`col.${c.id}`)}
-              </label>
-            ))}
-          </Dropdown>
+          {!compact && (
+            <Dropdown label={t('columns.title')} className="align-end">
+              {COLUMNS.filter((c) => c.hideable).map((c) => (
+                <label key={c.id} className="check">
+                  <input type="checkbox" name={`column-${c.id}`} checked={columns[c.id] !== false} onChange={() => toggleColumn(c.id)} />
+                  {t(`col.${c.id}`)}
+                </label>
+              ))}
+            </Dropdown>
+          )}
         </div>
       </div>
 
@@ -216,6 +238,8 @@ export function HistoryPage({ account }: { account: string }) {
 
       <HistoryFiltersBar
         filters={view.filters}
+        compact={compact}
+        toolbar={<SortSelect sort={view.sort} onChange={(sort) => go({ ...view, sort })} />}
         users={users}
         senders={senders}
         onChange={onFilter}
@@ -243,6 +267,11 @@ export function HistoryPage({ account }: { account: string }) {
               )}
             </>
           )}
+          {(compact || !detailRow) && !selection.all && selection.ids.size === 1 && (
+            <button type="button" className="link" onClick={() => openDetail([...selection.ids][0])} data-action="open-detail">
+              {t('selection.showDetail')}
+            </button>
+          )}
           <button type="button" className="link" onClick={() => setSelection(EMPTY_SELECTION)}>
             {t('selection.clear')}
           </button>
@@ -267,6 +296,8 @@ export function HistoryPage({ account }: { account: string }) {
         <HistoryTable
           rows={history.rows}
           total={history.total}
+          totalIsExact={history.totalIsExact}
+          compact={compact}
           loading={history.loading}
           hasMore={history.hasMore}
           loadingMore={history.loadingMore}
@@ -278,17 +309,18 @@ export function HistoryPage({ account }: { account: string }) {
           onSelectionChange={setSelection}
           onSort={onSort}
           onLoadMore={history.loadMore}
-          onOpenDetail={(id) => {
-            setDetailOpen(true);
-            if (!selection.ids.has(id) || selection.ids.size !== 1) setSelection({ ids: new Set([id]), all: false, anchor: id, focus: id });
-          }}
+          onOpenDetail={openDetail}
           onDeleteKey={() => void openDelete()}
           visibleIdsRef={visibleIds}
           emptyText={filtered ? t('history.empty') : t('history.emptyAll')}
         />
-        {detailRow && <DetailPanel message={detailRow} onClose={() => setDetailOpen(false)} />}
+        {detailRow && !compact && <DetailPanel message={detailRow} onClose={() => setDetailOpen(false)} />}
       </div>
-      <p className="help muted">{t('selection.help')}</p>
+      {detailRow && compact && <DetailDialog message={detailRow} onClose={() => setDetailOpen(false)} />}
+      <p className="help muted">{t(compact ? 'selection.helpTouch' : 'selection.help')}</p>
+      <p className="visually-hidden" role="status" data-announce>
+        <span key={history.generation}>{announcement}</span>
+      </p>
       <p className="notice" role="status" aria-live="polite">
         {notice}
       </p>

@@ -18,6 +18,8 @@ import { clickRow, isSelected, moveFocus, type Selection, selectLoaded, toggleFo
 
 /** Height of one row in pixels (fixed, so the virtual list needs no measuring). */
 export const ROW_HEIGHT = 36;
+/** Height of one row shown as a card on a phone (three short lines; see `.grid.compact` in styles.css). */
+export const CARD_HEIGHT = 76;
 /** Fetch the next page when fewer rows than this remain below the window. */
 const PREFETCH_ROWS = 150;
 
@@ -36,6 +38,8 @@ export const COLUMNS: readonly { id: ColumnId; sort: SortKey; width: string; hid
   { id: 'channel', sort: 'channel', width: 'minmax(6rem, 7rem)', hideable: true },
 ];
 export type ColumnId = 'date' | 'time' | 'sender' | 'receiver' | 'message' | 'status' | 'user' | 'channel';
+
+const NO_HIDDEN_COLUMNS: ColumnVisibilityState = {};
 
 export function StatusBadge({ status }: { status: PublicOutgoing['status'] }) {
   const { t } = useI18n();
@@ -66,6 +70,10 @@ function buildColumns(i18n: I18n) {
 export interface HistoryTableProps {
   rows: PublicOutgoing[];
   total: number;
+  /** False while `total` is only a lower bound: the grid then says its row count is unknown. */
+  totalIsExact: boolean;
+  /** Phone layout: each row is a card (same row elements), and a tap adds or removes it from the selection. */
+  compact: boolean;
   loading: boolean;
   hasMore: boolean;
   loadingMore: boolean;
@@ -88,11 +96,13 @@ export interface HistoryTableProps {
  * The history grid: a real ARIA grid (rows with `data-id` and `aria-selected`), sorted on the server
  * by a click on a header, virtualised (only the rows on screen are in the DOM), and selected with the
  * mouse (click, Ctrl/Cmd+click, Shift+click) or the keyboard (arrows, Shift+arrows, Space, Ctrl+A).
+ * On a phone (`compact`) the same rows are laid out as cards and a tap toggles a row.
  */
 export function HistoryTable(props: HistoryTableProps) {
   const i18n = useI18n();
   const { t } = i18n;
-  const { rows, selection, onSelectionChange, sort } = props;
+  const { rows, selection, onSelectionChange, sort, compact } = props;
+  const rowHeight = compact ? CARD_HEIGHT : ROW_HEIGHT;
   const scrollRef = useRef<HTMLDivElement>(null);
   const columns = useMemo(() => buildColumns(i18n), [i18n]);
   const order = useMemo(() => rows.map((r) => r.id), [rows]);
@@ -102,11 +112,18 @@ export function HistoryTable(props: HistoryTableProps) {
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW_HEIGHT,
+    estimateSize: () => rowHeight,
     overscan: 12,
     getItemKey: (index) => rows[index]?.id ?? index,
   });
   const items = virtualizer.getVirtualItems();
+  // A new row height (rotating a phone, resizing the window): the positions are computed again.
+  const measuredHeight = useRef(rowHeight);
+  useLayoutEffect(() => {
+    if (measuredHeight.current === rowHeight) return;
+    measuredHeight.current = rowHeight;
+    virtualizer.measure();
+  }, [virtualizer, rowHeight]);
 
   // The table models only the rows on screen: sorting and filtering happen on the server, so the
   // window is all it needs, and a page appended to 100,000 loaded rows costs nothing more.
@@ -118,7 +135,8 @@ export function HistoryTable(props: HistoryTableProps) {
     columns,
     data: windowRows,
     getRowId: (row) => String(row.id),
-    state: { columnVisibility: props.columnVisibility },
+    // A card shows every field; the hidden columns apply to the wide grid only.
+    state: { columnVisibility: compact ? NO_HIDDEN_COLUMNS : props.columnVisibility },
   });
   const visibleColumns = table.getVisibleLeafColumns();
   const template = visibleColumns.map((c) => COLUMNS.find((x) => x.id === c.id)?.width ?? '1fr').join(' ');
@@ -149,9 +167,10 @@ export function HistoryTable(props: HistoryTableProps) {
   // New messages inserted above: keep the rows the user is looking at where they are.
   const insertedSerial = props.inserted.serial;
   const insertedCount = props.inserted.count;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs for each insertion, not for a new layout
   useLayoutEffect(() => {
     const el = scrollRef.current;
-    if (el && insertedSerial > 0 && el.scrollTop > 0) el.scrollTop += insertedCount * ROW_HEIGHT;
+    if (el && insertedSerial > 0 && el.scrollTop > 0) el.scrollTop += insertedCount * rowHeight;
   }, [insertedSerial, insertedCount]);
 
   const scrollToId = useCallback(
@@ -168,12 +187,13 @@ export function HistoryTable(props: HistoryTableProps) {
     if (event.shiftKey) event.preventDefault();
   };
   const onRowClick = (event: MouseEvent, id: number) => {
-    onSelectionChange(clickRow(selection, id, order, { toggle: event.ctrlKey || event.metaKey, shift: event.shiftKey }));
+    const toggle = compact || event.ctrlKey || event.metaKey;
+    onSelectionChange(clickRow(selection, id, order, { toggle, shift: event.shiftKey }));
     scrollRef.current?.focus({ preventScroll: true });
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
-    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / ROW_HEIGHT) - 2);
+    const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / rowHeight) - 2);
     const how = event.shiftKey ? 'extend' : event.ctrlKey || event.metaKey ? 'move' : 'select';
     let next: Selection | null = null;
     switch (event.key) {
@@ -224,83 +244,88 @@ export function HistoryTable(props: HistoryTableProps) {
   const activeId = selection.focus !== null && order.includes(selection.focus) ? `row-${selection.focus}` : undefined;
 
   return (
-    <div
-      ref={scrollRef}
-      className={`grid${props.loading ? ' is-loading' : ''}`}
-      role="grid"
-      aria-label={t('history.grid')}
-      aria-rowcount={props.total + 1}
-      aria-colcount={visibleColumns.length}
-      aria-multiselectable="true"
-      aria-busy={props.loading}
-      aria-activedescendant={activeId}
-      data-generation={props.generation}
-      data-loaded={rows.length}
-      tabIndex={0}
-      onKeyDown={onKeyDown}
-      style={{ ['--grid-columns' as string]: template }}
-    >
-      <div role="rowgroup" className="grid-head">
-        <div role="row" aria-rowindex={1} className="grid-row">
-          {table.getHeaderGroups()[0].headers.map((header) => {
-            const column = COLUMNS.find((c) => c.id === header.column.id)!;
-            const active = sort.key === column.sort && (column.id !== 'time' || sort.key !== 'date');
-            const direction = active ? sort.direction : null;
+    <div className="grid-frame">
+      <div
+        ref={scrollRef}
+        className={`grid${compact ? ' compact' : ''}${props.loading ? ' is-loading' : ''}`}
+        role="grid"
+        aria-label={t('history.grid')}
+        aria-rowcount={props.totalIsExact ? props.total + 1 : -1}
+        aria-colcount={visibleColumns.length}
+        aria-multiselectable="true"
+        aria-busy={props.loading}
+        aria-activedescendant={activeId}
+        data-generation={props.generation}
+        data-loaded={rows.length}
+        tabIndex={0}
+        onKeyDown={onKeyDown}
+        style={{ ['--grid-columns' as string]: template, ['--row' as string]: `${rowHeight}px` }}
+      >
+        <div role="rowgroup" className="grid-head">
+          <div role="row" aria-rowindex={1} className="grid-row">
+            {table.getHeaderGroups()[0].headers.map((header) => {
+              const column = COLUMNS.find((c) => c.id === header.column.id)!;
+              const active = sort.key === column.sort && (column.id !== 'time' || sort.key !== 'date');
+              const direction = active ? sort.direction : null;
+              return (
+                <div
+                  key={header.id}
+                  role="columnheader"
+                  data-column={column.id}
+                  aria-sort={direction === 'asc' ? 'ascending' : direction === 'desc' ? 'descending' : undefined}
+                  className="grid-cell"
+                >
+                  {/* On a phone the headers are hidden (the sort is a menu above the cards): out of the tab order. */}
+                  <button
+                    type="button"
+                    className="sort-button"
+                    tabIndex={compact ? -1 : undefined}
+                    onClick={() => props.onSort(column.sort)}
+                  >
+                    <table.FlexRender header={header} />
+                    <span className="sort-arrow" aria-hidden="true">
+                      {direction === 'asc' ? '▲' : direction === 'desc' ? '▼' : ''}
+                    </span>
+                    {direction && <span className="visually-hidden">, {t(direction === 'asc' ? 'sort.asc' : 'sort.desc')}</span>}
+                  </button>
+                </div>
+              );
+            })}
+          </div>
+        </div>
+        <div role="rowgroup" className="grid-body" style={{ height: virtualizer.getTotalSize() }}>
+          {items.map((item) => {
+            const row = modelRows[item.index - windowStart];
+            if (!row) return null;
+            const id = row.original.id;
+            const selected = isSelected(selection, id);
             return (
               <div
-                key={header.id}
-                role="columnheader"
-                data-column={column.id}
-                aria-sort={direction === 'asc' ? 'ascending' : direction === 'desc' ? 'descending' : 'none'}
-                className="grid-cell"
+                key={id}
+                id={`row-${id}`}
+                role="row"
+                data-id={id}
+                aria-rowindex={item.index + 2}
+                aria-selected={selected}
+                className={`grid-row${selected ? ' selected' : ''}${selection.focus === id ? ' focused' : ''}`}
+                style={{ transform: `translateY(${item.start}px)` }}
+                onMouseDown={onRowMouseDown}
+                onClick={(event) => onRowClick(event, id)}
+                onDoubleClick={() => props.onOpenDetail(id)}
               >
-                <button type="button" className="sort-button" onClick={() => props.onSort(column.sort)}>
-                  <table.FlexRender header={header} />
-                  <span className="sort-arrow" aria-hidden="true">
-                    {direction === 'asc' ? '▲' : direction === 'desc' ? '▼' : ''}
-                  </span>
-                  {direction && <span className="visually-hidden">, {t(direction === 'asc' ? 'sort.asc' : 'sort.desc')}</span>}
-                </button>
+                {row.getVisibleCells().map((cell) => (
+                  <div key={cell.column.id} role="gridcell" className={`grid-cell cell-${cell.column.id}`}>
+                    <table.FlexRender cell={cell} />
+                  </div>
+                ))}
               </div>
             );
           })}
         </div>
       </div>
-      <div role="rowgroup" className="grid-body" style={{ height: virtualizer.getTotalSize() }}>
-        {items.map((item) => {
-          const row = modelRows[item.index - windowStart];
-          if (!row) return null;
-          const id = row.original.id;
-          const selected = isSelected(selection, id);
-          return (
-            <div
-              key={id}
-              id={`row-${id}`}
-              role="row"
-              data-id={id}
-              aria-rowindex={item.index + 2}
-              aria-selected={selected}
-              className={`grid-row${selected ? ' selected' : ''}${selection.focus === id ? ' focused' : ''}`}
-              style={{ transform: `translateY(${item.start}px)` }}
-              onMouseDown={onRowMouseDown}
-              onClick={(event) => onRowClick(event, id)}
-              onDoubleClick={() => props.onOpenDetail(id)}
-            >
-              {row.getVisibleCells().map((cell) => (
-                <div key={cell.column.id} role="gridcell" className={`grid-cell cell-${cell.column.id}`}>
-                  <table.FlexRender cell={cell} />
-                </div>
-              ))}
-            </div>
-          );
-        })}
-      </div>
+      {/* Outside the grid (whose children are rows only), drawn over it. */}
       {rows.length === 0 && !props.loading && <div className="grid-empty">{props.emptyText}</div>}
-      {props.loadingMore && (
-        <div className="grid-more" aria-live="polite">
-          {t('history.loadingMore')}
-        </div>
-      )}
+      {props.loadingMore && <div className="grid-more">{t('history.loadingMore')}</div>}
     </div>
   );
 }

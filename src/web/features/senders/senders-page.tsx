@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { type ApiError, accountPath, api } from '../../api.js';
-import { ErrorText, When } from '../../components.js';
+import { ConfirmDialog, ErrorText, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import type { Sender } from '../../types.js';
 import { useResource } from '../../use-resource.js';
@@ -13,6 +13,7 @@ export function SendersPage({ account }: { account: string }) {
   const [sender, setSender] = useState('');
   const [description, setDescription] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
+  const [deleting, setDeleting] = useState<Sender | null>(null);
 
   const act = async (work: () => Promise<unknown>) => {
     setError(null);
@@ -60,14 +61,14 @@ export function SendersPage({ account }: { account: string }) {
               </tr>
             )}
             {senders.data?.map((s) => (
-              <tr key={s.sender}>
-                <td>
+              <tr key={s.sender} data-sender={s.sender}>
+                <td data-label={t('senders.sender')}>
                   <strong>{s.sender}</strong>
                 </td>
-                <td>{s.description}</td>
-                <td>{s.type}</td>
-                <td>{t(`senders.status.${s.status}`)}</td>
-                <td>
+                <td data-label={t('senders.description')}>{s.description}</td>
+                <td data-label={t('senders.type')}>{s.type}</td>
+                <td data-label={t('senders.status')}>{t(`senders.status.${s.status}`)}</td>
+                <td data-label={t('tokens.created')}>
                   <When iso={s.createdAt} />
                 </td>
                 <td className="actions-cell">
@@ -79,13 +80,7 @@ export function SendersPage({ account }: { account: string }) {
                       {s.status === 'enable' ? t('senders.disable') : t('senders.enable')}
                     </button>
                   )}{' '}
-                  <button
-                    type="button"
-                    className="danger"
-                    onClick={() => {
-                      if (window.confirm(t('senders.confirmDelete', { sender: s.sender }))) void act(() => api.delete(one(s)));
-                    }}
-                  >
+                  <button type="button" className="danger" aria-label={`${t('common.delete')} ${s.sender}`} onClick={() => setDeleting(s)}>
                     {t('common.delete')}
                   </button>
                 </td>
@@ -94,6 +89,19 @@ export function SendersPage({ account }: { account: string }) {
           </tbody>
         </table>
       </div>
+      {deleting && (
+        <ConfirmDialog
+          title={t('senders.deleteTitle')}
+          message={t('senders.confirmDelete', { sender: deleting.sender })}
+          confirmLabel={t('common.delete')}
+          onCancel={() => setDeleting(null)}
+          onConfirm={async () => {
+            await api.delete(one(deleting));
+            setDeleting(null);
+            senders.reload();
+          }}
+        />
+      )}
       <form className="form card" onSubmit={add}>
         <h2>{t('senders.add')}</h2>
         <div className="form-row">

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { type ApiError, accountPath, api } from '../../api.js';
-import { ErrorText, OnceSecret, When } from '../../components.js';
+import { ConfirmDialog, ErrorText, OnceSecret, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import type { ApiToken, SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
@@ -15,6 +15,7 @@ export function TokensPage({ account }: { account: string }) {
   const [user, setUser] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [shown, setShown] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<ApiToken | null>(null);
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
@@ -29,13 +30,9 @@ export function TokensPage({ account }: { account: string }) {
     }
   };
   const revoke = async (token: ApiToken) => {
-    if (!window.confirm(t('tokens.confirmRevoke', { name: token.name }))) return;
-    try {
-      await api.delete(`${path}/${token.id}`);
-      tokens.reload();
-    } catch (e) {
-      setError(e as ApiError);
-    }
+    await api.delete(`${path}/${token.id}`);
+    setRevoking(null);
+    tokens.reload();
   };
 
   return (
@@ -68,18 +65,23 @@ export function TokensPage({ account }: { account: string }) {
             )}
             {tokens.data?.map((token) => (
               <tr key={token.id}>
-                <td>{token.name || <span className="muted">#{token.id}</span>}</td>
-                <td>{token.user ?? <span className="muted">{t('tokens.wholeAccount')}</span>}</td>
-                <td>
+                <td data-label={t('tokens.name')}>{token.name || <span className="muted">#{token.id}</span>}</td>
+                <td data-label={t('tokens.user')}>{token.user ?? <span className="muted">{t('tokens.wholeAccount')}</span>}</td>
+                <td data-label={t('tokens.created')}>
                   <When iso={token.createdAt} />
                 </td>
-                <td>
+                <td data-label={t('tokens.lastUsed')}>
                   <When iso={token.lastUsedAt} />
                 </td>
-                <td>{token.revokedAt ? t('tokens.revoked') : t('tokens.active')}</td>
+                <td data-label={t('senders.status')}>{token.revokedAt ? t('tokens.revoked') : t('tokens.active')}</td>
                 <td className="actions-cell">
                   {!token.revokedAt && (
-                    <button type="button" className="danger" onClick={() => void revoke(token)}>
+                    <button
+                      type="button"
+                      className="danger"
+                      aria-label={`${t('tokens.revoke')} ${token.name || `#${token.id}`}`}
+                      onClick={() => setRevoking(token)}
+                    >
                       {t('tokens.revoke')}
                     </button>
                   )}
@@ -89,6 +91,15 @@ export function TokensPage({ account }: { account: string }) {
           </tbody>
         </table>
       </div>
+      {revoking && (
+        <ConfirmDialog
+          title={t('tokens.revokeTitle')}
+          message={t('tokens.confirmRevoke', { name: revoking.name || `#${revoking.id}` })}
+          confirmLabel={t('tokens.revoke')}
+          onCancel={() => setRevoking(null)}
+          onConfirm={() => revoke(revoking)}
+        />
+      )}
       <form className="form card" onSubmit={create}>
         <h2>{t('tokens.create')}</h2>
         <div className="form-row">

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { type ApiError, accountPath, api } from '../../api.js';
-import { ErrorText, OnceSecret, When } from '../../components.js';
+import { ConfirmDialog, ErrorText, OnceSecret, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import type { SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
@@ -23,6 +23,7 @@ export function UsersPage({ account }: { account: string }) {
   const [callback, setCallback] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [created, setCreated] = useState<{ login: string; password: string } | null>(null);
+  const [deleting, setDeleting] = useState<SmsUser | null>(null);
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
@@ -47,13 +48,9 @@ export function UsersPage({ account }: { account: string }) {
   };
 
   const remove = async (user: SmsUser) => {
-    if (!window.confirm(t('users.confirmDelete', { login: user.login }))) return;
-    try {
-      await api.delete(`${path}/${encodeURIComponent(user.login)}`);
-      users.reload();
-    } catch (e) {
-      setError(e as ApiError);
-    }
+    await api.delete(`${path}/${encodeURIComponent(user.login)}`);
+    setDeleting(null);
+    users.reload();
   };
 
   return (
@@ -86,17 +83,21 @@ export function UsersPage({ account }: { account: string }) {
             )}
             {users.data?.map((u) => (
               <tr key={u.login} data-login={u.login}>
-                <td>
+                <td data-label={t('users.login')}>
                   <strong>{u.login}</strong>
                 </td>
-                <td>{u.ipRestrictions.length ? u.ipRestrictions.join(', ') : <span className="muted">{t('users.anyIp')}</span>}</td>
-                <td>{u.quota === null ? <span className="muted">{t('users.noQuota')}</span> : n(u.quota)}</td>
-                <td className="mono">{u.callbackUrl ?? <span className="muted">—</span>}</td>
-                <td>
+                <td data-label={t('users.ips')}>
+                  {u.ipRestrictions.length ? u.ipRestrictions.join(', ') : <span className="muted">{t('users.anyIp')}</span>}
+                </td>
+                <td data-label={t('users.quota')}>{u.quota === null ? <span className="muted">{t('users.noQuota')}</span> : n(u.quota)}</td>
+                <td className="mono" data-label={t('users.callback')}>
+                  {u.callbackUrl ?? <span className="muted">—</span>}
+                </td>
+                <td data-label={t('tokens.created')}>
                   <When iso={u.createdAt} />
                 </td>
                 <td className="actions-cell">
-                  <button type="button" className="danger" onClick={() => void remove(u)}>
+                  <button type="button" className="danger" aria-label={`${t('common.delete')} ${u.login}`} onClick={() => setDeleting(u)}>
                     {t('common.delete')}
                   </button>
                 </td>
@@ -105,6 +106,15 @@ export function UsersPage({ account }: { account: string }) {
           </tbody>
         </table>
       </div>
+      {deleting && (
+        <ConfirmDialog
+          title={t('users.deleteTitle')}
+          message={t('users.confirmDelete', { login: deleting.login })}
+          confirmLabel={t('common.delete')}
+          onCancel={() => setDeleting(null)}
+          onConfirm={() => remove(deleting)}
+        />
+      )}
       <form className="form card" onSubmit={create}>
         <h2>{t('users.create')}</h2>
         <div className="form-row">
