@@ -30,6 +30,8 @@ export interface RecordedSubmit {
   /** command_status answered (null while not answered), and the message_id when accepted. */
   status: number | null;
   messageId: string | null;
+  /** Which connection it came on: 1 for the first the SMSC accepted, 2 for the next… */
+  connection: number;
 }
 
 export type SmppStatus = number | string;
@@ -154,6 +156,8 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
   let held: Array<() => void> = [];
   const timers = new Set<NodeJS.Timeout>();
   let nextId = 1;
+  const connectionOf = new Map<smpp.Session, number>();
+  let connections = 0;
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -203,7 +207,7 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
     return fields;
   }
 
-  function record(pdu: smpp.PDU): RecordedSubmit {
+  function record(session: smpp.Session, pdu: smpp.PDU): RecordedSubmit {
     const sm = pdu.short_message as { udh?: Buffer[]; message: string | Buffer } | undefined;
     const ie = sm?.udh?.find((b) => b[0] === 0x00 && b[1] === 0x03);
     const message = sm?.message ?? '';
@@ -222,6 +226,7 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
       text: typeof message === 'string' ? message : message.toString('hex'),
       status: null,
       messageId: null,
+      connection: connectionOf.get(session) ?? 0,
     };
   }
 
@@ -230,7 +235,7 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
       session.send(pdu.response({ command_status: smpp.errors.ESME_RINVBNDSTS }));
       return;
     }
-    const rec = record(pdu);
+    const rec = record(session, pdu);
     submits.push(rec);
     inFlight.set(session, (inFlight.get(session) ?? 0) + 1);
     recount();
@@ -276,9 +281,11 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
 
   function onSession(session: smpp.Session): void {
     stats.connections += 1;
+    connectionOf.set(session, ++connections);
     session.on('error', () => {});
     session.on('close', () => {
       stats.connections -= 1;
+      connectionOf.delete(session);
       bound.delete(session);
       inFlight.delete(session);
       recount();

@@ -46,6 +46,20 @@ describe('pttOf', () => {
     }
   });
 
+  it('reads a failed SMPP receipt by its stat word, never its err: code (kept as the operator code)', () => {
+    expect(pttOf(msg('failed', '001', 'UNDELIV'))).toBe(9);
+    expect(pttOf(msg('failed', '053', 'UNDELIVERABLE'))).toBe(9);
+    expect(pttOf(msg('failed', '003', 'REJECTD'))).toBe(803);
+    expect(pttOf(msg('failed', '000', 'DELETED'))).toBe(802);
+    expect(pttOf(msg('failed', '001', 'UNKNOWN'))).toBe(804);
+    expect(pttOf(msg('failed', '001', 'SKIPPED'))).toBe(255);
+    expect(pttOf(msg('expired', '012', 'EXPIRED'))).toBe(801);
+    expect(operatorCodeOf(msg('failed', '001', 'UNDELIV'))).toBe('001');
+    // The simulator's readable texts are no stat words: its OVH code counts.
+    expect(pttOf(msg('failed', '9', 'undeliverable'))).toBe(9);
+    expect(pttOf(msg('failed', '3', 'toString'))).toBe(3);
+  });
+
   it('only ever answers codes from the OVH list', () => {
     for (const status of OUTGOING_STATUSES) {
       for (const code of [null, '1', '53', '999', 'x']) {

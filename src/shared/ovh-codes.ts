@@ -38,10 +38,34 @@ export function deliveryReceiptOf(o: Pick<Outgoing, 'status'>): number {
 }
 
 /**
- * OVH `ptt` of a message: 0 sent or delivered, 254 pending, 801 expired, 802 canceled; when failed, the
- * carrier's `errorCode` if it is an OVH error ptt (not 0 nor 254), else 255 (unknown).
+ * OVH `ptt` of each SMPP delivery receipt `stat:` word (short and long forms). The SMPP carrier records
+ * a failed or expired receipt with its stat word as the error text and its raw `err:` value (a
+ * network- or SMSC-specific code, not an OVH one) as the error code.
  */
-export function pttOf(o: Pick<Outgoing, 'status' | 'errorCode'>): number {
+export const SMPP_STAT_PTT: Readonly<Record<string, number>> = Object.freeze({
+  DELIVRD: PTT_NO_ERROR,
+  DELIVERED: PTT_NO_ERROR,
+  ACCEPTD: PTT_NO_ERROR,
+  ACCEPTED: PTT_NO_ERROR,
+  ENROUTE: PTT_NO_ERROR,
+  SCHEDULED: PTT_NO_ERROR,
+  UNDELIV: 9,
+  UNDELIVERABLE: 9,
+  EXPIRED: PTT_EXPIRED,
+  DELETED: PTT_DELETED,
+  REJECTD: 803,
+  REJECTED: 803,
+  UNKNOWN: 804,
+  SKIPPED: PTT_UNKNOWN,
+});
+
+/**
+ * OVH `ptt` of a message: 0 sent or delivered, 254 pending, 801 expired, 802 canceled; when failed: by
+ * the SMPP receipt's stat word when the error text is one (UNDELIV 9, REJECTD 803, DELETED 802,
+ * UNKNOWN 804, see `SMPP_STAT_PTT`; its `err:` code is never read as a ptt), else the carrier's
+ * `errorCode` if it is an OVH error ptt (the simulator's; not 0 nor 254), else 255 (unknown).
+ */
+export function pttOf(o: Pick<Outgoing, 'status' | 'errorCode' | 'errorText'>): number {
   switch (o.status) {
     case 'sent':
     case 'delivered':
@@ -53,6 +77,8 @@ export function pttOf(o: Pick<Outgoing, 'status' | 'errorCode'>): number {
     case 'canceled':
       return PTT_DELETED;
     case 'failed': {
+      const stat = o.errorText !== null && Object.hasOwn(SMPP_STAT_PTT, o.errorText) ? SMPP_STAT_PTT[o.errorText] : undefined;
+      if (stat !== undefined) return FAILURE_PTT.has(stat) ? stat : PTT_UNKNOWN;
       const code = o.errorCode !== null && /^\d{1,3}$/.test(o.errorCode) ? Number(o.errorCode) : Number.NaN;
       return FAILURE_PTT.has(code) ? code : PTT_UNKNOWN;
     }

@@ -47,7 +47,10 @@ export interface Receipt {
   at: number;
   /** SMPP `err:` value (e.g. `"001"`), or the OVH ptt for the simulator; null when none. */
   errorCode: string | null;
-  /** SMPP `stat:` word (e.g. `UNDELIV`), or a readable text for the simulator; null when none. */
+  /**
+   * SMPP `stat:` word (e.g. `UNDELIV`), or a readable text for the simulator; null when none. The OVH
+   * `ptt` of an SMPP failure comes from this word (`SMPP_STAT_PTT`), never from its `err:` code.
+   */
   errorText: string | null;
   /** The receipt's text as received, for the record. */
   raw?: string;
@@ -63,6 +66,12 @@ export interface Carrier {
   submit(message: CarrierMessage): Promise<SubmitResult>;
   /** Whether submit would be attempted now (bound and window not full), for the dispatcher's pacing. */
   readonly ready: boolean;
+  /**
+   * Submit PDUs (parts) it keeps unanswered, at most (SMPP `window`); none for an unbounded carrier.
+   * The dispatcher also keeps at most this many parts handed over and not yet recorded, so a crash
+   * sends at most this many again.
+   */
+  readonly window?: number;
   /** Stops: waits briefly for submits in flight, answers the rest retry:true, unbinds. */
   close(): Promise<void>;
 }

@@ -152,6 +152,26 @@ describe('simulator carrier', () => {
     await waitFor(() => lines.filter((l) => l.level === 'error').length === 2, 'errors logged');
   });
 
+  it('hands receipts over in order without waiting for the previous one; close waits for them', async () => {
+    const clock = fakeClock();
+    const { log } = memoryLog();
+    const carrier = createSimulatorCarrier({ receiptDelayMs: 0 }, { clock, log });
+    const handling: { id: string; done: () => void }[] = [];
+    await carrier.start((r) => new Promise<void>((resolve) => handling.push({ id: r.carrierMessageId, done: resolve })));
+    const a = await carrier.submit(message({ id: 1 }));
+    const b = await carrier.submit(message({ id: 2 }));
+    await waitFor(() => handling.length === 2, 'both receipts handed over');
+    expect(handling.map((h) => h.id)).toEqual([a.ok && a.carrierMessageIds[0], b.ok && b.carrierMessageIds[0]]);
+    let closed = false;
+    const closing = carrier.close().then(() => {
+      closed = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(closed).toBe(false);
+    for (const h of handling) h.done();
+    await closing;
+  });
+
   it('answers retry after close', async () => {
     const { carrier } = await startSimulator();
     await carrier.close();

@@ -136,7 +136,8 @@ export function createSimulatorCarrier(options: SimulatorOptions, deps: CarrierD
   const timers = new Set<NodeJS.Timeout>();
   const throttledOnce = new Set<number>();
   let onReceipt: ((r: Receipt) => Promise<void>) | null = null;
-  let receiptChain: Promise<void> = Promise.resolve();
+  /** Receipts handed over and not yet handled (close waits for them). */
+  const receiptsPending = new Set<Promise<void>>();
   let started = false;
   let closed = false;
   let pumpTimer: NodeJS.Timeout | null = null;
@@ -177,13 +178,19 @@ export function createSimulatorCarrier(options: SimulatorOptions, deps: CarrierD
   function deliver(receipt: Receipt): void {
     const handler = onReceipt;
     if (!handler || closed) return;
-    receiptChain = receiptChain.then(async () => {
-      try {
-        await handler(receipt);
-      } catch (err) {
+    // In order, without waiting for the previous one: the dispatcher records many in one transaction.
+    let handling: Promise<void>;
+    try {
+      handling = handler(receipt);
+    } catch (err) {
+      handling = Promise.reject(err);
+    }
+    const handled: Promise<void> = handling
+      .catch((err: unknown) => {
         log.error({ carrier: 'simulator', err, carrierMessageId: receipt.carrierMessageId }, 'carrier: receipt handler failed');
-      }
-    });
+      })
+      .finally(() => receiptsPending.delete(handled));
+    receiptsPending.add(handled);
   }
 
   function scheduleReceipts(message: CarrierMessage, ids: string[], outcome: Extract<SimulatorOutcome, { kind: 'receipt' }>): void {
@@ -251,7 +258,7 @@ export function createSimulatorCarrier(options: SimulatorOptions, deps: CarrierD
       for (const t of timers) clearTimeout(t);
       timers.clear();
       for (const resolve of waiting.splice(0)) resolve();
-      await receiptChain;
+      await Promise.all([...receiptsPending]);
     },
   };
 }

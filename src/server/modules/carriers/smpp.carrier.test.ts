@@ -353,6 +353,27 @@ describe('SMPP carrier: receipts', () => {
     expect(await carrier.submit(message())).toMatchObject({ ok: true });
   });
 
+  it('hands receipts over in arrival order without waiting for the previous one, and answers each when it is handled', async () => {
+    const handling: { id: string; done: (fail?: boolean) => void }[] = [];
+    const { smsc } = await setup('', {
+      onReceipt: (r) =>
+        new Promise<void>((resolve, reject) => {
+          handling.push({ id: r.carrierMessageId, done: (fail) => (fail ? reject(new Error('database down')) : resolve()) });
+        }),
+    });
+    const answers = ['R1', 'R2', 'R3'].map((messageId) => smsc.sendReceipt({ messageId }));
+    await waitFor(() => handling.length === 3, 'three receipts handed over at once');
+    expect(handling.map((h) => h.id)).toEqual(['R1', 'R2', 'R3']);
+    expect(smsc.received.deliverSmResps).toEqual([]);
+    handling[2].done();
+    expect(await answers[2]).toBe(0);
+    handling[1].done(true);
+    expect(await answers[1]).toBe(0x64);
+    expect(smsc.received.deliverSmResps).toEqual([0, 0x64]);
+    handling[0].done();
+    expect(await answers[0]).toBe(0);
+  });
+
   it('answers an incoming SMS (not a receipt) and ignores it', async () => {
     const { smsc, receipts } = await setup();
     expect(await smsc.sendMo('hello there')).toBe(0);

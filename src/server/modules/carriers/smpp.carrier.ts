@@ -2,6 +2,7 @@ import smpp from 'smpp';
 import type { Carrier, CarrierDeps, CarrierMessage, Receipt, SubmitResult } from './carrier.js';
 import {
   describeStatus,
+  encodeSubmitSm,
   isReceipt,
   isTemporaryStatus,
   parseReceipt,
@@ -56,7 +57,7 @@ const NUMERIC_OPTIONS = {
  * | option | default | meaning |
  * | --- | --- | --- |
  * | port (in the authority) | 2775 | SMSC TCP port |
- * | window | 10 | submit_sm sent and not yet answered, at most; more wait in a local FIFO |
+ * | window | 10 | submit_sm sent and not yet answered, at most; more wait in a local FIFO. The dispatcher also keeps at most this many parts sent and not yet recorded: what a crash can send twice |
  * | tps | 100 | submit_sm a second, at most (token bucket, bursts of a tenth of a second); 0 = unlimited |
  * | bind | transceiver | `transceiver` (one bind_transceiver) or `pair` (bind_transmitter + bind_receiver, two connections) |
  * | system_type | (empty) | bind system_type |
@@ -187,10 +188,15 @@ const CLOSE_DRAIN_MS = 5000;
  * Submits still waiting in the local FIFO are never lost nor duplicated by a reconnection: they go
  * out on the next connection (or resolve `retry: true` after `timeout`).
  *
- * Receipts are handed to `onReceipt` as they come, one at a time in arrival order, even before the
- * submit_sm_resp that names their id (some SMSCs answer that late) and for ids never seen: the
- * dispatcher parks unmatched receipts and matches them later. deliver_sm_resp is sent after
- * `onReceipt` returns: ESME_ROK, or ESME_RX_T_APPN when it threw, so the SMSC redelivers later.
+ * Receipts are handed to `onReceipt` as they come, in arrival order, without waiting for the previous
+ * one to be handled (so the dispatcher can record many in one transaction; how many are pending is
+ * bounded by the SMSC's own window of unanswered deliver_sm), even before the submit_sm_resp that
+ * names their id (some SMSCs answer that late) and for ids never seen: the dispatcher parks unmatched
+ * receipts and matches them later. Each deliver_sm_resp is sent once its `onReceipt` settles: ESME_ROK,
+ * or ESME_RX_T_APPN when it threw, so the SMSC redelivers later.
+ *
+ * Writes are corked for the rest of the tick, so the submit_sm and deliver_sm_resp PDUs produced
+ * together leave in one socket write.
  */
 class SmppCarrier implements Carrier {
   readonly name = 'smpp';
@@ -203,7 +209,10 @@ class SmppCarrier implements Carrier {
   private closing = false;
   private connecting = false;
   private onReceipt: ((r: Receipt) => Promise<void>) | null = null;
-  private receiptChain: Promise<void> = Promise.resolve();
+  /** Receipts handed to `onReceipt` and not yet answered. */
+  private readonly receiptsPending = new Set<Promise<void>>();
+  /** Sockets corked until the end of this tick. */
+  private readonly corked = new Set<import('node:net').Socket>();
   private pausedUntil = 0;
   private pumpTimer: NodeJS.Timeout | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -218,6 +227,10 @@ class SmppCarrier implements Carrier {
     this.bucket = new TokenBucket(o.tps, deps.clock.now());
     this.backoffMs = o.reconnectMinMs;
     this.ctx = { carrier: 'smpp', host: o.host, port: o.port, systemId: o.systemId, bind: o.bind };
+  }
+
+  get window(): number {
+    return this.o.window;
   }
 
   get ready(): boolean {
@@ -301,7 +314,7 @@ class SmppCarrier implements Carrier {
     }
     for (const s of this.sessions) s.destroy();
     this.sessions.clear();
-    await this.receiptChain;
+    await Promise.all([...this.receiptsPending]);
     this.deps.log.info(this.ctx, 'carrier: SMPP closed');
   }
 
@@ -474,6 +487,7 @@ class SmppCarrier implements Carrier {
 
   private respond(session: smpp.Session, pdu: smpp.PDU, status = 0, after?: () => void): void {
     try {
+      this.cork(session);
       const sent = session.send(pdu.response(status ? { command_status: status } : {}), after);
       if (!sent) after?.();
     } catch (err) {
@@ -520,7 +534,7 @@ class SmppCarrier implements Carrier {
       return;
     }
     const receipt = parsed.receipt;
-    this.receiptChain = this.receiptChain.then(async () => {
+    const handled: Promise<void> = (async () => {
       let status = 0;
       try {
         await this.onReceipt?.(receipt);
@@ -532,6 +546,19 @@ class SmppCarrier implements Carrier {
         );
       }
       this.respond(session, pdu, status);
+    })().finally(() => this.receiptsPending.delete(handled));
+    this.receiptsPending.add(handled);
+  }
+
+  /** Holds the session's writes until the end of this tick, so PDUs made together go out in one write. */
+  private cork(session: smpp.Session): void {
+    const socket = session.socket;
+    if (!socket || this.corked.has(socket)) return;
+    this.corked.add(socket);
+    socket.cork();
+    process.nextTick(() => {
+      this.corked.delete(socket);
+      socket.uncork();
     });
   }
 
@@ -575,10 +602,12 @@ class SmppCarrier implements Carrier {
   }
 
   private sendPart(conn: Connection, part: Part): void {
-    const pdu = new smpp.PDU('submit_sm', part.fields);
     part.state = 'inflight';
     let sent = false;
+    let pdu: smpp.PDU;
     try {
+      pdu = submitPdu(encodeSubmitSm(part.fields));
+      this.cork(conn.tx);
       sent = conn.tx.send(pdu, (resp) => this.onSubmitResp(conn, pdu.sequence_number, resp));
     } catch (err) {
       part.state = 'refused';
@@ -679,6 +708,24 @@ class SmppCarrier implements Carrier {
       });
     });
   }
+}
+
+/**
+ * A submit_sm for `Session.send` made of bytes from `encodeSubmitSm`: the session numbers it and
+ * writes `toBuffer()` (a copy with the sequence number in), without the package's generic encoding.
+ */
+function submitPdu(bytes: Buffer): smpp.PDU {
+  const pdu = Object.create(smpp.PDU.prototype) as smpp.PDU;
+  pdu.command = 'submit_sm';
+  pdu.command_id = bytes.readUInt32BE(4);
+  pdu.command_status = 0;
+  pdu.sequence_number = 0;
+  pdu.toBuffer = () => {
+    const out = Buffer.from(bytes);
+    out.writeUInt32BE(pdu.sequence_number, 12);
+    return out;
+  };
+  return pdu;
 }
 
 /** The SMPP carrier for these options (see `parseSmppUrl`). */

@@ -12,7 +12,7 @@ import {
 } from '../../../../test/factories.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
-import { callbackRetryDelayMs, callbackUrl, createCallbacksWorker } from './callbacks.service.js';
+import { type CallbacksWorkerDeps, callbackRetryDelayMs, callbackUrl, createCallbacksWorker } from './callbacks.service.js';
 import { fakeClock, memoryLog, waitFor } from './dispatch-testing.js';
 import { createDispatcher } from './dispatcher.service.js';
 
@@ -103,7 +103,7 @@ describeEachDialectWithApp(
     }
 
     /** The simulator, a dispatcher and a callbacks worker, all on the test's clock for due dates and back-off. */
-    async function start(workerOptions: { timeoutMs?: number } = {}) {
+    async function start(workerOptions: Partial<CallbacksWorkerDeps> = {}) {
       const { log, lines } = memoryLog();
       const carrier = createCarrier('simulator?receipt_delay=0&tps=1000000', { clock: systemClock, log });
       const worker = createCallbacksWorker({
@@ -112,6 +112,7 @@ describeEachDialectWithApp(
         owner: 'cb-test',
         log,
         pollMs: 20,
+        allowPrivate: true,
         ...workerOptions,
       });
       const dispatcher = createDispatcher({
@@ -206,6 +207,54 @@ describeEachDialectWithApp(
       await waitFor(async () => (await outbox(id)).length === 0, 'both calls given up');
       expect(lines.filter((l) => l.msg.startsWith('callback: given up')).map((l) => (l.obj as { id: number }).id)).toEqual([id, id]);
       expect(callsFor(id).map((c) => c.params.status)).toEqual(['sent', 'sent', 'delivered']);
+    });
+
+    it('calls concurrently over kept-alive connections and deletes the delivered rows in batches, with the next claim', async () => {
+      const send = await userWithCallback('/ok');
+      let connections = 0;
+      const onConnection = () => connections++;
+      server.on('connection', onConnection);
+      const deleted: number[] = [];
+      const repository = ctx.app.services.callbacks;
+      try {
+        await start({
+          repository: {
+            claimDue: (owner, now, limit, leaseMs, completed = []) => {
+              if (completed.length > 0) deleted.push(completed.length);
+              return repository.claimDue(owner, now, limit, leaseMs, completed);
+            },
+            retryLater: (...a) => repository.retryLater(...a),
+            drop: (...a) => repository.drop(...a),
+            completeAll: (ids) => {
+              deleted.push(ids.length);
+              return repository.completeAll(ids);
+            },
+          },
+        });
+        const receivers = Array.from({ length: 100 }, (_, i) => `+336123458${String(i).padStart(2, '0')}`);
+        const ids = await send(receivers);
+        await waitFor(() => ids.every((id) => callsFor(id).length === 2), 'sent and delivered called for each');
+        await waitFor(async () => (await outbox(ids[99])).length === 0, 'the outbox emptied');
+        for (const id of ids) expect(callsFor(id).map((c) => c.params.status)).toEqual(['sent', 'delivered']);
+        expect(deleted.reduce((a, b) => a + b, 0)).toBe(200);
+        expect(Math.max(...deleted)).toBeGreaterThan(1);
+        expect(connections).toBeLessThan(100);
+        expect(overlaps).toEqual([]);
+      } finally {
+        server.off('connection', onConnection);
+      }
+    });
+
+    it('never calls a loopback URL unless private addresses are allowed: the callbacks are dropped', async () => {
+      const send = await userWithCallback('/ok?private=1');
+      const { lines } = await start({ allowPrivate: false });
+      const [id] = await send(['+33612345741']);
+      await waitFor(
+        () => lines.filter((l) => l.msg.startsWith('callback: dropped') && (l.obj as { id: number }).id === id).length === 2,
+        'sent and delivered dropped',
+      );
+      expect(callsFor(id)).toEqual([]);
+      expect(await outbox(id)).toEqual([]);
     });
 
     it('counts no answer within the timeout as a failure', async () => {

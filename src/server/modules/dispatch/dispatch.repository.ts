@@ -1,4 +1,4 @@
-import { type ExpressionBuilder, type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
+import { type Kysely, type RawBuilder, sql, type Transaction } from 'kysely';
 import { getTimeFormatter } from '../../../shared/account-time.js';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import { deliveryReceiptOf, descriptionDlrOf, pttOf } from '../../../shared/ovh-codes.js';
@@ -45,11 +45,12 @@ export interface SettleResult {
   callbacks: number;
 }
 
-
 /** Queue priorities, most urgent first (sending.service: high 0 … veryLow 3). */
 const PRIORITIES = [0, 1, 2, 3] as const;
 const CHUNK = 500;
 const EARLY_RECEIPT_TTL_MS = 24 * 3_600_000;
+/** The first key of the advisory locks on carrier ids (PostgreSQL), apart from any other use of advisory locks. */
+const CARRIER_ID_LOCKS = 0x52_4c_53;
 /** The text recorded on a message that expired before it was sent. */
 export const EXPIRED_BEFORE_SENDING = 'validity period over before sending';
 
@@ -64,13 +65,12 @@ interface StatusEvent {
   errorText: string | null;
 }
 
-/** Where a message's callbacks go, read by the UPDATE that changes its status (RETURNING). */
+/** Whose a message is, read by the UPDATE that changes its status (RETURNING): its callback URL and timezone come from them. */
 interface CallbackTarget {
   id: number;
   tag: string;
-  timezone: string | null;
-  account_url: string | null;
-  user_url: string | null;
+  account_id: number;
+  user_id: number | null;
 }
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
@@ -85,15 +85,12 @@ function byId(ids: readonly number[], values: readonly (string | number | null)[
   return sql<never>`case id ${sql.join(whens, sql` `)} end`;
 }
 
-/** RETURNING of a status UPDATE on outgoing: what its callback needs (URLs and timezone by scalar subqueries). */
-function returningTarget(eb: ExpressionBuilder<DB, 'outgoing'>) {
-  return [
-    'outgoing.id',
-    'outgoing.tag',
-    eb.selectFrom('accounts').select('accounts.timezone').whereRef('accounts.id', '=', 'outgoing.account_id').as('timezone'),
-    eb.selectFrom('accounts').select('accounts.callback_url').whereRef('accounts.id', '=', 'outgoing.account_id').as('account_url'),
-    eb.selectFrom('sms_users').select('sms_users.callback_url').whereRef('sms_users.id', '=', 'outgoing.user_id').as('user_url'),
-  ] as const;
+/**
+ * RETURNING of a status UPDATE on outgoing: what its callback needs. The URLs and timezone are read
+ * once per batch (`queueCallbacks`), not by scalar subqueries for every row.
+ */
+function returningTarget() {
+  return ['outgoing.id', 'outgoing.tag', 'outgoing.account_id', 'outgoing.user_id'] as const;
 }
 
 /** OVH callback parameters (OVH-COMPAT §5) for a status change, plus Relais' `status` and `tag`. */
@@ -127,6 +124,18 @@ export function createDispatchRepository(database: Database) {
     if (dialect === 'sqlite') await sql`delete from early_receipts where 0 = 1`.execute(trx);
   }
 
+  /**
+   * PostgreSQL: per carrier id, the transaction recording a part and one parking a receipt for it as
+   * unknown wait for each other (transaction advisory locks, taken in one statement in one order).
+   * Else each could miss the other's uncommitted row, and the receipt would stay parked after its
+   * part was recorded (until a sweep). SQLite has one writer at a time.
+   */
+  async function lockCarrierIds(trx: Trx, ids: readonly string[]): Promise<void> {
+    if (dialect !== 'postgres' || ids.length === 0) return;
+    const keys = sql`select distinct hashtext(x) as k from unnest(${[...new Set(ids)]}::text[]) as x order by k`;
+    await sql`select pg_advisory_xact_lock(${CARRIER_ID_LOCKS}, k) from (${keys}) as s`.execute(trx);
+  }
+
   async function claimPriority(trx: Trx, owner: string, now: number, limit: number, leaseMs: number, priority: number) {
     return trx
       .updateTable('dispatch_queue')
@@ -148,6 +157,26 @@ export function createDispatchRepository(database: Database) {
   }
 
   /**
+   * SQLite (one writer, no row locks): every priority in one statement: each priority's oldest due
+   * entries (in index order, so each scan stops at `limit`), then the most urgent `limit` of them.
+   * A partial claim (the common case while the dispatcher keeps up) costs one statement, not four.
+   */
+  async function claimEveryPriority(trx: Trx, owner: string, now: number, limit: number, leaseMs: number) {
+    const arms = PRIORITIES.map(
+      (priority) =>
+        sql`select * from (select outgoing_id, priority, due_at from dispatch_queue where priority = ${priority} and due_at <= ${now} and lease_until < ${now} order by due_at limit ${limit})`,
+    );
+    const due = sql<number>`(select outgoing_id from (${sql.join(arms, sql` union all `)}) order by priority, due_at, outgoing_id limit ${limit})`;
+    const rows = await trx
+      .updateTable('dispatch_queue')
+      .set({ lease_owner: owner, lease_until: now + leaseMs })
+      .where('outgoing_id', 'in', due)
+      .returning(['outgoing_id', 'attempts', 'due_at', 'priority'])
+      .execute();
+    return rows.sort((a, b) => a.priority - b.priority || a.due_at - b.due_at || a.outgoing_id - b.outgoing_id);
+  }
+
+  /**
    * Applies receipts in order inside `trx`. A part's first final receipt counts (later ones and
    * intermediate `sent` ones change nothing); a message moves from `sent` only: to failed as soon as
    * a part failed, to expired as soon as one expired, to delivered once every part is. Unknown ids
@@ -162,24 +191,32 @@ export function createDispatchRepository(database: Database) {
   ): Promise<(number | undefined)[]> {
     if (receipts.length === 0) return [];
     const cids = [...new Set(receipts.map((r) => r.carrierMessageId))];
+    // A receipt about to be parked waits for a transaction recording its carrier id, and the other way round.
+    if (park) await lockCarrierIds(trx, cids);
+    // Which parts are known: read once, before any change, so that a part recorded by another
+    // process meanwhile is either seen here and changed below, or parked — never seen and left.
+    const messageOf = new Map<string, number>();
+    for (const c of chunks(cids)) {
+      const rows = await trx
+        .selectFrom('carrier_parts')
+        .select(['carrier_message_id', 'outgoing_id'])
+        .where('carrier_message_id', 'in', c)
+        .execute();
+      for (const row of rows) messageOf.set(row.carrier_message_id, row.outgoing_id);
+    }
     if (dialect === 'postgres') {
-      // Lock the messages first (in id order): receipts for two parts of one message, applied by two
+      // Lock the messages (in id order): receipts for two parts of one message, applied by two
       // processes at once, then see each other's part (else neither would see "all delivered").
-      for (const c of chunks(cids)) {
-        await trx
-          .selectFrom('outgoing')
-          .select('id')
-          .where('id', 'in', (eb) => eb.selectFrom('carrier_parts').select('outgoing_id').where('carrier_message_id', 'in', c))
-          .orderBy('id')
-          .forUpdate()
-          .execute();
+      for (const c of chunks([...new Set(messageOf.values())].sort((a, b) => a - b))) {
+        await trx.selectFrom('outgoing').select('id').where('id', 'in', c).orderBy('id').forUpdate().execute();
       }
     }
 
     // Each part's first final receipt of the batch; the part changes only if it is still `sent`.
     const first = new Map<string, Receipt>();
-    for (const r of receipts) if (r.status !== 'sent' && !first.has(r.carrierMessageId)) first.set(r.carrierMessageId, r);
-    const messageOf = new Map<string, number>();
+    for (const r of receipts) {
+      if (r.status !== 'sent' && messageOf.has(r.carrierMessageId) && !first.has(r.carrierMessageId)) first.set(r.carrierMessageId, r);
+    }
     const changed: { receipt: Receipt; outgoingId: number }[] = [];
     for (const status of ['failed', 'expired', 'delivered'] as const) {
       const ids = [...first.values()].filter((r) => r.status === status).map((r) => r.carrierMessageId);
@@ -191,20 +228,8 @@ export function createDispatchRepository(database: Database) {
           .where('status', '=', 'sent')
           .returning(['carrier_message_id', 'outgoing_id'])
           .execute();
-        for (const row of rows) {
-          messageOf.set(row.carrier_message_id, row.outgoing_id);
-          changed.push({ receipt: first.get(row.carrier_message_id)!, outgoingId: row.outgoing_id });
-        }
+        for (const row of rows) changed.push({ receipt: first.get(row.carrier_message_id)!, outgoingId: row.outgoing_id });
       }
-    }
-    const rest = cids.filter((id) => !messageOf.has(id));
-    for (const c of chunks(rest)) {
-      const rows = await trx
-        .selectFrom('carrier_parts')
-        .select(['carrier_message_id', 'outgoing_id'])
-        .where('carrier_message_id', 'in', c)
-        .execute();
-      for (const row of rows) messageOf.set(row.carrier_message_id, row.outgoing_id);
     }
     const unknown = receipts.filter((r) => !messageOf.has(r.carrierMessageId));
     if (park && unknown.length > 0) {
@@ -293,14 +318,26 @@ export function createDispatchRepository(database: Database) {
 
   /** Queues a callback outbox row for each event whose message has a callback URL (the SMS user's, else the account's). */
   async function queueCallbacks(trx: Trx, events: readonly (StatusEvent & { target: CallbackTarget })[], now: number): Promise<number> {
+    if (events.length === 0) return 0;
+    const accounts = new Map<number, { timezone: string; callback_url: string | null }>();
+    for (const c of chunks([...new Set(events.map((e) => e.target.account_id))])) {
+      const found = await trx.selectFrom('accounts').select(['id', 'timezone', 'callback_url']).where('id', 'in', c).execute();
+      for (const a of found) accounts.set(a.id, a);
+    }
+    const userUrls = new Map<number, string | null>();
+    for (const c of chunks([...new Set(events.flatMap((e) => (e.target.user_id === null ? [] : [e.target.user_id])))])) {
+      const found = await trx.selectFrom('sms_users').select(['id', 'callback_url']).where('id', 'in', c).execute();
+      for (const u of found) userUrls.set(u.id, u.callback_url);
+    }
     const rows = events.flatMap((e) => {
-      const url = e.target.user_url || e.target.account_url;
+      const account = accounts.get(e.target.account_id);
+      const url = (e.target.user_id === null ? null : userUrls.get(e.target.user_id)) || account?.callback_url;
       if (!url) return [];
       return [
         {
           outgoing_id: e.id,
           url,
-          params: JSON.stringify(callbackParams(e, e.target.tag, e.target.timezone ?? 'UTC')),
+          params: JSON.stringify(callbackParams(e, e.target.tag, account?.timezone ?? 'UTC')),
           created_at: now,
           next_attempt_at: now,
           attempts: 0,
@@ -330,8 +367,8 @@ export function createDispatchRepository(database: Database) {
     now: number,
     withMessages: boolean,
   ): Promise<SettleResult> {
-    // Outcomes and final receipts start with a write; only a batch of intermediate receipts would not.
-    if (outcomes.length === 0 && receipts.every((r) => r.status === 'sent')) await writeFirst(trx);
+    // Outcomes start with a write; receipts start with a read (SQLite: take the write lock first).
+    if (outcomes.length === 0) await writeFirst(trx);
     const recorded = outcomes.map(() => false);
     const events: (StatusEvent & { target: CallbackTarget })[] = [];
 
@@ -471,6 +508,7 @@ export function createDispatchRepository(database: Database) {
     }
 
     // Receipts that came before these carrier ids were recorded, then the new receipts, in order.
+    await lockCarrierIds(trx, sentIds);
     const early: Receipt[] = [];
     for (const c of chunks(sentIds)) {
       const rows = await trx.deleteFrom('early_receipts').where('carrier_message_id', 'in', c).returning(['id', 'receipt']).execute();
@@ -501,12 +539,16 @@ export function createDispatchRepository(database: Database) {
       if (limit <= 0) return [];
       return db.transaction().execute(async (trx) => {
         const claimed: { outgoing_id: number; attempts: number; due_at: number; priority: number }[] = [];
-        for (const priority of PRIORITIES) {
-          const left = limit - claimed.length;
-          if (left <= 0) break;
-          const rows = await claimPriority(trx, owner, now, left, leaseMs, priority);
-          rows.sort((a, b) => a.due_at - b.due_at || a.outgoing_id - b.outgoing_id);
-          claimed.push(...rows.map((r) => ({ ...r, priority })));
+        if (dialect === 'sqlite') {
+          claimed.push(...(await claimEveryPriority(trx, owner, now, limit, leaseMs)));
+        } else {
+          for (const priority of PRIORITIES) {
+            const left = limit - claimed.length;
+            if (left <= 0) break;
+            const rows = await claimPriority(trx, owner, now, left, leaseMs, priority);
+            rows.sort((a, b) => a.due_at - b.due_at || a.outgoing_id - b.outgoing_id);
+            claimed.push(...rows.map((r) => ({ ...r, priority })));
+          }
         }
         if (claimed.length === 0) return [];
         const ids = claimed.map((c) => c.outgoing_id);

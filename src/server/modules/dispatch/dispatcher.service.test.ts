@@ -277,6 +277,34 @@ describeEachDialectWithApp(
       expect([d.count(waiting), d.count(late)]).toEqual([1, 1]);
     });
 
+    it('claims the next batch while the carrier’s window is full, so the window never waits for a claim', async () => {
+      const manual = manualCarrier(4);
+      const { log } = memoryLog();
+      const dispatcher = createDispatcher({
+        repository: ctx.app.services.dispatch,
+        carrier: manual.carrier,
+        clock,
+        owner: 'ahead',
+        log,
+        pollMs: 20,
+        batch: 4,
+      });
+      const ids = await send({ receivers: Array.from({ length: 20 }, (_, i) => `+336123402${String(i).padStart(2, '0')}`) });
+      await dispatcher.start();
+      running.push({ stop: () => dispatcher.stop(5000) });
+      // Four at the carrier (its window) and four more claimed, waiting: no more than one batch ahead.
+      await waitFor(() => manual.pending.length === 4 && dispatcher.inFlight === 8, 'a window in flight and a batch ahead');
+      await new Promise((r) => setTimeout(r, 60));
+      expect(dispatcher.inFlight).toBe(8);
+      const answered = new Set<number>();
+      await waitFor(async () => {
+        for (const p of manual.pending) answered.add(p.message.id);
+        manual.acceptAll('ahead');
+        return answered.size === 20 && dispatcher.inFlight === 0;
+      }, 'all twenty sent');
+      for (const id of ids) expect(await statusIs(id, 'sent')).toMatchObject({ carrierMessageId: `ahead-${id}` });
+    });
+
     it('a dispatcher that dies mid-flight: its claims return when the lease runs out, and its late answer changes nothing', async () => {
       const manual = manualCarrier();
       const { log, lines } = memoryLog();

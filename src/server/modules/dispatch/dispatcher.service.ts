@@ -1,3 +1,4 @@
+import { splitSms } from '../../../shared/sms-encoding.js';
 import type { Clock } from '../../clock.js';
 import type { Carrier, CarrierLog, CarrierMessage, Receipt, SubmitResult } from '../carriers/carrier.js';
 import type { ClaimedMessage, DispatchOutcome, DispatchRepository, SettleResult } from './dispatch.repository.js';
@@ -22,10 +23,20 @@ export interface DispatcherDeps {
   batch?: number;
   /** Claimed and not yet recorded, at most (default 512): bounds what a killed process leaves leased. */
   maxInFlight?: number;
+  /**
+   * Parts handed to the carrier and not yet recorded, at most (default: the carrier's `window`, else
+   * unlimited): what a killed process may have had accepted without knowing it, so sent twice.
+   */
+  maxUnrecordedParts?: number;
   /** How long a claim holds (default 30 s); renewed every third of it while the message is held. */
   leaseMs?: number;
   /** Idle poll interval (default 250 ms); `wake()` cuts it short. */
   pollMs?: number;
+  /**
+   * After a claim that came back short, the next one waits at least this long even when woken
+   * (default 5 ms): while the dispatcher keeps up, claims gather what several commits accepted.
+   */
+  claimGapMs?: number;
   /** Poll interval while the carrier is not ready but messages wait (default 5 ms). */
   readyPollMs?: number;
   /** Delay before a "retry later" message is due again, by attempt number (default `retryDelayMs`). */
@@ -46,15 +57,19 @@ const MAX_WRITE_BATCH = 500;
  * The dispatcher: claims due messages (leases), hands them to the carrier, records what it answered
  * and applies its receipts. One loop per process; several processes may run against one database.
  *
- * - Pacing: claims only while the carrier is `ready`, at most `maxInFlight` held at once, and submits
- *   one at a time while the carrier stays ready (its window and rate decide), concurrently.
+ * - Pacing: claims only while the carrier takes messages (`ready`, or busy with submits), ahead of
+ *   need (while fewer than `batch` wait), at most `maxInFlight` held at once: again at once after a
+ *   full claim, `claimGapMs` after a short one when a job was accepted meanwhile, else every
+ *   `pollMs`. Submits one at a time while the carrier stays ready (its window and rate decide), concurrently.
  * - Writes: outcomes and receipts are committed by one writer in group transactions (one commit
  *   for everything that finished meanwhile), so a receipt is never applied before the `sent` that
  *   records its carrier id in this process; an outcome that cannot be written is retried, the
  *   message staying held (and its lease renewed) until it is.
  * - At-least-once: a message is held from its claim until its outcome is committed; a process that
  *   dies in between leaves its leases to run out (`leaseMs`), then another claims and sends again.
- *   Within one process a message is never submitted twice at once (`held`).
+ *   Within one process a message is never submitted twice at once (`held`). What a crash can send
+ *   twice is bounded by `maxUnrecordedParts` (the carrier's window): a slot of the window is taken
+ *   from the submit until the outcome is committed, not only until the carrier answers.
  */
 export function createDispatcher(deps: DispatcherDeps) {
   const { repository, carrier, clock, owner, log } = deps;
@@ -62,14 +77,24 @@ export function createDispatcher(deps: DispatcherDeps) {
   const maxInFlight = deps.maxInFlight ?? 512;
   const leaseMs = deps.leaseMs ?? 30_000;
   const pollMs = deps.pollMs ?? 250;
+  const claimGapMs = deps.claimGapMs ?? 5;
   const readyPollMs = deps.readyPollMs ?? 5;
   const retryDelay = deps.retryDelay ?? retryDelayMs;
   const housekeepingMs = deps.housekeepingMs ?? 60_000;
+  const maxUnrecordedParts = deps.maxUnrecordedParts ?? carrier.window ?? Number.POSITIVE_INFINITY;
 
   /** Claimed and not yet recorded: ids → message. */
   const held = new Map<number, ClaimedMessage>();
   /** Claimed, waiting for the carrier to be ready. */
   const backlog: ClaimedMessage[] = [];
+  /** Parts submitted whose outcome is not committed yet (see `maxUnrecordedParts`). */
+  let unrecordedParts = 0;
+  /** Whether due entries may be left: the last claim came back full. */
+  let moreDue = true;
+  /** Whether a job was accepted since the last claim (`wake`). */
+  let woken = false;
+  /** When the last claim started (real time: the pace of the idle poll). */
+  let lastClaimAt = 0;
   let running = false;
   let stopping = false;
   let stopped = false;
@@ -88,7 +113,8 @@ export function createDispatcher(deps: DispatcherDeps) {
     writes.push(item);
     if (!writing) {
       writing = true;
-      writerIdle = drain();
+      // After this turn's I/O: every answer and receipt read from the same socket data shares the commit.
+      writerIdle = new Promise<void>((resolve) => setImmediate(resolve)).then(drain);
     }
   }
 
@@ -203,7 +229,17 @@ export function createDispatcher(deps: DispatcherDeps) {
     signal();
   }
 
+  function partsOf(m: ClaimedMessage): number {
+    try {
+      return splitSms(m.text, m.encoding).length;
+    } catch {
+      return 1;
+    }
+  }
+
   function submit(m: ClaimedMessage): void {
+    const parts = partsOf(m);
+    unrecordedParts += parts;
     void carrier
       .submit(toCarrier(m))
       .then(
@@ -220,13 +256,18 @@ export function createDispatcher(deps: DispatcherDeps) {
         return record(outcomeOf(m, result));
       })
       .finally(() => {
+        unrecordedParts -= parts;
         settled(m.id);
       });
   }
 
-  /** Submits from the backlog while the carrier is ready. */
+  /**
+   * Submits from the backlog while the carrier is ready and what is submitted but not yet recorded
+   * stays within `maxUnrecordedParts` (a message bigger than that goes alone).
+   */
   function pump(): void {
     while (backlog.length > 0 && carrier.ready && !stopping) {
+      if (unrecordedParts > 0 && unrecordedParts + partsOf(backlog[0]) > maxUnrecordedParts) return;
       submit(backlog.shift()!);
     }
   }
@@ -234,18 +275,24 @@ export function createDispatcher(deps: DispatcherDeps) {
   async function loop(): Promise<void> {
     while (running) {
       pump();
-      if (backlog.length > 0) {
-        await idle(readyPollMs);
-        continue;
-      }
       const room = Math.min(batch, maxInFlight - held.size);
-      if (room <= 0 || !carrier.ready) {
-        // A submit that completes (room, a window slot) wakes the loop; the carrier may also become ready on its own.
-        await idle(room <= 0 ? pollMs : Math.min(pollMs, 50));
+      // The carrier takes messages: ready, or busy with submits not recorded yet (its window is full).
+      const working = carrier.ready || unrecordedParts > 0;
+      const since = Date.now() - lastClaimAt;
+      const due = moreDue || (woken && since >= claimGapMs) || since >= pollMs;
+      // Claims ahead while the backlog runs low, so the carrier's window never waits for a claim.
+      if (room <= 0 || backlog.length >= batch || !working || !due) {
+        let wait = backlog.length > 0 ? readyPollMs : !working ? Math.min(pollMs, 50) : pollMs;
+        if (!due) wait = Math.min(wait, Math.max(1, (woken ? claimGapMs : pollMs) - since));
+        // A submit recorded (room, a window slot) or an accepted job wakes the loop; the carrier may also become ready on its own.
+        await idle(wait);
         continue;
       }
       let claimed: ClaimedMessage[];
       const now = clock.now();
+      lastClaimAt = Date.now();
+      moreDue = false;
+      woken = false;
       try {
         claimed = await repository.claim(owner, now, room, leaseMs);
       } catch (error) {
@@ -253,6 +300,8 @@ export function createDispatcher(deps: DispatcherDeps) {
         await idle(pollMs);
         continue;
       }
+      // A full claim may have left due entries: claim again as soon as there is room.
+      if (claimed.length === room) moreDue = true;
       if (!running) {
         // Stopped while claiming: give them back at once.
         for (const m of claimed) if (!held.has(m.id)) void record({ kind: 'released', id: m.id, retryAt: now, attempts: m.attempts });
@@ -271,8 +320,6 @@ export function createDispatcher(deps: DispatcherDeps) {
           backlog.push(m);
         }
       }
-      pump();
-      if (claimed.length < room && backlog.length === 0) await idle(pollMs);
     }
   }
 
@@ -332,7 +379,9 @@ export function createDispatcher(deps: DispatcherDeps) {
 
     /** Claims now rather than at the next poll (the sending service calls it after each accepted job). */
     wake(): void {
-      if (running) signal();
+      if (!running) return;
+      woken = true;
+      signal();
     },
 
     /**

@@ -27,14 +27,26 @@ export interface Dispatching {
  */
 export async function startDispatching(args: {
   carrierSpec: string;
-  services: { dispatch: DispatchRepository; callbacks: CallbacksRepository; onAccepted(listener: () => void): () => void };
+  services: {
+    dispatch: DispatchRepository;
+    callbacks: CallbacksRepository;
+    onAccepted(listener: () => void): () => void;
+    /** `callbackPrivate`: whether callbacks may reach loopback and private addresses (RELAIS_CALLBACK_PRIVATE). */
+    config?: { callbackPrivate?: boolean };
+  };
   clock: Clock;
   log: DispatchLog;
   stopTimeoutMs?: number;
 }): Promise<Dispatching> {
   const { services, clock, log } = args;
   const carrier = createCarrier(args.carrierSpec, { clock, log });
-  const callbacks = createCallbacksWorker({ repository: services.callbacks, clock, owner: processOwner('callbacks'), log });
+  const callbacks = createCallbacksWorker({
+    repository: services.callbacks,
+    clock,
+    owner: processOwner('callbacks'),
+    log,
+    allowPrivate: services.config?.callbackPrivate ?? false,
+  });
   const dispatcher = createDispatcher({
     repository: services.dispatch,
     carrier,
