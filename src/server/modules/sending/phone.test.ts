@@ -38,6 +38,7 @@ describe('normalizeReceiver', () => {
     ['12', 'FR', 'too short'],
     ['06123456789', 'FR', 'too long'],
     ['+3361234567890123', 'FR', 'too long'],
+    ['52306122667387', 'DE', 'too long'], // valid for libphonenumber, 16 digits in E.164
     ['+999 1234567', 'FR', 'unknown country calling code'],
     ['061234567', 'FR', 'not a valid phone number'],
     ['+33012345678', 'FR', 'not a valid phone number'],

@@ -39,7 +39,10 @@ export function normalizeReceiver(raw: string, defaultCountry: string): Receiver
   }
   const countryCode = isSupportedCountry(country) ? country : undefined;
   const phone = parsePhoneNumberFromString(text, countryCode);
-  if (phone?.isValid()) return { ok: true, e164: phone.number };
+  if (phone?.isValid()) {
+    // E.164 allows 15 digits at most; libphonenumber's validity alone lets some longer ones through.
+    return phone.number.length <= 16 ? { ok: true, e164: phone.number } : { ok: false, reason: 'too long (at most 15 digits)' };
+  }
   // Refused: say why (a second parse, only for the refused ones).
   const lengthError = validatePhoneNumberLength(text, countryCode);
   if (lengthError) return { ok: false, reason: LENGTH_REASONS[lengthError] };
