@@ -14,10 +14,10 @@ import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/server/config.js';
 import { type Database, type Dialect, openDatabase } from '../src/server/db/database.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
+import { runDemo } from '../src/server/modules/demo/demo.service.js';
 import { encodeCursor, queryFingerprint } from '../src/server/modules/history/cursor.js';
 import { parseHistoryFilter, parseSort, type RawFilter, SORT_COLUMNS, type SortKey } from '../src/server/modules/history/history-query.js';
 import { sortValueOf } from '../src/server/modules/history/outgoing.repository.js';
-import { runDemo } from '../src/server/modules/demo/demo.service.js';
 import { openHistoryData } from './history-data.js';
 
 const args = new Map<string, string>();
@@ -48,7 +48,11 @@ async function benchDialect(dialect: Dialect) {
   const access = { account: { ...account }, userLogin: null, userId: null, actor: 'bench' };
 
   // Filter values taken from the data itself.
-  const sample = (await app.inject({ method: 'GET', url: `${base}?limit=1000`, headers })).json().data as { user: string | null; receiver: string; createdAt: string }[];
+  const sample = (await app.inject({ method: 'GET', url: `${base}?limit=1000`, headers })).json().data as {
+    user: string | null;
+    receiver: string;
+    createdAt: string;
+  }[];
   const user = sample.find((r) => r.user)?.user ?? 'apiuser';
   const newest = Date.parse(sample[0].createdAt);
   const from = new Date(newest - 30 * 86_400_000).toISOString();
@@ -150,7 +154,8 @@ async function benchDialect(dialect: Dialect) {
     const oldest = (await app.inject({ method: 'GET', url: `${base}?sort=%2Bdate&limit=1`, headers })).json().data[0];
     const target = Math.min(1_000_000, Math.floor(total / 10));
     let cutoff = oldest.createdAt as string;
-    for await (const batch of app.services.history.export(access, { sort: '+date' }, target)) cutoff = new Date(batch[batch.length - 1].createdAt).toISOString();
+    for await (const batch of app.services.history.export(access, { sort: '+date' }, target))
+      cutoff = new Date(batch[batch.length - 1].createdAt).toISOString();
     const res = await app.inject({ method: 'POST', url: `${base}/delete`, headers, payload: { filter: { to: cutoff } } });
     const job = res.json().job;
     const reads: number[] = [];
@@ -163,7 +168,9 @@ async function benchDialect(dialect: Dialect) {
       const progress = (await app.inject({ method: 'GET', url: `${base}/delete-jobs/${job.id}`, headers })).json();
       done = progress.status !== 'running';
     }
-    const deleted = job ? (await app.inject({ method: 'GET', url: `${base}/delete-jobs/${job.id}`, headers })).json().deleted : res.json().deleted;
+    const deleted = job
+      ? (await app.inject({ method: 'GET', url: `${base}/delete-jobs/${job.id}`, headers })).json().deleted
+      : res.json().deleted;
     const longest = reads.reduce((a, b) => Math.max(a, b), 0);
     const deleteSeconds = (performance.now() - t0) / 1000;
     // Put back as many (new) rows, so the next run finds the data set complete.

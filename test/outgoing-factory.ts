@@ -43,7 +43,11 @@ export function buildOutgoing(overrides: Partial<Insertable<OutgoingRow>> & { ac
 export async function insertOutgoing(database: Database, rows: Insertable<OutgoingRow>[]): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < rows.length; i += 500) {
-    const inserted = await database.db.insertInto('outgoing').values(rows.slice(i, i + 500)).returning('id').execute();
+    const inserted = await database.db
+      .insertInto('outgoing')
+      .values(rows.slice(i, i + 500))
+      .returning('id')
+      .execute();
     ids.push(...inserted.map((r) => r.id));
   }
   return ids;

@@ -93,11 +93,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(rateLimit, { global: false });
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Relais API', version: '1', description: 'The native REST API of Relais. Errors answer { "error": { "code", "message" } }.' },
+      info: {
+        title: 'Relais API',
+        version: '1',
+        description: 'The native REST API of Relais. Errors answer { "error": { "code", "message" } }.',
+      },
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'An API token from `relais token create` or the Manager' },
-          session: { type: 'apiKey', in: 'cookie', name: 'relais_session', description: 'The Manager session; writes also need the X-CSRF-Token header' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'relais_session',
+            description: 'The Manager session; writes also need the X-CSRF-Token header',
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],

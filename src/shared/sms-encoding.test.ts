@@ -89,9 +89,7 @@ describe('encoders', () => {
 
   it('maps every basic character to its index', () => {
     const chars = [...GSM7_BASIC].filter((_, code) => code !== 0x1b);
-    expect([...encodeGsm7Unpacked(chars.join(''))]).toEqual(
-      [...Array(128).keys()].filter((code) => code !== 0x1b),
-    );
+    expect([...encodeGsm7Unpacked(chars.join(''))]).toEqual([...Array(128).keys()].filter((code) => code !== 0x1b));
   });
 
   it('encodes UTF-16BE', () => {
@@ -106,10 +104,7 @@ describe('withStopClause', () => {
   });
 });
 
-const gsmChar = fc.constantFrom(
-  ...[...GSM7_BASIC].filter((_, code) => code !== 0x1b),
-  ...GSM7_EXTENSION.keys(),
-);
+const gsmChar = fc.constantFrom(...[...GSM7_BASIC].filter((_, code) => code !== 0x1b), ...GSM7_EXTENSION.keys());
 const anyText = fc.oneof(
   fc.string({ unit: gsmChar, maxLength: 500, size: 'max' }),
   fc.string({ unit: fc.oneof(gsmChar, fc.constantFrom('ê', 'ç', emoji, '中')), maxLength: 400, size: 'max' }),

@@ -108,10 +108,7 @@ export function splitSms(text: string, encoding: Encoding): string[] {
  * fits, else UCS-2 (or UCS-2 when `forceUcs2`). `stopClause`, when a non-empty string, is appended
  * with `withStopClause` and counted. An empty text is one SMS of length 0, as carriers send it.
  */
-export function analyzeSms(
-  text: string,
-  opts: { stopClause?: string | null; forceUcs2?: boolean } = {},
-): SmsAnalysis {
+export function analyzeSms(text: string, opts: { stopClause?: string | null; forceUcs2?: boolean } = {}): SmsAnalysis {
   const finalText = opts.stopClause ? withStopClause(text, opts.stopClause) : text;
   const encoding: Encoding = !opts.forceUcs2 && isGsm7(finalText) ? 'gsm7' : 'ucs2';
   const parts = splitSms(finalText, encoding);

@@ -108,7 +108,11 @@ export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<vo
   // Indexes follow the history's queries: (account, sort column, id) for every sort, and the two
   // commonest filters combined with the default date sort.
   const idx = (name: string, columns: string[]) =>
-    db.schema.createIndex(`outgoing_${name}`).on('outgoing').columns(['account_id', ...columns, 'id']).execute();
+    db.schema
+      .createIndex(`outgoing_${name}`)
+      .on('outgoing')
+      .columns(['account_id', ...columns, 'id'])
+      .execute();
   await idx('date', ['created_at']);
   await idx('sender', ['sender']);
   await idx('receiver', ['receiver']);

@@ -9,7 +9,15 @@ import { createOutgoingRepository } from './outgoing.repository.js';
 
 function accessTo(accountId: number, userLogin: string | null = null): AccountAccess {
   return {
-    account: { id: accountId, name: `sms-te${String(accountId).padStart(5, '0')}-1`, timezone: 'Europe/Paris', ownerId: 1, credits: 0, status: 'enable', defaultCountry: 'FR' },
+    account: {
+      id: accountId,
+      name: `sms-te${String(accountId).padStart(5, '0')}-1`,
+      timezone: 'Europe/Paris',
+      ownerId: 1,
+      credits: 0,
+      status: 'enable',
+      defaultCountry: 'FR',
+    },
     userLogin,
     userId: null,
     actor: 'customer:owner@example.com',
@@ -110,7 +118,16 @@ describeEachDialect('history service', (ctx) => {
     expect(audit[0].filter).toEqual({ status: 'failed' });
     expect(audit[1].ids).toEqual([ids[2]]);
     expect(JSON.stringify(audit)).not.toContain('secret text');
-    expect((await rejection(history.deleteIds(a, Array.from({ length: 10_001 }, (_, i) => i + 1)))).code).toBe('TOO_MANY_IDS');
+    expect(
+      (
+        await rejection(
+          history.deleteIds(
+            a,
+            Array.from({ length: 10_001 }, (_, i) => i + 1),
+          ),
+        )
+      ).code,
+    ).toBe('TOO_MANY_IDS');
   });
 
   it('runs a large deletion by filter as a job in batches, with progress, leaving the rest', async () => {
@@ -133,7 +150,10 @@ describeEachDialect('history service', (ctx) => {
 
   it('exports the most recent matches up to a limit, or all of them, in batches', async () => {
     const a = accessTo(16);
-    await insertOutgoing(ctx.database, Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: 16, created_at: Date.UTC(2024, 0, 1) + i })));
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: 16, created_at: Date.UTC(2024, 0, 1) + i })),
+    );
     const collect = async (limit: number | null) => {
       const out: number[] = [];
       for await (const batch of history.export(a, {}, limit)) out.push(...batch.map((o) => o.createdAt));
