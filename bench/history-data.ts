@@ -7,13 +7,17 @@
  * SQLite: `bench/out/history-<N>.db`. PostgreSQL: database `relais_bench` (created if missing; server
  * from RELAIS_BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/relais_bench), one schema
  * `history_<N>` per size so that each size has the table to itself. The data is the same on every run
- * and machine: fixed seed and fixed "now" (`BENCH_NOW`).
+ * and machine: fixed seed and fixed "now" (`BENCH_NOW`). A finished load is marked complete
+ * (`history-<N>.db.complete`; the schema's comment) and then reused even if its count changed meanwhile
+ * (a benchmark deleting rows and putting them back): only `--reload` loads it again.
  */
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { sql } from 'kysely';
 import pg from 'pg';
 import { loadConfig } from '../src/server/config.js';
 import { type Database, type Dialect, openDatabase } from '../src/server/db/database.js';
@@ -73,7 +77,7 @@ async function prepareLocation(dialect: Dialect, messages: number, fresh: boolea
   if (dialect === 'sqlite') {
     mkdirSync(OUT_DIR, { recursive: true });
     const file = `${OUT_DIR}history-${messages}.db`;
-    if (fresh) for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    if (fresh) for (const f of [file, `${file}-wal`, `${file}-shm`, `${file}.complete`]) rmSync(f, { force: true });
     return `sqlite:${file}`;
   }
   const target = new URL(BENCH_POSTGRES_URL);
@@ -106,12 +110,61 @@ export async function openHistoryData(options: HistoryDataOptions): Promise<Hist
   const { dialect, messages } = options;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (!Number.isSafeInteger(messages) || messages < 1) throw new Error(`messages must be a whole number ≥ 1, got ${messages}`);
+  // One process at a time looks at (and maybe loads) a data set: another one's load in progress
+  // shows no rows yet, and must not be taken for an interrupted one and thrown away.
+  const release = await lockDataSet(dialect, messages, log);
+  try {
+    return await openLocked(options, log);
+  } finally {
+    release();
+  }
+}
 
+/** Waits until no other live process holds the data set's lock file, then takes it; returns its release. */
+async function lockDataSet(dialect: Dialect, messages: number, log: (line: string) => void): Promise<() => void> {
+  mkdirSync(OUT_DIR, { recursive: true });
+  const lock = `${OUT_DIR}history-${dialect}-${messages}.lock`;
+  let told = false;
+  while (true) {
+    try {
+      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(readFileSync(lock, 'utf8'));
+    let alive = Number.isInteger(holder) && holder > 0;
+    try {
+      if (alive) process.kill(holder, 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (!told) log(`history-data: process ${holder} is loading or checking this data set; waiting for it`);
+    told = true;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+async function openLocked(options: HistoryDataOptions, log: (line: string) => void): Promise<HistoryData> {
+  const { dialect, messages } = options;
   let url = await prepareLocation(dialect, messages, options.reload === true);
   let database = openDatabase(url);
   await migrateToLatest(database);
   const existing = await countAccountMessages(database);
-  if (existing && existing.count === messages) {
+  const complete = existing ? await readCompleteMark(dialect, url, database) : undefined;
+  if (existing && (existing.count === messages || complete)) {
+    // A load marked complete is never thrown away because its count changed: a benchmark may be
+    // deleting rows and putting them back at this very moment (`--reload` loads again).
+    if (existing.count !== messages) {
+      log(
+        `history-data: ${existing.count.toLocaleString('en-US')} messages now instead of ${messages.toLocaleString('en-US')} (a benchmark deleting some?); reusing them as they are`,
+      );
+    }
+    if (!complete) await writeCompleteMark(dialect, url, database, { messages, note: 'found complete' });
     log(`history-data: reusing ${messages.toLocaleString('en-US')} messages (${dialect}, ${url})`);
     return {
       dialect,
@@ -145,6 +198,10 @@ export async function openHistoryData(options: HistoryDataOptions): Promise<Hist
   }
 
   log(`history-data: loading ${messages.toLocaleString('en-US')} messages into ${dialect} (${url})`);
+  const loadBefore = os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
   let lastDecile = 0;
   const result = await runDemo({
     database,
@@ -154,20 +211,40 @@ export async function openHistoryData(options: HistoryDataOptions): Promise<Hist
     seed: BENCH_SEED,
     onProgress: (p: DemoProgress) => {
       if (p.phase !== 'inserting') {
-        log(`history-data: ${p.phase}… (${p.seconds.toFixed(1)} s)`);
+        log(`history-data: ${p.phase}… (${p.seconds.toFixed(1)} s; load average ${os.loadavg()[0].toFixed(1)})`);
         return;
       }
       const decile = Math.floor((p.inserted / p.total) * 10);
       if (decile > lastDecile) {
         lastDecile = decile;
-        log(`history-data: ${decile * 10}% ${p.inserted.toLocaleString('en-US')} rows, ${p.seconds.toFixed(1)} s`);
+        log(
+          `history-data: ${decile * 10}% ${p.inserted.toLocaleString('en-US')} rows, ${p.seconds.toFixed(1)} s (load average ${os.loadavg()[0].toFixed(1)})`,
+        );
       }
     },
   });
   log(
-    `history-data: inserted ${result.inserted.toLocaleString('en-US')} messages in ${result.seconds.toFixed(1)} s (${result.rowsPerSecond.toLocaleString('en-US')} rows/s)`,
+    `history-data: inserted ${result.inserted.toLocaleString('en-US')} messages in ${result.seconds.toFixed(1)} s = ${result.rowsPerSecond.toLocaleString('en-US')} rows/s (goal ≥ 100,000) ${result.rowsPerSecond >= 100_000 ? 'ok' : 'MISS'}; ${result.strategy === 'rebuild' ? 'bulk load (empty history: indexes built after the rows)' : 'incremental load (indexes kept live)'}; ${os.cpus().length} cores, load average before ${loadBefore}`,
   );
+  await writeCompleteMark(dialect, url, database, { messages, seconds: result.seconds, rowsPerSecond: result.rowsPerSecond });
   return { dialect, url, database, accountId, accountName: BENCH_ACCOUNT, messages, loaded: true, close: () => database.close() };
+}
+
+/** Where a finished load is recorded: a file beside the SQLite database; the PostgreSQL schema's comment. */
+const markFile = (url: string) => `${url.slice('sqlite:'.length)}.complete`;
+
+async function writeCompleteMark(dialect: Dialect, url: string, database: Database, details: Record<string, unknown>): Promise<void> {
+  const mark = JSON.stringify({ ...details, at: new Date().toISOString() });
+  if (dialect === 'sqlite') writeFileSync(markFile(url), `${mark}\n`);
+  else await sql`comment on schema ${sql.id(database.schema!)} is ${sql.lit(`relais-history-data complete ${mark}`)}`.execute(database.db);
+}
+
+async function readCompleteMark(dialect: Dialect, url: string, database: Database): Promise<boolean> {
+  if (dialect === 'sqlite') return existsSync(markFile(url));
+  const { rows } = await sql<{
+    comment: string | null;
+  }>`select obj_description(${database.schema!}::regnamespace, 'pg_namespace') as comment`.execute(database.db);
+  return rows[0]?.comment?.startsWith('relais-history-data complete') === true;
 }
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { createPasswordHasher } from '../modules/auth/password.js';
+import type { BulkLoadStrategy } from '../modules/demo/demo.repository.js';
 import { type DemoProgress, runDemo } from '../modules/demo/demo.service.js';
 import { printResult, withContext } from './context.js';
 
@@ -35,6 +36,12 @@ const PHASE_TEXT: Record<Exclude<DemoProgress['phase'], 'inserting'>, string> = 
   analyzing: 'updating planner statistics…',
 };
 
+/** How each path of a load is told (see `BulkLoadStrategy`). */
+export const STRATEGY_TEXT: Record<BulkLoadStrategy, string> = {
+  rebuild: 'bulk load: indexes dropped, rebuilt after the rows, all in one transaction',
+  incremental: 'incremental load: indexes kept up to date as the rows go in (the history has rows, or the load is small)',
+};
+
 /**
  * Progress on stderr: a bar redrawn in place on a terminal, otherwise one line every ~10% (logs, CI).
  * stdout stays clean for the result (and `--json`).
@@ -44,12 +51,17 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
   let lastDraw = 0;
   let lastDecile = 0;
   let drawn = false;
+  let announced = false;
   const clearLine = () => {
     if (tty && drawn) stream.write('\r\x1b[2K');
     drawn = false;
   };
   return {
     update(p: DemoProgress) {
+      if (!announced) {
+        announced = true;
+        stream.write(`demo: ${STRATEGY_TEXT[p.strategy]}\n`);
+      }
       if (p.phase !== 'inserting') {
         clearLine();
         stream.write(`demo: ${PHASE_TEXT[p.phase]}\n`);
@@ -92,9 +104,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nA load of 100,000 messages or more that at least doubles the history runs as one transaction that drops and\n' +
-        "rebuilds the history's indexes: all or nothing, several times faster; meanwhile other writers (SQLite) or\n" +
-        'readers of the history (PostgreSQL) wait. Smaller loads commit every 10,000 messages.',
+      '\nA load of 100,000 messages or more into an empty history is a bulk load: one transaction drops the\n' +
+        "history's indexes and builds them after the rows; all or nothing, several times faster; meanwhile other\n" +
+        'writers (SQLite) or every reader and writer of the history (PostgreSQL) wait. Other loads keep the indexes\n' +
+        'up to date as the rows go in (SQLite commits every 10,000 messages). The output says which path was taken.',
     )
     .action(async (options: { account: string; messages: number; seed?: string; days?: number; json?: boolean }) => {
       const progress = createProgressReporter(process.stderr);
@@ -112,8 +125,13 @@ export function registerDemoCommand(program: Command): void {
       ).finally(progress.done);
       printResult(
         options,
-        { inserted: result.inserted, seconds: Math.round(result.seconds * 1000) / 1000, rowsPerSecond: result.rowsPerSecond },
-        `Inserted ${fmt(result.inserted)} messages into ${options.account} in ${result.seconds.toFixed(1)} s (${fmt(result.rowsPerSecond)} rows/s)`,
+        {
+          inserted: result.inserted,
+          seconds: Math.round(result.seconds * 1000) / 1000,
+          rowsPerSecond: result.rowsPerSecond,
+          strategy: result.strategy,
+        },
+        `Inserted ${fmt(result.inserted)} messages into ${options.account} in ${result.seconds.toFixed(1)} s (${fmt(result.rowsPerSecond)} rows/s, ${result.strategy === 'rebuild' ? 'bulk load' : 'incremental load'})`,
       );
     });
 }

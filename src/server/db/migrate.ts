@@ -2,6 +2,7 @@ import { type Kysely, type Migration, Migrator } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-sending.js';
+import * as m0003 from './migrations/0003-text-search-deletes.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -17,6 +18,7 @@ interface RelaisMigration {
 const MIGRATIONS: Record<string, RelaisMigration> = {
   '0001-initial': m0001,
   '0002-sending': m0002,
+  '0003-text-search-deletes': m0003,
 };
 
 function migrator(database: Database): Migrator {

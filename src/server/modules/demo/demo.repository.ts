@@ -1,10 +1,12 @@
 import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
+import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
 import type { OutgoingRow } from '../../db/schema.js';
+import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
 
 /** One history row to insert: every column but the id, which the database assigns in insertion order. */
 export type NewOutgoingRow = Omit<OutgoingRow, 'id'>;
@@ -52,11 +54,12 @@ export interface DemoUser {
 
 /**
  * How a bulk load treats the history's secondary indexes (the sort indexes and the text search index).
- * - `incremental`: maintained row by row; SQLite commits every batch.
- * - `rebuild`: one transaction drops them, loads every row and builds them again: several times faster
- *   for a load that is large next to the table, and all-or-nothing. Meanwhile SQLite's other writers
- *   wait (readers see the history as it was), and PostgreSQL's readers of the history wait too.
- * - `auto`: `rebuild` for a load of 100,000 rows or more that at least doubles the table.
+ * - `incremental`: kept live, row by row; SQLite commits every 10,000 rows, so a running server's
+ *   writers wait at most for one such commit. The path for a history that already has rows.
+ * - `rebuild`: one transaction drops them, loads every row and builds them again (as pg_restore does):
+ *   several times faster, and all-or-nothing. Meanwhile SQLite's other writers wait (readers see the
+ *   history as it was), and on PostgreSQL every other reader and writer of the history waits.
+ * - `auto`: `rebuild` for a load of 100,000 rows or more into an empty history, else `incremental`.
  */
 export type BulkLoadStrategy = 'incremental' | 'rebuild';
 
@@ -144,23 +147,14 @@ export function createDemoRepository(database: Database) {
 
     /** Starts a bulk load into the history (see `BulkLoadStrategy`). */
     async openBulkLoad(options: BulkLoadOptions = {}): Promise<OutgoingBulkLoad> {
-      let strategy = options.strategy ?? 'auto';
-      if (strategy === 'auto') {
-        const expected = options.expectedRows ?? 0;
-        // Counting stops at `expected` rows, so this stays cheap on a big table.
-        const existing =
-          expected < REBUILD_MIN_ROWS
-            ? expected
-            : Number(
-                (
-                  await db
-                    .selectFrom((eb) => eb.selectFrom('outgoing').select(sql<number>`1`.as('one')).limit(expected).as('o'))
-                    .select((eb) => eb.fn.countAll<number>().as('n'))
-                    .executeTakeFirstOrThrow()
-                ).n,
-              );
-        strategy = expected >= REBUILD_MIN_ROWS && existing < expected ? 'rebuild' : 'incremental';
-      }
+      const requested = options.strategy ?? 'auto';
+      // `auto` asks again under the load's lock; this first look only spares that lock to a big history.
+      const strategy =
+        requested === 'auto'
+          ? (options.expectedRows ?? 0) >= REBUILD_MIN_ROWS && !(await db.selectFrom('outgoing').select('id').limit(1).executeTakeFirst())
+            ? 'auto'
+            : 'incremental'
+          : requested;
       return database.dialect === 'sqlite' ? openSqliteBulkLoad(database, strategy) : openPostgresBulkLoad(database, strategy);
     },
 
@@ -197,67 +191,92 @@ export async function insertOutgoingBatch(
 }
 
 // ---------------------------------------------------------------------------------------------
-// SQLite: one prepared INSERT reused, through better-sqlite3 directly, 10,000 rows or all of them per transaction.
+// SQLite, through better-sqlite3 directly: multi-row prepared INSERTs in big transactions.
 //
-// The FTS5 trigram index (migration 0001) is kept by an AFTER INSERT trigger, which costs ~8x more
-// per row than indexing the same rows with one INSERT … SELECT. So the transaction that inserts rows
-// drops the trigger, inserts, indexes the new rows in one statement and recreates the trigger:
-// outside our transactions the trigger is always there, and every commit leaves the index complete.
+// The FTS5 trigram index (migrations 0001, 0003) is kept by an AFTER INSERT trigger, which costs
+// several times more per row than indexing the same rows in bulk. So the transactions of a load drop
+// the trigger, insert, index their rows in one go and recreate the trigger: outside our transactions
+// the trigger is always there, and every commit leaves the index complete.
+// - `incremental`: each commit indexes its rows with one INSERT … SELECT.
+// - `rebuild` into an empty history: a worker thread builds the text index in a scratch file while
+//   this thread inserts the rows and builds the other indexes (two cores at work instead of one);
+//   the finished index then replaces the (empty) one, table for table.
 
+const FTS_TABLE = 'outgoing_fts';
 const FTS_TRIGGER = 'outgoing_fts_insert';
 /** Rows per transaction of an `incremental` load. */
 const INCREMENTAL_COMMIT_ROWS = 10_000;
+/** Rows per INSERT statement (fewer statement runs; the last rows of a batch go one by one). */
+const ROWS_PER_INSERT = 50;
 /** Page cache of a `rebuild` load (KiB). */
 const REBUILD_CACHE_KIB = 512 * 1024;
 /** The trigger body this code knows how to stand in for; any other trigger is left to do its work. */
 const FTS_TRIGGER_BODY = /insert into outgoing_fts\s*\(\s*rowid\s*,\s*message\s*\)\s*values\s*\(\s*new\.id\s*,\s*new\.message\s*\)/i;
 
-function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): OutgoingBulkLoad {
+/** Inserts rows with multi-row statements; returns the id of the last row inserted. */
+function sqliteRowInserter(sqlite: SqliteDatabase.Database): (rows: readonly NewOutgoingRow[]) => number {
+  const columns = OUTGOING_INSERT_COLUMNS.length;
+  const tuple = `(${OUTGOING_INSERT_COLUMNS.map(() => '?').join(', ')})`;
+  const head = `insert into outgoing (${OUTGOING_INSERT_COLUMNS.join(', ')}) values `;
+  const many = sqlite.prepare(head + Array.from({ length: ROWS_PER_INSERT }, () => tuple).join(', '));
+  const one = sqlite.prepare(head + tuple);
+  const manyArgs: unknown[] = new Array(ROWS_PER_INSERT * columns);
+  const oneArgs: unknown[] = new Array(columns);
+  const put = (args: unknown[], k: number, r: NewOutgoingRow): number => {
+    args[k++] = r.account_id;
+    args[k++] = r.job_id;
+    args[k++] = r.user_id;
+    args[k++] = r.user_login;
+    args[k++] = r.channel;
+    args[k++] = r.sender;
+    args[k++] = r.receiver;
+    args[k++] = r.message;
+    args[k++] = r.redacted_at;
+    args[k++] = r.encoding;
+    args[k++] = r.parts;
+    args[k++] = r.credits;
+    args[k++] = r.tag;
+    args[k++] = r.status;
+    args[k++] = r.priority;
+    args[k++] = r.created_at;
+    args[k++] = r.sent_at;
+    args[k++] = r.delivered_at;
+    args[k++] = r.failed_at;
+    args[k++] = r.expired_at;
+    args[k++] = r.canceled_at;
+    args[k++] = r.carrier_message_id;
+    args[k++] = r.error_code;
+    args[k++] = r.error_text;
+    args[k++] = r.deferred_until;
+    args[k++] = r.valid_until;
+    return k;
+  };
+  return (rows) => {
+    let last = 0;
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+      let k = 0;
+      for (let j = i; j < i + ROWS_PER_INSERT; j++) k = put(manyArgs, k, rows[j]);
+      last = Number(many.run(manyArgs).lastInsertRowid);
+    }
+    for (; i < rows.length; i++) {
+      put(oneArgs, 0, rows[i]);
+      last = Number(one.run(oneArgs).lastInsertRowid);
+    }
+    return last;
+  };
+}
+
+function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'auto'): OutgoingBulkLoad {
   const sqlite = database.sqlite;
   if (!sqlite) throw new Error('SQLite handle missing');
-  const insert = sqlite.prepare(
-    `insert into outgoing (${OUTGOING_INSERT_COLUMNS.join(', ')}) values (${OUTGOING_INSERT_COLUMNS.map(() => '?').join(', ')})`,
-  );
-  const insertRows = (rows: readonly NewOutgoingRow[]) => {
-    for (const r of rows) {
-      insert.run(
-        r.account_id,
-        r.job_id,
-        r.user_id,
-        r.user_login,
-        r.channel,
-        r.sender,
-        r.receiver,
-        r.message,
-        r.redacted_at,
-        r.encoding,
-        r.parts,
-        r.credits,
-        r.tag,
-        r.status,
-        r.priority,
-        r.created_at,
-        r.sent_at,
-        r.delivered_at,
-        r.failed_at,
-        r.expired_at,
-        r.canceled_at,
-        r.carrier_message_id,
-        r.error_code,
-        r.error_text,
-        r.deferred_until,
-        r.valid_until,
-      );
-    }
-  };
-  const triggerSql = sqlite
-    .prepare<[string], string>("select sql from sqlite_master where type = 'trigger' and name = ?")
-    .pluck()
-    .get(FTS_TRIGGER);
+  const insertRows = sqliteRowInserter(sqlite);
+  const objectSql = sqlite.prepare<[string, string], string>('select sql from sqlite_master where type = ? and name = ?').pluck();
+  const triggerSql = objectSql.get('trigger', FTS_TRIGGER);
   const ftsTrigger = typeof triggerSql === 'string' && FTS_TRIGGER_BODY.test(triggerSql) ? triggerSql : undefined;
   const lastId = sqlite.prepare<[], number>('select coalesce(max(id), 0) from outgoing').pluck();
   const indexNewRows = ftsTrigger
-    ? sqlite.prepare('insert into outgoing_fts(rowid, message) select id, message from outgoing where id > ?')
+    ? sqlite.prepare(`insert into ${FTS_TABLE}(rowid, message) select id, message from outgoing where id > ?`)
     : undefined;
   /** Drops the FTS trigger; returns the last id before the rows to index. */
   const suspendFts = (): number => {
@@ -271,24 +290,44 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
     sqlite.exec(ftsTrigger);
   };
 
+  // The write lock first: whether the history is empty cannot change until we commit.
+  sqlite.exec('begin immediate');
+  let empty: boolean;
+  try {
+    empty = sqlite.prepare('select not exists (select 1 from outgoing)').pluck().get() === 1;
+  } catch (error) {
+    sqlite.exec('rollback');
+    throw error;
+  }
+  const strategy: BulkLoadStrategy = requested === 'auto' ? (empty ? 'rebuild' : 'incremental') : requested;
+
   if (strategy === 'incremental') {
     // Writes accumulate in one transaction, committed every INCREMENTAL_COMMIT_ROWS rows.
-    let open = false;
+    let open = true;
     let pending = 0;
     let before = 0;
+    const start = () => {
+      before = suspendFts();
+    };
     const commit = () => {
       resumeFts(before);
       sqlite.exec('commit');
       open = false;
       pending = 0;
     };
+    try {
+      start();
+    } catch (error) {
+      sqlite.exec('rollback');
+      throw error;
+    }
     return {
       strategy,
       async write(rows) {
         if (!open) {
           sqlite.exec('begin immediate');
           open = true;
-          before = suspendFts();
+          start();
         }
         insertRows(rows);
         pending += rows.length;
@@ -316,40 +355,110 @@ function openSqliteBulkLoad(database: Database, strategy: BulkLoadStrategy): Out
     sqlite.pragma(`cache_size = ${cacheSize}`);
   };
   sqlite.pragma(`cache_size = ${-REBUILD_CACHE_KIB}`);
-  sqlite.exec('begin immediate');
+  // The text index of an empty history is built aside, in parallel, then swapped in.
+  const ftsCreateSql = objectSql.get('table', FTS_TABLE);
+  let worker: FtsBuildWorker | undefined;
   let before: number;
   try {
     for (const index of indexes) sqlite.exec(`drop index "${index.name.replaceAll('"', '""')}"`);
     before = suspendFts();
+    if (empty && ftsTrigger && typeof ftsCreateSql === 'string' && sqlite.name !== ':memory:' && sqlite.name !== '') {
+      worker = startFtsBuildWorker({
+        file: `${sqlite.name}.fts-load-${process.pid}-${Date.now()}`,
+        createSql: ftsCreateSql,
+        table: FTS_TABLE,
+        column: 'message',
+      });
+    }
   } catch (error) {
     sqlite.exec('rollback');
     restore();
     throw error;
   }
+  let nextId: number | undefined;
+  const dropWorker = async () => {
+    await worker?.dispose();
+    worker = undefined;
+  };
+  const cleanUp = async () => {
+    if (sqlite.inTransaction) sqlite.exec('rollback');
+    detachTextIndex(sqlite);
+    restore();
+    await dropWorker();
+  };
   return {
     strategy,
     async write(rows) {
-      insertRows(rows);
+      if (rows.length === 0) return;
+      const last = insertRows(rows);
+      const first = last - rows.length + 1;
+      // The worker indexes the ids it is told: a gap (none is expected under our lock) sends the work back here.
+      if (worker && first !== (nextId ?? first)) await dropWorker();
+      nextId = last + 1;
+      if (worker)
+        await worker.index(
+          first,
+          rows.map((r) => r.message),
+        );
     },
     async finish() {
       try {
         for (const index of indexes) sqlite.exec(index.sql);
-        resumeFts(before);
+        if (worker && typeof ftsCreateSql === 'string') {
+          await worker.finish();
+          swapInTextIndex(sqlite, worker.file, ftsCreateSql);
+          sqlite.exec(ftsTrigger!);
+        } else {
+          resumeFts(before);
+        }
         sqlite.exec('commit');
       } catch (error) {
-        if (sqlite.inTransaction) sqlite.exec('rollback');
+        await cleanUp();
         throw error;
-      } finally {
-        restore();
       }
+      detachTextIndex(sqlite);
+      restore();
+      await dropWorker();
       // The whole load went through the WAL: copy it into the database and give the space back.
       sqlite.pragma('wal_checkpoint(TRUNCATE)');
     },
     async abort() {
-      if (sqlite.inTransaction) sqlite.exec('rollback');
-      restore();
+      await cleanUp();
     },
   };
+}
+
+/**
+ * Replaces the text search table by the one built in `file` (same CREATE statement): the table is
+ * dropped and created again (so no connection keeps a stale picture of it), then each of its shadow
+ * tables but the configuration (which keeps the defaults a migration leaves) is copied over. Runs
+ * inside the load's transaction; `detachTextIndex` follows its end.
+ */
+function swapInTextIndex(sqlite: SqliteDatabase.Database, file: string, createSql: string): void {
+  sqlite.exec(`drop table ${FTS_TABLE}`);
+  sqlite.exec(createSql);
+  sqlite.prepare('attach database ? as fts_load').run(file);
+  const shadows = sqlite
+    .prepare<[], string>(
+      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name <> '${FTS_TABLE}_config'`,
+    )
+    .pluck()
+    .all();
+  // Shadow tables are read-only to SQL in better-sqlite3's default (defensive) mode: lifted for the copy only.
+  sqlite.unsafeMode(true);
+  try {
+    for (const shadow of shadows) {
+      sqlite.exec(`delete from main."${shadow}"`);
+      sqlite.exec(`insert into main."${shadow}" select * from fts_load."${shadow}"`);
+    }
+  } finally {
+    sqlite.unsafeMode(false);
+  }
+}
+
+function detachTextIndex(sqlite: SqliteDatabase.Database): void {
+  const attached = sqlite.prepare<[], { name: string }>('pragma database_list').all();
+  if (attached.some((d) => d.name === 'fts_load')) sqlite.exec('detach database fts_load');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -393,20 +502,40 @@ async function postgresSecondaryIndexes(client: pg.PoolClient): Promise<{ name: 
   return rows;
 }
 
-async function openPostgresBulkLoad(database: Database, strategy: BulkLoadStrategy): Promise<OutgoingBulkLoad> {
+/** Memory for the index builds after a `rebuild` load: GIN and B-tree builds sort in memory rather than on disk. */
+const REBUILD_MAINTENANCE_WORK_MEM = '1GB';
+
+async function openPostgresBulkLoad(database: Database, requested: BulkLoadStrategy | 'auto'): Promise<OutgoingBulkLoad> {
   const pool = database.pool;
   if (!pool) throw new Error('PostgreSQL pool missing');
   const client: pg.PoolClient = await pool.connect();
   let stream: ReturnType<typeof copyFrom>;
   let indexes: { name: string; definition: string }[] = [];
+  let strategy: BulkLoadStrategy = 'incremental';
+  let freeze = false;
   try {
     await client.query('begin');
-    if (strategy === 'rebuild') {
-      indexes = await postgresSecondaryIndexes(client);
-      if (process.env.EXP_GIN_ONLY) indexes = indexes.filter((i) => /using gin/i.test(i.definition));
-      for (const index of indexes) await client.query(`drop index ${index.name}`);
+    if (requested !== 'incremental') {
+      // Dropping indexes locks the table anyway; taking the lock first makes "empty" hold until the commit.
+      await client.query('lock table outgoing in access exclusive mode');
+      const { rows } = await client.query<{ empty: boolean }>('select not exists (select 1 from outgoing) as empty');
+      const empty = rows[0].empty;
+      if (requested === 'rebuild' || empty) {
+        strategy = 'rebuild';
+        if (empty) {
+          // Emptied in this transaction, the table may take frozen rows: no hint bits to set and no
+          // freezing to do after the load, and index-only scans work at once.
+          await client.query('truncate outgoing');
+          freeze = true;
+        }
+        indexes = await postgresSecondaryIndexes(client);
+        for (const index of indexes) await client.query(`drop index ${index.name}`);
+      } else {
+        await client.query('rollback');
+        await client.query('begin');
+      }
     }
-    stream = client.query(copyFrom(`copy outgoing (${OUTGOING_INSERT_COLUMNS.join(', ')}) from stdin`));
+    stream = client.query(copyFrom(`copy outgoing (${OUTGOING_INSERT_COLUMNS.join(', ')}) from stdin${freeze ? ' with (freeze)' : ''}`));
   } catch (error) {
     await client.query('rollback').catch(() => {});
     client.release();
@@ -436,8 +565,7 @@ async function openPostgresBulkLoad(database: Database, strategy: BulkLoadStrate
         stream.end();
         await finished(stream);
         if (indexes.length > 0) {
-          // Index builds sort in memory rather than in temporary files.
-          await client.query(`set local maintenance_work_mem = '512MB'`);
+          await client.query(`set local maintenance_work_mem = '${REBUILD_MAINTENANCE_WORK_MEM}'`);
           for (const index of indexes) await client.query(index.definition);
         }
         await client.query('commit');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { analyzeSms, GSM7_BASIC, GSM7_EXTENSION, PART_LIMITS } from '../../../shared/sms-encoding.js';
+import { GSM7_BASIC, GSM7_EXTENSION, PART_LIMITS } from '../../../shared/sms-encoding.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
@@ -193,32 +193,65 @@ const COUNTRIES: readonly { weight: number; make: (h: number, g: number) => stri
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-// Every GSM 03.38 character is in the BMP, so plain \uXXXX classes (no `u` flag) match them exactly.
-const regexClass = (chars: Iterable<string>): string =>
-  [...chars].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
-const GSM7_BASIC_CHARS = [...GSM7_BASIC].filter((_, code) => code !== 0x1b);
-const GSM7_ONLY = new RegExp(`^[${regexClass(GSM7_BASIC_CHARS)}${regexClass(GSM7_EXTENSION.keys())}]*$`);
-const GSM7_EXTENDED = new RegExp(`[${regexClass(GSM7_EXTENSION.keys())}]`, 'g');
-const SURROGATE = /[\ud800-\udfff]/;
+/** Septets of each UTF-16 code unit in GSM 03.38: 1 (default alphabet), 2 (extension table), 0 (not GSM). */
+const GSM7_SEPTETS = (() => {
+  const table = new Uint8Array(0x10000);
+  // Every GSM 03.38 character is in the BMP: one code unit each.
+  [...GSM7_BASIC].forEach((char, code) => {
+    if (code !== 0x1b) table[char.charCodeAt(0)] = 1;
+  });
+  for (const char of GSM7_EXTENSION.keys()) table[char.charCodeAt(0)] = 2;
+  return table;
+})();
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
 
 /**
- * Exactly `analyzeSms`'s encoding and part count, without its per-character walk: regular expressions
- * decide the encoding and the length; only a long text holding escape or surrogate pairs (which a part
- * boundary must not split) goes through `analyzeSms`.
+ * Exactly `analyzeSms`'s encoding and part count, in one pass over the code units with a lookup table
+ * (the demo computes it for every generated row). Parts are filled greedily as `splitSms` does: an
+ * escape pair (GSM) or a surrogate pair (UCS-2) is never split, so a part may hold one unit less.
  */
 export function encodingAndParts(text: string): { encoding: Encoding; parts: number } {
-  if (GSM7_ONLY.test(text)) {
-    GSM7_EXTENDED.lastIndex = 0;
-    const extended = GSM7_EXTENDED.test(text) ? (text.match(GSM7_EXTENDED)?.length ?? 0) : 0;
-    const length = text.length + extended;
-    if (length <= PART_LIMITS.gsm7.single) return { encoding: 'gsm7', parts: 1 };
-    if (extended === 0) return { encoding: 'gsm7', parts: Math.ceil(length / PART_LIMITS.gsm7.multi) };
-  } else {
-    if (text.length <= PART_LIMITS.ucs2.single) return { encoding: 'ucs2', parts: 1 };
-    if (!SURROGATE.test(text)) return { encoding: 'ucs2', parts: Math.ceil(text.length / PART_LIMITS.ucs2.multi) };
+  const length = text.length;
+  let septets = 0;
+  let gsm = true;
+  for (let i = 0; i < length; i++) {
+    const cost = GSM7_SEPTETS[text.charCodeAt(i)];
+    if (cost === 0) {
+      gsm = false;
+      break;
+    }
+    septets += cost;
   }
-  const a = analyzeSms(text);
-  return { encoding: a.encoding, parts: a.parts };
+  if (gsm) {
+    if (septets <= PART_LIMITS.gsm7.single) return { encoding: 'gsm7', parts: 1 };
+    if (septets === length) return { encoding: 'gsm7', parts: Math.ceil(length / PART_LIMITS.gsm7.multi) };
+    let parts = 1;
+    let used = 0;
+    for (let i = 0; i < length; i++) {
+      const cost = GSM7_SEPTETS[text.charCodeAt(i)];
+      if (used + cost > PART_LIMITS.gsm7.multi) {
+        parts++;
+        used = 0;
+      }
+      used += cost;
+    }
+    return { encoding: 'gsm7', parts };
+  }
+  if (length <= PART_LIMITS.ucs2.single) return { encoding: 'ucs2', parts: 1 };
+  let parts = 1;
+  let used = 0;
+  for (let i = 0; i < length; i++) {
+    const cost = isHighSurrogate(text.charCodeAt(i)) && i + 1 < length && isLowSurrogate(text.charCodeAt(i + 1)) ? 2 : 1;
+    if (used + cost > PART_LIMITS.ucs2.multi) {
+      parts++;
+      used = 0;
+    }
+    used += cost;
+    i += cost - 1;
+  }
+  return { encoding: 'ucs2', parts };
 }
 
 /** Demo SMS users created in an account that has none: one per channel, as a company would have. */
@@ -532,6 +565,8 @@ function roundUp(ms: number, step: number): number {
 export interface DemoProgress {
   /** `inserting` after every batch, then `indexing` (rebuilding the indexes, when the load dropped them) and `analyzing`. */
   phase: 'inserting' | 'indexing' | 'analyzing';
+  /** The load's path (see `BulkLoadStrategy`). */
+  strategy: BulkLoadStrategy;
   inserted: number;
   total: number;
   seconds: number;
@@ -541,6 +576,8 @@ export interface DemoResult {
   inserted: number;
   seconds: number;
   rowsPerSecond: number;
+  /** How the indexes were treated (see `BulkLoadStrategy`): `rebuild` into an empty history, else `incremental`. */
+  strategy: BulkLoadStrategy;
 }
 
 export interface DemoRunOptions {
@@ -581,10 +618,10 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
 
       const total = options.messages;
       const elapsed = () => (performance.now() - started) / 1000;
-      const report = (phase: DemoProgress['phase'], inserted: number) =>
-        options.onProgress?.({ phase, inserted, total, seconds: elapsed() });
       let inserted = 0;
       const load = await repository.openBulkLoad({ strategy: options.strategy ?? 'auto', expectedRows: total });
+      const report = (phase: DemoProgress['phase'], inserted: number) =>
+        options.onProgress?.({ phase, strategy: load.strategy, inserted, total, seconds: elapsed() });
       try {
         for (const batch of generateDemoRows({
           accountId: account.id,
@@ -609,7 +646,7 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
       report('analyzing', inserted);
       await repository.analyze();
       const seconds = elapsed();
-      return { inserted, seconds, rowsPerSecond: seconds > 0 ? Math.round(inserted / seconds) : inserted };
+      return { inserted, seconds, rowsPerSecond: seconds > 0 ? Math.round(inserted / seconds) : inserted, strategy: load.strategy };
     },
   };
 }

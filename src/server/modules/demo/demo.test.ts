@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import fc from 'fast-check';
 import { sql } from 'kysely';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,14 @@ import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { openDatabase } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrate.js';
 import { createPasswordHasher } from '../auth/password.js';
-import { copyLine, createDemoRepository, type NewOutgoingRow, OUTGOING_INSERT_COLUMNS } from './demo.repository.js';
+import {
+  copyLine,
+  createDemoRepository,
+  type NewOutgoingRow,
+  OUTGOING_INSERT_COLUMNS,
+  type OutgoingBulkLoad,
+  REBUILD_MIN_ROWS,
+} from './demo.repository.js';
 import { DEMO_USER_LOGINS, encodingAndParts, generateDemoRows, runDemo } from './demo.service.js';
 
 const DAY = 86_400_000;
@@ -177,6 +185,16 @@ describe('generateDemoRows', () => {
       expect(encodingAndParts(text), text).toEqual({ encoding, parts });
     }
     for (const r of rows.slice(0, 2_000)) expect({ encoding: r.encoding, parts: r.parts }).toEqual(encodingAndParts(r.message));
+    // Any text, long ones included, mixing GSM, extension (2 septets), UCS-2, emoji and lone surrogates.
+    const unit = fc.constantFrom('a', ' ', '\n', 'é', 'Ç', 'ç', 'Δ', '€', '[', '~', '🎉', '\ud83c', '\udf89', '\u001b', '\uffff');
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 400 }), fc.nat(400), (units, plain) => {
+        const text = 'x'.repeat(plain) + units.join('');
+        const { encoding, parts } = analyzeSms(text);
+        expect(encodingAndParts(text)).toEqual({ encoding, parts });
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 
@@ -239,6 +257,13 @@ async function schemaObjects(database: TestDatabase): Promise<string[]> {
   return rows.rows.map((r) => r.d);
 }
 
+/** The text search index's settings (SQLite's FTS5 configuration; PostgreSQL's pg_trgm index has none to compare). */
+async function textIndexConfig(database: TestDatabase): Promise<string[]> {
+  if (database.dialect !== 'sqlite') return [];
+  const rows = await sql<{ k: string; v: string }>`select k, v from outgoing_fts_config order by k`.execute(database.db);
+  return rows.rows.map((r) => `${r.k}=${r.v}`);
+}
+
 async function countSearch(database: TestDatabase, accountId: number, word: string): Promise<{ index: number; scan: number }> {
   const { db } = database;
   if (database.dialect === 'sqlite') {
@@ -275,15 +300,22 @@ describeEachDialect('demo loader', (ctx) => {
     });
   });
 
-  for (const strategy of ['incremental', 'rebuild'] as const) {
-    describe(`${strategy} load of 20,000 messages`, () => {
-      const name = strategy === 'incremental' ? 'sms-in12345-1' : 'sms-re12345-1';
+  // In this order: the first load finds the history empty (as migrated), the others do not.
+  const loads = [
+    { title: 'bulk load of 20,000 messages into an empty history', strategy: 'rebuild', name: 'sms-bu12345-1' },
+    { title: 'incremental load of 20,000 messages', strategy: 'incremental', name: 'sms-in12345-1' },
+    { title: 'rebuild load of 20,000 messages into a history with rows', strategy: 'rebuild', name: 'sms-re12345-1' },
+  ] as const;
+  let migrated: { objects: string[]; textIndexConfig: string[] } | undefined;
+  for (const { title, strategy, name } of loads) {
+    describe(title, () => {
       let accountId: number;
       let objectsBefore: string[];
       let result: Awaited<ReturnType<typeof runDemo>>;
       const phases = new Set<string>();
 
       beforeAll(async () => {
+        migrated ??= { objects: await schemaObjects(ctx.database), textIndexConfig: await textIndexConfig(ctx.database) };
         accountId = await createAccount(ctx.database, name);
         objectsBefore = await schemaObjects(ctx.database);
         result = await runDemo({
@@ -300,6 +332,7 @@ describeEachDialect('demo loader', (ctx) => {
 
       it('inserts every row, reports it, and leaves indexes and triggers as they were', async () => {
         expect(result.inserted).toBe(20_000);
+        expect(result.strategy).toBe(strategy);
         expect(result.rowsPerSecond).toBeGreaterThan(0);
         expect(phases).toContain('inserting');
         expect(phases.has('indexing')).toBe(strategy === 'rebuild');
@@ -310,6 +343,9 @@ describeEachDialect('demo loader', (ctx) => {
           .executeTakeFirstOrThrow();
         expect(Number(n)).toBe(20_000);
         expect(await schemaObjects(ctx.database)).toEqual(objectsBefore);
+        // The same indexes, triggers and text search settings as a freshly migrated database.
+        expect(await schemaObjects(ctx.database)).toEqual(migrated?.objects);
+        expect(await textIndexConfig(ctx.database)).toEqual(migrated?.textIndexConfig);
       });
 
       it('creates demo SMS users and senders, and spreads the rows over them', async () => {
@@ -378,9 +414,40 @@ describeEachDialect('demo loader', (ctx) => {
           expect(index, word).toBeGreaterThan(0);
         }
         if (ctx.dialect === 'sqlite') {
-          // FTS5 checks that its index matches the content table exactly.
+          // FTS5 checks its index's structure, and that it holds exactly the history's rows.
           await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(ctx.database.db);
+          const indexed = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(ctx.database.db);
+          const rows = await sql<{ n: number }>`select count(*) as n from outgoing`.execute(ctx.database.db);
+          expect(Number(indexed.rows[0].n)).toBe(Number(rows.rows[0].n));
         }
+      });
+
+      it('indexes the rows written after the load, and forgets the deleted ones', async () => {
+        const { db } = ctx.database;
+        const word = `zq${name.slice(4, 9)}`;
+        const [row] = generate(1, word).map((r) => ({ ...r, account_id: accountId, message: `Après le chargement : ${word}` }));
+        await db.insertInto('outgoing').values(row).execute();
+        expect(await countSearch(ctx.database, accountId, word)).toEqual({ index: 1, scan: 1 });
+        await db.deleteFrom('outgoing').where('account_id', '=', accountId).where('message', 'like', `%${word}%`).execute();
+        expect(await countSearch(ctx.database, accountId, word)).toEqual({ index: 0, scan: 0 });
+        const before = await countSearch(ctx.database, accountId, 'colis');
+        const some = await db
+          .selectFrom('outgoing')
+          .select('id')
+          .where('account_id', '=', accountId)
+          .where('message', 'like', '%colis%')
+          .limit(10)
+          .execute();
+        await db
+          .deleteFrom('outgoing')
+          .where(
+            'id',
+            'in',
+            some.map((r) => r.id),
+          )
+          .execute();
+        const after = await countSearch(ctx.database, accountId, 'colis');
+        expect(after).toEqual({ index: before.index - some.length, scan: before.scan - some.length });
       });
     });
   }
@@ -414,6 +481,53 @@ describeEachDialect('demo loader', (ctx) => {
   });
 });
 
+describeEachDialect('demo loader: choosing the path', (ctx) => {
+  const count = async () =>
+    Number(
+      (
+        await ctx.database.db
+          .selectFrom('outgoing')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  /** Scratch files a bulk load's text index worker leaves next to a SQLite database (none, once it is over). */
+  const scratchFiles = () =>
+    ctx.dialect === 'sqlite' ? readdirSync(dirname(ctx.database.sqlite!.name)).filter((f) => f.includes('.fts-load-')) : [];
+
+  it('bulk-loads a big load into an empty history, and aborting it leaves the history empty and as migrated', async () => {
+    const repository = createDemoRepository(ctx.database);
+    const accountId = await createAccount(ctx.database, 'sms-ch12345-1');
+    const objectsBefore = await schemaObjects(ctx.database);
+    expect((await repository.openBulkLoad({ expectedRows: REBUILD_MIN_ROWS - 1 }).then(abortAfter)).strategy).toBe('incremental');
+    const load = await repository.openBulkLoad({ expectedRows: REBUILD_MIN_ROWS });
+    expect(load.strategy).toBe('rebuild');
+    await load.write(generate(2_500, 'aborted').map((r) => ({ ...r, account_id: accountId })));
+    await load.abort();
+    expect(await count()).toBe(0);
+    expect(await schemaObjects(ctx.database)).toEqual(objectsBefore);
+    expect(scratchFiles()).toEqual([]);
+  });
+
+  it('keeps the indexes live for a load into a history that has rows, whatever its size', async () => {
+    const repository = createDemoRepository(ctx.database);
+    const accountId = await createAccount(ctx.database, 'sms-ch54321-1');
+    await ctx.database.db
+      .insertInto('outgoing')
+      .values(generate(1, 'one').map((r) => ({ ...r, account_id: accountId })))
+      .execute();
+    const load = await repository.openBulkLoad({ expectedRows: 10 * REBUILD_MIN_ROWS });
+    expect(load.strategy).toBe('incremental');
+    await load.abort();
+    expect(await count()).toBe(1);
+  });
+});
+
+async function abortAfter(load: OutgoingBulkLoad): Promise<OutgoingBulkLoad> {
+  await load.abort();
+  return load;
+}
+
 describe('relais demo (real process, SQLite)', () => {
   const file = join(tmpdir(), `relais-demo-cli-${process.pid}-${Date.now()}.db`);
   const env = { ...process.env, RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1', NODE_NO_WARNINGS: '1' };
@@ -441,13 +555,15 @@ describe('relais demo (real process, SQLite)', () => {
   it('fills an account, prints the result (or JSON), with progress on stderr', async () => {
     const human = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '3k', '--seed', 'cli');
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^Inserted 3,000 messages into sms-cl12345-1 in \d+\.\d s \([\d,]+ rows\/s\)\n$/);
+    expect(human.stdout).toMatch(/^Inserted 3,000 messages into sms-cl12345-1 in \d+\.\d s \([\d,]+ rows\/s, incremental load\)\n$/);
+    expect(human.stderr).toContain('demo: incremental load: indexes kept up to date');
     expect(human.stderr).toContain('demo: 100% (3,000/3,000 messages');
 
     const json = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '2000', '--json');
     expect(json.code).toBe(0);
     const result = JSON.parse(json.stdout);
-    expect(Object.keys(result)).toEqual(['inserted', 'seconds', 'rowsPerSecond']);
+    expect(Object.keys(result)).toEqual(['inserted', 'seconds', 'rowsPerSecond', 'strategy']);
+    expect(result.strategy).toBe('incremental');
     expect(result.inserted).toBe(2_000);
 
     const database = openDatabase(`sqlite:${file}`);

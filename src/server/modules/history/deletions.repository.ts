@@ -1,4 +1,7 @@
+import { sql } from 'kysely';
 import type { Database } from '../../db/database.js';
+import { type HistoryScope, refundCredits } from './outgoing.repository.js';
+import { type SqliteDeleteWorker, startSqliteDeleteWorker } from './sqlite-delete-worker.js';
 
 /** One audit entry: who deleted how many messages, and which ids or filter — never their content. */
 export interface DeletionAudit {
@@ -28,10 +31,73 @@ export interface DeleteJob {
   error: string | null;
 }
 
+/** Ids per DELETE statement of a delete job's batch on SQLite without its thread (under the parameter limit). */
+const IDS_PER_STATEMENT = 5_000;
+
 /** The audit trail of deletions and the delete jobs. */
 export function createDeletionsRepository(database: Database) {
   const { db } = database;
+  // SQLite files: delete jobs' batches run on a thread of their own (see `startSqliteDeleteWorker`).
+  const sqliteFile =
+    database.sqlite && database.sqlite.name !== ':memory:' && database.sqlite.name !== '' ? database.sqlite.name : undefined;
+  let sqliteWorker: SqliteDeleteWorker | undefined;
   return {
+    /**
+     * How long one batch of a delete job should hold the database (ms). On SQLite other writers wait
+     * for it (and a writer in the serving thread holds back that thread's requests meanwhile); on
+     * PostgreSQL a delete blocks no reader and locks only its own rows.
+     */
+    batchBudgetMs: database.dialect === 'sqlite' ? 50 : 250,
+
+    /**
+     * One batch of a delete job, in one transaction: deletes these messages of the scope (ids it no
+     * longer has are skipped), gives back the credits of the pending ones, and adds what it deleted to
+     * the job's progress, so that the progress is exactly what was deleted even if the process stops.
+     */
+    async deleteJobBatch(args: { jobId: number; scope: HistoryScope; ids: readonly number[]; now: number }): Promise<{
+      deleted: number;
+      refunded: number;
+    }> {
+      const { jobId, scope, ids, now } = args;
+      if (ids.length === 0) return { deleted: 0, refunded: 0 };
+      if (sqliteFile) {
+        sqliteWorker ??= startSqliteDeleteWorker(sqliteFile);
+        return sqliteWorker.run({ jobId, accountId: scope.accountId, userLogin: scope.userLogin, ids, now });
+      }
+      return db.transaction().execute(async (trx) => {
+        const gone: { status: string; credits: number; user_id: number | null }[] = [];
+        // PostgreSQL takes the ids as one array parameter: one statement, cheap to build and to parse.
+        const perStatement = database.dialect === 'postgres' ? ids.length : IDS_PER_STATEMENT;
+        for (let i = 0; i < ids.length; i += perStatement) {
+          const chunk = ids.slice(i, i + perStatement);
+          const rows = await trx
+            .deleteFrom('outgoing')
+            .where('account_id', '=', scope.accountId)
+            .where((eb) => (database.dialect === 'postgres' ? eb('id', '=', sql<number>`any(${chunk}::bigint[])`) : eb('id', 'in', chunk)))
+            .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+            .returning(['status', 'credits', 'user_id'])
+            .execute();
+          for (const row of rows) gone.push(row);
+        }
+        const pending = gone.filter((r) => r.status === 'pending');
+        const refunded = pending.reduce((sum, r) => sum + r.credits, 0);
+        if (pending.length > 0) await refundCredits(trx, scope.accountId, pending);
+        await trx
+          .updateTable('delete_jobs')
+          .set((eb) => ({ deleted: eb('deleted', '+', gone.length), updated_at: now }))
+          .where('id', '=', jobId)
+          .execute();
+        return { deleted: gone.length, refunded };
+      });
+    },
+
+    /** Stops the SQLite delete thread, if one was started. */
+    async close(): Promise<void> {
+      const worker = sqliteWorker;
+      sqliteWorker = undefined;
+      await worker?.close();
+    },
+
     async insertAudit(entry: Omit<DeletionAudit, 'id'>): Promise<number> {
       const row = await db
         .insertInto('deletion_audit')
@@ -136,7 +202,10 @@ export function createDeletionsRepository(database: Database) {
       return rows.map((r) => ({ ...toJob(r), timeZone: r.timezone }));
     },
 
-    async updateJob(id: number, changes: { status?: DeleteJob['status']; addDeleted?: number; total?: number; now: number; error?: string }): Promise<void> {
+    async updateJob(
+      id: number,
+      changes: { status?: DeleteJob['status']; addDeleted?: number; total?: number; now: number; error?: string },
+    ): Promise<void> {
       await db
         .updateTable('delete_jobs')
         .set((eb) => ({

@@ -17,6 +17,10 @@ export const TEXT_TOTAL_CAP = 1_000;
 export const JOB_COUNT_CAP = 100_000;
 /** A deletion by filter matching more than this runs as a background job. */
 export const SYNC_DELETE_LIMIT = 5_000;
+/** Rows in a delete job's first batch; the next ones are sized to the time budget, within these bounds. */
+const FIRST_JOB_BATCH = 500;
+const MIN_JOB_BATCH = 50;
+const MAX_JOB_BATCH = 50_000;
 
 export interface ListQuery extends RawFilter {
   sort?: unknown;
@@ -38,7 +42,7 @@ export interface HistoryServiceDeps {
   clock: Clock;
   /** Logs background failures. */
   log?: (message: string, details: Record<string, unknown>) => void;
-  /** Time a batch of a background deletion may hold the database (ms), so readers never wait long. */
+  /** Time a batch of a background deletion may hold the database (ms), so readers never wait long (default: the repository's). */
   batchBudgetMs?: number;
 }
 
@@ -49,7 +53,7 @@ function scopeOf(access: AccountAccess): HistoryScope {
 /** The history of sent SMS: read, count, delete and export, always within one account's scope. */
 export function createHistoryService(deps: HistoryServiceDeps) {
   const { outgoing, deletions, clock } = deps;
-  const budget = deps.batchBudgetMs ?? 25;
+  const budget = deps.batchBudgetMs ?? deletions.batchBudgetMs;
   const running = new Map<number, Promise<void>>();
   let closing = false;
 
@@ -58,23 +62,26 @@ export function createHistoryService(deps: HistoryServiceDeps) {
   }
 
   async function runJob(job: DeleteJob, access: { scope: HistoryScope; filter: HistoryFilter }): Promise<void> {
-    let batch = 500;
+    let batch = FIRST_JOB_BATCH;
     let deleted = job.deleted;
     try {
       // Count up front only while it is cheap; past the cap the total is known when the job ends.
       const { count, exact } = await outgoing.count({ scope: access.scope, filter: access.filter, cap: JOB_COUNT_CAP });
       if (exact) await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
       while (!closing) {
+        const started = performance.now();
         const ids = await outgoing.findIds({ scope: access.scope, filter: access.filter, limit: batch });
         if (ids.length === 0) break;
-        const started = performance.now();
-        const result = await outgoing.deleteIds(access.scope, ids);
-        const took = performance.now() - started;
-        deleted += result.deleted.length;
-        await deletions.updateJob(job.id, { addDeleted: result.deleted.length, now: clock.now() });
-        // Keep each batch near the budget: grow when fast, shrink when slow.
-        batch = Math.max(50, Math.min(20_000, Math.round((batch * budget) / Math.max(took, 1))));
-        await new Promise((resolve) => setTimeout(resolve, 2));
+        // Ids in order: neighbours in the table and in the indexes that end with the id.
+        ids.sort((a, b) => a - b);
+        const result = await deletions.deleteJobBatch({ jobId: job.id, scope: access.scope, ids, now: clock.now() });
+        deleted += result.deleted;
+        // The next batch aims at the budget (finding the ids included), changing at most twofold at a time.
+        const took = Math.max(performance.now() - started, 0.1);
+        const aimed = (batch * budget) / took;
+        batch = Math.round(Math.min(MAX_JOB_BATCH, Math.max(MIN_JOB_BATCH, batch / 2, Math.min(batch * 2, aimed))));
+        // Requests that arrived meanwhile run before the next batch.
+        await new Promise((resolve) => setImmediate(resolve));
       }
       if (closing) return;
       await deletions.updateJob(job.id, { status: 'done', total: deleted, now: clock.now() });
@@ -262,6 +269,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     async close(): Promise<void> {
       closing = true;
       await Promise.allSettled(running.values());
+      await deletions.close();
     },
   };
 }

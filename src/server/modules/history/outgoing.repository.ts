@@ -527,7 +527,12 @@ async function* streamPages<T extends LeanOutgoing>(
   }
 }
 
-async function refundCredits(trx: Kysely<DB>, accountId: number, rows: { credits: number; user_id: number | null }[]): Promise<void> {
+/** Gives back the credits of deleted pending messages: to the account, and to their SMS user's quota when it has one. */
+export async function refundCredits(
+  trx: Kysely<DB>,
+  accountId: number,
+  rows: { credits: number; user_id: number | null }[],
+): Promise<void> {
   const total = rows.reduce((sum, r) => sum + r.credits, 0);
   await trx
     .updateTable('accounts')

@@ -1,0 +1,91 @@
+import { rmSync } from 'node:fs';
+import { type Kysely, Migrator, sql } from 'kysely';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDialect } from '../../../../test/database.js';
+import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import { type Database, openDatabase } from '../database.js';
+import { migrateToLatest } from '../migrate.js';
+import * as m0001 from './0001-initial.js';
+import * as m0002 from './0002-sending.js';
+
+/** A database as a release before migration 0003 left it. */
+async function migrateBefore0003(database: Database): Promise<void> {
+  const ctx = { dialect: database.dialect };
+  const migrator = new Migrator({
+    db: database.db,
+    ...(database.schema ? { migrationTableSchema: database.schema } : {}),
+    provider: {
+      getMigrations: async () => ({
+        '0001-initial': { up: (db: Kysely<unknown>) => m0001.up(db, ctx) },
+        '0002-sending': { up: (db: Kysely<unknown>) => m0002.up(db, ctx) },
+      }),
+    },
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+
+describeEachDialect('migration 0003 on an existing database', (ctx) => {
+  let database: Database;
+  const word = 'zanzibar';
+  let ids: number[];
+
+  beforeAll(async () => {
+    // The test database is migrated already: a second schema (PostgreSQL) or file (SQLite) starts from 0002.
+    const url = ctx.dialect === 'sqlite' ? `${ctx.database.url}-0003` : ctx.database.url.replace(/schema=([^&]+)/, 'schema=$1_0003');
+    if (ctx.dialect === 'postgres') await sql`create schema ${sql.id(`${ctx.database.schema}_0003`)}`.execute(ctx.database.db);
+    database = openDatabase(url);
+    await migrateBefore0003(database);
+    ids = await insertOutgoing(
+      database,
+      Array.from({ length: 300 }, (_, i) =>
+        buildOutgoing({ account_id: 1, message: i % 3 === 0 ? `Livraison à ${word} n°${i}` : `Rappel ${i}` }),
+      ),
+    );
+    expect(await migrateToLatest(database)).toEqual(['0003-text-search-deletes']);
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    if (ctx.dialect === 'sqlite') {
+      const file = `${ctx.database.url.slice('sqlite:'.length)}-0003`;
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    }
+    if (ctx.dialect === 'postgres')
+      await sql`drop schema if exists ${sql.id(`${ctx.database.schema}_0003`)} cascade`.execute(ctx.database.db);
+  });
+
+  const found = async (): Promise<number[]> => {
+    if (database.dialect === 'postgres') {
+      const { rows } = await sql<{ id: number }>`select id from outgoing where message ilike ${`%${word}%`} order by id`.execute(
+        database.db,
+      );
+      return rows.map((r) => Number(r.id));
+    }
+    const { rows } = await sql<{
+      id: number;
+    }>`select rowid as id from outgoing_fts where outgoing_fts match ${'"zan" AND "anz" AND "nzi" AND "zib" AND "iba" AND "bar"'} order by rowid`.execute(
+      database.db,
+    );
+    return rows.map((r) => Number(r.id));
+  };
+
+  it('keeps every existing row searchable, and the index follows inserts, text changes and deletes', async () => {
+    const expected = ids.filter((_, i) => i % 3 === 0);
+    expect(await found()).toEqual(expected);
+    const [added] = await insertOutgoing(database, [buildOutgoing({ account_id: 1, message: `Nouveau : ${word}` })]);
+    await database.db.updateTable('outgoing').set({ message: 'Texte effacé' }).where('id', '=', expected[0]).execute();
+    await database.db
+      .updateTable('outgoing')
+      .set({ message: `Maintenant ${word}` })
+      .where('id', '=', ids[1])
+      .execute();
+    await database.db.deleteFrom('outgoing').where('id', 'in', expected.slice(1, 11)).execute();
+    expect(await found()).toEqual([ids[1], ...expected.slice(11), added].sort((a, b) => a - b));
+    if (database.dialect === 'sqlite') {
+      await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(database.db);
+      const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'outgoing_fts'`.execute(database.db);
+      expect(rows[0].sql).toContain('contentless_delete=1');
+    }
+  });
+});

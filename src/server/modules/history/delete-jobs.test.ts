@@ -1,0 +1,182 @@
+import { sql } from 'kysely';
+import { expect, it } from 'vitest';
+import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
+import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import type { AccountAccess } from '../auth/principal.js';
+import { createDeletionsRepository } from './deletions.repository.js';
+import { createHistoryService, SYNC_DELETE_LIMIT } from './history.service.js';
+import { createOutgoingRepository } from './outgoing.repository.js';
+
+const NOW = Date.UTC(2024, 5, 1);
+
+/** An account (with `credits`) and an SMS user with a quota, as rows. */
+async function createAccountWithUser(database: TestDatabase, name: string, credits: number, quota: number) {
+  const { db } = database;
+  const customer = await db
+    .insertInto('customers')
+    .values({ email: `${name}@example.com`, password_hash: 'x', created_at: NOW })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const account = await db
+    .insertInto('accounts')
+    .values({
+      name,
+      owner_id: customer.id,
+      description: '',
+      status: 'enable',
+      credits,
+      timezone: 'Europe/Paris',
+      default_country: 'FR',
+      store_text: 1,
+      created_at: NOW,
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const user = await db
+    .insertInto('sms_users')
+    .values({ account_id: account.id, login: 'apiuser', password_hash: 'x', ip_restrictions: '[]', quota, created_at: NOW })
+    .returning('id')
+    .executeTakeFirstOrThrow();
+  const access: AccountAccess = {
+    account: { id: account.id, name, timezone: 'Europe/Paris', ownerId: customer.id, credits, status: 'enable', defaultCountry: 'FR' },
+    userLogin: null,
+    userId: null,
+    actor: `customer:${name}@example.com`,
+  };
+  return { accountId: account.id, userId: user.id, access };
+}
+
+async function balances(database: TestDatabase, accountId: number, userId: number) {
+  const account = await database.db.selectFrom('accounts').select('credits').where('id', '=', accountId).executeTakeFirstOrThrow();
+  const user = await database.db.selectFrom('sms_users').select('quota').where('id', '=', userId).executeTakeFirstOrThrow();
+  return { credits: Number(account.credits), quota: Number(user.quota) };
+}
+
+/** Messages of the account containing `word`: through the text search index, and by reading every text. */
+async function searchCounts(database: TestDatabase, accountId: number, word: string): Promise<{ index: number; scan: number }> {
+  const { db } = database;
+  const scan = await sql<{
+    n: number;
+  }>`select count(*) as n from outgoing where account_id = ${accountId} and lower(message) like ${`%${word.toLowerCase()}%`}`.execute(db);
+  if (database.dialect === 'postgres') {
+    const index = await sql<{
+      n: number;
+    }>`select count(*) as n from outgoing where account_id = ${accountId} and message ilike ${`%${word}%`}`.execute(db);
+    return { index: Number(index.rows[0].n), scan: Number(scan.rows[0].n) };
+  }
+  const chars = [...word.toLowerCase()];
+  const match = [...new Set(chars.slice(2).map((_, i) => chars.slice(i, i + 3).join('')))].map((g) => `"${g}"`).join(' AND ');
+  const index = await sql<{ n: number }>`select count(*) as n from outgoing_fts join outgoing on outgoing.id = outgoing_fts.rowid
+    where outgoing_fts match ${match} and outgoing.account_id = ${accountId} and lower(outgoing.message) like ${`%${word.toLowerCase()}%`}`.execute(
+    db,
+  );
+  return { index: Number(index.rows[0].n), scan: Number(scan.rows[0].n) };
+}
+
+describeEachDialect('delete jobs', (ctx) => {
+  const services = (budget?: number) =>
+    createHistoryService({
+      outgoing: createOutgoingRepository(ctx.database),
+      deletions: createDeletionsRepository(ctx.database),
+      clock: { now: () => NOW },
+      ...(budget === undefined ? {} : { batchBudgetMs: budget }),
+    });
+
+  it('deletes exactly the matches in batches, refunds the pending ones, audits the count and keeps the text index in step', async () => {
+    const { accountId, userId, access } = await createAccountWithUser(ctx.database, 'sms-dj00001-1', 100, 50);
+    // 6,000 matches (1,000 pending, half of them an SMS user's), interleaved with 2,000 rows that stay.
+    const rows = Array.from({ length: 8_000 }, (_, i) => {
+      const matches = i % 4 !== 3;
+      const pending = matches && i % 6 === 0;
+      return buildOutgoing({
+        account_id: accountId,
+        channel: matches ? 'api' : 'smpp',
+        status: pending ? 'pending' : 'delivered',
+        credits: pending ? 2 : 1,
+        user_id: pending && i % 12 === 0 ? userId : null,
+        user_login: pending && i % 12 === 0 ? 'apiuser' : '',
+        message: i % 10 === 0 ? `Votre colis numéro ${i} arrive` : `Rappel ${i}`,
+      });
+    });
+    await insertOutgoing(ctx.database, rows);
+    const matching = rows.filter((r) => r.channel === 'api');
+    const pending = matching.filter((r) => r.status === 'pending');
+    const pendingOfUser = pending.filter((r) => r.user_id === userId);
+    expect(matching.length).toBeGreaterThan(SYNC_DELETE_LIMIT);
+    const keptColis = rows.filter((r) => r.channel === 'smpp' && r.message.includes('colis')).length;
+
+    const history = services(1);
+    const result = await history.deleteByFilter(access, { channel: 'api' });
+    if (!('job' in result)) throw new Error('expected a background job');
+    await history.waitForDeleteJob(result.job.id);
+
+    const job = await history.getDeleteJob(access, result.job.id);
+    expect(job).toMatchObject({ status: 'done', deleted: matching.length, total: matching.length });
+    expect(await history.count(access, {})).toBe(rows.length - matching.length);
+    expect(await history.count(access, { channel: 'api' })).toBe(0);
+    expect(await balances(ctx.database, accountId, userId)).toEqual({
+      credits: 100 + pending.reduce((sum, r) => sum + Number(r.credits), 0),
+      quota: 50 + pendingOfUser.reduce((sum, r) => sum + Number(r.credits), 0),
+    });
+    const [audit] = await history.listAudit(access);
+    expect(audit).toMatchObject({ kind: 'filter', count: matching.length, deleteJobId: job.id, filter: { channel: 'api' } });
+    expect(await searchCounts(ctx.database, accountId, 'colis')).toEqual({ index: keptColis, scan: keptColis });
+    if (ctx.dialect === 'sqlite') await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(ctx.database.db);
+  });
+
+  it('counts a batch exactly: ids already gone, of another account or of another SMS user are not counted', async () => {
+    const a = await createAccountWithUser(ctx.database, 'sms-dj00002-1', 0, 0);
+    const b = await createAccountWithUser(ctx.database, 'sms-dj00003-1', 0, 0);
+    const mine = await insertOutgoing(ctx.database, [
+      buildOutgoing({ account_id: a.accountId, user_login: 'apiuser' }),
+      buildOutgoing({ account_id: a.accountId, user_login: 'apiuser', status: 'pending', credits: 3, user_id: a.userId }),
+      buildOutgoing({ account_id: a.accountId, user_login: 'other' }),
+    ]);
+    const theirs = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: b.accountId })]);
+    const deletions = createDeletionsRepository(ctx.database);
+    const job = await deletions.createJob({ accountId: a.accountId, actor: 'test', filter: {}, now: NOW });
+    await ctx.database.db.deleteFrom('outgoing').where('id', '=', mine[0]).execute();
+    const result = await deletions.deleteJobBatch({
+      jobId: job.id,
+      scope: { accountId: a.accountId, userLogin: 'apiuser' },
+      ids: [...mine, ...theirs, 999_999_999],
+      now: NOW,
+    });
+    expect(result).toEqual({ deleted: 1, refunded: 3 });
+    expect(await deletions.findJob(a.accountId, job.id)).toMatchObject({ deleted: 1, status: 'running' });
+    expect(await balances(ctx.database, a.accountId, a.userId)).toEqual({ credits: 3, quota: 3 });
+    const left = await ctx.database.db
+      .selectFrom('outgoing')
+      .select('id')
+      .where('id', 'in', [...mine, ...theirs])
+      .orderBy('id')
+      .execute();
+    expect(left.map((r) => r.id)).toEqual([mine[2], theirs[0]]);
+    await deletions.updateJob(job.id, { status: 'done', now: NOW });
+  });
+
+  it('stops between batches when closed, with its progress exact, and a restart finishes it with one exact audit entry', async () => {
+    const { accountId, access } = await createAccountWithUser(ctx.database, 'sms-dj00004-1', 0, 0);
+    const total = SYNC_DELETE_LIMIT + 2_000;
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: total + 10 }, (_, i) => buildOutgoing({ account_id: accountId, status: i < total ? 'failed' : 'delivered' })),
+    );
+    const first = services(1);
+    const result = await first.deleteByFilter(access, { status: 'failed' });
+    if (!('job' in result)) throw new Error('expected a background job');
+    await first.close();
+    const stopped = await first.getDeleteJob(access, result.job.id);
+    expect(stopped.status).toBe('running');
+    expect(stopped.deleted).toBe(total - (await first.count(access, { status: 'failed' })));
+    expect(await first.listAudit(access)).toEqual([]);
+
+    const second = services();
+    expect(await second.resumeDeleteJobs()).toBe(1);
+    await second.waitForDeleteJob(result.job.id);
+    expect(await second.getDeleteJob(access, result.job.id)).toMatchObject({ status: 'done', deleted: total, total });
+    expect(await second.count(access, {})).toBe(10);
+    const audit = await second.listAudit(access);
+    expect(audit.map((e) => [e.kind, e.count, e.deleteJobId])).toEqual([['filter', total, result.job.id]]);
+  });
+});
