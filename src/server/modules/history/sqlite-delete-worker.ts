@@ -114,6 +114,8 @@ export function startSqliteDeleteWorker(file: string): SqliteDeleteWorker {
     async close() {
       if (stopped) return;
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      // Referenced until it has exited: the process must not end halfway through closing.
+      worker.ref();
       worker.postMessage({ close: true });
       await exited;
     },
