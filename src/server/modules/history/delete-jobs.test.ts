@@ -155,6 +155,48 @@ describeEachDialect('delete jobs', (ctx) => {
     await deletions.updateJob(job.id, { status: 'done', now: NOW });
   });
 
+  it('cancels deleted pending messages (queue entry gone, credits back) except one a dispatcher holds right now, by ids and by job', async () => {
+    const a = await createAccountWithUser(ctx.database, 'sms-dj00005-1', 0, 10);
+    const pending = (n: number) =>
+      Array.from({ length: n }, () =>
+        buildOutgoing({ account_id: a.accountId, user_login: 'apiuser', status: 'pending', credits: 2, user_id: a.userId }),
+      );
+    const byIds = await insertOutgoing(ctx.database, pending(3));
+    const byJob = await insertOutgoing(ctx.database, pending(3));
+    // Queued: the first of each group free, the second held by a running lease, the third's lease ran out.
+    const entries = [byIds, byJob].flatMap((ids) =>
+      ids.map((id, i) => ({
+        outgoing_id: id,
+        account_id: a.accountId,
+        priority: 1,
+        due_at: NOW - 1_000,
+        attempts: 0,
+        lease_owner: i === 0 ? null : 'dispatcher-1',
+        lease_until: i === 0 ? 0 : i === 1 ? NOW + 30_000 : NOW - 1,
+      })),
+    );
+    await ctx.database.db.insertInto('dispatch_queue').values(entries).execute();
+    const queued = async () =>
+      (await ctx.database.db.selectFrom('dispatch_queue').select('outgoing_id').where('account_id', '=', a.accountId).execute()).map(
+        (r) => r.outgoing_id,
+      );
+
+    expect(await services().deleteIds(a.access, byIds)).toEqual({ deleted: 3, refundedCredits: 4 });
+    expect(await queued()).toEqual([byIds[1], ...byJob]);
+
+    const deletions = createDeletionsRepository(ctx.database);
+    const job = await deletions.createJob({ accountId: a.accountId, actor: 'test', filter: {}, now: NOW });
+    expect(
+      await deletions.deleteJobBatch({ jobId: job.id, scope: { accountId: a.accountId, userLogin: null }, ids: byJob, now: NOW }),
+    ).toEqual({
+      deleted: 3,
+      refunded: 4,
+    });
+    await deletions.updateJob(job.id, { status: 'done', now: NOW });
+    expect((await queued()).sort((x, y) => x - y)).toEqual([byIds[1], byJob[1]]);
+    expect(await balances(ctx.database, a.accountId, a.userId)).toEqual({ credits: 8, quota: 18 });
+  });
+
   it('stops between batches when closed, with its progress exact, and a restart finishes it with one exact audit entry', async () => {
     const { accountId, access } = await createAccountWithUser(ctx.database, 'sms-dj00004-1', 0, 0);
     const total = SYNC_DELETE_LIMIT + 2_000;

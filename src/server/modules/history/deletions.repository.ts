@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.js';
-import { type HistoryScope, refundCredits } from './outgoing.repository.js';
+import { cancelQueued, type HistoryScope, refundCredits } from './outgoing.repository.js';
 import { type SqliteDeleteWorker, startSqliteDeleteWorker } from './sqlite-delete-worker.js';
 
 /** One audit entry: who deleted how many messages, and which ids or filter — never their content. */
@@ -52,7 +52,7 @@ export function createDeletionsRepository(database: Database) {
 
     /**
      * One batch of a delete job, in one transaction: deletes these messages of the scope (ids it no
-     * longer has are skipped), gives back the credits of the pending ones, and adds what it deleted to
+     * longer has are skipped), cancels the pending ones and gives their credits back (`cancelQueued`), and adds what it deleted to
      * the job's progress, so that the progress is exactly what was deleted even if the process stops.
      */
     async deleteJobBatch(args: { jobId: number; scope: HistoryScope; ids: readonly number[]; now: number }): Promise<{
@@ -68,7 +68,7 @@ export function createDeletionsRepository(database: Database) {
       return db.transaction().execute(async (trx) => {
         // PostgreSQL takes the ids as one array parameter: one statement, cheap to build and to parse.
         const perStatement = database.dialect === 'postgres' ? ids.length : IDS_PER_STATEMENT;
-        const pending: { credits: number; user_id: number | null }[] = [];
+        const pending: { id: number; credits: number; user_id: number | null }[] = [];
         let deleted = 0;
         for (let i = 0; i < ids.length; i += perStatement) {
           const chunk = ids.slice(i, i + perStatement);
@@ -82,13 +82,14 @@ export function createDeletionsRepository(database: Database) {
               .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!));
           // The pending ones first, returned for their refund (a message sent meanwhile is no longer
           // pending when this reads it, and goes with the others); the others are only counted.
-          const refundable = await these().where('status', '=', 'pending').returning(['credits', 'user_id']).execute();
+          const refundable = await these().where('status', '=', 'pending').returning(['id', 'credits', 'user_id']).execute();
           for (const row of refundable) pending.push(row);
           const rest = await these().executeTakeFirst();
           deleted += refundable.length + Number(rest.numDeletedRows);
         }
-        const refunded = pending.reduce((sum, r) => sum + r.credits, 0);
-        if (pending.length > 0) await refundCredits(trx, scope.accountId, pending);
+        const canceled = await cancelQueued(trx, pending, now);
+        const refunded = canceled.reduce((sum, r) => sum + r.credits, 0);
+        if (canceled.length > 0) await refundCredits(trx, scope.accountId, canceled);
         await trx
           .updateTable('delete_jobs')
           .set((eb) => ({ deleted: eb('deleted', '+', deleted), updated_at: now }))

@@ -173,7 +173,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       if (ids.length > MAX_DELETE_IDS)
         throw new AppError('TOO_MANY_IDS', `at most ${MAX_DELETE_IDS} ids at once; delete by filter for more`);
       const unique = [...new Set(ids)];
-      const result = await outgoing.deleteIds(scopeOf(access), unique);
+      const result = await outgoing.deleteIds(scopeOf(access), unique, clock.now());
       await deletions.insertAudit({
         accountId: access.account.id,
         actor: access.actor,
@@ -200,7 +200,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         while (true) {
           const ids = await outgoing.findIds({ scope, filter, limit: 1000 });
           if (ids.length === 0) break;
-          deleted += (await outgoing.deleteIds(scope, ids)).deleted.length;
+          deleted += (await outgoing.deleteIds(scope, ids, clock.now())).deleted.length;
         }
         await deletions.insertAudit({
           accountId: access.account.id,

@@ -195,7 +195,7 @@ describeEachDialect('outgoing repository', (ctx) => {
       buildOutgoing({ account_id: ACCOUNT_IDS, sender: 'D', status: 'delivered', created_at: Date.UTC(2024, 5, 4) }),
     ]);
     const [foreign] = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: OTHER })]);
-    await repo.deleteIds({ accountId: ACCOUNT_IDS, userLogin: null }, [gone]);
+    await repo.deleteIds({ accountId: ACCOUNT_IDS, userLogin: null }, [gone], Date.now());
     const own = { accountId: ACCOUNT_IDS, userLogin: null };
     const ids = async (
       filter: HistoryFilter,
@@ -249,7 +249,7 @@ describeEachDialect('outgoing repository', (ctx) => {
         buildOutgoing({ account_id: account.id, status: 'delivered', credits: 1 }),
       ]);
       const [otherId] = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: OTHER })]);
-      const result = await repo.deleteIds({ accountId: account.id, userLogin: null }, [...ids, otherId, 999_999]);
+      const result = await repo.deleteIds({ accountId: account.id, userLogin: null }, [...ids, otherId, 999_999], Date.now());
       expect(result.deleted.sort()).toEqual([...ids].sort());
       expect(result.refunded).toBe(2);
       const credits = await ctx.database.db.selectFrom('accounts').select('credits').where('id', '=', account.id).executeTakeFirstOrThrow();

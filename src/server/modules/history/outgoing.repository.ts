@@ -456,11 +456,11 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     },
 
     /**
-     * Deletes these messages of the scope in one transaction and gives back the credits of those
-     * still pending (to the account, and to their SMS user's quota when it has one). Returns how many
-     * were deleted, and the ids really deleted.
+     * Deletes these messages of the scope in one transaction; those still pending are canceled
+     * (see `cancelQueued`) and their credits given back (to the account, and to their SMS user's quota
+     * when it has one). Returns the ids really deleted and the credits given back.
      */
-    async deleteIds(scope: HistoryScope, ids: number[]): Promise<{ deleted: number[]; refunded: number }> {
+    async deleteIds(scope: HistoryScope, ids: number[], now: number): Promise<{ deleted: number[]; refunded: number }> {
       if (ids.length === 0) return { deleted: [], refunded: 0 };
       return db.transaction().execute(async (trx) => {
         const found: { id: number; status: string; credits: number; user_id: number | null }[] = [];
@@ -484,10 +484,14 @@ export function createOutgoingRepository(database: Database, options: { scanWind
             .where('id', 'in', deleted.slice(i, i + 1000))
             .execute();
         }
-        const pending = found.filter((r) => r.status === 'pending');
-        const refunded = pending.reduce((sum, r) => sum + r.credits, 0);
+        const canceled = await cancelQueued(
+          trx,
+          found.filter((r) => r.status === 'pending'),
+          now,
+        );
+        const refunded = canceled.reduce((sum, r) => sum + r.credits, 0);
         if (refunded > 0) {
-          await refundCredits(trx, scope.accountId, pending);
+          await refundCredits(trx, scope.accountId, canceled);
         }
         return { deleted, refunded };
       });
@@ -525,6 +529,29 @@ async function* streamPages<T extends LeanOutgoing>(
     const last = page.rows[page.rows.length - 1];
     cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
   }
+}
+
+/**
+ * Cancels the sending of these deleted pending messages: their dispatch queue entries go, so no
+ * dispatcher will claim them. Returns those canceled, whose credits are to be given back. A message
+ * that a dispatcher holds at this moment (its lease runs) may already be in the carrier's hands: it
+ * is not canceled, its entry stays for the dispatcher to settle, and its credits stay spent.
+ * On PostgreSQL an entry being claimed concurrently is waited for, then seen held.
+ */
+export async function cancelQueued<T extends { id: number }>(trx: Kysely<DB>, pending: readonly T[], now: number): Promise<T[]> {
+  if (pending.length === 0) return [];
+  const held = new Set<number>();
+  for (let i = 0; i < pending.length; i += 1000) {
+    const ids = pending.slice(i, i + 1000).map((r) => r.id);
+    await trx
+      .deleteFrom('dispatch_queue')
+      .where('outgoing_id', 'in', ids)
+      .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now)]))
+      .execute();
+    const left = await trx.selectFrom('dispatch_queue').select('outgoing_id').where('outgoing_id', 'in', ids).execute();
+    for (const r of left) held.add(r.outgoing_id);
+  }
+  return held.size === 0 ? [...pending] : pending.filter((r) => !held.has(r.id));
 }
 
 /** Gives back the credits of deleted pending messages: to the account, and to their SMS user's quota when it has one. */

@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
  *
  * Plain JavaScript (no TypeScript loader exists in a worker thread). A batch does what
  * `deleteJobBatch` does on the serving connection, in the same single transaction: delete (ids of
- * the scope only), give back the credits of pending messages as `refundCredits` does, and count the
+ * the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, and count the
  * progress.
  */
 const WORKER_SOURCE = `
@@ -24,11 +24,13 @@ db.pragma('cache_size = -131072');
 db.pragma('temp_store = MEMORY');
 db.pragma('mmap_size = 1073741824');
 const remove = {
-  all: db.prepare('delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning status, credits, user_id'),
+  all: db.prepare('delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning id, status, credits, user_id'),
   user: db.prepare(
-    'delete from outgoing where account_id = ? and id in (select value from json_each(?)) and user_login = ? returning status, credits, user_id'
+    'delete from outgoing where account_id = ? and id in (select value from json_each(?)) and user_login = ? returning id, status, credits, user_id'
   ),
 };
+const unqueue = db.prepare('delete from dispatch_queue where outgoing_id = ? and (lease_owner is null or lease_until < ?)');
+const queued = db.prepare('select 1 from dispatch_queue where outgoing_id = ?').pluck();
 const refundAccount = db.prepare('update accounts set credits = credits + ? where id = ?');
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
@@ -38,6 +40,8 @@ const batch = db.transaction((m) => {
   const perUser = new Map();
   for (const r of gone) {
     if (r.status !== 'pending') continue;
+    // Canceled unless a dispatcher holds it right now (then it goes on, as in cancelQueued).
+    if (unqueue.run(r.id, m.now).changes === 0 && queued.get(r.id) !== undefined) continue;
     refunded += r.credits;
     if (r.user_id !== null) perUser.set(r.user_id, (perUser.get(r.user_id) || 0) + r.credits);
   }
