@@ -10,7 +10,6 @@
  * database (each answer is given once its transaction is committed). Also prints the server's CPU time
  * per request, which tells what one free core would do when the machine is shared. Never part of `npm test`.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -20,6 +19,7 @@ import { loadConfig } from '../src/server/config.js';
 import { openDatabase } from '../src/server/db/database.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
+import { fmt, percentile, runLoadClient } from './load-client.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ''), process.argv[i + 1]);
@@ -29,7 +29,6 @@ const clients = Number(args.get('clients') ?? 64);
 const warmup = Number(args.get('warmup') ?? 2_000);
 const GOAL = 10_000;
 const KANNEL = 6_500;
-const fmt = (n: number) => Math.round(n).toLocaleString('en');
 
 /** The load generator, a separate process (plain JS): C concurrent loops over one keep-alive agent. */
 const LOAD = `
@@ -71,39 +70,10 @@ Promise.all(Array.from({ length: clients }, loop)).then(() => {
 });
 `;
 
-interface LoadResult {
-  accepted: number;
-  refused: number;
-  errors: number;
-  firstRefusal: string | null;
-  ms: number;
-  latencies: number[];
+/** Runs the load generator for `count` requests, receivers numbered from `offset`. */
+function runLoad(port: number, base: string, count: number, offset: number) {
+  return runLoadClient(LOAD, { port, base, clients, requests: count, seconds, offset });
 }
-
-/** Runs the load generator; also measures the CPU time this (server) process spent meanwhile. */
-function runLoad(port: number, base: string, count: number, offset: number): Promise<LoadResult & { serverCpuMs: number }> {
-  const cpu = process.cpuUsage();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', LOAD, JSON.stringify({ port, base, clients, requests: count, seconds, offset })], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const used = process.cpuUsage(cpu);
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      resolve({ ...(JSON.parse(out) as LoadResult), serverCpuMs: (used.user + used.system) / 1000 });
-    });
-  });
-}
-
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? 0;
-};
 
 async function main() {
   const file = join(tmpdir(), `relais-bench-channels-${randomBytes(4).toString('hex')}.db`);

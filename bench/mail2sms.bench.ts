@@ -10,7 +10,6 @@
  * that every accepted mail is in the database (a 250 is sent once its job is committed). Never part of
  * `npm test`. `benchMail2Sms()` is exported for a combined channels benchmark.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -22,6 +21,7 @@ import { openDatabase } from '../src/server/db/database.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
+import { fmt, percentile, runLoadClient } from './load-client.js';
 
 /** mails/s the issue asks for over 16 sessions. */
 export const MAIL2SMS_GOAL = 300;
@@ -82,37 +82,9 @@ Promise.all(Array.from({ length: sessions }, session)).then(() => {
 });
 `;
 
-interface LoadResult {
-  accepted: number;
-  refused: number;
-  errors: number;
-  firstRefusal: string | null;
-  ms: number;
-  latencies: number[];
-}
-
 function runLoad(args: { port: number; subjectBase: string; sessions: number; mails: number; seconds: number; offset: number }) {
-  const cpu = process.cpuUsage();
-  return new Promise<LoadResult & { serverCpuMs: number }>((resolveLoad, reject) => {
-    const child = spawn(process.execPath, ['-e', LOAD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      const used = process.cpuUsage(cpu);
-      if (code !== 0) return reject(new Error(`load generator exited with ${code}`));
-      resolveLoad({ ...(JSON.parse(out) as LoadResult), serverCpuMs: (used.user + used.system) / 1000 });
-    });
-  });
+  return runLoadClient(LOAD, args);
 }
-
-const percentile = (xs: number[], p: number) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * p) - 1)] ?? 0;
-};
-const fmt = (n: number) => Math.round(n).toLocaleString('en');
 
 export interface Mail2SmsBenchResult {
   /** Mails accepted (250) a second. */

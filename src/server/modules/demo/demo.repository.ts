@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
 import type { OutgoingRow } from '../../db/schema.js';
+import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
 
 /** One history row to insert: every column but the id, which the database assigns in insertion order. */
@@ -13,30 +14,10 @@ export type NewOutgoingRow = Omit<OutgoingRow, 'id'>;
 
 /** The inserted columns, in the order of the bulk statements. */
 export const OUTGOING_INSERT_COLUMNS = [
-  'account_id',
-  'job_id',
-  'user_id',
-  'user_login',
-  'channel',
-  'sender',
-  'receiver',
-  'message',
-  'redacted_at',
-  'encoding',
-  'parts',
-  'credits',
-  'tag',
-  'status',
+  ...OUTGOING_MESSAGE_COLUMNS,
   'priority',
   'created_at',
-  'sent_at',
-  'delivered_at',
-  'failed_at',
-  'expired_at',
-  'canceled_at',
-  'carrier_message_id',
-  'error_code',
-  'error_text',
+  ...OUTGOING_OUTCOME_COLUMNS,
   'deferred_until',
   'valid_until',
 ] as const satisfies readonly (keyof NewOutgoingRow)[];

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { insertAccount } from '../../../../test/account-factory.js';
 import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
 import { analyzeSms } from '../../../shared/sms-encoding.js';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
@@ -212,31 +213,7 @@ describe('copyLine', () => {
 });
 
 async function createAccount(database: TestDatabase, name: string): Promise<number> {
-  const { db } = database;
-  const customer = await db
-    .insertInto('customers')
-    .values({ email: `${name}@example.com`, password_hash: 'x', created_at: NOW })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const account = await db
-    .insertInto('accounts')
-    .values({
-      name,
-      owner_id: customer.id,
-      description: '',
-      status: 'enable',
-      credits: 0,
-      timezone: 'Europe/Paris',
-      default_country: 'FR',
-      store_text: 1,
-      redact_after_days: null,
-      retention_days: null,
-      callback_url: null,
-      created_at: NOW,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  return account.id;
+  return (await insertAccount(database, name, { createdAt: NOW })).accountId;
 }
 
 /** The history's indexes and triggers, to check a load leaves them as it found them. */

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
+import { insertAccount } from '../../../../test/account-factory.js';
 import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
 import type { AccountAccess } from '../auth/principal.js';
@@ -11,39 +12,19 @@ const NOW = Date.UTC(2024, 5, 1);
 
 /** An account (with `credits`) and an SMS user with a quota, as rows. */
 async function createAccountWithUser(database: TestDatabase, name: string, credits: number, quota: number) {
-  const { db } = database;
-  const customer = await db
-    .insertInto('customers')
-    .values({ email: `${name}@example.com`, password_hash: 'x', created_at: NOW })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const account = await db
-    .insertInto('accounts')
-    .values({
-      name,
-      owner_id: customer.id,
-      description: '',
-      status: 'enable',
-      credits,
-      timezone: 'Europe/Paris',
-      default_country: 'FR',
-      store_text: 1,
-      created_at: NOW,
-    })
-    .returning('id')
-    .executeTakeFirstOrThrow();
-  const user = await db
+  const { customerId, accountId } = await insertAccount(database, name, { credits, createdAt: NOW });
+  const user = await database.db
     .insertInto('sms_users')
-    .values({ account_id: account.id, login: 'apiuser', password_hash: 'x', ip_restrictions: '[]', quota, created_at: NOW })
+    .values({ account_id: accountId, login: 'apiuser', password_hash: 'x', ip_restrictions: '[]', quota, created_at: NOW })
     .returning('id')
     .executeTakeFirstOrThrow();
   const access: AccountAccess = {
-    account: { id: account.id, name, timezone: 'Europe/Paris', ownerId: customer.id, credits, status: 'enable', defaultCountry: 'FR' },
+    account: { id: accountId, name, timezone: 'Europe/Paris', ownerId: customerId, credits, status: 'enable', defaultCountry: 'FR' },
     userLogin: null,
     userId: null,
     actor: `customer:${name}@example.com`,
   };
-  return { accountId: account.id, userId: user.id, access };
+  return { accountId, userId: user.id, access };
 }
 
 async function balances(database: TestDatabase, accountId: number, userId: number) {

@@ -14,9 +14,8 @@ export interface HistoryScope {
   userLogin: string | null;
 }
 
-/** Every column of a history row (explicit, never selectAll), in the order `toOutgoing` and the array mode read them. */
-export const COLUMNS = [
-  'id',
+/** The columns every new history row is written with first, in this order: who sent what to whom, and its status. */
+export const OUTGOING_MESSAGE_COLUMNS = [
   'account_id',
   'job_id',
   'user_id',
@@ -31,7 +30,10 @@ export const COLUMNS = [
   'credits',
   'tag',
   'status',
-  'created_at',
+] as const;
+
+/** What became of a message at the carrier, in this order (null until it happens). */
+export const OUTGOING_OUTCOME_COLUMNS = [
   'sent_at',
   'delivered_at',
   'failed_at',
@@ -40,6 +42,14 @@ export const COLUMNS = [
   'carrier_message_id',
   'error_code',
   'error_text',
+] as const;
+
+/** Every column of a history row (explicit, never selectAll), in the order `toOutgoing` and the array mode read them. */
+export const COLUMNS = [
+  'id',
+  ...OUTGOING_MESSAGE_COLUMNS,
+  'created_at',
+  ...OUTGOING_OUTCOME_COLUMNS,
   'deferred_until',
   'valid_until',
 ] as const;

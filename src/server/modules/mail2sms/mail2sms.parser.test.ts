@@ -55,41 +55,6 @@ describe('mail2sms subject, positional form', () => {
     expect(fieldsOf('a:l:p:senderForResponse=1:+33612345678')).toMatchObject({ sender: null, senderForResponse: true });
     expect(fieldsOf('a:l:p:S')).toMatchObject({ to: [] });
   });
-
-  it('refuses malformed subjects with a reason', () => {
-    expect(refusalOf(parseSubject(''))).toMatchObject({ reason: 'MALFORMED_SUBJECT', message: expect.stringContaining('empty') });
-    expect(refusalOf(parseSubject('hello world'))).toMatchObject({ reason: 'MALFORMED_SUBJECT' });
-    expect(refusalOf(parseSubject('a:b:c'))).toMatchObject({ reason: 'MALFORMED_SUBJECT', message: expect.stringContaining('3 fields') });
-    expect(refusalOf(parseSubject('a:b:c:d:e:f:g:h:i:j'))).toMatchObject({
-      reason: 'MALFORMED_SUBJECT',
-      message: expect.stringContaining('named form'),
-    });
-    expect(refusalOf(parseSubject('a::p:S:+33612345678'))).toMatchObject({
-      reason: 'MISSING_FIELD',
-      message: expect.stringContaining('Missing Login'),
-    });
-    expect(refusalOf(parseSubject('a:l:p::+33612345678'))).toMatchObject({
-      reason: 'MISSING_FIELD',
-      message: expect.stringContaining('Missing From'),
-    });
-  });
-
-  it('refuses invalid optional fields, naming them', () => {
-    const cases: [string, string][] = [
-      ['a:l:p:S:+33612345678:2512', 'Invalid Deferred'],
-      ['a:l:p:S:+33612345678:183032132030', 'Invalid Deferred'],
-      ['a:l:p:S:+33612345678:243019072030', 'Invalid Deferred'],
-      ['a:l:p:S:+33612345678::4', 'Invalid Class'],
-      ['a:l:p:S:+33612345678:::3', 'Invalid smsCoding'],
-      ['a:l:p:S:+33612345678::::yes', 'Invalid NoStop'],
-    ];
-    for (const [subject, message] of cases) {
-      expect(refusalOf(parseSubject(subject)), subject).toMatchObject({
-        reason: 'INVALID_FIELD',
-        message: expect.stringContaining(message),
-      });
-    }
-  });
 });
 
 describe('mail2sms subject, named form', () => {
@@ -129,27 +94,32 @@ describe('mail2sms subject, named form', () => {
       deferred: { year: 2031, month: 1, day: 1, hour: 9, minute: 5, second: 0 },
     });
   });
+});
 
-  it('refuses unknown keys, repeated fields and missing ones', () => {
-    expect(refusalOf(parseSubject('Account=a;Login=l;Password=p;From=S;To=+33612345678;Colour=red'))).toMatchObject({
-      reason: 'MALFORMED_SUBJECT',
-      message: expect.stringContaining('Colour=red'),
-    });
-    expect(refusalOf(parseSubject('Account=a;Login=l;Password=p;From=S;Too=+33612345678'))).toMatchObject({
-      reason: 'MALFORMED_SUBJECT',
-      message: expect.stringContaining('Too=+33612345678'),
-    });
-    expect(refusalOf(parseSubject('Account=a;Login=l;Login=m;Password=p;From=S'))).toMatchObject({
-      reason: 'MALFORMED_SUBJECT',
-      message: expect.stringContaining('Login is given twice'),
-    });
-    expect(refusalOf(parseSubject('Account=a;Login=l;From=S;To=+33612345678'))).toMatchObject({
-      reason: 'MISSING_FIELD',
-      message: expect.stringContaining('Missing Password'),
-    });
-    expect(refusalOf(parseSubject('Account=a;Login=l;Password=p;From=S;Tag=abcdefghijklmnopqrstu'))).toMatchObject({
-      reason: 'INVALID_FIELD',
-    });
+describe('mail2sms subject refusals', () => {
+  // [subject, reason, what the message says ('' when only the reason matters)]
+  it.each<[string, string, string]>([
+    // positional form: malformed, missing fields, invalid optional fields (the message names them)
+    ['', 'MALFORMED_SUBJECT', 'empty'],
+    ['hello world', 'MALFORMED_SUBJECT', ''],
+    ['a:b:c', 'MALFORMED_SUBJECT', '3 fields'],
+    ['a:b:c:d:e:f:g:h:i:j', 'MALFORMED_SUBJECT', 'named form'],
+    ['a::p:S:+33612345678', 'MISSING_FIELD', 'Missing Login'],
+    ['a:l:p::+33612345678', 'MISSING_FIELD', 'Missing From'],
+    ['a:l:p:S:+33612345678:2512', 'INVALID_FIELD', 'Invalid Deferred'],
+    ['a:l:p:S:+33612345678:183032132030', 'INVALID_FIELD', 'Invalid Deferred'],
+    ['a:l:p:S:+33612345678:243019072030', 'INVALID_FIELD', 'Invalid Deferred'],
+    ['a:l:p:S:+33612345678::4', 'INVALID_FIELD', 'Invalid Class'],
+    ['a:l:p:S:+33612345678:::3', 'INVALID_FIELD', 'Invalid smsCoding'],
+    ['a:l:p:S:+33612345678::::yes', 'INVALID_FIELD', 'Invalid NoStop'],
+    // named form: unknown keys, repeated fields, missing ones, too long a tag
+    ['Account=a;Login=l;Password=p;From=S;To=+33612345678;Colour=red', 'MALFORMED_SUBJECT', 'Colour=red'],
+    ['Account=a;Login=l;Password=p;From=S;Too=+33612345678', 'MALFORMED_SUBJECT', 'Too=+33612345678'],
+    ['Account=a;Login=l;Login=m;Password=p;From=S', 'MALFORMED_SUBJECT', 'Login is given twice'],
+    ['Account=a;Login=l;From=S;To=+33612345678', 'MISSING_FIELD', 'Missing Password'],
+    ['Account=a;Login=l;Password=p;From=S;Tag=abcdefghijklmnopqrstu', 'INVALID_FIELD', ''],
+  ])('refuses %j: %s', (subject, reason, message) => {
+    expect(refusalOf(parseSubject(subject))).toMatchObject({ reason, message: expect.stringContaining(message) });
   });
 });
 

@@ -2,6 +2,7 @@ import { CompiledQuery, type Kysely } from 'kysely';
 import type { Database } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
+import { OUTGOING_MESSAGE_COLUMNS } from '../history/outgoing.repository.js';
 
 /** One validated job, ready to be written: every row, the debit and the queue entries go together. */
 export interface PreparedJob {
@@ -34,26 +35,8 @@ export type AcceptResult = { ok: true; jobId: number; ids: number[]; creditsLeft
 /** Rows per multi-row insert: 18 parameters a row stays far below SQLite's 32,766 variables. */
 const CHUNK = 500;
 
-const OUTGOING_COLUMNS = [
-  'account_id',
-  'job_id',
-  'user_id',
-  'user_login',
-  'channel',
-  'sender',
-  'receiver',
-  'message',
-  'redacted_at',
-  'encoding',
-  'parts',
-  'credits',
-  'tag',
-  'status',
-  'priority',
-  'created_at',
-  'deferred_until',
-  'valid_until',
-] as const;
+/** The columns of a new history row, in the order of the values written for each receiver. */
+const OUTGOING_COLUMNS = [...OUTGOING_MESSAGE_COLUMNS, 'priority', 'created_at', 'deferred_until', 'valid_until'] as const;
 const QUEUE_COLUMNS = ['outgoing_id', 'account_id', 'priority', 'due_at', 'attempts', 'lease_owner', 'lease_until'] as const;
 const JOB_COLUMNS = ['account_id', 'user_id', 'channel', 'receivers', 'credits', 'options', 'created_at'] as const;
 

@@ -1,7 +1,8 @@
-import { type FormEvent, useState } from 'react';
-import { type ApiError, accountPath, api } from '../../api.js';
-import { ConfirmDialog, ErrorText, OnceSecret, When } from '../../components.js';
+import { useState } from 'react';
+import { accountPath, api } from '../../api.js';
+import { ErrorText, OnceSecret, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
+import { CardForm, ListTable, useListActions } from '../../list-page.js';
 import type { ApiToken, SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
 
@@ -11,29 +12,16 @@ export function TokensPage({ account }: { account: string }) {
   const path = accountPath(account, '/tokens');
   const tokens = useResource<ApiToken[]>(path);
   const users = useResource<SmsUser[]>(accountPath(account, '/users'));
+  const { error, submit } = useListActions(tokens);
   const [name, setName] = useState('');
   const [user, setUser] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
   const [shown, setShown] = useState<string | null>(null);
-  const [revoking, setRevoking] = useState<ApiToken | null>(null);
 
-  const create = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
-    try {
-      const answer = await api.post<ApiToken & { token: string }>(path, { name, ...(user ? { user } : {}) });
-      setShown(answer.token);
-      setName('');
-      tokens.reload();
-    } catch (e) {
-      setError(e as ApiError);
-    }
-  };
-  const revoke = async (token: ApiToken) => {
-    await api.delete(`${path}/${token.id}`);
-    setRevoking(null);
-    tokens.reload();
-  };
+  const create = submit(async () => {
+    const answer = await api.post<ApiToken & { token: string }>(path, { name, ...(user ? { user } : {}) });
+    setShown(answer.token);
+    setName('');
+  });
 
   return (
     <section className="page">
@@ -41,67 +29,44 @@ export function TokensPage({ account }: { account: string }) {
       <p className="muted">{t('tokens.intro')}</p>
       <ErrorText error={tokens.error ?? error} />
       {shown && <OnceSecret label={t('tokens.shown')} value={shown} />}
-      <div className="table-wrap">
-        <table className="list">
-          <thead>
-            <tr>
-              <th scope="col">{t('tokens.name')}</th>
-              <th scope="col">{t('tokens.user')}</th>
-              <th scope="col">{t('tokens.created')}</th>
-              <th scope="col">{t('tokens.lastUsed')}</th>
-              <th scope="col">{t('senders.status')}</th>
-              <th scope="col">
-                <span className="visually-hidden">{t('tokens.revoke')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.data?.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">
-                  {t('tokens.none')}
-                </td>
-              </tr>
-            )}
-            {tokens.data?.map((token) => (
-              <tr key={token.id}>
-                <td data-label={t('tokens.name')}>{token.name || <span className="muted">#{token.id}</span>}</td>
-                <td data-label={t('tokens.user')}>{token.user ?? <span className="muted">{t('tokens.wholeAccount')}</span>}</td>
-                <td data-label={t('tokens.created')}>
-                  <When iso={token.createdAt} />
-                </td>
-                <td data-label={t('tokens.lastUsed')}>
-                  <When iso={token.lastUsedAt} />
-                </td>
-                <td data-label={t('senders.status')}>{token.revokedAt ? t('tokens.revoked') : t('tokens.active')}</td>
-                <td className="actions-cell">
-                  {!token.revokedAt && (
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`${t('tokens.revoke')} ${token.name || `#${token.id}`}`}
-                      onClick={() => setRevoking(token)}
-                    >
-                      {t('tokens.revoke')}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {revoking && (
-        <ConfirmDialog
-          title={t('tokens.revokeTitle')}
-          message={t('tokens.confirmRevoke', { name: revoking.name || `#${revoking.id}` })}
-          confirmLabel={t('tokens.revoke')}
-          onCancel={() => setRevoking(null)}
-          onConfirm={() => revoke(revoking)}
-        />
-      )}
-      <form className="form card" onSubmit={create}>
-        <h2>{t('tokens.create')}</h2>
+      <ListTable
+        columns={[t('tokens.name'), t('tokens.user'), t('tokens.created'), t('tokens.lastUsed'), t('senders.status')]}
+        actionsLabel={t('tokens.revoke')}
+        empty={t('tokens.none')}
+        list={tokens}
+        row={(token, askRemove) => (
+          <tr key={token.id}>
+            <td data-label={t('tokens.name')}>{token.name || <span className="muted">#{token.id}</span>}</td>
+            <td data-label={t('tokens.user')}>{token.user ?? <span className="muted">{t('tokens.wholeAccount')}</span>}</td>
+            <td data-label={t('tokens.created')}>
+              <When iso={token.createdAt} />
+            </td>
+            <td data-label={t('tokens.lastUsed')}>
+              <When iso={token.lastUsedAt} />
+            </td>
+            <td data-label={t('senders.status')}>{token.revokedAt ? t('tokens.revoked') : t('tokens.active')}</td>
+            <td className="actions-cell">
+              {!token.revokedAt && (
+                <button
+                  type="button"
+                  className="danger"
+                  aria-label={`${t('tokens.revoke')} ${token.name || `#${token.id}`}`}
+                  onClick={askRemove}
+                >
+                  {t('tokens.revoke')}
+                </button>
+              )}
+            </td>
+          </tr>
+        )}
+        confirm={(token) => ({
+          title: t('tokens.revokeTitle'),
+          message: t('tokens.confirmRevoke', { name: token.name || `#${token.id}` }),
+          confirmLabel: t('tokens.revoke'),
+        })}
+        remove={(token) => api.delete(`${path}/${token.id}`)}
+      />
+      <CardForm title={t('tokens.create')} submitLabel={t('tokens.create')} onSubmit={create}>
         <div className="form-row">
           <label>
             {t('tokens.name')}
@@ -119,12 +84,7 @@ export function TokensPage({ account }: { account: string }) {
             </select>
           </label>
         </div>
-        <div>
-          <button type="submit" className="primary">
-            {t('tokens.create')}
-          </button>
-        </div>
-      </form>
+      </CardForm>
     </section>
   );
 }

@@ -1,7 +1,8 @@
-import { type FormEvent, useState } from 'react';
-import { type ApiError, accountPath, api } from '../../api.js';
-import { ConfirmDialog, ErrorText, OnceSecret, When } from '../../components.js';
+import { useState } from 'react';
+import { accountPath, api } from '../../api.js';
+import { ErrorText, OnceSecret, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
+import { CardForm, ListTable, useListActions } from '../../list-page.js';
 import type { SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
 
@@ -17,41 +18,27 @@ export function UsersPage({ account }: { account: string }) {
   const { t, n } = useI18n();
   const path = accountPath(account, '/users');
   const users = useResource<SmsUser[]>(path);
+  const { error, submit } = useListActions(users);
   const [login, setLogin] = useState('');
   const [ips, setIps] = useState('');
   const [quota, setQuota] = useState('');
   const [callback, setCallback] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
   const [created, setCreated] = useState<{ login: string; password: string } | null>(null);
-  const [deleting, setDeleting] = useState<SmsUser | null>(null);
 
-  const create = async (event: FormEvent) => {
-    event.preventDefault();
-    setError(null);
+  const create = submit(async () => {
     setCreated(null);
-    try {
-      const user = await api.post<SmsUser & { password?: string }>(path, {
-        login,
-        ipRestrictions: lines(ips),
-        quota: quota === '' ? null : Number(quota),
-        callbackUrl: callback === '' ? null : callback,
-      });
-      setCreated({ login: user.login, password: user.password ?? '' });
-      setLogin('');
-      setIps('');
-      setQuota('');
-      setCallback('');
-      users.reload();
-    } catch (e) {
-      setError(e as ApiError);
-    }
-  };
-
-  const remove = async (user: SmsUser) => {
-    await api.delete(`${path}/${encodeURIComponent(user.login)}`);
-    setDeleting(null);
-    users.reload();
-  };
+    const user = await api.post<SmsUser & { password?: string }>(path, {
+      login,
+      ipRestrictions: lines(ips),
+      quota: quota === '' ? null : Number(quota),
+      callbackUrl: callback === '' ? null : callback,
+    });
+    setCreated({ login: user.login, password: user.password ?? '' });
+    setLogin('');
+    setIps('');
+    setQuota('');
+    setCallback('');
+  });
 
   return (
     <section className="page">
@@ -59,64 +46,41 @@ export function UsersPage({ account }: { account: string }) {
       <p className="muted">{t('users.intro')}</p>
       <ErrorText error={users.error} />
       {created && <OnceSecret label={t('users.created', { login: created.login })} value={created.password} />}
-      <div className="table-wrap">
-        <table className="list">
-          <thead>
-            <tr>
-              <th scope="col">{t('users.login')}</th>
-              <th scope="col">{t('users.ips')}</th>
-              <th scope="col">{t('users.quota')}</th>
-              <th scope="col">{t('users.callback')}</th>
-              <th scope="col">{t('tokens.created')}</th>
-              <th scope="col">
-                <span className="visually-hidden">{t('common.delete')}</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data?.length === 0 && (
-              <tr>
-                <td colSpan={6} className="muted">
-                  {t('users.none')}
-                </td>
-              </tr>
-            )}
-            {users.data?.map((u) => (
-              <tr key={u.login} data-login={u.login}>
-                <td data-label={t('users.login')}>
-                  <strong>{u.login}</strong>
-                </td>
-                <td data-label={t('users.ips')}>
-                  {u.ipRestrictions.length ? u.ipRestrictions.join(', ') : <span className="muted">{t('users.anyIp')}</span>}
-                </td>
-                <td data-label={t('users.quota')}>{u.quota === null ? <span className="muted">{t('users.noQuota')}</span> : n(u.quota)}</td>
-                <td className="mono" data-label={t('users.callback')}>
-                  {u.callbackUrl ?? <span className="muted">—</span>}
-                </td>
-                <td data-label={t('tokens.created')}>
-                  <When iso={u.createdAt} />
-                </td>
-                <td className="actions-cell">
-                  <button type="button" className="danger" aria-label={`${t('common.delete')} ${u.login}`} onClick={() => setDeleting(u)}>
-                    {t('common.delete')}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
-      {deleting && (
-        <ConfirmDialog
-          title={t('users.deleteTitle')}
-          message={t('users.confirmDelete', { login: deleting.login })}
-          confirmLabel={t('common.delete')}
-          onCancel={() => setDeleting(null)}
-          onConfirm={() => remove(deleting)}
-        />
-      )}
-      <form className="form card" onSubmit={create}>
-        <h2>{t('users.create')}</h2>
+      <ListTable
+        columns={[t('users.login'), t('users.ips'), t('users.quota'), t('users.callback'), t('tokens.created')]}
+        actionsLabel={t('common.delete')}
+        empty={t('users.none')}
+        list={users}
+        row={(u, askRemove) => (
+          <tr key={u.login} data-login={u.login}>
+            <td data-label={t('users.login')}>
+              <strong>{u.login}</strong>
+            </td>
+            <td data-label={t('users.ips')}>
+              {u.ipRestrictions.length ? u.ipRestrictions.join(', ') : <span className="muted">{t('users.anyIp')}</span>}
+            </td>
+            <td data-label={t('users.quota')}>{u.quota === null ? <span className="muted">{t('users.noQuota')}</span> : n(u.quota)}</td>
+            <td className="mono" data-label={t('users.callback')}>
+              {u.callbackUrl ?? <span className="muted">—</span>}
+            </td>
+            <td data-label={t('tokens.created')}>
+              <When iso={u.createdAt} />
+            </td>
+            <td className="actions-cell">
+              <button type="button" className="danger" aria-label={`${t('common.delete')} ${u.login}`} onClick={askRemove}>
+                {t('common.delete')}
+              </button>
+            </td>
+          </tr>
+        )}
+        confirm={(u) => ({
+          title: t('users.deleteTitle'),
+          message: t('users.confirmDelete', { login: u.login }),
+          confirmLabel: t('common.delete'),
+        })}
+        remove={(u) => api.delete(`${path}/${encodeURIComponent(u.login)}`)}
+      />
+      <CardForm title={t('users.create')} submitLabel={t('common.create')} onSubmit={create}>
         <div className="form-row">
           <label>
             {t('users.login')}
@@ -144,12 +108,7 @@ export function UsersPage({ account }: { account: string }) {
           />
         </label>
         <ErrorText error={error} />
-        <div>
-          <button type="submit" className="primary">
-            {t('common.create')}
-          </button>
-        </div>
-      </form>
+      </CardForm>
     </section>
   );
 }
