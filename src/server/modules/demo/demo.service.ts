@@ -4,6 +4,7 @@ import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.j
 import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
+import { offsetAt } from '../../time-zone.js';
 import { createPasswordHasher, generatePassword, type PasswordHasher } from '../auth/password.js';
 import { type BulkLoadStrategy, createDemoRepository, type DemoRepository, type DemoUser, type NewOutgoingRow } from './demo.repository.js';
 import { type Category, type Random, TEMPLATES, type TextContext, tagFor } from './demo-texts.js';
@@ -284,14 +285,6 @@ export interface DemoGenerationOptions {
   batchSize?: number;
 }
 
-/** Local wall-clock offset (ms, local = utc + offset) of `timeZone` at `ms`. */
-function offsetAt(dtf: Intl.DateTimeFormat, ms: number): number {
-  const v: Record<string, number> = {};
-  for (const p of dtf.formatToParts(ms)) if (p.type !== 'literal') v[p.type] = Number(p.value);
-  const local = Date.UTC(v.year, v.month - 1, v.day, v.hour, v.minute, v.second);
-  return local - (ms - (((ms % 1000) + 1000) % 1000));
-}
-
 interface Slot {
   start: number;
   length: number;
@@ -301,27 +294,17 @@ interface Slot {
 
 /** Hourly slots over the span, each with its share of `count` (office hours, weekdays, season, day-to-day noise, growth). */
 function planSlots(count: number, now: number, spanDays: number, timeZone: string, rng: Random): Slot[] {
-  const dtf = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
   const start = now - spanDays * DAY_MS;
   const n = Math.max(1, Math.ceil((now - start) / HOUR_MS));
   const slots: Slot[] = [];
   const weights = new Float64Array(n);
   const dayFactors = new Map<number, number>();
-  let offsetMs = offsetAt(dtf, start);
+  let offsetMs = offsetAt(start, timeZone);
   let total = 0;
   for (let i = 0; i < n; i++) {
     const slotStart = start + i * HOUR_MS;
     const length = Math.min(HOUR_MS, now - slotStart);
-    if (i % 6 === 0 || i === n - 1) offsetMs = offsetAt(dtf, slotStart);
+    if (i % 6 === 0 || i === n - 1) offsetMs = offsetAt(slotStart, timeZone);
     const local = new Date(slotStart + length / 2 + offsetMs);
     const day = Math.floor((slotStart + offsetMs) / DAY_MS);
     let dayFactor = dayFactors.get(day);

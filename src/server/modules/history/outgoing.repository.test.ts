@@ -139,6 +139,29 @@ describeEachDialect('outgoing repository', (ctx) => {
     expect(await messages({ q: 'livré\nmerci' })).toEqual(['Colis 📦 livré\nMerci']);
   });
 
+  it('streams a text search in order, in bounded windows of the sort order, every match once, up to a limit', async () => {
+    const scanned = createOutgoingRepository(ctx.database, { ftsFew: 0, scanWindow: 2 });
+    const sorts: HistorySort[] = [
+      { key: 'date', direction: 'desc' },
+      { key: 'message', direction: 'asc' },
+      { key: 'receiver', direction: 'desc' },
+    ];
+    for (const sort of sorts) {
+      for (const q of ['é', 'o', 'RENDEZ', 'absent']) {
+        const expected = (await repo.list({ scope, filter: { q }, sort, cursor: null, limit: 100 })).rows.map((r) => r.id);
+        const streamed: number[] = [];
+        for await (const batch of scanned.streamLean({ scope, filter: { q }, sort, limit: null, batchSize: 1 })) {
+          expect(batch.length).toBeLessThanOrEqual(1);
+          streamed.push(...batch.map((r) => r.id));
+        }
+        expect(streamed).toEqual(expected);
+        const firstTwo: number[] = [];
+        for await (const batch of scanned.stream({ scope, filter: { q }, sort, limit: 2 })) firstTwo.push(...batch.map((r) => r.id));
+        expect(firstTwo).toEqual(expected.slice(0, 2));
+      }
+    }
+  });
+
   it('gives the same pages when a date or receiver range is read without its index (broad ranges)', async () => {
     const broad = createOutgoingRepository(ctx.database, { broadRange: 0 });
     const base = Date.UTC(2024, 4, 1, 8, 0, 0);

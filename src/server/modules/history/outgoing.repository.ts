@@ -274,18 +274,33 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     if (filter.ids) c.push(eb('outgoing.id', 'in', filter.ids));
     if (filter.from !== undefined) c.push(eb(date, '>=', filter.from));
     if (filter.to !== undefined) c.push(eb(date, '<=', filter.to));
-    if (text.kind === 'ilike' && !text.apart) c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
+    c.push(...textConditions(text));
+    return c;
+  }
 
+  /** The text search's part of `conditions`. */
+  function textConditions(text: TextPlan): Expression<SqlBool>[] {
+    const c: Expression<SqlBool>[] = [];
+    if (text.kind === 'ilike' && !text.apart) c.push(sql<SqlBool>`outgoing.message ilike ${text.pattern} escape '\\'`);
     if (text.kind === 'fts') c.push(sql<SqlBool>`outgoing.id in (select rowid from outgoing_fts where outgoing_fts match ${text.match})`);
     if (text.kind === 'fts' || text.kind === 'contains') c.push(sql<SqlBool>`relais_contains(outgoing.message, ${text.folded})`);
     return c;
   }
 
-  /** A page's rows as arrays of `columns` (in display order), and whether more follow (see `list`). */
+  /**
+   * A page's rows as arrays of `columns` (in display order), and whether more follow (see `list`).
+   *
+   * `scan` (exports, read forwards): a text search that is not rare reads the next `scanWindow` rows
+   * of the order (at least `limit`) and keeps those that match; `last` is the window's last row, where
+   * the next read starts even when it did not match. Each statement reads a bounded window, and a
+   * whole export reads the order once; the page strategies would read every match of a common word
+   * again for each batch.
+   */
   async function listArrays(
-    args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number },
+    args: PageArgs,
     columns: readonly (typeof COLUMNS)[number][],
-  ): Promise<{ rows: unknown[][]; more: boolean }> {
+    scan = false,
+  ): Promise<{ rows: unknown[][]; more: boolean; last?: unknown[] }> {
     const { scope, filter, sort, cursor, limit } = args;
     const column = SORT_COLUMNS[sort.key];
     const backwards = cursor?.way === 'before';
@@ -334,12 +349,7 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       )
         .select(columns.map((c) => `outgoing.${c}` as const))
         .where((eb) =>
-          window === null
-            ? where(eb, text)
-            : eb.and([
-                eb('outgoing.id', 'in', windowIds(eb, window)),
-                ...conditions(eb, { accountId: scope.accountId, userLogin: null }, { q: filter.q }, text).slice(1),
-              ]),
+          window === null ? where(eb, text) : eb.and([eb('outgoing.id', 'in', windowIds(eb, window)), ...textConditions(text)]),
         )
         .orderBy(`outgoing.${column}`, direction)
         .orderBy('outgoing.id', direction)
@@ -353,6 +363,25 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       // the sort index for millions of rows when the first values hold no match).
       const indexed = textPlan(filter.q, true);
       const few = indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+      if (scan && !few && !backwards) {
+        const size = Math.max(limit, scanWindow);
+        const hit = sql<number>`case when ${sql.join(textConditions(textPlan(filter.q, false)), sql` and `)} then 1 else 0 end`;
+        const window = await selectArrays(
+          db
+            .selectFrom('outgoing')
+            .select(columns.map((c) => `outgoing.${c}` as const))
+            .select(hit.as('hit'))
+            .where((eb) => where(eb, { kind: 'none' }))
+            .orderBy(`outgoing.${column}`, direction)
+            .orderBy('outgoing.id', direction)
+            .limit(size)
+            .compile(),
+        );
+        const hitAt = columns.length;
+        const matches = window.filter((r) => Number(r[hitAt]) === 1);
+        if (matches.length > limit) return { rows: matches.slice(0, limit), more: true, last: matches[limit - 1] };
+        return { rows: matches, more: window.length === size, last: window[window.length - 1] };
+      }
       if (!few) {
         for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
           const found = await selectArrays(page(textPlan(filter.q, false), size));
@@ -382,26 +411,29 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     return { rows: result, more };
   }
 
+  /**
+   * One page in the order `sort` (tie-broken by id), starting after/before `cursor`. Returns up to
+   * `limit` rows in display order; `more` tells whether another row lies beyond them in the reading way.
+   */
+  async function list(args: PageArgs, scan = false): Promise<StreamPage<Outgoing>> {
+    const { rows, more, last } = await listArrays(args, COLUMNS, scan);
+    return { rows: rows.map(fromArray), more, ...(last ? { last: fromArray(last) } : {}) };
+  }
+
+  /** `list` with lean rows (exports in the seed format). */
+  async function listLean(args: PageArgs, scan = false): Promise<StreamPage<LeanOutgoing>> {
+    const { rows, more, last } = await listArrays(args, LEAN_COLUMNS, scan);
+    return { rows: rows.map(fromLeanArray), more, ...(last ? { last: fromLeanArray(last) } : {}) };
+  }
+
   return {
     /** The WHERE of `filter` within `scope` for other readers of the history (stats); text search as `count` does it. */
     where(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter): Expression<SqlBool> {
       return eb.and(conditions(eb, scope, filter, textPlan(filter.q, !filter.ids)));
     },
 
-    /**
-     * One page in the order `sort` (tie-broken by id), starting after/before `cursor`. Returns up to
-     * `limit` rows in display order; `more` tells whether another row lies beyond them in the reading way.
-     */
-    async list(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number }) {
-      const { rows, more } = await listArrays(args, COLUMNS);
-      return { rows: rows.map(fromArray), more };
-    },
-
-    /** `list` with lean rows (exports in the seed format). */
-    async listLean(args: { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number }) {
-      const { rows, more } = await listArrays(args, LEAN_COLUMNS);
-      return { rows: rows.map(fromLeanArray), more };
-    },
+    list,
+    listLean,
 
     /** How many messages match, counting at most `cap` (then `exact` is false). */
     async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {
@@ -509,23 +541,25 @@ export function createOutgoingRepository(database: Database, options: { scanWind
 
     /** Keyset batches of the whole filtered history in `sort` order, for exports (constant memory). */
     stream(args: StreamArgs): AsyncGenerator<Outgoing[]> {
-      return streamPages(args, (page) => this.list(page));
+      return streamPages(args, (page) => list(page, true));
     },
 
     /** `stream` with lean rows (the seed CSV). */
     streamLean(args: StreamArgs): AsyncGenerator<LeanOutgoing[]> {
-      return streamPages(args, (page) => this.listLean(page));
+      return streamPages(args, (page) => listLean(page, true));
     },
   };
 }
 
 type StreamArgs = { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; limit: number | null; batchSize?: number };
 type PageArgs = { scope: HistoryScope; filter: HistoryFilter; sort: HistorySort; cursor: Cursor | null; limit: number };
+/** A page, and where the next one starts when that is not its last row (see `listArrays`' `scan`). */
+type StreamPage<T> = { rows: T[]; more: boolean; last?: T };
 
 /** Keyset batches of a whole filtered history, read page after page by `list`. */
 async function* streamPages<T extends LeanOutgoing>(
   args: StreamArgs,
-  list: (page: PageArgs) => Promise<{ rows: T[]; more: boolean }>,
+  list: (page: PageArgs) => Promise<StreamPage<T>>,
 ): AsyncGenerator<T[]> {
   const batchSize = args.batchSize ?? 5000;
   let cursor: Cursor | null = null;
@@ -535,8 +569,8 @@ async function* streamPages<T extends LeanOutgoing>(
     const page = await list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
     if (page.rows.length) yield page.rows;
     left -= page.rows.length;
-    if (!page.more || page.rows.length === 0) return;
-    const last = page.rows[page.rows.length - 1];
+    const last = page.last ?? page.rows[page.rows.length - 1];
+    if (!page.more || last === undefined) return;
     cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
   }
 }
