@@ -314,25 +314,34 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver)
         broad.receiver = await wide(scope, { receiver: filter.receiver });
     }
-    const where = (eb: OutgoingEB, text: TextPlan) => {
+    // The keyset condition. SQLite seeks an index on a row value's first column only, then scans:
+    // `(sender, id) > (v, c)` would read every row of sender v before the cursor. So on SQLite a
+    // page after a cursor is read in two segments, each an exact seek: the rest of the cursor's
+    // value (`equal`: column = v, id beyond c), then the values beyond it (`beyond`).
+    type Segment = 'all' | 'tuple' | 'equal' | 'beyond';
+    const op = direction === 'asc' ? '>' : '<';
+    const where = (eb: OutgoingEB, text: TextPlan, segment: Segment) => {
       const c = conditions(eb, scope, filter, text, broad);
-      if (cursor) {
-        c.push(
-          eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), direction === 'asc' ? '>' : '<', eb.tuple(cursor.value as never, cursor.id)),
-        );
+      if (cursor && segment === 'tuple') {
+        c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), op, eb.tuple(cursor.value as never, cursor.id)));
+      } else if (cursor && segment === 'equal') {
+        c.push(eb(`outgoing.${column}`, '=', cursor.value as never), eb('outgoing.id', op, cursor.id));
+      } else if (cursor && segment === 'beyond') {
+        c.push(eb(`outgoing.${column}`, op, cursor.value as never));
       }
       return eb.and(c);
     };
-    // The next `size` rows in this order, without the text test.
-    const windowIds = (eb: OutgoingEB, size: number) =>
+    const segments: Segment[] = !cursor ? ['all'] : dialect === 'sqlite' ? ['equal', 'beyond'] : ['tuple'];
+    // The next `size` rows of the segment in this order, without the text test.
+    const windowIds = (eb: OutgoingEB, segment: Segment, size: number) =>
       eb
         .selectFrom('outgoing')
         .select('outgoing.id')
-        .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }))
+        .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }, segment))
         .orderBy(`outgoing.${column}`, direction)
         .orderBy('outgoing.id', direction)
         .limit(size);
-    const page = (text: TextPlan, window: number | null) =>
+    const page = (segment: Segment, text: TextPlan, window: number | null, want: number) =>
       (text.kind === 'ilike' && text.apart
         ? // PostgreSQL, a word too common for the windows: take every match through the trigram index
           // (OFFSET 0 keeps the subquery whole), then sort them; never walk the sort index looking for them.
@@ -349,61 +358,71 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       )
         .select(columns.map((c) => `outgoing.${c}` as const))
         .where((eb) =>
-          window === null ? where(eb, text) : eb.and([eb('outgoing.id', 'in', windowIds(eb, window)), ...textConditions(text)]),
+          window === null
+            ? where(eb, text, segment)
+            : eb.and([eb('outgoing.id', 'in', windowIds(eb, segment, window)), ...textConditions(text)]),
         )
         .orderBy(`outgoing.${column}`, direction)
         .orderBy('outgoing.id', direction)
-        .limit(limit + 1)
+        .limit(want)
         .compile();
-    let rows: unknown[][] | null = null;
-    // With ids the rows are read by id, and a text search only checks them.
-    if (filter.q && !filter.ids) {
+
+    // Exports with a common word: a window of the order, the matches kept (see `scan` above).
+    const indexed = textPlan(filter.q, true);
+    const few = Boolean(filter.q) && indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+    if (scan && filter.q && !filter.ids && !few && !backwards) {
+      const size = Math.max(limit, scanWindow);
+      const hit = sql<number>`case when ${sql.join(textConditions(textPlan(filter.q, false)), sql` and `)} then 1 else 0 end`;
+      const window: unknown[][] = [];
+      for (const segment of segments) {
+        if (window.length >= size) break;
+        window.push(
+          ...(await selectArrays(
+            db
+              .selectFrom('outgoing')
+              .select(columns.map((c) => `outgoing.${c}` as const))
+              .select(hit.as('hit'))
+              .where((eb) => where(eb, { kind: 'none' }, segment))
+              .orderBy(`outgoing.${column}`, direction)
+              .orderBy('outgoing.id', direction)
+              .limit(size - window.length)
+              .compile(),
+          )),
+        );
+      }
+      const hitAt = columns.length;
+      const matches = window.filter((r) => Number(r[hitAt]) === 1);
+      if (matches.length > limit) return { rows: matches.slice(0, limit), more: true, last: matches[limit - 1] };
+      return { rows: matches, more: window.length === size, last: window[window.length - 1] };
+    }
+
+    /** Up to `want` rows of one segment, in order. */
+    async function read(segment: Segment, want: number): Promise<unknown[][]> {
+      // With ids the rows are read by id, and a text search only checks them.
+      if (!filter.q || filter.ids) return selectArrays(page(segment, textPlan(filter.q, false), null, want));
       // Rare words: the trigram index gives few candidates to read and sort. Common ones: a window of
       // rows in sort order holds a full page (both planners otherwise sort huge candidate sets, or walk
       // the sort index for millions of rows when the first values hold no match).
-      const indexed = textPlan(filter.q, true);
-      const few = indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
-      if (scan && !few && !backwards) {
-        const size = Math.max(limit, scanWindow);
-        const hit = sql<number>`case when ${sql.join(textConditions(textPlan(filter.q, false)), sql` and `)} then 1 else 0 end`;
-        const window = await selectArrays(
-          db
-            .selectFrom('outgoing')
-            .select(columns.map((c) => `outgoing.${c}` as const))
-            .select(hit.as('hit'))
-            .where((eb) => where(eb, { kind: 'none' }))
-            .orderBy(`outgoing.${column}`, direction)
-            .orderBy('outgoing.id', direction)
-            .limit(size)
-            .compile(),
-        );
-        const hitAt = columns.length;
-        const matches = window.filter((r) => Number(r[hitAt]) === 1);
-        if (matches.length > limit) return { rows: matches.slice(0, limit), more: true, last: matches[limit - 1] };
-        return { rows: matches, more: window.length === size, last: window[window.length - 1] };
-      }
       if (!few) {
         for (const size of [...new Set([Math.min(1_000, scanWindow), scanWindow])]) {
-          const found = await selectArrays(page(textPlan(filter.q, false), size));
-          if (found.length > limit) {
-            rows = found;
-            break;
-          }
+          const found = await selectArrays(page(segment, textPlan(filter.q, false), size, want));
+          if (found.length >= want) return found;
           const [[inWindow]] = await selectArrays(
             db
-              .selectFrom((eb) => windowIds(eb as unknown as OutgoingEB, size).as('w'))
+              .selectFrom((eb) => windowIds(eb as unknown as OutgoingEB, segment, size).as('w'))
               .select((eb) => eb.fn.countAll<number>().as('n'))
               .compile(),
           );
-          if (Number(inWindow) < size) {
-            rows = found; // the window held every remaining row
-            break;
-          }
+          if (Number(inWindow) < size) return found; // the window held every remaining row
         }
       }
-      rows ??= await selectArrays(page(indexed.kind === 'ilike' ? { ...indexed, apart: true } : indexed, null));
-    } else {
-      rows = await selectArrays(page(textPlan(filter.q, false), null));
+      return selectArrays(page(segment, indexed.kind === 'ilike' ? { ...indexed, apart: true } : indexed, null, want));
+    }
+
+    const rows: unknown[][] = [];
+    for (const segment of segments) {
+      if (rows.length > limit) break;
+      rows.push(...(await read(segment, limit + 1 - rows.length)));
     }
     const more = rows.length > limit;
     const result = rows.slice(0, limit);
