@@ -19,6 +19,7 @@ import type { Dialect } from '../src/server/db/database.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { composeServices } from '../src/server/services.js';
 import { openHistoryData } from './history-data.js';
+import { memoryOf } from './process-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,17 +43,6 @@ function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** VmRSS and RssAnon of a process, in bytes. */
-function memoryOf(pid: number): { rss: number; anon: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), anon: kb('RssAnon') };
-  } catch {
-    return undefined;
-  }
 }
 
 const data = await openHistoryData({ dialect, messages });

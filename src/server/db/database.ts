@@ -91,6 +91,7 @@ export function openDatabase(
       db,
       dialect: 'sqlite',
       sqlite,
+      onQuery: options.onQuery,
       close: async () => {
         await db.destroy();
       },
