@@ -320,8 +320,16 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     // value (`equal`: column = v, id beyond c), then the values beyond it (`beyond`).
     type Segment = 'all' | 'tuple' | 'equal' | 'beyond';
     const op = direction === 'asc' ? '>' : '<';
+    // Sorted by date after a cursor, the cursor bounds the dates on the reading side: the range's own
+    // bound on that side goes, or SQLite may seek from it and step over every row before the cursor.
+    const bounded: HistoryFilter = { ...filter };
+    if (cursor && sort.key === 'date') {
+      const value = Number(cursor.value);
+      if (direction === 'desc' && bounded.to !== undefined && value <= bounded.to) delete bounded.to;
+      if (direction === 'asc' && bounded.from !== undefined && value >= bounded.from) delete bounded.from;
+    }
     const where = (eb: OutgoingEB, text: TextPlan, segment: Segment) => {
-      const c = conditions(eb, scope, filter, text, broad);
+      const c = conditions(eb, scope, bounded, text, broad);
       if (cursor && segment === 'tuple') {
         c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), op, eb.tuple(cursor.value as never, cursor.id)));
       } else if (cursor && segment === 'equal') {
