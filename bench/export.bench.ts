@@ -8,7 +8,6 @@
  * pressure). Never part of `npm test`.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';

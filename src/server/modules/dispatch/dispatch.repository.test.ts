@@ -9,7 +9,7 @@ import {
   seedCustomerWithAccount,
 } from '../../../../test/factories.js';
 import type { Receipt } from '../carriers/carrier.js';
-import { callbackParams } from './dispatch.repository.js';
+import { callbackParams, EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from './dispatch.repository.js';
 import { fakeClock } from './dispatch-testing.js';
 
 describe('callback parameters', () => {
@@ -279,6 +279,49 @@ describeEachDialectWithApp(
       expect(await message(id)).toMatchObject({ status: 'expired', error_text: 'EXPIRED' });
       expect(await repo().sweepEarlyReceipts(clock.now() + 24 * 3_600_000 + 1)).toEqual({ applied: 0, dropped: 1 });
       expect(await db().selectFrom('early_receipts').select('id').execute()).toEqual([]);
+    });
+
+    it('expires sent messages whose receipt never came, past their validity and a grace period, and forgets carrier ids no longer awaited', async () => {
+      await createSmsUser(ctx.app, seeded.account, { login: 'noreceipt', callbackUrl: 'https://hooks.example.com/expired' });
+      const asUser = bearer(await createToken(ctx.app, seeded.account, { user: 'noreceipt' }));
+      const [silent] = await send({ validityPeriod: 60, receivers: ['+33612345691'] }, asUser);
+      const [delivered] = await send({ validityPeriod: 60, receivers: ['+33612345692'] }, asUser);
+      const [longer] = await send({ receivers: ['+33612345693'] }, asUser);
+      await repo().claim('a', clock.now(), 10, LEASE);
+      await repo().markSent('a', silent, ['nr-1', 'nr-2'], clock.now());
+      await repo().markSent('a', delivered, ['nr-3'], clock.now());
+      await repo().markSent('a', longer, ['nr-4'], clock.now());
+      await repo().applyReceipt(receipt('nr-3'), clock.now());
+      const parts = async () =>
+        (
+          await db()
+            .selectFrom('carrier_parts')
+            .select('carrier_message_id')
+            .where('carrier_message_id', 'like', 'nr-%')
+            .orderBy('carrier_message_id')
+            .execute()
+        ).map((r) => r.carrier_message_id);
+
+      // Within the validity: nothing expires; the delivered message's carrier id is no longer needed.
+      const first = await repo().expireUnconfirmed(clock.now());
+      expect(first.partsDropped).toBeGreaterThanOrEqual(1);
+      expect(await parts()).toEqual(['nr-1', 'nr-2', 'nr-4']);
+      expect(await message(silent)).toMatchObject({ status: 'sent' });
+
+      // Validity (1 h) and grace over: the silent one expires, with its callback; the longer one waits.
+      const later = clock.now() + 60 * 60_000 + RECEIPT_GRACE_MS + 1000;
+      const second = await repo().expireUnconfirmed(later);
+      expect(second.expired).toBeGreaterThanOrEqual(1);
+      expect(await message(silent)).toMatchObject({ status: 'expired', expired_at: later, error_text: EXPIRED_WITHOUT_RECEIPT });
+      expect(await message(longer)).toMatchObject({ status: 'sent' });
+      expect(await parts()).toEqual(['nr-4']);
+      const callbacks = await ctx.app.services.callbacks.findByOutgoing(silent);
+      expect(callbacks.map((r) => JSON.parse(r.params).status)).toEqual(['sent', 'expired']);
+      expect(callbacks[1].url).toBe('https://hooks.example.com/expired');
+      // A late receipt for it changes nothing (only `sent` messages take receipts).
+      await repo().applyReceipt(receipt('nr-1'), later);
+      expect(await message(silent)).toMatchObject({ status: 'expired' });
+      expect(await repo().expireUnconfirmed(later)).toEqual({ expired: 0, partsDropped: 0 });
     });
 
     it('queues a callback with each status change, to the SMS user’s URL or else the account’s', async () => {

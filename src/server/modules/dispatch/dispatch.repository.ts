@@ -53,6 +53,10 @@ const EARLY_RECEIPT_TTL_MS = 24 * 3_600_000;
 const CARRIER_ID_LOCKS = 0x52_4c_53;
 /** The text recorded on a message that expired before it was sent. */
 export const EXPIRED_BEFORE_SENDING = 'validity period over before sending';
+/** The text recorded on a sent message whose delivery receipt never came (see `expireUnconfirmed`). */
+export const EXPIRED_WITHOUT_RECEIPT = 'no delivery receipt within the validity period';
+/** How long after its validity ends a sent message still waits for its receipt. */
+export const RECEIPT_GRACE_MS = 6 * 3_600_000;
 
 type Trx = Transaction<DB>;
 
@@ -720,6 +724,63 @@ export function createDispatchRepository(database: Database) {
         .where('received_at', '<', now - EARLY_RECEIPT_TTL_MS)
         .executeTakeFirst();
       return { applied, dropped: Number(dropped.numDeletedRows) };
+    },
+
+    /**
+     * Housekeeping: a message `sent` whose validity ended more than `RECEIPT_GRACE_MS` ago will get
+     * no receipt any more (the carrier gives up at the end of the validity, and says so with an
+     * EXPIRED receipt when it says anything): it becomes `expired`, with a callback like any other
+     * status change, and its carrier ids are forgotten. Then the carrier ids of messages that no
+     * longer wait for a receipt (final, or deleted) go. Both in bounded batches; returns the counts.
+     */
+    async expireUnconfirmed(now: number, limit = 1000): Promise<{ expired: number; partsDropped: number }> {
+      const expired = await db.transaction().execute(async (trx) => {
+        await writeFirst(trx);
+        // Per account, through its (account, status, id) index.
+        const accounts = await trx.selectFrom('accounts').select('id').orderBy('id').execute();
+        const ids: number[] = [];
+        for (const account of accounts) {
+          if (ids.length >= limit) break;
+          const rows = await trx
+            .selectFrom('outgoing')
+            .select('id')
+            .where('account_id', '=', account.id)
+            .where('status', '=', 'sent')
+            .where('valid_until', '<', now - RECEIPT_GRACE_MS)
+            .orderBy('id')
+            .limit(limit - ids.length)
+            .execute();
+          for (const r of rows) ids.push(r.id);
+        }
+        const events: (StatusEvent & { target: CallbackTarget })[] = [];
+        for (const c of chunks(ids)) {
+          const updated = await trx
+            .updateTable('outgoing')
+            .set({ status: 'expired', expired_at: now, error_text: EXPIRED_WITHOUT_RECEIPT })
+            .where('id', 'in', c)
+            .where('status', '=', 'sent')
+            .returning(returningTarget)
+            .execute();
+          for (const u of updated) {
+            events.push({ id: u.id, status: 'expired', at: now, errorCode: null, errorText: EXPIRED_WITHOUT_RECEIPT, target: u });
+          }
+          await trx.deleteFrom('carrier_parts').where('outgoing_id', 'in', c).execute();
+        }
+        await queueCallbacks(trx, events, now);
+        return events.length;
+      });
+      const dropped = await db
+        .deleteFrom('carrier_parts')
+        .where('carrier_message_id', 'in', (eb) =>
+          eb
+            .selectFrom('carrier_parts as p')
+            .leftJoin('outgoing as o', 'o.id', 'p.outgoing_id')
+            .select('p.carrier_message_id')
+            .where((w) => w.or([w('o.id', 'is', null), w('o.status', '!=', 'sent')]))
+            .limit(limit),
+        )
+        .executeTakeFirst();
+      return { expired, partsDropped: Number(dropped.numDeletedRows) };
     },
   };
   return repository;

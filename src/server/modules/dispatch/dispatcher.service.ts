@@ -13,7 +13,7 @@ export function retryDelayMs(attempts: number): number {
 }
 
 export interface DispatcherDeps {
-  repository: Pick<DispatchRepository, 'claim' | 'settle' | 'extendLeases' | 'sweepEarlyReceipts'>;
+  repository: Pick<DispatchRepository, 'claim' | 'settle' | 'extendLeases' | 'sweepEarlyReceipts' | 'expireUnconfirmed'>;
   carrier: Carrier;
   clock: Clock;
   /** Unique per process (and per dispatcher): the lease owner written on claimed queue entries. */
@@ -338,6 +338,13 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (applied || dropped) log.info({ applied, dropped }, 'dispatcher: early receipts swept');
     } catch (error) {
       log.warn({ err: error }, 'dispatcher: early receipt sweep failed');
+    }
+    try {
+      const { expired, partsDropped } = await repository.expireUnconfirmed(clock.now());
+      if (expired || partsDropped)
+        log.info({ expired, partsDropped }, 'dispatcher: sent messages without receipt expired, carrier ids dropped');
+    } catch (error) {
+      log.warn({ err: error }, 'dispatcher: expiry sweep failed');
     }
   }
 

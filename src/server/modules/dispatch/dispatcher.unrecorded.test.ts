@@ -36,6 +36,7 @@ describe('dispatcher: parts submitted and not yet recorded', () => {
         }),
       extendLeases: async () => 0,
       sweepEarlyReceipts: async () => ({ applied: 0, dropped: 0 }),
+      expireUnconfirmed: async () => ({ expired: 0, partsDropped: 0 }),
     };
     // The carrier itself would take everything at once; its declared window is 3 parts.
     const manual = manualCarrier();

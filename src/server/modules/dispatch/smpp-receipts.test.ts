@@ -14,8 +14,8 @@ import { startTestSmsc, type TestSmsc } from '../../../../test/smsc.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
 import { createCallbacksWorker } from './callbacks.service.js';
-import type { DispatchRepository } from './dispatch.repository.js';
 import { memoryLog, waitFor } from './dispatch-testing.js';
+import type { DispatcherDeps } from './dispatcher.service.js';
 import { createDispatcher } from './dispatcher.service.js';
 
 // The dispatcher on the SMPP carrier against the loopback test SMSC: receipts recorded in groups,
@@ -74,8 +74,9 @@ describeEachDialectWithApp('dispatcher on SMPP: receipts', (ctx) => {
     const { log, lines } = memoryLog();
     const carrier = createCarrier(smsc.url('window=64&tps=0'), { clock: systemClock, log });
     const receiptsPerCommit: number[] = [];
-    const repository: Pick<DispatchRepository, 'claim' | 'settle' | 'extendLeases' | 'sweepEarlyReceipts'> = {
+    const repository: DispatcherDeps['repository'] = {
       claim: (...a) => ctx.app.services.dispatch.claim(...a),
+      expireUnconfirmed: (...a) => ctx.app.services.dispatch.expireUnconfirmed(...a),
       extendLeases: (...a) => ctx.app.services.dispatch.extendLeases(...a),
       sweepEarlyReceipts: (...a) => ctx.app.services.dispatch.sweepEarlyReceipts(...a),
       settle: (owner, batch, now) => {
