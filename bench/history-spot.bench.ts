@@ -1,6 +1,7 @@
 /**
  * Spot check of a few history pages on the benchmark data (`node bin/run-ts.js bench/history-spot.bench.ts
- * --dialect sqlite|postgres --messages N`): p95 of 10 requests each, printed next to the goal.
+ * --dialect sqlite|postgres --messages N [--cases 'sort=message&q=x|sort=-channel']`): p95 of 10 requests
+ * each, printed next to the goal; `--cases` replaces the built-in list with these query strings.
  */
 import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/server/config.js';
@@ -20,7 +21,7 @@ const app = await buildApp({ config: Object.freeze({ ...loadConfig({}), database
 const { bearer } = await app.services.apiTokens.create(SYSTEM_ACTOR, data.accountName, { name: 'spot' });
 const headers = { authorization: `Bearer ${bearer}` };
 const base = `/api/v1/accounts/${data.accountName}/outgoing`;
-const cases = [
+const builtIn = [
   'sort=date',
   'sort=-sender',
   'sort=-sender&from=2026-10-26&to=2026-11-25',
@@ -36,6 +37,7 @@ const cases = [
   'sort=receiver&q=Chlo%C3%A9',
   'sort=message&q=rendez-vous',
 ];
+const cases = args.get('cases')?.split('|') ?? builtIn;
 console.log(`${dialect}, ${messages.toLocaleString('en')} messages, 2 cores (machine shared)`);
 for (const qs of cases) {
   const times: number[] = [];
