@@ -375,9 +375,10 @@ export function createOutgoingRepository(database: Database, options: { scanWind
         .limit(want)
         .compile();
 
-    // Exports with a common word: a window of the order, the matches kept (see `scan` above).
     const indexed = textPlan(filter.q, true);
-    const few = Boolean(filter.q) && indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+    // With ids the rows are read by id and the text only checked: no candidates to count.
+    const few = Boolean(filter.q) && !filter.ids && indexed.kind === 'fts' && (await ftsCandidates(indexed.match, ftsFew)) <= ftsFew;
+    // Exports with a common word: a window of the order, the matches kept (see `scan` above).
     if (scan && filter.q && !filter.ids && !few && !backwards) {
       const size = Math.max(limit, scanWindow);
       const hit = sql<number>`case when ${sql.join(textConditions(textPlan(filter.q, false)), sql` and `)} then 1 else 0 end`;
@@ -624,7 +625,7 @@ export async function cancelQueued<T extends { id: number }>(trx: Kysely<DB>, pe
     const left = await trx.selectFrom('dispatch_queue').select('outgoing_id').where('outgoing_id', 'in', ids).execute();
     for (const r of left) held.add(r.outgoing_id);
   }
-  return held.size === 0 ? [...pending] : pending.filter((r) => !held.has(r.id));
+  return pending.filter((r) => !held.has(r.id));
 }
 
 /** Gives back the credits of deleted pending messages: to the account, and to their SMS user's quota when it has one. */
