@@ -4,12 +4,18 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
+import { sqliteReaderDialect, startSqliteReader } from './sqlite-reader.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
 /** An open database: the Kysely instance plus the raw handle for bulk paths (demo, export). */
 export interface Database {
   db: Kysely<DB>;
+  /**
+   * For long reads (statistics, exact counts) that must not hold back the serving thread: on a SQLite
+   * file, a thread of its own with its own connection (sqlite-reader.ts); otherwise `db` itself.
+   */
+  reader: Kysely<DB>;
   dialect: Dialect;
   /** Present on SQLite. */
   sqlite?: SqliteDatabase.Database;
@@ -85,14 +91,18 @@ export function openDatabase(
 ): Database {
   const log = options.onQuery ? (event: LogEvent) => options.onQuery!(event.query.sql, event.query.parameters) : undefined;
   if (url.startsWith('sqlite:')) {
-    const sqlite = openSqlite(url.slice('sqlite:'.length) || ':memory:');
+    const path = url.slice('sqlite:'.length) || ':memory:';
+    const sqlite = openSqlite(path);
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
+    const reader = path === ':memory:' ? db : new Kysely<DB>({ dialect: sqliteReaderDialect(startSqliteReader(path)), log });
     return {
       db,
+      reader,
       dialect: 'sqlite',
       sqlite,
       onQuery: options.onQuery,
       close: async () => {
+        if (reader !== db) await reader.destroy();
         await db.destroy();
       },
     };
@@ -110,6 +120,7 @@ export function openDatabase(
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,
+    reader: db,
     dialect: 'postgres',
     pool,
     onQuery: options.onQuery,

@@ -1,5 +1,5 @@
 import type { Statement as SqliteStatement } from 'better-sqlite3';
-import { type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
+import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Database, foldText } from '../../db/database.js';
@@ -149,6 +149,9 @@ const FTS_FEW = 2_000;
 /** A date or receiver range matching more rows than this is "broad" for a page in another order. */
 const BROAD_RANGE = 2_000;
 
+/** A count capped at this many runs on the serving connection (a page's `total`); a longer one on the reader. */
+const LIGHT_COUNT = 1_000;
+
 type OutgoingEB = ExpressionBuilder<DB, 'outgoing'>;
 
 /** The trigrams of `text` (by code point) as an FTS5 query: every one must be present. */
@@ -239,6 +242,19 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     }
     const result = await database.pool!.query({ text: query.sql, values: query.parameters as unknown[], rowMode: 'array' });
     return result.rows as unknown[][];
+  }
+
+  /**
+   * Runs `select count(*) as n …`. Up to `LIGHT_COUNT` rows (a page's `total`) on the serving connection;
+   * a longer count (`/count`, a deletion's size) on the database's reader, off the serving thread on SQLite.
+   */
+  async function countRows(query: Compiled, cap: number): Promise<number> {
+    if (cap <= LIGHT_COUNT) {
+      const [[n]] = await selectArrays(query);
+      return Number(n);
+    }
+    const { rows } = await database.reader.executeQuery<{ n: number | string }>(query as CompiledQuery<{ n: number | string }>);
+    return Number(rows[0].n);
   }
 
   /**
@@ -478,13 +494,13 @@ export function createOutgoingRepository(database: Database, options: { scanWind
             eb.and(conditions(eb as unknown as OutgoingEB, args.scope, args.filter, { kind: 'contains', folded: text.folded })),
           )
           .limit(args.cap + 1);
-        const [[n]] = await selectArrays(
+        const count = await countRows(
           db
             .selectFrom(inner.as('t'))
             .select((eb) => eb.fn.countAll<number>().as('n'))
             .compile(),
+          args.cap,
         );
-        const count = Number(n);
         return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
       }
       const inner = db
@@ -492,13 +508,13 @@ export function createOutgoingRepository(database: Database, options: { scanWind
         .select(sql.lit(1).as('one'))
         .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
         .limit(args.cap + 1);
-      const [[n]] = await selectArrays(
+      const count = await countRows(
         db
           .selectFrom(inner.as('t'))
           .select((eb) => eb.fn.countAll<number>().as('n'))
           .compile(),
+        args.cap,
       );
-      const count = Number(n);
       return count > args.cap ? { count: args.cap, exact: false } : { count, exact: true };
     },
 

@@ -234,7 +234,7 @@ export function HistoryPage({ account }: { account: string }) {
         </div>
       </div>
 
-      <StatsChart account={account} query={filterQuery(view)} ready={history.generation > 0} />
+      <StatsChart account={account} query={filterQuery(view)} ready={history.settled} />
 
       <HistoryFiltersBar
         filters={view.filters}

@@ -3,7 +3,7 @@ import { ApiError, accountPath, api, isAbort } from '../../api.js';
 import type { HistoryPage, PublicOutgoing } from '../../types.js';
 import { filterQuery, type HistoryView, listQuery } from './history-view.js';
 
-/** Rows of the first page: small, so the first rows paint at once. */
+/** Rows of the first page: small, so the first rows paint at once (public/early.js asks for as many). */
 export const FIRST_PAGE = 100;
 /** Rows of each following page, fetched as the user scrolls. */
 export const NEXT_PAGE = 500;
@@ -26,6 +26,8 @@ export interface HistoryData {
   generation: number;
   /** Rows inserted above the loaded ones by the last poll, and a serial to notice it. */
   inserted: { count: number; serial: number };
+  /** Which view the rows belong to (account and query), null before the first page. */
+  loadedKey: string | null;
 }
 
 const INITIAL: HistoryData = {
@@ -38,9 +40,12 @@ const INITIAL: HistoryData = {
   error: null,
   generation: 0,
   inserted: { count: 0, serial: 0 },
+  loadedKey: null,
 };
 
 export interface HistoryController extends HistoryData {
+  /** The first page of the view on screen is there (not the previous view's rows while the new ones load). */
+  settled: boolean;
   loadMore(): void;
   /** Forgets rows deleted from this Manager (the grid updates without reloading). */
   removeIds(ids: ReadonlySet<number>): void;
@@ -117,6 +122,7 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
           loadingMore: false,
           error: null,
           generation: d.generation + 1,
+          loadedKey: key,
         }));
         if (!page.totalIsExact) {
           api
@@ -274,5 +280,5 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
     };
   }, [base]);
 
-  return { ...data, loadMore, removeIds, reload, exactTotal };
+  return { ...data, settled: data.loadedKey === key && !data.loading, loadMore, removeIds, reload, exactTotal };
 }
