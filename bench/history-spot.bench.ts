@@ -1,7 +1,8 @@
 /**
  * Spot check of a few history pages on the benchmark data (`node bin/run-ts.js bench/history-spot.bench.ts
  * --dialect sqlite|postgres --messages N [--cases 'sort=message&q=x|sort=-channel']`): p95 of 10 requests
- * each, printed next to the goal; `--cases` replaces the built-in list with these query strings.
+ * each, printed next to the goal; `--cases` replaces the built-in list with these query strings (limit 50 unless
+ * a case sets its own); a case starting with `/` is another path of the account: `/stats?user=x`.
  */
 import { buildApp } from '../src/server/app.js';
 import { loadConfig } from '../src/server/config.js';
@@ -43,7 +44,7 @@ for (const qs of cases) {
   const times: number[] = [];
   for (let i = 0; i < 12; i++) {
     const t = performance.now();
-    const res = await app.inject({ method: 'GET', url: `${base}?${qs}&limit=50`, headers });
+    const res = await app.inject({ method: 'GET', url: qs.startsWith('/') ? `/api/v1/accounts/${data.accountName}${qs}` : `${base}?${qs}${/(^|&)limit=/.test(qs) ? '' : '&limit=50'}`, headers });
     if (res.statusCode !== 200) throw new Error(res.body);
     if (i >= 2) times.push(performance.now() - t);
   }

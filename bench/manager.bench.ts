@@ -1,7 +1,7 @@
 /**
  * The Manager's history screen at scale, in real headless Chromium against a real Relais server:
  *
- *   npm run bench:manager -- --messages 1000000 [--dialect sqlite|postgres] [--scrolls 40] [--runs 5]
+ *   npm run bench:manager -- --messages 1000000 [--dialect sqlite|postgres] [--scrolls 40] [--runs 5] [--verbose] [--trace]
  *
  * Measures (goals from issue 5): first rows painted after navigation (≤ 1 s), repaint after a sort or
  * filter change (≤ 300 ms), pages fetched while scrolling far down (keeps up), and the gzipped size of
@@ -9,7 +9,7 @@
  * once by the demo loader, reused afterwards).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
+    trace: { type: 'boolean', default: false },
   },
 });
 const dialect = values.dialect;
@@ -82,6 +83,60 @@ async function resourceTimings(page: Page): Promise<string> {
     return rows;
   });
   return entries.map((e) => `    ${e.start.toFixed(0).padStart(5)}–${e.end.toFixed(0).padStart(5)} ms  ${e.name.slice(0, 90)}`).join('\n');
+}
+
+interface ProfileChunk {
+  cpuProfile?: { nodes?: { id: number; callFrame: { functionName: string; url?: string; lineNumber?: number } }[]; samples?: number[] };
+  timeDeltas?: number[];
+}
+
+const TRACE_CATEGORIES = ['devtools.timeline', 'disabled-by-default-v8.cpu_profiler'];
+
+/**
+ * `--trace`: where the renderer's main thread spent the cold first paint — its longest kinds of work
+ * (complete events, self time not separated: nested kinds overlap) — from a Chromium trace.
+ */
+function traceSummary(trace: Buffer): string {
+  const events = (
+    JSON.parse(trace.toString('utf8')) as {
+      traceEvents: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { name?: string } }[];
+    }
+  ).traceEvents;
+  // The page's renderer: the busiest of the renderers' main threads (about:blank had one too).
+  const busy = new Map<string, number>();
+  for (const e of events) if (e.ph === 'X' && e.dur) busy.set(`${e.pid}/${e.tid}`, (busy.get(`${e.pid}/${e.tid}`) ?? 0) + e.dur);
+  const main = events
+    .filter((e) => e.name === 'thread_name' && e.args?.name === 'CrRendererMain')
+    .sort((a, b) => (busy.get(`${b.pid}/${b.tid}`) ?? 0) - (busy.get(`${a.pid}/${a.tid}`) ?? 0))[0];
+  const totals = new Map<string, number>();
+  for (const e of events) {
+    if (!main || e.pid !== main.pid || e.tid !== main.tid || e.ph !== 'X' || !e.dur) continue;
+    totals.set(e.name, (totals.get(e.name) ?? 0) + e.dur / 1000);
+  }
+  // The sampled JavaScript profile: self time by function (sample count × time between samples).
+  const frames = new Map<number, string>();
+  const self = new Map<string, number>();
+  for (const e of events as unknown as { name: string; pid: number; args?: { data?: ProfileChunk } }[]) {
+    if (e.name !== 'ProfileChunk' || !main || e.pid !== main.pid) continue;
+    const chunk = e.args?.data?.cpuProfile;
+    for (const node of chunk?.nodes ?? []) {
+      const url = (node.callFrame.url ?? '').replace(/^.*\//, '');
+      frames.set(node.id, `${node.callFrame.functionName || '(anonymous)'} ${url}:${node.callFrame.lineNumber ?? ''}`);
+    }
+    const deltas = e.args?.data?.timeDeltas ?? [];
+    for (const [i, id] of (chunk?.samples ?? []).entries()) {
+      const name = frames.get(id) ?? String(id);
+      self.set(name, (self.get(name) ?? 0) + (deltas[i + 1] ?? 0) / 1000);
+    }
+  }
+  const hot = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 25);
+  return [
+    'manager-bench: renderer main thread during the first cold paint (ms, nested kinds overlap):',
+    ...top.map(([name, ms]) => `    ${ms.toFixed(1).padStart(8)}  ${name}`),
+    'manager-bench: renderer JavaScript by self time (ms, sampled):',
+    ...hot.map(([name, ms]) => `    ${ms.toFixed(1).padStart(8)}  ${name}`),
+  ].join('\n');
 }
 
 async function firstPaint(page: Page, url: string): Promise<number> {
@@ -210,7 +265,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < runs; i++) {
       const context = await newContext();
       const page = await context.newPage();
+      if (values.trace && i === 0) await browser.startTracing(page, { categories: TRACE_CATEGORIES });
       cold.push(await firstPaint(page, historyUrl));
+      if (values.trace && i === 0) {
+        const trace = await browser.stopTracing();
+        writeFileSync('bench/out/manager-trace.json', trace);
+        log(`${traceSummary(trace)}\n    (the whole trace: bench/out/manager-trace.json, for chrome://tracing or Perfetto)`);
+      }
       if (values.verbose) log(await resourceTimings(page));
       warm.push(await firstPaint(page, historyUrl));
       await context.close();

@@ -57,19 +57,29 @@ interface RequestOptions {
   signal?: AbortSignal;
 }
 
+/** A request public/early.js started for `url` before the app loaded (taken once), if any. */
+function takeEarly(url: string): Promise<Response> | undefined {
+  const early = (window as { __relaisEarly?: Record<string, Promise<Response>> }).__relaisEarly;
+  const response = early?.[url];
+  if (response) delete early[url];
+  return response;
+}
+
 async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (method !== 'GET' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  const url = apiUrl(path, options.query);
+  const early = method === 'GET' ? takeEarly(url) : undefined;
   let response: Response;
   try {
-    response = await fetch(apiUrl(path, options.query), {
+    response = await (early ?? fetch(url, {
       method,
       headers,
       credentials: 'same-origin',
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       signal: options.signal,
-    });
+    }));
   } catch (error) {
     if (error instanceof DOMException && error.name === 'AbortError') throw error;
     throw new ApiError(0, 'NETWORK', error instanceof Error ? error.message : String(error));

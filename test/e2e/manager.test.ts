@@ -166,6 +166,18 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await page.waitForURL(`**${historyUrl()}`);
   });
 
+  it('asks who is signed in and for the first rows once each, before its JavaScript has loaded', async () => {
+    const asked: string[] = [];
+    page.on('request', (request) => asked.push(new URL(request.url()).pathname + new URL(request.url()).search));
+    await page.goto(historyUrl());
+    await waitForFirstRows(page, await apiIds('', 10));
+    expect(asked.filter((url) => url === `/api/v1/accounts/${account.name}/outgoing?limit=100`)).toHaveLength(1);
+    expect(asked.filter((url) => url === '/api/v1/auth/me')).toHaveLength(1);
+    // Both were started by early.js and taken over by the app (none left waiting).
+    expect(asked).toContain('/early.js');
+    expect(await page.evaluate(() => Object.keys((window as { __relaisEarly?: object }).__relaisEarly ?? { missing: true }))).toEqual([]);
+  });
+
   it('sorts on the server by each column, both ways, with the order in the URL', async () => {
     await openHistory();
     const columns = [
