@@ -44,7 +44,11 @@ for (const qs of cases) {
   const times: number[] = [];
   for (let i = 0; i < 12; i++) {
     const t = performance.now();
-    const res = await app.inject({ method: 'GET', url: qs.startsWith('/') ? `/api/v1/accounts/${data.accountName}${qs}` : `${base}?${qs}${/(^|&)limit=/.test(qs) ? '' : '&limit=50'}`, headers });
+    const res = await app.inject({
+      method: 'GET',
+      url: qs.startsWith('/') ? `/api/v1/accounts/${data.accountName}${qs}` : `${base}?${qs}${/(^|&)limit=/.test(qs) ? '' : '&limit=50'}`,
+      headers,
+    });
     if (res.statusCode !== 200) throw new Error(res.body);
     if (i >= 2) times.push(performance.now() - t);
   }
