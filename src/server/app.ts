@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { ErrorBody } from '../shared/error-codes.js';
+import { isAbandoned } from './client-gone.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
@@ -79,6 +80,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (error.statusCode === 413) return reply.status(413).send(errorBody('PAYLOAD_TOO_LARGE', 'The request body is too large'));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.status(error.statusCode).send(errorBody('VALIDATION_FAILED', error.message));
+    }
+    if (isAbandoned(error, reply)) {
+      request.log.info('the client went away before the answer; its reads were given up');
+      return reply.status(503).send(errorBody('INTERNAL', 'The client went away'));
     }
     request.log.error({ err: error }, 'unexpected error');
     return reply.status(500).send(errorBody('INTERNAL', 'Something went wrong on our side; it has been logged'));

@@ -46,7 +46,9 @@ describe('openDatabase', () => {
       // The serving thread's event loop turns while the reader counts: on the serving connection the
       // count would have run synchronously before the next turn.
       let turned = false;
-      const counted = sql<{ n: number }>`with recursive c(i) as (select 1 union all select i + 1 from c where i < 300000) select count(*) as n from c`
+      const counted = sql<{
+        n: number;
+      }>`with recursive c(i) as (select 1 union all select i + 1 from c where i < 300000) select count(*) as n from c`
         .execute(database.reader)
         .then(({ rows }) => ({ rows, turnedBefore: turned }));
       await new Promise((resolve) => setImmediate(resolve));

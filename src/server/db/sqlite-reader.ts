@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import {
@@ -57,9 +58,37 @@ parentPort.on('message', (m) => {
 `;
 
 export interface SqliteReader {
-  /** Runs one read-only statement on the reading thread: its rows as objects. */
-  all(sql: string, parameters: readonly unknown[]): Promise<Record<string, unknown>[]>;
+  /**
+   * Runs one read-only statement on the reading thread: its rows as objects. Reads run one at a time,
+   * in order. When `signal` (by default the one `abandonedWith` set) aborts, the read is dropped if it
+   * waits, or stopped if it runs (the thread is ended; the next read starts another), and rejects.
+   */
+  all(sql: string, parameters: readonly unknown[], signal?: AbortSignal): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
+}
+
+const abandon = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Runs `work` so that the long reads it starts are given up when `signal` aborts (a route passes
+ * "the client went away": nobody waits for a year of statistics any more).
+ */
+export function abandonedWith<T>(signal: AbortSignal, work: () => Promise<T>): Promise<T> {
+  return abandon.run(signal, work);
+}
+
+interface Read {
+  seq: number;
+  sql: string;
+  parameters: readonly unknown[];
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  resolve: (rows: Record<string, unknown>[]) => void;
+  reject: (e: Error) => void;
+}
+
+function abortError(): Error {
+  return Object.assign(new Error('the read was abandoned'), { name: 'AbortError' });
 }
 
 /** Starts (at its first query) the thread that runs long reads of the SQLite database `file`. */
@@ -67,54 +96,105 @@ export function startSqliteReader(file: string): SqliteReader {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   let worker: Worker | null = null;
   let closed = false;
-  const waiting = new Map<number, { resolve: (rows: Record<string, unknown>[]) => void; reject: (e: Error) => void }>();
+  const queue: Read[] = [];
+  let running: Read | null = null;
   let seq = 0;
 
-  function failAll(error: Error) {
-    for (const w of waiting.values()) w.reject(error);
-    waiting.clear();
-    worker = null; // the next query starts a new thread
+  function settle(read: Read, outcome: { rows: Record<string, unknown>[] } | { error: Error }) {
+    read.signal?.removeEventListener('abort', read.onAbort);
+    if ('error' in outcome) read.reject(outcome.error);
+    else read.resolve(outcome.rows);
+  }
+
+  function abandonRead(read: Read) {
+    const waiting = queue.indexOf(read);
+    if (waiting >= 0) {
+      queue.splice(waiting, 1);
+      settle(read, { error: abortError() });
+    } else if (running === read) {
+      running = null;
+      stop(); // a running statement cannot be interrupted otherwise
+      settle(read, { error: abortError() });
+      pump();
+    }
+  }
+
+  function stop() {
+    const current = worker;
+    worker = null;
+    void current?.terminate();
   }
 
   function start(): Worker {
     const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
     started.on('message', (m: { seq: number; rows?: Record<string, unknown>[]; error?: { message: string; code?: string } }) => {
-      const w = waiting.get(m.seq);
-      if (!w) return;
-      waiting.delete(m.seq);
-      if (m.error) w.reject(Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {}));
-      else w.resolve(m.rows!);
-      // An idle thread does not keep the process alive; `close` stops it.
-      if (waiting.size === 0) started.unref();
+      if (worker !== started || !running || running.seq !== m.seq) return;
+      const done = running;
+      running = null;
+      settle(
+        done,
+        m.error ? { error: Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {}) } : { rows: m.rows! },
+      );
+      pump();
     });
-    started.on('error', (error) => {
-      if (worker === started) failAll(error);
-    });
-    started.on('exit', (code) => {
-      if (worker === started) failAll(new Error(`SQLite reading thread stopped (exit code ${code})`));
-    });
+    const fail = (error: Error) => {
+      if (worker !== started) return;
+      worker = null; // the next read starts a new thread
+      const failed = running;
+      running = null;
+      if (failed) settle(failed, { error });
+      pump();
+    };
+    started.on('error', fail);
+    started.on('exit', (code) => fail(new Error(`SQLite reading thread stopped (exit code ${code})`)));
     return started;
   }
 
+  function pump() {
+    if (running || closed) {
+      if (!running) worker?.unref();
+      return;
+    }
+    const next = queue.shift();
+    if (!next) {
+      // An idle thread does not keep the process alive; `close` stops it.
+      worker?.unref();
+      return;
+    }
+    running = next;
+    worker ??= start();
+    worker.ref();
+    worker.postMessage({ seq: next.seq, sql: next.sql, parameters: next.parameters });
+  }
+
   return {
-    all(sql, parameters) {
+    all(sql, parameters, signal = abandon.getStore()) {
       if (closed) return Promise.reject(new Error('the database is closed'));
-      worker ??= start();
-      const current = worker;
+      if (signal?.aborted) return Promise.reject(abortError());
       return new Promise((resolve, reject) => {
-        const id = ++seq;
-        waiting.set(id, { resolve, reject });
-        current.ref();
-        current.postMessage({ seq: id, sql, parameters });
+        const read: Read = { seq: ++seq, sql, parameters, signal, onAbort: () => abandonRead(read), resolve, reject };
+        signal?.addEventListener('abort', read.onAbort, { once: true });
+        queue.push(read);
+        pump();
       });
     },
     async close() {
       closed = true;
+      const error = new Error('the database is closed');
+      const busy = running !== null;
+      for (const read of queue.splice(0)) settle(read, { error });
+      if (running) settle(running, { error });
+      running = null;
       const current = worker;
       worker = null;
-      failAll(new Error('the database is closed'));
       if (!current) return;
+      // A thread in the middle of a statement would read its close message only after it: stop it.
+      if (busy) {
+        await current.terminate();
+        return;
+      }
       const exited = new Promise((resolve) => current.once('exit', resolve));
+      current.ref(); // an idle thread was unref'ed: keep the process alive until it has closed
       current.postMessage({ close: true });
       await exited;
     },

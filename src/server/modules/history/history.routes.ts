@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { getTimeFormatter } from '../../../shared/account-time.js';
 import { createCsvFormatter, createSeedCsvFormatter, jsonLine, toPublicOutgoing } from '../../../shared/csv.js';
+import { untilClientLeaves } from '../../client-gone.js';
 import { AppError } from '../../errors.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
 import type { DeleteJob, DeletionAudit } from './deletions.repository.js';
@@ -76,7 +77,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Type.Object({ total: Type.Integer() }) },
       },
     },
-    async (request) => ({ total: await history.count(await access(request), request.query) }),
+    async (request, reply) => untilClientLeaves(reply, async () => ({ total: await history.count(await access(request), request.query) })),
   );
 
   app.get(

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { untilClientLeaves } from '../../client-gone.js';
 import { AccountParams, FilterQuery } from './history.schemas.js';
 import { StatsSchema } from './stats.schemas.js';
 import { MAX_STATS_DAYS } from './stats.service.js';
@@ -24,6 +25,9 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: StatsSchema },
       },
     },
-    async (request) => stats.daily(await resolveAccountAccess(request.principal!, request.params.account), request.query),
+    async (request, reply) =>
+      untilClientLeaves(reply, async () =>
+        stats.daily(await resolveAccountAccess(request.principal!, request.params.account), request.query),
+      ),
   );
 };
