@@ -476,8 +476,7 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     }
   }, []);
   const value = useMemo<I18n>(() => {
-    const numbers = new Intl.NumberFormat(lang === 'fr' ? 'fr-FR' : 'en-GB');
-    const n = (value: number) => numbers.format(value);
+    const n = (value: number) => formatNumber(value, lang);
     const messages = MESSAGES[lang];
     return {
       lang,
@@ -494,6 +493,21 @@ export function I18nProvider({ children }: { children: ReactNode }) {
     };
   }, [lang, setLang]);
   return <I18nContext.Provider value={value}>{children}</I18nContext.Provider>;
+}
+
+/**
+ * A number as Intl.NumberFormat('fr-FR' | 'en-GB') writes it (groups of three digits, at most three
+ * decimals), without Intl: creating the first formatter loads the browser's locale data, tens of
+ * milliseconds before the history's first rows can paint.
+ */
+export function formatNumber(value: number, lang: Lang): string {
+  if (!Number.isFinite(value)) return Number.isNaN(value) ? 'NaN' : value > 0 ? '∞' : '-∞';
+  const rounded = Math.round(Math.abs(value) * 1000) / 1000;
+  if (rounded >= 1e21) return new Intl.NumberFormat(lang === 'fr' ? 'fr-FR' : 'en-GB').format(value);
+  const [whole, decimals] = rounded.toString().split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, lang === 'fr' ? '\u202f' : ',');
+  const sign = value < 0 ? '-' : '';
+  return `${sign}${grouped}${decimals ? (lang === 'fr' ? ',' : '.') + decimals : ''}`;
 }
 
 export function useI18n(): I18n {
