@@ -45,7 +45,10 @@ function openSqlite(path: string): SqliteDatabase.Database {
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('cache_size = -131072');
+  // 16 MiB of page cache (private memory). The first GiB of the file is read through mmap (shared, clean
+  // pages); beyond it, pages come from the OS file cache. 128 MiB made a 10M-row export's private memory
+  // peak 128 MB higher and was no faster; the history's pages stayed within their goals (measured with mmap off).
+  sqlite.pragma('cache_size = -16384');
   sqlite.pragma('temp_store = MEMORY');
   sqlite.pragma('mmap_size = 1073741824');
   sqlite.function('relais_contains', { deterministic: true }, (text: unknown, folded: unknown) =>

@@ -248,6 +248,25 @@ describeEachDialectWithApp(
       expect(bad.statusCode).toBe(400);
     });
 
+    it('exports a history of several batches and chunks whole, in order, every row once', async () => {
+      const big = await seedAccount(ctx.app);
+      const count = 2_345;
+      const text = (i: number) => `Message n°${i} ${'é'.repeat(i % 7)}${'x'.repeat(120)}`;
+      await insertOutgoing(
+        ctx.database,
+        Array.from({ length: count }, (_, i) =>
+          buildOutgoing({ account_id: big.account.id, created_at: base + i * 1000, message: text(i), status: 'sent' }),
+        ),
+      );
+      const url = `/api/v1/accounts/${big.account.name}/outgoing`;
+      const csv = (await get(`${url}.csv?all=true`, big.headers)).body.split('\n');
+      expect(csv[0]).toBe('date;sender;receiver;message;status');
+      expect(csv.slice(1, -1).map((l) => l.split(';')[3])).toEqual(Array.from({ length: count }, (_, i) => `"${text(count - 1 - i)}"`));
+      expect(csv.at(-1)).toBe('');
+      const jsonl = (await get(`${url}.jsonl?sort=%2Bdate`, big.headers)).body.trim().split('\n');
+      expect(jsonl.map((l) => JSON.parse(l).message)).toEqual(Array.from({ length: count }, (_, i) => text(i)));
+    });
+
     it('gives an SMS-user-scoped token only that user’s messages', async () => {
       const res = await get(path(), main.scopedHeaders!);
       expect(res.json().data.map((r: { user: string }) => r.user)).toEqual(['apiuser', 'apiuser']);

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement as SqliteStatement } from 'better-sqlite3';
 import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
 import type { Outgoing } from '../../../shared/outgoing.js';
@@ -612,12 +613,18 @@ async function* streamPages<T extends LeanOutgoing>(
   let left = args.limit ?? Number.POSITIVE_INFINITY;
   while (left > 0) {
     const take = Math.min(batchSize, left);
-    const page = await list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
+    let page: StreamPage<T> | null = await list({ scope: args.scope, filter: args.filter, sort: args.sort, cursor, limit: take });
     if (page.rows.length) yield page.rows;
     left -= page.rows.length;
     const last = page.last ?? page.rows[page.rows.length - 1];
-    if (!page.more || last === undefined) return;
+    const more = page.more;
+    page = null;
+    if (!more || last === undefined) return;
     cursor = { way: 'after', value: sortValueOf(last, args.sort), id: last.id };
+    // A turn of the event loop between batches (SQLite reads are synchronous: a long export would hold
+    // every other request until its end), taken with the batch let go: rows alive when V8 collects
+    // during a wait are promoted, and that garbage grew an export's heap by 100 MB on a busy machine.
+    await nextTurn();
   }
 }
 
