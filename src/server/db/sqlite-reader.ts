@@ -60,8 +60,8 @@ parentPort.on('message', (m) => {
 export interface SqliteReader {
   /**
    * Runs one read-only statement on the reading thread: its rows as objects. Reads run one at a time,
-   * in order. When `signal` (by default the one `abandonedWith` set) aborts, the read is dropped if it
-   * waits, or stopped if it runs (the thread is ended; the next read starts another), and rejects.
+   * in order. When `signal` (by default the one `abandonedWith` set) aborts, the read rejects at once:
+   * dropped if it waits, its rows thrown away if it runs (a SQLite statement cannot be interrupted).
    */
   all(sql: string, parameters: readonly unknown[], signal?: AbortSignal): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -83,6 +83,7 @@ interface Read {
   parameters: readonly unknown[];
   signal: AbortSignal | undefined;
   onAbort: () => void;
+  settled: boolean;
   resolve: (rows: Record<string, unknown>[]) => void;
   reject: (e: Error) => void;
 }
@@ -101,28 +102,22 @@ export function startSqliteReader(file: string): SqliteReader {
   let seq = 0;
 
   function settle(read: Read, outcome: { rows: Record<string, unknown>[] } | { error: Error }) {
+    if (read.settled) return;
+    read.settled = true;
     read.signal?.removeEventListener('abort', read.onAbort);
     if ('error' in outcome) read.reject(outcome.error);
     else read.resolve(outcome.rows);
   }
 
+  /**
+   * A waiting read is dropped. A running one is answered at once but left to finish: better-sqlite3
+   * cannot interrupt a statement, and a thread ended meanwhile would go on running it beside the next
+   * one (two cores busy instead of one); its rows are thrown away.
+   */
   function abandonRead(read: Read) {
     const waiting = queue.indexOf(read);
-    if (waiting >= 0) {
-      queue.splice(waiting, 1);
-      settle(read, { error: abortError() });
-    } else if (running === read) {
-      running = null;
-      stop(); // a running statement cannot be interrupted otherwise
-      settle(read, { error: abortError() });
-      pump();
-    }
-  }
-
-  function stop() {
-    const current = worker;
-    worker = null;
-    void current?.terminate();
+    if (waiting >= 0) queue.splice(waiting, 1);
+    settle(read, { error: abortError() });
   }
 
   function start(): Worker {
@@ -172,7 +167,7 @@ export function startSqliteReader(file: string): SqliteReader {
       if (closed) return Promise.reject(new Error('the database is closed'));
       if (signal?.aborted) return Promise.reject(abortError());
       return new Promise((resolve, reject) => {
-        const read: Read = { seq: ++seq, sql, parameters, signal, onAbort: () => abandonRead(read), resolve, reject };
+        const read: Read = { seq: ++seq, sql, parameters, signal, onAbort: () => abandonRead(read), settled: false, resolve, reject };
         signal?.addEventListener('abort', read.onAbort, { once: true });
         queue.push(read);
         pump();
@@ -188,9 +183,10 @@ export function startSqliteReader(file: string): SqliteReader {
       const current = worker;
       worker = null;
       if (!current) return;
-      // A thread in the middle of a statement would read its close message only after it: stop it.
+      // A thread in the middle of a statement reads its close message only after it: it is ended
+      // instead, which takes effect when the statement returns (not awaited: that may take a while).
       if (busy) {
-        await current.terminate();
+        void current.terminate();
         return;
       }
       const exited = new Promise((resolve) => current.once('exit', resolve));
