@@ -3,6 +3,9 @@ import type { DailyCounts, StatsResponse } from '../../../shared/stats.js';
 import { accountPath, api, isAbort } from '../../api.js';
 import { useI18n } from '../../i18n.js';
 
+/** How long a view stays before its chart is asked for. */
+const STATS_DELAY_MS = 250;
+
 const SERIES = [
   { key: 'delivered', className: 'bar-delivered' },
   { key: 'sent', className: 'bar-sent' },
@@ -22,19 +25,25 @@ export function StatsChart({ account, query, ready }: { account: string; query: 
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the key stands for the query
   useEffect(() => {
-    // Asked once the first rows are there: the history comes first.
+    // Asked once the view's first rows are there (the history comes first) and the view has stayed a
+    // moment: counting a period costs the server far more than a page, for views passed through too.
     if (!ready) return;
     const abort = new AbortController();
-    api
-      .get<StatsResponse>(accountPath(account, '/stats'), query, abort.signal)
-      .then((s) => {
-        setStats(s);
-        setFailed(false);
-      })
-      .catch((error) => {
-        if (!isAbort(error)) setFailed(true);
-      });
-    return () => abort.abort();
+    const timer = setTimeout(() => {
+      api
+        .get<StatsResponse>(accountPath(account, '/stats'), query, abort.signal)
+        .then((s) => {
+          setStats(s);
+          setFailed(false);
+        })
+        .catch((error) => {
+          if (!isAbort(error)) setFailed(true);
+        });
+    }, STATS_DELAY_MS);
+    return () => {
+      clearTimeout(timer);
+      abort.abort();
+    };
   }, [account, key, ready]);
 
   if (failed) return <p className="chart-unavailable muted">{t('chart.unavailable')}</p>;

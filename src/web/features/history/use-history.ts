@@ -7,6 +7,10 @@ import { filterQuery, type HistoryView, listQuery } from './history-view.js';
 export const FIRST_PAGE = 100;
 /** Rows of each following page, fetched as the user scrolls. */
 export const NEXT_PAGE = 500;
+/** A view's exact count is asked for once it has stayed this long (none for views passed through). */
+export const COUNT_DELAY_MS = 400;
+/** An exact count is reused for another sort of the same filter this long. */
+const COUNT_REUSE_MS = 30_000;
 /** How often visible rows' statuses and the newest rows are asked for. */
 export const POLL_MS = 4000;
 const FINAL = new Set(['delivered', 'failed', 'expired', 'canceled']);
@@ -90,6 +94,8 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
   const [reloads, setReloads] = useState(0);
   const moreAbort = useRef<AbortController | null>(null);
   const idsUnsupported = useRef(false);
+  /** The last exact count, for the filter it counted (account and filters, not the sort). */
+  const counted = useRef<{ key: string; total: number; at: number } | null>(null);
 
   const base = accountPath(account, '/outgoing');
   const query = listQuery(view);
@@ -125,10 +131,25 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
           loadedKey: key,
         }));
         if (!page.totalIsExact) {
-          api
-            .get<{ total: number }>(`${base}/count`, filterQuery(viewRef.current), abort.signal)
-            .then(({ total }) => setData((d) => ({ ...d, total: Math.max(total, d.rows.length), totalIsExact: true })))
-            .catch(() => undefined);
+          // Counting millions of rows costs the server a second: another sort of the same filter reuses
+          // the last count, and a view left at once (the user clicking through) asks for none.
+          const filter = filterQuery(viewRef.current);
+          const filterKey = JSON.stringify([account, filter]);
+          const last = counted.current;
+          if (last && last.key === filterKey && Date.now() - last.at < COUNT_REUSE_MS) {
+            setData((d) => ({ ...d, total: Math.max(last.total, d.rows.length), totalIsExact: true }));
+          } else {
+            const timer = setTimeout(() => {
+              api
+                .get<{ total: number }>(`${base}/count`, filter, abort.signal)
+                .then(({ total }) => {
+                  counted.current = { key: filterKey, total, at: Date.now() };
+                  setData((d) => ({ ...d, total: Math.max(total, d.rows.length), totalIsExact: true }));
+                })
+                .catch(() => undefined);
+            }, COUNT_DELAY_MS);
+            abort.signal.addEventListener('abort', () => clearTimeout(timer));
+          }
         }
       })
       .catch((error) => {
@@ -171,6 +192,7 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
   }, [base]);
 
   const removeIds = useCallback((ids: ReadonlySet<number>) => {
+    counted.current = null;
     for (const id of ids) known.current.delete(id);
     setData((d) => {
       const rows = d.rows.filter((r) => !ids.has(r.id));
@@ -179,7 +201,10 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
     });
   }, []);
 
-  const reload = useCallback(() => setReloads((n) => n + 1), []);
+  const reload = useCallback(() => {
+    counted.current = null;
+    setReloads((n) => n + 1);
+  }, []);
 
   const exactTotal = useCallback(
     async (signal?: AbortSignal) => {
@@ -253,6 +278,7 @@ export function useHistory(account: string, view: HistoryView, visibleIds: () =>
         return;
       }
       for (const r of found) known.current.add(r.id);
+      counted.current = null;
       setData((x) => ({
         ...x,
         rows: found.concat(x.rows),
