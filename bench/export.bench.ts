@@ -8,9 +8,11 @@
  * pressure). Never part of `npm test`.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { systemClock } from '../src/server/clock.js';
 import { loadConfig } from '../src/server/config.js';
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     dialect: { type: 'string', default: 'sqlite' },
     messages: { type: 'string', default: '10000000' },
     format: { type: 'string', default: 'seed' },
+    profile: { type: 'boolean', default: false },
   },
 });
 const dialect = values.dialect as Dialect;
@@ -55,10 +58,22 @@ await services.close();
 await data.close();
 
 const port = await freePort();
-const server = spawn(process.execPath, ['bin/relais.js', 'serve'], {
-  env: { ...process.env, RELAIS_DATABASE_URL: data.url, RELAIS_SERVICES: 'http', RELAIS_HTTP_PORT: String(port), RELAIS_LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
+// --profile: the server runs with --cpu-prof; its profile is written when it stops (SIGINT) and summarised.
+const PROFILE_DIR = 'bench/out/export-profile';
+const server = spawn(
+  process.execPath,
+  [...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'bin/relais.js', 'serve'],
+  {
+    env: {
+      ...process.env,
+      RELAIS_DATABASE_URL: data.url,
+      RELAIS_SERVICES: 'http',
+      RELAIS_HTTP_PORT: String(port),
+      RELAIS_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  },
+);
 const stopServer = () => server.exitCode === null && server.kill('SIGKILL');
 process.on('exit', stopServer);
 try {
@@ -109,6 +124,44 @@ try {
   console.log(
     `  server memory: private (RssAnon) ${(idle.anon / 1e6).toFixed(0)} MB idle, peak ${(peak.anon / 1e6).toFixed(0)} MB — goal < ${MEMORY_GOAL / 1e6} MB ${peak.anon < MEMORY_GOAL ? 'ok' : 'MISS'}; resident (VmRSS, with the mapped database file) peak ${(peak.rss / 1e6).toFixed(0)} MB`,
   );
+  if (values.profile) {
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGINT');
+    await exited;
+    console.log(topSelfTime(PROFILE_DIR));
+  }
 } finally {
   stopServer();
+}
+
+/** The functions that took the most self time in the largest CPU profile of `dir` (the main thread's; tsx's loader thread writes one too). */
+function topSelfTime(dir: string): string {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const frames = new Map(
+    profile.nodes.map((n) => [
+      n.id,
+      `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules\/)?/, '')}:${n.callFrame.lineNumber}`,
+    ]),
+  );
+  const self = new Map<string, number>();
+  profile.samples.forEach((id, i) => {
+    const name = frames.get(id) ?? String(id);
+    self.set(name, (self.get(name) ?? 0) + (profile.timeDeltas[i + 1] ?? 0) / 1000);
+  });
+  const total = [...self.values()].reduce((a, b) => a + b, 0);
+  return [
+    '  server self time by function:',
+    ...[...self]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([name, ms]) => `    ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${ms.toFixed(0).padStart(6)} ms  ${name}`),
+  ].join('\n');
 }
