@@ -393,7 +393,9 @@ async function main(): Promise<void> {
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     if (values.verbose) {
-      log(`manager-bench: server event loop: longest pause ${(loopDelay.max / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms`);
+      log(
+        `manager-bench: server event loop: longest pause ${(loopDelay.max / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms`,
+      );
       const t0 = slow[0]?.start ?? 0;
       for (const r of slow) log(`    ${(r.start - t0).toFixed(0).padStart(7)} ms +${r.ms.toFixed(0).padStart(5)} ms  ${r.url}`);
     }
