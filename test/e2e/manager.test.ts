@@ -371,6 +371,25 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     expect(text).toContain('"Bonjour ""Marie""\nÀ demain ; merci"');
   });
 
+  it('exports every match with "Exporter tout" in the detailed format', async () => {
+    await openHistory('?status=failed');
+    await page.locator('summary', { hasText: 'Exporter tout' }).click();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('link', { name: 'CSV détaillé (tous les champs)' }).click(),
+    ]);
+    const day = new Date().toISOString().slice(0, 10).replaceAll('-', '');
+    expect(download.suggestedFilename()).toBe(`${account.name}-history-${day}.csv`);
+    const { header, records } = parseSeedCsv(readFileSync((await download.path())!, 'utf8'));
+    expect(header).toBe('id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status');
+    const res = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing?status=failed&limit=1000`, headers: seeded.auth });
+    const expected = (res.json() as { data: { id: number; receiver: string; message: string; channel: string }[] }).data;
+    expect(expected.length).toBeGreaterThan(0);
+    expect(records.map((r) => [Number(r[0]), r[3], r[8], r[12], r[13]])).toEqual(
+      expected.map((o) => [o.id, o.receiver, o.message, o.channel, 'failed']),
+    );
+  });
+
   it('shows one message whole in the detail panel, its text escaped', async () => {
     await openHistory('?q=Marie');
     await page.locator('[role="row"][data-id]').first().click();
