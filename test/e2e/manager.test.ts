@@ -563,7 +563,10 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
       for (const [path, heading] of PAGES) {
         await p.goto(`/accounts/${account.name}/${path}`);
         await p.getByRole('heading', { name: heading, level: 1 }).waitFor();
-        if (path === 'history') await p.locator('[role="grid"][aria-busy="false"] [role="row"][data-id]').first().waitFor();
+        if (path === 'history') {
+          await p.locator('[role="grid"][aria-busy="false"] [role="row"][data-id]').first().waitFor();
+          await p.locator('figure.chart svg').waitFor(); // the chart comes a moment after the rows
+        }
         if (path === 'users' || path === 'senders' || path === 'tokens') await p.locator('table.list tbody tr').first().waitFor();
         expect(await overflowX(p), path).toEqual([]);
         await screenshot(p, `${ctx.dialect}-phone-${path}`);
