@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
+import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
 import { sqliteReaderDialect, startSqliteReader } from './sqlite-reader.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -43,14 +44,12 @@ function openSqlite(path: string): SqliteDatabase.Database {
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9); only an OS crash may lose the last ones.
   sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
+  for (const pragma of SQLITE_PRAGMAS) sqlite.pragma(pragma);
   sqlite.pragma('foreign_keys = ON');
   // 16 MiB of page cache (private memory). The first GiB of the file is read through mmap (shared, clean
   // pages); beyond it, pages come from the OS file cache. 128 MiB made a 10M-row export's private memory
   // peak 128 MB higher and was no faster; the history's pages stayed within their goals (measured with mmap off).
   sqlite.pragma('cache_size = -16384');
-  sqlite.pragma('temp_store = MEMORY');
-  sqlite.pragma('mmap_size = 1073741824');
   sqlite.function('relais_contains', { deterministic: true }, (text: unknown, folded: unknown) =>
     typeof text === 'string' && typeof folded === 'string' && foldText(text).includes(folded) ? 1 : 0,
   );

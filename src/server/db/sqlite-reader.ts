@@ -12,6 +12,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
 
 /**
  * Long reads of a SQLite database (statistics over a year, exact counts of millions of rows) on their
@@ -27,11 +28,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma('busy_timeout = 5000');
-db.pragma('query_only = ON');
-db.pragma('cache_size = -32768');
-db.pragma('temp_store = MEMORY');
-db.pragma('mmap_size = 1073741824');
+for (const pragma of workerData.pragmas) db.pragma(pragma);
 db.function('relais_contains', { deterministic: true }, (text, folded) =>
   typeof text === 'string' && typeof folded === 'string' && text.toLowerCase().includes(folded) ? 1 : 0,
 );
@@ -56,6 +53,9 @@ parentPort.on('message', (m) => {
   }
 });
 `;
+
+/** The shared settings, read-only, and a smaller page cache than the serving connection's. */
+const READER_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -32768'];
 
 export interface SqliteReader {
   /**
@@ -121,7 +121,7 @@ export function startSqliteReader(file: string): SqliteReader {
   }
 
   function start(): Worker {
-    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
+    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, pragmas: READER_PRAGMAS } });
     started.on('message', (m: { seq: number; rows?: Record<string, unknown>[]; error?: { message: string; code?: string } }) => {
       if (worker !== started || !running || running.seq !== m.seq) return;
       const done = running;
@@ -146,10 +146,7 @@ export function startSqliteReader(file: string): SqliteReader {
   }
 
   function pump() {
-    if (running || closed) {
-      if (!running) worker?.unref();
-      return;
-    }
+    if (running || closed) return;
     const next = queue.shift();
     if (!next) {
       // An idle thread does not keep the process alive; `close` stops it.

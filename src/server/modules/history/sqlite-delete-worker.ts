@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
 
 /**
  * The batches of SQLite delete jobs, run on their own thread and connection. better-sqlite3 works
@@ -17,12 +18,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
-db.pragma('busy_timeout = 5000');
-db.pragma('synchronous = NORMAL');
-db.pragma('foreign_keys = ON');
-db.pragma('cache_size = -131072');
-db.pragma('temp_store = MEMORY');
-db.pragma('mmap_size = 1073741824');
+for (const pragma of workerData.pragmas) db.pragma(pragma);
 const remove = {
   all: db.prepare('delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning id, status, credits, user_id'),
   user: db.prepare(
@@ -66,6 +62,9 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/** The shared settings, and a page cache sized for deleting from ten indexes at once. */
+const DELETE_PRAGMAS = [...SQLITE_PRAGMAS, 'synchronous = NORMAL', 'foreign_keys = ON', 'cache_size = -131072'];
+
 export interface SqliteDeleteBatch {
   jobId: number;
   accountId: number;
@@ -83,7 +82,7 @@ export interface SqliteDeleteWorker {
 /** Starts the thread that runs delete-job batches on the SQLite database `file`. */
 export function startSqliteDeleteWorker(file: string): SqliteDeleteWorker {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, pragmas: DELETE_PRAGMAS } });
   // An idle worker does not keep the process alive; `close` stops it.
   worker.unref();
   const waiting = new Map<number, { resolve: (r: { deleted: number; refunded: number }) => void; reject: (e: Error) => void }>();
