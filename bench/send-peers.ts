@@ -10,8 +10,8 @@
  *   (deliver_sm_resp, which an ESME sends once it has handled the receipt).
  * - `sink`: the loopback HTTP listener that plays the callback URLs: `GET /<system>?…` counts
  *   `cb:<system>` and `cb:<system>:<kind>` (Relais' `status`, Kannel's `type` from `%d`), answers 200.
- * - `load`: C keep-alive clients (node:http Agent) sending single- or multi-receiver requests to Relais'
- *   `POST /api/v1/accounts/{account}/jobs` or Kannel's `GET /cgi-bin/sendsms` until `count` are answered;
+ * - `load`: C keep-alive connections (keepalive-load.ts: raw sockets, far lighter than node:http's client) sending single- or multi-receiver requests to Relais'
+ *   `POST /api/v1/accounts/{account}/jobs` (or its `GET /cgi-bin/sms/http2sms.cgi`) or Kannel's `GET /cgi-bin/sendsms` until `count` are answered;
  *   prints a JSON report on stdout.
  *
  * `smsc` and `sink` talk to the parent over IPC: `{ type: 'ready', port }` once listening; they answer
@@ -21,6 +21,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { runKeepAliveLoad } from './keepalive-load.js';
 
 type Counter = { count: number; firstAt: number; lastAt: number };
 
@@ -261,9 +262,12 @@ export interface LoadSpec {
   receivers: number;
   /** Receiver numbers start here (unique across phases). */
   offset: number;
-  /** Relais: account name and bearer token. */
+  /** Relais: account name and bearer token (native API), or an SMS user's login and password (http2sms). */
   account?: string;
   token?: string;
+  relaisChannel?: 'api' | 'http2sms';
+  login?: string;
+  password?: string;
   /** Kannel: sendsms user, and the dlr-url to ask for (with dlr-mask 9: SMSC accepted + delivered), or none. */
   kannelUser?: string;
   dlrUrl?: string | null;
@@ -291,92 +295,49 @@ function receiver(n: number): string {
 }
 
 async function runLoad(spec: LoadSpec): Promise<void> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.clients });
-  let next = 0;
-  let accepted = 0;
-  let refused = 0;
-  let errors = 0;
-  let firstRefusal: string | null = null;
-  const latencies: number[] = [];
   const relaisPath = `/api/v1/accounts/${spec.account}/jobs`;
   const dlr = spec.dlrUrl ? `&dlr-mask=9&dlr-url=${encodeURIComponent(spec.dlrUrl)}` : '';
-
-  function one(i: number): Promise<void> {
-    return new Promise((resolve) => {
-      const started = performance.now();
-      const first = spec.offset + i * spec.receivers;
-      let req: http.ClientRequest;
-      const onResponse = (res: http.IncomingMessage) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => {
-          body += c;
-        });
-        res.on('end', () => {
-          latencies.push(performance.now() - started);
-          const ok = spec.target === 'relais' ? res.statusCode === 200 : res.statusCode === 202 && body.startsWith('0:');
-          if (ok) accepted++;
-          else {
-            refused++;
-            firstRefusal ??= `${res.statusCode} ${body.slice(0, 300)}`;
-          }
-          resolve();
-        });
-      };
-      if (spec.target === 'relais') {
-        const receivers = Array.from({ length: spec.receivers }, (_, k) => receiver(first + k));
-        const body = JSON.stringify({ message: `Bench message ${i}`, receivers, sender: 'BENCH', noStopClause: true });
-        req = http.request(
-          {
-            host: '127.0.0.1',
-            port: spec.port,
-            agent,
-            method: 'POST',
-            path: relaisPath,
-            headers: {
-              authorization: `Bearer ${spec.token}`,
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(body),
-            },
-          },
-          onResponse,
-        );
-        req.end(body);
-      } else {
-        const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join('+');
-        const path = `/cgi-bin/sendsms?username=${spec.kannelUser}&password=${spec.kannelUser}&from=BENCH&to=${to}&text=Bench+message+${i}${dlr}`;
-        req = http.get({ host: '127.0.0.1', port: spec.port, agent, path }, onResponse);
-      }
-      req.on('error', (e) => {
-        errors++;
-        firstRefusal ??= String(e);
-        resolve();
-      });
-    });
-  }
-
-  async function loop(): Promise<void> {
-    while (Date.now() < spec.deadline) {
-      const i = next++;
-      if (i >= spec.count) return;
-      await one(i);
+  const host = `127.0.0.1:${spec.port}`;
+  const request = (i: number): string => {
+    const first = spec.offset + i * spec.receivers;
+    if (spec.target === 'relais' && spec.relaisChannel === 'http2sms') {
+      const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join(',');
+      const path = `/cgi-bin/sms/http2sms.cgi?account=${spec.account}&login=${spec.login}&password=${spec.password}&from=BENCH&to=${to}&message=Bench+message+${i}&noStop=1`;
+      return `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`;
     }
-  }
-
-  const startedAt = Date.now();
-  await Promise.all(Array.from({ length: spec.clients }, loop));
-  const endedAt = Date.now();
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
+    if (spec.target === 'relais') {
+      const receivers = Array.from({ length: spec.receivers }, (_, k) => receiver(first + k));
+      const body = JSON.stringify({ message: `Bench message ${i}`, receivers, sender: 'BENCH', noStopClause: true });
+      return `POST ${relaisPath} HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${spec.token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    }
+    const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join('+');
+    const path = `/cgi-bin/sendsms?username=${spec.kannelUser}&password=${spec.kannelUser}&from=BENCH&to=${to}&text=Bench+message+${i}${dlr}`;
+    return `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`;
+  };
+  const run = await runKeepAliveLoad({
+    host: '127.0.0.1',
+    port: spec.port,
+    clients: spec.clients,
+    count: spec.count,
+    request,
+    accepted: (status, body) =>
+      spec.target === 'kannel'
+        ? status === 202 && body.startsWith('0:')
+        : spec.relaisChannel === 'http2sms'
+          ? status === 200 && body.startsWith('OK\n')
+          : status === 200,
+    deadline: spec.deadline,
+  });
+  const latencies = run.latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.max(0, Math.ceil(latencies.length * p) - 1))] ?? 0;
   const used = process.cpuUsage();
   const report: LoadReport = {
-    accepted,
-    refused,
-    errors,
-    firstRefusal,
-    startedAt,
-    endedAt,
+    accepted: run.accepted,
+    refused: run.refused,
+    errors: run.errors,
+    firstRefusal: run.firstRefusal,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
     p50Ms: pct(0.5),
     p99Ms: pct(0.99),
     cpu: (used.user + used.system) / 1e6,

@@ -24,6 +24,7 @@
  * Options: --messages N (30,000 a phase), --large-jobs J (50), --receivers R (1,000), --clients C (64),
  * --window W (64), --warmup K (3,000), --systems kannel,relais, --phases send,receipts,large,
  * --services http,dispatcher (Relais' RELAIS_SERVICES; without dispatcher only acceptance is measured),
+ * --relais-channel api|http2sms (what Relais is sent through: the native API, or OVH's http2sms GET — `npm run bench:channels`),
  * --profile (run Relais with --cpu-prof and print its top functions by self time), --keep (keep the temp dir),
  * --relais-dir DIR (run the server of another checkout, e.g. `git archive HEAD` unpacked with node_modules linked).
  */
@@ -65,6 +66,9 @@ const PHASES = list('phases', 'send,receipts,large,large-receipts');
 const SERVICES = args.get('services') ?? 'http,dispatcher';
 const DISPATCHING = SERVICES.split(',').includes('dispatcher');
 const PROFILE = args.has('profile');
+/** How Relais is sent to: its native API (issue 3) or OVH's http2sms (issue 4, `npm run bench:channels`). */
+const RELAIS_CHANNEL = (args.get('relais-channel') ?? 'api') as 'api' | 'http2sms';
+if (!['api', 'http2sms'].includes(RELAIS_CHANNEL)) throw new Error('--relais-channel is api or http2sms');
 const KEEP = args.has('keep');
 /** Where the Relais server runs from (another checkout, to compare versions on the same machine state). */
 const RELAIS_DIR = args.get('relais-dir') ?? process.cwd();
@@ -404,6 +408,9 @@ async function startRelais(smsc: Peer, sink: Peer): Promise<System & { file: str
         RELAIS_CARRIER: `smpp://relais:secret@127.0.0.1:${smsc.port}?window=${WINDOW}&tps=0`,
         RELAIS_LOG_LEVEL: 'warn',
         RELAIS_CALLBACK_PRIVATE: 'allow',
+        // The load comes from one address and one SMS user: http2sms's rate limits out of the way.
+        RELAIS_HTTP2SMS_RATE_PER_IP: '10000000',
+        RELAIS_HTTP2SMS_RATE_PER_USER: '10000000',
       },
     }),
   );
@@ -428,6 +435,9 @@ async function startRelais(smsc: Peer, sink: Peer): Promise<System & { file: str
       offset,
       account: ACCOUNT,
       token: withCallbacks ? withCallback : plain,
+      relaisChannel: RELAIS_CHANNEL,
+      login: withCallbacks ? 'benchcb' : 'bench',
+      password: 'bench-password-123',
       deadline: Date.now() + 300_000,
     }),
     deliveredCallback: 'cb:relais:delivered',
@@ -681,7 +691,9 @@ async function main(): Promise<void> {
     }
   }
   if (SYSTEMS.includes('relais')) {
-    console.log(`Relais (node bin/relais.js serve, RELAIS_SERVICES=${SERVICES}, SQLite, smpp://…?window=${WINDOW}&tps=0):`);
+    console.log(
+      `Relais (node bin/relais.js serve, RELAIS_SERVICES=${SERVICES}, ${RELAIS_CHANNEL === 'http2sms' ? 'sent through http2sms GET' : 'native API POST …/jobs'}, SQLite, smpp://…?window=${WINDOW}&tps=0):`,
+    );
     const relais = await startRelais(smsc, sink);
     try {
       results.relais = await benchSystem(relais, smsc, sink);
@@ -700,7 +712,7 @@ async function main(): Promise<void> {
   const rows: [string, string, string, string, string, string][] = [
     ['figure', 'goal', 'Relais', 'Kannel (here)', 'Relais/Kannel', ''],
     [
-      'acceptance, 1 receiver a request',
+      RELAIS_CHANNEL === 'http2sms' ? 'acceptance, http2sms GET, 1 receiver' : 'acceptance, 1 receiver a request',
       `≥ ${fmt(GOALS.acceptance)}/s`,
       cell(r?.send?.acceptRate),
       cell(k?.send?.acceptRate),

@@ -31,7 +31,9 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null): string 
 /** The process: opens the database, migrates, starts the enabled services, closes gracefully on SIGINT/SIGTERM. */
 export async function startRelais(config: Readonly<Config>): Promise<void> {
   const logger = pino({ level: config.logLevel, ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {}) });
-  const database = openDatabase(config.databaseUrl);
+  const database = openDatabase(config.databaseUrl, {
+    backgroundCheckpoints: { onError: (message) => logger.warn({ message }, 'a background WAL checkpoint failed') },
+  });
   await migrateToLatest(database);
   const app = await buildApp({ config, database, logger });
   const demo = await ensureDemo(config, database, app.services);

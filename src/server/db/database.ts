@@ -4,6 +4,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
+import { SAFETY_NET_PAGES, type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
 import { sqliteReaderDialect, startSqliteReader } from './sqlite-reader.js';
 
@@ -20,6 +21,8 @@ export interface Database {
   dialect: Dialect;
   /** Present on SQLite. */
   sqlite?: SqliteDatabase.Database;
+  /** Present on a SQLite file opened with `backgroundCheckpoints`. */
+  checkpointer?: SqliteCheckpointer;
   /** Present on PostgreSQL. */
   pool?: pg.Pool;
   /** Sees the SQL that repositories run directly on the driver (benchmarks). */
@@ -89,7 +92,15 @@ function withStatementCache(sqlite: SqliteDatabase.Database): SqliteDialectDatab
  */
 export function openDatabase(
   url: string,
-  options: { poolSize?: number; onQuery?: (sql: string, parameters: readonly unknown[]) => void } = {},
+  options: {
+    poolSize?: number;
+    onQuery?: (sql: string, parameters: readonly unknown[]) => void;
+    /**
+     * SQLite file: WAL checkpoints on a thread of their own instead of inside the serving thread's commits
+     * (sqlite-checkpointer.ts). For the long-running server; `onError` hears a failed checkpoint.
+     */
+    backgroundCheckpoints?: { onError?: (message: string) => void };
+  } = {},
 ): Database {
   const log = options.onQuery ? (event: LogEvent) => options.onQuery!(event.query.sql, event.query.parameters) : undefined;
   if (url.startsWith('sqlite:')) {
@@ -97,13 +108,21 @@ export function openDatabase(
     const sqlite = openSqlite(path);
     const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
     const reader = path === ':memory:' ? db : new Kysely<DB>({ dialect: sqliteReaderDialect(startSqliteReader(path)), log });
+    let checkpointer: SqliteCheckpointer | undefined;
+    if (options.backgroundCheckpoints && path !== ':memory:') {
+      sqlite.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
+      sqlite.pragma('journal_size_limit = 67108864'); // a WAL grown under load is cut back to 64 MiB once reset
+      checkpointer = startSqliteCheckpointer(path, { onError: options.backgroundCheckpoints.onError });
+    }
     return {
       db,
       reader,
       dialect: 'sqlite',
       sqlite,
       onQuery: options.onQuery,
+      ...(checkpointer ? { checkpointer } : {}),
       close: async () => {
+        await checkpointer?.close();
         if (reader !== db) await reader.destroy();
         await db.destroy();
       },
