@@ -35,7 +35,13 @@ export function describeEachDialectWithApp(
       dialect: dbCtx.dialect,
     } as AppTestContext & { app: App };
     beforeAll(async () => {
-      ctx.app = await buildApp({ config: testConfig(options.config), database: dbCtx.database, clock: options.clock });
+      // As the server runs: on SQLite, accepted jobs are written by the acceptance thread.
+      ctx.app = await buildApp({
+        config: testConfig(options.config),
+        database: dbCtx.database,
+        clock: options.clock,
+        acceptanceThread: true,
+      });
       await ctx.app.ready();
     });
     afterAll(async () => {

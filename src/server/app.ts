@@ -26,6 +26,8 @@ export interface AppDeps {
   clock?: Clock;
   /** A pino logger; none (silence) in tests. */
   logger?: FastifyBaseLogger;
+  /** See ServiceDeps.acceptanceThread. */
+  acceptanceThread?: boolean;
 }
 
 export type App = FastifyInstance;
@@ -63,7 +65,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const services = composeServices({ config: deps.config, database: deps.database, clock: deps.clock ?? systemClock });
+  const services = composeServices({
+    config: deps.config,
+    database: deps.database,
+    clock: deps.clock ?? systemClock,
+    acceptanceThread: deps.acceptanceThread,
+  });
   app.decorate('services', services);
   app.addHook('onClose', async () => {
     await services.close();

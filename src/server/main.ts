@@ -33,9 +33,10 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   const logger = pino({ level: config.logLevel, ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {}) });
   const database = openDatabase(config.databaseUrl, {
     backgroundCheckpoints: { onError: (message) => logger.warn({ message }, 'a background WAL checkpoint failed') },
+    nonBlockingLockWaits: true,
   });
   await migrateToLatest(database);
-  const app = await buildApp({ config, database, logger });
+  const app = await buildApp({ config, database, logger, acceptanceThread: true });
   const demo = await ensureDemo(config, database, app.services);
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });

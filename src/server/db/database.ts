@@ -1,7 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, type LogEvent, PostgresDialect, SqliteDialect, type SqliteDatabase as SqliteDialectDatabase } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type LogEvent,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  type SqliteDatabase as SqliteDialectDatabase,
+  SqliteDriver,
+} from 'kysely';
 import pg from 'pg';
 import type { DB } from './schema.js';
 import { SAFETY_NET_PAGES, type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
@@ -59,6 +70,66 @@ function openSqlite(path: string): SqliteDatabase.Database {
   return sqlite;
 }
 
+/** How long a statement waits for another connection's write lock before SQLITE_BUSY reaches its caller. */
+const LOCK_WAIT_MS = 5000;
+
+const isBusy = (error: unknown) =>
+  typeof (error as { code?: unknown })?.code === 'string' && (error as { code: string }).code.startsWith('SQLITE_BUSY');
+
+/**
+ * Kysely's SQLite driver with two changes. Transactions begin `immediate`: they take the write lock
+ * first, so a transaction that reads then writes never fails half-way because another connection wrote
+ * meanwhile (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits for). And a statement refused with
+ * SQLITE_BUSY outside a transaction (the lock is another connection's: the acceptance thread, a delete
+ * job, a command-line tool) is tried again after a timer, up to LOCK_WAIT_MS: with `busy_timeout = 0`
+ * the serving thread waits for the lock without stopping its event loop (SQLite's own busy handler
+ * sleeps the thread).
+ */
+class LockWaitingSqliteDriver extends SqliteDriver {
+  readonly #sqlite: SqliteDatabase.Database;
+  #wrapped: DatabaseConnection | undefined;
+  constructor(config: SqliteDialectConfig, sqlite: SqliteDatabase.Database) {
+    super(config);
+    this.#sqlite = sqlite;
+  }
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const inner = await super.acquireConnection();
+    this.#wrapped ??= {
+      executeQuery: (query) => this.#retrying(() => inner.executeQuery(query)),
+      streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
+    };
+    return this.#wrapped;
+  }
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  async #retrying<R>(run: () => Promise<R>): Promise<R> {
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (error) {
+        // Inside a transaction the statement may have been half of something: never tried again.
+        if (!isBusy(error) || this.#sqlite.inTransaction || Date.now() - started > LOCK_WAIT_MS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(attempt, 4)));
+      }
+    }
+  }
+}
+
+class LockWaitingSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  readonly #sqlite: SqliteDatabase.Database;
+  constructor(config: SqliteDialectConfig, sqlite: SqliteDatabase.Database) {
+    super(config);
+    this.#config = config;
+    this.#sqlite = sqlite;
+  }
+  override createDriver(): Driver {
+    return new LockWaitingSqliteDriver(this.#config, this.#sqlite);
+  }
+}
+
 const STATEMENT_CACHE_SIZE = 500;
 
 /**
@@ -100,13 +171,21 @@ export function openDatabase(
      * (sqlite-checkpointer.ts). For the long-running server; `onError` hears a failed checkpoint.
      */
     backgroundCheckpoints?: { onError?: (message: string) => void };
+    /**
+     * SQLite: the connection never sleeps waiting for another connection's write lock (`busy_timeout = 0`);
+     * its Kysely statements wait on a timer instead (LockWaitingSqliteDriver). For the server, whose
+     * event loop must keep serving while another thread writes; raw statements then fail at once with
+     * SQLITE_BUSY instead of waiting.
+     */
+    nonBlockingLockWaits?: boolean;
   } = {},
 ): Database {
   const log = options.onQuery ? (event: LogEvent) => options.onQuery!(event.query.sql, event.query.parameters) : undefined;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length) || ':memory:';
     const sqlite = openSqlite(path);
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), log });
+    if (options.nonBlockingLockWaits) sqlite.pragma('busy_timeout = 0');
+    const db = new Kysely<DB>({ dialect: new LockWaitingSqliteDialect({ database: withStatementCache(sqlite) }, sqlite), log });
     const reader = path === ':memory:' ? db : new Kysely<DB>({ dialect: sqliteReaderDialect(startSqliteReader(path)), log });
     let checkpointer: SqliteCheckpointer | undefined;
     if (options.backgroundCheckpoints && path !== ':memory:') {
