@@ -35,13 +35,7 @@ export function describeEachDialectWithApp(
       dialect: dbCtx.dialect,
     } as AppTestContext & { app: App };
     beforeAll(async () => {
-      // As the server runs: on SQLite, accepted jobs are written by the acceptance thread.
-      ctx.app = await buildApp({
-        config: testConfig(options.config),
-        database: dbCtx.database,
-        clock: options.clock,
-        acceptanceThread: true,
-      });
+      ctx.app = await buildApp({ config: testConfig(options.config), database: dbCtx.database, clock: options.clock });
       await ctx.app.ready();
     });
     afterAll(async () => {

@@ -24,7 +24,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   if (dialect === 'sqlite') {
     const file = join(tmpdir(), `relais-test-${suffix}.db`);
     const url = `sqlite:${file}`;
-    // As the server opens it: waits for other connections' write locks on a timer (acceptance thread, delete jobs).
+    // As the server opens it: waits for other connections' write locks on a timer (delete jobs, tools).
     const database = openDatabase(url, { nonBlockingLockWaits: true });
     await migrateToLatest(database);
     return {

@@ -26,8 +26,6 @@ export interface AppDeps {
   clock?: Clock;
   /** A pino logger; none (silence) in tests. */
   logger?: FastifyBaseLogger;
-  /** See ServiceDeps.acceptanceThread. */
-  acceptanceThread?: boolean;
 }
 
 export type App = FastifyInstance;
@@ -65,12 +63,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  const services = composeServices({
-    config: deps.config,
-    database: deps.database,
-    clock: deps.clock ?? systemClock,
-    acceptanceThread: deps.acceptanceThread,
-  });
+  const services = composeServices({ config: deps.config, database: deps.database, clock: deps.clock ?? systemClock });
   app.decorate('services', services);
   app.addHook('onClose', async () => {
     await services.close();

@@ -36,7 +36,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     nonBlockingLockWaits: true,
   });
   await migrateToLatest(database);
-  const app = await buildApp({ config, database, logger, acceptanceThread: true });
+  const app = await buildApp({ config, database, logger });
   const demo = await ensureDemo(config, database, app.services);
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });

@@ -22,7 +22,6 @@ import { createHistoryService } from './modules/history/history.service.js';
 import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
 import { createStatsRepository } from './modules/history/stats.repository.js';
 import { createStatsService } from './modules/history/stats.service.js';
-import { startAcceptanceThread } from './modules/sending/acceptance-thread.js';
 import { createSendingRepository } from './modules/sending/sending.repository.js';
 import { createSendingService } from './modules/sending/sending.service.js';
 
@@ -30,11 +29,6 @@ export interface ServiceDeps {
   config: Readonly<Config>;
   database: Database;
   clock: Clock;
-  /**
-   * On a SQLite file, write accepted jobs on a thread of their own (acceptance-thread.ts). The server
-   * sets it (with `nonBlockingLockWaits` on its connection); tools and most tests write on their thread.
-   */
-  acceptanceThread?: boolean;
 }
 
 /** The composition root: every repository and service, built once from plain factories. */
@@ -78,11 +72,8 @@ export function composeServices(deps: ServiceDeps) {
   });
   const stats = createStatsService({ stats: createStatsRepository(deps.database, outgoing), clock });
   const acceptedListeners = new Set<() => void>();
-  const sqliteFile = deps.database.sqlite?.memory === false ? deps.database.sqlite.name : undefined;
-  const acceptanceThread = deps.acceptanceThread && sqliteFile ? startAcceptanceThread(sqliteFile) : undefined;
-  const sendingRepository = createSendingRepository(deps.database);
   const sending = createSendingService({
-    repository: acceptanceThread ? { ...sendingRepository, acceptBatch: acceptanceThread.acceptBatch } : sendingRepository,
+    repository: createSendingRepository(deps.database),
     clock,
     creditRates: deps.config.creditRates,
     stopClause: deps.config.stopClause,
@@ -115,7 +106,6 @@ export function composeServices(deps: ServiceDeps) {
     /** Stops background work (delete jobs…); the database is closed by its owner. */
     close: async () => {
       await history.close();
-      await acceptanceThread?.close();
     },
   };
 }

@@ -80,8 +80,8 @@ const isBusy = (error: unknown) =>
  * Kysely's SQLite driver with two changes. Transactions begin `immediate`: they take the write lock
  * first, so a transaction that reads then writes never fails half-way because another connection wrote
  * meanwhile (SQLITE_BUSY_SNAPSHOT, which no busy timeout waits for). And a statement refused with
- * SQLITE_BUSY outside a transaction (the lock is another connection's: the acceptance thread, a delete
- * job, a command-line tool) is tried again after a timer, up to LOCK_WAIT_MS: with `busy_timeout = 0`
+ * SQLITE_BUSY outside a transaction (the lock is another connection's: a delete job's thread, a
+ * command-line tool) is tried again after a timer, up to LOCK_WAIT_MS: with `busy_timeout = 0`
  * the serving thread waits for the lock without stopping its event loop (SQLite's own busy handler
  * sleeps the thread).
  */
@@ -174,8 +174,8 @@ export function openDatabase(
     /**
      * SQLite: the connection never sleeps waiting for another connection's write lock (`busy_timeout = 0`);
      * its Kysely statements wait on a timer instead (LockWaitingSqliteDriver). For the server, whose
-     * event loop must keep serving while another thread writes; raw statements then fail at once with
-     * SQLITE_BUSY instead of waiting.
+     * event loop must keep serving while a delete job's thread or a tool writes; raw statements (reads
+     * of an export; the first start's demo data) then fail at once with SQLITE_BUSY instead of waiting.
      */
     nonBlockingLockWaits?: boolean;
   } = {},
