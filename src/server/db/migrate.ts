@@ -3,6 +3,7 @@ import type { Database, Dialect } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-sending.js';
 import * as m0003 from './migrations/0003-text-search-deletes.js';
+import * as m0004 from './migrations/0004-outgoing-days.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0001-initial': m0001,
   '0002-sending': m0002,
   '0003-text-search-deletes': m0003,
+  '0004-outgoing-days': m0004,
 };
 
 function migrator(database: Database): Migrator {

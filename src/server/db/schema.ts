@@ -185,6 +185,14 @@ export interface CallbackOutboxRow {
   lease_until: number;
 }
 
+/** Per account and UTC day (`created_at / 86400000`), the id bounds of its messages (migration 0004). */
+export interface OutgoingDayRow {
+  account_id: number;
+  day: number;
+  min_id: number;
+  max_id: number;
+}
+
 export interface DB {
   customers: CustomerRow;
   sessions: SessionRow;
@@ -193,6 +201,7 @@ export interface DB {
   senders: SenderRow;
   api_tokens: ApiTokenRow;
   outgoing: OutgoingRow;
+  outgoing_days: OutgoingDayRow;
   deletion_audit: DeletionAuditRow;
   delete_jobs: DeleteJobRow;
   jobs: JobRow;

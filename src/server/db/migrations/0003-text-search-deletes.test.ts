@@ -7,6 +7,9 @@ import { type Database, openDatabase } from '../database.js';
 import { migrateToLatest } from '../migrate.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-sending.js';
+import { DAY_MS } from './0004-outgoing-days.js';
+
+const DAY_ONE = Date.UTC(2025, 2, 1);
 
 /** A database as a release before migration 0003 left it. */
 async function migrateBefore0003(database: Database): Promise<void> {
@@ -38,11 +41,16 @@ describeEachDialect('migration 0003 on an existing database', (ctx) => {
     await migrateBefore0003(database);
     ids = await insertOutgoing(
       database,
+      // Over 3 days, the newest rows first: ids do not follow dates.
       Array.from({ length: 300 }, (_, i) =>
-        buildOutgoing({ account_id: 1, message: i % 3 === 0 ? `Livraison à ${word} n°${i}` : `Rappel ${i}` }),
+        buildOutgoing({
+          account_id: 1,
+          message: i % 3 === 0 ? `Livraison à ${word} n°${i}` : `Rappel ${i}`,
+          created_at: DAY_ONE + (2 - Math.floor(i / 100)) * DAY_MS + (i % 100) * 1000,
+        }),
       ),
     );
-    expect(await migrateToLatest(database)).toEqual(['0003-text-search-deletes']);
+    expect(await migrateToLatest(database)).toEqual(['0003-text-search-deletes', '0004-outgoing-days']);
   });
 
   afterAll(async () => {
@@ -87,5 +95,23 @@ describeEachDialect('migration 0003 on an existing database', (ctx) => {
       const { rows } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'outgoing_fts'`.execute(database.db);
       expect(rows[0].sql).toContain('contentless_delete=1');
     }
+  });
+
+  it('(0004) bounds the ids of each day of the existing rows, and of the rows inserted afterwards', async () => {
+    const days = async () =>
+      (await database.db.selectFrom('outgoing_days').selectAll().where('account_id', '=', 1).orderBy('day').execute()).map((d) => ({
+        day: Number(d.day),
+        min: Number(d.min_id),
+        max: Number(d.max_id),
+      }));
+    const first = DAY_ONE / DAY_MS;
+    // Rows 200–299 on day one, 100–199 on day two, 0–99 on day three (a few may be deleted since: bounds stay).
+    expect((await days()).filter((d) => d.day >= first && d.day <= first + 2)).toEqual([
+      { day: first, min: ids[200], max: ids[299] },
+      { day: first + 1, min: ids[100], max: ids[199] },
+      { day: first + 2, min: ids[0], max: ids[99] },
+    ]);
+    const [late] = await insertOutgoing(database, [buildOutgoing({ account_id: 1, created_at: DAY_ONE + 1000 })]);
+    expect((await days()).find((d) => d.day === first)).toEqual({ day: first, min: ids[200], max: late });
   });
 });

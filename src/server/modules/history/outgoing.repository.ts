@@ -4,6 +4,7 @@ import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysel
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Database, foldText } from '../../db/database.js';
+import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
 import type { DB, OutgoingRow } from '../../db/schema.js';
 import type { Cursor } from './cursor.js';
 import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
@@ -146,6 +147,9 @@ const SCAN_WINDOW = 10_000;
 
 /** Up to this many trigram-index candidates, SQLite text search reads them all and sorts them. */
 const FTS_FEW = 2_000;
+
+/** Sorts by a column with few distinct values: a broad date range reads them value by value (`valueSeeks`). */
+const FEW_VALUES: ReadonlySet<string> = new Set(['sender', 'status', 'user', 'channel']);
 
 /** A date or receiver range matching more rows than this is "broad" for a page in another order. */
 const BROAD_RANGE = 2_000;
@@ -324,10 +328,14 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     // Reading backwards means reading the reversed order, then turning the page around.
     const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
     const broad: Broad = {};
+    const broadDates =
+      sort.key !== 'date' &&
+      (dialect === 'sqlite' || FEW_VALUES.has(sort.key)) &&
+      (filter.from !== undefined || filter.to !== undefined) &&
+      (await wide(scope, { from: filter.from, to: filter.to }));
+    if (broadDates && FEW_VALUES.has(sort.key) && !filter.q && !filter.ids) return valueSeeks(args, columns, direction);
     if (dialect === 'sqlite') {
-      if (sort.key !== 'date' && (filter.from !== undefined || filter.to !== undefined)) {
-        broad.dates = await wide(scope, { from: filter.from, to: filter.to });
-      }
+      broad.dates = broadDates;
       if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver)
         broad.receiver = await wide(scope, { receiver: filter.receiver });
     }
@@ -453,6 +461,80 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     const more = rows.length > limit;
     const result = rows.slice(0, limit);
     if (backwards) result.reverse();
+    return { rows: result, more };
+  }
+
+  /**
+   * A page sorted by a column with few values (FEW_VALUES) and filtered by a broad date range. Walking
+   * the column's (account, column, id) index from its first value reads every row of the values that
+   * have none in the range (a sender last used a year ago, sorted first: millions of rows, seconds). So
+   * the values are visited one by one in the order — the next value is one index seek — and each
+   * value's rows are read within the ids that the range's days can hold (`outgoing_days`, exact bounds
+   * whatever the order of ids and dates): a seek to (account, value, first id) and a walk to the last.
+   */
+  async function valueSeeks(
+    args: PageArgs,
+    columns: readonly (typeof COLUMNS)[number][],
+    direction: 'asc' | 'desc',
+  ): Promise<{ rows: unknown[][]; more: boolean }> {
+    const { scope, filter, sort, cursor, limit } = args;
+    const column = SORT_COLUMNS[sort.key];
+    const days = await db
+      .selectFrom('outgoing_days')
+      .select((eb) => [eb.fn.min<number | null>('min_id').as('lo'), eb.fn.max<number | null>('max_id').as('hi')])
+      .where('account_id', '=', scope.accountId)
+      .$if(filter.from !== undefined, (q) => q.where('day', '>=', Math.floor(filter.from! / DAY_MS)))
+      .$if(filter.to !== undefined, (q) => q.where('day', '<=', Math.floor(filter.to! / DAY_MS)))
+      .executeTakeFirst();
+    if (days?.lo == null || days.hi == null) return { rows: [], more: false };
+    const lo = Number(days.lo);
+    const hi = Number(days.hi);
+    const op = direction === 'asc' ? '>' : '<';
+    // The date range is still tested on each row, without its index (SQLite would otherwise take the
+    // (account, status, created_at, id) index for a status and sort its rows by id).
+    const rowsOf = (value: unknown, afterId: number | undefined, want: number) =>
+      db
+        .selectFrom('outgoing')
+        .select(columns.map((c) => `outgoing.${c}` as const))
+        .where((eb) =>
+          eb.and([
+            ...conditions(eb, scope, filter, { kind: 'none' }, { dates: dialect === 'sqlite' }),
+            eb(`outgoing.${column}`, '=', value as never),
+            eb('outgoing.id', '>=', lo),
+            eb('outgoing.id', '<=', hi),
+            ...(afterId === undefined ? [] : [eb('outgoing.id', op, afterId)]),
+          ]),
+        )
+        .orderBy('outgoing.id', direction)
+        .limit(want)
+        .compile();
+    const nextValue = async (after: unknown): Promise<unknown> => {
+      const pick = direction === 'asc' ? sql`min(${sql.ref(column)})` : sql`max(${sql.ref(column)})`;
+      const [[value]] = await selectArrays(
+        db
+          .selectFrom('outgoing')
+          .select(pick.as('v'))
+          .where('account_id', '=', scope.accountId)
+          .$if(after !== undefined, (q) => q.where(column, op, after as never))
+          .compile(),
+      );
+      return value ?? undefined;
+    };
+
+    const rows: unknown[][] = [];
+    let value: unknown;
+    if (cursor) {
+      value = cursor.value;
+      rows.push(...(await selectArrays(rowsOf(value, cursor.id, limit + 1))));
+    }
+    while (rows.length <= limit) {
+      value = await nextValue(value);
+      if (value === undefined) break;
+      rows.push(...(await selectArrays(rowsOf(value, undefined, limit + 1 - rows.length))));
+    }
+    const more = rows.length > limit;
+    const result = rows.slice(0, limit);
+    if (cursor?.way === 'before') result.reverse();
     return { rows: result, more };
   }
 
