@@ -177,6 +177,8 @@ function likePattern(text: string): string {
 interface Broad {
   dates?: boolean;
   receiver?: boolean;
+  /** The ids a date range's messages can have (`idBounds`): tested in the sort index, before reading rows. */
+  ids?: { lo: number; hi: number };
 }
 
 type TextPlan =
@@ -293,6 +295,11 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       c.push(eb(receiverColumn, '>=', filter.receiver.prefix), eb(receiverColumn, '<', `${filter.receiver.prefix}:`));
     }
     if (filter.ids) c.push(eb('outgoing.id', 'in', filter.ids));
+    if (broad.ids) {
+      // `+id` on SQLite: a test of the index entry's id, never a walk of the rowid range.
+      const id = dialect === 'sqlite' ? sql<number>`+${sql.ref('outgoing.id')}` : sql<number>`${sql.ref('outgoing.id')}`;
+      c.push(eb(id, '>=', broad.ids.lo), eb(id, '<=', broad.ids.hi));
+    }
     if (filter.from !== undefined) c.push(eb(date, '>=', filter.from));
     if (filter.to !== undefined) c.push(eb(date, '<=', filter.to));
     c.push(...textConditions(text));
@@ -334,6 +341,13 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       (filter.from !== undefined || filter.to !== undefined) &&
       (await wide(scope, { from: filter.from, to: filter.to }));
     if (broadDates && FEW_VALUES.has(sort.key) && !filter.q && !filter.ids) return valueSeeks(args, columns, direction);
+    // In another order than by date, a date range is also a range of ids, tested in the sort index's
+    // entries before any row is read (10M rows, 30 days by message: 420–850 ms → 12–20 ms).
+    if (sort.key !== 'date' && !filter.ids && (filter.from !== undefined || filter.to !== undefined)) {
+      const bounds = await idBounds(scope, filter);
+      if (!bounds) return { rows: [], more: false };
+      broad.ids = bounds;
+    }
     if (dialect === 'sqlite') {
       broad.dates = broadDates;
       if (sort.key !== 'receiver' && filter.receiver && 'prefix' in filter.receiver)
@@ -465,6 +479,22 @@ export function createOutgoingRepository(database: Database, options: { scanWind
   }
 
   /**
+   * The smallest and largest id that a message of the date range can have (the range's UTC days in
+   * `outgoing_days`); null when no message was created on those days.
+   */
+  async function idBounds(scope: HistoryScope, filter: HistoryFilter): Promise<{ lo: number; hi: number } | null> {
+    const days = await db
+      .selectFrom('outgoing_days')
+      .select((eb) => [eb.fn.min<number | null>('min_id').as('lo'), eb.fn.max<number | null>('max_id').as('hi')])
+      .where('account_id', '=', scope.accountId)
+      .$if(filter.from !== undefined, (q) => q.where('day', '>=', Math.floor(filter.from! / DAY_MS)))
+      .$if(filter.to !== undefined, (q) => q.where('day', '<=', Math.floor(filter.to! / DAY_MS)))
+      .executeTakeFirst();
+    if (days?.lo == null || days.hi == null) return null;
+    return { lo: Number(days.lo), hi: Number(days.hi) };
+  }
+
+  /**
    * A page sorted by a column with few values (FEW_VALUES) and filtered by a broad date range. Walking
    * the column's (account, column, id) index from its first value reads every row of the values that
    * have none in the range (a sender last used a year ago, sorted first: millions of rows, seconds). So
@@ -479,16 +509,9 @@ export function createOutgoingRepository(database: Database, options: { scanWind
   ): Promise<{ rows: unknown[][]; more: boolean }> {
     const { scope, filter, sort, cursor, limit } = args;
     const column = SORT_COLUMNS[sort.key];
-    const days = await db
-      .selectFrom('outgoing_days')
-      .select((eb) => [eb.fn.min<number | null>('min_id').as('lo'), eb.fn.max<number | null>('max_id').as('hi')])
-      .where('account_id', '=', scope.accountId)
-      .$if(filter.from !== undefined, (q) => q.where('day', '>=', Math.floor(filter.from! / DAY_MS)))
-      .$if(filter.to !== undefined, (q) => q.where('day', '<=', Math.floor(filter.to! / DAY_MS)))
-      .executeTakeFirst();
-    if (days?.lo == null || days.hi == null) return { rows: [], more: false };
-    const lo = Number(days.lo);
-    const hi = Number(days.hi);
+    const bounds = await idBounds(scope, filter);
+    if (!bounds) return { rows: [], more: false };
+    const { lo, hi } = bounds;
     const op = direction === 'asc' ? '>' : '<';
     // The date range is still tested on each row, without its index (SQLite would otherwise take the
     // (account, status, created_at, id) index for a status and sort its rows by id).

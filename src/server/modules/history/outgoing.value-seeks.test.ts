@@ -12,12 +12,21 @@ const START = Date.UTC(2025, 0, 1);
 
 /**
  * Pages sorted by a column with few values and filtered by a broad date range are read value by value
- * within the ids of the range's days (outgoing_days). Checked against the same query done in memory, on
+ * within the ids of the range's days (outgoing_days); in the other orders but date, those ids bound the scan. Checked against the same query done in memory, on
  * rows whose ids do not follow their dates, with values that have no row in the range.
  */
 describeEachDialect('history pages by sender, status, user or channel in a date range', (ctx) => {
   let repo: OutgoingRepository;
-  const rows: { id: number; sender: string; status: string; user: string; channel: string; created: number }[] = [];
+  const rows: {
+    id: number;
+    sender: string;
+    status: string;
+    user: string;
+    channel: string;
+    receiver: string;
+    message: string;
+    created: number;
+  }[] = [];
   const scope = { accountId: ACCOUNT, userLogin: null };
 
   beforeAll(async () => {
@@ -36,13 +45,16 @@ describeEachDialect('history pages by sender, status, user or channel in a date 
         status: statuses[i % 5],
         user: users[i % 3],
         channel: channels[(i >> 1) % 4],
+        receiver: `+336100${String((i * 7919) % 1000).padStart(5, '0')}`,
+        message: `Message ${(i * 13) % 97}`,
         created,
       });
     }
     // Values whose rows all lie before the range (they sort first one way or the other).
     for (let i = 0; i < 30; i++) {
-      built.push({ sender: 'AAA-old', status: 'canceled', user: 'aaa', channel: 'api', created: START - (i + 1) * DAY });
-      built.push({ sender: 'zzz-old', status: 'accepted', user: 'zzz', channel: 'smpp', created: START - (i + 1) * DAY });
+      const old = { receiver: `+3299900${String(i).padStart(4, '0')}`, created: START - (i + 1) * DAY };
+      built.push({ sender: 'AAA-old', status: 'canceled', user: 'aaa', channel: 'api', message: 'AAA old', ...old });
+      built.push({ sender: 'zzz-old', status: 'accepted', user: 'zzz', channel: 'smpp', message: 'zzz old', ...old });
     }
     const ids = await insertOutgoing(
       ctx.database,
@@ -53,6 +65,8 @@ describeEachDialect('history pages by sender, status, user or channel in a date 
           status: b.status as never,
           user_login: b.user,
           channel: b.channel,
+          receiver: b.receiver,
+          message: b.message,
           created_at: b.created,
         }),
       ),
@@ -67,7 +81,7 @@ describeEachDialect('history pages by sender, status, user or channel in a date 
     );
   });
 
-  const field = { sender: 'sender', status: 'status', user: 'user', channel: 'channel' } as const;
+  const field = { sender: 'sender', status: 'status', user: 'user', channel: 'channel', receiver: 'receiver', message: 'message' } as const;
   /** The expected ids, in order, computed in memory. */
   function expected(key: keyof typeof field, direction: 'asc' | 'desc', filter: HistoryFilter): number[] {
     const inRange = rows.filter(
@@ -95,7 +109,8 @@ describeEachDialect('history pages by sender, status, user or channel in a date 
   ];
 
   it.each(filters)('gives every row once, in order, page after page forwards and backwards (%s)', async (_, filter) => {
-    for (const key of ['sender', 'status', 'user', 'channel'] as SortKey[]) {
+    // Receiver and message: not value by value, but the range's ids are tested in their index too.
+    for (const key of ['sender', 'status', 'user', 'channel', 'receiver', 'message'] as SortKey[]) {
       for (const direction of ['asc', 'desc'] as const) {
         const sort: HistorySort = { key, direction };
         const want = expected(key as keyof typeof field, direction, filter);
