@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
+import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
 import type { OutgoingRow } from '../../db/schema.js';
 import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
@@ -185,6 +186,8 @@ export async function insertOutgoingBatch(
 
 const FTS_TABLE = 'outgoing_fts';
 const FTS_TRIGGER = 'outgoing_fts_insert';
+/** The per-day id bounds' trigger (migration 0004): also stood in for, by one grouped upsert a commit. */
+const DAYS_TRIGGER = 'outgoing_days_insert';
 /** Rows per transaction of an `incremental` load. */
 const INCREMENTAL_COMMIT_ROWS = 10_000;
 /** Rows per INSERT statement (fewer statement runs; the last rows of a batch go one by one). */
@@ -259,13 +262,30 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   const indexNewRows = ftsTrigger
     ? sqlite.prepare(`insert into ${FTS_TABLE}(rowid, message) select id, message from outgoing where id > ?`)
     : undefined;
-  /** Drops the FTS trigger; returns the last id before the rows to index. */
+  const daysSql = objectSql.get('trigger', DAYS_TRIGGER);
+  const daysTrigger = typeof daysSql === 'string' ? daysSql : undefined;
+  const noteNewDays = daysTrigger
+    ? sqlite.prepare(
+        `insert into outgoing_days (account_id, day, min_id, max_id)
+         select account_id, created_at / ${DAY_MS}, min(id), max(id) from outgoing where id > ? group by 1, 2
+         on conflict (account_id, day) do update set min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)`,
+      )
+    : undefined;
+  /** Drops the per-row triggers (text index, day bounds); returns the last id before the new rows. */
   const suspendFts = (): number => {
-    if (!ftsTrigger) return 0;
-    sqlite.exec(`drop trigger ${FTS_TRIGGER}`);
+    if (!ftsTrigger && !daysTrigger) return 0;
+    if (ftsTrigger) sqlite.exec(`drop trigger ${FTS_TRIGGER}`);
+    if (daysTrigger) sqlite.exec(`drop trigger ${DAYS_TRIGGER}`);
     return lastId.get() ?? 0;
   };
+  /** Does the day bounds' trigger's work for the rows after `before`, and puts it back. */
+  const resumeDays = (before: number) => {
+    if (!daysTrigger || !noteNewDays) return;
+    noteNewDays.run(before);
+    sqlite.exec(daysTrigger);
+  };
   const resumeFts = (before: number) => {
+    resumeDays(before);
     if (!ftsTrigger || !indexNewRows) return;
     indexNewRows.run(before);
     sqlite.exec(ftsTrigger);
@@ -389,6 +409,7 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
           await worker.finish();
           swapInTextIndex(sqlite, worker.file, ftsCreateSql);
           sqlite.exec(ftsTrigger!);
+          resumeDays(before);
         } else {
           resumeFts(before);
         }

@@ -13,6 +13,7 @@ import { analyzeSms } from '../../../shared/sms-encoding.js';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { openDatabase } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrate.js';
+import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
 import { createPasswordHasher } from '../auth/password.js';
 import {
   copyLine,
@@ -323,6 +324,23 @@ describeEachDialect('demo loader', (ctx) => {
         // The same indexes, triggers and text search settings as a freshly migrated database.
         expect(await schemaObjects(ctx.database)).toEqual(migrated?.objects);
         expect(await textIndexConfig(ctx.database)).toEqual(migrated?.textIndexConfig);
+      });
+
+      it('records the id bounds of each day of the loaded rows (outgoing_days)', async () => {
+        const days = await ctx.database.db
+          .selectFrom('outgoing_days')
+          .select(['day', 'min_id', 'max_id'])
+          .where('account_id', '=', accountId)
+          .orderBy('day')
+          .execute();
+        const actual = await sql<{ day: number; min_id: number; max_id: number }>`select created_at / ${sql.lit(DAY_MS)} as day,
+          min(id) as min_id, max(id) as max_id from outgoing where account_id = ${accountId} group by 1 order by 1`.execute(
+          ctx.database.db,
+        );
+        const plain = (rows: { day: number; min_id: number; max_id: number }[]) =>
+          rows.map((r) => [Number(r.day), Number(r.min_id), Number(r.max_id)]);
+        expect(days.length).toBeGreaterThan(300);
+        expect(plain(days)).toEqual(plain(actual.rows));
       });
 
       it('creates demo SMS users and senders, and spreads the rows over them', async () => {
