@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, expect, it, vi } from 'vitest';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Account } from '../../src/server/modules/accounts/accounts.repository.js';
+import { COUNT_DELAY_MS, POLL_MS } from '../../src/web/features/history/use-history.js';
 import { describeEachDialectWithApp } from '../app.js';
 import { bearer, createSender, createSmsUser, type SeededAccount, seedCustomerWithAccount, type TestSession } from '../factories.js';
 import { buildOutgoing, insertOutgoing } from '../outgoing-factory.js';
@@ -176,6 +177,200 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     // Both were started by early.js and taken over by the app (none left waiting).
     expect(asked).toContain('/early.js');
     expect(await page.evaluate(() => Object.keys((window as { __relaisEarly?: object }).__relaisEarly ?? { missing: true }))).toEqual([]);
+  });
+
+  describe('with more than 1,000 SMS matching', () => {
+    /** SMS of each user: over 1,000, so each view's first page gives a lower bound and the exact count is asked for apart. */
+    const ROBOT = 1300;
+    const APIUSER = 1100;
+    let big: SeededAccount;
+    let bigSession: TestSession;
+    /** The Manager's requests for the big account, as `/outgoing?…`, `/outgoing/count?…`, `/stats?…`. */
+    let asked: string[];
+    const historyOfBig = (query = '') => `/accounts/${big.account.name}/history${query}`;
+    const askedFor = (path: string) => asked.filter((url) => url.split('?')[0] === path);
+    const bigIds = async (query: string): Promise<number[]> => {
+      const res = await ctx.app.inject({ url: `/api/v1/accounts/${big.account.name}/outgoing?limit=10&${query}`, headers: big.auth });
+      expect(res.statusCode, res.body).toBe(200);
+      return (res.json() as { data: { id: number }[] }).data.map((r) => r.id);
+    };
+    const bigTotal = async (query: string): Promise<number> => {
+      const res = await ctx.app.inject({ url: `/api/v1/accounts/${big.account.name}/outgoing/count?${query}`, headers: big.auth });
+      return (res.json() as { total: number }).total;
+    };
+    /** The total above the grid, its spaces (French digit groups) made plain. */
+    const shownTotal = async () => (await page.locator('.total').textContent())?.replace(/\s/g, ' ');
+    const waitForExactTotal = async (total: number) => {
+      await page.locator(`.total[data-total="${total}"]`).waitFor();
+      expect(await shownTotal()).toBe(`${total.toLocaleString('fr-FR').replace(/\s/g, ' ')} SMS`);
+    };
+    /**
+     * Lets the page's clock run past the delays of the exact count and of the chart (a view "stays").
+     * The chart's timer starts in an effect after the rows are shown, so a test that waits for the chart
+     * request lets time pass again until it comes (`expect.poll(() => stay().then(…))`).
+     */
+    const stay = () => page.clock.runFor(COUNT_DELAY_MS);
+    /** Clicks a column's sort button; waits for the first rows of the new order (`sort` as in the URL, null for the default). */
+    const sortBy = async (column: string, sort: string | null, filter: string) => {
+      await page.locator(`[role="columnheader"][data-column="${column}"]`).getByRole('button').click();
+      await page.waitForURL((url) => url.searchParams.get('sort') === sort);
+      await waitForFirstRows(page, await bigIds(sort ? `${filter}&sort=${encodeURIComponent(sort)}` : filter));
+    };
+    const chooseUser = async (login: string, sort: string) => {
+      await page.getByLabel('Filtre utilisateurs').selectOption(login);
+      await page.waitForURL((url) => url.searchParams.get('user') === login);
+      await waitForFirstRows(page, await bigIds(`user=${login}&sort=${encodeURIComponent(sort)}`));
+    };
+
+    beforeAll(async () => {
+      big = await seedCustomerWithAccount(ctx.app, { account: { timezone: 'Europe/Paris' } });
+      await createSmsUser(ctx.app, big.account, { login: 'robot' });
+      await createSmsUser(ctx.app, big.account, { login: 'apiuser' });
+      const count = ROBOT + APIUSER;
+      await insertOutgoing(
+        ctx.database,
+        Array.from({ length: count }, (_, i) =>
+          buildOutgoing({
+            account_id: big.account.id,
+            created_at: now - (count - i) * 60_000,
+            user_login: i % 24 < 11 ? 'apiuser' : 'robot',
+            receiver: `+336${String((i * 7919) % 100_000_000).padStart(8, '0')}`,
+          }),
+        ),
+      );
+      bigSession = await apiSession(ctx.app, big.customer.email, big.password);
+    });
+
+    beforeEach(async () => {
+      await useSession(context, base, bigSession);
+      asked = [];
+      const prefix = `/api/v1/accounts/${big.account.name}`;
+      page.on('request', (request) => {
+        const url = new URL(request.url());
+        if (url.pathname.startsWith(`${prefix}/`)) asked.push(url.pathname.slice(prefix.length) + url.search);
+      });
+      // The page's clock stands still: its delayed requests (count, chart, poll) go only when the test lets time pass.
+      await page.clock.install();
+      await page.clock.pauseAt(Date.now() + 1000);
+    });
+
+    it('asks for the exact count once a view has stayed, reuses it for another sort of the same filter, asks again for another filter', async () => {
+      await page.goto(historyOfBig());
+      await waitForFirstRows(page, await bigIds(''));
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      expect(await page.locator('.total').getAttribute('data-total')).toBeNull();
+      expect(askedFor('/outgoing/count')).toEqual([]);
+      expect(askedFor('/stats')).toEqual([]);
+
+      // The view stays: one count, and the exact total replaces the bound; one chart too.
+      await stay();
+      const all = await bigTotal('');
+      expect(all).toBe(ROBOT + APIUSER);
+      await waitForExactTotal(all);
+      expect(askedFor('/outgoing/count')).toEqual(['/outgoing/count']);
+      await expect.poll(() => stay().then(() => askedFor('/stats'))).toEqual(['/stats']);
+
+      // Another sort, the same filter: exact with its first rows (no time has passed, so no count answered), and none asked.
+      await sortBy('receiver', 'receiver', '');
+      expect(await page.locator('.total').getAttribute('data-total')).toBe(String(all));
+      await stay();
+
+      // Another filter: neither its chart nor its count is asked for while its rows are on their way, however long.
+      let held!: (route: Route) => void;
+      const firstPage = new Promise<Route>((resolve) => {
+        held = resolve;
+      });
+      await page.route((url) => url.pathname.endsWith('/outgoing') && url.searchParams.get('user') === 'robot', held, { times: 1 });
+      await page.getByLabel('Filtre utilisateurs').selectOption('robot');
+      await page.waitForURL((url) => url.searchParams.get('user') === 'robot');
+      const route = await firstPage;
+      await stay();
+      await route.continue();
+      await waitForFirstRows(page, await bigIds('user=robot&sort=receiver'));
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      expect(askedFor('/outgoing/count')).toEqual(['/outgoing/count']);
+      expect(askedFor('/stats').filter((url) => url.includes('user='))).toEqual([]);
+      // Once that view stays, its own count, and its chart once.
+      await stay();
+      await waitForExactTotal(await bigTotal('user=robot'));
+      expect(askedFor('/outgoing/count')).toEqual(['/outgoing/count', '/outgoing/count?user=robot']);
+      await expect.poll(() => stay().then(() => askedFor('/stats').filter((url) => url.includes('user=')))).toEqual(['/stats?user=robot']);
+
+      // The other way round, the same filter: the count is reused again.
+      await sortBy('receiver', '-receiver', 'user=robot');
+      expect(await page.locator('.total').getAttribute('data-total')).toBe(String(ROBOT));
+      await stay();
+
+      // A third filter asks for its own count (the list request for it comes after any count the last view asked for).
+      await chooseUser('apiuser', '-receiver');
+      expect(askedFor('/outgoing/count')).toEqual(['/outgoing/count', '/outgoing/count?user=robot']);
+      await stay();
+      await waitForExactTotal(APIUSER);
+      expect(askedFor('/outgoing/count')).toEqual(['/outgoing/count', '/outgoing/count?user=robot', '/outgoing/count?user=apiuser']);
+    });
+
+    it('asks for the exact count again after rows are deleted, new rows come, time passes, or the page is reloaded', async () => {
+      const counts = () => askedFor('/outgoing/count');
+      // A view left before it stays (the user clicking through) asks for no count.
+      await page.goto(historyOfBig('?sort=receiver'));
+      await waitForFirstRows(page, await bigIds('sort=receiver'));
+      await chooseUser('robot', 'receiver');
+      await stay();
+      let robot = await bigTotal('user=robot');
+      await waitForExactTotal(robot);
+      expect(counts()).toEqual(['/outgoing/count?user=robot']);
+
+      // Two rows deleted from the Manager: the total follows at once, and the next sort of the filter counts again.
+      const shown = await rowIds(page);
+      await page.locator(`[role="row"][data-id="${shown[0]}"]`).click();
+      await page.locator(`[role="row"][data-id="${shown[1]}"]`).click({ modifiers: ['Control'] });
+      await page.getByRole('button', { name: 'Supprimer (2)' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Supprimer' }).click();
+      await page.getByText('2 SMS supprimés.').waitFor();
+      robot = await bigTotal('user=robot');
+      expect(robot).toBe(ROBOT - 2);
+      await waitForExactTotal(robot);
+      await sortBy('receiver', '-receiver', 'user=robot');
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      await stay();
+      await waitForExactTotal(robot);
+      expect(counts()).toEqual(['/outgoing/count?user=robot', '/outgoing/count?user=robot']);
+
+      // Newest first, that count is reused; then new messages come in on top: the next sort counts again.
+      await sortBy('date', null, 'user=robot');
+      expect(await page.locator('.total').getAttribute('data-total')).toBe(String(robot));
+      await insertOutgoing(
+        ctx.database,
+        [1, 2, 3].map((i) => buildOutgoing({ account_id: big.account.id, created_at: Date.now() + i, user_login: 'robot' })),
+      );
+      await page.clock.runFor(POLL_MS);
+      await waitForFirstRows(page, await bigIds('user=robot'));
+      robot = await bigTotal('user=robot');
+      expect(robot).toBe(ROBOT + 1);
+      await waitForExactTotal(robot);
+      expect(counts()).toHaveLength(2);
+      await sortBy('receiver', 'receiver', 'user=robot');
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      await stay();
+      await waitForExactTotal(robot);
+      expect(counts()).toHaveLength(3);
+
+      // An hour later, the count is asked for again for another sort.
+      await page.clock.setSystemTime(Date.now() + 3_600_000);
+      await sortBy('receiver', '-receiver', 'user=robot');
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      await stay();
+      await waitForExactTotal(robot);
+      expect(counts()).toHaveLength(4);
+
+      // So does a reload of the page.
+      await page.reload();
+      await waitForFirstRows(page, await bigIds('user=robot&sort=-receiver'));
+      expect(await shownTotal()).toBe('plus de 1 000 SMS');
+      await stay();
+      await waitForExactTotal(robot);
+      expect(counts()).toEqual(Array(5).fill('/outgoing/count?user=robot'));
+    });
   });
 
   it('sorts on the server by each column, both ways, with the order in the URL', async () => {
