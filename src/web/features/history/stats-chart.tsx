@@ -22,18 +22,23 @@ export function StatsChart({ account, query, ready }: { account: string; query: 
   const [stats, setStats] = useState<StatsResponse | null>(null);
   const [failed, setFailed] = useState(false);
   const key = JSON.stringify(query);
+  /** The account and filter of the counts shown: another sort of the same view keeps them. */
+  const [shown, setShown] = useState<string | null>(null);
+  const wanted = `${account} ${key}`;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the key stands for the query
   useEffect(() => {
     // Asked once the view's first rows are there (the history comes first) and the view has stayed a
     // moment: counting a period costs the server far more than a page, for views passed through too.
-    if (!ready) return;
+    // A new sort of the filter shown asks nothing (the counts do not depend on the order).
+    if (!ready || shown === wanted) return;
     const abort = new AbortController();
     const timer = setTimeout(() => {
       api
         .get<StatsResponse>(accountPath(account, '/stats'), query, abort.signal)
         .then((s) => {
           setStats(s);
+          setShown(wanted);
           setFailed(false);
         })
         .catch((error) => {
@@ -44,7 +49,7 @@ export function StatsChart({ account, query, ready }: { account: string; query: 
       clearTimeout(timer);
       abort.abort();
     };
-  }, [account, key, ready]);
+  }, [account, key, ready, shown]);
 
   if (failed) return <p className="chart-unavailable muted">{t('chart.unavailable')}</p>;
   if (!stats) return <div className="chart chart-placeholder" aria-hidden="true" />;
