@@ -523,9 +523,10 @@ export function createOutgoingRepository(database: Database, options: { scanWind
           eb.and([
             ...conditions(eb, scope, filter, { kind: 'none' }, { dates: dialect === 'sqlite' }),
             eb(`outgoing.${column}`, '=', value as never),
-            eb('outgoing.id', '>=', lo),
-            eb('outgoing.id', '<=', hi),
-            ...(afterId === undefined ? [] : [eb('outgoing.id', op, afterId)]),
+            // One bound a side (SQLite seeks from one only: with the cursor's apart, a deep page would
+            // walk from the range's first id to the cursor).
+            eb('outgoing.id', '>=', afterId !== undefined && direction === 'asc' ? Math.max(lo, afterId + 1) : lo),
+            eb('outgoing.id', '<=', afterId !== undefined && direction === 'desc' ? Math.min(hi, afterId - 1) : hi),
           ]),
         )
         .orderBy('outgoing.id', direction)
