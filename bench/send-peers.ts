@@ -21,7 +21,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import { runKeepAliveLoad } from './keepalive-load.js';
+import { type KeepAliveLoadResult, runKeepAliveLoad } from './keepalive-load.js';
 
 type Counter = { count: number; firstAt: number; lastAt: number };
 
@@ -276,14 +276,7 @@ export interface LoadSpec {
 }
 
 /** What the `load` role prints. */
-export interface LoadReport {
-  accepted: number;
-  refused: number;
-  errors: number;
-  firstRefusal: string | null;
-  /** Wall clock (epoch ms) of the first request sent and the last answer received. */
-  startedAt: number;
-  endedAt: number;
+export interface LoadReport extends Omit<KeepAliveLoadResult, 'latencies'> {
   p50Ms: number;
   p99Ms: number;
   /** CPU seconds this load client used. */
