@@ -153,6 +153,11 @@ describe('mail2sms body', () => {
     expect(extractText(htmlToText('<div dir="ltr">Hi<div>there</div><div><br></div><div>-- sig</div></div>'))).toBe('Hi\nthere');
     expect(extractText(htmlToText('<p class=MsoNormal>Promo&nbsp;!</p><p class=MsoNormal>&nbsp;</p><p>Sig</p>'))).toBe('Promo\u00a0!');
     expect(htmlToText('A<br>B<br/>C<!-- x --><script>alert(1)</script>')).toBe('A\nB\nC');
+    // A stray "<" and the letters after a removed tag leave no tag-like residue (found by the fuzzer);
+    // a "<" that starts no tag stays.
+    expect(htmlToText('<</b>P')).toBe('');
+    expect(htmlToText('x <</b>P y')).toBe('x');
+    expect(htmlToText('1 < 2 <b>et</b> 3 > 2')).toBe('1 < 2 et 3 > 2');
     expect(htmlToText('caf&eacute; &#233;t&#xE9; &euro; &unknown; a < b')).toBe('café été € &unknown; a < b');
   });
 });

@@ -349,12 +349,14 @@ export function htmlToText(html: string): string {
   const cleaned = html.replace(/<!--[\s\S]*?(?:-->|$)/g, '').replace(/<(head|style|script|title)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, '');
   const lines: string[] = [];
   let line = '';
+  const tagLike = /<[!?/]?[A-Za-z][^>]*(?:>|$)/g;
   const addText = (raw: string) => {
-    const text = raw.replace(/<[!?/]?[A-Za-z][^>]*(?:>|$)/g, '').replace(/[ \t\r\n\f]+/g, ' ');
+    const text = raw.replace(tagLike, '').replace(/[ \t\r\n\f]+/g, ' ');
     line += line === '' || line.endsWith(' ') ? text.replace(/^ /, '') : text;
   };
   const endLine = () => {
-    lines.push(decodeEntities(line.replace(/ $/, '')));
+    // A stray "<" before a removed tag and the letters after it (`<</b>P`) make a tag-like residue: dropped too.
+    lines.push(decodeEntities(line.replace(tagLike, '').replace(/ $/, '')));
     line = '';
   };
   const tag = /<(\/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>/g;
