@@ -185,7 +185,10 @@ export interface CallbackOutboxRow {
   lease_until: number;
 }
 
-/** Per account and UTC day (`created_at / 86400000`), the id bounds of its messages (migration 0004). */
+/** Milliseconds in a day: `outgoing_days.day` is `created_at / DAY_MS` (UTC days since 1970). */
+export const DAY_MS = 86_400_000;
+
+/** Per account and UTC day (`created_at / DAY_MS`), the id bounds of its messages (migration 0004). */
 export interface OutgoingDayRow {
   account_id: number;
   day: number;

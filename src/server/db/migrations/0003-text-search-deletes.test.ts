@@ -5,9 +5,9 @@ import { describeEachDialect } from '../../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
 import { type Database, openDatabase } from '../database.js';
 import { migrateToLatest } from '../migrate.js';
+import { DAY_MS } from '../schema.js';
 import * as m0001 from './0001-initial.js';
 import * as m0002 from './0002-sending.js';
-import { DAY_MS } from './0004-outgoing-days.js';
 
 const DAY_ONE = Date.UTC(2025, 2, 1);
 

@@ -1,8 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { MigrationContext } from '../migrate.js';
-
-/** Milliseconds in a day: `outgoing_days.day` is `created_at / DAY_MS` (UTC days since 1970). */
-export const DAY_MS = 86_400_000;
+import { DAY_MS } from '../schema.js';
 
 /**
  * `outgoing_days`: for each account and UTC day, the smallest and largest id of the messages created

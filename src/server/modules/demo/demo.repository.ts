@@ -5,8 +5,7 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
-import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
-import type { OutgoingRow } from '../../db/schema.js';
+import { DAY_MS, type OutgoingRow } from '../../db/schema.js';
 import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
 

@@ -13,7 +13,7 @@ import { analyzeSms } from '../../../shared/sms-encoding.js';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { openDatabase } from '../../db/database.js';
 import { migrateToLatest } from '../../db/migrate.js';
-import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
+import { DAY_MS } from '../../db/schema.js';
 import { createPasswordHasher } from '../auth/password.js';
 import {
   copyLine,

@@ -123,11 +123,6 @@ export function callbackParams(event: StatusEvent, tag: string, timeZone: string
 export function createDispatchRepository(database: Database) {
   const { db, dialect } = database;
 
-  /** SQLite: take the write lock first, so the busy timeout applies (a read-then-write transaction would fail at once). */
-  async function writeFirst(trx: Trx): Promise<void> {
-    if (dialect === 'sqlite') await sql`delete from early_receipts where 0 = 1`.execute(trx);
-  }
-
   /**
    * PostgreSQL: per carrier id, the transaction recording a part and one parking a receipt for it as
    * unknown wait for each other (transaction advisory locks, taken in one statement in one order).
@@ -371,8 +366,6 @@ export function createDispatchRepository(database: Database) {
     now: number,
     withMessages: boolean,
   ): Promise<SettleResult> {
-    // Outcomes start with a write; receipts start with a read (SQLite: take the write lock first).
-    if (outcomes.length === 0) await writeFirst(trx);
     const recorded = outcomes.map(() => false);
     const events: (StatusEvent & { target: CallbackTarget })[] = [];
 
@@ -695,7 +688,6 @@ export function createDispatchRepository(database: Database) {
      */
     async sweepEarlyReceipts(now: number, limit = 1000): Promise<{ applied: number; dropped: number }> {
       const applied = await db.transaction().execute(async (trx) => {
-        await writeFirst(trx);
         const rows = await trx
           .deleteFrom('early_receipts')
           .where('id', 'in', (eb) =>
@@ -735,7 +727,6 @@ export function createDispatchRepository(database: Database) {
      */
     async expireUnconfirmed(now: number, limit = 1000): Promise<{ expired: number; partsDropped: number }> {
       const expired = await db.transaction().execute(async (trx) => {
-        await writeFirst(trx);
         // Per account, through its (account, status, id) index.
         const accounts = await trx.selectFrom('accounts').select('id').orderBy('id').execute();
         const ids: number[] = [];

@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialect } from '../../../../test/database.js';
+import { pageBefore, readPages } from '../../../../test/history-pages.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
-import type { Cursor } from './cursor.js';
 import type { HistoryFilter, HistorySort } from './history-query.js';
-import { createOutgoingRepository, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+import { createOutgoingRepository, type OutgoingRepository } from './outgoing.repository.js';
 
 const ACCOUNT = 1;
 const OTHER = 2;
@@ -185,31 +185,12 @@ describeEachDialect('outgoing repository', (ctx) => {
       for (const direction of ['asc', 'desc'] as const) {
         const sort = { key, direction };
         const all = (await repo.list({ scope, filter, sort, cursor: null, limit: 100 })).rows.map((r) => r.id);
-        const seen: number[] = [];
-        let cursor: Cursor | null = null;
-        const pages: number[][] = [];
-        for (;;) {
-          const page = await repo.list({ scope, filter, sort, cursor, limit: 2 });
-          pages.push(page.rows.map((r) => r.id));
-          seen.push(...page.rows.map((r) => r.id));
-          if (!page.more) break;
-          const last = page.rows[page.rows.length - 1];
-          cursor = { way: 'after', value: sortValueOf(last, sort), id: last.id };
-        }
-        expect(seen, `${key} ${direction}`).toEqual(all);
+        const pages = await readPages(repo, { scope, filter, sort }, 2);
+        expect(pages.flat(), `${key} ${direction}`).toEqual(all);
         expect(all.length).toBeGreaterThan(2);
         // From the last page, going back gives the page before it.
-        const lastPage = (await repo.list({ scope, filter, sort, cursor: null, limit: 100 })).rows.filter(
-          (r) => r.id === pages[pages.length - 1][0],
-        )[0];
-        const back = await repo.list({
-          scope,
-          filter,
-          sort,
-          cursor: { way: 'before', value: sortValueOf(lastPage, sort), id: lastPage.id },
-          limit: 2,
-        });
-        expect(back.rows.map((r) => r.id)).toEqual(pages[pages.length - 2]);
+        const back = await pageBefore(repo, { scope, filter, sort }, pages[pages.length - 1][0], 2);
+        expect(back.ids).toEqual(pages[pages.length - 2]);
       }
     }
   });

@@ -4,8 +4,7 @@ import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysel
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Database, foldText } from '../../db/database.js';
-import { DAY_MS } from '../../db/migrations/0004-outgoing-days.js';
-import type { DB, OutgoingRow } from '../../db/schema.js';
+import { DAY_MS, type DB, type OutgoingRow } from '../../db/schema.js';
 import type { Cursor } from './cursor.js';
 import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
 
@@ -158,6 +157,13 @@ const BROAD_RANGE = 2_000;
 const LIGHT_COUNT = 1_000;
 
 type OutgoingEB = ExpressionBuilder<DB, 'outgoing'>;
+
+/** Up to `limit + 1` rows read in the reading way → the page in display order, and whether more follow. */
+function pageOf(rows: unknown[][], limit: number, backwards: boolean): { rows: unknown[][]; more: boolean } {
+  const page = rows.slice(0, limit);
+  if (backwards) page.reverse();
+  return { rows: page, more: rows.length > limit };
+}
 
 /** The trigrams of `text` (by code point) as an FTS5 query: every one must be present. */
 function trigramQuery(folded: string): string | null {
@@ -472,10 +478,7 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       if (rows.length > limit) break;
       rows.push(...(await read(segment, limit + 1 - rows.length)));
     }
-    const more = rows.length > limit;
-    const result = rows.slice(0, limit);
-    if (backwards) result.reverse();
-    return { rows: result, more };
+    return pageOf(rows, limit, backwards);
   }
 
   /**
@@ -556,10 +559,7 @@ export function createOutgoingRepository(database: Database, options: { scanWind
       if (value === undefined) break;
       rows.push(...(await selectArrays(rowsOf(value, undefined, limit + 1 - rows.length))));
     }
-    const more = rows.length > limit;
-    const result = rows.slice(0, limit);
-    if (cursor?.way === 'before') result.reverse();
-    return { rows: result, more };
+    return pageOf(rows, limit, cursor?.way === 'before');
   }
 
   /**

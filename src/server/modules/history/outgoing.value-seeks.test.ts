@@ -1,9 +1,9 @@
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachDialect } from '../../../../test/database.js';
+import { pageBefore, readPages } from '../../../../test/history-pages.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
-import type { Cursor } from './cursor.js';
 import type { HistoryFilter, HistorySort, SortKey } from './history-query.js';
-import { createOutgoingRepository, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+import { createOutgoingRepository, type OutgoingRepository } from './outgoing.repository.js';
 
 const ACCOUNT = 41;
 const OTHER = 42;
@@ -115,32 +115,12 @@ describeEachDialect('history pages by sender, status, user or channel in a date 
         const sort: HistorySort = { key, direction };
         const want = expected(key as keyof typeof field, direction, filter);
         expect(want.length, `${key} ${direction}`).toBeGreaterThan(5);
-        const pages: number[][] = [];
-        let cursor: Cursor | null = null;
-        for (;;) {
-          const page = await repo.list({ scope, filter, sort, cursor, limit: 7 });
-          pages.push(page.rows.map((r) => r.id));
-          if (!page.more) break;
-          const last = page.rows[page.rows.length - 1];
-          cursor = { way: 'after', value: sortValueOf(last, sort), id: last.id };
-        }
+        const pages = await readPages(repo, { scope, filter, sort }, 7);
         expect(pages.flat(), `${key} ${direction}`).toEqual(want);
         // Back from the last page's first row: the page before it.
         if (pages.length > 1) {
-          const first = (await repo.list({ scope, filter, sort, cursor: null, limit: 1000 })).rows.find(
-            (r) => r.id === pages[pages.length - 1][0],
-          )!;
-          const back = await repo.list({
-            scope,
-            filter,
-            sort,
-            cursor: { way: 'before', value: sortValueOf(first, sort), id: first.id },
-            limit: 7,
-          });
-          expect(
-            back.rows.map((r) => r.id),
-            `${key} ${direction} backwards`,
-          ).toEqual(pages[pages.length - 2]);
+          const back = await pageBefore(repo, { scope, filter, sort }, pages[pages.length - 1][0], 7);
+          expect(back.ids, `${key} ${direction} backwards`).toEqual(pages[pages.length - 2]);
           expect(back.more).toBe(pages.length > 2);
         }
       }
