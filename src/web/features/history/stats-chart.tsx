@@ -19,26 +19,25 @@ function others(day: DailyCounts): number {
 /** Messages per day by status for the filtered period, above the history (`GET …/stats`). */
 export function StatsChart({ account, query, ready }: { account: string; query: Record<string, string>; ready: boolean }) {
   const { t, n, lang } = useI18n();
-  const [stats, setStats] = useState<StatsResponse | null>(null);
+  /** The counts shown, and the account and filter they are of: another sort of the same view keeps them. */
+  const [shown, setShown] = useState<{ of: string; stats: StatsResponse } | null>(null);
   const [failed, setFailed] = useState(false);
   const key = JSON.stringify(query);
-  /** The account and filter of the counts shown: another sort of the same view keeps them. */
-  const [shown, setShown] = useState<string | null>(null);
   const wanted = `${account} ${key}`;
+  const stats = shown?.stats ?? null;
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: the key stands for the query
   useEffect(() => {
     // Asked once the view's first rows are there (the history comes first) and the view has stayed a
     // moment: counting a period costs the server far more than a page, for views passed through too.
     // A new sort of the filter shown asks nothing (the counts do not depend on the order).
-    if (!ready || shown === wanted) return;
+    if (!ready || shown?.of === wanted) return;
     const abort = new AbortController();
     const timer = setTimeout(() => {
       api
         .get<StatsResponse>(accountPath(account, '/stats'), query, abort.signal)
         .then((s) => {
-          setStats(s);
-          setShown(wanted);
+          setShown({ of: wanted, stats: s });
           setFailed(false);
         })
         .catch((error) => {
@@ -49,7 +48,7 @@ export function StatsChart({ account, query, ready }: { account: string; query: 
       clearTimeout(timer);
       abort.abort();
     };
-  }, [account, key, ready, shown]);
+  }, [account, key, ready, shown?.of]);
 
   if (failed) return <p className="chart-unavailable muted">{t('chart.unavailable')}</p>;
   if (!stats) return <div className="chart chart-placeholder" aria-hidden="true" />;
