@@ -20,7 +20,7 @@ import type { Dialect } from '../src/server/db/database.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { composeServices } from '../src/server/services.js';
 import { openHistoryData } from './history-data.js';
-import { memoryOf } from './process-memory.js';
+import { busiestThreads, memoryOf, threadTimesOf } from './process-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -96,6 +96,8 @@ try {
     const m = memoryOf(server.pid!);
     if (m) peak = { rss: Math.max(peak.rss, m.rss), anon: Math.max(peak.anon, m.anon) };
   }, 50);
+  const threadsBefore = threadTimesOf(server.pid!);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const { bytes, lines } = await new Promise<{ bytes: number; lines: number }>((resolve, reject) => {
     const path = `/api/v1/accounts/${data.accountName}/outgoing.csv?all=true&format=${values.format}`;
@@ -114,6 +116,8 @@ try {
     req.end();
   });
   const seconds = (performance.now() - started) / 1000;
+  const threadsAfter = threadTimesOf(server.pid!);
+  const client = process.cpuUsage(clientBefore);
   clearInterval(sampler);
   const rate = messages / seconds;
   console.log(
@@ -123,6 +127,9 @@ try {
   console.log(`  => ${fmt(rate)} rows/s — goal ≥ ${fmt(RATE_GOAL)} ${rate >= RATE_GOAL ? 'ok' : 'MISS'}`);
   console.log(
     `  server memory: private (RssAnon) ${(idle.anon / 1e6).toFixed(0)} MB idle, peak ${(peak.anon / 1e6).toFixed(0)} MB — goal < ${MEMORY_GOAL / 1e6} MB ${peak.anon < MEMORY_GOAL ? 'ok' : 'MISS'}; resident (VmRSS, with the mapped database file) peak ${(peak.rss / 1e6).toFixed(0)} MB`,
+  );
+  console.log(
+    `  CPU: server's busiest threads ${busiestThreads(threadsBefore, threadsAfter)}; this client ${((client.user + client.system) / 1e6).toFixed(1)} s`,
   );
   if (values.profile) {
     const exited = new Promise((resolve) => server.once('exit', resolve));

@@ -7,9 +7,16 @@ export interface TimeFormatter {
   sql(ms: number): string;
   /** `2018-06-13T15:03:57+02:00`: second precision, the zone's offset, `+00:00` rather than `Z`. */
   iso(ms: number): string;
+  /**
+   * The zone's UTC offsets over [from, to] as `[at, offsetMs, at, offsetMs, …]`, `at` ascending: each
+   * offset applies from its `at` (the first from `from`, the last also after `to`). For code that
+   * formats instants without this formatter (the SQLite export threads).
+   */
+  offsets(from: number, to: number): number[];
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 const MINUTE_MS = 60_000;
 const PREFIX_SLOTS = 256;
 const MAX_BUCKETS = 10_000;
@@ -112,8 +119,33 @@ export function createTimeFormatter(timeZone: string): TimeFormatter {
     return prefix(minute) + PAD2[Math.floor((local - minute * MINUTE_MS) / 1000)];
   };
 
+  const offsetsOver = (from: number, to: number): number[] => {
+    const out = [from, offsetMsAt(from)];
+    // Sampled a day apart; a change between two samples is found to the millisecond by halving.
+    // (No zone changes its offset twice within a day.)
+    for (let at = from; at < to; ) {
+      const next = Math.min(at + DAY_MS, to);
+      const before = out[out.length - 1];
+      if (offsetMsAt(next) !== before) {
+        let lo = at;
+        let hi = next;
+        while (hi - lo > 1) {
+          const mid = lo + Math.floor((hi - lo) / 2);
+          if (offsetMsAt(mid) === before) lo = mid;
+          else hi = mid;
+        }
+        out.push(hi, offsetMsAt(hi));
+        at = hi;
+      } else {
+        at = next;
+      }
+    }
+    return out;
+  };
+
   return {
     timeZone,
+    offsets: offsetsOver,
     compact: (ms) => format(ms, compactPrefix, offsetOf(ms)),
     sql: (ms) => format(ms, sqlPrefix, offsetOf(ms)),
     iso(ms) {

@@ -253,6 +253,16 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       return outgoing.streamLean({ scope: scopeOf(access), filter, sort, limit });
     },
 
+    /**
+     * The seed CSV's lines of a large export when the SQLite threads can make them, else null (the
+     * caller formats `exportLean`'s rows); see `OutgoingRepository.seedCsv`.
+     */
+    seedCsv(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<Uint8Array> | null {
+      const filter = parse(access, query);
+      const sort = parseSort(query.sort);
+      return outgoing.seedCsv({ scope: scopeOf(access), filter, sort, limit }, access.account.timezone);
+    },
+
     /** Resumes the delete jobs a stopped process left running (called at start). */
     async resumeDeleteJobs(): Promise<number> {
       const jobs = await deletions.findRunningJobs();
@@ -270,6 +280,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       closing = true;
       await Promise.allSettled(running.values());
       await deletions.close();
+      await outgoing.close();
     },
   };
 }

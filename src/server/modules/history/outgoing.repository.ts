@@ -1,12 +1,14 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement as SqliteStatement } from 'better-sqlite3';
 import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
+import { getTimeFormatter } from '../../../shared/account-time.js';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Database, foldText } from '../../db/database.js';
 import { DAY_MS, type DB, type OutgoingRow } from '../../db/schema.js';
 import type { Cursor } from './cursor.js';
 import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
+import { type SqliteCsvThreads, seedCsvLine, startSqliteCsvThreads } from './sqlite-csv-threads.js';
 
 /** Which messages a caller may reach: one account, and maybe only one SMS user's. */
 export interface HistoryScope {
@@ -153,6 +155,9 @@ const FEW_VALUES: ReadonlySet<string> = new Set(['sender', 'status', 'user', 'ch
 /** A date or receiver range matching more rows than this is "broad" for a page in another order. */
 const BROAD_RANGE = 2_000;
 
+/** Messages a slice of a threaded seed CSV export holds at most (`dateSlices`): ~1 MB of lines. */
+const CSV_SLICE_ROWS = 10_000;
+
 /** A count capped at this many runs on the serving connection (a page's `total`); a longer one on the reader. */
 const LIGHT_COUNT = 1_000;
 
@@ -200,8 +205,16 @@ interface Compiled {
 }
 
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
-export function createOutgoingRepository(database: Database, options: { scanWindow?: number; broadRange?: number; ftsFew?: number } = {}) {
+export function createOutgoingRepository(
+  database: Database,
+  options: { scanWindow?: number; broadRange?: number; ftsFew?: number; csvSliceRows?: number; csvThreads?: number } = {},
+) {
   const { db, dialect } = database;
+  const csvSliceRows = options.csvSliceRows ?? CSV_SLICE_ROWS;
+  // A SQLite file: large seed-format exports are read on threads of their own (see `seedCsv`).
+  const sqliteFile =
+    database.sqlite && database.sqlite.name !== ':memory:' && database.sqlite.name !== '' ? database.sqlite.name : undefined;
+  let csvThreads: SqliteCsvThreads | undefined;
   const scanWindow = options.scanWindow ?? SCAN_WINDOW;
   const ftsFew = options.ftsFew ?? FTS_FEW;
   const broadRange = options.broadRange ?? BROAD_RANGE;
@@ -577,6 +590,127 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     return { rows: rows.map(fromLeanArray), more, ...(last ? { last: fromLeanArray(last) } : {}) };
   }
 
+  /**
+   * Whether `seedCsv` reads this export on the CSV threads: a SQLite file, every match (no row limit),
+   * sorted by date, filtered at most by dates and one of {SMS user, one status}, so that each slice is
+   * a range of one date-ordered index (`outgoing_date`, `outgoing_user_date`, `outgoing_status_date`).
+   */
+  function threadable(args: StreamArgs): boolean {
+    if (!sqliteFile || args.sort.key !== 'date' || args.limit !== null) return false;
+    const { from, to, user, statuses, ...others } = args.filter;
+    if (Object.values(others).some((v) => v !== undefined)) return false;
+    const byUser = user !== undefined || args.scope.userLogin !== null;
+    return statuses === undefined || (statuses.length === 1 && !byUser);
+  }
+
+  /**
+   * Date intervals `[from, to]` (ms, inclusive, ascending) covering `[lo, hi]`, each holding about
+   * `csvSliceRows` of the account's messages at most: per day, `outgoing_days`' id span bounds how many
+   * it has; quiet days are grouped, busy ones cut into equal hours-long pieces.
+   */
+  async function dateSlices(accountId: number, lo: number, hi: number): Promise<[number, number][]> {
+    const days = await db
+      .selectFrom('outgoing_days')
+      .select(['day', 'min_id', 'max_id'])
+      .where('account_id', '=', accountId)
+      .where('day', '>=', Math.floor(lo / DAY_MS))
+      .where('day', '<=', Math.floor(hi / DAY_MS))
+      .orderBy('day')
+      .execute();
+    const slices: [number, number][] = [];
+    let start = lo;
+    let rows = 0;
+    for (const d of days) {
+      const dayStart = Math.max(lo, Number(d.day) * DAY_MS);
+      const dayEnd = Math.min(hi, (Number(d.day) + 1) * DAY_MS - 1);
+      const most = Number(d.max_id) - Number(d.min_id) + 1;
+      if (rows > 0 && rows + most > csvSliceRows) {
+        slices.push([start, dayStart - 1]);
+        start = dayStart;
+        rows = 0;
+      }
+      if (most <= csvSliceRows) {
+        rows += most;
+        continue;
+      }
+      const pieces = Math.ceil(most / csvSliceRows);
+      const width = (dayEnd - dayStart + 1) / pieces;
+      for (let i = 1; i < pieces; i++) {
+        const end = dayStart + Math.floor(i * width) - 1;
+        slices.push([start, end]);
+        start = end + 1;
+      }
+      slices.push([start, dayEnd]);
+      start = dayEnd + 1;
+    }
+    if (start <= hi) slices.push([start, hi]);
+    return slices;
+  }
+
+  /**
+   * The seed CSV lines (UTF-8) of a large export on the SQLite threads (`threadable`): the export's
+   * dates are cut into slices (`dateSlices`), each read and formatted by a thread, two at a time, while
+   * the serving thread sends the lines of the one before in order. The export covers the dates its
+   * matches had when it started (a message accepted meanwhile is not in it).
+   */
+  async function* seedCsvSlices(args: StreamArgs, timeZone: string): AsyncGenerator<Uint8Array> {
+    const { scope, filter } = args;
+    const direction = args.sort.direction;
+    const edge = async (way: 'asc' | 'desc'): Promise<number | undefined> => {
+      const [row] = await selectArrays(
+        db
+          .selectFrom('outgoing')
+          .select('outgoing.created_at')
+          .where((eb) => eb.and(conditions(eb, scope, filter, { kind: 'none' })))
+          .orderBy('outgoing.created_at', way)
+          .orderBy('outgoing.id', way)
+          .limit(1)
+          .compile(),
+      );
+      return row ? Number(row[0]) : undefined;
+    };
+    const lo = await edge('asc');
+    const hi = await edge('desc');
+    if (lo === undefined || hi === undefined) return;
+    const offsets = getTimeFormatter(timeZone).offsets(lo, hi);
+    const slices = await dateSlices(scope.accountId, lo, hi);
+    if (direction === 'desc') slices.reverse();
+    csvThreads ??= startSqliteCsvThreads(sqliteFile as string, options.csvThreads);
+    const threads = csvThreads;
+
+    const line = seedCsvLine(offsets);
+    const read = ([from, to]: [number, number]): Promise<Uint8Array> => {
+      const lines = db
+        .selectFrom('outgoing')
+        .select(line.as('line'))
+        .where((eb) =>
+          eb.and([
+            ...conditions(eb, scope, filter, { kind: 'none' }),
+            eb('outgoing.created_at', '>=', from),
+            eb('outgoing.created_at', '<=', to),
+          ]),
+        )
+        .orderBy('outgoing.created_at', direction)
+        .orderBy('outgoing.id', direction);
+      // The slice's lines joined by SQLite in the order read, as a BLOB: no row reaches JavaScript.
+      const query = db.selectFrom(lines.as('t')).select(sql<Uint8Array>`cast(group_concat(t.line, '') as blob)`.as('csv')).compile();
+      const bytes = threads.run({ sql: query.sql, parameters: query.parameters });
+      // Handled here too, so that a slice failing while an earlier one is awaited is no unhandled rejection.
+      bytes.catch(() => {});
+      return bytes;
+    };
+    // Three slices in flight: the one whose lines are being sent, and one more for each thread.
+    const inFlight: Promise<Uint8Array>[] = [];
+    let next = 0;
+    for (;;) {
+      while (inFlight.length < 3 && next < slices.length) inFlight.push(read(slices[next++]));
+      const bytes = inFlight.shift();
+      if (!bytes) return;
+      const chunk = await bytes;
+      if (chunk.length > 0) yield chunk;
+    }
+  }
+
   return {
     /** The WHERE of `filter` within `scope` for other readers of the history (stats); text search as `count` does it. */
     where(eb: OutgoingEB, scope: HistoryScope, filter: HistoryFilter): Expression<SqlBool> {
@@ -698,6 +832,21 @@ export function createOutgoingRepository(database: Database, options: { scanWind
     /** `stream` with lean rows (the seed CSV). */
     streamLean(args: StreamArgs): AsyncGenerator<LeanOutgoing[]> {
       return streamPages(args, (page) => listLean(page, true));
+    },
+
+    /**
+     * The seed CSV lines of a large export, made on the SQLite threads when it can be (`threadable`);
+     * null otherwise (the caller formats `streamLean`'s rows). Dates in `timeZone`.
+     */
+    seedCsv(args: StreamArgs, timeZone: string): AsyncGenerator<Uint8Array> | null {
+      return threadable(args) ? seedCsvSlices(args, timeZone) : null;
+    },
+
+    /** Stops the CSV threads, if they were started. */
+    async close(): Promise<void> {
+      const threads = csvThreads;
+      csvThreads = undefined;
+      await threads?.close();
     },
   };
 }

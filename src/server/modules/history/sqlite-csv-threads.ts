@@ -1,0 +1,139 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { type RawBuilder, sql } from 'kysely';
+import { FORMULA_START_CODES } from '../../../shared/csv.js';
+import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
+
+/**
+ * Threads that read slices of a SQLite history export, each with its own read-only connection. A
+ * slice is one statement answering one BLOB: the slice's CSV lines, made by SQLite itself (see
+ * `seedCsvLine`), so a row costs no JavaScript at all; the serving thread only hands slices out and
+ * sends the bytes, in order, while the two threads read the next ones.
+ *
+ * Plain JavaScript (no TypeScript loader exists in a worker thread), and nothing but "run this
+ * statement, send its bytes".
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
+for (const pragma of workerData.pragmas) db.pragma(pragma);
+const statements = new Map();
+parentPort.on('message', (m) => {
+  if (m.close) {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    let statement = statements.get(m.sql);
+    if (!statement) {
+      if (statements.size > 100) statements.clear();
+      statement = db.prepare(m.sql).pluck(true);
+      statements.set(m.sql, statement);
+    }
+    const value = statement.get(...m.parameters);
+    const bytes = value == null ? new Uint8Array(0) : value instanceof Uint8Array ? value : Buffer.from(String(value));
+    // Handed over, not copied: bytes that own all their memory.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+    parentPort.postMessage({ seq: m.seq, bytes: own }, [own.buffer]);
+  } catch (error) {
+    parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
+  }
+});
+`;
+
+/**
+ * One seed-format CSV line (`"date";"sender";"receiver";"message";"status"` and a newline) of an
+ * `outgoing` row, in SQLite's SQL: csv.ts's `createSeedCsvFormatter` again, so the tests compare every
+ * byte of both on random rows. The date is the row's in the zone whose offsets are given
+ * (`TimeFormatter.offsets`). A cell: `'` before a value whose first character would start a formula
+ * (FORMULA_START_CODES), unless it is a plain number (PLAIN_NUMBER, `^[+-]?\d[\dxX ]*$`; a formula
+ * character that is also a sign, a digit, then only digits, x, X and spaces, in GLOBs), then `"` doubled.
+ */
+export function seedCsvLine(offsets: readonly number[]): RawBuilder<string> {
+  const column = (name: string) => sql.ref(`outgoing.${name}`);
+  const created = column('created_at');
+  const formulaStarts = sql.join(FORMULA_START_CODES.map((c) => sql.lit(c)));
+  const cell = (name: string) => {
+    const x = column(name);
+    return sql<string>`replace(case when unicode(${x}) in (${formulaStarts}) and not (${x} glob '[+-][0-9]*' and substr(${x}, 2) not glob '*[^0-9xX ]*') then '''' || ${x} else ${x} end, '"', '""')`;
+  };
+  // The offset at each instant: the latest change at or before it (literals: one text for every slice).
+  let offset = sql<number>`${sql.lit(offsets[1])}`;
+  for (let i = 2; i < offsets.length; i += 2) {
+    offset = sql<number>`case when ${created} >= ${sql.lit(offsets[i])} then ${sql.lit(offsets[i + 1])} else ${offset} end`;
+  }
+  return sql<string>`'"' || strftime('%Y%m%d%H%M%S', (${created} + ${offset}) / 1000, 'unixepoch') || '";"' || ${cell('sender')} || '";"' || ${cell('receiver')} || '";"' || case when ${column('redacted_at')} is null then ${cell('message')} else '' end || '";"' || ${column('status')} || '"' || char(10)`;
+}
+
+/** The connections' settings: read-only, a small page cache (the rows are read once, in order). */
+const CSV_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -2048'];
+
+/** One slice of an export: a statement answering one value, the slice's bytes. */
+export interface CsvSlice {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+export interface SqliteCsvThreads {
+  /** The bytes the slice's statement answers (its one value: a BLOB, else its text as UTF-8). */
+  run(slice: CsvSlice): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+type Waiting = { resolve: (bytes: Uint8Array) => void; reject: (e: Error) => void };
+
+/** Starts `count` threads reading the SQLite database `file`; each slice goes to the least busy one. */
+export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const workerData = { file, driver, pragmas: CSV_PRAGMAS };
+  let seq = 0;
+  let stopped: Error | undefined;
+  const threads = Array.from({ length: count }, () => {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
+    // An idle thread does not keep the process alive; `close` stops it.
+    worker.unref();
+    const waiting = new Map<number, Waiting>();
+    const failAll = (error: Error) => {
+      stopped ??= error;
+      for (const w of waiting.values()) w.reject(error);
+      waiting.clear();
+    };
+    worker.on('message', (m: { seq: number; bytes?: Uint8Array; error?: string }) => {
+      const w = waiting.get(m.seq);
+      if (!w) return;
+      waiting.delete(m.seq);
+      if (m.error !== undefined) w.reject(new Error(m.error));
+      else w.resolve(m.bytes as Uint8Array);
+      if (waiting.size === 0) worker.unref();
+    });
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`SQLite CSV thread stopped (exit code ${code})`)));
+    return { worker, waiting };
+  });
+  return {
+    run(slice) {
+      if (stopped) return Promise.reject(stopped);
+      const thread = threads.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
+      return new Promise((resolve, reject) => {
+        seq += 1;
+        thread.waiting.set(seq, { resolve, reject });
+        // Referenced while a slice is in flight: the process waits for its answer.
+        thread.worker.ref();
+        thread.worker.postMessage({ seq, sql: slice.sql, parameters: slice.parameters });
+      });
+    },
+    async close() {
+      await Promise.all(
+        threads.map(({ worker }) => {
+          if (stopped) return worker.terminate();
+          const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+          worker.ref();
+          worker.postMessage({ close: true });
+          return exited;
+        }),
+      );
+    },
+  };
+}
