@@ -44,11 +44,11 @@ export interface PublicOutgoing {
   deliveryReceipt: number;
 }
 
-/** `=` `+` `-` `@` TAB CR, by char code (exported for the SQLite export threads' copy of `inner`). */
+/** `=` `+` `-` `@` TAB CR, by char code (exported for the SQL copy of `inner`, seed-csv-sql.ts). */
 export const FORMULA_START_CODES: readonly number[] = [0x3d, 0x2b, 0x2d, 0x40, 0x09, 0x0d];
 const FORMULA_START = new Set(FORMULA_START_CODES);
 /** A plain number or phone number, left as it is even when it starts like a formula. */
-export const PLAIN_NUMBER = /^[+-]?\d[\dxX ]*$/;
+const PLAIN_NUMBER = /^[+-]?\d[\dxX ]*$/;
 
 /**
  * One quoted CSV value: `"` doubled, newlines kept. A value a spreadsheet would run as a formula (first

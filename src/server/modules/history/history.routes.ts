@@ -265,7 +265,7 @@ async function batchText<T>(batches: AsyncGenerator<T[]>, format: { row(o: T): s
 }
 
 /** `header`, then the bytes of `lines`. */
-async function* withHeader(header: string, lines: AsyncGenerator<Uint8Array>): AsyncGenerator<string | Uint8Array> {
+async function* withHeader(header: string, lines: AsyncGenerator<Uint8Array | string>): AsyncGenerator<string | Uint8Array> {
   yield header;
   yield* lines;
 }

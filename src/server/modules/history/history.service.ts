@@ -257,7 +257,11 @@ export function createHistoryService(deps: HistoryServiceDeps) {
      * The seed CSV's lines of a large export when the SQLite threads can make them, else null (the
      * caller formats `exportLean`'s rows); see `OutgoingRepository.seedCsv`.
      */
-    seedCsv(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<Uint8Array> | null {
+    seedCsv(
+      access: AccountAccess,
+      query: RawFilter & { sort?: unknown },
+      limit: number | null,
+    ): AsyncGenerator<Uint8Array | string> | null {
       const filter = parse(access, query);
       const sort = parseSort(query.sort);
       return outgoing.seedCsv({ scope: scopeOf(access), filter, sort, limit }, access.account.timezone);

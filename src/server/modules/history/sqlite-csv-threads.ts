@@ -1,13 +1,11 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { type RawBuilder, sql } from 'kysely';
-import { FORMULA_START_CODES } from '../../../shared/csv.js';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
 
 /**
  * Threads that read slices of a SQLite history export, each with its own read-only connection. A
  * slice is one statement answering one BLOB: the slice's CSV lines, made by SQLite itself (see
- * `seedCsvLine`), so a row costs no JavaScript at all; the serving thread only hands slices out and
+ * seed-csv-sql.ts), so a row costs no JavaScript at all; the serving thread only hands slices out and
  * sends the bytes, in order, while the two threads read the next ones.
  *
  * Plain JavaScript (no TypeScript loader exists in a worker thread), and nothing but "run this
@@ -42,30 +40,6 @@ parentPort.on('message', (m) => {
   }
 });
 `;
-
-/**
- * One seed-format CSV line (`"date";"sender";"receiver";"message";"status"` and a newline) of an
- * `outgoing` row, in SQLite's SQL: csv.ts's `createSeedCsvFormatter` again, so the tests compare every
- * byte of both on random rows. The date is the row's in the zone whose offsets are given
- * (`TimeFormatter.offsets`). A cell: `'` before a value whose first character would start a formula
- * (FORMULA_START_CODES), unless it is a plain number (PLAIN_NUMBER, `^[+-]?\d[\dxX ]*$`; a formula
- * character that is also a sign, a digit, then only digits, x, X and spaces, in GLOBs), then `"` doubled.
- */
-export function seedCsvLine(offsets: readonly number[]): RawBuilder<string> {
-  const column = (name: string) => sql.ref(`outgoing.${name}`);
-  const created = column('created_at');
-  const formulaStarts = sql.join(FORMULA_START_CODES.map((c) => sql.lit(c)));
-  const cell = (name: string) => {
-    const x = column(name);
-    return sql<string>`replace(case when unicode(${x}) in (${formulaStarts}) and not (${x} glob '[+-][0-9]*' and substr(${x}, 2) not glob '*[^0-9xX ]*') then '''' || ${x} else ${x} end, '"', '""')`;
-  };
-  // The offset at each instant: the latest change at or before it (literals: one text for every slice).
-  let offset = sql<number>`${sql.lit(offsets[1])}`;
-  for (let i = 2; i < offsets.length; i += 2) {
-    offset = sql<number>`case when ${created} >= ${sql.lit(offsets[i])} then ${sql.lit(offsets[i + 1])} else ${offset} end`;
-  }
-  return sql<string>`'"' || strftime('%Y%m%d%H%M%S', (${created} + ${offset}) / 1000, 'unixepoch') || '";"' || ${cell('sender')} || '";"' || ${cell('receiver')} || '";"' || case when ${column('redacted_at')} is null then ${cell('message')} else '' end || '";"' || ${column('status')} || '"' || char(10)`;
-}
 
 /** The connections' settings: read-only, a small page cache (the rows are read once, in order). */
 const CSV_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -2048'];
