@@ -96,6 +96,25 @@ try {
     const m = memoryOf(server.pid!);
     if (m) peak = { rss: Math.max(peak.rss, m.rss), anon: Math.max(peak.anon, m.anon) };
   }, 50);
+  // Meanwhile another client reads history pages, one after the other: how long does it wait?
+  let exporting = true;
+  const pageWaits: number[] = [];
+  const pages = (async () => {
+    while (exporting) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const path = `/api/v1/accounts/${data.accountName}/outgoing?limit=50`;
+        const req = request({ host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${bearer}` } }, (res) => {
+          res.resume();
+          res.once('end', resolve);
+        });
+        req.once('error', reject);
+        req.end();
+      });
+      pageWaits.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
   const threadsBefore = threadTimesOf(server.pid!);
   const clientBefore = process.cpuUsage();
   const started = performance.now();
@@ -116,6 +135,8 @@ try {
     req.end();
   });
   const seconds = (performance.now() - started) / 1000;
+  exporting = false;
+  await pages;
   const threadsAfter = threadTimesOf(server.pid!);
   const client = process.cpuUsage(clientBefore);
   clearInterval(sampler);
@@ -128,6 +149,9 @@ try {
   console.log(
     `  server memory: private (RssAnon) ${(idle.anon / 1e6).toFixed(0)} MB idle, peak ${(peak.anon / 1e6).toFixed(0)} MB — goal < ${MEMORY_GOAL / 1e6} MB ${peak.anon < MEMORY_GOAL ? 'ok' : 'MISS'}; resident (VmRSS, with the mapped database file) peak ${(peak.rss / 1e6).toFixed(0)} MB`,
   );
+  pageWaits.sort((a, b) => a - b);
+  const at = (q: number) => pageWaits[Math.min(pageWaits.length - 1, Math.floor(q * pageWaits.length))].toFixed(0);
+  console.log(`  meanwhile ${pageWaits.length} history pages read by another client: median ${at(0.5)} ms, p99 ${at(0.99)} ms, longest ${at(1)} ms`);
   console.log(
     `  CPU: server's busiest threads ${busiestThreads(threadsBefore, threadsAfter)}; this client ${((client.user + client.system) / 1e6).toFixed(1)} s`,
   );
