@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Statement as SqliteStatement } from 'better-sqlite3';
 import { type CompiledQuery, type Expression, type ExpressionBuilder, type Kysely, type Selectable, type SqlBool, sql } from 'kysely';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { getTimeFormatter } from '../../../shared/account-time.js';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
@@ -687,7 +689,7 @@ export function createOutgoingRepository(
     const read = ([from, to]: [number, number]): Promise<Uint8Array | string> => {
       const lines = db
         .selectFrom('outgoing')
-        .select([line.as('line'), 'outgoing.created_at', 'outgoing.id'])
+        .select(line.as('line'))
         .where((eb) =>
           eb.and([
             ...conditions(eb, scope, filter, { kind: 'none' }),
@@ -704,14 +706,12 @@ export function createOutgoingRepository(
         csvThreads ??= startSqliteCsvThreads(sqliteFile as string, options.csvThreads);
         lines$ = csvThreads.run({ sql: query.sql, parameters: query.parameters });
       } else {
-        const order = sql.raw(direction);
-        const query = db
-          .selectFrom(lines.as('t'))
-          .select(sql<string>`string_agg(t.line, '' order by t.created_at ${order}, t.id ${order})`.as('csv'))
-          .compile();
-        lines$ = (database.pool as NonNullable<Database['pool']>)
-          .query({ text: query.sql, values: query.parameters as unknown[], rowMode: 'array' })
-          .then((result) => (result.rows[0]?.[0] as string | null) ?? '');
+        // string_agg takes the rows in the order the subquery reads them (its own ORDER BY would sort
+        // them again, spilling to disk past work_mem: 8 µs a row instead of 4).
+        // COPY … TO STDOUT in binary format: the lines come as the bytes PostgreSQL sent, never decoded
+        // into a JavaScript string (the driver decodes every text value: 2 µs a row of this thread).
+        const query = db.selectFrom(lines.as('t')).select(sql<string>`string_agg(t.line, '')`.as('csv')).compile();
+        lines$ = copyBinaryValue(database.pool as NonNullable<Database['pool']>, inlineParameters(query.sql, query.parameters));
       }
       // Handled here too, so that a slice failing while an earlier one is awaited is no unhandled rejection.
       lines$.catch(() => {});
@@ -899,6 +899,41 @@ async function* streamPages<T extends LeanOutgoing>(
     // during a wait are promoted, and that garbage grew an export's heap by 100 MB on a busy machine.
     await nextTurn();
   }
+}
+
+/**
+ * `text` with its `$n` placeholders replaced by the values as SQL literals (COPY takes no parameters):
+ * strings quoted by the driver's `escapeLiteral`, finite numbers as they are; anything else throws.
+ */
+export function inlineParameters(text: string, parameters: readonly unknown[]): string {
+  return text.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = parameters[Number(n) - 1];
+    if (typeof value === 'string') return pg.escapeLiteral(value);
+    if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+    if (typeof value === 'bigint') return value.toString();
+    throw new Error(`cannot inline parameter $${n} (${typeof value})`);
+  });
+}
+
+/**
+ * The one value of the one row `select` answers, as the bytes PostgreSQL sends it: `COPY (select) TO
+ * STDOUT (FORMAT binary)` (a 19-byte header, then per row a field count and each field's length and
+ * bytes, then -1); empty for NULL.
+ */
+async function copyBinaryValue(pool: pg.Pool, select: string): Promise<Uint8Array> {
+  const client = await pool.connect();
+  let bytes: Buffer;
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of client.query(copyTo(`copy (${select}) to stdout (format binary)`))) chunks.push(chunk as Buffer);
+    bytes = Buffer.concat(chunks);
+  } finally {
+    client.release();
+  }
+  const HEADER = 19;
+  if (bytes.length < HEADER + 2 || bytes.readInt16BE(HEADER) !== 1) throw new Error('COPY answered no row of one field');
+  const length = bytes.readInt32BE(HEADER + 2);
+  return length < 0 ? new Uint8Array(0) : bytes.subarray(HEADER + 6, HEADER + 6 + length);
 }
 
 /**
