@@ -151,7 +151,9 @@ try {
   );
   pageWaits.sort((a, b) => a - b);
   const at = (q: number) => pageWaits[Math.min(pageWaits.length - 1, Math.floor(q * pageWaits.length))].toFixed(0);
-  console.log(`  meanwhile ${pageWaits.length} history pages read by another client: median ${at(0.5)} ms, p99 ${at(0.99)} ms, longest ${at(1)} ms`);
+  console.log(
+    `  meanwhile ${pageWaits.length} history pages read by another client: median ${at(0.5)} ms, p99 ${at(0.99)} ms, longest ${at(1)} ms`,
+  );
   console.log(
     `  CPU: server's busiest threads ${busiestThreads(threadsBefore, threadsAfter)}; this client ${((client.user + client.system) / 1e6).toFixed(1)} s`,
   );
