@@ -13,6 +13,7 @@ import {
   SqliteQueryCompiler,
 } from 'kysely';
 import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
+import { sqliteWorkerSource } from './sqlite-worker-source.js';
 
 /**
  * Long reads of a SQLite database (statistics over a year, exact counts of millions of rows) on their
@@ -24,35 +25,21 @@ import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
  * Plain JavaScript (no TypeScript loader exists in a worker thread). The connection is `query_only`.
  * `relais_contains` is the serving connection's function (database.ts), `foldText` being `toLowerCase`.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
-for (const pragma of workerData.pragmas) db.pragma(pragma);
+const WORKER_SOURCE = sqliteWorkerSource(`
 db.function('relais_contains', { deterministic: true }, (text, folded) =>
   typeof text === 'string' && typeof folded === 'string' && text.toLowerCase().includes(folded) ? 1 : 0,
 );
 const statements = new Map();
-parentPort.on('message', (m) => {
-  if (m.close) {
-    db.close();
-    parentPort.close();
-    return;
+serve((m) => {
+  let statement = statements.get(m.sql);
+  if (!statement) {
+    if (statements.size > 200) statements.clear();
+    statement = db.prepare(m.sql);
+    statements.set(m.sql, statement);
   }
-  try {
-    let statement = statements.get(m.sql);
-    if (!statement) {
-      if (statements.size > 200) statements.clear();
-      statement = db.prepare(m.sql);
-      statements.set(m.sql, statement);
-    }
-    const rows = statement.reader ? statement.all(...m.parameters) : (statement.run(...m.parameters), []);
-    parentPort.postMessage({ seq: m.seq, rows });
-  } catch (error) {
-    parentPort.postMessage({ seq: m.seq, error: { message: String((error && error.message) || error), code: error && error.code } });
-  }
+  return { rows: statement.reader ? statement.all(...m.parameters) : (statement.run(...m.parameters), []) };
 });
-`;
+`);
 
 /** The shared settings, read-only, and a smaller page cache than the serving connection's. */
 const READER_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -32768'];
@@ -121,7 +108,10 @@ export function startSqliteReader(file: string): SqliteReader {
   }
 
   function start(): Worker {
-    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, pragmas: READER_PRAGMAS } });
+    const started = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, driver, pragmas: READER_PRAGMAS, open: { fileMustExist: true } },
+    });
     started.on('message', (m: { seq: number; rows?: Record<string, unknown>[]; error?: { message: string; code?: string } }) => {
       if (worker !== started || !running || running.seq !== m.seq) return;
       const done = running;

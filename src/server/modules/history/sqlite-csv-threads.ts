@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
+import { sqliteWorkerSource } from '../../db/sqlite-worker-source.js';
 
 /**
  * Threads that read slices of a SQLite history export, each with its own read-only connection. A
@@ -8,38 +9,24 @@ import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
  * seed-csv-sql.ts), so a row costs no JavaScript at all; the serving thread only hands slices out and
  * sends the bytes, in order, while the two threads read the next ones.
  *
- * Plain JavaScript (no TypeScript loader exists in a worker thread), and nothing but "run this
- * statement, send its bytes".
+ * Nothing but "run this statement, send its bytes" (sqlite-worker-source.ts).
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { readonly: true, fileMustExist: true });
-for (const pragma of workerData.pragmas) db.pragma(pragma);
+const WORKER_SOURCE = sqliteWorkerSource(`
 const statements = new Map();
-parentPort.on('message', (m) => {
-  if (m.close) {
-    db.close();
-    parentPort.close();
-    return;
+serve((m) => {
+  let statement = statements.get(m.sql);
+  if (!statement) {
+    if (statements.size > 100) statements.clear();
+    statement = db.prepare(m.sql).pluck(true);
+    statements.set(m.sql, statement);
   }
-  try {
-    let statement = statements.get(m.sql);
-    if (!statement) {
-      if (statements.size > 100) statements.clear();
-      statement = db.prepare(m.sql).pluck(true);
-      statements.set(m.sql, statement);
-    }
-    const value = statement.get(...m.parameters);
-    const bytes = value == null ? new Uint8Array(0) : value instanceof Uint8Array ? value : Buffer.from(String(value));
-    // Handed over, not copied: bytes that own all their memory.
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
-    parentPort.postMessage({ seq: m.seq, bytes: own }, [own.buffer]);
-  } catch (error) {
-    parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
-  }
+  const value = statement.get(...m.parameters);
+  const bytes = value == null ? new Uint8Array(0) : value instanceof Uint8Array ? value : Buffer.from(String(value));
+  // Handed over, not copied: bytes that own all their memory.
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+  return { bytes: own, transfer: [own.buffer] };
 });
-`;
+`);
 
 /** The connections' settings: read-only, a small page cache (the rows are read once, in order). */
 const CSV_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -2048'];
@@ -61,7 +48,7 @@ type Waiting = { resolve: (bytes: Uint8Array) => void; reject: (e: Error) => voi
 /** Starts `count` threads reading the SQLite database `file`; each slice goes to the least busy one. */
 export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const workerData = { file, driver, pragmas: CSV_PRAGMAS };
+  const workerData = { file, driver, pragmas: CSV_PRAGMAS, open: { readonly: true, fileMustExist: true } };
   let seq = 0;
   let stopped: Error | undefined;
   const threads = Array.from({ length: count }, () => {
@@ -74,11 +61,11 @@ export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads
       for (const w of waiting.values()) w.reject(error);
       waiting.clear();
     };
-    worker.on('message', (m: { seq: number; bytes?: Uint8Array; error?: string }) => {
+    worker.on('message', (m: { seq: number; bytes?: Uint8Array; error?: { message: string } }) => {
       const w = waiting.get(m.seq);
       if (!w) return;
       waiting.delete(m.seq);
-      if (m.error !== undefined) w.reject(new Error(m.error));
+      if (m.error !== undefined) w.reject(new Error(m.error.message));
       else w.resolve(m.bytes as Uint8Array);
       if (waiting.size === 0) worker.unref();
     });

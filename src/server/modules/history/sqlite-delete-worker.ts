@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
+import { sqliteWorkerSource } from '../../db/sqlite-worker-source.js';
 
 /**
  * The batches of SQLite delete jobs, run on their own thread and connection. better-sqlite3 works
@@ -14,11 +15,7 @@ import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
  * the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, and count the
  * progress.
  */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file);
-for (const pragma of workerData.pragmas) db.pragma(pragma);
+const WORKER_SOURCE = sqliteWorkerSource(`
 const remove = {
   all: db.prepare('delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning id, status, credits, user_id'),
   user: db.prepare(
@@ -48,19 +45,8 @@ const batch = db.transaction((m) => {
   progress.run(gone.length, m.now, m.jobId);
   return { deleted: gone.length, refunded };
 });
-parentPort.on('message', (m) => {
-  if (m.close) {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  try {
-    parentPort.postMessage({ seq: m.seq, result: batch.immediate(m) });
-  } catch (error) {
-    parentPort.postMessage({ seq: m.seq, error: String((error && error.message) || error) });
-  }
-});
-`;
+serve((m) => ({ result: batch.immediate(m) }));
+`);
 
 /** The shared settings, and a page cache sized for deleting from ten indexes at once. */
 const DELETE_PRAGMAS = [...SQLITE_PRAGMAS, 'synchronous = NORMAL', 'foreign_keys = ON', 'cache_size = -131072'];
@@ -93,11 +79,11 @@ export function startSqliteDeleteWorker(file: string): SqliteDeleteWorker {
     for (const w of waiting.values()) w.reject(error);
     waiting.clear();
   };
-  worker.on('message', (m: { seq: number; result?: { deleted: number; refunded: number }; error?: string }) => {
+  worker.on('message', (m: { seq: number; result?: { deleted: number; refunded: number }; error?: { message: string } }) => {
     const w = waiting.get(m.seq);
     if (!w) return;
     waiting.delete(m.seq);
-    if (m.error !== undefined) w.reject(new Error(m.error));
+    if (m.error !== undefined) w.reject(new Error(m.error.message));
     else w.resolve(m.result!);
     if (waiting.size === 0) worker.unref();
   });
