@@ -96,6 +96,8 @@ export function registerHistoryCommands(program: Command): void {
         const { user, channel, sender, receiver, status, tag, from, to, q, sort } = options;
         const query = { user, channel, sender, receiver, status, tag, from, to, q, sort };
         const rowsLimit = options.all ? limit : (limit ?? config.csvDownloadLimit);
+        // The largest seed exports: lines made by the database (see the README's "How the largest exports are made").
+        const parts = options.format === 'seed' ? services.history.seedCsv(access, query, rowsLimit) : null;
         const batches = services.history.export(access, query, rowsLimit);
         const total = Math.min(await services.history.count(access, query), rowsLimit ?? Number.POSITIVE_INFINITY);
         const progress = createProgress(total, options.progress !== false && (options.output !== undefined || !process.stdout.isTTY));
@@ -113,6 +115,14 @@ export function registerHistoryCommands(program: Command): void {
         let done = 0;
         async function* chunks() {
           if (header) yield header;
+          if (parts) {
+            for await (const part of parts) {
+              done += part.rows;
+              progress.update(done);
+              yield part.lines;
+            }
+            return;
+          }
           for await (const batch of batches) {
             let text = '';
             for (const o of batch) text += line(o);

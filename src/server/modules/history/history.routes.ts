@@ -22,6 +22,7 @@ import {
   OutgoingSchema,
   PageSchema,
 } from './history.schemas.js';
+import type { SeedCsvPart } from './outgoing.repository.js';
 
 const tags = ['history'];
 
@@ -265,9 +266,9 @@ async function batchText<T>(batches: AsyncGenerator<T[]>, format: { row(o: T): s
 }
 
 /** `header`, then the bytes of `lines`. */
-async function* withHeader(header: string, lines: AsyncGenerator<Uint8Array | string>): AsyncGenerator<string | Uint8Array> {
+async function* withHeader(header: string, parts: AsyncGenerator<SeedCsvPart>): AsyncGenerator<string | Uint8Array> {
   yield header;
-  yield* lines;
+  for await (const part of parts) yield part.lines;
 }
 
 /** `first` (already read, so that a bad filter fails before the answer starts), then the rest. */

@@ -5,7 +5,7 @@ import type { AccountAccess } from '../auth/principal.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import type { DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
 import { type HistoryFilter, type HistorySort, parseHistoryFilter, parseSort, type RawFilter } from './history-query.js';
-import { type HistoryScope, type LeanOutgoing, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+import { type HistoryScope, type LeanOutgoing, type OutgoingRepository, type SeedCsvPart, sortValueOf } from './outgoing.repository.js';
 
 /** Largest id list one request may delete. */
 export const MAX_DELETE_IDS = 10_000;
@@ -257,11 +257,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
      * The seed CSV's lines of a large export when the SQLite threads can make them, else null (the
      * caller formats `exportLean`'s rows); see `OutgoingRepository.seedCsv`.
      */
-    seedCsv(
-      access: AccountAccess,
-      query: RawFilter & { sort?: unknown },
-      limit: number | null,
-    ): AsyncGenerator<Uint8Array | string> | null {
+    seedCsv(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<SeedCsvPart> | null {
       const filter = parse(access, query);
       const sort = parseSort(query.sort);
       return outgoing.seedCsv({ scope: scopeOf(access), filter, sort, limit }, access.account.timezone);

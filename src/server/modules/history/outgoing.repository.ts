@@ -663,7 +663,7 @@ export function createOutgoingRepository(
    * by two connections (text) — while the serving thread sends those of the slice before. The export
    * covers the dates its matches had when it started (a message accepted meanwhile is not in it).
    */
-  async function* seedCsvSlices(args: StreamArgs, timeZone: string): AsyncGenerator<Uint8Array | string> {
+  async function* seedCsvSlices(args: StreamArgs, timeZone: string): AsyncGenerator<SeedCsvPart> {
     const { scope, filter } = args;
     const direction = args.sort.direction;
     const edge = async (way: 'asc' | 'desc'): Promise<number | undefined> => {
@@ -686,7 +686,7 @@ export function createOutgoingRepository(
     const slices = await dateSlices(scope.accountId, lo, hi);
     if (direction === 'desc') slices.reverse();
     const line = seedCsvLine(dialect, offsets);
-    const read = ([from, to]: [number, number]): Promise<Uint8Array | string> => {
+    const read = ([from, to]: [number, number]): Promise<SeedCsvPart> => {
       const lines = db
         .selectFrom('outgoing')
         .select(line.as('line'))
@@ -699,10 +699,13 @@ export function createOutgoingRepository(
         )
         .orderBy('outgoing.created_at', direction)
         .orderBy('outgoing.id', direction);
-      let lines$: Promise<Uint8Array | string>;
+      let lines$: Promise<SeedCsvPart>;
       if (dialect === 'sqlite') {
         // The slice's lines joined by SQLite in the order read, as a BLOB: no row reaches JavaScript.
-        const query = db.selectFrom(lines.as('t')).select(sql<Uint8Array>`cast(group_concat(t.line, '') as blob)`.as('csv')).compile();
+        const query = db
+          .selectFrom(lines.as('t'))
+          .select([sql<number>`count(*)`.as('rows'), sql<Uint8Array>`cast(group_concat(t.line, '') as blob)`.as('csv')])
+          .compile();
         csvThreads ??= startSqliteCsvThreads(sqliteFile as string, options.csvThreads);
         lines$ = csvThreads.run({ sql: query.sql, parameters: query.parameters });
       } else {
@@ -710,22 +713,25 @@ export function createOutgoingRepository(
         // them again, spilling to disk past work_mem: 8 µs a row instead of 4).
         // COPY … TO STDOUT in binary format: the lines come as the bytes PostgreSQL sent, never decoded
         // into a JavaScript string (the driver decodes every text value: 2 µs a row of this thread).
-        const query = db.selectFrom(lines.as('t')).select(sql<string>`string_agg(t.line, '')`.as('csv')).compile();
-        lines$ = copyBinaryValue(database.pool as NonNullable<Database['pool']>, inlineParameters(query.sql, query.parameters));
+        const query = db
+          .selectFrom(lines.as('t'))
+          .select([sql<number>`count(*)::int`.as('rows'), sql<string>`string_agg(t.line, '')`.as('csv')])
+          .compile();
+        lines$ = copySeedCsvPart(database.pool as NonNullable<Database['pool']>, inlineParameters(query.sql, query.parameters));
       }
       // Handled here too, so that a slice failing while an earlier one is awaited is no unhandled rejection.
       lines$.catch(() => {});
       return lines$;
     };
     // Three slices in flight: the one whose lines are being sent, and one more for each thread or connection.
-    const inFlight: Promise<Uint8Array | string>[] = [];
+    const inFlight: Promise<SeedCsvPart>[] = [];
     let next = 0;
     for (;;) {
       while (inFlight.length < 3 && next < slices.length) inFlight.push(read(slices[next++]));
-      const bytes = inFlight.shift();
-      if (!bytes) return;
-      const chunk = await bytes;
-      if (chunk.length > 0) yield chunk;
+      const waiting = inFlight.shift();
+      if (!waiting) return;
+      const part = await waiting;
+      if (part.rows > 0) yield part;
     }
   }
 
@@ -856,7 +862,7 @@ export function createOutgoingRepository(
      * The seed CSV lines of a large export (UTF-8 bytes or text), made by the database when it can be
      * (`sliceable`); null otherwise (the caller formats `streamLean`'s rows). Dates in `timeZone`.
      */
-    seedCsv(args: StreamArgs, timeZone: string): AsyncGenerator<Uint8Array | string> | null {
+    seedCsv(args: StreamArgs, timeZone: string): AsyncGenerator<SeedCsvPart> | null {
       return sliceable(args) ? seedCsvSlices(args, timeZone) : null;
     },
 
@@ -915,12 +921,19 @@ export function inlineParameters(text: string, parameters: readonly unknown[]): 
   });
 }
 
+/** Lines of a seed CSV export made by the database, and how many messages they are. */
+export interface SeedCsvPart {
+  rows: number;
+  /** UTF-8. */
+  lines: Uint8Array;
+}
+
 /**
- * The one value of the one row `select` answers, as the bytes PostgreSQL sends it: `COPY (select) TO
- * STDOUT (FORMAT binary)` (a 19-byte header, then per row a field count and each field's length and
- * bytes, then -1); empty for NULL.
+ * The one row `select` answers — an int4 row count, then the lines' text — as PostgreSQL sends it:
+ * `COPY (select) TO STDOUT (FORMAT binary)` (a 19-byte header, then per row a field count and each
+ * field's length and bytes, then -1). The text's bytes are kept as they are; NULL is empty.
  */
-async function copyBinaryValue(pool: pg.Pool, select: string): Promise<Uint8Array> {
+async function copySeedCsvPart(pool: pg.Pool, select: string): Promise<SeedCsvPart> {
   const client = await pool.connect();
   let bytes: Buffer;
   try {
@@ -931,9 +944,12 @@ async function copyBinaryValue(pool: pg.Pool, select: string): Promise<Uint8Arra
     client.release();
   }
   const HEADER = 19;
-  if (bytes.length < HEADER + 2 || bytes.readInt16BE(HEADER) !== 1) throw new Error('COPY answered no row of one field');
-  const length = bytes.readInt32BE(HEADER + 2);
-  return length < 0 ? new Uint8Array(0) : bytes.subarray(HEADER + 6, HEADER + 6 + length);
+  if (bytes.length < HEADER + 14 || bytes.readInt16BE(HEADER) !== 2 || bytes.readInt32BE(HEADER + 2) !== 4) {
+    throw new Error('COPY answered no row of a count and a text');
+  }
+  const rows = bytes.readInt32BE(HEADER + 6);
+  const length = bytes.readInt32BE(HEADER + 10);
+  return { rows, lines: length < 0 ? new Uint8Array(0) : bytes.subarray(HEADER + 14, HEADER + 14 + length) };
 }
 
 /**

@@ -117,8 +117,8 @@ describeEachDialect('seed CSV of large exports', (ctx) => {
       )
       .sort((a, b) => a.created - b.created || a.id - b.id);
     if (sort.direction === 'desc') matching.reverse();
-    return matching
-      .slice(0, limit ?? undefined)
+    const shown = matching.slice(0, limit ?? undefined);
+    return shown
       .map((r) =>
         f.row({ createdAt: r.created, sender: r.sender, receiver: r.receiver, message: r.redacted ? null : r.message, status: r.status }),
       )
@@ -126,17 +126,27 @@ describeEachDialect('seed CSV of large exports', (ctx) => {
   }
 
   /** What an export answers: the threads' bytes, or csv.ts's lines of `streamLean`'s rows. */
-  async function exported(args: Parameters<OutgoingRepository['streamLean']>[0]): Promise<{ text: string; threaded: boolean }> {
+  async function exported(
+    args: Parameters<OutgoingRepository['streamLean']>[0],
+  ): Promise<{ text: string; threaded: boolean; rows: number }> {
     const threaded = repo.seedCsv(args, TZ);
     if (threaded) {
       const parts: Buffer[] = [];
-      for await (const lines of threaded) parts.push(typeof lines === 'string' ? Buffer.from(lines) : Buffer.from(lines));
-      return { text: Buffer.concat(parts).toString('utf8'), threaded: true };
+      let rows = 0;
+      for await (const part of threaded) {
+        parts.push(Buffer.from(part.lines));
+        rows += part.rows;
+      }
+      return { text: Buffer.concat(parts).toString('utf8'), threaded: true, rows };
     }
     const f = createSeedCsvFormatter(TZ);
     let text = '';
-    for await (const batch of repo.streamLean(args)) for (const o of batch) text += f.row(o);
-    return { text, threaded: false };
+    let rows = 0;
+    for await (const batch of repo.streamLean(args)) {
+      for (const o of batch) text += f.row(o);
+      rows += batch.length;
+    }
+    return { text, threaded: false, rows };
   }
 
   const cases: { name: string; filter: HistoryFilter; userLogin?: string; threads: boolean }[] = [
@@ -158,11 +168,13 @@ describeEachDialect('seed CSV of large exports', (ctx) => {
         it(`${c.name}, ${direction === 'desc' ? 'newest' : 'oldest'} first, ${limit ?? 'all'} rows`, async () => {
           const sort: HistorySort = { key: 'date', direction };
           const userLogin = c.userLogin ?? null;
-          const { text, threaded } = await exported({ scope: { accountId: ACCOUNT, userLogin }, filter: c.filter, sort, limit });
+          const { text, threaded, rows } = await exported({ scope: { accountId: ACCOUNT, userLogin }, filter: c.filter, sort, limit });
           expect(threaded).toBe(c.threads && limit === null);
           const want = expected(c.filter, sort, limit, userLogin);
           expect(want.length).toBeGreaterThan(0);
           expect(text).toBe(want);
+          // Every line starts with the date's quote right after a newline (texts hold newlines too): count the rows.
+          expect(rows).toBe(want.split(/(?:^|\n)"\d{14}";"/).length - 1);
         });
       }
     }

@@ -17,33 +17,33 @@ serve((m) => {
   let statement = statements.get(m.sql);
   if (!statement) {
     if (statements.size > 100) statements.clear();
-    statement = db.prepare(m.sql).pluck(true);
+    statement = db.prepare(m.sql).raw(true);
     statements.set(m.sql, statement);
   }
-  const value = statement.get(...m.parameters);
+  const [rows, value] = statement.get(...m.parameters);
   const bytes = value == null ? new Uint8Array(0) : value instanceof Uint8Array ? value : Buffer.from(String(value));
   // Handed over, not copied: bytes that own all their memory.
   const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
-  return { bytes: own, transfer: [own.buffer] };
+  return { rows, bytes: own, transfer: [own.buffer] };
 });
 `);
 
 /** The connections' settings: read-only, a small page cache (the rows are read once, in order). */
 const CSV_PRAGMAS = [...SQLITE_PRAGMAS, 'query_only = ON', 'cache_size = -2048'];
 
-/** One slice of an export: a statement answering one value, the slice's bytes. */
+/** One slice of an export: a statement answering one row: how many messages, and their lines. */
 export interface CsvSlice {
   sql: string;
   parameters: readonly unknown[];
 }
 
 export interface SqliteCsvThreads {
-  /** The bytes the slice's statement answers (its one value: a BLOB, else its text as UTF-8). */
-  run(slice: CsvSlice): Promise<Uint8Array>;
+  /** What the slice's statement answers: a row count, then the bytes (a BLOB, else text as UTF-8). */
+  run(slice: CsvSlice): Promise<{ rows: number; lines: Uint8Array }>;
   close(): Promise<void>;
 }
 
-type Waiting = { resolve: (bytes: Uint8Array) => void; reject: (e: Error) => void };
+type Waiting = { resolve: (part: { rows: number; lines: Uint8Array }) => void; reject: (e: Error) => void };
 
 /** Starts `count` threads reading the SQLite database `file`; each slice goes to the least busy one. */
 export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads {
@@ -61,12 +61,12 @@ export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads
       for (const w of waiting.values()) w.reject(error);
       waiting.clear();
     };
-    worker.on('message', (m: { seq: number; bytes?: Uint8Array; error?: { message: string } }) => {
+    worker.on('message', (m: { seq: number; rows?: number; bytes?: Uint8Array; error?: { message: string } }) => {
       const w = waiting.get(m.seq);
       if (!w) return;
       waiting.delete(m.seq);
       if (m.error !== undefined) w.reject(new Error(m.error.message));
-      else w.resolve(m.bytes as Uint8Array);
+      else w.resolve({ rows: Number(m.rows), lines: m.bytes as Uint8Array });
       if (waiting.size === 0) worker.unref();
     });
     worker.on('error', failAll);
