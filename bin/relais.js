@@ -12,9 +12,9 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 // their own file (the Manager's dist/web/) stay right.
 const bundle = `${root}dist/server/relais.mjs`;
 
-/** The newest modification time of the server's sources (tests excluded), in ms. */
+/** The newest modification time of the server's sources (tests excluded) and of this file, in ms. */
 function newestSource() {
-  let newest = 0;
+  let newest = statSync(fileURLToPath(import.meta.url)).mtimeMs;
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = `${dir}/${entry.name}`;
@@ -70,5 +70,16 @@ async function runSources() {
   return import('../src/server/cli.ts');
 }
 
-const { runCli } = process.env.RELAIS_FROM_SOURCE === '1' ? await runSources() : await runBundle();
+/** The bundle; the sources through tsx when it cannot be written (a read-only installation). */
+async function runBundleOrSources() {
+  try {
+    return await runBundle();
+  } catch (error) {
+    if (!['EACCES', 'EPERM', 'EROFS'].includes(error?.code)) throw error;
+    process.emitWarning(`cannot write ${bundle} (${error.code}): running the TypeScript sources through tsx`);
+    return runSources();
+  }
+}
+
+const { runCli } = process.env.RELAIS_FROM_SOURCE === '1' ? await runSources() : await runBundleOrSources();
 await runCli(process.argv);
