@@ -131,3 +131,42 @@ describe('isValidTimeZone', () => {
     expect(isValidTimeZone('')).toBe(false);
   });
 });
+
+describe('TimeFormatter.offsets', () => {
+  const H = 3_600_000;
+  it("lists the zone's offsets over a period, each from the instant it applies", () => {
+    const from = Date.UTC(2025, 0, 1);
+    const to = Date.UTC(2025, 11, 31);
+    expect(createTimeFormatter('Europe/Paris').offsets(from, to)).toEqual([
+      from,
+      H,
+      Date.UTC(2025, 2, 30, 1),
+      2 * H,
+      Date.UTC(2025, 9, 26, 1),
+      H,
+    ]);
+    expect(createTimeFormatter('UTC').offsets(from, to)).toEqual([from, 0]);
+    // Half-hour summer time, and a period that starts inside it.
+    expect(createTimeFormatter('Australia/Lord_Howe').offsets(Date.UTC(2025, 0, 1), Date.UTC(2025, 5, 1))).toEqual([
+      Date.UTC(2025, 0, 1),
+      11 * H,
+      Date.UTC(2025, 3, 5, 15),
+      10.5 * H,
+    ]);
+  });
+
+  it('agrees with the formatted wall-clock time at every instant', () => {
+    const f = createTimeFormatter('America/New_York');
+    const from = Date.UTC(2024, 0, 1);
+    const to = Date.UTC(2026, 0, 1);
+    const offsets = f.offsets(from, to);
+    fc.assert(
+      fc.property(fc.integer({ min: from, max: to }), (ms) => {
+        let i = offsets.length - 2;
+        while (i > 0 && ms < offsets[i]) i -= 2;
+        const local = new Date(ms + offsets[i + 1]).toISOString();
+        expect(f.compact(ms)).toBe(local.slice(0, 19).replace(/[-T:]/g, ''));
+      }),
+    );
+  });
+});

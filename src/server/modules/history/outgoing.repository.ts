@@ -215,7 +215,7 @@ interface Compiled {
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
 export function createOutgoingRepository(
   database: Database,
-  options: { scanWindow?: number; broadRange?: number; ftsFew?: number; csvSliceRows?: number; csvThreads?: number } = {},
+  options: { scanWindow?: number; broadRange?: number; ftsFew?: number; csvSliceRows?: number } = {},
 ) {
   const { db, dialect } = database;
   const csvSliceRows = options.csvSliceRows ?? (dialect === 'sqlite' ? CSV_SLICE_ROWS_SQLITE : CSV_SLICE_ROWS_POSTGRES);
@@ -706,7 +706,7 @@ export function createOutgoingRepository(
           .selectFrom(lines.as('t'))
           .select([sql<number>`count(*)`.as('rows'), sql<Uint8Array>`cast(group_concat(t.line, '') as blob)`.as('csv')])
           .compile();
-        csvThreads ??= startSqliteCsvThreads(sqliteFile as string, options.csvThreads);
+        csvThreads ??= startSqliteCsvThreads(sqliteFile as string);
         lines$ = csvThreads.run({ sql: query.sql, parameters: query.parameters });
       } else {
         // string_agg takes the rows in the order the subquery reads them (its own ORDER BY would sort
