@@ -164,6 +164,8 @@ const BROAD_RANGE = 2_000;
  * PostgreSQL: fewer, larger statements (each costs a round trip and a plan).
  */
 const CSV_SLICE_ROWS_SQLITE = 2_500;
+/** PostgreSQL export slices read at once over all exports, so that exports leave the pool's other connections to requests. */
+const PG_EXPORT_SLICES = 3;
 const CSV_SLICE_ROWS_POSTGRES = 10_000;
 
 /** A count capped at this many runs on the serving connection (a page's `total`); a longer one on the reader. */
@@ -223,6 +225,19 @@ export function createOutgoingRepository(
   const sqliteFile =
     database.sqlite && database.sqlite.name !== ':memory:' && database.sqlite.name !== '' ? database.sqlite.name : undefined;
   let csvThreads: SqliteCsvThreads | undefined;
+  // PostgreSQL export slices running now, over every export: each holds one of the pool's connections.
+  let pgSlices = 0;
+  const pgSliceWaiters: (() => void)[] = [];
+  async function pgSlice<T>(work: () => Promise<T>): Promise<T> {
+    while (pgSlices >= PG_EXPORT_SLICES) await new Promise<void>((resolve) => pgSliceWaiters.push(resolve));
+    pgSlices += 1;
+    try {
+      return await work();
+    } finally {
+      pgSlices -= 1;
+      pgSliceWaiters.shift()?.();
+    }
+  }
   const scanWindow = options.scanWindow ?? SCAN_WINDOW;
   const ftsFew = options.ftsFew ?? FTS_FEW;
   const broadRange = options.broadRange ?? BROAD_RANGE;
@@ -717,7 +732,8 @@ export function createOutgoingRepository(
           .selectFrom(lines.as('t'))
           .select([sql<number>`count(*)::int`.as('rows'), sql<string>`string_agg(t.line, '')`.as('csv')])
           .compile();
-        lines$ = copySeedCsvPart(database.pool as NonNullable<Database['pool']>, inlineParameters(query.sql, query.parameters));
+        const select = inlineParameters(query.sql, query.parameters);
+        lines$ = pgSlice(() => copySeedCsvPart(database.pool as NonNullable<Database['pool']>, select));
       }
       // Handled here too, so that a slice failing while an earlier one is awaited is no unhandled rejection.
       lines$.catch(() => {});

@@ -187,6 +187,18 @@ describeEachDialect('seed CSV of large exports', (ctx) => {
     expect(repo.seedCsv({ scope, filter: {}, sort: { key: 'date', direction: 'desc' }, limit: 100_000 }, TZ)).toBeNull();
   });
 
+  it('answers several exports at once, each whole and in order', async () => {
+    const scope = { accountId: ACCOUNT, userLogin: null };
+    const runs = await Promise.all(
+      (['desc', 'asc', 'desc', 'asc'] as const).map((direction) =>
+        exported({ scope, filter: {}, sort: { key: 'date', direction }, limit: null }),
+      ),
+    );
+    for (const [i, direction] of (['desc', 'asc', 'desc', 'asc'] as const).entries()) {
+      expect(runs[i].text).toBe(expected({}, { key: 'date', direction }, null, null));
+    }
+  });
+
   it('exports nothing for an account with no messages', async () => {
     const { text } = await exported({
       scope: { accountId: 999, userLogin: null },
