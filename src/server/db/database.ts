@@ -32,6 +32,8 @@ export interface Database {
   dialect: Dialect;
   /** Present on SQLite. */
   sqlite?: SqliteDatabase.Database;
+  /** Present on a SQLite file (not in memory): its path, for threads that open connections of their own. */
+  sqliteFile?: string;
   /** Present on a SQLite file opened with `backgroundCheckpoints`. */
   checkpointer?: SqliteCheckpointer;
   /** Present on PostgreSQL. */
@@ -198,6 +200,7 @@ export function openDatabase(
       reader,
       dialect: 'sqlite',
       sqlite,
+      ...(path === ':memory:' ? {} : { sqliteFile: path }),
       onQuery: options.onQuery,
       ...(checkpointer ? { checkpointer } : {}),
       close: async () => {

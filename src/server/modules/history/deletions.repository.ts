@@ -38,8 +38,7 @@ const IDS_PER_STATEMENT = 5_000;
 export function createDeletionsRepository(database: Database) {
   const { db } = database;
   // SQLite files: delete jobs' batches run on a thread of their own (see `startSqliteDeleteWorker`).
-  const sqliteFile =
-    database.sqlite && database.sqlite.name !== ':memory:' && database.sqlite.name !== '' ? database.sqlite.name : undefined;
+  const { sqliteFile } = database;
   let sqliteWorker: SqliteDeleteWorker | undefined;
   return {
     /**

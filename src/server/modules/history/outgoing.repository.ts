@@ -164,9 +164,10 @@ const BROAD_RANGE = 2_000;
  * PostgreSQL: fewer, larger statements (each costs a round trip and a plan).
  */
 const CSV_SLICE_ROWS_SQLITE = 2_500;
+const CSV_SLICE_ROWS_POSTGRES = 10_000;
+
 /** PostgreSQL export slices read at once over all exports, so that exports leave the pool's other connections to requests. */
 const PG_EXPORT_SLICES = 3;
-const CSV_SLICE_ROWS_POSTGRES = 10_000;
 
 /** A count capped at this many runs on the serving connection (a page's `total`); a longer one on the reader. */
 const LIGHT_COUNT = 1_000;
@@ -222,8 +223,7 @@ export function createOutgoingRepository(
   const { db, dialect } = database;
   const csvSliceRows = options.csvSliceRows ?? (dialect === 'sqlite' ? CSV_SLICE_ROWS_SQLITE : CSV_SLICE_ROWS_POSTGRES);
   // A SQLite file: large seed-format exports are read on threads of their own (see `seedCsv`).
-  const sqliteFile =
-    database.sqlite && database.sqlite.name !== ':memory:' && database.sqlite.name !== '' ? database.sqlite.name : undefined;
+  const { sqliteFile } = database;
   let csvThreads: SqliteCsvThreads | undefined;
   // PostgreSQL export slices running now, over every export: each holds one of the pool's connections.
   let pgSlices = 0;
@@ -674,9 +674,10 @@ export function createOutgoingRepository(
   /**
    * The seed CSV lines of a large export (`sliceable`), made by the database: the export's dates are
    * cut into slices (`dateSlices`), each one statement answering the slice's lines (seed-csv-sql.ts)
-   * joined in order; two are read at once — on SQLite by the CSV threads (UTF-8 bytes), on PostgreSQL
-   * by two connections (text) — while the serving thread sends those of the slice before. The export
-   * covers the dates its matches had when it started (a message accepted meanwhile is not in it).
+   * joined in order; two are read at once — on SQLite by the CSV threads (a BLOB), on PostgreSQL by two
+   * connections (`COPY … (FORMAT binary)`): UTF-8 bytes never decoded here — while the serving thread
+   * sends those of the slice before. The export covers the dates its matches had when it started (a
+   * message accepted meanwhile is not in it).
    */
   async function* seedCsvSlices(args: StreamArgs, timeZone: string): AsyncGenerator<SeedCsvPart> {
     const { scope, filter } = args;
@@ -875,8 +876,8 @@ export function createOutgoingRepository(
     },
 
     /**
-     * The seed CSV lines of a large export (UTF-8 bytes or text), made by the database when it can be
-     * (`sliceable`); null otherwise (the caller formats `streamLean`'s rows). Dates in `timeZone`.
+     * The seed CSV lines of a large export (UTF-8, with their row counts), made by the database when it
+     * can be (`sliceable`); null otherwise (the caller formats `streamLean`'s rows). Dates in `timeZone`.
      */
     seedCsv(args: StreamArgs, timeZone: string): AsyncGenerator<SeedCsvPart> | null {
       return sliceable(args) ? seedCsvSlices(args, timeZone) : null;

@@ -199,6 +199,28 @@ describeEachDialect('seed CSV of large exports', (ctx) => {
     }
   });
 
+  it('holds the messages that matched when it started, not one accepted meanwhile', async () => {
+    const scope = { accountId: ACCOUNT, userLogin: null };
+    const sort: HistorySort = { key: 'date', direction: 'desc' };
+    const parts = repo.seedCsv({ scope, filter: {}, sort, limit: null }, TZ);
+    expect(parts).not.toBeNull();
+    const first = await (parts as AsyncGenerator<{ lines: Uint8Array }>).next();
+    // Newer than every row, and older than every row: both outside the export's extent, fixed at its start.
+    const newest = Math.max(...rows.map((r) => r.created));
+    const oldest = Math.min(...rows.map((r) => r.created));
+    const added = await insertOutgoing(ctx.database, [
+      buildOutgoing({ account_id: ACCOUNT, created_at: newest + 1_000, message: 'accepted during the export' }),
+      buildOutgoing({ account_id: ACCOUNT, created_at: oldest - 1_000, message: 'imported during the export' }),
+    ]);
+    try {
+      const chunks = [Buffer.from((first.value as { lines: Uint8Array }).lines)];
+      for await (const part of parts as AsyncGenerator<{ lines: Uint8Array }>) chunks.push(Buffer.from(part.lines));
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(expected({}, sort, null, null));
+    } finally {
+      await ctx.database.db.deleteFrom('outgoing').where('id', 'in', added).execute();
+    }
+  });
+
   it('exports nothing for an account with no messages', async () => {
     const { text } = await exported({
       scope: { accountId: 999, userLogin: null },
