@@ -10,7 +10,7 @@ export interface TimeFormatter {
   /**
    * The zone's UTC offsets over [from, to] as `[at, offsetMs, at, offsetMs, …]`, `at` ascending: each
    * offset applies from its `at` (the first from `from`, the last also after `to`). For code that
-   * formats instants without this formatter (the SQLite export threads).
+   * formats instants without this formatter (the SQL that writes large exports' lines).
    */
   offsets(from: number, to: number): number[];
 }
@@ -80,18 +80,22 @@ export function createTimeFormatter(timeZone: string): TimeFormatter {
     }
     return o;
   };
+  /** The first instant in (lo, hi] whose offset is not `before` (the one at `lo`), found by halving. */
+  const changeWithin = (lo: number, hi: number, before: number): number => {
+    let a = lo;
+    let b = hi;
+    while (b - a > 1) {
+      const mid = a + Math.floor((b - a) / 2);
+      if (offsetMsAt(mid) === before) a = mid;
+      else b = mid;
+    }
+    return b;
+  };
   const makeBucket = (start: number): HourBucket => {
     const first = offsetMsAt(start);
     const last = offsetMsAt(start + HOUR_MS - 1);
     if (first === last) return { before: zoneOffset(first), at: Number.POSITIVE_INFINITY, after: zoneOffset(first) };
-    let lo = start;
-    let hi = start + HOUR_MS - 1;
-    while (hi - lo > 1) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      if (offsetMsAt(mid) === first) lo = mid;
-      else hi = mid;
-    }
-    return { before: zoneOffset(first), at: hi, after: zoneOffset(last) };
+    return { before: zoneOffset(first), at: changeWithin(start, start + HOUR_MS - 1, first), after: zoneOffset(last) };
   };
 
   const buckets = new Map<number, HourBucket>();
@@ -127,15 +131,9 @@ export function createTimeFormatter(timeZone: string): TimeFormatter {
       const next = Math.min(at + DAY_MS, to);
       const before = out[out.length - 1];
       if (offsetMsAt(next) !== before) {
-        let lo = at;
-        let hi = next;
-        while (hi - lo > 1) {
-          const mid = lo + Math.floor((hi - lo) / 2);
-          if (offsetMsAt(mid) === before) lo = mid;
-          else hi = mid;
-        }
-        out.push(hi, offsetMsAt(hi));
-        at = hi;
+        const change = changeWithin(at, next, before);
+        out.push(change, offsetMsAt(change));
+        at = change;
       } else {
         at = next;
       }

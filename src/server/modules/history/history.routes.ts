@@ -179,10 +179,10 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const max = all ? null : (limit ?? config.csvDownloadLimit);
       // The seed format reads lean rows (a third of the columns): the largest exports are in it.
       const seed = format === 'seed' ? createSeedCsvFormatter(a.account.timezone) : null;
-      // The largest seed exports are made on the SQLite threads when they can be.
-      const threaded = seed ? history.seedCsv(a, query, max) : null;
-      const lines = threaded
-        ? withHeader(seed?.header ?? '', threaded)
+      // The largest seed exports: lines made by the database (see `HistoryService.seedCsv`).
+      const made = seed ? history.seedCsv(a, query, max) : null;
+      const lines = made
+        ? withHeader(seed?.header ?? '', made)
         : seed
           ? exportLines(history.exportLean(a, query, max), seed)
           : exportLines(history.export(a, query, max), createCsvFormatter(format, a.account.timezone));
