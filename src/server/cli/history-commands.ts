@@ -2,12 +2,10 @@ import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { getTimeFormatter } from '../../shared/account-time.js';
-import { createCsvFormatter, jsonLine } from '../../shared/csv.js';
-import type { Outgoing } from '../../shared/outgoing.js';
 import { AppError } from '../errors.js';
 import { accountAccessFor, SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import type { AccountAccess } from '../modules/auth/principal.js';
+import type { ExportTextOptions } from '../modules/history/history.service.js';
 import type { RawFilter } from '../modules/history/history-query.js';
 import { withContext } from './context.js';
 
@@ -96,39 +94,20 @@ export function registerHistoryCommands(program: Command): void {
         const { user, channel, sender, receiver, status, tag, from, to, q, sort } = options;
         const query = { user, channel, sender, receiver, status, tag, from, to, q, sort };
         const rowsLimit = options.all ? limit : (limit ?? config.csvDownloadLimit);
-        // The largest seed exports: lines made by the database (see the README's "How the largest exports are made").
-        const parts = options.format === 'seed' ? services.history.seedCsv(access, query, rowsLimit) : null;
-        const batches = services.history.export(access, query, rowsLimit);
+        const text = services.history.exportText(access, query, {
+          format: options.format as ExportTextOptions['format'],
+          limit: rowsLimit,
+        });
         const total = Math.min(await services.history.count(access, query), rowsLimit ?? Number.POSITIVE_INFINITY);
         const progress = createProgress(total, options.progress !== false && (options.output !== undefined || !process.stdout.isTTY));
-        const line =
-          options.format === 'jsonl'
-            ? (
-                (fmt) => (o: Outgoing) =>
-                  jsonLine(o, fmt)
-              )(getTimeFormatter(account.timezone))
-            : (
-                (f) => (o: Outgoing) =>
-                  f.row(o)
-              )(createCsvFormatter(options.format as 'seed' | 'detailed', account.timezone));
-        const header = options.format === 'jsonl' ? '' : createCsvFormatter(options.format as 'seed' | 'detailed', account.timezone).header;
         let done = 0;
         async function* chunks() {
-          if (header) yield header;
-          if (parts) {
-            for await (const part of parts) {
-              done += part.rows;
+          for await (const chunk of text) {
+            if (chunk.rows > 0) {
+              done += chunk.rows;
               progress.update(done);
-              yield part.lines;
             }
-            return;
-          }
-          for await (const batch of batches) {
-            let text = '';
-            for (const o of batch) text += line(o);
-            done += batch.length;
-            progress.update(done);
-            yield text;
+            yield chunk.data;
           }
         }
         const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;

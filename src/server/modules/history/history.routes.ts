@@ -2,11 +2,12 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { getTimeFormatter } from '../../../shared/account-time.js';
-import { createCsvFormatter, createSeedCsvFormatter, jsonLine, toPublicOutgoing } from '../../../shared/csv.js';
+import { toPublicOutgoing } from '../../../shared/csv.js';
 import { untilClientLeaves } from '../../client-gone.js';
 import { AppError } from '../../errors.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
 import type { DeleteJob, DeletionAudit } from './deletions.repository.js';
+import type { ExportChunk } from './export-chunks.js';
 import {
   AccountParams,
   AuditSchema,
@@ -22,7 +23,6 @@ import {
   OutgoingSchema,
   PageSchema,
 } from './history.schemas.js';
-import type { SeedCsvPart } from './outgoing.repository.js';
 
 const tags = ['history'];
 
@@ -177,15 +177,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const a = await access(request);
       const { format = 'seed', all = false, limit, ...query } = request.query;
       const max = all ? null : (limit ?? config.csvDownloadLimit);
-      // The seed format reads lean rows (a third of the columns): the largest exports are in it.
-      const seed = format === 'seed' ? createSeedCsvFormatter(a.account.timezone) : null;
-      // The largest seed exports: lines made by the database (see `HistoryService.seedCsv`).
-      const made = seed ? history.seedCsv(a, query, max) : null;
-      const lines = made
-        ? withHeader(seed?.header ?? '', made)
-        : seed
-          ? exportLines(history.exportLean(a, query, max), seed)
-          : exportLines(history.export(a, query, max), createCsvFormatter(format, a.account.timezone));
+      const lines = history.exportText(a, query, { format, limit: max });
       // The first batch is read before answering, so a bad filter still gets a clear 400.
       const first = await lines.next();
       reply
@@ -211,8 +203,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const a = await access(request);
       const { limit, ...query } = request.query;
-      const fmt = getTimeFormatter(a.account.timezone);
-      const lines = exportLines(history.export(a, query, limit ?? null), { header: '', row: (o) => jsonLine(o, fmt) });
+      const lines = history.exportText(a, query, { format: 'jsonl', limit: limit ?? null });
       const first = await lines.next();
       reply
         .header('content-type', 'application/x-ndjson; charset=utf-8')
@@ -229,51 +220,9 @@ export function exportFileName(account: string, extension: string, now = new Dat
   return `${account}-history-${day}.${extension}`;
 }
 
-/**
- * Up to about this many UTF-16 code units per chunk of an export: a chunk (at most 64 KB of two-byte
- * text, plus one row) stays below V8's large-object size, so it dies young instead of piling up in the
- * old generation until a full collection (one chunk per 1,000-row batch left 20–30 MB of them per 1M rows).
- */
-const CHUNK_CHARS = 32_768;
-
-/**
- * Text chunks of an export: the header, then the rows, CHUNK_CHARS at a time. Each batch becomes text
- * in `batchText`, so no batch stays referenced from here while the chunks wait for the socket or the
- * repository's stream gives the event loop a turn (see `streamPages`).
- */
-async function* exportLines<T>(batches: AsyncGenerator<T[]>, format: { header: string; row(o: T): string }): AsyncGenerator<string> {
-  const chunks = [format.header];
-  while (await batchText(batches, format, chunks)) {
-    while (chunks.length > 1) yield chunks.shift() as string;
-  }
-  if (chunks[0]) yield chunks[0];
-}
-
-/** Appends the next batch to `chunks` (the last one is unfinished); false when there is none. */
-async function batchText<T>(batches: AsyncGenerator<T[]>, format: { row(o: T): string }, chunks: string[]): Promise<boolean> {
-  const next = await batches.next();
-  if (next.done) return false;
-  let text = chunks.pop() as string;
-  for (const o of next.value) {
-    text += format.row(o);
-    if (text.length >= CHUNK_CHARS) {
-      chunks.push(text);
-      text = '';
-    }
-  }
-  chunks.push(text);
-  return true;
-}
-
-/** `header`, then the bytes of `lines`. */
-async function* withHeader(header: string, parts: AsyncGenerator<SeedCsvPart>): AsyncGenerator<string | Uint8Array> {
-  yield header;
-  for await (const part of parts) yield part.lines;
-}
-
 /** `first` (already read, so that a bad filter fails before the answer starts), then the rest. */
-async function* withFirst<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
+async function* withFirst(first: IteratorResult<ExportChunk>, rest: AsyncGenerator<ExportChunk>): AsyncGenerator<string | Uint8Array> {
   if (first.done) return;
-  yield first.value;
-  yield* rest;
+  yield first.value.data;
+  for await (const chunk of rest) yield chunk.data;
 }

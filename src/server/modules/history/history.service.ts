@@ -1,11 +1,14 @@
+import { getTimeFormatter } from '../../../shared/account-time.js';
+import { createCsvFormatter, createSeedCsvFormatter, jsonLine } from '../../../shared/csv.js';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import type { DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
+import { type ExportChunk, formattedChunks, madeChunks } from './export-chunks.js';
 import { type HistoryFilter, type HistorySort, parseHistoryFilter, parseSort, type RawFilter } from './history-query.js';
-import { type HistoryScope, type LeanOutgoing, type OutgoingRepository, type SeedCsvPart, sortValueOf } from './outgoing.repository.js';
+import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
 
 /** Largest id list one request may delete. */
 export const MAX_DELETE_IDS = 10_000;
@@ -34,6 +37,12 @@ export interface HistoryPage {
   prevCursor: string | null;
   total: number;
   totalIsExact: boolean;
+}
+
+/** What `exportText` writes: `limit` rows at most (null: every match). */
+export interface ExportTextOptions {
+  format: 'seed' | 'detailed' | 'jsonl';
+  limit: number | null;
 }
 
 export interface HistoryServiceDeps {
@@ -246,21 +255,27 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       return outgoing.stream({ scope: scopeOf(access), filter, sort, limit });
     },
 
-    /** `export` with lean rows: what the seed CSV prints (reads a third of the columns). */
-    exportLean(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<LeanOutgoing[]> {
-      const filter = parse(access, query);
-      const sort = parseSort(query.sort);
-      return outgoing.streamLean({ scope: scopeOf(access), filter, sort, limit });
-    },
-
     /**
-     * The seed CSV's lines of a large export when the SQLite threads can make them, else null (the
-     * caller formats `exportLean`'s rows); see `OutgoingRepository.seedCsv`.
+     * The text of an export in chunks with their row counts: CSV in the seed's format or every field
+     * (`detailed`), or JSON lines. The filter is checked before this returns (a bad one throws here).
+     * The largest seed exports (every match, by date, filtered at most by dates and one user or status)
+     * get their lines made by the database (`OutgoingRepository.seedCsv`); the others are formatted
+     * here, the seed format from lean rows (a third of the columns).
      */
-    seedCsv(access: AccountAccess, query: RawFilter & { sort?: unknown }, limit: number | null): AsyncGenerator<SeedCsvPart> | null {
+    exportText(access: AccountAccess, query: RawFilter & { sort?: unknown }, options: ExportTextOptions): AsyncGenerator<ExportChunk> {
+      const { format, limit } = options;
       const filter = parse(access, query);
       const sort = parseSort(query.sort);
-      return outgoing.seedCsv({ scope: scopeOf(access), filter, sort, limit }, access.account.timezone);
+      const args = { scope: scopeOf(access), filter, sort, limit };
+      const timeZone = access.account.timezone;
+      if (format === 'jsonl') {
+        const fmt = getTimeFormatter(timeZone);
+        return formattedChunks(outgoing.stream(args), { header: '', row: (o) => jsonLine(o, fmt) });
+      }
+      if (format === 'detailed') return formattedChunks(outgoing.stream(args), createCsvFormatter('detailed', timeZone));
+      const seed = createSeedCsvFormatter(timeZone);
+      const made = outgoing.seedCsv(args, timeZone);
+      return made ? madeChunks(seed.header, made) : formattedChunks(outgoing.streamLean(args), seed);
     },
 
     /** Resumes the delete jobs a stopped process left running (called at start). */
