@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
 /**
  * The source of a thread working on a SQLite database with a connection of its own (plain JavaScript:
  * no TypeScript loader exists in a worker thread). It opens `workerData.file` with `workerData.driver`
@@ -28,4 +31,77 @@ function serve(handle) {
   });
 }
 ${body}`;
+}
+
+/** What a thread of `sqliteWorkerSource` is started with (besides the driver's path, found here). */
+export interface SqliteThreadData {
+  file: string;
+  pragmas: readonly string[];
+  /** better-sqlite3's constructor options (e.g. `{ readonly: true, fileMustExist: true }`). */
+  open?: Record<string, unknown>;
+}
+
+/** The serving side of one such thread. */
+export interface SqliteThread {
+  /** Sends `message` and resolves with the thread's answer (without its `seq`); its errors reject, with SQLite's `code`. */
+  call<T>(message: Record<string, unknown>): Promise<T>;
+  /** Calls not answered yet. */
+  readonly pending: number;
+  /** Closes the connection and ends the thread (at once if it already failed). */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a thread running `source` (from `sqliteWorkerSource`). It is referenced only while a call is
+ * in flight: an idle thread does not keep the process alive. When it fails or exits, every call in
+ * flight and every later one rejects (`name` says which thread stopped).
+ */
+export function startSqliteThread(source: string, data: SqliteThreadData, name: string): SqliteThread {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(source, { eval: true, workerData: { ...data, driver } });
+  worker.unref();
+  const waiting = new Map<number, { resolve: (answer: never) => void; reject: (e: Error) => void }>();
+  let seq = 0;
+  let stopped: Error | undefined;
+  const failAll = (error: Error) => {
+    stopped ??= error;
+    for (const w of waiting.values()) w.reject(error);
+    waiting.clear();
+  };
+  worker.on('message', ({ seq: answered, error, ...answer }: { seq: number; error?: { message: string; code?: string } }) => {
+    const w = waiting.get(answered);
+    if (!w) return;
+    waiting.delete(answered);
+    if (error !== undefined) w.reject(Object.assign(new Error(error.message), error.code ? { code: error.code } : {}));
+    else w.resolve(answer as never);
+    if (waiting.size === 0) worker.unref();
+  });
+  worker.on('error', failAll);
+  worker.on('exit', (code) => failAll(new Error(`${name} stopped (exit code ${code})`)));
+  return {
+    call<T>(message: Record<string, unknown>): Promise<T> {
+      if (stopped) return Promise.reject(stopped);
+      return new Promise<T>((resolve, reject) => {
+        seq += 1;
+        waiting.set(seq, { resolve: resolve as (answer: never) => void, reject });
+        // Referenced while a call is in flight: the process waits for its answer.
+        worker.ref();
+        worker.postMessage({ ...message, seq });
+      });
+    },
+    get pending() {
+      return waiting.size;
+    },
+    async close() {
+      if (stopped) {
+        await worker.terminate();
+        return;
+      }
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      // Referenced until it has exited: the process must not end halfway through closing.
+      worker.ref();
+      worker.postMessage({ close: true });
+      await exited;
+    },
+  };
 }

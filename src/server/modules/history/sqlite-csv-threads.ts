@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
-import { sqliteWorkerSource } from '../../db/sqlite-worker-source.js';
+import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-source.js';
 
 /**
  * Threads that read slices of a SQLite history export, each with its own read-only connection. A
@@ -43,58 +41,18 @@ export interface SqliteCsvThreads {
   close(): Promise<void>;
 }
 
-type Waiting = { resolve: (part: { rows: number; lines: Uint8Array }) => void; reject: (e: Error) => void };
-
 /** Starts `count` threads reading the SQLite database `file`; each slice goes to the least busy one. */
 export function startSqliteCsvThreads(file: string, count = 2): SqliteCsvThreads {
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const workerData = { file, driver, pragmas: CSV_PRAGMAS, open: { readonly: true, fileMustExist: true } };
-  let seq = 0;
-  let stopped: Error | undefined;
-  const threads = Array.from({ length: count }, () => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData });
-    // An idle thread does not keep the process alive; `close` stops it.
-    worker.unref();
-    const waiting = new Map<number, Waiting>();
-    const failAll = (error: Error) => {
-      stopped ??= error;
-      for (const w of waiting.values()) w.reject(error);
-      waiting.clear();
-    };
-    worker.on('message', (m: { seq: number; rows?: number; bytes?: Uint8Array; error?: { message: string } }) => {
-      const w = waiting.get(m.seq);
-      if (!w) return;
-      waiting.delete(m.seq);
-      if (m.error !== undefined) w.reject(new Error(m.error.message));
-      else w.resolve({ rows: Number(m.rows), lines: m.bytes as Uint8Array });
-      if (waiting.size === 0) worker.unref();
-    });
-    worker.on('error', failAll);
-    worker.on('exit', (code) => failAll(new Error(`SQLite CSV thread stopped (exit code ${code})`)));
-    return { worker, waiting };
-  });
+  const data = { file, pragmas: CSV_PRAGMAS, open: { readonly: true, fileMustExist: true } };
+  const threads = Array.from({ length: count }, () => startSqliteThread(WORKER_SOURCE, data, 'SQLite CSV thread'));
   return {
-    run(slice) {
-      if (stopped) return Promise.reject(stopped);
-      const thread = threads.reduce((a, b) => (b.waiting.size < a.waiting.size ? b : a));
-      return new Promise((resolve, reject) => {
-        seq += 1;
-        thread.waiting.set(seq, { resolve, reject });
-        // Referenced while a slice is in flight: the process waits for its answer.
-        thread.worker.ref();
-        thread.worker.postMessage({ seq, sql: slice.sql, parameters: slice.parameters });
-      });
+    async run(slice) {
+      const thread = threads.reduce((a, b) => (b.pending < a.pending ? b : a));
+      const { rows, bytes } = await thread.call<{ rows: number; bytes: Uint8Array }>({ sql: slice.sql, parameters: slice.parameters });
+      return { rows: Number(rows), lines: bytes };
     },
     async close() {
-      await Promise.all(
-        threads.map(({ worker }) => {
-          if (stopped) return worker.terminate();
-          const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-          worker.ref();
-          worker.postMessage({ close: true });
-          return exited;
-        }),
-      );
+      await Promise.all(threads.map((thread) => thread.close()));
     },
   };
 }

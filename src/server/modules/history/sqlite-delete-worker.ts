@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
-import { sqliteWorkerSource } from '../../db/sqlite-worker-source.js';
+import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-source.js';
 
 /**
  * The batches of SQLite delete jobs, run on their own thread and connection. better-sqlite3 works
@@ -67,46 +65,12 @@ export interface SqliteDeleteWorker {
 
 /** Starts the thread that runs delete-job batches on the SQLite database `file`. */
 export function startSqliteDeleteWorker(file: string): SqliteDeleteWorker {
-  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, pragmas: DELETE_PRAGMAS } });
-  // An idle worker does not keep the process alive; `close` stops it.
-  worker.unref();
-  const waiting = new Map<number, { resolve: (r: { deleted: number; refunded: number }) => void; reject: (e: Error) => void }>();
-  let seq = 0;
-  let stopped: Error | undefined;
-  const failAll = (error: Error) => {
-    stopped ??= error;
-    for (const w of waiting.values()) w.reject(error);
-    waiting.clear();
-  };
-  worker.on('message', (m: { seq: number; result?: { deleted: number; refunded: number }; error?: { message: string } }) => {
-    const w = waiting.get(m.seq);
-    if (!w) return;
-    waiting.delete(m.seq);
-    if (m.error !== undefined) w.reject(new Error(m.error.message));
-    else w.resolve(m.result!);
-    if (waiting.size === 0) worker.unref();
-  });
-  worker.on('error', failAll);
-  worker.on('exit', (code) => failAll(new Error(`SQLite delete worker stopped (exit code ${code})`)));
+  const thread = startSqliteThread(WORKER_SOURCE, { file, pragmas: DELETE_PRAGMAS }, 'SQLite delete worker');
   return {
-    run(batch) {
-      if (stopped) return Promise.reject(stopped);
-      return new Promise((resolve, reject) => {
-        seq += 1;
-        waiting.set(seq, { resolve, reject });
-        // Referenced while a batch is in flight: the process waits for its answer.
-        worker.ref();
-        worker.postMessage({ ...batch, seq, ids: JSON.stringify(batch.ids) });
-      });
+    async run(batch) {
+      const { result } = await thread.call<{ result: { deleted: number; refunded: number } }>({ ...batch, ids: JSON.stringify(batch.ids) });
+      return result;
     },
-    async close() {
-      if (stopped) return;
-      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      // Referenced until it has exited: the process must not end halfway through closing.
-      worker.ref();
-      worker.postMessage({ close: true });
-      await exited;
-    },
+    close: () => thread.close(),
   };
 }
