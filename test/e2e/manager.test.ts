@@ -668,9 +668,13 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
       const grid = p.getByRole('grid');
       expect(await grid.getAttribute('class')).toContain('compact');
       const first = p.locator('[role="row"][data-id]').first();
-      const box = async (cell: string) => (await first.locator(`.cell-${cell}`).boundingBox())!;
-      const [date, status, receiver, message, sender, channel] = await Promise.all(
-        ['date', 'status', 'receiver', 'message', 'sender', 'channel'].map(box),
+      // Every cell's box read at the same instant: the list may still settle its rows' heights, moving a row
+      // between two separate reads.
+      const [date, status, receiver, message, sender, channel] = await first.evaluate((row) =>
+        ['date', 'status', 'receiver', 'message', 'sender', 'channel'].map((cell) => {
+          const r = (row.querySelector(`.cell-${cell}`) as HTMLElement).getBoundingClientRect();
+          return { x: r.x, y: r.y, width: r.width, height: r.height };
+        }),
       );
       expect(Math.abs(date.y - status.y)).toBeLessThan(4);
       expect(status.x).toBeGreaterThan(date.x + date.width);
