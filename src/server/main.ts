@@ -4,6 +4,7 @@ import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { startTextIndexer } from './db/sqlite-text-index.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
@@ -36,6 +37,11 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     nonBlockingLockWaits: true,
   });
   await migrateToLatest(database);
+  // SQLite: the text search index is written in batches, a few times a second (sqlite-text-index.ts).
+  const textIndexer =
+    database.dialect === 'sqlite'
+      ? startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') })
+      : null;
   const app = await buildApp({ config, database, logger });
   const demo = await ensureDemo(config, database, app.services);
   if (config.services.includes('http')) {
@@ -61,6 +67,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     await mail2sms?.close();
     await app.close();
     await dispatching?.stop();
+    await textIndexer?.close();
     await database.close();
     process.exit(0);
   };

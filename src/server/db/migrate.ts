@@ -4,6 +4,7 @@ import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-sending.js';
 import * as m0003 from './migrations/0003-text-search-deletes.js';
 import * as m0004 from './migrations/0004-outgoing-days.js';
+import * as m0005 from './migrations/0005-deferred-text-index.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0002-sending': m0002,
   '0003-text-search-deletes': m0003,
   '0004-outgoing-days': m0004,
+  '0005-deferred-text-index': m0005,
 };
 
 function migrator(database: Database): Migrator {

@@ -174,18 +174,19 @@ export async function insertOutgoingBatch(
 // ---------------------------------------------------------------------------------------------
 // SQLite, through better-sqlite3 directly: multi-row prepared INSERTs in big transactions.
 //
-// The FTS5 trigram index (migrations 0001, 0003) is kept by an AFTER INSERT trigger, which costs
-// several times more per row than indexing the same rows in bulk. So the transactions of a load drop
-// the trigger, insert, index their rows in one go and recreate the trigger: outside our transactions
-// the trigger is always there, and every commit leaves the index complete.
-// - `incremental`: each commit indexes its rows with one INSERT … SELECT.
+// The FTS5 trigram index is written in batches (migration 0005): each commit of a load indexes the
+// rows after the index's mark in one INSERT … SELECT and moves the mark, so every commit leaves the
+// index complete. The per-day id bounds' trigger (migration 0004) is stood in for the same way: one
+// grouped upsert a commit instead of one a row.
+// - `incremental`: each commit indexes its rows (and any the server had not indexed yet).
 // - `rebuild` into an empty history: a worker thread builds the text index in a scratch file while
 //   this thread inserts the rows and builds the other indexes (two cores at work instead of one);
-//   the finished index then replaces the (empty) one, table for table.
+//   the finished index then replaces the (empty) one, table for table, and the mark moves past it.
 
 const FTS_TABLE = 'outgoing_fts';
-const FTS_TRIGGER = 'outgoing_fts_insert';
-/** The per-day id bounds' trigger (migration 0004): also stood in for, by one grouped upsert a commit. */
+/** The text index's mark: the last id it covers (migration 0005). */
+const FTS_MARK_TABLE = 'outgoing_fts_mark';
+/** The per-day id bounds' trigger (migration 0004). */
 const DAYS_TRIGGER = 'outgoing_days_insert';
 /** Rows per transaction of an `incremental` load. */
 const INCREMENTAL_COMMIT_ROWS = 10_000;
@@ -193,8 +194,6 @@ const INCREMENTAL_COMMIT_ROWS = 10_000;
 const ROWS_PER_INSERT = 50;
 /** Page cache of a `rebuild` load (KiB). */
 const REBUILD_CACHE_KIB = 512 * 1024;
-/** The trigger body this code knows how to stand in for; any other trigger is left to do its work. */
-const FTS_TRIGGER_BODY = /insert into outgoing_fts\s*\(\s*rowid\s*,\s*message\s*\)\s*values\s*\(\s*new\.id\s*,\s*new\.message\s*\)/i;
 
 /** Inserts rows with multi-row statements; returns the id of the last row inserted. */
 function sqliteRowInserter(sqlite: SqliteDatabase.Database): (rows: readonly NewOutgoingRow[]) => number {
@@ -255,12 +254,14 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   if (!sqlite) throw new Error('SQLite handle missing');
   const insertRows = sqliteRowInserter(sqlite);
   const objectSql = sqlite.prepare<[string, string], string>('select sql from sqlite_master where type = ? and name = ?').pluck();
-  const triggerSql = objectSql.get('trigger', FTS_TRIGGER);
-  const ftsTrigger = typeof triggerSql === 'string' && FTS_TRIGGER_BODY.test(triggerSql) ? triggerSql : undefined;
   const lastId = sqlite.prepare<[], number>('select coalesce(max(id), 0) from outgoing').pluck();
-  const indexNewRows = ftsTrigger
-    ? sqlite.prepare(`insert into ${FTS_TABLE}(rowid, message) select id, message from outgoing where id > ?`)
+  const hasMark = typeof objectSql.get('table', FTS_MARK_TABLE) === 'string';
+  const indexPending = hasMark
+    ? sqlite.prepare(
+        `insert into ${FTS_TABLE}(rowid, message) select id, message from outgoing where id > (select indexed_to from ${FTS_MARK_TABLE})`,
+      )
     : undefined;
+  const moveMark = hasMark ? sqlite.prepare(`update ${FTS_MARK_TABLE} set indexed_to = ?`) : undefined;
   const daysSql = objectSql.get('trigger', DAYS_TRIGGER);
   const daysTrigger = typeof daysSql === 'string' ? daysSql : undefined;
   const noteNewDays = daysTrigger
@@ -270,11 +271,10 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
          on conflict (account_id, day) do update set min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)`,
       )
     : undefined;
-  /** Drops the per-row triggers (text index, day bounds); returns the last id before the new rows. */
-  const suspendFts = (): number => {
-    if (!ftsTrigger && !daysTrigger) return 0;
-    if (ftsTrigger) sqlite.exec(`drop trigger ${FTS_TRIGGER}`);
-    if (daysTrigger) sqlite.exec(`drop trigger ${DAYS_TRIGGER}`);
+  /** Drops the day bounds' per-row trigger; returns the last id before the new rows. */
+  const suspendDays = (): number => {
+    if (!daysTrigger) return 0;
+    sqlite.exec(`drop trigger ${DAYS_TRIGGER}`);
     return lastId.get() ?? 0;
   };
   /** Does the day bounds' trigger's work for the rows after `before`, and puts it back. */
@@ -283,11 +283,12 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
     noteNewDays.run(before);
     sqlite.exec(daysTrigger);
   };
-  const resumeFts = (before: number) => {
+  /** The day bounds of the rows after `before`, and the text index of every row after its mark. */
+  const catchUp = (before: number) => {
     resumeDays(before);
-    if (!ftsTrigger || !indexNewRows) return;
-    indexNewRows.run(before);
-    sqlite.exec(ftsTrigger);
+    if (!indexPending || !moveMark) return;
+    indexPending.run();
+    moveMark.run(lastId.get() ?? 0);
   };
 
   // The write lock first: whether the history is empty cannot change until we commit.
@@ -307,10 +308,10 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
     let pending = 0;
     let before = 0;
     const start = () => {
-      before = suspendFts();
+      before = suspendDays();
     };
     const commit = () => {
-      resumeFts(before);
+      catchUp(before);
       sqlite.exec('commit');
       open = false;
       pending = 0;
@@ -361,8 +362,8 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   let before: number;
   try {
     for (const index of indexes) sqlite.exec(`drop index "${index.name.replaceAll('"', '""')}"`);
-    before = suspendFts();
-    if (empty && ftsTrigger && typeof ftsCreateSql === 'string' && sqlite.name !== ':memory:' && sqlite.name !== '') {
+    before = suspendDays();
+    if (empty && hasMark && typeof ftsCreateSql === 'string' && sqlite.name !== ':memory:' && sqlite.name !== '') {
       worker = startFtsBuildWorker({
         file: `${sqlite.name}.fts-load-${process.pid}-${Date.now()}`,
         createSql: ftsCreateSql,
@@ -407,10 +408,11 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
         if (worker && typeof ftsCreateSql === 'string') {
           await worker.finish();
           swapInTextIndex(sqlite, worker.file, ftsCreateSql);
-          sqlite.exec(ftsTrigger!);
+          // The history was empty: the index built aside covers every row.
+          moveMark!.run(lastId.get() ?? 0);
           resumeDays(before);
         } else {
-          resumeFts(before);
+          catchUp(before);
         }
         sqlite.exec('commit');
       } catch (error) {
@@ -441,7 +443,7 @@ function swapInTextIndex(sqlite: SqliteDatabase.Database, file: string, createSq
   sqlite.prepare('attach database ? as fts_load').run(file);
   const shadows = sqlite
     .prepare<[], string>(
-      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name <> '${FTS_TABLE}_config'`,
+      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name not in ('${FTS_TABLE}_config', '${FTS_MARK_TABLE}')`,
     )
     .pluck()
     .all();

@@ -1,0 +1,173 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, describeEachDialect, type TestDatabase } from '../../../test/database.js';
+import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
+import type { HistorySort } from '../modules/history/history-query.js';
+import { createOutgoingRepository } from '../modules/history/outgoing.repository.js';
+import { foldText } from './database.js';
+import { indexPendingText, startTextIndexer } from './sqlite-text-index.js';
+
+const ACCOUNT = 1;
+const WORDS = ['rendez-vous', 'Colis', 'été', '📦', 'livré\nmerci', '100%'];
+
+/** Texts with and without the searched words, in many rows. */
+function textOf(i: number): string {
+  const parts = [`Message ${i}`];
+  if (i % 3 === 0) parts.push('votre rendez-vous est confirmé');
+  if (i % 5 === 0) parts.push('Colis 📦 livré\nMerci');
+  if (i % 7 === 0) parts.push('ÉTÉ : 100% remboursé');
+  if (i % 11 === 0) parts.push('été à la plage');
+  return parts.join(' — ');
+}
+
+async function indexed(database: TestDatabase): Promise<number> {
+  const { rows } = await sql<{ n: number }>`select indexed_to as n from outgoing_fts_mark`.execute(database.db);
+  return Number(rows[0].n);
+}
+
+/** SQLite: the text index holds exactly the history's rows, and FTS5 finds its structure sound. */
+async function expectIndexComplete(database: TestDatabase): Promise<void> {
+  await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(database.db);
+  const inIndex = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(database.db);
+  const rows = await sql<{ n: number }>`select count(*) as n from outgoing`.execute(database.db);
+  expect(Number(inIndex.rows[0].n)).toBe(Number(rows.rows[0].n));
+}
+
+describeEachDialect('text search, whatever part of the history the text index covers', (ctx) => {
+  const index = async (maxRows: number | null) =>
+    ctx.dialect === 'sqlite' ? ctx.database.db.transaction().execute((trx) => indexPendingText(trx, maxRows)) : 0;
+  const sorts: HistorySort[] = [
+    { key: 'date', direction: 'desc' },
+    { key: 'message', direction: 'asc' },
+    { key: 'receiver', direction: 'desc' },
+  ];
+  // Every way the repository searches: few candidates read and sorted; windows of the sort order; the index after a window.
+  const ways = [{}, { ftsFew: 0 }, { ftsFew: 0, scanWindow: 3 }];
+
+  /** Every search, every way, against the texts themselves. */
+  async function expectSearchesRight(): Promise<void> {
+    const all = await ctx.database.db.selectFrom('outgoing').select(['id', 'message', 'created_at', 'receiver']).execute();
+    for (const word of WORDS) {
+      const matching = all.filter((r) => foldText(r.message).includes(foldText(word)));
+      expect(matching.length, word).toBeGreaterThan(0);
+      for (const options of ways) {
+        const repository = createOutgoingRepository(ctx.database, options);
+        const scope = { accountId: ACCOUNT, userLogin: null };
+        for (const sort of sorts) {
+          const page = await repository.list({ scope, filter: { q: word }, sort, cursor: null, limit: 1000 });
+          expect(new Set(page.rows.map((r) => r.id)), `${word} ${sort.key} ${JSON.stringify(options)}`).toEqual(
+            new Set(matching.map((r) => r.id)),
+          );
+        }
+        const { count } = await repository.count({ scope, filter: { q: word }, cap: 10_000 });
+        expect(count, word).toBe(matching.length);
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 90 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
+    );
+  });
+
+  it('finds the same rows before, while and after the index covers them', async () => {
+    await expectSearchesRight();
+    expect(await index(40)).toBe(ctx.dialect === 'sqlite' ? 40 : 0);
+    await expectSearchesRight();
+    expect(await index(null)).toBe(ctx.dialect === 'sqlite' ? 50 : 0);
+    await expectSearchesRight();
+    expect(await index(null)).toBe(0);
+  });
+
+  it('keeps finding the right rows when indexed and waiting rows change or go', async () => {
+    const [waitingA, waitingB, waitingC] = await insertOutgoing(ctx.database, [
+      buildOutgoing({ account_id: ACCOUNT, message: 'rendez-vous demain' }),
+      buildOutgoing({ account_id: ACCOUNT, message: 'colis en route' }),
+      buildOutgoing({ account_id: ACCOUNT, message: 'rien' }),
+    ]);
+    const { db } = ctx.database;
+    const indexedRows = await db
+      .selectFrom('outgoing')
+      .select('id')
+      .where('message', 'like', '%rendez-vous%')
+      .orderBy('id')
+      .limit(2)
+      .execute();
+    // An indexed row and a waiting row each lose their word; another of each gains one; one of each goes.
+    await db.updateTable('outgoing').set({ message: 'texte effacé' }).where('id', 'in', [indexedRows[0].id, waitingA]).execute();
+    await db.updateTable('outgoing').set({ message: 'Colis 📦 livré\nMerci, été' }).where('id', '=', waitingC).execute();
+    await db.deleteFrom('outgoing').where('id', 'in', [indexedRows[1].id, waitingB]).execute();
+    await expectSearchesRight();
+    // Two of the three waiting rows are left to index (one went).
+    expect(await index(null)).toBe(ctx.dialect === 'sqlite' ? 2 : 0);
+    await expectSearchesRight();
+    if (ctx.dialect === 'sqlite') await expectIndexComplete(ctx.database);
+  });
+});
+
+describe('the text indexer (SQLite)', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('indexes in batches of at most the rows asked, moving its mark past each batch', async () => {
+    const ids = await insertOutgoing(
+      database,
+      Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
+    );
+    const before = await indexed(database);
+    const counts: number[] = [];
+    for (;;) {
+      const n = await database.db.transaction().execute((trx) => indexPendingText(trx, 10));
+      if (n === 0) break;
+      counts.push(n);
+      expect(await indexed(database)).toBe(ids[counts.reduce((a, b) => a + b, 0) - 1]);
+    }
+    expect(before).toBe(0);
+    expect(counts).toEqual([10, 10, 5]);
+    await expectIndexComplete(database);
+  });
+
+  it('leaves nothing half done when a batch fails: the index and its mark move together or not at all', async () => {
+    await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'après la panne' })]);
+    const mark = await indexed(database);
+    await expect(
+      database.db.transaction().execute(async (trx) => {
+        await indexPendingText(trx, null);
+        throw new Error('stopped halfway');
+      }),
+    ).rejects.toThrow('stopped halfway');
+    expect(await indexed(database)).toBe(mark);
+    const inIndex = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(database.db);
+    expect(Number(inIndex.rows[0].n)).toBe(25);
+    expect(await database.db.transaction().execute((trx) => indexPendingText(trx, null))).toBe(1);
+    await expectIndexComplete(database);
+  });
+
+  it("runs on the server's timer until every row is indexed, and drains on demand", async () => {
+    const indexer = startTextIndexer(database, { intervalMs: 5, batchRows: 7 });
+    const ids = await insertOutgoing(
+      database,
+      Array.from({ length: 30 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
+    );
+    const last = ids[ids.length - 1];
+    // Polled, not timed: the timer's batches get there, however slow the machine.
+    for (let tries = 0; (await indexed(database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
+    expect(await indexed(database)).toBe(last);
+    await expectIndexComplete(database);
+    await indexer.close();
+
+    const more = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'encore un' })]);
+    const drained = startTextIndexer(database, { intervalMs: 60_000 });
+    await drained.drain();
+    expect(await indexed(database)).toBe(more[0]);
+    await drained.close();
+    await expectIndexComplete(database);
+  });
+});
