@@ -287,6 +287,20 @@ function receiver(n: number): string {
   return `+3361${String(n % 10_000_000).padStart(7, '0')}`;
 }
 
+/**
+ * The text of request `i`: what companies send (codes, appointments, deliveries), 70–110 characters of
+ * GSM 7-bit (one part), each with its own numbers — not one short repeated text, which would make a
+ * history's text index look cheaper than it is. The same text for Kannel and Relais.
+ */
+const TEXTS = [
+  (n: number) => `Votre code de connexion est ${n % 1_000_000}. Il expire dans 10 minutes. Ne le communiquez a personne.`,
+  (n: number) => `Rappel : rendez-vous le ${1 + (n % 28)}/12 a ${8 + (n % 10)}h30 au cabinet, reference ${n}. Repondez ANNULER pour annuler.`,
+  (n: number) => `Votre colis no ${n * 7} sera livre demain entre ${9 + (n % 8)}h et ${11 + (n % 8)}h. Suivi : relais.example/c/${n}`,
+  (n: number) => `Merci pour votre achat ! Votre facture F-${n} de ${(n % 500) + 10},90 EUR est disponible dans votre espace client.`,
+];
+const benchText = (i: number): string => TEXTS[i % TEXTS.length](i);
+const formText = (i: number): string => encodeURIComponent(benchText(i)).replaceAll('%20', '+');
+
 async function runLoad(spec: LoadSpec): Promise<void> {
   const relaisPath = `/api/v1/accounts/${spec.account}/jobs`;
   const dlr = spec.dlrUrl ? `&dlr-mask=9&dlr-url=${encodeURIComponent(spec.dlrUrl)}` : '';
@@ -295,16 +309,16 @@ async function runLoad(spec: LoadSpec): Promise<void> {
     const first = spec.offset + i * spec.receivers;
     if (spec.target === 'relais' && spec.relaisChannel === 'http2sms') {
       const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join(',');
-      const path = `/cgi-bin/sms/http2sms.cgi?account=${spec.account}&login=${spec.login}&password=${spec.password}&from=BENCH&to=${to}&message=Bench+message+${i}&noStop=1`;
+      const path = `/cgi-bin/sms/http2sms.cgi?account=${spec.account}&login=${spec.login}&password=${spec.password}&from=BENCH&to=${to}&message=${formText(i)}&noStop=1`;
       return `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`;
     }
     if (spec.target === 'relais') {
       const receivers = Array.from({ length: spec.receivers }, (_, k) => receiver(first + k));
-      const body = JSON.stringify({ message: `Bench message ${i}`, receivers, sender: 'BENCH', noStopClause: true });
+      const body = JSON.stringify({ message: benchText(i), receivers, sender: 'BENCH', noStopClause: true });
       return `POST ${relaisPath} HTTP/1.1\r\nhost: ${host}\r\nauthorization: Bearer ${spec.token}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     }
     const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join('+');
-    const path = `/cgi-bin/sendsms?username=${spec.kannelUser}&password=${spec.kannelUser}&from=BENCH&to=${to}&text=Bench+message+${i}${dlr}`;
+    const path = `/cgi-bin/sendsms?username=${spec.kannelUser}&password=${spec.kannelUser}&from=BENCH&to=${to}&text=${formText(i)}${dlr}`;
     return `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`;
   };
   const run = await runKeepAliveLoad({
