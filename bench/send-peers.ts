@@ -294,7 +294,8 @@ function receiver(n: number): string {
  */
 const TEXTS = [
   (n: number) => `Votre code de connexion est ${n % 1_000_000}. Il expire dans 10 minutes. Ne le communiquez a personne.`,
-  (n: number) => `Rappel : rendez-vous le ${1 + (n % 28)}/12 a ${8 + (n % 10)}h30 au cabinet, reference ${n}. Repondez ANNULER pour annuler.`,
+  (n: number) =>
+    `Rappel : rendez-vous le ${1 + (n % 28)}/12 a ${8 + (n % 10)}h30 au cabinet, reference ${n}. Repondez ANNULER pour annuler.`,
   (n: number) => `Votre colis no ${n * 7} sera livre demain entre ${9 + (n % 8)}h et ${11 + (n % 8)}h. Suivi : relais.example/c/${n}`,
   (n: number) => `Merci pour votre achat ! Votre facture F-${n} de ${(n % 500) + 10},90 EUR est disponible dans votre espace client.`,
 ];

@@ -146,3 +146,60 @@ describe('properties', () => {
     );
   });
 });
+
+/**
+ * The counting written the plain way (code points, maps, one part string at a time), as the functions
+ * above were before they read lookup tables: the tables must change nothing.
+ */
+const reference = (() => {
+  const basic = new Map([...GSM7_BASIC].flatMap((char, code) => (code === 0x1b ? [] : [[char, code] as const])));
+  const cost = (char: string, encoding: Encoding) =>
+    encoding === 'ucs2' ? char.length : basic.has(char) ? 1 : GSM7_EXTENSION.has(char) ? 2 : Number.NaN;
+  const costOf = (text: string, encoding: Encoding) => [...text].reduce((sum, char) => sum + cost(char, encoding), 0);
+  const split = (text: string, encoding: Encoding) => {
+    const limits = encoding === 'gsm7' ? { single: 160, multi: 153 } : { single: 70, multi: 67 };
+    if (costOf(text, encoding) <= limits.single) return [text];
+    const parts: string[] = [];
+    let part = '';
+    let used = 0;
+    for (const char of text) {
+      if (used + cost(char, encoding) > limits.multi) {
+        parts.push(part);
+        part = '';
+        used = 0;
+      }
+      part += char;
+      used += cost(char, encoding);
+    }
+    return [...parts, part];
+  };
+  const isGsm = (text: string) => [...text].every((char) => basic.has(char) || GSM7_EXTENSION.has(char));
+  const encode = (text: string) => [...text].flatMap((char) => (basic.has(char) ? [basic.get(char)!] : [0x1b, GSM7_EXTENSION.get(char)!]));
+  return { costOf, split, isGsm, encode };
+})();
+
+describe('the lookup tables against the plain counting', () => {
+  it('agree on encoding, length, parts, remaining room, the parts themselves and their bytes, for any text', () => {
+    const unit = fc.constantFrom('a', ' ', '\n', 'é', 'Ç', 'ç', 'Δ', '€', '[', '~', '|', '🎉', '\ud83c', '\udf89', '\u001b', '\uffff', '@');
+    fc.assert(
+      fc.property(fc.array(unit, { maxLength: 400 }), fc.nat(400), fc.boolean(), (units, plain, forceUcs2) => {
+        const text = 'x'.repeat(plain) + units.join('');
+        const encoding: Encoding = !forceUcs2 && reference.isGsm(text) ? 'gsm7' : 'ucs2';
+        const parts = reference.split(text, encoding);
+        const perPart = parts.length === 1 ? (encoding === 'gsm7' ? 160 : 70) : encoding === 'gsm7' ? 153 : 67;
+        expect(isGsm7(text)).toBe(reference.isGsm(text));
+        expect(analyzeSms(text, { forceUcs2 })).toEqual({
+          encoding,
+          length: reference.costOf(text, encoding),
+          parts: parts.length,
+          perPart,
+          remainingInPart: perPart - reference.costOf(parts[parts.length - 1], encoding),
+          text,
+        });
+        expect(splitSms(text, encoding)).toEqual(parts);
+        if (encoding === 'gsm7') for (const part of parts) expect([...encodeGsm7Unpacked(part)]).toEqual(reference.encode(part));
+      }),
+      { numRuns: 3_000 },
+    );
+  });
+});

@@ -24,9 +24,27 @@ export const GSM7_EXTENSION: ReadonlyMap<string, number> = new Map([
 ]);
 
 const GSM7_ESC = 0x1b;
-const BASIC_CODES: ReadonlyMap<string, number> = new Map(
-  [...GSM7_BASIC].flatMap((char, code) => (code === GSM7_ESC ? [] : [[char, code] as const])),
-);
+
+/**
+ * By UTF-16 code unit (every GSM 03.38 character is one): its cost in septets — 1 in the default
+ * alphabet, 2 in the extension table, 0 when it is not GSM — and its septet code (after ESC for the
+ * extension table). Tables instead of maps: a message's characters are counted at acceptance and again
+ * when it is sent, and a lookup here is a typed-array read.
+ */
+const SEPTETS = new Uint8Array(0x10000);
+const CODES = new Uint8Array(0x10000);
+[...GSM7_BASIC].forEach((char, code) => {
+  if (code === GSM7_ESC) return;
+  SEPTETS[char.charCodeAt(0)] = 1;
+  CODES[char.charCodeAt(0)] = code;
+});
+for (const [char, code] of GSM7_EXTENSION) {
+  SEPTETS[char.charCodeAt(0)] = 2;
+  CODES[char.charCodeAt(0)] = code;
+}
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
 
 /** Units per part: a single SMS, or each part of a concatenated one (the rest holds the UDH). */
 export const PART_LIMITS: Readonly<Record<Encoding, { single: number; multi: number }>> = {
@@ -54,28 +72,30 @@ export interface SmsAnalysis {
 
 /** True when every character is in the GSM 03.38 default alphabet or its extension table. */
 export function isGsm7(text: string): boolean {
-  for (const char of text) {
-    if (!BASIC_CODES.has(char) && !GSM7_EXTENSION.has(char)) return false;
-  }
+  for (let i = 0; i < text.length; i++) if (SEPTETS[text.charCodeAt(i)] === 0) return false;
   return true;
 }
 
-function notGsm7(char: string): never {
-  const code = (char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+function notGsm7(text: string, at: number): never {
+  const code = (text.codePointAt(at) ?? 0).toString(16).toUpperCase().padStart(4, '0');
   throw new RangeError(`U+${code} is not in the GSM 7-bit alphabet`);
 }
 
-function charCost(char: string, encoding: Encoding): number {
-  if (encoding === 'ucs2') return char.length;
-  if (BASIC_CODES.has(char)) return 1;
-  if (GSM7_EXTENSION.has(char)) return 2;
-  return notGsm7(char);
+/** Septets (gsm7, a RangeError if a character is not GSM) or UTF-16 code units (ucs2) of `text`. */
+function costOf(text: string, encoding: Encoding): number {
+  if (encoding === 'ucs2') return text.length;
+  let cost = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = SEPTETS[text.charCodeAt(i)];
+    if (c === 0) notGsm7(text, i);
+    cost += c;
+  }
+  return cost;
 }
 
-function costOf(text: string, encoding: Encoding): number {
-  let cost = 0;
-  for (const char of text) cost += charCost(char, encoding);
-  return cost;
+/** The code units the character at `i` takes: 2 for a surrogate pair (never split), else 1. */
+function unitsAt(text: string, i: number): number {
+  return isHighSurrogate(text.charCodeAt(i)) && i + 1 < text.length && isLowSurrogate(text.charCodeAt(i + 1)) ? 2 : 1;
 }
 
 /**
@@ -87,19 +107,21 @@ export function splitSms(text: string, encoding: Encoding): string[] {
   const limits = PART_LIMITS[encoding];
   if (costOf(text, encoding) <= limits.single) return [text];
   const parts: string[] = [];
-  let part = '';
+  let start = 0;
   let cost = 0;
-  for (const char of text) {
-    const c = charCost(char, encoding);
+  for (let i = 0; i < text.length; ) {
+    // A GSM character is one code unit costing 1 or 2 septets; a UCS-2 one costs its code units.
+    const units = encoding === 'gsm7' ? 1 : unitsAt(text, i);
+    const c = encoding === 'gsm7' ? SEPTETS[text.charCodeAt(i)] : units;
     if (cost + c > limits.multi) {
-      parts.push(part);
-      part = '';
+      parts.push(text.slice(start, i));
+      start = i;
       cost = 0;
     }
-    part += char;
     cost += c;
+    i += units;
   }
-  parts.push(part);
+  parts.push(text.slice(start));
   return parts;
 }
 
@@ -111,30 +133,37 @@ export function splitSms(text: string, encoding: Encoding): string[] {
 export function analyzeSms(text: string, opts: { stopClause?: string | null; forceUcs2?: boolean } = {}): SmsAnalysis {
   const finalText = opts.stopClause ? withStopClause(text, opts.stopClause) : text;
   const encoding: Encoding = !opts.forceUcs2 && isGsm7(finalText) ? 'gsm7' : 'ucs2';
-  const parts = splitSms(finalText, encoding);
   const limits = PART_LIMITS[encoding];
-  const perPart = parts.length === 1 ? limits.single : limits.multi;
-  return {
-    encoding,
-    length: costOf(finalText, encoding),
-    parts: parts.length,
-    perPart,
-    remainingInPart: perPart - costOf(parts[parts.length - 1] ?? '', encoding),
-    text: finalText,
-  };
+  const length = costOf(finalText, encoding);
+  if (length <= limits.single) {
+    return { encoding, length, parts: 1, perPart: limits.single, remainingInPart: limits.single - length, text: finalText };
+  }
+  // The parts `splitSms` makes, counted without making them.
+  let parts = 1;
+  let cost = 0;
+  for (let i = 0; i < finalText.length; ) {
+    const units = encoding === 'gsm7' ? 1 : unitsAt(finalText, i);
+    const c = encoding === 'gsm7' ? SEPTETS[finalText.charCodeAt(i)] : units;
+    if (cost + c > limits.multi) {
+      parts++;
+      cost = 0;
+    }
+    cost += c;
+    i += units;
+  }
+  return { encoding, length, parts, perPart: limits.multi, remainingInPart: limits.multi - cost, text: finalText };
 }
 
 /** One septet value per byte, extension characters as 0x1B + code. Throws a RangeError if not GSM. */
 export function encodeGsm7Unpacked(text: string): Uint8Array {
-  const bytes: number[] = [];
-  for (const char of text) {
-    const basic = BASIC_CODES.get(char);
-    const extension = GSM7_EXTENSION.get(char);
-    if (basic !== undefined) bytes.push(basic);
-    else if (extension !== undefined) bytes.push(GSM7_ESC, extension);
-    else notGsm7(char);
+  const bytes = new Uint8Array(costOf(text, 'gsm7'));
+  let k = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (SEPTETS[unit] === 2) bytes[k++] = GSM7_ESC;
+    bytes[k++] = CODES[unit];
   }
-  return Uint8Array.from(bytes);
+  return bytes;
 }
 
 /** UTF-16BE bytes (UCS-2 as carriers accept it: characters beyond U+FFFF as surrogate pairs). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { GSM7_BASIC, GSM7_EXTENSION, PART_LIMITS } from '../../../shared/sms-encoding.js';
-import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
+import { analyzeSms } from '../../../shared/sms-encoding.js';
+import type { Channel, OutgoingStatus } from '../../../shared/status.js';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
@@ -194,67 +194,6 @@ const COUNTRIES: readonly { weight: number; make: (h: number, g: number) => stri
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** Septets of each UTF-16 code unit in GSM 03.38: 1 (default alphabet), 2 (extension table), 0 (not GSM). */
-const GSM7_SEPTETS = (() => {
-  const table = new Uint8Array(0x10000);
-  // Every GSM 03.38 character is in the BMP: one code unit each.
-  [...GSM7_BASIC].forEach((char, code) => {
-    if (code !== 0x1b) table[char.charCodeAt(0)] = 1;
-  });
-  for (const char of GSM7_EXTENSION.keys()) table[char.charCodeAt(0)] = 2;
-  return table;
-})();
-
-const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
-const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
-
-/**
- * Exactly `analyzeSms`'s encoding and part count, in one pass over the code units with a lookup table
- * (the demo computes it for every generated row). Parts are filled greedily as `splitSms` does: an
- * escape pair (GSM) or a surrogate pair (UCS-2) is never split, so a part may hold one unit less.
- */
-export function encodingAndParts(text: string): { encoding: Encoding; parts: number } {
-  const length = text.length;
-  let septets = 0;
-  let gsm = true;
-  for (let i = 0; i < length; i++) {
-    const cost = GSM7_SEPTETS[text.charCodeAt(i)];
-    if (cost === 0) {
-      gsm = false;
-      break;
-    }
-    septets += cost;
-  }
-  if (gsm) {
-    if (septets <= PART_LIMITS.gsm7.single) return { encoding: 'gsm7', parts: 1 };
-    if (septets === length) return { encoding: 'gsm7', parts: Math.ceil(length / PART_LIMITS.gsm7.multi) };
-    let parts = 1;
-    let used = 0;
-    for (let i = 0; i < length; i++) {
-      const cost = GSM7_SEPTETS[text.charCodeAt(i)];
-      if (used + cost > PART_LIMITS.gsm7.multi) {
-        parts++;
-        used = 0;
-      }
-      used += cost;
-    }
-    return { encoding: 'gsm7', parts };
-  }
-  if (length <= PART_LIMITS.ucs2.single) return { encoding: 'ucs2', parts: 1 };
-  let parts = 1;
-  let used = 0;
-  for (let i = 0; i < length; i++) {
-    const cost = isHighSurrogate(text.charCodeAt(i)) && i + 1 < length && isLowSurrogate(text.charCodeAt(i + 1)) ? 2 : 1;
-    if (used + cost > PART_LIMITS.ucs2.multi) {
-      parts++;
-      used = 0;
-    }
-    used += cost;
-    i += cost - 1;
-  }
-  return { encoding: 'ucs2', parts };
-}
-
 /** Demo SMS users created in an account that has none: one per channel, as a company would have. */
 export const DEMO_USER_LOGINS = ['apiuser', 'http2sms', 'mailer', 'crm', 'smppgw'] as const;
 /** Demo senders added to an account that has none. */
@@ -418,7 +357,7 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
     } else {
       message = template.render(context);
     }
-    const { encoding, parts } = encodingAndParts(message);
+    const { encoding, parts } = analyzeSms(message);
     const tag = tagFor(category, context);
     const sender = category === 'promo' ? promoSender : category === 'otp' ? otpSender : otherSenders[pickSender(rng())];
 

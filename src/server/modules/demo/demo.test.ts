@@ -3,7 +3,6 @@ import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import fc from 'fast-check';
 import { sql } from 'kysely';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +23,7 @@ import {
   type OutgoingBulkLoad,
   REBUILD_MIN_ROWS,
 } from './demo.repository.js';
-import { DEMO_USER_LOGINS, encodingAndParts, generateDemoRows, runDemo } from './demo.service.js';
+import { DEMO_USER_LOGINS, generateDemoRows, runDemo } from './demo.service.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-25T10:30:00Z');
@@ -171,33 +170,11 @@ describe('generateDemoRows', () => {
     for (const tag of ['', 'otp', 'rappel', 'promo-2026-11']) expect(tags).toContain(tag);
   });
 
-  it('computes encoding and parts exactly as analyzeSms does', () => {
-    const texts = new Set(rows.map((r) => r.message));
-    for (const t of [
-      '',
-      'a'.repeat(160),
-      'a'.repeat(161),
-      `${'a'.repeat(152)}€`,
-      `${'é'.repeat(70)}`,
-      `${'ç'.repeat(66)}🎉${'ç'.repeat(10)}`,
-      '€'.repeat(80),
-    ])
-      texts.add(t);
-    for (const text of texts) {
-      const { encoding, parts } = analyzeSms(text);
-      expect(encodingAndParts(text), text).toEqual({ encoding, parts });
+  it('gives each row the encoding and parts analyzeSms counts', () => {
+    for (const r of rows.slice(0, 2_000)) {
+      const { encoding, parts } = analyzeSms(r.message);
+      expect({ encoding: r.encoding, parts: r.parts }).toEqual({ encoding, parts });
     }
-    for (const r of rows.slice(0, 2_000)) expect({ encoding: r.encoding, parts: r.parts }).toEqual(encodingAndParts(r.message));
-    // Any text, long ones included, mixing GSM, extension (2 septets), UCS-2, emoji and lone surrogates.
-    const unit = fc.constantFrom('a', ' ', '\n', 'é', 'Ç', 'ç', 'Δ', '€', '[', '~', '🎉', '\ud83c', '\udf89', '\u001b', '\uffff');
-    fc.assert(
-      fc.property(fc.array(unit, { maxLength: 400 }), fc.nat(400), (units, plain) => {
-        const text = 'x'.repeat(plain) + units.join('');
-        const { encoding, parts } = analyzeSms(text);
-        expect(encodingAndParts(text)).toEqual({ encoding, parts });
-      }),
-      { numRuns: 2_000 },
-    );
   });
 });
 
