@@ -195,6 +195,50 @@ describeEachDialect('outgoing repository', (ctx) => {
     }
   });
 
+  it('pages by cursor when a filter allows one value of the sort column (the rest of that value only)', async () => {
+    const PINNED = 4;
+    const statuses = ['delivered', 'failed', 'sent'] as const;
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 24 }, (_, i) =>
+        buildOutgoing({
+          account_id: PINNED,
+          status: statuses[i % 3],
+          user_login: i % 2 === 0 ? 'apiuser' : '',
+          channel: i % 4 === 0 ? 'smpp' : 'api',
+          sender: i % 3 === 1 ? 'INFO' : 'Relais',
+          receiver: i % 5 === 0 ? '+33600000005' : `+336000000${String(i).padStart(2, '0')}`,
+        }),
+      ),
+    );
+    const own = { accountId: PINNED, userLogin: null };
+    const cases: [HistorySort['key'], HistoryFilter, { accountId: number; userLogin: string | null }][] = [
+      ['status', { statuses: ['failed'] }, own],
+      ['user', { user: 'apiuser' }, own],
+      ['user', { user: null }, own],
+      ['user', {}, { accountId: PINNED, userLogin: 'apiuser' }],
+      ['channel', { channels: ['smpp'] }, own],
+      ['sender', { sender: 'INFO' }, own],
+      ['receiver', { receiver: { exact: '+33600000005' } }, own],
+      ['status', { statuses: ['failed'], user: 'apiuser' }, own],
+      // Not pinned: two values, or a receiver prefix.
+      ['status', { statuses: ['failed', 'sent'] }, own],
+      ['receiver', { receiver: { prefix: '+3360000000' } }, own],
+    ];
+    for (const [key, filter, scope] of cases) {
+      for (const direction of ['asc', 'desc'] as const) {
+        const sort = { key, direction };
+        const view = { scope, filter, sort };
+        const all = (await repo.list({ ...view, cursor: null, limit: 100 })).rows.map((r) => r.id);
+        expect(all.length, `${key} ${JSON.stringify(filter)}`).toBeGreaterThanOrEqual(4);
+        const pages = await readPages(repo, view, 2);
+        expect(pages.flat(), `${key} ${direction} ${JSON.stringify(filter)}`).toEqual(all);
+        const back = await pageBefore(repo, view, pages[pages.length - 1][0], 2);
+        expect(back.ids).toEqual(pages[pages.length - 2]);
+      }
+    }
+  });
+
   it('filters by ids: only those that exist in the scope, with the other filters and in any sort', async () => {
     const ACCOUNT_IDS = 3;
     const [a, b, c, gone] = await insertOutgoing(ctx.database, [

@@ -216,6 +216,24 @@ interface Compiled {
   parameters: readonly unknown[];
 }
 
+/** Whether `filter` (within `scope`) lets the sort column have one value only. */
+function pinsSortValue(key: HistorySort['key'], filter: HistoryFilter, scope: HistoryScope): boolean {
+  switch (key) {
+    case 'status':
+      return filter.statuses?.length === 1;
+    case 'channel':
+      return filter.channels?.length === 1;
+    case 'user':
+      return filter.user !== undefined || scope.userLogin !== null;
+    case 'sender':
+      return filter.sender !== undefined;
+    case 'receiver':
+      return filter.receiver !== undefined && 'exact' in filter.receiver;
+    default:
+      return false;
+  }
+}
+
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
 export function createOutgoingRepository(
   database: Database,
@@ -427,7 +445,16 @@ export function createOutgoingRepository(
       }
       return eb.and(c);
     };
-    const segments: Segment[] = !cursor ? ['all'] : dialect === 'sqlite' ? ['equal', 'beyond'] : ['tuple'];
+    // A filter that allows one value of the sort column leaves the order by id within it: after a cursor,
+    // only the rest of that value (PostgreSQL would otherwise walk the ids from the start, its row
+    // comparison unused: 55 ms for row 250,000 of one status in 10M rows).
+    const segments: Segment[] = !cursor
+      ? ['all']
+      : pinsSortValue(sort.key, filter, scope)
+        ? ['equal']
+        : dialect === 'sqlite'
+          ? ['equal', 'beyond']
+          : ['tuple'];
     // The next `size` rows of the segment in this order, without the text test.
     const windowIds = (eb: OutgoingEB, segment: Segment, size: number) =>
       eb
