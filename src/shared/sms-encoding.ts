@@ -99,30 +99,36 @@ function unitsAt(text: string, i: number): number {
 }
 
 /**
- * The parts a message is sent as. A text that fits one SMS (empty included) is one part; otherwise
- * parts hold 153 septets / 67 units, never splitting an ESC+char pair or a surrogate pair, so a
- * part may hold one unit less. Throws a RangeError for 'gsm7' when the text is not GSM.
+ * The parts of a text that does not fit one SMS, filled greedily: the index each part starts at, and
+ * what the last one holds (septets or code units).
  */
-export function splitSms(text: string, encoding: Encoding): string[] {
-  const limits = PART_LIMITS[encoding];
-  if (costOf(text, encoding) <= limits.single) return [text];
-  const parts: string[] = [];
-  let start = 0;
+function partsOf(text: string, encoding: Encoding): { starts: number[]; lastCost: number } {
+  const multi = PART_LIMITS[encoding].multi;
+  const starts = [0];
   let cost = 0;
   for (let i = 0; i < text.length; ) {
     // A GSM character is one code unit costing 1 or 2 septets; a UCS-2 one costs its code units.
     const units = encoding === 'gsm7' ? 1 : unitsAt(text, i);
     const c = encoding === 'gsm7' ? SEPTETS[text.charCodeAt(i)] : units;
-    if (cost + c > limits.multi) {
-      parts.push(text.slice(start, i));
-      start = i;
+    if (cost + c > multi) {
+      starts.push(i);
       cost = 0;
     }
     cost += c;
     i += units;
   }
-  parts.push(text.slice(start));
-  return parts;
+  return { starts, lastCost: cost };
+}
+
+/**
+ * The parts a message is sent as. A text that fits one SMS (empty included) is one part; otherwise
+ * parts hold 153 septets / 67 units, never splitting an ESC+char pair or a surrogate pair, so a
+ * part may hold one unit less. Throws a RangeError for 'gsm7' when the text is not GSM.
+ */
+export function splitSms(text: string, encoding: Encoding): string[] {
+  if (costOf(text, encoding) <= PART_LIMITS[encoding].single) return [text];
+  const { starts } = partsOf(text, encoding);
+  return starts.map((start, k) => text.slice(start, starts[k + 1]));
 }
 
 /**
@@ -138,20 +144,8 @@ export function analyzeSms(text: string, opts: { stopClause?: string | null; for
   if (length <= limits.single) {
     return { encoding, length, parts: 1, perPart: limits.single, remainingInPart: limits.single - length, text: finalText };
   }
-  // The parts `splitSms` makes, counted without making them.
-  let parts = 1;
-  let cost = 0;
-  for (let i = 0; i < finalText.length; ) {
-    const units = encoding === 'gsm7' ? 1 : unitsAt(finalText, i);
-    const c = encoding === 'gsm7' ? SEPTETS[finalText.charCodeAt(i)] : units;
-    if (cost + c > limits.multi) {
-      parts++;
-      cost = 0;
-    }
-    cost += c;
-    i += units;
-  }
-  return { encoding, length, parts, perPart: limits.multi, remainingInPart: limits.multi - cost, text: finalText };
+  const { starts, lastCost } = partsOf(finalText, encoding);
+  return { encoding, length, parts: starts.length, perPart: limits.multi, remainingInPart: limits.multi - lastCost, text: finalText };
 }
 
 /** One septet value per byte, extension characters as 0x1B + code. Throws a RangeError if not GSM. */
