@@ -37,13 +37,14 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     nonBlockingLockWaits: true,
   });
   await migrateToLatest(database);
-  // SQLite: the text search index is written in batches, a few times a second (sqlite-text-index.ts).
+  const app = await buildApp({ config, database, logger });
+  const demo = await ensureDemo(config, database, app.services);
+  // SQLite: the text search index is written in batches, a few times a second (sqlite-text-index.ts);
+  // started after the first start's demo data, whose load holds its own transaction across awaits.
   const textIndexer =
     database.dialect === 'sqlite'
       ? startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') })
       : null;
-  const app = await buildApp({ config, database, logger });
-  const demo = await ensureDemo(config, database, app.services);
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });
   } else {

@@ -150,6 +150,30 @@ describe('the text indexer (SQLite)', () => {
     await expectIndexComplete(database);
   });
 
+  it("waits while this connection's own transaction is open (a bulk load's, across awaits), then indexes its rows", async () => {
+    const errors: string[] = [];
+    const indexer = startTextIndexer(database, { intervalMs: 1, onError: (message) => errors.push(message) });
+    const sqlite = database.sqlite!;
+    const before = await indexed(database);
+    sqlite.exec('begin immediate');
+    sqlite
+      .prepare(
+        "insert into outgoing (account_id, channel, sender, receiver, message, encoding, parts, credits, status, created_at) values (1, 'api', 'Relais', '+33612345678', 'pendant la transaction', 'gsm7', 1, 1, 'delivered', 0)",
+      )
+      .run();
+    // Many of the indexer's ticks while the transaction stays open.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(sqlite.inTransaction).toBe(true);
+    expect(await indexed(database)).toBe(before);
+    sqlite.exec('commit');
+    const last = Number(sqlite.prepare('select max(id) from outgoing').pluck().get());
+    for (let tries = 0; (await indexed(database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
+    await indexer.close();
+    expect(await indexed(database)).toBe(last);
+    expect(errors).toEqual([]);
+    await expectIndexComplete(database);
+  });
+
   it("runs on the server's timer until every row is indexed, and drains on demand", async () => {
     const indexer = startTextIndexer(database, { intervalMs: 5, batchRows: 7 });
     const ids = await insertOutgoing(

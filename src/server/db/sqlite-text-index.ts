@@ -71,7 +71,11 @@ export function startTextIndexer(
   let running: Promise<void> | undefined;
   const batches = async (all: boolean) => {
     while (all || !closed) {
+      // A transaction of this connection is open (a bulk load holds one across its awaits): never nest in
+      // it, and never roll it back with a failed batch of ours. The next tick tries again.
+      if (database.sqlite?.inTransaction) return;
       if (!(await textPending(db))) return;
+      if (database.sqlite?.inTransaction) return;
       await db.transaction().execute((trx) => indexPendingText(trx, batchRows));
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
