@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dialect } from '../src/server/db/database.js';
 import { createTestDatabase, DIALECTS, type TestDatabase } from './database.js';
@@ -210,6 +211,33 @@ for (const dialect of DIALECTS) {
 
       // The restarted process never lost a lease it held, nor failed to record anything.
       expect(server.warnings().filter((w) => w.level >= 50 || /no longer held/.test(w.msg))).toEqual([]);
+
+      if (dialect === 'sqlite') {
+        // SQLite's text index, written in batches by the server: after the kill, the restarted server indexed
+        // every row, each once (FTS5's own check, and as many index entries as history rows).
+        const last = async () =>
+          (
+            await sql<{
+              mark: number;
+              top: number;
+            }>`select (select indexed_to from outgoing_fts_mark) as mark, (select max(id) from outgoing) as top`.execute(database.db)
+          ).rows[0];
+        await waitUntil(async () => Number((await last()).mark) === Number((await last()).top), 'every row indexed', 60_000, 50);
+        await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(database.db);
+        const counts = await sql<{
+          fts: number;
+          rows: number;
+        }>`select (select count(*) from outgoing_fts) as fts, (select count(*) from outgoing) as rows`.execute(database.db);
+        expect(Number(counts.rows[0].fts)).toBe(Number(counts.rows[0].rows));
+      }
+      // A text search through the restarted server finds every message of the run (both texts hold the words).
+      const search = await fetch(
+        `${server.baseUrl}/api/v1/accounts/${account.name}/outgoing/count?q=${encodeURIComponent('failure test')}`,
+        {
+          headers: { authorization: `Bearer ${account.token}` },
+        },
+      );
+      expect(await search.json()).toEqual({ total: run.messages.length });
       await server.stop();
     });
   });

@@ -1,4 +1,5 @@
-import { type Kysely, sql } from 'kysely';
+import type SqliteDatabase from 'better-sqlite3';
+import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Database } from './database.js';
 import type { DB } from './schema.js';
 
@@ -17,27 +18,64 @@ export const TEXT_INDEX_BATCH_ROWS = 1_000;
 /** How often the server's indexer looks for rows to index. */
 export const TEXT_INDEX_INTERVAL_MS = 200;
 
+/** The mark's table (migration 0005): one row, `indexed_to`. */
+export const TEXT_INDEX_MARK_TABLE = 'outgoing_fts_mark';
+
+/** The statements of a batch, the same for the server's indexer (Kysely) and a bulk load's connection (raw). */
+const BATCH_SQL = {
+  mark: `select indexed_to from ${TEXT_INDEX_MARK_TABLE}`,
+  lastId: 'select max(id) as upto from outgoing',
+  lastIdWithin: 'select max(id) as upto from (select id from outgoing where id > ? order by id limit ?)',
+  index: 'insert into outgoing_fts(rowid, message) select id, message from outgoing where id > ? and id <= ?',
+  move: `update ${TEXT_INDEX_MARK_TABLE} set indexed_to = ?`,
+};
+
 /**
  * Indexes the texts of up to `maxRows` rows after the mark (every one when null) and moves the mark
  * past them; returns how many. Run it in a transaction (`db` is one), so the index and its mark never
  * disagree, and no other writer indexes the same rows.
  */
 export async function indexPendingText(db: Kysely<DB>, maxRows: number | null): Promise<number> {
-  const marks = await sql<{ indexed_to: number }>`select indexed_to from outgoing_fts_mark`.execute(db);
+  const run = async <R>(text: string, parameters: unknown[] = []) => db.executeQuery<R>(CompiledQuery.raw(text, parameters));
+  const marks = await run<{ indexed_to: number }>(BATCH_SQL.mark);
   if (marks.rows.length === 0) return 0;
   const mark = Number(marks.rows[0].indexed_to);
   const last =
     maxRows === null
-      ? await sql<{ upto: number | null }>`select max(id) as upto from outgoing`.execute(db)
-      : await sql<{
-          upto: number | null;
-        }>`select max(id) as upto from (select id from outgoing where id > ${mark} order by id limit ${maxRows})`.execute(db);
+      ? await run<{ upto: number | null }>(BATCH_SQL.lastId)
+      : await run<{ upto: number | null }>(BATCH_SQL.lastIdWithin, [mark, maxRows]);
   const upto = last.rows[0]?.upto;
   if (upto === null || upto === undefined || Number(upto) <= mark) return 0;
-  const inserted =
-    await sql`insert into outgoing_fts(rowid, message) select id, message from outgoing where id > ${mark} and id <= ${upto}`.execute(db);
-  await sql`update outgoing_fts_mark set indexed_to = ${upto}`.execute(db);
+  const inserted = await run(BATCH_SQL.index, [mark, upto]);
+  await run(BATCH_SQL.move, [upto]);
   return Number(inserted.numAffectedRows ?? 0);
+}
+
+/**
+ * The same batch on a raw connection, for a bulk load inside its own transaction: `indexAll` indexes
+ * every row after the mark and moves the mark to the last row; `markAllIndexed` only moves it (the
+ * load built the index aside). Null when the database has no mark (before migration 0005).
+ */
+export function rawTextIndexing(sqlite: SqliteDatabase.Database): { indexAll(): number; markAllIndexed(): void } | null {
+  const exists = sqlite.prepare("select 1 from sqlite_master where type = 'table' and name = ?").pluck().get(TEXT_INDEX_MARK_TABLE);
+  if (exists === undefined) return null;
+  const mark = sqlite.prepare<[], number>(BATCH_SQL.mark).pluck();
+  const lastId = sqlite.prepare<[], number | null>(BATCH_SQL.lastId).pluck();
+  const index = sqlite.prepare(BATCH_SQL.index);
+  const move = sqlite.prepare(BATCH_SQL.move);
+  return {
+    indexAll() {
+      const from = mark.get() ?? 0;
+      const upto = lastId.get() ?? 0;
+      if (upto <= from) return 0;
+      const { changes } = index.run(from, upto);
+      move.run(upto);
+      return changes;
+    },
+    markAllIndexed() {
+      move.run(lastId.get() ?? 0);
+    },
+  };
 }
 
 /** Whether rows wait to be indexed (a read: no write lock taken). */

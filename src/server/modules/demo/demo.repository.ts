@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
 import { DAY_MS, type OutgoingRow } from '../../db/schema.js';
+import { rawTextIndexing, TEXT_INDEX_MARK_TABLE } from '../../db/sqlite-text-index.js';
 import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
 
@@ -184,8 +185,6 @@ export async function insertOutgoingBatch(
 //   the finished index then replaces the (empty) one, table for table, and the mark moves past it.
 
 const FTS_TABLE = 'outgoing_fts';
-/** The text index's mark: the last id it covers (migration 0005). */
-const FTS_MARK_TABLE = 'outgoing_fts_mark';
 /** The per-day id bounds' trigger (migration 0004). */
 const DAYS_TRIGGER = 'outgoing_days_insert';
 /** Rows per transaction of an `incremental` load. */
@@ -255,13 +254,7 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   const insertRows = sqliteRowInserter(sqlite);
   const objectSql = sqlite.prepare<[string, string], string>('select sql from sqlite_master where type = ? and name = ?').pluck();
   const lastId = sqlite.prepare<[], number>('select coalesce(max(id), 0) from outgoing').pluck();
-  const hasMark = typeof objectSql.get('table', FTS_MARK_TABLE) === 'string';
-  const indexPending = hasMark
-    ? sqlite.prepare(
-        `insert into ${FTS_TABLE}(rowid, message) select id, message from outgoing where id > (select indexed_to from ${FTS_MARK_TABLE})`,
-      )
-    : undefined;
-  const moveMark = hasMark ? sqlite.prepare(`update ${FTS_MARK_TABLE} set indexed_to = ?`) : undefined;
+  const textIndexing = rawTextIndexing(sqlite);
   const daysSql = objectSql.get('trigger', DAYS_TRIGGER);
   const daysTrigger = typeof daysSql === 'string' ? daysSql : undefined;
   const noteNewDays = daysTrigger
@@ -286,9 +279,7 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   /** The day bounds of the rows after `before`, and the text index of every row after its mark. */
   const catchUp = (before: number) => {
     resumeDays(before);
-    if (!indexPending || !moveMark) return;
-    indexPending.run();
-    moveMark.run(lastId.get() ?? 0);
+    textIndexing?.indexAll();
   };
 
   // The write lock first: whether the history is empty cannot change until we commit.
@@ -363,9 +354,9 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
   try {
     for (const index of indexes) sqlite.exec(`drop index "${index.name.replaceAll('"', '""')}"`);
     before = suspendDays();
-    if (empty && hasMark && typeof ftsCreateSql === 'string' && sqlite.name !== ':memory:' && sqlite.name !== '') {
+    if (empty && textIndexing && typeof ftsCreateSql === 'string' && database.sqliteFile !== undefined) {
       worker = startFtsBuildWorker({
-        file: `${sqlite.name}.fts-load-${process.pid}-${Date.now()}`,
+        file: `${database.sqliteFile}.fts-load-${process.pid}-${Date.now()}`,
         createSql: ftsCreateSql,
         table: FTS_TABLE,
         column: 'message',
@@ -409,7 +400,7 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
           await worker.finish();
           swapInTextIndex(sqlite, worker.file, ftsCreateSql);
           // The history was empty: the index built aside covers every row.
-          moveMark!.run(lastId.get() ?? 0);
+          textIndexing?.markAllIndexed();
           resumeDays(before);
         } else {
           catchUp(before);
@@ -443,7 +434,7 @@ function swapInTextIndex(sqlite: SqliteDatabase.Database, file: string, createSq
   sqlite.prepare('attach database ? as fts_load').run(file);
   const shadows = sqlite
     .prepare<[], string>(
-      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name not in ('${FTS_TABLE}_config', '${FTS_MARK_TABLE}')`,
+      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name not in ('${FTS_TABLE}_config', '${TEXT_INDEX_MARK_TABLE}')`,
     )
     .pluck()
     .all();
