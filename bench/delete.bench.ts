@@ -14,7 +14,7 @@
  * pending messages gives back) are saved first and put back afterwards, with their ids.
  * Never part of `npm test`. The machine's other work shows in the figures: it prints the load average.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,18 @@ import { type Dialect, openDatabase } from '../src/server/db/database.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { parseHistoryFilter } from '../src/server/modules/history/history-query.js';
 import { openHistoryData } from './history-data.js';
+import { busiestThreads, threadTimesOf } from './process-memory.js';
+
+/** Bytes this process has read from and written to storage so far (/proc/PID/io). */
+function ioOf(pid: number): { read: number; written: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)`, 'm').exec(io)?.[1] ?? 0);
+    return { read: field('read_bytes'), written: field('write_bytes') };
+  } catch {
+    return undefined;
+  }
+}
 
 const { values } = parseArgs({
   options: {
@@ -80,7 +92,8 @@ async function benchDialect(dialect: Dialect) {
     url = `sqlite:${copy}`;
   }
   await data.close();
-  const database = openDatabase(url);
+  // As `relais serve` opens it (main.ts): WAL checkpoints on their own thread, lock waits on a timer.
+  const database = openDatabase(url, { backgroundCheckpoints: {}, nonBlockingLockWaits: true });
   const { db } = database;
   const config = Object.freeze({ ...loadConfig({}), databaseUrl: url });
   const app = await buildApp({ config, database });
@@ -152,6 +165,8 @@ async function benchDialect(dialect: Dialect) {
 
     const loop = monitorEventLoopDelay({ resolution: 5 });
     loop.enable();
+    const threadsBefore = threadTimesOf(process.pid);
+    const ioBefore = ioOf(process.pid);
     const started = performance.now();
     const res = await fetch(`${base}/delete`, { method: 'POST', headers, body: JSON.stringify({ filter: raw }) });
     const body = (await res.json()) as { job?: { id: number }; deleted?: number };
@@ -165,6 +180,8 @@ async function benchDialect(dialect: Dialect) {
       job = (await (await fetch(`${base}/delete-jobs/${body.job.id}`, { headers })).json()) as typeof job;
     } while (job.status === 'running');
     const seconds = (performance.now() - started) / 1000;
+    const threadsAfter = threadTimesOf(process.pid);
+    const ioAfter = ioOf(process.pid);
     stop.done = true;
     const during = await reading;
     loop.disable();
@@ -175,6 +192,13 @@ async function benchDialect(dialect: Dialect) {
       `delete by filter: ${fmt(job.deleted)} messages (job ${job.status}, ${job.deleted === expected ? 'exactly the matching ones' : `EXPECTED ${fmt(expected)}`}) in ${seconds.toFixed(1)} s = ${fmt(rate)} rows/s (goal ≥ ${fmt(goalRate)}) ${rate >= goalRate ? 'ok' : 'MISS'}`,
     );
     console.log(`readers meanwhile: ${describe(during)} (goal: none above 100 ms) ${longest <= 100 ? 'ok' : 'MISS'}`);
+    console.log(`CPU meanwhile (busiest threads of this process): ${busiestThreads(threadsBefore, threadsAfter)}`);
+    if (ioBefore && ioAfter) {
+      const mb = (n: number) => `${fmt(n / 1e6)} MB`;
+      console.log(
+        `disk meanwhile: read ${mb(ioAfter.read - ioBefore.read)}, written ${mb(ioAfter.written - ioBefore.written)} (${fmt((ioAfter.written - ioBefore.written) / Math.max(1, job.deleted))} bytes a deleted row)`,
+      );
+    }
     console.log(
       `event loop delay meanwhile: p99 ${(loop.percentile(99) / 1e6).toFixed(1)} ms, max ${(loop.max / 1e6).toFixed(1)} ms; load average ${load()}`,
     );

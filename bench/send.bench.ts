@@ -583,6 +583,7 @@ function summariseProfile(profileDir: string, top = 20): string {
   const areas = new Map<string, number>();
   let busy = 0;
   let idle = 0;
+  const threads: string[] = [];
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile'))) {
     const p = JSON.parse(readFileSync(join(profileDir, f), 'utf8')) as {
@@ -606,6 +607,7 @@ function summariseProfile(profileDir: string, top = 20): string {
       if (w.startsWith('src/')) return w.split('/').slice(0, -1).join('/');
       return w.startsWith('node:') ? 'node internals' : w || '(native, GC)';
     };
+    let threadBusy = 0;
     p.samples.forEach((id, i) => {
       const dt = p.timeDeltas[i] ?? 0;
       const name = byId.get(id)!.callFrame.functionName;
@@ -614,11 +616,12 @@ function summariseProfile(profileDir: string, top = 20): string {
         return;
       }
       busy += dt;
+      threadBusy += dt;
       add(self, label(id), dt);
       add(areas, area(byId.get(id)!.callFrame.url), dt);
       const seen = new Set<string>();
       for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-        if (!where(byId.get(at)!.callFrame.url).startsWith('src/')) continue;
+        if (!/^(src|dist)\//.test(where(byId.get(at)!.callFrame.url))) continue;
         const k = label(at);
         if (!seen.has(k)) {
           seen.add(k);
@@ -626,6 +629,7 @@ function summariseProfile(profileDir: string, top = 20): string {
         }
       }
     });
+    threads.push(`${(threadBusy / 1e6).toFixed(1)} s ${f.replace(/^CPU\.\d+\.\d+\.(\d+)\.(\d+)\.\d+\.cpuprofile$/, 'pid $1 thread $2')}`);
   }
   const rows = (m: Map<string, number>) =>
     [...m]
@@ -635,9 +639,10 @@ function summariseProfile(profileDir: string, top = 20): string {
       .join('\n');
   return [
     `  busy ${(busy / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s (percentages are of busy time)`,
+    `  busy by thread: ${threads.join('; ')}`,
     '  self time by function:',
     rows(self),
-    '  inclusive time of src/ functions:',
+    "  inclusive time of the project's functions:",
     rows(inclusive),
     '  self time by area:',
     rows(areas),

@@ -5,6 +5,7 @@ import * as m0002 from './migrations/0002-sending.js';
 import * as m0003 from './migrations/0003-text-search-deletes.js';
 import * as m0004 from './migrations/0004-outgoing-days.js';
 import * as m0005 from './migrations/0005-deferred-text-index.js';
+import * as m0006 from './migrations/0006-text-index-deletes.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -23,6 +24,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0003-text-search-deletes': m0003,
   '0004-outgoing-days': m0004,
   '0005-deferred-text-index': m0005,
+  '0006-text-index-deletes': m0006,
 };
 
 function migrator(database: Database): Migrator {

@@ -2,10 +2,11 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, describeEachDialect, type TestDatabase } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
+import { createDeletionsRepository } from '../modules/history/deletions.repository.js';
 import type { HistorySort } from '../modules/history/history-query.js';
 import { createOutgoingRepository } from '../modules/history/outgoing.repository.js';
 import { foldText } from './database.js';
-import { indexPendingText, startTextIndexer } from './sqlite-text-index.js';
+import { indexPendingText, purgeLeftDeletedText, startTextIndexer } from './sqlite-text-index.js';
 
 const ACCOUNT = 1;
 const WORDS = ['rendez-vous', 'Colis', 'été', '📦', 'livré\nmerci', '100%'];
@@ -25,8 +26,15 @@ async function indexed(database: TestDatabase): Promise<number> {
   return Number(rows[0].n);
 }
 
-/** SQLite: the text index holds exactly the history's rows, and FTS5 finds its structure sound. */
+/** The ids of deleted rows the text index still holds (noted by the delete trigger, migration 0006). */
+async function noted(database: TestDatabase): Promise<number[]> {
+  const { rows } = await sql<{ id: number }>`select id from outgoing_fts_gone order by id`.execute(database.db);
+  return rows.map((r) => Number(r.id));
+}
+
+/** SQLite: the text index holds exactly the history's rows (none deleted left noted), and FTS5 finds its structure sound. */
 async function expectIndexComplete(database: TestDatabase): Promise<void> {
+  expect(await noted(database)).toEqual([]);
   await sql`insert into outgoing_fts(outgoing_fts) values('integrity-check')`.execute(database.db);
   const inIndex = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(database.db);
   const rows = await sql<{ n: number }>`select count(*) as n from outgoing`.execute(database.db);
@@ -98,12 +106,19 @@ describeEachDialect('text search, whatever part of the history the text index co
     // An indexed row and a waiting row each lose their word; another of each gains one; one of each goes.
     await db.updateTable('outgoing').set({ message: 'texte effacé' }).where('id', 'in', [indexedRows[0].id, waitingA]).execute();
     await db.updateTable('outgoing').set({ message: 'Colis 📦 livré\nMerci, été' }).where('id', '=', waitingC).execute();
+    // A plain DELETE (not the history's, which removes its rows from the index at once): the indexed row
+    // stays in the index, noted, until the indexer's next batch; searches are right meanwhile.
     await db.deleteFrom('outgoing').where('id', 'in', [indexedRows[1].id, waitingB]).execute();
+    if (ctx.dialect === 'sqlite') expect(await noted(ctx.database)).toEqual([indexedRows[1].id]);
     await expectSearchesRight();
     // Two of the three waiting rows are left to index (one went).
     expect(await index(null)).toBe(ctx.dialect === 'sqlite' ? 2 : 0);
     await expectSearchesRight();
-    if (ctx.dialect === 'sqlite') await expectIndexComplete(ctx.database);
+    if (ctx.dialect === 'sqlite') {
+      expect(await ctx.database.db.transaction().execute((trx) => purgeLeftDeletedText(trx, 100))).toBe(1);
+      await expectSearchesRight();
+      await expectIndexComplete(ctx.database);
+    }
   });
 });
 
@@ -192,6 +207,67 @@ describe('the text indexer (SQLite)', () => {
     await drained.drain();
     expect(await indexed(database)).toBe(more[0]);
     await drained.close();
+    await expectIndexComplete(database);
+  });
+
+  it("removes the history's deleted rows from the index in the deleting transaction, however they are deleted", async () => {
+    const ids = await insertOutgoing(
+      database,
+      Array.from({ length: 40 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
+    );
+    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    const scope = { accountId: ACCOUNT, userLogin: null };
+    // One by one or by id list (the serving connection), and a delete job's batch (its thread, on a SQLite file).
+    const outgoing = createOutgoingRepository(database);
+    expect((await outgoing.deleteIds(scope, ids.slice(0, 5), 1)).deleted).toEqual(ids.slice(0, 5));
+    await expectIndexComplete(database);
+    const deletions = createDeletionsRepository(database);
+    try {
+      const job = await deletions.createJob({ accountId: ACCOUNT, actor: 'test', filter: {}, now: 1 });
+      expect(await deletions.deleteJobBatch({ jobId: job.id, scope, ids: ids.slice(5, 15), now: 2 })).toEqual({ deleted: 10, refunded: 0 });
+    } finally {
+      await deletions.close();
+    }
+    await expectIndexComplete(database);
+    // What is left is still found through the index, and only that.
+    const left = (await database.db.selectFrom('outgoing').select(['id', 'message']).execute()).filter((r) =>
+      r.message.includes('rendez-vous'),
+    );
+    const page = await outgoing.list({
+      scope,
+      filter: { q: 'rendez-vous' },
+      sort: { key: 'date', direction: 'desc' },
+      cursor: null,
+      limit: 1000,
+    });
+    expect(page.rows.map((r) => r.id).sort((a, b) => a - b)).toEqual(left.map((r) => r.id).sort((a, b) => a - b));
+  });
+
+  it("removes what plain deletes left noted, in the indexer's batches", async () => {
+    const ids = await insertOutgoing(
+      database,
+      Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
+    );
+    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    // A tool's DELETE: the trigger notes the ids, the index still holds them.
+    await database.db.deleteFrom('outgoing').where('id', 'in', ids).execute();
+    expect(await noted(database)).toEqual(ids);
+    const counts: number[] = [];
+    for (;;) {
+      const n = await database.db.transaction().execute((trx) => purgeLeftDeletedText(trx, 10));
+      if (n === 0) break;
+      counts.push(n);
+    }
+    expect(counts).toEqual([10, 10, 5]);
+    await expectIndexComplete(database);
+    // The server's indexer does the same on its own.
+    const more = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'bientôt parti' })]);
+    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    await database.db.deleteFrom('outgoing').where('id', '=', more[0]).execute();
+    expect(await noted(database)).toEqual(more);
+    const indexer = startTextIndexer(database, { intervalMs: 60_000 });
+    await indexer.drain();
+    await indexer.close();
     await expectIndexComplete(database);
   });
 });

@@ -20,6 +20,25 @@ export const TEXT_INDEX_INTERVAL_MS = 200;
 
 /** The mark's table (migration 0005): one row, `indexed_to`. */
 export const TEXT_INDEX_MARK_TABLE = 'outgoing_fts_mark';
+/** The ids of deleted rows the index still holds (migration 0006), noted by the delete trigger. */
+export const TEXT_INDEX_GONE_TABLE = 'outgoing_fts_gone';
+
+/**
+ * Removes from the index the rows deleted since the last purge, in one statement: FTS5 writes its
+ * tombstones once a statement, so the delete trigger only notes ids (migration 0006) and every
+ * deleting transaction ends with these two statements (the delete worker runs them on its own
+ * connection). In this order, in a transaction.
+ */
+export const PURGE_DELETED_TEXT_SQL: readonly string[] = [
+  `delete from outgoing_fts where rowid in (select id from ${TEXT_INDEX_GONE_TABLE})`,
+  `delete from ${TEXT_INDEX_GONE_TABLE}`,
+];
+
+/** `PURGE_DELETED_TEXT_SQL` on `trx` (a transaction), on SQLite; nothing to do on PostgreSQL. */
+export async function purgeDeletedText(trx: Kysely<DB>, dialect: Database['dialect']): Promise<void> {
+  if (dialect !== 'sqlite') return;
+  for (const text of PURGE_DELETED_TEXT_SQL) await trx.executeQuery(CompiledQuery.raw(text));
+}
 
 /** The statements of a batch, the same for the server's indexer (Kysely) and a bulk load's connection (raw). */
 const BATCH_SQL = {
@@ -78,11 +97,29 @@ export function rawTextIndexing(sqlite: SqliteDatabase.Database): { indexAll(): 
   };
 }
 
-/** Whether rows wait to be indexed (a read: no write lock taken). */
+/**
+ * Removes from the index up to `maxRows` of the deleted rows a writer left noted (a plain DELETE that
+ * did not end with `PURGE_DELETED_TEXT_SQL`), lowest ids first; returns how many. In a transaction.
+ */
+export async function purgeLeftDeletedText(db: Kysely<DB>, maxRows: number): Promise<number> {
+  const { rows } = await db.executeQuery<{ upto: number | null }>(
+    CompiledQuery.raw(`select max(id) as upto from (select id from ${TEXT_INDEX_GONE_TABLE} order by id limit ?)`, [maxRows]),
+  );
+  const upto = rows[0]?.upto;
+  if (upto === null || upto === undefined) return 0;
+  await db.executeQuery(
+    CompiledQuery.raw(`delete from outgoing_fts where rowid in (select id from ${TEXT_INDEX_GONE_TABLE} where id <= ?)`, [upto]),
+  );
+  const purged = await db.executeQuery(CompiledQuery.raw(`delete from ${TEXT_INDEX_GONE_TABLE} where id <= ?`, [upto]));
+  return Number(purged.numAffectedRows ?? 0);
+}
+
+/** Whether rows wait to be indexed, or deleted ones to leave the index (a read: no write lock taken). */
 async function textPending(db: Kysely<DB>): Promise<boolean> {
   const { rows } = await sql<{
     pending: number;
-  }>`select coalesce((select max(id) from outgoing), 0) > (select indexed_to from outgoing_fts_mark) as pending`.execute(db);
+  }>`select coalesce((select max(id) from outgoing), 0) > (select indexed_to from outgoing_fts_mark)
+    or exists (select 1 from outgoing_fts_gone) as pending`.execute(db);
   return Number(rows[0]?.pending) === 1;
 }
 
@@ -94,7 +131,8 @@ export interface TextIndexer {
 }
 
 /**
- * The server's indexer: every `intervalMs`, while rows wait, batches of `batchRows` in their own
+ * The server's indexer: every `intervalMs`, while rows wait (or deleted rows a writer left in the index:
+ * `purgeLeftDeletedText`), batches of `batchRows` in their own
  * transactions on the serving connection (the only writer of the index: no second connection to wait
  * for its lock), the event loop free between two batches. A SQLite database only; nothing to do on
  * PostgreSQL.
@@ -114,7 +152,10 @@ export function startTextIndexer(
       if (database.sqlite?.inTransaction) return;
       if (!(await textPending(db))) return;
       if (database.sqlite?.inTransaction) return;
-      await db.transaction().execute((trx) => indexPendingText(trx, batchRows));
+      await db.transaction().execute(async (trx) => {
+        await purgeLeftDeletedText(trx, batchRows);
+        await indexPendingText(trx, batchRows);
+      });
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };

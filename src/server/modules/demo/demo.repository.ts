@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
 import { DAY_MS, type OutgoingRow } from '../../db/schema.js';
-import { rawTextIndexing, TEXT_INDEX_MARK_TABLE } from '../../db/sqlite-text-index.js';
+import { rawTextIndexing, TEXT_INDEX_GONE_TABLE, TEXT_INDEX_MARK_TABLE } from '../../db/sqlite-text-index.js';
 import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
 
@@ -434,7 +434,7 @@ function swapInTextIndex(sqlite: SqliteDatabase.Database, file: string, createSq
   sqlite.prepare('attach database ? as fts_load').run(file);
   const shadows = sqlite
     .prepare<[], string>(
-      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name not in ('${FTS_TABLE}_config', '${TEXT_INDEX_MARK_TABLE}')`,
+      `select name from main.sqlite_master where type = 'table' and name like '${FTS_TABLE}\\_%' escape '\\' and name not in ('${FTS_TABLE}_config', '${TEXT_INDEX_MARK_TABLE}', '${TEXT_INDEX_GONE_TABLE}')`,
     )
     .pluck()
     .all();

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../../db/database.js';
+import { purgeDeletedText } from '../../db/sqlite-text-index.js';
 import { cancelQueued, type HistoryScope, refundCredits } from './outgoing.repository.js';
 import { type SqliteDeleteWorker, startSqliteDeleteWorker } from './sqlite-delete-worker.js';
 
@@ -61,7 +62,7 @@ export function createDeletionsRepository(database: Database) {
       const { jobId, scope, ids, now } = args;
       if (ids.length === 0) return { deleted: 0, refunded: 0 };
       if (sqliteFile) {
-        sqliteWorker ??= startSqliteDeleteWorker(sqliteFile);
+        sqliteWorker ??= startSqliteDeleteWorker(sqliteFile, { backgroundCheckpoints: database.checkpointer !== undefined });
         return sqliteWorker.run({ jobId, accountId: scope.accountId, userLogin: scope.userLogin, ids, now });
       }
       return db.transaction().execute(async (trx) => {
@@ -86,6 +87,7 @@ export function createDeletionsRepository(database: Database) {
           const rest = await these().executeTakeFirst();
           deleted += refundable.length + Number(rest.numDeletedRows);
         }
+        await purgeDeletedText(trx, database.dialect);
         const canceled = await cancelQueued(trx, pending, now);
         const refunded = canceled.reduce((sum, r) => sum + r.credits, 0);
         if (canceled.length > 0) await refundCredits(trx, scope.accountId, canceled);

@@ -8,7 +8,7 @@ import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Channel, Encoding, OutgoingStatus } from '../../../shared/status.js';
 import { type Database, foldText } from '../../db/database.js';
 import { DAY_MS, type DB, type OutgoingRow } from '../../db/schema.js';
-import { TEXT_INDEX_TAIL } from '../../db/sqlite-text-index.js';
+import { purgeDeletedText, TEXT_INDEX_TAIL } from '../../db/sqlite-text-index.js';
 import type { Cursor } from './cursor.js';
 import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
 import { seedCsvLine } from './seed-csv-sql.js';
@@ -888,6 +888,7 @@ export function createOutgoingRepository(
             .where('id', 'in', deleted.slice(i, i + 1000))
             .execute();
         }
+        await purgeDeletedText(trx, dialect);
         const canceled = await cancelQueued(
           trx,
           found.filter((r) => r.status === 'pending'),

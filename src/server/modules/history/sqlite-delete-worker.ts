@@ -1,4 +1,6 @@
+import { SAFETY_NET_PAGES } from '../../db/sqlite-checkpointer.js';
 import { SQLITE_PRAGMAS } from '../../db/sqlite-pragmas.js';
+import { PURGE_DELETED_TEXT_SQL } from '../../db/sqlite-text-index.js';
 import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-source.js';
 
 /**
@@ -10,8 +12,8 @@ import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-so
  *
  * Plain JavaScript (no TypeScript loader exists in a worker thread). A batch does what
  * `deleteJobBatch` does on the serving connection, in the same single transaction: delete (ids of
- * the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, and count the
- * progress.
+ * the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, remove
+ * the rows from the text index (`PURGE_DELETED_TEXT_SQL`), and count the progress.
  */
 const WORKER_SOURCE = sqliteWorkerSource(`
 const remove = {
@@ -25,6 +27,7 @@ const queued = db.prepare('select 1 from dispatch_queue where outgoing_id = ?').
 const refundAccount = db.prepare('update accounts set credits = credits + ? where id = ?');
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
+const purgeText = ${JSON.stringify(PURGE_DELETED_TEXT_SQL)}.map((text) => db.prepare(text));
 const batch = db.transaction((m) => {
   const gone = m.userLogin === null ? remove.all.all(m.accountId, m.ids) : remove.user.all(m.accountId, m.ids, m.userLogin);
   let refunded = 0;
@@ -40,6 +43,7 @@ const batch = db.transaction((m) => {
     refundAccount.run(refunded, m.accountId);
     for (const [userId, credits] of perUser) refundUser.run(credits, userId, m.accountId);
   }
+  for (const statement of purgeText) statement.run();
   progress.run(gone.length, m.now, m.jobId);
   return { deleted: gone.length, refunded };
 });
@@ -63,9 +67,16 @@ export interface SqliteDeleteWorker {
   close(): Promise<void>;
 }
 
-/** Starts the thread that runs delete-job batches on the SQLite database `file`. */
-export function startSqliteDeleteWorker(file: string): SqliteDeleteWorker {
-  const thread = startSqliteThread(WORKER_SOURCE, { file, pragmas: DELETE_PRAGMAS }, 'SQLite delete worker');
+/**
+ * Starts the thread that runs delete-job batches on the SQLite database `file`. `backgroundCheckpoints`:
+ * the server's checkpointing thread runs (sqlite-checkpointer.ts), so this connection leaves WAL
+ * checkpoints to it, as the serving connection does: SQLite's default, a checkpoint inside every commit
+ * that crosses 1,000 WAL pages, made this thread wait for the disk at almost every batch (1,000,000 rows
+ * of 10,000,000: 128 s → 67 s, 26 → 19 kB written a row).
+ */
+export function startSqliteDeleteWorker(file: string, options: { backgroundCheckpoints?: boolean } = {}): SqliteDeleteWorker {
+  const pragmas = options.backgroundCheckpoints ? [...DELETE_PRAGMAS, `wal_autocheckpoint = ${SAFETY_NET_PAGES}`] : DELETE_PRAGMAS;
+  const thread = startSqliteThread(WORKER_SOURCE, { file, pragmas }, 'SQLite delete worker');
   return {
     async run(batch) {
       const { result } = await thread.call<{ result: { deleted: number; refunded: number } }>({ ...batch, ids: JSON.stringify(batch.ids) });
