@@ -23,12 +23,8 @@ import { sqliteWorkerSource } from './sqlite-worker-source.js';
  * state while the serving connection writes.
  *
  * Plain JavaScript (no TypeScript loader exists in a worker thread). The connection is `query_only`.
- * `relais_contains` is the serving connection's function (database.ts), `foldText` being `toLowerCase`.
  */
 const WORKER_SOURCE = sqliteWorkerSource(`
-db.function('relais_contains', { deterministic: true }, (text, folded) =>
-  typeof text === 'string' && typeof folded === 'string' && text.toLowerCase().includes(folded) ? 1 : 0,
-);
 const statements = new Map();
 serve((m) => {
   let statement = statements.get(m.sql);

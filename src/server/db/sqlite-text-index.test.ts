@@ -224,7 +224,11 @@ describe('the text indexer (SQLite)', () => {
     const deletions = createDeletionsRepository(database);
     try {
       const job = await deletions.createJob({ accountId: ACCOUNT, actor: 'test', filter: {}, now: 1 });
-      expect(await deletions.deleteJobBatch({ jobId: job.id, scope, ids: ids.slice(5, 15), now: 2 })).toEqual({ deleted: 10, refunded: 0 });
+      expect(await deletions.deleteJobBatch({ jobId: job.id, scope, ids: ids.slice(5, 15), now: 2 })).toEqual({
+        deleted: 10,
+        refunded: 0,
+        found: 10,
+      });
     } finally {
       await deletions.close();
     }

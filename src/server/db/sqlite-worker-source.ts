@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
 /**
  * The source of a thread working on a SQLite database with a connection of its own (plain JavaScript:
  * no TypeScript loader exists in a worker thread). It opens `workerData.file` with `workerData.driver`
- * (better-sqlite3's path) and `workerData.open` options, sets `workerData.pragmas`, then runs `body`,
+ * (better-sqlite3's path) and `workerData.open` options, sets `workerData.pragmas`, defines the
+ * serving connection's SQL function `relais_contains`, then runs `body`,
  * which defines what it does and calls `serve(handle)`: each message `{ seq, … }` is answered with
  * `{ seq, …handle(message) }` (a `transfer` list in the answer hands those ArrayBuffers over instead of
  * copying them) or `{ seq, error: { message, code } }`; `{ close: true }` closes the connection and the thread.
@@ -15,6 +16,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, workerData.open || {});
 for (const pragma of workerData.pragmas) db.pragma(pragma);
+// The serving connection's function (database.ts), for the history's filters: foldText is toLowerCase.
+db.function('relais_contains', { deterministic: true }, (text, folded) =>
+  typeof text === 'string' && typeof folded === 'string' && text.toLowerCase().includes(folded) ? 1 : 0,
+);
 function serve(handle) {
   parentPort.on('message', (m) => {
     if (m.close) {

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { insertAccount } from '../../../../test/account-factory.js';
 import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import { indexPendingText } from '../../db/sqlite-text-index.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { createDeletionsRepository } from './deletions.repository.js';
 import { createHistoryService, SYNC_DELETE_LIMIT } from './history.service.js';
@@ -123,7 +124,7 @@ describeEachDialect('delete jobs', (ctx) => {
       ids: [...mine, ...theirs, 999_999_999],
       now: NOW,
     });
-    expect(result).toEqual({ deleted: 1, refunded: 3 });
+    expect(result).toEqual({ deleted: 1, refunded: 3, found: 5 });
     expect(await deletions.findJob(a.accountId, job.id)).toMatchObject({ deleted: 1, status: 'running' });
     expect(await balances(ctx.database, a.accountId, a.userId)).toEqual({ credits: 3, quota: 3 });
     const left = await ctx.database.db
@@ -133,6 +134,40 @@ describeEachDialect('delete jobs', (ctx) => {
       .orderBy('id')
       .execute();
     expect(left.map((r) => r.id)).toEqual([mine[2], theirs[0]]);
+    await deletions.updateJob(job.id, { status: 'done', now: NOW });
+  });
+
+  it("reads a batch's ids with the history's filter in the batch itself (text search and SMS user scope included), at most the limit", async () => {
+    const a = await createAccountWithUser(ctx.database, 'sms-dj00006-1', 0, 0);
+    const b = await createAccountWithUser(ctx.database, 'sms-dj00007-1', 0, 0);
+    const rows = await insertOutgoing(ctx.database, [
+      ...Array.from({ length: 5 }, (_, i) =>
+        buildOutgoing({ account_id: a.accountId, user_login: 'apiuser', message: `Votre Colis n°${i}` }),
+      ),
+      buildOutgoing({ account_id: a.accountId, user_login: 'other', message: 'Votre colis arrive' }),
+      buildOutgoing({ account_id: a.accountId, user_login: 'apiuser', message: 'Rendez-vous demain' }),
+      buildOutgoing({ account_id: b.accountId, user_login: 'apiuser', message: 'Votre colis aussi' }),
+    ]);
+    // SQLite: found through the text index.
+    if (ctx.dialect === 'sqlite') await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    const outgoing = createOutgoingRepository(ctx.database);
+    const deletions = createDeletionsRepository(ctx.database);
+    const scope = { accountId: a.accountId, userLogin: 'apiuser' };
+    const filter = { q: 'COLIS' };
+    const job = await deletions.createJob({ accountId: a.accountId, actor: 'test', filter, now: NOW });
+    const batch = (limit: number) =>
+      deletions.deleteJobBatch({ jobId: job.id, scope, select: outgoing.findIdsQuery({ scope, filter, limit }), now: NOW });
+    try {
+      expect(await batch(3)).toEqual({ deleted: 3, refunded: 0, found: 3 });
+      expect(await batch(3)).toEqual({ deleted: 2, refunded: 0, found: 2 });
+      expect(await batch(3)).toEqual({ deleted: 0, refunded: 0, found: 0 });
+    } finally {
+      await deletions.close();
+    }
+    expect(await deletions.findJob(a.accountId, job.id)).toMatchObject({ deleted: 5 });
+    const left = await ctx.database.db.selectFrom('outgoing').select('id').where('id', 'in', rows).orderBy('id').execute();
+    expect(left.map((r) => r.id)).toEqual(rows.slice(5));
+    expect(await searchCounts(ctx.database, a.accountId, 'colis')).toEqual({ index: 1, scan: 1 });
     await deletions.updateJob(job.id, { status: 'done', now: NOW });
   });
 
@@ -172,6 +207,7 @@ describeEachDialect('delete jobs', (ctx) => {
     ).toEqual({
       deleted: 3,
       refunded: 4,
+      found: 3,
     });
     await deletions.updateJob(job.id, { status: 'done', now: NOW });
     expect((await queued()).sort((x, y) => x - y)).toEqual([byIds[1], byJob[1]]);

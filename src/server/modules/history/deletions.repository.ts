@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type CompiledQuery, sql } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { purgeDeletedText } from '../../db/sqlite-text-index.js';
 import { cancelQueued, type HistoryScope, refundCredits } from './outgoing.repository.js';
@@ -51,21 +51,32 @@ export function createDeletionsRepository(database: Database) {
     batchBudgetMs: database.dialect === 'sqlite' ? 50 : 100,
 
     /**
-     * One batch of a delete job, in one transaction: deletes these messages of the scope (ids it no
-     * longer has are skipped), cancels the pending ones and gives their credits back (`cancelQueued`), and adds what it deleted to
-     * the job's progress, so that the progress is exactly what was deleted even if the process stops.
+     * One batch of a delete job, in one transaction: deletes these messages of the scope — `ids`, or
+     * those `select` answers, read in the same transaction (ids it no longer has are skipped) — cancels
+     * the pending ones and gives their credits back (`cancelQueued`), and adds what it deleted to the
+     * job's progress, so that the progress is exactly what was deleted even if the process stops.
+     * `found`: how many ids the batch had (none: nothing is left to delete). On a SQLite file the batch,
+     * its `select` included, runs on the delete thread (sqlite-delete-worker.ts).
      */
-    async deleteJobBatch(args: { jobId: number; scope: HistoryScope; ids: readonly number[]; now: number }): Promise<{
-      deleted: number;
-      refunded: number;
-    }> {
-      const { jobId, scope, ids, now } = args;
-      if (ids.length === 0) return { deleted: 0, refunded: 0 };
+    async deleteJobBatch(
+      args: { jobId: number; scope: HistoryScope; now: number } & (
+        | { ids: readonly number[]; select?: undefined }
+        | { select: CompiledQuery<{ id: number }>; ids?: undefined }
+      ),
+    ): Promise<{ deleted: number; refunded: number; found: number }> {
+      const { jobId, scope, now } = args;
+      if (args.ids?.length === 0) return { deleted: 0, refunded: 0, found: 0 };
       if (sqliteFile) {
         sqliteWorker ??= startSqliteDeleteWorker(sqliteFile, { backgroundCheckpoints: database.checkpointer !== undefined });
-        return sqliteWorker.run({ jobId, accountId: scope.accountId, userLogin: scope.userLogin, ids, now });
+        const which = args.select ? { select: { sql: args.select.sql, parameters: args.select.parameters } } : { ids: args.ids };
+        return sqliteWorker.run({ jobId, accountId: scope.accountId, userLogin: scope.userLogin, now, ...which });
       }
       return db.transaction().execute(async (trx) => {
+        // Ids in order: neighbours in the table and in the indexes that end with the id.
+        const ids: readonly number[] = args.select
+          ? (await trx.executeQuery(args.select)).rows.map((r) => Number(r.id)).sort((a, b) => a - b)
+          : args.ids;
+        if (ids.length === 0) return { deleted: 0, refunded: 0, found: 0 };
         // PostgreSQL takes the ids as one array parameter: one statement, cheap to build and to parse.
         const perStatement = database.dialect === 'postgres' ? ids.length : IDS_PER_STATEMENT;
         const pending: { id: number; credits: number; user_id: number | null }[] = [];
@@ -96,7 +107,7 @@ export function createDeletionsRepository(database: Database) {
           .set((eb) => ({ deleted: eb('deleted', '+', deleted), updated_at: now }))
           .where('id', '=', jobId)
           .execute();
-        return { deleted, refunded };
+        return { deleted, refunded, found: ids.length };
       });
     },
 

@@ -79,11 +79,10 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       if (exact) await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
       while (!closing) {
         const started = performance.now();
-        const ids = await outgoing.findIds({ scope: access.scope, filter: access.filter, limit: batch });
-        if (ids.length === 0) break;
-        // Ids in order: neighbours in the table and in the indexes that end with the id.
-        ids.sort((a, b) => a - b);
-        const result = await deletions.deleteJobBatch({ jobId: job.id, scope: access.scope, ids, now: clock.now() });
+        // The batch reads its ids itself, in its transaction (on SQLite, on the delete thread).
+        const select = outgoing.findIdsQuery({ scope: access.scope, filter: access.filter, limit: batch });
+        const result = await deletions.deleteJobBatch({ jobId: job.id, scope: access.scope, select, now: clock.now() });
+        if (result.found === 0) break;
         deleted += result.deleted;
         // The next batch aims at the budget (finding the ids included), changing at most twofold at a time.
         const took = Math.max(performance.now() - started, 0.1);

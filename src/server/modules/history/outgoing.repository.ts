@@ -849,14 +849,19 @@ export function createOutgoingRepository(
 
     /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
     async findIds(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): Promise<number[]> {
+      const { rows } = await db.executeQuery(this.findIdsQuery(args));
+      return rows.map((r) => r.id);
+    },
+
+    /** `findIds`' query, for a deletion that runs it in its own transaction (and, on SQLite, thread). */
+    findIdsQuery(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): CompiledQuery<{ id: number }> {
       const text = textPlan(args.filter.q, true);
-      const rows = await db
+      return db
         .selectFrom('outgoing')
         .select('outgoing.id')
         .where((eb) => eb.and(conditions(eb, args.scope, args.filter, text)))
         .limit(args.limit)
-        .execute();
-      return rows.map((r) => r.id);
+        .compile();
     },
 
     /**

@@ -11,8 +11,9 @@ import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-so
  * readers go on reading the last committed state (WAL).
  *
  * Plain JavaScript (no TypeScript loader exists in a worker thread). A batch does what
- * `deleteJobBatch` does on the serving connection, in the same single transaction: delete (ids of
- * the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, remove
+ * `deleteJobBatch` does on the serving connection, in the same single transaction: find its ids when
+ * given the query that answers them (the history's filter: so the serving thread only sends the query),
+ * delete (ids of the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, remove
  * the rows from the text index (`PURGE_DELETED_TEXT_SQL`), and count the progress.
  */
 const WORKER_SOURCE = sqliteWorkerSource(`
@@ -28,8 +29,23 @@ const refundAccount = db.prepare('update accounts set credits = credits + ? wher
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
 const purgeText = ${JSON.stringify(PURGE_DELETED_TEXT_SQL)}.map((text) => db.prepare(text));
+const selects = new Map();
+/** The batch's ids, in order: those given, or those its query answers now. */
+function idsOf(m) {
+  if (!m.select) return m.ids;
+  let statement = selects.get(m.select.sql);
+  if (!statement) {
+    if (selects.size > 50) selects.clear();
+    statement = db.prepare(m.select.sql).pluck();
+    selects.set(m.select.sql, statement);
+  }
+  return statement.all(...m.select.parameters).sort((a, b) => a - b);
+}
 const batch = db.transaction((m) => {
-  const gone = m.userLogin === null ? remove.all.all(m.accountId, m.ids) : remove.user.all(m.accountId, m.ids, m.userLogin);
+  const ids = idsOf(m);
+  if (ids.length === 0) return { deleted: 0, refunded: 0, found: 0 };
+  const json = JSON.stringify(ids);
+  const gone = m.userLogin === null ? remove.all.all(m.accountId, json) : remove.user.all(m.accountId, json, m.userLogin);
   let refunded = 0;
   const perUser = new Map();
   for (const r of gone) {
@@ -45,7 +61,7 @@ const batch = db.transaction((m) => {
   }
   for (const statement of purgeText) statement.run();
   progress.run(gone.length, m.now, m.jobId);
-  return { deleted: gone.length, refunded };
+  return { deleted: gone.length, refunded, found: ids.length };
 });
 serve((m) => ({ result: batch.immediate(m) }));
 `);
@@ -58,12 +74,14 @@ export interface SqliteDeleteBatch {
   accountId: number;
   /** Only this SMS user's messages, or null for the whole account. */
   userLogin: string | null;
-  ids: readonly number[];
+  /** The ids to delete, or a query answering them (one `id` column), run in the batch's transaction. */
+  ids?: readonly number[];
+  select?: { sql: string; parameters: readonly unknown[] };
   now: number;
 }
 
 export interface SqliteDeleteWorker {
-  run(batch: SqliteDeleteBatch): Promise<{ deleted: number; refunded: number }>;
+  run(batch: SqliteDeleteBatch): Promise<{ deleted: number; refunded: number; found: number }>;
   close(): Promise<void>;
 }
 
@@ -79,7 +97,7 @@ export function startSqliteDeleteWorker(file: string, options: { backgroundCheck
   const thread = startSqliteThread(WORKER_SOURCE, { file, pragmas }, 'SQLite delete worker');
   return {
     async run(batch) {
-      const { result } = await thread.call<{ result: { deleted: number; refunded: number } }>({ ...batch, ids: JSON.stringify(batch.ids) });
+      const { result } = await thread.call<{ result: { deleted: number; refunded: number; found: number } }>({ ...batch });
       return result;
     },
     close: () => thread.close(),
