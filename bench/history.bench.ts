@@ -38,7 +38,12 @@ async function benchDialect(dialect: Dialect) {
   const { url, accountName } = data;
   await data.close();
   let lastSql: { sql: string; parameters: readonly unknown[] }[] = [];
-  const database: Database = openDatabase(url, { onQuery: (s, p) => lastSql.push({ sql: s, parameters: p }) });
+  // As `relais serve` opens it (main.ts): WAL checkpoints on their own thread, lock waits on a timer.
+  const database: Database = openDatabase(url, {
+    onQuery: (s, p) => lastSql.push({ sql: s, parameters: p }),
+    backgroundCheckpoints: {},
+    nonBlockingLockWaits: true,
+  });
   const config = Object.freeze({ ...loadConfig({}), databaseUrl: url });
   const app = await buildApp({ config, database });
   await app.ready();

@@ -800,12 +800,15 @@ export function createOutgoingRepository(
       const text = textPlan(args.filter.q, !args.filter.ids);
       if (text.kind === 'fts') {
         // Walk the trigram index's candidates (and the rows it does not cover yet) lazily: an IN (…)
-        // would first collect all of them.
+        // would first collect all of them. CROSS JOIN keeps them the outer loop: SQLite otherwise read the
+        // rows after the mark through an index on the account (sampled statistics take an account for a
+        // few thousand rows), every message of it tested — 4 s for a rare word on 10,000,000 rows, 0.4 ms so.
         const candidates = sql<{
           id: number;
         }>`(select rowid as id from outgoing_fts where outgoing_fts match ${text.match} union all ${TEXT_INDEX_TAIL})`;
         const inner = db
-          .selectFrom([candidates.as('candidates'), 'outgoing'])
+          .selectFrom(candidates.as('candidates'))
+          .crossJoin('outgoing')
           .select(sql.lit(1).as('one'))
           .whereRef('outgoing.id', '=', 'candidates.id')
           .where((eb) =>
