@@ -4,6 +4,7 @@ import { systemClock } from './clock.js';
 import type { Config } from './config.js';
 import { openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { startStatisticsKeeper } from './db/sqlite-statistics.js';
 import { startTextIndexer } from './db/sqlite-text-index.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
@@ -45,6 +46,14 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     database.dialect === 'sqlite'
       ? startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') })
       : null;
+  // SQLite: the planner's statistics follow the history's size (sqlite-statistics.ts).
+  const statistics =
+    database.dialect === 'sqlite'
+      ? startStatisticsKeeper(database, {
+          onError: (message) => logger.warn({ message }, 'analysing the history failed'),
+          onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
+        })
+      : null;
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });
   } else {
@@ -69,6 +78,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     await app.close();
     await dispatching?.stop();
     await textIndexer?.close();
+    await statistics?.close();
     await database.close();
     process.exit(0);
   };

@@ -1,0 +1,87 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../../../test/database.js';
+import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
+import { startStatisticsKeeper } from './sqlite-statistics.js';
+
+/** Rows the planner's statistics say the history had (0: none). */
+function analysedRows(database: TestDatabase): number {
+  const sqlite = database.sqlite!;
+  if (sqlite.prepare("select 1 from sqlite_master where name = 'sqlite_stat1'").get() === undefined) return 0;
+  const stat = sqlite.prepare("select stat from sqlite_stat1 where tbl = 'outgoing' and idx = 'outgoing_date'").pluck().get() as
+    | string
+    | undefined;
+  return stat ? Number.parseInt(stat, 10) : 0;
+}
+
+const rows = (n: number) => Array.from({ length: n }, () => buildOutgoing({ account_id: 1 }));
+
+describe('the planner statistics keeper (SQLite)', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('sqlite');
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('analyses the history once it is large enough, again when it doubled, and not in between', async () => {
+    const analysed: number[] = [];
+    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
+    try {
+      await insertOutgoing(database, rows(30));
+      expect(await keeper.check()).toBe(false);
+      expect(analysedRows(database)).toBe(0);
+
+      await insertOutgoing(database, rows(20));
+      expect(await keeper.check()).toBe(true);
+      expect(analysedRows(database)).toBe(50);
+      expect(await keeper.check()).toBe(false);
+
+      await insertOutgoing(database, rows(40));
+      expect(await keeper.check()).toBe(false); // 90 rows: less than twice 50
+      await insertOutgoing(database, rows(10));
+      expect(await keeper.check()).toBe(true);
+      expect(analysedRows(database)).toBe(100);
+      expect(analysed).toEqual([50, 100]);
+    } finally {
+      await keeper.close();
+    }
+  });
+
+  it("analyses statistics left from a much smaller history (a first start's demo), at its first look", async () => {
+    // As the demo leaves them: statistics of a history 30 times smaller.
+    database.sqlite!.exec(
+      "update sqlite_stat1 set stat = '4' || substr(stat, instr(stat, ' ')) where tbl = 'outgoing' and idx = 'outgoing_date'",
+    );
+    expect(analysedRows(database)).toBe(4);
+    const analysed: number[] = [];
+    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
+    try {
+      for (let tries = 0; analysed.length === 0 && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
+      expect(analysed).toEqual([100]);
+      expect(analysedRows(database)).toBe(100);
+    } finally {
+      await keeper.close();
+    }
+  });
+});
+
+describe('the planner statistics keeper on PostgreSQL', () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(async () => {
+    await database?.close();
+  });
+
+  it('leaves PostgreSQL to its autovacuum', async () => {
+    const keeper = startStatisticsKeeper(database, { minRows: 1 });
+    try {
+      await insertOutgoing(database, rows(5));
+      expect(await keeper.check()).toBe(false);
+    } finally {
+      await keeper.close();
+    }
+  });
+});
