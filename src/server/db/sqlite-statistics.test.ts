@@ -1,3 +1,4 @@
+import SqliteDatabase from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
@@ -48,6 +49,24 @@ describe('the planner statistics keeper (SQLite)', () => {
     }
   });
 
+  it('waits for another connection writing meanwhile, then analyses and reads the statistics again', async () => {
+    const other = new SqliteDatabase(database.sqliteFile!);
+    other.pragma('busy_timeout = 5000');
+    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40 });
+    try {
+      await insertOutgoing(database, rows(100)); // 200 rows: twice the last analysis
+      other.exec('begin immediate');
+      const checking = keeper.check();
+      await new Promise((r) => setTimeout(r, 50));
+      other.exec('commit');
+      expect(await checking).toBe(true);
+      expect(analysedRows(database)).toBe(200);
+    } finally {
+      other.close();
+      await keeper.close();
+    }
+  });
+
   it("analyses statistics left from a much smaller history (a first start's demo), at its first look", async () => {
     // As the demo leaves them: statistics of a history 30 times smaller.
     database.sqlite!.exec(
@@ -58,8 +77,8 @@ describe('the planner statistics keeper (SQLite)', () => {
     const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
     try {
       for (let tries = 0; analysed.length === 0 && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
-      expect(analysed).toEqual([100]);
-      expect(analysedRows(database)).toBe(100);
+      expect(analysed).toEqual([200]);
+      expect(analysedRows(database)).toBe(200);
     } finally {
       await keeper.close();
     }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Database } from './database.js';
 import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
 import { sqliteWorkerSource, startSqliteThread } from './sqlite-worker-source.js';
@@ -61,14 +62,24 @@ export function startStatisticsKeeper(
   let thread: ReturnType<typeof startSqliteThread> | undefined;
   let running: Promise<boolean> | undefined;
   let closed = false;
+  // The serving connection reads the statistics again: through Kysely, as this takes the write lock
+  // (it waits for another connection's on a timer, and never runs inside a transaction of the serving
+  // connection's). Until it succeeds, every look tries again.
+  let reloadPending = false;
+  const reload = async () => {
+    reloadPending = true;
+    await sql`analyze sqlite_schema`.execute(database.db);
+    reloadPending = false;
+  };
 
   async function analyseIfNeeded(): Promise<boolean> {
     if (!file || closed) return false;
+    if (reloadPending) await reload();
     const { analyzed, spanned } = sizes(database);
     if (spanned < minRows || (analyzed > 0 && spanned < analyzed * 2 && spanned > analyzed / 2)) return false;
     thread ??= startSqliteThread(WORKER_SOURCE, { file, pragmas: SQLITE_PRAGMAS }, 'SQLite statistics');
     await thread.call({});
-    database.sqlite!.exec('analyze sqlite_schema'); // the serving connection reads them again
+    await reload();
     options.onAnalyzed?.(spanned);
     return true;
   }
