@@ -289,8 +289,13 @@ describe('the text indexer (SQLite)', () => {
       Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
     );
     await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    const [other] = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: textOf(99) })]);
+    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
     // A tool's DELETE: the trigger notes the ids, the index still holds them.
     await database.db.deleteFrom('outgoing').where('id', 'in', ids).execute();
+    expect(await noted(database)).toEqual(ids);
+    // A history deletion meanwhile removes its own rows only: its work stays bounded by its size.
+    await createOutgoingRepository(database).deleteIds({ accountId: ACCOUNT, userLogin: null }, [other], 1);
     expect(await noted(database)).toEqual(ids);
     const counts: number[] = [];
     for (;;) {

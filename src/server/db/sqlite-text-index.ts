@@ -24,20 +24,23 @@ export const TEXT_INDEX_MARK_TABLE = 'outgoing_fts_mark';
 export const TEXT_INDEX_GONE_TABLE = 'outgoing_fts_gone';
 
 /**
- * Removes from the index the rows deleted since the last purge, in one statement: FTS5 writes its
+ * Removes from the index the rows a deleting transaction noted, in one statement: FTS5 writes its
  * tombstones once a statement, so the delete trigger only notes ids (migration 0006) and every
- * deleting transaction ends with these two statements (the delete worker runs them on its own
- * connection). In this order, in a transaction.
+ * deleting transaction ends with these two statements, given the JSON array of the ids it deleted
+ * (or tried to: those not noted are skipped). Only its own, so that a transaction's work stays
+ * bounded by its size whatever another tool left noted (the server's indexer removes that). The
+ * delete worker runs them on its own connection. In this order, in the deleting transaction.
  */
 export const PURGE_DELETED_TEXT_SQL: readonly string[] = [
-  `delete from outgoing_fts where rowid in (select id from ${TEXT_INDEX_GONE_TABLE})`,
-  `delete from ${TEXT_INDEX_GONE_TABLE}`,
+  `delete from outgoing_fts where rowid in (select id from ${TEXT_INDEX_GONE_TABLE} where id in (select value from json_each(?)))`,
+  `delete from ${TEXT_INDEX_GONE_TABLE} where id in (select value from json_each(?))`,
 ];
 
-/** `PURGE_DELETED_TEXT_SQL` on `trx` (a transaction), on SQLite; nothing to do on PostgreSQL. */
-export async function purgeDeletedText(trx: Kysely<DB>, dialect: Database['dialect']): Promise<void> {
-  if (dialect !== 'sqlite') return;
-  for (const text of PURGE_DELETED_TEXT_SQL) await trx.executeQuery(CompiledQuery.raw(text));
+/** `PURGE_DELETED_TEXT_SQL` for `ids` on `trx` (a transaction), on SQLite; nothing to do on PostgreSQL. */
+export async function purgeDeletedText(trx: Kysely<DB>, dialect: Database['dialect'], ids: readonly number[]): Promise<void> {
+  if (dialect !== 'sqlite' || ids.length === 0) return;
+  const json = JSON.stringify(ids);
+  for (const text of PURGE_DELETED_TEXT_SQL) await trx.executeQuery(CompiledQuery.raw(text, [json]));
 }
 
 /** The statements of a batch, the same for the server's indexer (Kysely) and a bulk load's connection (raw). */

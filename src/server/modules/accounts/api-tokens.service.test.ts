@@ -11,6 +11,9 @@ import { createCustomersService } from './customers.service.js';
 import { createSmsUsersRepository } from './sms-users.repository.js';
 import { createSmsUsersService } from './sms-users.service.js';
 
+/** Account numbers of this run: a random start, then one each. */
+let accountNumber = 10_000 + Math.floor(Math.random() * 80_000);
+
 describe('TTL LRU cache', () => {
   it('forgets the least recently used entry when full, and entries after their TTL', () => {
     const clock = { t: 0, now: () => clock.t };
@@ -49,7 +52,8 @@ describeEachDialect('API token and SMS user verification', (ctx) => {
     const smsUsers = createSmsUsersService({ users, accounts, hasher, clock, onDeleted: tokens.forgetUser });
     const email = `c${Math.random()}@example.com`;
     await createCustomersService({ customers, hasher, clock }).create({ email, password: 'password1' });
-    const name = `sms-tk${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}-1`;
+    accountNumber += 1; // unique within the run
+    const name = `sms-tk${String(accountNumber).padStart(5, '0')}-1`;
     await accounts.create({ name, ownerEmail: email });
     return { clock, calls, tokens, smsUsers, name };
   };

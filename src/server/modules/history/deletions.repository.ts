@@ -98,7 +98,7 @@ export function createDeletionsRepository(database: Database) {
           const rest = await these().executeTakeFirst();
           deleted += refundable.length + Number(rest.numDeletedRows);
         }
-        await purgeDeletedText(trx, database.dialect);
+        await purgeDeletedText(trx, database.dialect, ids);
         const canceled = await cancelQueued(trx, pending, now);
         const refunded = canceled.reduce((sum, r) => sum + r.credits, 0);
         if (canceled.length > 0) await refundCredits(trx, scope.accountId, canceled);

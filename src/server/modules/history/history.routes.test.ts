@@ -7,13 +7,17 @@ import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 
 let seq = 0;
 
+/** Account numbers of this run: a random start, then one each. */
+const NAME_BASE = 10_000 + Math.floor(Math.random() * 80_000);
+
 /** A customer with an account and a bearer token for it. */
 async function seedAccount(app: App, options: { userLogin?: string } = {}) {
   seq += 1;
   const s = app.services;
   const email = `owner${seq}-${Math.random().toString(36).slice(2, 8)}@example.com`;
   const customer = await s.customers.create({ email, password: 'correct horse battery' });
-  const name = `sms-hi${String(10000 + seq * 7 + Math.floor(Math.random() * 5000)).slice(-5)}-1`;
+  // Unique within the run (a random offset each, as before, collided once in a few hundred runs).
+  const name = `sms-hi${String(NAME_BASE + seq).padStart(5, '0')}-1`;
   const account = await s.accounts.create({ name, ownerEmail: email, timezone: 'Europe/Paris', credits: 100 });
   if (options.userLogin) await s.smsUsers.create(SYSTEM_ACTOR, name, { login: options.userLogin, password: 'a-long-password-1' });
   const { bearer } = await s.apiTokens.create(SYSTEM_ACTOR, name, {});

@@ -896,7 +896,7 @@ export function createOutgoingRepository(
             .where('id', 'in', deleted.slice(i, i + 1000))
             .execute();
         }
-        await purgeDeletedText(trx, dialect);
+        await purgeDeletedText(trx, dialect, deleted);
         const canceled = await cancelQueued(
           trx,
           found.filter((r) => r.status === 'pending'),

@@ -59,7 +59,7 @@ const batch = db.transaction((m) => {
     refundAccount.run(refunded, m.accountId);
     for (const [userId, credits] of perUser) refundUser.run(credits, userId, m.accountId);
   }
-  for (const statement of purgeText) statement.run();
+  for (const statement of purgeText) statement.run(json);
   progress.run(gone.length, m.now, m.jobId);
   return { deleted: gone.length, refunded, found: ids.length };
 });
