@@ -5,7 +5,7 @@ import type { MigrationContext } from '../migrate.js';
  * SQLite: a deleted row leaves the text index with the other rows of its statement, not on its own.
  * The row trigger of 0005 deleted each row from `outgoing_fts` in a statement of its own, and FTS5
  * writes a contentless table's tombstone pages at the end of every statement. Now the trigger only
- * notes the id in `outgoing_fts_gone`, and the deleting transaction removes every noted id from the
+ * notes the id in `outgoing_fts_gone`, and the deleting transaction removes the ids it deleted from the
  * index in one statement (`PURGE_DELETED_TEXT_SQL`, sqlite-text-index.ts). Measured deleting the
  * oldest of 10,000,000 rows, 10,000 a transaction: 55–58 µs of CPU a row before, 40 µs now (1,000 a
  * transaction: 68 → 38 µs). Ids a writer left noted (a tool's plain DELETE) are removed by the
