@@ -40,20 +40,14 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   await migrateToLatest(database);
   const app = await buildApp({ config, database, logger });
   const demo = await ensureDemo(config, database, app.services);
-  // SQLite: the text search index is written in batches, a few times a second (sqlite-text-index.ts);
-  // started after the first start's demo data, whose load holds its own transaction across awaits.
-  const textIndexer =
-    database.dialect === 'sqlite'
-      ? startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') })
-      : null;
-  // SQLite: the planner's statistics follow the history's size (sqlite-statistics.ts).
-  const statistics =
-    database.dialect === 'sqlite'
-      ? startStatisticsKeeper(database, {
-          onError: (message) => logger.warn({ message }, 'analysing the history failed'),
-          onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
-        })
-      : null;
+  // SQLite (both do nothing on PostgreSQL): the text search index is written in batches, a few times a
+  // second (sqlite-text-index.ts), started after the first start's demo data, whose load holds its own
+  // transaction across awaits; the planner's statistics follow the history's size (sqlite-statistics.ts).
+  const textIndexer = startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') });
+  const statistics = startStatisticsKeeper(database, {
+    onError: (message) => logger.warn({ message }, 'analysing the history failed'),
+    onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
+  });
   if (config.services.includes('http')) {
     await app.listen({ port: config.httpPort, host: config.host });
   } else {
@@ -77,8 +71,8 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     await mail2sms?.close();
     await app.close();
     await dispatching?.stop();
-    await textIndexer?.close();
-    await statistics?.close();
+    await textIndexer.close();
+    await statistics.close();
     await database.close();
     process.exit(0);
   };

@@ -10,18 +10,18 @@ import type { DB } from './schema.js';
  * mark (`TEXT_INDEX_TAIL`), so what it finds never depends on how far the indexing got.
  */
 
+/** The mark's table (migration 0005): one row, `indexed_to`. */
+export const TEXT_INDEX_MARK_TABLE = 'outgoing_fts_mark';
+/** The ids of deleted rows the index still holds (migration 0006), noted by the delete trigger. */
+export const TEXT_INDEX_GONE_TABLE = 'outgoing_fts_gone';
+
 /** The ids a text search reads besides the index's candidates: the rows the index does not cover yet. */
-export const TEXT_INDEX_TAIL = sql<number>`select id from outgoing where id > (select indexed_to from outgoing_fts_mark)`;
+export const TEXT_INDEX_TAIL = sql<number>`select id from outgoing where id > (select indexed_to from ${sql.table(TEXT_INDEX_MARK_TABLE)})`;
 
 /** Rows a batch of the server's indexer takes at most: ~15 ms of the serving thread at ~13 µs a row. */
 export const TEXT_INDEX_BATCH_ROWS = 1_000;
 /** How often the server's indexer looks for rows to index. */
 export const TEXT_INDEX_INTERVAL_MS = 200;
-
-/** The mark's table (migration 0005): one row, `indexed_to`. */
-export const TEXT_INDEX_MARK_TABLE = 'outgoing_fts_mark';
-/** The ids of deleted rows the index still holds (migration 0006), noted by the delete trigger. */
-export const TEXT_INDEX_GONE_TABLE = 'outgoing_fts_gone';
 
 /**
  * Removes from the index the rows a deleting transaction noted, in one statement: FTS5 writes its
@@ -121,8 +121,8 @@ export async function purgeLeftDeletedText(db: Kysely<DB>, maxRows: number): Pro
 async function textPending(db: Kysely<DB>): Promise<boolean> {
   const { rows } = await sql<{
     pending: number;
-  }>`select coalesce((select max(id) from outgoing), 0) > (select indexed_to from outgoing_fts_mark)
-    or exists (select 1 from outgoing_fts_gone) as pending`.execute(db);
+  }>`select coalesce((select max(id) from outgoing), 0) > (select indexed_to from ${sql.table(TEXT_INDEX_MARK_TABLE)})
+    or exists (select 1 from ${sql.table(TEXT_INDEX_GONE_TABLE)}) as pending`.execute(db);
   return Number(rows[0]?.pending) === 1;
 }
 

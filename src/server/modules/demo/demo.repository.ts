@@ -6,6 +6,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Database } from '../../db/database.js';
 import { DAY_MS, type OutgoingRow } from '../../db/schema.js';
+import { SAMPLED_ANALYSIS_LIMIT } from '../../db/sqlite-statistics.js';
 import { rawTextIndexing, TEXT_INDEX_GONE_TABLE, TEXT_INDEX_MARK_TABLE } from '../../db/sqlite-text-index.js';
 import { OUTGOING_MESSAGE_COLUMNS, OUTGOING_OUTCOME_COLUMNS } from '../history/outgoing.repository.js';
 import { type FtsBuildWorker, startFtsBuildWorker } from './fts-build-worker.js';
@@ -144,7 +145,7 @@ export function createDemoRepository(database: Database) {
     async analyze(): Promise<void> {
       if (database.dialect === 'sqlite') {
         // A bounded ANALYZE (sampled per index) keeps this at a second or two even at 10 million rows.
-        await sql`pragma analysis_limit = 2000`.execute(db);
+        await sql`pragma analysis_limit = ${sql.lit(SAMPLED_ANALYSIS_LIMIT)}`.execute(db);
         await sql`analyze`.execute(db);
         await sql`pragma analysis_limit = 0`.execute(db);
       } else {
