@@ -6,6 +6,7 @@
 // RELAIS_FROM_SOURCE=1 runs the sources through tsx instead.
 import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { isMainThread, workerData } from 'node:worker_threads';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 // Same depth under the root as the sources (dist/server/ like src/server/): paths they take relative to
@@ -43,7 +44,9 @@ async function runBundle() {
     const aside = `${root}dist/server/.build-${process.pid}`;
     try {
       await build({
-        entryPoints: [`${root}src/server/cli.ts`],
+        // The CLI, and the smaller bundle of the dispatcher's thread (dispatch-thread.ts), which loads
+        // neither Fastify nor the history: a thread running the CLI's bundle took 60 MB more.
+        entryPoints: { relais: `${root}src/server/cli.ts`, 'dispatch-thread': `${root}src/server/modules/dispatch/dispatch-thread.ts` },
         bundle: true,
         platform: 'node',
         format: 'esm',
@@ -52,11 +55,14 @@ async function runBundle() {
         // Linked, not loaded: `node --enable-source-maps` shows the TypeScript files and lines in stack
         // traces (loading the map at every start took ~14 MB).
         sourcemap: 'linked',
-        outfile: `${aside}/relais.mjs`,
+        outdir: aside,
+        outExtension: { '.js': '.mjs' },
         logLevel: 'warning',
       });
-      renameSync(`${aside}/relais.mjs.map`, `${bundle}.map`);
-      renameSync(`${aside}/relais.mjs`, bundle);
+      // relais.mjs last: its time tells whether the bundles are up to date.
+      for (const file of ['dispatch-thread.mjs.map', 'dispatch-thread.mjs', 'relais.mjs.map', 'relais.mjs']) {
+        renameSync(`${aside}/${file}`, `${root}dist/server/${file}`);
+      }
     } finally {
       rmSync(aside, { recursive: true, force: true });
     }
@@ -81,5 +87,17 @@ async function runBundleOrSources() {
   }
 }
 
-const { runCli } = process.env.RELAIS_FROM_SOURCE === '1' ? await runSources() : await runBundleOrSources();
-await runCli(process.argv);
+if (!isMainThread && workerData?.relaisThread === 'dispatcher') {
+  // The dispatcher's thread of `relais serve` (dispatch-thread.ts), which starts itself once loaded: from the
+  // bundle built beside the CLI's, or from the sources when the process runs them.
+  if (workerData.fromSource) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import('../src/server/modules/dispatch/dispatch-thread.ts');
+  } else {
+    await import(pathToFileURL(`${root}dist/server/dispatch-thread.mjs`).href);
+  }
+} else {
+  const { runCli } = process.env.RELAIS_FROM_SOURCE === '1' ? await runSources() : await runBundleOrSources();
+  await runCli(process.argv);
+}

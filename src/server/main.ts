@@ -7,8 +7,10 @@ import { migrateToLatest } from './db/migrate.js';
 import { startStatisticsKeeper } from './db/sqlite-statistics.js';
 import { startTextIndexer } from './db/sqlite-text-index.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
+import { startDispatchThread } from './modules/dispatch/dispatch-thread.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
+import type { Services } from './services.js';
 
 function banner(config: Readonly<Config>, demo: DemoCredentials | null): string {
   const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
@@ -28,6 +30,23 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null): string 
     lines.push('  Sign in   with your customer e-mail and password (create one: npx relais customer create --email … --password …)');
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The dispatcher, its carrier and the callbacks on a thread of their own (dispatch-thread.ts), beside the
+ * serving thread; in this thread only with a SQLite database in memory, which another connection cannot open.
+ */
+async function startDispatcher(config: Readonly<Config>, services: Services, logger: pino.Logger): Promise<{ stop(): Promise<void> }> {
+  if (config.databaseUrl === 'sqlite:' || config.databaseUrl === 'sqlite::memory:') {
+    return startDispatching({ carrierSpec: config.carrier, services, clock: systemClock, log: logger });
+  }
+  return startDispatchThread({
+    // bin/relais.js runs the thread from the same bundle (dist/server/ is as deep under the root as src/server/).
+    entry: new URL('../../bin/relais.js', import.meta.url),
+    config,
+    log: logger.child({ thread: 'dispatcher' }),
+    onAccepted: services.onAccepted,
+  });
 }
 
 /** The process: opens the database, migrates, starts the enabled services, closes gracefully on SIGINT/SIGTERM. */
@@ -55,9 +74,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   }
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
-  const dispatching = config.services.includes('dispatcher')
-    ? await startDispatching({ carrierSpec: config.carrier, services: app.services, clock: systemClock, log: logger })
-    : null;
+  const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, app.services, logger) : null;
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;

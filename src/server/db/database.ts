@@ -174,6 +174,11 @@ export function openDatabase(
      */
     backgroundCheckpoints?: { onError?: (message: string) => void };
     /**
+     * SQLite file: another connection of the process already runs the background checkpoints (a thread
+     * of the server opening its own connection): this one keeps only the safety net, as the serving one does.
+     */
+    checkpointedElsewhere?: boolean;
+    /**
      * SQLite: the connection never sleeps waiting for another connection's write lock (`busy_timeout = 0`);
      * its Kysely statements wait on a timer instead (LockWaitingSqliteDriver). For the server, whose
      * event loop must keep serving while a delete job's thread or a tool writes; raw statements (reads
@@ -190,10 +195,10 @@ export function openDatabase(
     const db = new Kysely<DB>({ dialect: new LockWaitingSqliteDialect({ database: withStatementCache(sqlite) }, sqlite), log });
     const reader = path === ':memory:' ? db : new Kysely<DB>({ dialect: sqliteReaderDialect(startSqliteReader(path)), log });
     let checkpointer: SqliteCheckpointer | undefined;
-    if (options.backgroundCheckpoints && path !== ':memory:') {
+    if ((options.backgroundCheckpoints || options.checkpointedElsewhere) && path !== ':memory:') {
       sqlite.pragma(`wal_autocheckpoint = ${SAFETY_NET_PAGES}`);
       sqlite.pragma('journal_size_limit = 67108864'); // a WAL grown under load is cut back to 64 MiB once reset
-      checkpointer = startSqliteCheckpointer(path, { onError: options.backgroundCheckpoints.onError });
+      if (options.backgroundCheckpoints) checkpointer = startSqliteCheckpointer(path, { onError: options.backgroundCheckpoints.onError });
     }
     return {
       db,

@@ -1,0 +1,133 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
+import {
+  bearer,
+  createSender,
+  createSmsUser,
+  createToken,
+  type SeededAccount,
+  seedCustomerWithAccount,
+} from '../../../../test/factories.js';
+import { memoryLog, waitFor } from './dispatch-testing.js';
+import { type DispatchThread, startDispatchThread } from './dispatch-thread.js';
+
+/** bin/relais.js, the thread's script as `relais serve` gives it (it runs the server's bundle). */
+const ENTRY = new URL('../../../../bin/relais.js', import.meta.url);
+
+describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
+  let seeded: SeededAccount;
+  let server: Server;
+  let callbackBase: string;
+  const calls: { status?: string; id?: string }[] = [];
+  const running: DispatchThread[] = [];
+
+  beforeAll(async () => {
+    seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 10_000 } });
+    await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
+    server = createServer((req, res) => {
+      const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
+      calls.push({ status: params.get('status') ?? undefined, id: params.get('id') ?? undefined });
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    callbackBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  afterEach(async () => {
+    for (const thread of running.splice(0)) await thread.stop();
+  });
+
+  const start = async (carrier: string, log = memoryLog().log) => {
+    const thread = await startDispatchThread({
+      entry: ENTRY,
+      config: testConfig({ databaseUrl: ctx.database.url, carrier, logLevel: 'info' }),
+      log,
+      onAccepted: ctx.app.services.onAccepted,
+      stopTimeoutMs: 500,
+    });
+    running.push(thread);
+    return thread;
+  };
+
+  const send = async (auth: Record<string, string>, receivers: string[]): Promise<number[]> => {
+    const res = await ctx.app.inject({
+      method: 'POST',
+      url: `/api/v1/accounts/${seeded.account.name}/jobs`,
+      headers: auth,
+      payload: { sender: 'MyShop', noStopClause: true, message: 'Hello from the serving thread', receivers },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json().ids as number[];
+  };
+
+  const statusOf = async (id: number): Promise<string | undefined> => {
+    const res = await ctx.app.inject({
+      method: 'GET',
+      url: `/api/v1/accounts/${seeded.account.name}/outgoing/${id}`,
+      headers: seeded.auth,
+    });
+    return res.statusCode === 200 ? (res.json() as { status: string }).status : undefined;
+  };
+
+  it('sends what the serving thread accepts, records the receipts and calls the SMS user back; its log reaches the process log', async () => {
+    const { log, lines } = memoryLog();
+    await start('simulator?receipt_delay=20', log);
+    expect(lines.some((l) => l.level === 'warn' && l.msg.startsWith('carrier: built-in SIMULATOR'))).toBe(true);
+    expect(lines.some((l) => l.msg === 'dispatcher: started')).toBe(true);
+
+    await createSmsUser(ctx.app, seeded.account, { login: 'threaded', callbackUrl: `${callbackBase}/cb` });
+    const auth = bearer(await createToken(ctx.app, seeded.account, { user: 'threaded' }));
+    const ids = await send(auth, ['+33601020304', '+33601020305', '+33601020306']);
+    // A number of the simulator's documented failing pattern: failed with its error, by the thread too.
+    const [failing] = await send(auth, ['+33600000001']);
+    for (const id of ids) await waitFor(async () => (await statusOf(id)) === 'delivered', `message ${id} delivered`);
+    await waitFor(async () => (await statusOf(failing)) === 'failed', `message ${failing} failed`);
+    await waitFor(() => ids.every((id) => calls.some((c) => c.id === String(id) && c.status === 'delivered')), 'the delivered callbacks');
+    expect(ids.every((id) => calls.some((c) => c.id === String(id) && c.status === 'sent'))).toBe(true);
+  });
+
+  it('stops gracefully: nothing it claimed stays leased, and a message accepted after the stop waits for the next dispatcher', async () => {
+    const thread = await start('simulator');
+    const [first] = await send(seeded.auth, ['+33601020307']);
+    await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(first)) ?? ''), 'the first message sent');
+    await thread.stop();
+    running.splice(running.indexOf(thread), 1);
+    const leased = await ctx.database.db
+      .selectFrom('dispatch_queue')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('lease_owner', 'is not', null)
+      .executeTakeFirstOrThrow();
+    expect(Number(leased.n)).toBe(0);
+
+    const [later] = await send(seeded.auth, ['+33601020308']);
+    expect(await statusOf(later)).toBe('pending');
+    await start('simulator');
+    await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(later)) ?? ''), 'the later message sent by a new thread');
+  });
+
+  it('refuses to start with an invalid carrier, saying why', async () => {
+    await expect(start('smpp://nohost')).rejects.toThrow(/smpp/i);
+    await expect(start('simulator?speed=3')).rejects.toThrow('simulator: unknown option "speed" (tps, receipt_delay, seed)');
+  });
+
+  it('starts the thread again after it ended unexpectedly, and goes on sending', async () => {
+    const { log, lines } = memoryLog();
+    const thread = await start('simulator', log);
+    const before = thread.threadId;
+    await thread.kill();
+    await waitFor(
+      () => lines.some((l) => l.level === 'error' && l.msg.startsWith('the dispatching thread ended unexpectedly')),
+      'the end logged',
+    );
+    await waitFor(() => thread.threadId !== null && thread.threadId !== before, 'a new thread', 20_000);
+    const [id] = await send(seeded.auth, ['+33601020309']);
+    await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(id)) ?? ''), 'a message sent by the new thread');
+  });
+});
