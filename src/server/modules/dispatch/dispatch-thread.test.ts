@@ -41,6 +41,7 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
   });
 
   afterEach(async () => {
+    ctx.app.services.sending.acceptThrough(null);
     for (const thread of running.splice(0)) await thread.stop();
   });
 
@@ -53,19 +54,25 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
       stopTimeoutMs: 500,
     });
     running.push(thread);
+    // As relais serve does: accepted jobs are written on the thread's connection.
+    ctx.app.services.sending.acceptThrough((jobs) => thread.acceptBatch(jobs));
     return thread;
   };
 
-  const send = async (auth: Record<string, string>, receivers: string[]): Promise<number[]> => {
-    const res = await ctx.app.inject({
+  const post = (auth: Record<string, string>, receivers: string[], account = seeded.account.name) =>
+    ctx.app.inject({
       method: 'POST',
-      url: `/api/v1/accounts/${seeded.account.name}/jobs`,
+      url: `/api/v1/accounts/${account}/jobs`,
       headers: auth,
       payload: { sender: 'MyShop', noStopClause: true, message: 'Hello from the serving thread', receivers },
     });
+  const send = async (auth: Record<string, string>, receivers: string[]): Promise<number[]> => {
+    const res = await post(auth, receivers);
     expect(res.statusCode, res.body).toBe(200);
     return res.json().ids as number[];
   };
+  const creditsOf = async (name: string) =>
+    Number((await ctx.database.db.selectFrom('accounts').select('credits').where('name', '=', name).executeTakeFirstOrThrow()).credits);
 
   const statusOf = async (id: number): Promise<string | undefined> => {
     const res = await ctx.app.inject({
@@ -91,6 +98,24 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     await waitFor(async () => (await statusOf(failing)) === 'failed', `message ${failing} failed`);
     await waitFor(() => ids.every((id) => calls.some((c) => c.id === String(id) && c.status === 'delivered')), 'the delivered callbacks');
     expect(ids.every((id) => calls.some((c) => c.id === String(id) && c.status === 'sent'))).toBe(true);
+  });
+
+  it('writes the accepted jobs on its connection: rows, debit and queue together, a refusal as the API error, many concurrent jobs', async () => {
+    const thread = await start('simulator');
+    const poor = await seedCustomerWithAccount(ctx.app, { account: { credits: 2 } });
+    await createSender(ctx.app, poor.account, { sender: 'MyShop' });
+    const refused = await post(poor.auth, ['+33601020310', '+33601020311', '+33601020312'], poor.account.name);
+    expect(refused.statusCode).toBe(402);
+    expect(refused.json().error.code).toBe('INSUFFICIENT_CREDITS');
+    expect(await creditsOf(poor.account.name)).toBe(2);
+
+    const before = await creditsOf(seeded.account.name);
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => send(seeded.auth, [`+336010204${String(i).padStart(2, '0')}`])));
+    const ids = answers.flat();
+    expect(new Set(ids).size).toBe(40);
+    expect(await creditsOf(seeded.account.name)).toBe(before - 40);
+    expect(thread.jobsWritten).toBe(41);
+    for (const id of ids) await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(id)) ?? ''), `message ${id} sent`);
   });
 
   it('stops gracefully: nothing it claimed stays leased, and a message accepted after the stop waits for the next dispatcher', async () => {
@@ -126,8 +151,11 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
       () => lines.some((l) => l.level === 'error' && l.msg.startsWith('the dispatching thread ended unexpectedly')),
       'the end logged',
     );
+    // Meanwhile the serving thread writes the jobs itself; the new thread sends them.
+    const [meanwhile] = thread.threadId === null ? await send(seeded.auth, ['+33601020313']) : [];
     await waitFor(() => thread.threadId !== null && thread.threadId !== before, 'a new thread', 20_000);
     const [id] = await send(seeded.auth, ['+33601020309']);
-    await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(id)) ?? ''), 'a message sent by the new thread');
+    for (const sentId of [id, meanwhile].filter((x) => x !== undefined))
+      await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(sentId)) ?? ''), `message ${sentId} sent by the new thread`);
   });
 });

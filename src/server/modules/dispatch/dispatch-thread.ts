@@ -1,8 +1,11 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { ERROR_CODES, type ErrorCode } from '../../../shared/error-codes.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config.js';
 import { openDatabase } from '../../db/database.js';
+import { AppError } from '../../errors.js';
 import type { CarrierLog } from '../carriers/carrier.js';
+import { type AcceptResult, createSendingRepository, type PreparedJob } from '../sending/sending.repository.js';
 import { createCallbacksRepository } from './callbacks.repository.js';
 import { createDispatchRepository } from './dispatch.repository.js';
 import { startDispatching } from './dispatching.js';
@@ -11,9 +14,14 @@ import { startDispatching } from './dispatching.js';
  * The `dispatcher` service of `relais serve` on a thread of its own: the dispatcher, its carrier and the
  * callbacks worker, with their own database connection, beside the serving thread instead of inside it.
  * On one thread, claiming, SMPP and receipts took about a third of the serving thread while it accepted
- * jobs (bench:send --profile), and the second core stayed partly idle. The serving thread only tells it
- * when a commit accepted messages (a `wake`); everything else goes through the database, as between two
- * dispatcher processes on one PostgreSQL (leases, SKIP LOCKED), so sending stays exactly-once.
+ * jobs (bench:send --profile), and the second core stayed partly idle. The dispatcher shares the queue
+ * with other connections through the database, as two dispatcher processes on one PostgreSQL do (leases,
+ * SKIP LOCKED), so sending stays exactly-once.
+ *
+ * The accepted jobs are written on this thread's connection too (`acceptBatch`, the sending service's
+ * `acceptThrough`): the serving thread validates and answers, this one commits. With the two writing the
+ * same SQLite file, each waited for the other's write lock — ~15 % of each thread's time on timers
+ * (1,800 waits in 15 s of bench:send) — and the serving thread's share of the work stayed the larger.
  */
 
 type LogLevel = keyof CarrierLog;
@@ -28,20 +36,40 @@ export interface DispatchThreadData {
   stopTimeoutMs: number;
 }
 
-type ToThread = { type: 'wake' } | { type: 'stop' };
+/** An acceptance result as it crosses threads (an AppError loses its class in a structured clone). */
+type WireAcceptResult = Exclude<AcceptResult, { ok: false }> | { ok: false; error: { code: ErrorCode; message: string } };
+
+type ToThread = { type: 'wake' } | { type: 'stop' } | { type: 'accept'; seq: number; jobs: PreparedJob[] };
 type FromThread =
   | { type: 'ready' }
+  | { type: 'accepted'; seq: number; results: WireAcceptResult[] }
+  | { type: 'accepted'; seq: number; error: { message: string; code?: string } }
   | { type: 'failed'; message: string }
   | { type: 'stopped' }
   | { type: 'log'; level: LogLevel; obj: object; msg: string };
 
 export interface DispatchThread {
+  /**
+   * Writes a batch of accepted jobs on the thread's connection (the sending service's `acceptThrough`):
+   * the serving thread then spends its time on requests, and the thread wakes its dispatcher itself.
+   * Undefined while no thread runs (stopping, starting again): the caller writes the batch itself.
+   */
+  acceptBatch(jobs: PreparedJob[]): Promise<AcceptResult[]> | undefined;
+  /** Jobs the thread has written so far (answered). */
+  readonly jobsWritten: number;
   /** The running thread's id; null between an unexpected end and the new start. */
   readonly threadId: number | null;
   /** Ends the thread at once, as a crash would (tests): it is started again as after any unexpected end. */
   kill(): Promise<void>;
   /** Graceful: the thread stops claiming, waits for submits in flight (`stopTimeoutMs`), closes its carrier and connection. */
   stop(): Promise<void>;
+}
+
+/** The thread's error, as the caller would have seen it thrown here: an AppError again when it was one. */
+function thrownAgain(error: { message: string; code?: string }): Error {
+  return (ERROR_CODES as readonly string[]).includes(error.code ?? '')
+    ? new AppError(error.code as ErrorCode, error.message)
+    : Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
 
 /** How long after an unexpected end the thread is started again (doubling up to the last). */
@@ -72,13 +100,30 @@ export async function startDispatchThread(args: {
   let stopping = false;
   let restarts = 0;
   let restartTimer: NodeJS.Timeout | undefined;
+  let seq = 0;
+  let jobsWritten = 0;
+  /** Batches sent to the thread and not answered yet, by sequence number. */
+  const accepting = new Map<number, { resolve: (results: AcceptResult[]) => void; reject: (error: Error) => void }>();
+  const failAccepting = (reason: string) => {
+    for (const { reject } of accepting.values()) reject(new Error(reason));
+    accepting.clear();
+  };
 
   const launch = () =>
     new Promise<Worker>((resolve, reject) => {
       const started = new Worker(args.entry, { workerData: data });
       let ready = false;
       started.on('message', (message: FromThread) => {
-        if (message.type === 'log') args.log[message.level](message.obj, message.msg);
+        if (message.type === 'accepted') {
+          const waiting = accepting.get(message.seq);
+          accepting.delete(message.seq);
+          if (!waiting) return;
+          if ('error' in message) waiting.reject(thrownAgain(message.error));
+          else {
+            jobsWritten += message.results.length;
+            waiting.resolve(message.results.map((r) => (r.ok ? r : { ok: false, error: new AppError(r.error.code, r.error.message) })));
+          }
+        } else if (message.type === 'log') args.log[message.level](message.obj, message.msg);
         else if (message.type === 'ready') {
           ready = true;
           resolve(started);
@@ -93,8 +138,11 @@ export async function startDispatchThread(args: {
           reject(new Error(`the dispatching thread ended before it started (exit code ${code})`));
           return;
         }
-        if (worker !== started || stopping) return;
+        if (worker !== started) return;
         worker = null;
+        // Their transactions ended with the thread's connection: committed or not, nobody can say here.
+        failAccepting('the dispatching thread ended while writing these jobs: whether they were accepted is unknown');
+        if (stopping) return;
         const delay = RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)];
         restarts++;
         args.log.error({ code, restartInMs: delay }, 'the dispatching thread ended unexpectedly: starting it again');
@@ -113,6 +161,18 @@ export async function startDispatchThread(args: {
   worker = await launch();
   const unsubscribe = args.onAccepted(() => worker?.postMessage({ type: 'wake' } satisfies ToThread));
   return {
+    acceptBatch(jobs) {
+      const running = worker;
+      if (!running || stopping) return undefined;
+      return new Promise<AcceptResult[]>((resolve, reject) => {
+        const n = ++seq;
+        accepting.set(n, { resolve, reject });
+        running.postMessage({ type: 'accept', seq: n, jobs } satisfies ToThread);
+      });
+    },
+    get jobsWritten() {
+      return jobsWritten;
+    },
     get threadId() {
       return worker?.threadId ?? null;
     },
@@ -126,12 +186,14 @@ export async function startDispatchThread(args: {
       const running = worker;
       worker = null;
       if (!running) return;
+      // The thread answers the batches it was given before it stops (messages are handled in order).
       const exited = new Promise<void>((resolve) => running.once('exit', () => resolve()));
       running.postMessage({ type: 'stop' } satisfies ToThread);
       // The thread ends by itself once stopped; past its own grace period and a margin it is ended here.
       const timer = setTimeout(() => void running.terminate(), data.stopTimeoutMs + 10_000);
       await exited;
       clearTimeout(timer);
+      failAccepting('the dispatching thread stopped while writing these jobs: whether they were accepted is unknown');
     },
   };
 }
@@ -156,6 +218,9 @@ async function runDispatchThread(data: DispatchThreadData): Promise<void> {
 
   const database = openDatabase(data.config.databaseUrl, { nonBlockingLockWaits: true, checkpointedElsewhere: true, poolSize: 4 });
   const accepted = new Set<() => void>();
+  const sending = createSendingRepository(database);
+  /** Batches being written: answered before the connection closes. */
+  const writes = new Set<Promise<unknown>>();
   let dispatching: Awaited<ReturnType<typeof startDispatching>>;
   try {
     dispatching = await startDispatching({
@@ -178,14 +243,41 @@ async function runDispatchThread(data: DispatchThreadData): Promise<void> {
     port.postMessage({ type: 'failed', message: error instanceof Error ? error.message : String(error) } satisfies FromThread);
     return;
   }
+  const wake = () => {
+    for (const listener of accepted) listener();
+  };
   port.on('message', (message: ToThread) => {
     if (message.type === 'wake') {
-      for (const listener of accepted) listener();
+      wake();
+      return;
+    }
+    if (message.type === 'accept') {
+      const writing = sending.acceptBatch(message.jobs);
+      writes.add(writing);
+      void writing.finally(() => writes.delete(writing)).catch(() => {});
+      writing.then(
+        (results) => {
+          if (results.some((r) => r.ok)) wake();
+          const wire: WireAcceptResult[] = results.map((r) =>
+            r.ok ? r : { ok: false, error: { code: r.error.code, message: r.error.message } },
+          );
+          port.postMessage({ type: 'accepted', seq: message.seq, results: wire } satisfies FromThread);
+        },
+        (error: unknown) => {
+          const { message: text, code } = error as { message?: unknown; code?: unknown };
+          port.postMessage({
+            type: 'accepted',
+            seq: message.seq,
+            error: { message: String(text ?? error), ...(typeof code === 'string' ? { code } : {}) },
+          } satisfies FromThread);
+        },
+      );
       return;
     }
     port.removeAllListeners('message');
     void (async () => {
       try {
+        await Promise.allSettled([...writes]);
         await dispatching.stop();
       } finally {
         await database.close();

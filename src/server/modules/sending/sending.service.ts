@@ -49,6 +49,9 @@ const CLASS = { flash: 0, phoneDisplay: 1, sim: 2, toolkit: 3 } as const;
 /** The sender shown when a reply-capable short number is used (`senderForResponse`). */
 export const RESPONSE_SENDER = '';
 
+/** Writes a batch of prepared jobs as `SendingRepository.acceptBatch` does; undefined: not available now. */
+export type AcceptWriter = (jobs: PreparedJob[]) => Promise<AcceptResult[]> | undefined;
+
 export interface SendingServiceDeps {
   repository: SendingRepository;
   clock: Clock;
@@ -99,6 +102,8 @@ export function createSendingService(deps: SendingServiceDeps) {
   }
   const waiting: { job: PreparedJob; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
   let draining = false;
+  /** Where batches are written instead of `repository` while it answers (the dispatcher's thread; `acceptThrough`). */
+  let writer: AcceptWriter | null = null;
 
   async function drain(): Promise<void> {
     draining = true;
@@ -113,7 +118,8 @@ export function createSendingService(deps: SendingServiceDeps) {
         }
         const batch = waiting.splice(0, count);
         try {
-          const results = await repository.acceptBatch(batch.map((w) => w.job));
+          const jobs = batch.map((w) => w.job);
+          const results = await (writer?.(jobs) ?? repository.acceptBatch(jobs));
           for (const [i, w] of batch.entries()) w.resolve(results[i]);
           if (results.some((r) => r.ok)) deps.onAccepted?.();
         } catch (error) {
@@ -133,6 +139,14 @@ export function createSendingService(deps: SendingServiceDeps) {
   }
 
   return {
+    /**
+     * Writes the accepted batches through `through` (another thread's connection, so that this thread
+     * spends its time on requests), or here again with null; a batch `through` declines (answers
+     * undefined: its thread is not running) is written here.
+     */
+    acceptThrough(through: AcceptWriter | null): void {
+      writer = through;
+    },
     /** Forgets what was read of an account (its senders changed): the next job reads them again. */
     forgetAccount(accountId: number): void {
       profiles.delete(String(accountId));
