@@ -9,6 +9,8 @@ import {
   seedCustomerWithAccount,
   signIn,
 } from '../../../../test/factories.js';
+import { waitFor } from '../dispatch/dispatch-testing.js';
+import { createSendingRepository } from './sending.repository.js';
 
 describeEachDialectWithApp('sending jobs', (ctx) => {
   let seeded: SeededAccount;
@@ -156,6 +158,52 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     ).json();
     expect(rows.total).toBe(30);
     expect(new Set(accepted.map((r) => r.json().ids[0])).size).toBe(30);
+  });
+
+  it('writes two batches at a time through another writer, the jobs arriving meanwhile in the next batch; a declined batch is written here', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 30 } });
+    await createSender(ctx.app, s.account, { sender: 'MyShop' });
+    const repository = createSendingRepository(ctx.database);
+    const batches: number[] = [];
+    const held: (() => void)[] = [];
+    let decline = false;
+    // A writer that holds each batch until released, then writes it as the dispatcher's thread would.
+    ctx.app.services.sending.acceptThrough((jobs) => {
+      if (decline) return undefined;
+      batches.push(jobs.length);
+      return new Promise<void>((resolve) => held.push(resolve)).then(() => repository.acceptBatch(jobs));
+    });
+    try {
+      const send = (i: number) =>
+        ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/accounts/${s.account.name}/jobs`,
+          headers: s.auth,
+          payload: { message: `m${i}`, receivers: [`+336128${String(i).padStart(5, '0')}`], sender: 'MyShop', noStopClause: true },
+        });
+      const first = send(1);
+      await waitFor(() => batches.length === 1, 'the first batch');
+      const second = send(2);
+      await waitFor(() => batches.length === 2, 'the second batch, written beside the first');
+      const rest = [3, 4, 5].map(send);
+      // Both writes are held: the three jobs wait, then go as one batch when a write is answered.
+      await waitFor(() => ctx.app.services.sending.jobsWaiting() === 3, 'three jobs waiting for a batch');
+      expect(batches).toEqual([1, 1]);
+      held.shift()?.();
+      await waitFor(() => batches.length === 3, 'the third batch');
+      expect(batches).toEqual([1, 1, 3]);
+      for (const release of held.splice(0)) release();
+      const answers = await Promise.all([first, second, ...rest]);
+      expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+
+      decline = true;
+      const declined = await send(6);
+      expect([declined.statusCode, batches.length]).toEqual([200, 3]);
+      const left = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}`, headers: s.auth })).json().credits;
+      expect(left).toBe(24);
+    } finally {
+      ctx.app.services.sending.acceptThrough(null);
+    }
   });
 
   it('accepts a large job in one piece', async () => {

@@ -71,6 +71,9 @@ export function rateFor(receiver: string, rates: Readonly<Record<string, number>
   return rates.default ?? 1;
 }
 
+/** Accepted batches being written at once (see `drain`). */
+const BATCHES_IN_FLIGHT = 2;
+
 // Random bytes drawn 4 KiB at a time: one system call for hundreds of tags.
 let entropy = Buffer.alloc(0);
 let entropyAt = 0;
@@ -101,40 +104,56 @@ export function createSendingService(deps: SendingServiceDeps) {
     return profile;
   }
   const waiting: { job: PreparedJob; resolve: (r: AcceptResult) => void; reject: (e: unknown) => void }[] = [];
-  let draining = false;
+  let batchesInFlight = 0;
+  let drainScheduled = false;
   /** Where batches are written instead of `repository` while it answers (the dispatcher's thread; `acceptThrough`). */
   let writer: AcceptWriter | null = null;
 
-  async function drain(): Promise<void> {
-    draining = true;
+  async function write(batch: typeof waiting): Promise<void> {
     try {
-      while (waiting.length) {
-        // Big jobs go alone; small ones are grouped.
-        let count = 0;
-        let receivers = 0;
-        while (count < waiting.length && count < 512 && (count === 0 || receivers + waiting[count].job.receivers.length <= 5_000)) {
-          receivers += waiting[count].job.receivers.length;
-          count++;
-        }
-        const batch = waiting.splice(0, count);
-        try {
-          const jobs = batch.map((w) => w.job);
-          const results = await (writer?.(jobs) ?? repository.acceptBatch(jobs));
-          for (const [i, w] of batch.entries()) w.resolve(results[i]);
-          if (results.some((r) => r.ok)) deps.onAccepted?.();
-        } catch (error) {
-          for (const w of batch) w.reject(error);
-        }
-      }
-    } finally {
-      draining = false;
+      const jobs = batch.map((w) => w.job);
+      const results = await (writer?.(jobs) ?? repository.acceptBatch(jobs));
+      for (const [i, w] of batch.entries()) w.resolve(results[i]);
+      if (results.some((r) => r.ok)) deps.onAccepted?.();
+    } catch (error) {
+      for (const w of batch) w.reject(error);
     }
+  }
+
+  /**
+   * Groups the jobs waiting into batches and writes them, at most BATCHES_IN_FLIGHT at a time: jobs
+   * arriving meanwhile wait for the next batch, and the writing connection (the dispatcher's thread)
+   * finds the next batch waiting when it has committed one.
+   */
+  function drain(): void {
+    drainScheduled = false;
+    while (waiting.length && batchesInFlight < BATCHES_IN_FLIGHT) {
+      // Big jobs go alone; small ones are grouped.
+      let count = 0;
+      let receivers = 0;
+      while (count < waiting.length && count < 512 && (count === 0 || receivers + waiting[count].job.receivers.length <= 5_000)) {
+        receivers += waiting[count].job.receivers.length;
+        count++;
+      }
+      batchesInFlight++;
+      void write(waiting.splice(0, count)).finally(() => {
+        batchesInFlight--;
+        if (waiting.length) scheduleDrain();
+      });
+    }
+  }
+
+  /** After the current turn of the event loop, so that the requests it parsed share a batch. */
+  function scheduleDrain(): void {
+    if (drainScheduled) return;
+    drainScheduled = true;
+    setImmediate(drain);
   }
 
   function commit(job: PreparedJob): Promise<AcceptResult> {
     return new Promise((resolve, reject) => {
       waiting.push({ job, resolve, reject });
-      if (!draining) setImmediate(() => void drain());
+      if (batchesInFlight < BATCHES_IN_FLIGHT) scheduleDrain();
     });
   }
 
@@ -146,6 +165,10 @@ export function createSendingService(deps: SendingServiceDeps) {
      */
     acceptThrough(through: AcceptWriter | null): void {
       writer = through;
+    },
+    /** Jobs waiting for a batch of theirs to be written (none unless BATCHES_IN_FLIGHT are being written). */
+    jobsWaiting(): number {
+      return waiting.length;
     },
     /** Forgets what was read of an account (its senders changed): the next job reads them again. */
     forgetAccount(accountId: number): void {
