@@ -28,8 +28,10 @@ function newestSource() {
   return newest;
 }
 
+/** When the bundles were built (relais.mjs is renamed into place last); -1 when one is missing. */
 function bundleTime() {
   try {
+    statSync(`${root}dist/server/dispatch-thread.mjs`);
     return statSync(bundle).mtimeMs;
   } catch {
     return -1;
