@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import {
@@ -10,6 +8,7 @@ import {
   type SeededAccount,
   seedCustomerWithAccount,
 } from '../../../../test/factories.js';
+import { type HttpListener, startHttpListener } from '../../../../test/http-listener.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
 import { type CallbacksWorkerDeps, callbackRetryDelayMs, callbackUrl, createCallbacksWorker } from './callbacks.service.js';
@@ -39,7 +38,8 @@ describeEachDialectWithApp(
   'delivery callbacks',
   (ctx) => {
     let seeded: SeededAccount;
-    let server: Server;
+    let listener: HttpListener;
+    let server: HttpListener['server'];
     let base: string;
     const calls: Call[] = [];
     let flakyFailures = 0;
@@ -51,7 +51,7 @@ describeEachDialectWithApp(
     beforeAll(async () => {
       seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 10_000 } });
       await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
-      server = createServer((req, res) => {
+      listener = await startHttpListener((req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         const call = { path: url.pathname, params: Object.fromEntries(url.searchParams) };
         if (url.pathname === '/hang') return; // never answers
@@ -72,13 +72,11 @@ describeEachDialectWithApp(
         if (call.params.status === 'sent') setTimeout(() => answer(200), 30);
         else answer(200);
       });
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      ({ server, base } = listener);
     });
 
     afterAll(async () => {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
+      await listener.close();
     });
 
     afterEach(async () => {

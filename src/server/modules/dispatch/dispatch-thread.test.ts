@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
 import {
@@ -10,6 +8,7 @@ import {
   type SeededAccount,
   seedCustomerWithAccount,
 } from '../../../../test/factories.js';
+import { type HttpListener, startHttpListener } from '../../../../test/http-listener.js';
 import { memoryLog, waitFor } from './dispatch-testing.js';
 import { type DispatchThread, startDispatchThread } from './dispatch-thread.js';
 
@@ -18,26 +17,22 @@ const ENTRY = new URL('../../../../bin/relais.js', import.meta.url);
 
 describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
   let seeded: SeededAccount;
-  let server: Server;
-  let callbackBase: string;
+  let listener: HttpListener;
   const calls: { status?: string; id?: string }[] = [];
   const running: DispatchThread[] = [];
 
   beforeAll(async () => {
     seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 10_000 } });
     await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
-    server = createServer((req, res) => {
+    listener = await startHttpListener((req, res) => {
       const params = new URL(req.url ?? '/', 'http://localhost').searchParams;
       calls.push({ status: params.get('status') ?? undefined, id: params.get('id') ?? undefined });
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    callbackBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
 
   afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((resolve) => server.close(resolve));
+    await listener.close();
   });
 
   afterEach(async () => {
@@ -89,7 +84,7 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     expect(lines.some((l) => l.level === 'warn' && l.msg.startsWith('carrier: built-in SIMULATOR'))).toBe(true);
     expect(lines.some((l) => l.msg === 'dispatcher: started')).toBe(true);
 
-    await createSmsUser(ctx.app, seeded.account, { login: 'threaded', callbackUrl: `${callbackBase}/cb` });
+    await createSmsUser(ctx.app, seeded.account, { login: 'threaded', callbackUrl: `${listener.base}/cb` });
     const auth = bearer(await createToken(ctx.app, seeded.account, { user: 'threaded' }));
     const ids = await send(auth, ['+33601020304', '+33601020305', '+33601020306']);
     // A number of the simulator's documented failing pattern: failed with its error, by the thread too.

@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import {
@@ -10,6 +8,7 @@ import {
   type SeededAccount,
   seedCustomerWithAccount,
 } from '../../../../test/factories.js';
+import { type HttpListener, startHttpListener } from '../../../../test/http-listener.js';
 import { startTestSmsc, type TestSmsc } from '../../../../test/smsc.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
@@ -24,7 +23,7 @@ import { createDispatcher } from './dispatcher.service.js';
 describeEachDialectWithApp('dispatcher on SMPP: receipts', (ctx) => {
   let seeded: SeededAccount;
   let smsc: TestSmsc;
-  let server: Server;
+  let listener: HttpListener | undefined;
   let base: string;
   const calls: Record<string, string>[] = [];
   const stops: (() => Promise<void>)[] = [];
@@ -33,18 +32,16 @@ describeEachDialectWithApp('dispatcher on SMPP: receipts', (ctx) => {
     seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 100_000 } });
     await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
     smsc = await startTestSmsc();
-    server = createServer((req, res) => {
+    listener = await startHttpListener((req, res) => {
       calls.push(Object.fromEntries(new URL(req.url ?? '/', 'http://localhost').searchParams));
       res.writeHead(200).end('ok');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = listener.base;
   });
 
   afterAll(async () => {
     await smsc?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
+    await listener?.close();
   });
 
   afterEach(async () => {
