@@ -34,14 +34,16 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null): string 
 
 /**
  * The dispatcher, its carrier and the callbacks on a thread of their own (dispatch-thread.ts), beside the
- * serving thread, which also writes the accepted jobs there; in this thread only with a SQLite database in memory, which another connection cannot open.
+ * serving thread, which also writes the accepted jobs there; in this thread only with a SQLite database
+ * in memory, which another connection cannot open.
  */
 async function startDispatcher(config: Readonly<Config>, services: Services, logger: pino.Logger): Promise<{ stop(): Promise<void> }> {
   if (config.databaseUrl === 'sqlite:' || config.databaseUrl === 'sqlite::memory:') {
     return startDispatching({ carrierSpec: config.carrier, services, clock: systemClock, log: logger });
   }
   const thread = await startDispatchThread({
-    // bin/relais.js runs the thread from the same bundle (dist/server/ is as deep under the root as src/server/).
+    // bin/relais.js loads the thread's bundle, built beside this one, or its source (dist/server/ is as
+    // deep under the root as src/server/, so this path holds for both).
     entry: new URL('../../bin/relais.js', import.meta.url),
     config,
     log: logger.child({ thread: 'dispatcher' }),
