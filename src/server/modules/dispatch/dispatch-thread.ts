@@ -100,6 +100,7 @@ export async function startDispatchThread(args: {
   let worker: Worker | null = null;
   let stopping = false;
   let restarts = 0;
+  let readyAt = 0;
   let restartTimer: NodeJS.Timeout | undefined;
   let seq = 0;
   let jobsWritten = 0;
@@ -127,6 +128,7 @@ export async function startDispatchThread(args: {
         } else if (message.type === 'log') args.log[message.level](message.obj, message.msg);
         else if (message.type === 'ready') {
           ready = true;
+          readyAt = Date.now();
           resolve(started);
         } else if (message.type === 'failed') reject(new Error(message.message));
       });
@@ -144,6 +146,8 @@ export async function startDispatchThread(args: {
         // Their transactions ended with the thread's connection: committed or not, nobody can say here.
         failAccepting('the dispatching thread ended while writing these jobs: whether they were accepted is unknown');
         if (stopping) return;
+        // A thread that had run a while starts again after the shortest delay.
+        if (Date.now() - readyAt > 10 * (RESTART_DELAYS_MS.at(-1) ?? 0)) restarts = 0;
         const delay = RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)];
         restarts++;
         args.log.error({ code, restartInMs: delay }, 'the dispatching thread ended unexpectedly: starting it again');
