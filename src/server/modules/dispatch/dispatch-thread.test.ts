@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
 import {
   bearer,
@@ -10,7 +10,44 @@ import {
 } from '../../../../test/factories.js';
 import { type HttpListener, startHttpListener } from '../../../../test/http-listener.js';
 import { memoryLog, waitFor } from './dispatch-testing.js';
-import { type DispatchThread, startDispatchThread } from './dispatch-thread.js';
+import { type DispatchThread, type FromThread, forwardingLog, startDispatchThread } from './dispatch-thread.js';
+
+describe("the dispatcher's thread's log", () => {
+  /** Posts as postMessage does: a structured clone, which throws on what cannot cross threads. */
+  const sink = () => {
+    const lines: FromThread[] = [];
+    return { lines, post: (message: FromThread) => lines.push(structuredClone(message)) };
+  };
+
+  it('forwards the lines at or above the level, as they are', () => {
+    const { lines, post } = sink();
+    const log = forwardingLog(post, 'info');
+    log.debug({ id: 1 }, 'detail');
+    log.info({ id: 2, carrier: 'simulator' }, 'started');
+    log.error({ id: 3 }, 'failed');
+    expect(lines).toEqual([
+      { type: 'log', level: 'info', obj: { id: 2, carrier: 'simulator' }, msg: 'started' },
+      { type: 'log', level: 'error', obj: { id: 3 }, msg: 'failed' },
+    ]);
+  });
+
+  it('keeps a line whose fields cannot cross threads: a function by its name, an Error by its message and code', () => {
+    const { lines, post } = sink();
+    const log = forwardingLog(post, 'warn');
+    const err = Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
+    function onData() {}
+    log.warn({ id: 7, onData, err, nested: { socket: { write: onData } } }, 'carrier: connection lost');
+    expect(lines).toHaveLength(1);
+    const [line] = lines as Extract<FromThread, { type: 'log' }>[];
+    expect(line.msg).toBe('carrier: connection lost');
+    expect(line.obj).toMatchObject({
+      id: 7,
+      onData: '[function onData]',
+      err: { name: 'Error', message: 'connection reset', code: 'ECONNRESET' },
+      nested: '[object Object]',
+    });
+  });
+});
 
 /** bin/relais.js, the thread's script as `relais serve` gives it (it runs the server's bundle). */
 const ENTRY = new URL('../../../../bin/relais.js', import.meta.url);

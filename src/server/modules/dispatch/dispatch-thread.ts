@@ -41,7 +41,7 @@ export interface DispatchThreadData {
 type WireAcceptResult = Exclude<AcceptResult, { ok: false }> | { ok: false; error: { code: ErrorCode; message: string } };
 
 type ToThread = { type: 'wake' } | { type: 'stop' } | { type: 'accept'; seq: number; jobs: PreparedJob[] };
-type FromThread =
+export type FromThread =
   | { type: 'ready' }
   | { type: 'accepted'; seq: number; results: WireAcceptResult[] }
   | { type: 'accepted'; seq: number; error: { message: string; code?: string } }
@@ -203,23 +203,42 @@ export async function startDispatchThread(args: {
   };
 }
 
-/** The thread's side: runs in the worker started by `startDispatchThread`, once this module is loaded there. */
-async function runDispatchThread(data: DispatchThreadData): Promise<void> {
-  const port = parentPort;
-  if (!port) throw new Error('runDispatchThread runs in a worker thread');
-  const threshold = LEVELS[data.config.logLevel] ?? LEVELS.info;
+/**
+ * The thread's logger: each line at or above `logLevel` posted to the serving thread, which writes it
+ * with the process's logger. A field that cannot cross threads (a function, a socket) is replaced by
+ * its text, an Error by its name, message and code, so that the line is never lost.
+ */
+export function forwardingLog(post: (message: FromThread) => void, logLevel: string): CarrierLog {
+  const threshold = LEVELS[logLevel] ?? LEVELS.info;
+  const plain = (value: unknown): unknown => {
+    if (value instanceof Error)
+      return { name: value.name, message: value.message, code: (value as { code?: unknown }).code, stack: value.stack };
+    if (value === null || typeof value !== 'object') return typeof value === 'function' ? `[function ${value.name}]` : value;
+    try {
+      structuredClone(value);
+      return value;
+    } catch {
+      return String(value);
+    }
+  };
   const forward =
     (level: LogLevel) =>
     (obj: object, msg: string): void => {
       if (LEVELS[level] < threshold) return;
       try {
-        port.postMessage({ type: 'log', level, obj, msg } satisfies FromThread);
+        post({ type: 'log', level, obj, msg });
       } catch {
-        // Something in obj cannot be cloned (a function, a socket): its text instead.
-        port.postMessage({ type: 'log', level, obj: { detail: String(obj) }, msg } satisfies FromThread);
+        post({ type: 'log', level, obj: Object.fromEntries(Object.entries(obj).map(([key, value]) => [key, plain(value)])), msg });
       }
     };
-  const log: CarrierLog = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
+  return { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') };
+}
+
+/** The thread's side: runs in the worker started by `startDispatchThread`, once this module is loaded there. */
+async function runDispatchThread(data: DispatchThreadData): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('runDispatchThread runs in a worker thread');
+  const log = forwardingLog((message) => port.postMessage(message), data.config.logLevel);
 
   const database = openDatabase(data.config.databaseUrl, { nonBlockingLockWaits: true, checkpointedElsewhere: true, poolSize: 4 });
   const accepted = new Set<() => void>();
