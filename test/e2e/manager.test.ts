@@ -920,8 +920,12 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await expect.poll(() => counter.textContent()).toContain('Unicode');
     await page.locator('textarea[name="message"]').fill('Bonjour depuis le Manager');
     await screenshot(page, `${ctx.dialect}-send`);
+    const headerCredits = async () => Number((await page.locator('.credits').first().textContent())?.replace(/\D/g, ''));
+    const before = await headerCredits();
     await page.getByRole('button', { name: 'Envoyer', exact: true }).click();
     await page.getByText(/1 SMS acceptés/).waitFor();
+    // The header's credits follow the sending (one part, one credit).
+    await expect.poll(headerCredits).toBe(before - 1);
     await page.getByRole('link', { name: 'Voir l’historique' }).click();
     await page.waitForURL(`**${historyUrl()}`);
     const first = page.locator('[role="row"][data-id]').first();

@@ -4,6 +4,7 @@ import { type ApiError, accountPath, api } from '../../api.js';
 import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import { Link } from '../../router.js';
+import { useSession } from '../../session.js';
 import type { Sender, SendReport } from '../../types.js';
 import { useResource } from '../../use-resource.js';
 
@@ -29,6 +30,7 @@ function minutesUntil(local: string): number | undefined {
 /** "Send an SMS": the same sending service as the API (POST /jobs), with a live count of characters and parts. */
 export function SendPage({ account }: { account: string }) {
   const { t, n } = useI18n();
+  const session = useSession();
   const senders = useResource<Sender[]>(accountPath(account, '/senders'));
   const enabled = (senders.data ?? []).filter((s) => s.status === 'enable');
   const [sender, setSender] = useState('');
@@ -61,6 +63,8 @@ export function SendPage({ account }: { account: string }) {
       });
       setReport(answer);
       setMessage('');
+      // The header's credits come with the session: read them again now that some were spent.
+      void session.refresh().catch(() => undefined);
     } catch (e) {
       setError(e as ApiError);
     } finally {
