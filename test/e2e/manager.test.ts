@@ -427,12 +427,24 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     expect(await background(3)).not.toBe('rgb(207, 224, 255)');
     await screenshot(page, `${ctx.dialect}-selection`);
 
+    // Pending ones give their credits back, which the header shows once they are deleted.
+    const headerCredits = async () => Number((await page.locator('.credits').first().textContent())?.replace(/\D/g, ''));
+    const creditsBefore = await headerCredits();
+    // One of them at least is waiting to be sent (the history of this test is inserted, with no queue).
+    await ctx.database.db.updateTable('outgoing').set({ status: 'pending', sent_at: null }).where('id', '=', chosen[0]).execute();
+    let refunded = 0;
+    for (const id of chosen) {
+      const message = (await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${id}`, headers: seeded.auth })).json();
+      if (message.status === 'pending') refunded += message.credits as number;
+    }
+    expect(refunded).toBeGreaterThan(0);
     await page.getByRole('button', { name: /^Supprimer/ }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByText('Supprimer 4 SMS de l’historique ?').waitFor();
     await screenshot(page, `${ctx.dialect}-delete-dialog`);
     await dialog.getByRole('button', { name: 'Supprimer' }).click();
     await page.getByText('4 SMS supprimés.').waitFor();
+    await expect.poll(headerCredits).toBe(creditsBefore + refunded);
     await page.waitForFunction((gone) => gone.every((id) => !document.querySelector(`[role="row"][data-id="${id}"]`)), chosen);
     expect(await page.locator('.total').textContent()).toBe(`${MESSAGES - 4} SMS`);
     for (const id of shown.slice(0, 10)) {

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { type ApiError, accountPath, api, apiUrl } from '../../api.js';
 import { useI18n } from '../../i18n.js';
 import { Link, navigate, useLocation } from '../../router.js';
+import { useSession } from '../../session.js';
 import type { DeleteJob, DeleteResult, Sender, SmsUser } from '../../types.js';
 import { PHONE_QUERY, useMediaQuery } from '../../use-media.js';
 import { DeleteDialog, type DeleteProgress } from './delete-dialog.js';
@@ -47,6 +48,7 @@ function wait(ms: number): Promise<void> {
 /** "Historique des envois": the history of one SMS account, its view in the URL. */
 export function HistoryPage({ account }: { account: string }) {
   const { t, n } = useI18n();
+  const session = useSession();
   const location = useLocation();
   const view = useMemo(() => parseView(location.search), [location.search]);
   const viewKey = formatView(view);
@@ -168,6 +170,8 @@ export function HistoryPage({ account }: { account: string }) {
       setSelection(EMPTY_SELECTION);
       setDeleting(null);
       setNotice(t('delete.done', { n: deleted }));
+      // Deleting a pending message gives its credits back: the header's figure comes with the session.
+      void session.refresh().catch(() => undefined);
     } catch (error) {
       setDeleting((d) => d && { ...d, error: error instanceof Error ? error.message : String(error) });
     }
