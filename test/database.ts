@@ -59,20 +59,30 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
 }
 
 /**
+ * A `describe` block with a fresh migrated database of `dialect` for the block:
+ * `describeWithDatabase('sqlite', 'the text indexer', (ctx) => { it('…', async () => { ctx.database.db… }) })`.
+ */
+export function describeWithDatabase(
+  dialect: Dialect,
+  name: string,
+  body: (ctx: { readonly database: TestDatabase; readonly dialect: Dialect }) => void,
+) {
+  describe(name, () => {
+    const ctx = { dialect } as { database: TestDatabase; dialect: Dialect };
+    beforeAll(async () => {
+      ctx.database = await createTestDatabase(dialect);
+    });
+    afterAll(async () => {
+      await ctx.database?.close();
+    });
+    body(ctx);
+  });
+}
+
+/**
  * Declares a `describe` block per dialect with a fresh migrated database for the block:
  * `describeEachDialect('outgoing repository', (ctx) => { it('…', async () => { ctx.database.db… }) })`.
  */
 export function describeEachDialect(name: string, body: (ctx: { readonly database: TestDatabase; readonly dialect: Dialect }) => void) {
-  for (const dialect of DIALECTS) {
-    describe(`${name} [${dialect}]`, () => {
-      const ctx = { dialect } as { database: TestDatabase; dialect: Dialect };
-      beforeAll(async () => {
-        ctx.database = await createTestDatabase(dialect);
-      });
-      afterAll(async () => {
-        await ctx.database?.close();
-      });
-      body(ctx);
-    });
-  }
+  for (const dialect of DIALECTS) describeWithDatabase(dialect, `${name} [${dialect}]`, body);
 }

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
 import type { Config } from './config.js';
-import { openDatabase } from './db/database.js';
+import { type Database, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { startStatisticsKeeper } from './db/sqlite-statistics.js';
 import { startTextIndexer } from './db/sqlite-text-index.js';
@@ -37,8 +37,13 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null): string 
  * serving thread, which also writes the accepted jobs there; in this thread only with a SQLite database
  * in memory, which another connection cannot open.
  */
-async function startDispatcher(config: Readonly<Config>, services: Services, logger: pino.Logger): Promise<{ stop(): Promise<void> }> {
-  if (config.databaseUrl === 'sqlite:' || config.databaseUrl === 'sqlite::memory:') {
+async function startDispatcher(
+  config: Readonly<Config>,
+  database: Database,
+  services: Services,
+  logger: pino.Logger,
+): Promise<{ stop(): Promise<void> }> {
+  if (database.dialect === 'sqlite' && !database.sqliteFile) {
     return startDispatching({ carrierSpec: config.carrier, services, clock: systemClock, log: logger });
   }
   const thread = await startDispatchThread({
@@ -84,7 +89,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   }
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
-  const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, app.services, logger) : null;
+  const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;

@@ -1,6 +1,6 @@
 import SqliteDatabase from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../../test/database.js';
+import { expect, it } from 'vitest';
+import { describeWithDatabase, type TestDatabase } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
 import { startStatisticsKeeper } from './sqlite-statistics.js';
 
@@ -16,33 +16,25 @@ function analysedRows(database: TestDatabase): number {
 
 const rows = (n: number) => Array.from({ length: n }, () => buildOutgoing({ account_id: 1 }));
 
-describe('the planner statistics keeper (SQLite)', () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-  });
-  afterAll(async () => {
-    await database?.close();
-  });
-
+describeWithDatabase('sqlite', 'the planner statistics keeper (SQLite)', (ctx) => {
   it('analyses the history once it is large enough, again when it doubled, and not in between', async () => {
     const analysed: number[] = [];
-    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
+    const keeper = startStatisticsKeeper(ctx.database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
     try {
-      await insertOutgoing(database, rows(30));
+      await insertOutgoing(ctx.database, rows(30));
       expect(await keeper.check()).toBe(false);
-      expect(analysedRows(database)).toBe(0);
+      expect(analysedRows(ctx.database)).toBe(0);
 
-      await insertOutgoing(database, rows(20));
+      await insertOutgoing(ctx.database, rows(20));
       expect(await keeper.check()).toBe(true);
-      expect(analysedRows(database)).toBe(50);
+      expect(analysedRows(ctx.database)).toBe(50);
       expect(await keeper.check()).toBe(false);
 
-      await insertOutgoing(database, rows(40));
+      await insertOutgoing(ctx.database, rows(40));
       expect(await keeper.check()).toBe(false); // 90 rows: less than twice 50
-      await insertOutgoing(database, rows(10));
+      await insertOutgoing(ctx.database, rows(10));
       expect(await keeper.check()).toBe(true);
-      expect(analysedRows(database)).toBe(100);
+      expect(analysedRows(ctx.database)).toBe(100);
       expect(analysed).toEqual([50, 100]);
     } finally {
       await keeper.close();
@@ -50,17 +42,17 @@ describe('the planner statistics keeper (SQLite)', () => {
   });
 
   it('waits for another connection writing meanwhile, then analyses and reads the statistics again', async () => {
-    const other = new SqliteDatabase(database.sqliteFile!);
+    const other = new SqliteDatabase(ctx.database.sqliteFile!);
     other.pragma('busy_timeout = 5000');
-    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40 });
+    const keeper = startStatisticsKeeper(ctx.database, { intervalMs: 60_000, minRows: 40 });
     try {
-      await insertOutgoing(database, rows(100)); // 200 rows: twice the last analysis
+      await insertOutgoing(ctx.database, rows(100)); // 200 rows: twice the last analysis
       other.exec('begin immediate');
       const checking = keeper.check();
       await new Promise((r) => setTimeout(r, 50));
       other.exec('commit');
       expect(await checking).toBe(true);
-      expect(analysedRows(database)).toBe(200);
+      expect(analysedRows(ctx.database)).toBe(200);
     } finally {
       other.close();
       await keeper.close();
@@ -69,35 +61,27 @@ describe('the planner statistics keeper (SQLite)', () => {
 
   it("analyses statistics left from a much smaller history (a first start's demo), at its first look", async () => {
     // As the demo leaves them: statistics of a history 30 times smaller.
-    database.sqlite!.exec(
+    ctx.database.sqlite!.exec(
       "update sqlite_stat1 set stat = '4' || substr(stat, instr(stat, ' ')) where tbl = 'outgoing' and idx = 'outgoing_date'",
     );
-    expect(analysedRows(database)).toBe(4);
+    expect(analysedRows(ctx.database)).toBe(4);
     const analysed: number[] = [];
-    const keeper = startStatisticsKeeper(database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
+    const keeper = startStatisticsKeeper(ctx.database, { intervalMs: 60_000, minRows: 40, onAnalyzed: (n) => analysed.push(n) });
     try {
       for (let tries = 0; analysed.length === 0 && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
       expect(analysed).toEqual([200]);
-      expect(analysedRows(database)).toBe(200);
+      expect(analysedRows(ctx.database)).toBe(200);
     } finally {
       await keeper.close();
     }
   });
 });
 
-describe('the planner statistics keeper on PostgreSQL', () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-  });
-  afterAll(async () => {
-    await database?.close();
-  });
-
+describeWithDatabase('postgres', 'the planner statistics keeper on PostgreSQL', (ctx) => {
   it('leaves PostgreSQL to its autovacuum', async () => {
-    const keeper = startStatisticsKeeper(database, { minRows: 1 });
+    const keeper = startStatisticsKeeper(ctx.database, { minRows: 1 });
     try {
-      await insertOutgoing(database, rows(5));
+      await insertOutgoing(ctx.database, rows(5));
       expect(await keeper.check()).toBe(false);
     } finally {
       await keeper.close();

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, describeEachDialect, type TestDatabase } from '../../../test/database.js';
+import { beforeAll, expect, it } from 'vitest';
+import { describeEachDialect, describeWithDatabase, type TestDatabase } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
 import { createDeletionsRepository } from '../modules/history/deletions.repository.js';
 import type { HistorySort } from '../modules/history/history-query.js';
@@ -122,54 +122,46 @@ describeEachDialect('text search, whatever part of the history the text index co
   });
 });
 
-describe('the text indexer (SQLite)', () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase('sqlite');
-  });
-  afterAll(async () => {
-    await database?.close();
-  });
-
+describeWithDatabase('sqlite', 'the text indexer (SQLite)', (ctx) => {
   it('indexes in batches of at most the rows asked, moving its mark past each batch', async () => {
     const ids = await insertOutgoing(
-      database,
+      ctx.database,
       Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
     );
-    const before = await indexed(database);
+    const before = await indexed(ctx.database);
     const counts: number[] = [];
     for (;;) {
-      const n = await database.db.transaction().execute((trx) => indexPendingText(trx, 10));
+      const n = await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, 10));
       if (n === 0) break;
       counts.push(n);
-      expect(await indexed(database)).toBe(ids[counts.reduce((a, b) => a + b, 0) - 1]);
+      expect(await indexed(ctx.database)).toBe(ids[counts.reduce((a, b) => a + b, 0) - 1]);
     }
     expect(before).toBe(0);
     expect(counts).toEqual([10, 10, 5]);
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
   });
 
   it('leaves nothing half done when a batch fails: the index and its mark move together or not at all', async () => {
-    await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'après la panne' })]);
-    const mark = await indexed(database);
+    await insertOutgoing(ctx.database, [buildOutgoing({ account_id: ACCOUNT, message: 'après la panne' })]);
+    const mark = await indexed(ctx.database);
     await expect(
-      database.db.transaction().execute(async (trx) => {
+      ctx.database.db.transaction().execute(async (trx) => {
         await indexPendingText(trx, null);
         throw new Error('stopped halfway');
       }),
     ).rejects.toThrow('stopped halfway');
-    expect(await indexed(database)).toBe(mark);
-    const inIndex = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(database.db);
+    expect(await indexed(ctx.database)).toBe(mark);
+    const inIndex = await sql<{ n: number }>`select count(*) as n from outgoing_fts`.execute(ctx.database.db);
     expect(Number(inIndex.rows[0].n)).toBe(25);
-    expect(await database.db.transaction().execute((trx) => indexPendingText(trx, null))).toBe(1);
-    await expectIndexComplete(database);
+    expect(await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null))).toBe(1);
+    await expectIndexComplete(ctx.database);
   });
 
   it("waits while this connection's own transaction is open (a bulk load's, across awaits), then indexes its rows", async () => {
     const errors: string[] = [];
-    const indexer = startTextIndexer(database, { intervalMs: 1, onError: (message) => errors.push(message) });
-    const sqlite = database.sqlite!;
-    const before = await indexed(database);
+    const indexer = startTextIndexer(ctx.database, { intervalMs: 1, onError: (message) => errors.push(message) });
+    const sqlite = ctx.database.sqlite!;
+    const before = await indexed(ctx.database);
     sqlite.exec('begin immediate');
     sqlite
       .prepare(
@@ -179,49 +171,49 @@ describe('the text indexer (SQLite)', () => {
     // Many of the indexer's ticks while the transaction stays open.
     for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 2));
     expect(sqlite.inTransaction).toBe(true);
-    expect(await indexed(database)).toBe(before);
+    expect(await indexed(ctx.database)).toBe(before);
     sqlite.exec('commit');
     const last = Number(sqlite.prepare('select max(id) from outgoing').pluck().get());
-    for (let tries = 0; (await indexed(database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
+    for (let tries = 0; (await indexed(ctx.database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
     await indexer.close();
-    expect(await indexed(database)).toBe(last);
+    expect(await indexed(ctx.database)).toBe(last);
     expect(errors).toEqual([]);
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
   });
 
   it("runs on the server's timer until every row is indexed, and drains on demand", async () => {
-    const indexer = startTextIndexer(database, { intervalMs: 5, batchRows: 7 });
+    const indexer = startTextIndexer(ctx.database, { intervalMs: 5, batchRows: 7 });
     const ids = await insertOutgoing(
-      database,
+      ctx.database,
       Array.from({ length: 30 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
     );
     const last = ids[ids.length - 1];
     // Polled, not timed: the timer's batches get there, however slow the machine.
-    for (let tries = 0; (await indexed(database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
-    expect(await indexed(database)).toBe(last);
-    await expectIndexComplete(database);
+    for (let tries = 0; (await indexed(ctx.database)) < last && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
+    expect(await indexed(ctx.database)).toBe(last);
+    await expectIndexComplete(ctx.database);
     await indexer.close();
 
-    const more = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'encore un' })]);
-    const drained = startTextIndexer(database, { intervalMs: 60_000 });
+    const more = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: ACCOUNT, message: 'encore un' })]);
+    const drained = startTextIndexer(ctx.database, { intervalMs: 60_000 });
     await drained.drain();
-    expect(await indexed(database)).toBe(more[0]);
+    expect(await indexed(ctx.database)).toBe(more[0]);
     await drained.close();
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
   });
 
   it("removes the history's deleted rows from the index in the deleting transaction, however they are deleted", async () => {
     const ids = await insertOutgoing(
-      database,
+      ctx.database,
       Array.from({ length: 40 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
     );
-    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null));
     const scope = { accountId: ACCOUNT, userLogin: null };
     // One by one or by id list (the serving connection), and a delete job's batch (its thread, on a SQLite file).
-    const outgoing = createOutgoingRepository(database);
+    const outgoing = createOutgoingRepository(ctx.database);
     expect((await outgoing.deleteIds(scope, ids.slice(0, 5), 1)).deleted).toEqual(ids.slice(0, 5));
-    await expectIndexComplete(database);
-    const deletions = createDeletionsRepository(database);
+    await expectIndexComplete(ctx.database);
+    const deletions = createDeletionsRepository(ctx.database);
     try {
       const job = await deletions.createJob({ accountId: ACCOUNT, actor: 'test', filter: {}, now: 1 });
       expect(await deletions.deleteJobBatch({ jobId: job.id, scope, ids: ids.slice(5, 15), now: 2 })).toEqual({
@@ -232,9 +224,9 @@ describe('the text indexer (SQLite)', () => {
     } finally {
       await deletions.close();
     }
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
     // What is left is still found through the index, and only that.
-    const left = (await database.db.selectFrom('outgoing').select(['id', 'message']).execute()).filter((r) =>
+    const left = (await ctx.database.db.selectFrom('outgoing').select(['id', 'message']).execute()).filter((r) =>
       r.message.includes('rendez-vous'),
     );
     const page = await outgoing.list({
@@ -248,8 +240,8 @@ describe('the text indexer (SQLite)', () => {
   });
 
   it('counts a text search from its candidates, even with statistics that take an account for a few thousand rows', async () => {
-    const sqlite = database.sqlite!;
-    await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'un colis après la marque' })]);
+    const sqlite = ctx.database.sqlite!;
+    await insertOutgoing(ctx.database, [buildOutgoing({ account_id: ACCOUNT, message: 'un colis après la marque' })]);
     // As a sampled ANALYZE of 10,000,000 rows of one account leaves them (a demo load): "2001 rows an account".
     sqlite.exec('analyze');
     const indexes = sqlite.prepare<[], { name: string }>("select name from pragma_index_list('outgoing') where origin = 'c'").all();
@@ -263,10 +255,10 @@ describe('the text indexer (SQLite)', () => {
     sqlite.exec('analyze sqlite_schema'); // the planner reads them again
     try {
       const seen: string[] = [];
-      const outgoing = createOutgoingRepository({ ...database, onQuery: (text) => seen.push(text) });
+      const outgoing = createOutgoingRepository({ ...ctx.database, onQuery: (text) => seen.push(text) });
       const scope = { accountId: ACCOUNT, userLogin: null };
       const { count } = await outgoing.count({ scope, filter: { q: 'colis' }, cap: 100 });
-      const all = await database.db.selectFrom('outgoing').select('message').where('account_id', '=', ACCOUNT).execute();
+      const all = await ctx.database.db.selectFrom('outgoing').select('message').where('account_id', '=', ACCOUNT).execute();
       expect(count).toBe(all.filter((r) => foldText(r.message).includes('colis')).length);
       // Every row is read by its id, from the candidates and the rows after the mark: none by walking an index of the account.
       const counting = seen.find((text) => text.includes('outgoing_fts match')) as string;
@@ -285,34 +277,34 @@ describe('the text indexer (SQLite)', () => {
 
   it("removes what plain deletes left noted, in the indexer's batches", async () => {
     const ids = await insertOutgoing(
-      database,
+      ctx.database,
       Array.from({ length: 25 }, (_, i) => buildOutgoing({ account_id: ACCOUNT, message: textOf(i) })),
     );
-    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
-    const [other] = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: textOf(99) })]);
-    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    const [other] = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: ACCOUNT, message: textOf(99) })]);
+    await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null));
     // A tool's DELETE: the trigger notes the ids, the index still holds them.
-    await database.db.deleteFrom('outgoing').where('id', 'in', ids).execute();
-    expect(await noted(database)).toEqual(ids);
+    await ctx.database.db.deleteFrom('outgoing').where('id', 'in', ids).execute();
+    expect(await noted(ctx.database)).toEqual(ids);
     // A history deletion meanwhile removes its own rows only: its work stays bounded by its size.
-    await createOutgoingRepository(database).deleteIds({ accountId: ACCOUNT, userLogin: null }, [other], 1);
-    expect(await noted(database)).toEqual(ids);
+    await createOutgoingRepository(ctx.database).deleteIds({ accountId: ACCOUNT, userLogin: null }, [other], 1);
+    expect(await noted(ctx.database)).toEqual(ids);
     const counts: number[] = [];
     for (;;) {
-      const n = await database.db.transaction().execute((trx) => purgeLeftDeletedText(trx, 10));
+      const n = await ctx.database.db.transaction().execute((trx) => purgeLeftDeletedText(trx, 10));
       if (n === 0) break;
       counts.push(n);
     }
     expect(counts).toEqual([10, 10, 5]);
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
     // The server's indexer does the same on its own.
-    const more = await insertOutgoing(database, [buildOutgoing({ account_id: ACCOUNT, message: 'bientôt parti' })]);
-    await database.db.transaction().execute((trx) => indexPendingText(trx, null));
-    await database.db.deleteFrom('outgoing').where('id', '=', more[0]).execute();
-    expect(await noted(database)).toEqual(more);
-    const indexer = startTextIndexer(database, { intervalMs: 60_000 });
+    const more = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: ACCOUNT, message: 'bientôt parti' })]);
+    await ctx.database.db.transaction().execute((trx) => indexPendingText(trx, null));
+    await ctx.database.db.deleteFrom('outgoing').where('id', '=', more[0]).execute();
+    expect(await noted(ctx.database)).toEqual(more);
+    const indexer = startTextIndexer(ctx.database, { intervalMs: 60_000 });
     await indexer.drain();
     await indexer.close();
-    await expectIndexComplete(database);
+    await expectIndexComplete(ctx.database);
   });
 });
