@@ -576,7 +576,7 @@ async function benchSystem(system: System, smsc: Peer, sink: Peer): Promise<Syst
  * project's functions by inclusive time (time with everything they call), and self time by area
  * (a package of node_modules, a module of src, or Node's internals).
  */
-function summariseProfile(profileDir: string, top = 20): string {
+function summariseProfile(profileDir: string, top = 20, only?: string): string {
   if (!existsSync(profileDir)) return '  (no profile written)';
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
@@ -585,7 +585,7 @@ function summariseProfile(profileDir: string, top = 20): string {
   let idle = 0;
   const threads: string[] = [];
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
-  for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile'))) {
+  for (const f of readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile') && (!only || n === only))) {
     const p = JSON.parse(readFileSync(join(profileDir, f), 'utf8')) as {
       nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
       samples: number[];
@@ -706,7 +706,16 @@ async function main(): Promise<void> {
       await relais.stop();
     }
     console.log(`  history after the run: ${historyCounts(relais.file)}`);
-    if (PROFILE) console.log(`Relais CPU profile:\n${summariseProfile(join(dir, 'profile'))}`);
+    if (PROFILE) {
+      const profileDir = join(dir, 'profile');
+      console.log(`Relais CPU profile:\n${summariseProfile(profileDir)}`);
+      // Then each busy thread alone: the serving thread and the dispatcher's do different work.
+      for (const f of existsSync(profileDir) ? readdirSync(profileDir).filter((n) => n.endsWith('.cpuprofile')) : []) {
+        const summary = summariseProfile(profileDir, 12, f);
+        if (!/busy [0-9.]+ s/.test(summary) || /busy 0\.[0-4] s/.test(summary)) continue;
+        console.log(`Relais CPU profile, ${f}:\n${summary}`);
+      }
+    }
   }
 
   const r = results.relais;

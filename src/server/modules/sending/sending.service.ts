@@ -49,7 +49,10 @@ const CLASS = { flash: 0, phoneDisplay: 1, sim: 2, toolkit: 3 } as const;
 /** The sender shown when a reply-capable short number is used (`senderForResponse`). */
 export const RESPONSE_SENDER = '';
 
-/** Writes a batch of prepared jobs as `SendingRepository.acceptBatch` does; undefined: not available now. */
+/**
+ * Writes a batch of prepared jobs as `SendingRepository.acceptBatch` does, and wakes whatever dispatches
+ * from its connection (`onAccepted` is not called for its batches); undefined: not available now.
+ */
 export type AcceptWriter = (jobs: PreparedJob[]) => Promise<AcceptResult[]> | undefined;
 
 export interface SendingServiceDeps {
@@ -58,7 +61,7 @@ export interface SendingServiceDeps {
   /** Credits per part by receiver prefix, `default` for the rest (config `creditRates`). */
   creditRates: Readonly<Record<string, number>>;
   stopClause: string;
-  /** Called after each commit that accepted messages (the dispatcher's `wake`), never awaited. */
+  /** Called after each commit of this thread that accepted messages (the dispatcher's `wake`), never awaited. */
   onAccepted?: () => void;
 }
 
@@ -112,9 +115,11 @@ export function createSendingService(deps: SendingServiceDeps) {
   async function write(batch: typeof waiting): Promise<void> {
     try {
       const jobs = batch.map((w) => w.job);
-      const results = await (writer?.(jobs) ?? repository.acceptBatch(jobs));
+      const elsewhere = writer?.(jobs);
+      const results = await (elsewhere ?? repository.acceptBatch(jobs));
       for (const [i, w] of batch.entries()) w.resolve(results[i]);
-      if (results.some((r) => r.ok)) deps.onAccepted?.();
+      // A writer wakes the dispatcher beside it itself: only this thread's own commits are announced.
+      if (!elsewhere && results.some((r) => r.ok)) deps.onAccepted?.();
     } catch (error) {
       for (const w of batch) w.reject(error);
     }
