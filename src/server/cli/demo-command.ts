@@ -64,7 +64,7 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
       }
       if (p.phase !== 'inserting') {
         clearLine();
-        stream.write(`demo: ${PHASE_TEXT[p.phase]}\n`);
+        stream.write(`demo: ${PHASE_TEXT[p.phase]} (${p.seconds.toFixed(1)} s)\n`);
         return;
       }
       const ratio = p.total > 0 ? p.inserted / p.total : 1;

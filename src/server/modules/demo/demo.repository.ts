@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { finished } from 'node:stream/promises';
 import type SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
@@ -194,6 +195,25 @@ const INCREMENTAL_COMMIT_ROWS = 10_000;
 const ROWS_PER_INSERT = 50;
 /** Page cache of a `rebuild` load (KiB). */
 const REBUILD_CACHE_KIB = 512 * 1024;
+
+/**
+ * How SQLite builds the indexes after a `rebuild` load: its sorter spills runs of the connection's
+ * usual (small) page cache to temporary files and sorts and merges them on helper threads. Measured
+ * on 10M rows (2 cores): the ten indexes in 82 s instead of ~290 s — one in-memory sort of a whole
+ * index (the load's 512 MiB cache, or `temp_store = MEMORY`, which keeps the runs in memory and uses
+ * no helper thread) took 21–23 s for the receiver's index alone, the spilled runs 8–9 s.
+ */
+function sqliteIndexBuildSettings(sqlite: SqliteDatabase.Database, cacheSize: number): () => void {
+  const tempStore = sqlite.pragma('temp_store', { simple: true }) as number;
+  const threads = sqlite.pragma('threads', { simple: true }) as number;
+  sqlite.pragma(`cache_size = ${cacheSize}`);
+  sqlite.pragma('temp_store = FILE');
+  sqlite.pragma(`threads = ${Math.min(4, availableParallelism())}`);
+  return () => {
+    sqlite.pragma(`temp_store = ${tempStore}`);
+    sqlite.pragma(`threads = ${threads}`);
+  };
+}
 
 /** Inserts rows with multi-row statements; returns the id of the last row inserted. */
 function sqliteRowInserter(sqlite: SqliteDatabase.Database): (rows: readonly NewOutgoingRow[]) => number {
@@ -396,7 +416,12 @@ function openSqliteBulkLoad(database: Database, requested: BulkLoadStrategy | 'a
     },
     async finish() {
       try {
-        for (const index of indexes) sqlite.exec(index.sql);
+        const usual = sqliteIndexBuildSettings(sqlite, cacheSize);
+        try {
+          for (const index of indexes) sqlite.exec(index.sql);
+        } finally {
+          usual();
+        }
         if (worker && typeof ftsCreateSql === 'string') {
           await worker.finish();
           swapInTextIndex(sqlite, worker.file, ftsCreateSql);

@@ -220,7 +220,18 @@ async function textIndexConfig(database: TestDatabase): Promise<string[]> {
   return rows.rows.map((r) => `${r.k}=${r.v}`);
 }
 
-/** SQLite: indexes the texts of the rows after the index's mark, as the server's indexer does. */
+/**
+ * The connection settings a bulk load changes for its own use. SQLite: page cache, temporary storage,
+ * sorter threads of the (single) connection. PostgreSQL: the index builds' memory, set for the load's
+ * transaction only (a pooled connection shows the server's value again).
+ */
+async function connectionSettings(database: TestDatabase): Promise<unknown[]> {
+  const { sqlite } = database;
+  if (sqlite) return ['cache_size', 'temp_store', 'threads'].map((name) => sqlite.pragma(name, { simple: true }));
+  const rows = await sql<{ maintenance_work_mem: string }>`show maintenance_work_mem`.execute(database.db);
+  return rows.rows.map((r) => r.maintenance_work_mem);
+}
+
 /** What the server's indexer does (sqlite-text-index.ts): index the rows waiting, remove those deleted. */
 async function indexText(database: TestDatabase): Promise<void> {
   if (database.dialect !== 'sqlite') return;
@@ -277,6 +288,7 @@ describeEachDialect('demo loader', (ctx) => {
     describe(title, () => {
       let accountId: number;
       let objectsBefore: string[];
+      let settingsBefore: unknown[];
       let result: Awaited<ReturnType<typeof runDemo>>;
       const phases = new Set<string>();
 
@@ -284,6 +296,7 @@ describeEachDialect('demo loader', (ctx) => {
         migrated ??= { objects: await schemaObjects(ctx.database), textIndexConfig: await textIndexConfig(ctx.database) };
         accountId = await createAccount(ctx.database, name);
         objectsBefore = await schemaObjects(ctx.database);
+        settingsBefore = await connectionSettings(ctx.database);
         result = await runDemo({
           database: ctx.database,
           clock,
@@ -312,6 +325,9 @@ describeEachDialect('demo loader', (ctx) => {
         // The same indexes, triggers and text search settings as a freshly migrated database.
         expect(await schemaObjects(ctx.database)).toEqual(migrated?.objects);
         expect(await textIndexConfig(ctx.database)).toEqual(migrated?.textIndexConfig);
+        // SQLite: the load's page cache, and the index builds' temporary files and sorter threads, are
+        // the load's only: the connection (the server's, when the first start fills the demo) gets its own back.
+        expect(await connectionSettings(ctx.database)).toEqual(settingsBefore);
       });
 
       it('records the id bounds of each day of the loaded rows (outgoing_days)', async () => {
