@@ -77,13 +77,14 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     for (const thread of running.splice(0)) await thread.stop();
   });
 
-  const start = async (carrier: string, log = memoryLog().log) => {
+  const start = async (carrier: string, log = memoryLog().log, restart?: Parameters<typeof startDispatchThread>[0]['restart']) => {
     const thread = await startDispatchThread({
       entry: ENTRY,
       config: testConfig({ databaseUrl: ctx.database.url, carrier, logLevel: 'info' }),
       log,
       onAccepted: ctx.app.services.onAccepted,
       stopTimeoutMs: 500,
+      restart,
     });
     running.push(thread);
     // As relais serve does: accepted jobs are written on the thread's connection.
@@ -189,5 +190,23 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     const [id] = await send(seeded.auth, ['+33601020309']);
     for (const sentId of [id, meanwhile].filter((x) => x !== undefined))
       await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(sentId)) ?? ''), `message ${sentId} sent by the new thread`);
+  });
+
+  it('waits longer after each end in a row, and the shortest delay again after a thread that had run a while', async () => {
+    const { log, lines } = memoryLog();
+    let clock = 0;
+    const thread = await start('simulator', log, { delaysMs: [50, 100, 200], now: () => clock });
+    const delays = () => lines.filter((l) => l.msg.startsWith('the dispatching thread ended unexpectedly')).map((l) => (l.obj as { restartInMs?: number }).restartInMs);
+    const crash = async (count: number) => {
+      const before = thread.threadId;
+      await thread.kill();
+      await waitFor(() => delays().length === count, `end ${count} logged`);
+      await waitFor(() => thread.threadId !== null && thread.threadId !== before, `thread ${count + 1}`, 20_000);
+    };
+    await crash(1);
+    await crash(2); // it had not run at all: a longer delay
+    clock += 10 * 200 + 1; // it ran ten times the longest delay
+    await crash(3);
+    expect(delays()).toEqual([50, 100, 50]);
   });
 });

@@ -73,8 +73,8 @@ function thrownAgain(error: { message: string; code?: string }): Error {
     : Object.assign(new Error(error.message), error.code === undefined ? {} : { code: error.code });
 }
 
-/** How long after an unexpected end the thread is started again (doubling up to the last). */
-const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** How long after an unexpected end the thread is started again (growing up to the last). */
+const RESTART_DELAYS_MS: readonly number[] = [1000, 2000, 5000, 10_000, 30_000];
 
 /**
  * Starts the thread (`entry`: bin/relais.js, which loads this module's own bundle, or its source, in the worker) and
@@ -89,7 +89,11 @@ export async function startDispatchThread(args: {
   /** Subscribes to the serving thread's accepted commits; returns the unsubscribe. */
   onAccepted(listener: () => void): () => void;
   stopTimeoutMs?: number;
+  /** After the n-th unexpected end in a row, start again after `delaysMs[n]` (default RESTART_DELAYS_MS); `now` for tests. */
+  restart?: { delaysMs?: readonly number[]; now?: () => number };
 }): Promise<DispatchThread> {
+  const delays = args.restart?.delaysMs ?? RESTART_DELAYS_MS;
+  const now = args.restart?.now ?? Date.now;
   const data: DispatchThreadData = {
     relaisThread: 'dispatcher',
     // A bundle is an .mjs file; the sources are .ts files run through tsx.
@@ -128,7 +132,7 @@ export async function startDispatchThread(args: {
         } else if (message.type === 'log') args.log[message.level](message.obj, message.msg);
         else if (message.type === 'ready') {
           ready = true;
-          readyAt = Date.now();
+          readyAt = now();
           resolve(started);
         } else if (message.type === 'failed') reject(new Error(message.message));
       });
@@ -146,9 +150,9 @@ export async function startDispatchThread(args: {
         // Their transactions ended with the thread's connection: committed or not, nobody can say here.
         failAccepting('the dispatching thread ended while writing these jobs: whether they were accepted is unknown');
         if (stopping) return;
-        // A thread that had run a while starts again after the shortest delay.
-        if (Date.now() - readyAt > 10 * (RESTART_DELAYS_MS.at(-1) ?? 0)) restarts = 0;
-        const delay = RESTART_DELAYS_MS[Math.min(restarts, RESTART_DELAYS_MS.length - 1)];
+        // A thread that had run ten times the longest delay (5 minutes) starts again after the shortest.
+        if (now() - readyAt > 10 * (delays.at(-1) ?? 0)) restarts = 0;
+        const delay = delays[Math.min(restarts, delays.length - 1)];
         restarts++;
         args.log.error({ code, restartInMs: delay }, 'the dispatching thread ended unexpectedly: starting it again');
         restartTimer = setTimeout(() => {
