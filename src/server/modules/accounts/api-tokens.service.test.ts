@@ -3,7 +3,7 @@ import { describeEachDialect } from '../../../../test/database.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { createPasswordHasher, type PasswordHasher } from '../auth/password.js';
 import { createAccountsRepository } from './accounts.repository.js';
-import { createAccountsService, SYSTEM_ACTOR } from './accounts.service.js';
+import { createAccountsService, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
 import { createApiTokensRepository } from './api-tokens.repository.js';
 import { createApiTokensService } from './api-tokens.service.js';
 import { createCustomersRepository } from './customers.repository.js';
@@ -33,8 +33,17 @@ describe('TTL LRU cache', () => {
 });
 
 describeEachDialect('API token and SMS user verification', (ctx) => {
-  const setup = async () => {
+  /** The services of one process (their caches are its own), on the test database. */
+  const servicesOf = (clock: { now(): number }, hasher: PasswordHasher) => {
     const { db } = ctx.database;
+    const customers = createCustomersRepository(db);
+    const accounts = createAccountsService({ accounts: createAccountsRepository(db), customers, clock, defaultTimeZone: 'Europe/Paris' });
+    const users = createSmsUsersRepository(db);
+    const tokens = createApiTokensService({ tokens: createApiTokensRepository(db), users, accounts, hasher, clock, cacheTtlMs: 60_000 });
+    const smsUsers = createSmsUsersService({ users, accounts, hasher, clock, onDeleted: tokens.forgetUser });
+    return { customers, accounts, tokens, smsUsers };
+  };
+  const setup = async () => {
     const clock = { t: 1_700_000_000_000, now: () => clock.t };
     const real = createPasswordHasher({ fast: true });
     const calls = { verify: 0 };
@@ -45,17 +54,15 @@ describeEachDialect('API token and SMS user verification', (ctx) => {
         return real.verify(hash, secret);
       },
     };
-    const customers = createCustomersRepository(db);
-    const accounts = createAccountsService({ accounts: createAccountsRepository(db), customers, clock, defaultTimeZone: 'Europe/Paris' });
-    const users = createSmsUsersRepository(db);
-    const tokens = createApiTokensService({ tokens: createApiTokensRepository(db), users, accounts, hasher, clock, cacheTtlMs: 60_000 });
-    const smsUsers = createSmsUsersService({ users, accounts, hasher, clock, onDeleted: tokens.forgetUser });
+    const { customers, accounts, tokens, smsUsers } = servicesOf(clock, hasher);
     const email = `c${Math.random()}@example.com`;
     await createCustomersService({ customers, hasher, clock }).create({ email, password: 'password1' });
     accountNumber += 1; // unique within the run
     const name = `sms-tk${String(accountNumber).padStart(5, '0')}-1`;
     await accounts.create({ name, ownerEmail: email });
-    return { clock, calls, tokens, smsUsers, name };
+    // Another process on the same database (the CLI, a second server): caches of its own.
+    const elsewhere = servicesOf(clock, real);
+    return { clock, calls, tokens, smsUsers, name, elsewhere };
   };
 
   it('runs argon2 once per token per TTL, shares a concurrent first check, and forgets a revoked token at once', async () => {
@@ -118,5 +125,43 @@ describeEachDialect('API token and SMS user verification', (ctx) => {
     await smsUsers.update(SYSTEM_ACTOR, name, 'http', { password: 'second-pass' });
     await expect(smsUsers.authenticate(name, 'http', 'first-pass')).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
     expect((await smsUsers.authenticate(name, 'http', 'second-pass')).user.login).toBe('http');
+  });
+
+  it("sees another process's new password, user deletion and token revocation once it reads the row again (2 s)", async () => {
+    const { clock, smsUsers, tokens, name, elsewhere } = await setup();
+    await smsUsers.create(SYSTEM_ACTOR, name, { login: 'http', password: 'first-pass' });
+    await smsUsers.create(SYSTEM_ACTOR, name, { login: 'gone', password: 'gone-pass' });
+    const { bearer } = await tokens.create(SYSTEM_ACTOR, name, {});
+    const { bearer: usersBearer } = await tokens.create(SYSTEM_ACTOR, name, { userLogin: 'gone' });
+    // Verified and cached here.
+    expect((await smsUsers.authenticate(name, 'http', 'first-pass')).user.login).toBe('http');
+    expect((await smsUsers.authenticate(name, 'gone', 'gone-pass')).user.login).toBe('gone');
+    expect(await tokens.verify(bearer)).toMatchObject({ userId: null });
+    expect(await tokens.verify(usersBearer)).toMatchObject({ userLogin: 'gone' });
+
+    await elsewhere.smsUsers.update(SYSTEM_ACTOR, name, 'http', { password: 'second-pass' });
+    await elsewhere.smsUsers.delete(SYSTEM_ACTOR, name, 'gone');
+    const [token] = (await elsewhere.tokens.list(SYSTEM_ACTOR, name)).filter((t) => t.userLogin === null);
+    await elsewhere.tokens.revoke(SYSTEM_ACTOR, name, token.id);
+
+    clock.t += RECENT_READ_TTL_MS;
+    await expect(smsUsers.authenticate(name, 'http', 'first-pass')).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    await expect(smsUsers.authenticate(name, 'gone', 'gone-pass')).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect(await tokens.verify(bearer)).toBeUndefined();
+    expect(await tokens.verify(usersBearer)).toBeUndefined();
+    expect((await smsUsers.authenticate(name, 'http', 'second-pass')).user.login).toBe('http');
+  });
+
+  it('reads a good token again at most every 2 s, not at every request', async () => {
+    const { clock, tokens, name, elsewhere } = await setup();
+    const { bearer } = await tokens.create(SYSTEM_ACTOR, name, {});
+    expect(await tokens.verify(bearer)).toBeDefined();
+    const [token] = await elsewhere.tokens.list(SYSTEM_ACTOR, name);
+    await elsewhere.tokens.revoke(SYSTEM_ACTOR, name, token.id);
+    // Within the 2 s, the row is not read again: the revocation elsewhere is not seen yet.
+    clock.t += RECENT_READ_TTL_MS - 1;
+    expect(await tokens.verify(bearer)).toBeDefined();
+    clock.t += 1;
+    expect(await tokens.verify(bearer)).toBeUndefined();
   });
 });

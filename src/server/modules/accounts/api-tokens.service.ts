@@ -3,7 +3,7 @@ import { AppError } from '../../errors.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { type PasswordHasher, randomUrlSafe, sha256Hex } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
-import { type AccountsService, type Actor, assertAllowed } from './accounts.service.js';
+import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS } from './accounts.service.js';
 import type { ApiToken, ApiTokensRepository } from './api-tokens.repository.js';
 import type { SmsUsersRepository } from './sms-users.repository.js';
 
@@ -17,6 +17,10 @@ interface CacheEntry {
   /** Filled in once verified: lets a user's deletion forget its tokens. */
   userId?: number | null;
   result: Promise<TokenPrincipal | null>;
+  /** A good token's secret hash, and when its row was last read (see `stillValid`). */
+  seen?: { at: number; secretHash: string };
+  /** The row being read again, shared by concurrent requests. */
+  rereading?: Promise<boolean>;
 }
 
 /**
@@ -26,8 +30,9 @@ interface CacheEntry {
  * (good and bad) are kept in a bounded in-memory LRU keyed by sha256 of the whole bearer string (the
  * token itself is never kept), for `cacheTtlMs` (5 minutes): argon2 runs once per token per TTL per
  * process, not per request, and concurrent first requests share one verification. Revoking a token or
- * deleting its SMS user forgets it at once in this process; other processes (several Relais behind a
- * load balancer) may accept it until their entry expires, at most `cacheTtlMs` later.
+ * deleting its SMS user forgets it at once in this process; another process (the CLI, several Relais
+ * behind a load balancer) sees it when it reads the token's row again: a good token's row is read
+ * again (one lookup by id, no argon2) when it was last read RECENT_READ_TTL_MS (2 s) ago or more.
  * `last_used_at` is written on each (re)verification, so at most once per TTL.
  */
 export function createApiTokensService(deps: {
@@ -42,12 +47,35 @@ export function createApiTokensService(deps: {
   const { tokens, users, accounts, hasher, clock } = deps;
   const cache = createTtlLruCache<CacheEntry>({ max: deps.cacheSize ?? 10_000, ttlMs: deps.cacheTtlMs ?? 5 * 60_000, clock });
 
-  async function check(tokenId: number, secret: string): Promise<TokenPrincipal | null> {
+  async function check(entry: CacheEntry, secret: string): Promise<TokenPrincipal | null> {
+    const { tokenId } = entry;
     const found = await tokens.findForVerification(tokenId);
     if (!found || found.token.revokedAt !== null || !(await hasher.verify(found.secretHash, secret))) return null;
+    entry.seen = { at: clock.now(), secretHash: found.secretHash };
     await tokens.markUsed(tokenId, clock.now());
     const { token } = found;
     return { kind: 'token', tokenId, accountId: token.accountId, userId: token.userId, userLogin: token.userLogin };
+  }
+
+  /**
+   * Whether a token verified earlier still stands: its row, read again when last read RECENT_READ_TTL_MS
+   * ago or more, is not revoked, nor gone (its SMS user deleted), nor holding another secret.
+   */
+  async function stillValid(entry: CacheEntry): Promise<boolean> {
+    const seen = entry.seen;
+    if (!seen) return false;
+    if (clock.now() - seen.at < RECENT_READ_TTL_MS) return true;
+    entry.rereading ??= tokens
+      .findForVerification(entry.tokenId)
+      .then((found) => {
+        const valid = found !== undefined && found.token.revokedAt === null && found.secretHash === seen.secretHash;
+        if (valid) entry.seen = { at: clock.now(), secretHash: seen.secretHash };
+        return valid;
+      })
+      .finally(() => {
+        entry.rereading = undefined;
+      });
+    return entry.rereading;
   }
 
   async function getToken(accountId: number, id: number): Promise<ApiToken> {
@@ -107,7 +135,8 @@ export function createApiTokensService(deps: {
       let entry = cache.get(key);
       if (!entry) {
         const tokenId = Number(match[1]);
-        const created: CacheEntry = { tokenId, result: check(tokenId, match[2]) };
+        const created: CacheEntry = { tokenId, result: Promise.resolve(null) };
+        created.result = check(created, match[2]);
         created.result.then(
           (principal) => {
             created.userId = principal?.userId ?? null;
@@ -117,7 +146,13 @@ export function createApiTokensService(deps: {
         cache.set(key, created);
         entry = created;
       }
-      return (await entry.result) ?? undefined;
+      const principal = await entry.result;
+      if (!principal) return undefined;
+      if (!(await stillValid(entry))) {
+        if (cache.get(key) === entry) cache.delete(key);
+        return undefined;
+      }
+      return principal;
     },
 
     /** Forgets cached verifications of the tokens of an SMS user that is being deleted. */

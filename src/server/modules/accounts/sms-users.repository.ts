@@ -102,6 +102,16 @@ export function createSmsUsersRepository(db: Kysely<DB>) {
       return row && { user: toSmsUser(row), passwordHash: row.password_hash };
     },
 
+    /** The user with its password hash, by id (whether a password verified earlier is still the user's). */
+    async findCredentialsById(id: number): Promise<{ user: SmsUser; passwordHash: string } | undefined> {
+      const row = await db
+        .selectFrom('sms_users')
+        .select([...COLUMNS, 'password_hash'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && { user: toSmsUser(row), passwordHash: row.password_hash };
+    },
+
     /** The users of an account, by login. */
     async list(accountId: number): Promise<SmsUser[]> {
       const rows = await db.selectFrom('sms_users').select(COLUMNS).where('account_id', '=', accountId).orderBy('login').execute();

@@ -117,9 +117,14 @@ export function createSmsUsersService(deps: {
 }) {
   const { users, accounts, hasher, clock } = deps;
   const allowPrivateCallbacks = deps.allowPrivateCallbacks ?? false;
-  const verified = createTtlLruCache<{ userId: number }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
-  /** Users recently read by `authenticate`, by id (see RECENT_READ_TTL_MS). */
-  const recent = createTtlLruCache<SmsUser>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
+  /**
+   * Passwords verified (argon2 once per TTL, not per request), by sha256 of account, login and
+   * password, with the hash they were verified against: a hash changed since (a new password set by
+   * another process: the CLI, another server) no longer lets them in, once `recent` has read it again.
+   */
+  const verified = createTtlLruCache<{ userId: number; passwordHash: string }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
+  /** Users recently read by `authenticate`, with their password hash, by id (see RECENT_READ_TTL_MS). */
+  const recent = createTtlLruCache<{ user: SmsUser; passwordHash: string }>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
   const forget = (userId: number) => {
     recent.delete(String(userId));
   };
@@ -208,12 +213,14 @@ export function createSmsUsersService(deps: {
       const account = await accounts.getAccount(SYSTEM_ACTOR, accountName, { recent: true }).catch(() => undefined);
       const cached = verified.get(key);
       if (account && cached) {
-        let user = recent.get(String(cached.userId));
-        if (!user) {
-          user = await users.findById(cached.userId);
-          if (user) recent.set(String(user.id), user);
+        let current = recent.get(String(cached.userId));
+        if (!current) {
+          current = await users.findCredentialsById(cached.userId);
+          if (current) recent.set(String(cached.userId), current);
         }
-        if (user && user.accountId === account.id) return { account, user };
+        if (current && current.user.accountId === account.id && current.passwordHash === cached.passwordHash)
+          return { account, user: current.user };
+        verified.delete(key);
       }
       const found = account && (await users.findCredentials(account.id, login));
       if (!found) {
@@ -221,7 +228,7 @@ export function createSmsUsersService(deps: {
         throw invalid();
       }
       if (!(await hasher.verify(found.passwordHash, password))) throw invalid();
-      verified.set(key, { userId: found.user.id });
+      verified.set(key, { userId: found.user.id, passwordHash: found.passwordHash });
       return { account: account!, user: found.user };
     },
   };
