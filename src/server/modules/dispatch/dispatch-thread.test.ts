@@ -196,7 +196,10 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     const { log, lines } = memoryLog();
     let clock = 0;
     const thread = await start('simulator', log, { delaysMs: [50, 100, 200], now: () => clock });
-    const delays = () => lines.filter((l) => l.msg.startsWith('the dispatching thread ended unexpectedly')).map((l) => (l.obj as { restartInMs?: number }).restartInMs);
+    const delays = () =>
+      lines
+        .filter((l) => l.msg.startsWith('the dispatching thread ended unexpectedly'))
+        .map((l) => (l.obj as { restartInMs?: number }).restartInMs);
     const crash = async (count: number) => {
       const before = thread.threadId;
       await thread.kill();
