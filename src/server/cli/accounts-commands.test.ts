@@ -89,6 +89,106 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     }
   }, 90_000);
 
+  it('list, change and delete SMS users; a deleted user keeps its history', async () => {
+    const account = 'sms-us12345-1';
+    expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com', '--credits', '10')).code).toBe(0);
+    expect((await relais('user', 'list', '--account', account)).stdout).toBe(
+      `No SMS user in ${account} (create one with: relais user create --account ${account} --login …).\n`,
+    );
+    const created = await relais(
+      'user',
+      'create',
+      '--account',
+      account,
+      '--login',
+      'shop',
+      '--password',
+      'shop-password',
+      '--ip',
+      '192.0.2.0/24, 2001:db8::1',
+      '--quota',
+      '100',
+      '--callback-url',
+      'https://example.com/cb',
+    );
+    expect(created).toMatchObject({ code: 0, stdout: `SMS user shop created in ${account}.\n` });
+    expect((await relais('user', 'create', '--account', account, '--login', 'alerts', '--password', 'alerts-password')).code).toBe(0);
+
+    const listed = await relais('user', 'list', '--account', account);
+    expect(listed.stdout).toBe(
+      'alerts  (IP: any; quota: none; callback: none)\nshop  (IP: 192.0.2.0/24, 2001:db8::1; quota: 100; callback: https://example.com/cb)\n',
+    );
+    const json = JSON.parse((await relais('user', 'list', '--account', account, '--json')).stdout);
+    expect(json.map((u: { login: string }) => u.login)).toEqual(['alerts', 'shop']);
+    expect(json[1]).toMatchObject({ ipRestrictions: ['192.0.2.0/24', '2001:db8::1'], quota: 100, callbackUrl: 'https://example.com/cb' });
+
+    // Each setting changed alone, then removed with "any" / "none"; a new password generated and shown once.
+    const quota = await relais('user', 'update', '--account', account, '--login', 'shop', '--quota', '5', '--json');
+    expect(JSON.parse(quota.stdout)).toMatchObject({ login: 'shop', quota: 5, ipRestrictions: ['192.0.2.0/24', '2001:db8::1'] });
+    const cleared = await relais(
+      'user',
+      'update',
+      '--account',
+      account,
+      '--login',
+      'shop',
+      '--ip',
+      'any',
+      '--quota',
+      'none',
+      '--callback-url',
+      'none',
+      '--new-password',
+    );
+    expect(cleared.code).toBe(0);
+    const password = /; new password: ([A-Za-z0-9]{16}) \(IP: any; quota: none; callback: none\)\.\n$/.exec(cleared.stdout)?.[1];
+    expect(password, cleared.stdout).toBeDefined();
+
+    // A message sent as the user, then the user deleted: the row still names it.
+    const sent = await relais(
+      'send',
+      '--account',
+      account,
+      '--sender-for-response',
+      '--user',
+      'shop',
+      '--to',
+      '+33612345678',
+      '--message',
+      'hi',
+      '--no-stop',
+      '--json',
+    );
+    expect(sent.code, sent.stderr).toBe(0);
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const services = composeServices({ config: testConfig(), database, clock: systemClock });
+      expect((await services.smsUsers.authenticate(account, 'shop', password!)).user.login).toBe('shop');
+      await expect(services.smsUsers.authenticate(account, 'shop', 'shop-password')).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+      const deleted = await relais('user', 'delete', '--account', account, '--login', 'shop');
+      expect(deleted).toMatchObject({ code: 0, stdout: `SMS user shop deleted from ${account} (its messages stay in the history).\n` });
+      expect(
+        JSON.parse((await relais('user', 'list', '--account', account, '--json')).stdout).map((u: { login: string }) => u.login),
+      ).toEqual(['alerts']);
+      const rows = await database.db.selectFrom('outgoing').select(['user_login', 'receiver']).execute();
+      expect(rows).toContainEqual({ user_login: 'shop', receiver: '+33612345678' });
+    } finally {
+      await database.close();
+    }
+
+    const again = await relais('user', 'delete', '--account', account, '--login', 'shop', '--json');
+    expect(again.code).toBe(1);
+    expect(JSON.parse(again.stdout)).toEqual({ error: { code: 'USER_NOT_FOUND', message: `No SMS user shop in ${account}` } });
+    const nothing = await relais('user', 'update', '--account', account, '--login', 'alerts');
+    expect(nothing).toMatchObject({ code: 1, stderr: expect.stringContaining('Nothing to change') });
+    const both = await relais('user', 'update', '--account', account, '--login', 'alerts', '--password', 'x-password', '--new-password');
+    expect(both).toMatchObject({ code: 1, stderr: expect.stringContaining('not both') });
+    const badIp = await relais('user', 'update', '--account', account, '--login', 'alerts', '--ip', '300.1.1.1');
+    expect(badIp).toMatchObject({ code: 1, stderr: expect.stringContaining('Invalid IP restriction "300.1.1.1"') });
+    const badQuota = await relais('user', 'create', '--account', account, '--login', 'other', '--quota', '-1');
+    expect(badQuota).toMatchObject({ code: 1, stderr: expect.stringContaining('--quota must be a number ≥ 0 or "none"') });
+  }, 120_000);
+
   it('explain bad input and exit 1', async () => {
     const badName = await relais('account', 'create', '--name', 'nope', '--owner', 'owner@example.com');
     expect(badName.code).toBe(1);
