@@ -34,6 +34,18 @@ function cleared<T>(value: T | string | undefined): T | null | undefined {
   return value as T | undefined;
 }
 
+/** The settings `user create` and `user update` take. */
+interface UserSettingOptions {
+  ip?: string[];
+  quota?: number | 'none';
+  callbackUrl?: string;
+}
+
+/** The options' settings as the SMS users service takes them (undefined: not given; null: removed). */
+function userSettings(options: UserSettingOptions) {
+  return { ipRestrictions: options.ip, quota: cleared<number>(options.quota), callbackUrl: cleared<string>(options.callbackUrl) };
+}
+
 /** An SMS user as the commands print it in JSON. */
 function userJson(user: SmsUser) {
   return {
@@ -117,33 +129,20 @@ export function registerAccountsCommands(program: Command): void {
     .option('--quota <n>', 'credits it may spend (default: none, the account decides)', quota)
     .option('--callback-url <url>', 'called at each status change of its messages (default: the account’s)')
     .option('--json', 'print JSON')
-    .action(
-      async (
-        options: JsonOption & {
-          account: string;
-          login: string;
-          password?: string;
-          ip?: string[];
-          quota?: number | 'none';
-          callbackUrl?: string;
-        },
-      ) => {
-        const { user: created, password } = await withContext(({ services }) =>
-          services.smsUsers.create(SYSTEM_ACTOR, options.account, {
-            login: options.login,
-            password: options.password,
-            ipRestrictions: options.ip,
-            quota: cleared<number>(options.quota),
-            callbackUrl: cleared<string>(options.callbackUrl),
-          }),
-        );
-        printResult(
-          options,
-          { account: options.account, login: created.login, ...(password === undefined ? {} : { password }) },
-          `SMS user ${created.login} created in ${options.account}${password === undefined ? '' : `; password: ${password}`}.`,
-        );
-      },
-    );
+    .action(async (options: JsonOption & UserSettingOptions & { account: string; login: string; password?: string }) => {
+      const { user: created, password } = await withContext(({ services }) =>
+        services.smsUsers.create(SYSTEM_ACTOR, options.account, {
+          login: options.login,
+          password: options.password,
+          ...userSettings(options),
+        }),
+      );
+      printResult(
+        options,
+        { account: options.account, login: created.login, ...(password === undefined ? {} : { password }) },
+        `SMS user ${created.login} created in ${options.account}${password === undefined ? '' : `; password: ${password}`}.`,
+      );
+    });
 
   user
     .command('list')
@@ -170,26 +169,11 @@ export function registerAccountsCommands(program: Command): void {
     .option('--callback-url <url>', 'callback URL; "none" removes it (the account’s is used)')
     .option('--json', 'print JSON')
     .action(
-      async (
-        options: JsonOption & {
-          account: string;
-          login: string;
-          password?: string;
-          newPassword?: boolean;
-          ip?: string[];
-          quota?: number | 'none';
-          callbackUrl?: string;
-        },
-      ) => {
+      async (options: JsonOption & UserSettingOptions & { account: string; login: string; password?: string; newPassword?: boolean }) => {
         if (options.password !== undefined && options.newPassword)
           throw new AppError('VALIDATION_FAILED', 'Give --password or --new-password, not both');
         const password = options.newPassword ? generatePassword() : options.password;
-        const changes = {
-          password,
-          ipRestrictions: options.ip,
-          quota: cleared<number>(options.quota),
-          callbackUrl: cleared<string>(options.callbackUrl),
-        };
+        const changes = { password, ...userSettings(options) };
         if (Object.values(changes).every((v) => v === undefined))
           throw new AppError('VALIDATION_FAILED', 'Nothing to change: give --password, --new-password, --ip, --quota or --callback-url');
         const updated = await withContext(({ services }) =>

@@ -16,6 +16,12 @@ export interface SmsUser {
   createdAt: number;
 }
 
+/** A user with its password hash (only for checking a password). */
+export interface Credentials {
+  user: SmsUser;
+  passwordHash: string;
+}
+
 export interface SmsUserPatch {
   passwordHash?: string;
   ipRestrictions?: string[];
@@ -53,6 +59,14 @@ export function createSmsUsersRepository(db: Kysely<DB>) {
   const findById = async (id: number): Promise<SmsUser | undefined> => {
     const row = await db.selectFrom('sms_users').select(COLUMNS).where('id', '=', id).executeTakeFirst();
     return row && toSmsUser(row);
+  };
+  const credentials = async (by: { id: number } | { accountId: number; login: string }): Promise<Credentials | undefined> => {
+    const query = db.selectFrom('sms_users').select([...COLUMNS, 'password_hash']);
+    const row = await ('id' in by
+      ? query.where('id', '=', by.id)
+      : query.where('account_id', '=', by.accountId).where('login', '=', by.login)
+    ).executeTakeFirst();
+    return row && { user: toSmsUser(row), passwordHash: row.password_hash };
   };
   return {
     /** Throws USER_EXISTS when the login is taken in this account. */
@@ -92,24 +106,13 @@ export function createSmsUsersRepository(db: Kysely<DB>) {
     },
 
     /** The user with its password hash: only for checking a password. */
-    async findCredentials(accountId: number, login: string): Promise<{ user: SmsUser; passwordHash: string } | undefined> {
-      const row = await db
-        .selectFrom('sms_users')
-        .select([...COLUMNS, 'password_hash'])
-        .where('account_id', '=', accountId)
-        .where('login', '=', login)
-        .executeTakeFirst();
-      return row && { user: toSmsUser(row), passwordHash: row.password_hash };
+    findCredentials(accountId: number, login: string): Promise<Credentials | undefined> {
+      return credentials({ accountId, login });
     },
 
     /** The user with its password hash, by id (whether a password verified earlier is still the user's). */
-    async findCredentialsById(id: number): Promise<{ user: SmsUser; passwordHash: string } | undefined> {
-      const row = await db
-        .selectFrom('sms_users')
-        .select([...COLUMNS, 'password_hash'])
-        .where('id', '=', id)
-        .executeTakeFirst();
-      return row && { user: toSmsUser(row), passwordHash: row.password_hash };
+    findCredentialsById(id: number): Promise<Credentials | undefined> {
+      return credentials({ id });
     },
 
     /** The users of an account, by login. */
