@@ -189,6 +189,44 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     expect(badQuota).toMatchObject({ code: 1, stderr: expect.stringContaining('--quota must be a number ≥ 0 or "none"') });
   }, 120_000);
 
+  it('list senders and API tokens, and revoke a token: the server refuses it', async () => {
+    const account = 'sms-tk12345-1';
+    expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com')).code).toBe(0);
+    expect((await relais('sender', 'list', '--account', account)).stdout).toBe(
+      `No sender in ${account} (add one with: relais sender add --account ${account} --sender …).\n`,
+    );
+    await relais('sender', 'add', '--account', account, '--sender', 'MyShop', '--description', 'main');
+    await relais('sender', 'add', '--account', account, '--sender', '+33612345678');
+    expect((await relais('sender', 'list', '--account', account)).stdout).toBe(
+      '+33612345678  (numeric, enable)\nMyShop  (alpha, enable: main)\n',
+    );
+
+    expect((await relais('token', 'list', '--account', account)).stdout).toBe(`No API token in ${account}.\n`);
+    const { token: bearer, id } = JSON.parse((await relais('token', 'create', '--account', account, '--name', 'ci', '--json')).stdout);
+    const listed = await relais('token', 'list', '--account', account);
+    expect(listed.stdout).toMatch(new RegExp(`^${id} "ci", whole account, created \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z, never used\\n$`));
+    expect(listed.stdout).not.toContain(bearer.slice(8));
+
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const services = composeServices({ config: testConfig(), database, clock: systemClock });
+      expect(await services.apiTokens.verify(bearer)).toMatchObject({ tokenId: id });
+      const revoked = await relais('token', 'revoke', '--account', account, '--id', String(id));
+      expect(revoked).toMatchObject({ code: 0, stdout: `Token ${id} of ${account} revoked.\n` });
+      // A fresh process (the server reads the row again within 2 s): refused.
+      const later = composeServices({ config: testConfig(), database, clock: systemClock });
+      expect(await later.apiTokens.verify(bearer)).toBeUndefined();
+    } finally {
+      await database.close();
+    }
+    const [json] = JSON.parse((await relais('token', 'list', '--account', account, '--json')).stdout);
+    expect(json).toMatchObject({ id, name: 'ci', user: null, lastUsedAt: expect.any(String), revokedAt: expect.any(String) });
+    const unknown = await relais('token', 'revoke', '--account', account, '--id', '999999');
+    expect(unknown).toMatchObject({ code: 1, stderr: 'error: No API token 999999 in this account (TOKEN_NOT_FOUND)\n' });
+    const bad = await relais('token', 'revoke', '--account', account, '--id', 'x');
+    expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--id must be a token id') });
+  }, 60_000);
+
   it('explain bad input and exit 1', async () => {
     const badName = await relais('account', 'create', '--name', 'nope', '--owner', 'owner@example.com');
     expect(badName.code).toBe(1);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
+import type { ApiToken } from '../modules/accounts/api-tokens.repository.js';
 import type { SmsUser } from '../modules/accounts/sms-users.repository.js';
 import { generatePassword } from '../modules/auth/password.js';
 import { printResult, withContext } from './context.js';
@@ -64,6 +65,13 @@ function userText(user: SmsUser): string {
   return `IP: ${ips}; quota: ${q}; callback: ${user.callbackUrl ?? 'none'}`;
 }
 
+function tokenId(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1)
+    throw new AppError('VALIDATION_FAILED', `--id must be a token id (a whole number), got "${value}"`);
+  return n;
+}
+
 function credits(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0)
@@ -71,7 +79,7 @@ function credits(value: string): number {
   return n;
 }
 
-/** `customer create`, `account create`, `user create|list|update|delete`, `sender add`, `token create`: the operator's set-up commands. */
+/** `customer create`, `account create`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
 export function registerAccountsCommands(program: Command): void {
   const customer = program.command('customer').description('customers (people who sign in to the Manager)');
   customer
@@ -222,6 +230,22 @@ export function registerAccountsCommands(program: Command): void {
       );
     });
 
+  sender
+    .command('list')
+    .description('list the senders of an account')
+    .requiredOption('--account <name>', 'SMS account')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { account: string }) => {
+      const senders = await withContext(({ services }) => services.senders.list(SYSTEM_ACTOR, options.account));
+      printResult(
+        options,
+        senders.map((x) => ({ sender: x.sender, type: x.type, status: x.status, description: x.description })),
+        senders.length
+          ? senders.map((x) => `${x.sender}  (${x.type}, ${x.status}${x.description ? `: ${x.description}` : ''})`).join('\n')
+          : `No sender in ${options.account} (add one with: relais sender add --account ${options.account} --sender …).`,
+      );
+    });
+
   const token = program.command('token').description('API tokens');
   token
     .command('create')
@@ -240,5 +264,46 @@ export function registerAccountsCommands(program: Command): void {
         { token: bearer, id: created.id },
         `Token ${created.id} for ${scope} (shown once, send it as Authorization: Bearer <token>): ${bearer}`,
       );
+    });
+
+  token
+    .command('list')
+    .description('list the API tokens of an account (never their secrets)')
+    .requiredOption('--account <name>', 'SMS account')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { account: string }) => {
+      const tokens = await withContext(({ services }) => services.apiTokens.list(SYSTEM_ACTOR, options.account));
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      const line = (t: ApiToken) =>
+        [
+          `${t.id}${t.name ? ` "${t.name}"` : ''}`,
+          t.userLogin === null ? 'whole account' : `SMS user ${t.userLogin}`,
+          `created ${iso(t.createdAt)}`,
+          t.lastUsedAt === null ? 'never used' : `last used ${iso(t.lastUsedAt)}`,
+          ...(t.revokedAt === null ? [] : [`REVOKED ${iso(t.revokedAt)}`]),
+        ].join(', ');
+      printResult(
+        options,
+        tokens.map((t) => ({
+          id: t.id,
+          name: t.name,
+          user: t.userLogin,
+          createdAt: iso(t.createdAt),
+          lastUsedAt: iso(t.lastUsedAt),
+          revokedAt: iso(t.revokedAt),
+        })),
+        tokens.length ? tokens.map(line).join('\n') : `No API token in ${options.account}.`,
+      );
+    });
+
+  token
+    .command('revoke')
+    .description('revoke an API token (a running server refuses it within 2 seconds)')
+    .requiredOption('--account <name>', 'SMS account')
+    .requiredOption('--id <id>', 'the token’s id (token list shows them)', tokenId)
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { account: string; id: number }) => {
+      await withContext(({ services }) => services.apiTokens.revoke(SYSTEM_ACTOR, options.account, options.id));
+      printResult(options, { id: options.id, revoked: true }, `Token ${options.id} of ${options.account} revoked.`);
     });
 }
