@@ -2,6 +2,11 @@ import { isValidTimeZoneName } from './time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
 export const SERVICES = ['http', 'https', 'smtp', 'smpp', 'dispatcher'] as const;
+/**
+ * What a process runs when RELAIS_SERVICES is not set: every service this version has. `smpp` (the SMPP
+ * server for customers' programs) is not built yet: named, it is accepted and `relais serve` says so.
+ */
+export const DEFAULT_SERVICES: readonly (typeof SERVICES)[number][] = SERVICES.filter((s) => s !== 'smpp');
 export type Service = (typeof SERVICES)[number];
 
 export interface Config {
@@ -95,7 +100,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
     throw new ConfigError(`RELAIS_DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
   }
-  const services = (env.RELAIS_SERVICES || SERVICES.join(','))
+  const services = (env.RELAIS_SERVICES || DEFAULT_SERVICES.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);

@@ -7,12 +7,13 @@ import { migrateToLatest } from './db/migrate.js';
 import { startStatisticsKeeper } from './db/sqlite-statistics.js';
 import { startTextIndexer } from './db/sqlite-text-index.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
+import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
 import { startDispatchThread } from './modules/dispatch/dispatch-thread.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
 import type { Services } from './services.js';
 
-function banner(config: Readonly<Config>, demo: DemoCredentials | null): string {
+function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: TlsCredentials | null): string {
   const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
   const lines = [
     '',
@@ -20,11 +21,16 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null): string 
     `  Manager   ${url}/`,
     `  API docs  ${url}/api/docs`,
   ];
+  if (tls) {
+    lines.push(
+      `  HTTPS     https://localhost:${config.httpsPort}/  (${tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`})`,
+    );
+  }
   if (demo) {
     lines.push(
       `  Sign in   ${demo.email} / ${demo.password}`,
       `  Account   ${demo.account} (${demo.messages} sample messages in its history)`,
-      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms, mail2sms and SMPP)`,
+      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms and mail2sms)`,
     );
   } else {
     lines.push('  Sign in   with your customer e-mail and password (create one: npx relais customer create --email … --password …)');
@@ -87,13 +93,20 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   } else {
     await app.ready();
   }
+  if (config.services.includes('smpp'))
+    logger.warn(
+      { port: config.smppPort },
+      'RELAIS_SERVICES names smpp: the SMPP server for customers’ programs is not part of this version, nothing listens on RELAIS_SMPP_PORT',
+    );
+  const tls = config.services.includes('https') ? await loadTlsCredentials(config) : null;
+  const https = tls ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
   const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;
-  process.stdout.write(banner(config, demo));
+  process.stdout.write(banner(config, demo, tls));
 
   let closing = false;
   const close = async (signal: string) => {
@@ -101,6 +114,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     closing = true;
     logger.info({ signal }, 'closing');
     await mail2sms?.close();
+    await https?.close();
     await app.close();
     await dispatching?.stop();
     await textIndexer.close();

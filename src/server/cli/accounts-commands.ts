@@ -126,7 +126,7 @@ export function registerAccountsCommands(program: Command): void {
       );
     });
 
-  const user = program.command('user').description('SMS users (logins for the API, http2sms, mail2sms and SMPP)');
+  const user = program.command('user').description('SMS users (logins for the API, http2sms and mail2sms)');
   user
     .command('create')
     .description('create an SMS user (prints a generated password when --password is omitted)')

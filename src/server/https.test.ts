@@ -1,0 +1,137 @@
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialectWithApp } from '../../test/app.js';
+import { createSender, createSmsUser, seedCustomerWithAccount, TEST_PASSWORD } from '../../test/factories.js';
+import { ConfigError } from './config.js';
+import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
+
+const dirs: string[] = [];
+const scratch = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'relais-tls-'));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+const noFiles = { tlsCertFile: null, tlsKeyFile: null };
+
+describe('the HTTPS service credentials', () => {
+  it('makes a self-signed certificate for localhost beside the database, its key private, and keeps it', async () => {
+    const dir = scratch();
+    const config = { ...noFiles, databaseUrl: `sqlite:${join(dir, 'relais.db')}` };
+    const made = await loadTlsCredentials(config);
+    expect(made).toMatchObject({ source: 'self-signed', certFile: join(dir, 'tls-self-signed.crt') });
+    const x509 = new X509Certificate(made.cert);
+    expect(x509.subjectAltName).toContain('DNS:localhost');
+    expect(x509.subjectAltName).toContain('IP Address:127.0.0.1');
+    expect(x509.checkPrivateKey((await import('node:crypto')).createPrivateKey(made.key))).toBe(true);
+    expect(statSync(join(dir, 'tls-self-signed.key')).mode & 0o777).toBe(0o600);
+    // The next start uses the same certificate (clients that trusted it keep trusting it).
+    const again = await loadTlsCredentials(config);
+    expect(again.fingerprint).toBe(made.fingerprint);
+    // Within 30 days of its end, a new one is made.
+    const nearEnd = Date.parse(x509.validTo) - 10 * 86_400_000;
+    const renewed = await loadTlsCredentials(config, nearEnd);
+    expect(renewed.fingerprint).not.toBe(made.fingerprint);
+    expect(Date.parse(new X509Certificate(renewed.cert).validTo)).toBeGreaterThan(Date.parse(x509.validTo));
+  });
+
+  it('reads the configured files, and says clearly what is wrong with them', async () => {
+    const dir = scratch();
+    const made = await loadTlsCredentials({ ...noFiles, databaseUrl: `sqlite:${join(dir, 'x.db')}` });
+    const certFile = join(dir, 'given.crt');
+    const keyFile = join(dir, 'given.key');
+    writeFileSync(certFile, made.cert);
+    writeFileSync(keyFile, made.key);
+    const given = await loadTlsCredentials({ tlsCertFile: certFile, tlsKeyFile: keyFile, databaseUrl: 'sqlite::memory:' });
+    expect(given).toMatchObject({ source: 'files', certFile, fingerprint: made.fingerprint });
+
+    const missing = loadTlsCredentials({ tlsCertFile: join(dir, 'nope.crt'), tlsKeyFile: keyFile, databaseUrl: 'sqlite::memory:' });
+    await expect(missing).rejects.toThrow(ConfigError);
+    await expect(missing).rejects.toThrow(`RELAIS_TLS_CERT ${join(dir, 'nope.crt')} cannot be read: ENOENT`);
+    const notPem = loadTlsCredentials({ tlsCertFile: keyFile, tlsKeyFile: keyFile, databaseUrl: 'sqlite::memory:' });
+    await expect(notPem).rejects.toThrow(`${keyFile}: not a PEM certificate`);
+  });
+});
+
+describeEachDialectWithApp('http2sms, the API and the Manager over HTTPS', (ctx) => {
+  let tls: TlsCredentials;
+  let listener: Awaited<ReturnType<typeof startHttpsListener>>;
+
+  beforeAll(async () => {
+    tls = await loadTlsCredentials({ ...noFiles, databaseUrl: `sqlite:${join(scratch(), 'relais.db')}` });
+    listener = await startHttpsListener(ctx.app, tls, { port: 0, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    await listener?.close();
+  });
+
+  /** A request over TLS that trusts only the self-signed certificate, for the name localhost. */
+  const fetchTls = (path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
+    new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: listener.port,
+          path,
+          method: init.method ?? 'GET',
+          headers: init.headers,
+          ca: tls.cert,
+          servername: 'localhost',
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (d: string) => {
+            body += d;
+          });
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        },
+      );
+      req.on('error', reject);
+      req.end(init.body);
+    });
+
+  it('accepts http2sms GET and POST, recorded as sent through http2sms', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 10 } });
+    await createSender(ctx.app, s.account, { sender: 'MyShop' });
+    await createSmsUser(ctx.app, s.account, { login: 'shop' });
+    const params = new URLSearchParams({
+      account: s.account.name,
+      login: 'shop',
+      password: TEST_PASSWORD,
+      from: 'MyShop',
+      to: '0612345678',
+      message: 'Over TLS',
+      noStop: '1',
+      contentType: 'application/json',
+    });
+    const viaGet = await fetchTls(`/cgi-bin/sms/http2sms.cgi?${params}`);
+    expect(viaGet.status).toBe(200);
+    expect(JSON.parse(viaGet.body)).toMatchObject({ status: 100, creditLeft: '9', SmsIds: [expect.any(String)] });
+    const viaPost = await fetchTls('/cgi-bin/sms/http2sms.cgi', {
+      method: 'POST',
+      body: params.toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(JSON.parse(viaPost.body)).toMatchObject({ status: 100, creditLeft: '8' });
+
+    const history = await fetchTls(`/api/v1/accounts/${s.account.name}/outgoing`, { headers: s.auth });
+    const rows = JSON.parse(history.body).data as { channel: string; user: string; message: string; receiver: string }[];
+    expect(rows).toHaveLength(2);
+    for (const row of rows) expect(row).toMatchObject({ channel: 'http2sms', user: 'shop', message: 'Over TLS', receiver: '+33612345678' });
+  });
+
+  it('serves the Manager and refuses a wrong password as on the HTTP port', async () => {
+    const page = await fetchTls('/');
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('<title>Relais</title>');
+    const refused = await fetchTls('/cgi-bin/sms/http2sms.cgi?account=sms-zz99999-9&login=x&password=y&from=A&to=0612345678&message=m');
+    expect(refused.body).toBe('KO\nWrong account, login or password');
+  });
+});
