@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_SERVICES, loadConfig } from './config.js';
+
+describe('configuration from the environment', () => {
+  it('has working defaults: embedded SQLite, the simulator, every service built, loopback', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: 'sqlite:./data/relais.db',
+      httpPort: 8080,
+      httpsPort: 8443,
+      smtpPort: 2525,
+      host: '127.0.0.1',
+      carrier: 'simulator',
+      services: ['http', 'https', 'smtp', 'dispatcher'],
+      csvDownloadLimit: 2000,
+      defaultTimeZone: 'Europe/Paris',
+      tlsCertFile: null,
+      tlsKeyFile: null,
+      creditRates: { default: 1 },
+      callbackPrivate: false,
+    });
+    expect(DEFAULT_SERVICES).not.toContain('smpp');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads every setting it is given', () => {
+    const config = loadConfig({
+      RELAIS_DATABASE_URL: 'postgres://u@db/relais',
+      RELAIS_HTTP_PORT: '80',
+      RELAIS_SERVICES: ' http , dispatcher ',
+      RELAIS_CARRIER: 'smpp://id:pw@smsc:2775?window=64',
+      RELAIS_TLS_CERT: '/etc/relais/cert.pem',
+      RELAIS_TLS_KEY: '/etc/relais/key.pem',
+      RELAIS_CREDIT_RATES: '+33=1, +1=2.5, default=3',
+      RELAIS_DEFAULT_TIMEZONE: 'America/New_York',
+      RELAIS_CALLBACK_PRIVATE: 'allow',
+    });
+    expect(config).toMatchObject({
+      databaseUrl: 'postgres://u@db/relais',
+      httpPort: 80,
+      services: ['http', 'dispatcher'],
+      carrier: 'smpp://id:pw@smsc:2775?window=64',
+      tlsCertFile: '/etc/relais/cert.pem',
+      creditRates: { default: 3, '+33': 1, '+1': 2.5 },
+      defaultTimeZone: 'America/New_York',
+      callbackPrivate: true,
+    });
+    // Named, smpp is accepted (relais serve says it is not built).
+    expect(loadConfig({ RELAIS_SERVICES: 'smpp,http' }).services).toEqual(['smpp', 'http']);
+  });
+
+  it.each([
+    [{ RELAIS_DATABASE_URL: 'mysql://x' }, 'RELAIS_DATABASE_URL must start with sqlite: or postgres://, got "mysql://x"'],
+    [{ RELAIS_SERVICES: 'http,ftp' }, 'RELAIS_SERVICES: unknown service "ftp" (known: http, https, smtp, smpp, dispatcher)'],
+    [{ RELAIS_CARRIER: 'twilio' }, 'RELAIS_CARRIER must be "simulator"'],
+    [{ RELAIS_DEFAULT_TIMEZONE: 'Mars/Olympus' }, 'RELAIS_DEFAULT_TIMEZONE: unknown zone "Mars/Olympus"'],
+    [{ RELAIS_TLS_CERT: '/x.pem' }, 'RELAIS_TLS_CERT and RELAIS_TLS_KEY go together: set both or neither'],
+    [{ RELAIS_HTTP_PORT: '80a' }, 'RELAIS_HTTP_PORT must be a whole number, got "80a"'],
+    [{ RELAIS_HTTPS_PORT: '70000' }, 'RELAIS_HTTPS_PORT must be between 0 and 65535, got 70000'],
+    [{ RELAIS_CREDIT_RATES: '+33:1' }, 'RELAIS_CREDIT_RATES: "+33:1" should look like +33=1 or default=1'],
+    [{ RELAIS_CALLBACK_PRIVATE: 'yes' }, 'RELAIS_CALLBACK_PRIVATE must be "deny" (the default) or "allow", got "yes"'],
+  ])('refuses %o with a clear message', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
