@@ -1,4 +1,5 @@
 import SqliteDatabase from 'better-sqlite3';
+import type { KyselyPlugin, RawNode } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeWithDatabase, type TestDatabase } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
@@ -71,6 +72,35 @@ describeWithDatabase('sqlite', 'the planner statistics keeper (SQLite)', (ctx) =
       for (let tries = 0; analysed.length === 0 && tries < 2_000; tries++) await new Promise((r) => setTimeout(r, 5));
       expect(analysed).toEqual([200]);
       expect(analysedRows(ctx.database)).toBe(200);
+    } finally {
+      await keeper.close();
+    }
+  });
+
+  it('reads the statistics again at the next look when reading them failed (the write lock was held too long)', async () => {
+    // The serving connection's `analyze sqlite_schema` refused once, as after LOCK_WAIT_MS of another writer.
+    let reads = 0;
+    const failing: KyselyPlugin = {
+      transformQuery({ node }) {
+        if (node.kind === 'RawNode' && (node as RawNode).sqlFragments.join('?').includes('analyze sqlite_schema') && reads++ === 0) {
+          throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+        }
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    };
+    const keeper = startStatisticsKeeper({ ...ctx.database, db: ctx.database.db.withPlugin(failing) }, { intervalMs: 60_000, minRows: 40 });
+    try {
+      const before = Math.max(analysedRows(ctx.database), 40);
+      await insertOutgoing(ctx.database, rows(before)); // at least twice the last analysis
+      await expect(keeper.check()).rejects.toThrow('database is locked');
+      expect(reads).toBe(1);
+      expect(analysedRows(ctx.database)).toBeGreaterThanOrEqual(2 * before); // analysed on its thread, not read here yet
+      // The next look reads them first; nothing to analyse after that.
+      expect(await keeper.check()).toBe(false);
+      expect(reads).toBe(2);
+      expect(await keeper.check()).toBe(false);
+      expect(reads).toBe(2);
     } finally {
       await keeper.close();
     }
