@@ -211,7 +211,7 @@ export function registerAccountsCommands(program: Command): void {
       );
     });
 
-  const sender = program.command('sender').description('senders (from values)');
+  const sender = program.command('sender').description('senders (the names or numbers messages are sent from)');
   sender
     .command('add')
     .description('add an enabled sender to an account')
