@@ -96,21 +96,31 @@ export function CardForm({
   title,
   submitLabel,
   onSubmit,
+  onCancel,
+  cancelLabel,
   children,
 }: {
   title: string;
   submitLabel: string;
   onSubmit(event: FormEvent): void;
+  /** A cancel button beside the submit one (an edit form). */
+  onCancel?(): void;
+  cancelLabel?: string;
   children: ReactNode;
 }) {
   return (
-    <form className="form card" onSubmit={onSubmit}>
+    <form className="form card" onSubmit={onSubmit} aria-label={title}>
       <h2>{title}</h2>
       {children}
-      <div>
+      <div className="form-actions">
         <button type="submit" className="primary">
           {submitLabel}
         </button>
+        {onCancel && (
+          <button type="button" onClick={onCancel}>
+            {cancelLabel}
+          </button>
+        )}
       </div>
     </form>
   );

@@ -946,7 +946,7 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     expect(await first.locator('.cell-receiver').textContent()).toBe('+33612345678');
   });
 
-  it('creates an SMS user with a password shown once, then deletes it', async () => {
+  it('creates an SMS user with a password shown once, changes its settings and password, then deletes it', async () => {
     await page.goto(`/accounts/${account.name}/users`);
     await page.locator('input[name="login"]').fill('newbie');
     await page.locator('textarea[name="ips"]').fill('192.0.2.10\n198.51.100.0/24');
@@ -962,6 +962,40 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     expect(res.json()).toMatchObject({ login: 'newbie', ipRestrictions: ['192.0.2.10', '198.51.100.0/24'], quota: 50 });
     await page.reload();
     expect(await page.locator('[data-secret]').count()).toBe(0);
+
+    // Its settings changed, and a new password given (shown once; the old one stops working).
+    await page.locator('tr[data-login="newbie"]').getByRole('button', { name: 'Modifier' }).click();
+    const edit = page.getByRole('form', { name: 'Modifier l’utilisateur newbie' });
+    // Opened with its first field focused.
+    await edit.locator('input[name="quota"]:focus').waitFor();
+    expect(await edit.locator('textarea[name="ips"]').inputValue()).toBe('192.0.2.10\n198.51.100.0/24');
+    expect(await edit.locator('input[name="quota"]').inputValue()).toBe('50');
+    await edit.locator('textarea[name="ips"]').fill('');
+    await edit.locator('input[name="quota"]').fill('75');
+    await edit.locator('input[name="callbackUrl"]').fill('https://example.com/newbie');
+    await edit.getByLabel('Lui donner un nouveau mot de passe', { exact: false }).check();
+    await screenshot(page, `${ctx.dialect}-users-edit`);
+    await edit.getByRole('button', { name: 'Enregistrer' }).click();
+    await edit.waitFor({ state: 'detached' });
+    const renewed = page.locator('[data-secret]');
+    await page.getByText('Nouveau mot de passe de newbie', { exact: false }).waitFor();
+    const newPassword = (await renewed.textContent()) ?? '';
+    expect(newPassword).toMatch(/^[A-Za-z0-9]{16}$/);
+    await page.locator('tr[data-login="newbie"]').getByRole('cell', { name: 'https://example.com/newbie' }).waitFor();
+    const changed = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/users/newbie`, headers: seeded.auth });
+    expect(changed.json()).toMatchObject({ ipRestrictions: [], quota: 75, callbackUrl: 'https://example.com/newbie' });
+    expect((await ctx.app.services.smsUsers.authenticate(account.name, 'newbie', newPassword)).user.login).toBe('newbie');
+    await expect(ctx.app.services.smsUsers.authenticate(account.name, 'newbie', password)).rejects.toMatchObject({
+      code: 'INVALID_CREDENTIALS',
+    });
+    // Cancelling an edit changes nothing.
+    await page.locator('tr[data-login="newbie"]').getByRole('button', { name: 'Modifier' }).click();
+    await edit.locator('input[name="quota"]').fill('1');
+    await edit.getByRole('button', { name: 'Annuler' }).click();
+    await edit.waitFor({ state: 'detached' });
+    const unchanged = await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/users/newbie`, headers: seeded.auth });
+    expect(unchanged.json().quota).toBe(75);
+
     await page.locator('tr[data-login="newbie"]').getByRole('button', { name: 'Supprimer' }).click();
     const dialog = page.getByRole('dialog', { name: 'Supprimer un utilisateur SMS' });
     await dialog.getByText('Supprimer l’utilisateur newbie ?', { exact: false }).waitFor();

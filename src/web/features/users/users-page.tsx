@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 import { accountPath, api } from '../../api.js';
 import { ErrorText, OnceSecret, When } from '../../components.js';
 import { useI18n } from '../../i18n.js';
@@ -13,31 +13,117 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
-/** SMS users: create one (its generated password shown once), see and delete them. */
+/** A password like the server's (`generatePassword`): 16 letters and digits, from the browser's CSPRNG. */
+function newPassword(): string {
+  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
+  const out: string[] = [];
+  const bytes = new Uint8Array(64);
+  while (out.length < 16) {
+    crypto.getRandomValues(bytes);
+    // Below the largest multiple of the alphabet's size: every character equally likely.
+    for (const b of bytes) if (b < 256 - (256 % alphabet.length) && out.length < 16) out.push(alphabet[b % alphabet.length]);
+  }
+  return out.join('');
+}
+
+/** The settings an SMS user's forms edit, as typed (IPs one a line, empty quota = none). */
+interface SettingsInput {
+  ips: string;
+  quota: string;
+  callback: string;
+}
+
+const noSettings: SettingsInput = { ips: '', quota: '', callback: '' };
+
+function settingsOf(user: SmsUser): SettingsInput {
+  return { ips: user.ipRestrictions.join('\n'), quota: user.quota === null ? '' : String(user.quota), callback: user.callbackUrl ?? '' };
+}
+
+function settingsBody(input: SettingsInput) {
+  return {
+    ipRestrictions: lines(input.ips),
+    quota: input.quota === '' ? null : Number(input.quota),
+    callbackUrl: input.callback === '' ? null : input.callback,
+  };
+}
+
+/** Quota, IP restrictions and callback URL: the fields of the creation and the edit forms. */
+function SettingsFields({ value, onChange, first }: { value: SettingsInput; onChange(v: SettingsInput): void; first?: ReactNode }) {
+  const { t } = useI18n();
+  return (
+    <>
+      <div className="form-row">
+        {first}
+        <label>
+          {t('users.quota')}
+          <input
+            name="quota"
+            type="number"
+            min={0}
+            step="any"
+            value={value.quota}
+            onChange={(e) => onChange({ ...value, quota: e.target.value })}
+          />
+          <span className="hint">{t('users.quotaHint')}</span>
+        </label>
+      </div>
+      <label>
+        {t('users.ips')}
+        <textarea name="ips" rows={2} value={value.ips} onChange={(e) => onChange({ ...value, ips: e.target.value })} />
+        <span className="hint">{t('users.ipsHint')}</span>
+      </label>
+      <label>
+        {t('users.callback')}
+        <input
+          name="callbackUrl"
+          type="url"
+          placeholder="https://example.com/sms-status"
+          value={value.callback}
+          onChange={(e) => onChange({ ...value, callback: e.target.value })}
+        />
+      </label>
+    </>
+  );
+}
+
+/** SMS users: create one (its generated password shown once), see them, change their settings or password, delete them. */
 export function UsersPage({ account }: { account: string }) {
   const { t, n } = useI18n();
   const path = accountPath(account, '/users');
   const users = useResource<SmsUser[]>(path);
   const { error, submit } = useListActions(users);
   const [login, setLogin] = useState('');
-  const [ips, setIps] = useState('');
-  const [quota, setQuota] = useState('');
-  const [callback, setCallback] = useState('');
-  const [created, setCreated] = useState<{ login: string; password: string } | null>(null);
+  const [settings, setSettings] = useState<SettingsInput>(noSettings);
+  const [secret, setSecret] = useState<{ label: string; password: string } | null>(null);
+  const [editing, setEditing] = useState<{ login: string; settings: SettingsInput; newPassword: boolean } | null>(null);
+  const edits = useListActions(users);
+  // An edit form opened from a row far down the list: brought into view, its first field focused.
+  const editForm = useRef<HTMLDivElement>(null);
+  const editingLogin = editing?.login;
+  useEffect(() => {
+    if (!editingLogin) return;
+    editForm.current?.scrollIntoView?.({ block: 'nearest' });
+    editForm.current?.querySelector('input')?.focus();
+  }, [editingLogin]);
 
   const create = submit(async () => {
-    setCreated(null);
-    const user = await api.post<SmsUser & { password?: string }>(path, {
-      login,
-      ipRestrictions: lines(ips),
-      quota: quota === '' ? null : Number(quota),
-      callbackUrl: callback === '' ? null : callback,
-    });
-    setCreated({ login: user.login, password: user.password ?? '' });
+    setSecret(null);
+    const user = await api.post<SmsUser & { password?: string }>(path, { login, ...settingsBody(settings) });
+    setSecret({ label: t('users.created', { login: user.login }), password: user.password ?? '' });
     setLogin('');
-    setIps('');
-    setQuota('');
-    setCallback('');
+    setSettings(noSettings);
+  });
+
+  const save = edits.submit(async () => {
+    if (!editing) return;
+    setSecret(null);
+    const password = editing.newPassword ? newPassword() : undefined;
+    await api.patch<SmsUser>(`${path}/${encodeURIComponent(editing.login)}`, {
+      ...settingsBody(editing.settings),
+      ...(password ? { password } : {}),
+    });
+    if (password) setSecret({ label: t('users.passwordChanged', { login: editing.login }), password });
+    setEditing(null);
   });
 
   return (
@@ -45,10 +131,10 @@ export function UsersPage({ account }: { account: string }) {
       <h1>{t('users.title')}</h1>
       <p className="muted">{t('users.intro')}</p>
       <ErrorText error={users.error} />
-      {created && <OnceSecret label={t('users.created', { login: created.login })} value={created.password} />}
+      {secret && <OnceSecret label={secret.label} value={secret.password} />}
       <ListTable
         columns={[t('users.login'), t('users.ips'), t('users.quota'), t('users.callback'), t('tokens.created')]}
-        actionsLabel={t('common.delete')}
+        actionsLabel={t('common.actions')}
         empty={t('users.none')}
         list={users}
         row={(u, askRemove) => (
@@ -67,6 +153,13 @@ export function UsersPage({ account }: { account: string }) {
               <When iso={u.createdAt} />
             </td>
             <td className="actions-cell">
+              <button
+                type="button"
+                aria-label={`${t('users.edit')} ${u.login}`}
+                onClick={() => setEditing({ login: u.login, settings: settingsOf(u), newPassword: false })}
+              >
+                {t('users.edit')}
+              </button>{' '}
               <button type="button" className="danger" aria-label={`${t('common.delete')} ${u.login}`} onClick={askRemove}>
                 {t('common.delete')}
               </button>
@@ -80,33 +173,41 @@ export function UsersPage({ account }: { account: string }) {
         })}
         remove={(u) => api.delete(`${path}/${encodeURIComponent(u.login)}`)}
       />
-      <CardForm title={t('users.create')} submitLabel={t('common.create')} onSubmit={create}>
-        <div className="form-row">
-          <label>
-            {t('users.login')}
-            <input name="login" required minLength={3} maxLength={32} value={login} onChange={(e) => setLogin(e.target.value)} />
-          </label>
-          <label>
-            {t('users.quota')}
-            <input name="quota" type="number" min={0} step="any" value={quota} onChange={(e) => setQuota(e.target.value)} />
-            <span className="hint">{t('users.quotaHint')}</span>
-          </label>
+      {editing && (
+        <div ref={editForm}>
+          <CardForm
+            key={editing.login}
+            title={t('users.editTitle', { login: editing.login })}
+            submitLabel={t('common.save')}
+            onSubmit={save}
+            onCancel={() => setEditing(null)}
+            cancelLabel={t('common.cancel')}
+          >
+            <SettingsFields value={editing.settings} onChange={(v) => setEditing({ ...editing, settings: v })} />
+            <label className="check">
+              <input
+                type="checkbox"
+                name="newPassword"
+                checked={editing.newPassword}
+                onChange={(e) => setEditing({ ...editing, newPassword: e.target.checked })}
+              />{' '}
+              {t('users.newPassword')}
+            </label>
+            <ErrorText error={edits.error} />
+          </CardForm>
         </div>
-        <label>
-          {t('users.ips')}
-          <textarea name="ips" rows={2} value={ips} onChange={(e) => setIps(e.target.value)} />
-          <span className="hint">{t('users.ipsHint')}</span>
-        </label>
-        <label>
-          {t('users.callback')}
-          <input
-            name="callbackUrl"
-            type="url"
-            placeholder="https://example.com/sms-status"
-            value={callback}
-            onChange={(e) => setCallback(e.target.value)}
-          />
-        </label>
+      )}
+      <CardForm title={t('users.create')} submitLabel={t('common.create')} onSubmit={create}>
+        <SettingsFields
+          value={settings}
+          onChange={setSettings}
+          first={
+            <label>
+              {t('users.login')}
+              <input name="login" required minLength={3} maxLength={32} value={login} onChange={(e) => setLogin(e.target.value)} />
+            </label>
+          }
+        />
         <ErrorText error={error} />
       </CardForm>
     </section>
