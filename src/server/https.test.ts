@@ -127,6 +127,20 @@ describeEachDialectWithApp('http2sms, the API and the Manager over HTTPS', (ctx)
     for (const row of rows) expect(row).toMatchObject({ channel: 'http2sms', user: 'shop', message: 'Over TLS', receiver: '+33612345678' });
   });
 
+  it('signs in with a Secure session cookie (the HTTP port sets it without Secure unless configured)', async () => {
+    const email = `tls-${Date.now()}-${Math.random()}@example.com`;
+    await seedCustomerWithAccount(ctx.app, { email, password: TEST_PASSWORD });
+    const body = JSON.stringify({ email, password: TEST_PASSWORD });
+    const overTls = await fetchTls('/api/v1/auth/sign-in', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(overTls.status).toBe(200);
+    const cookie = String(overTls.headers['set-cookie']);
+    expect(cookie).toMatch(/^relais_session=/);
+    expect(cookie).toMatch(/; Secure/i);
+    expect(cookie).toMatch(/; HttpOnly/i);
+    const plain = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: TEST_PASSWORD } });
+    expect(String(plain.headers['set-cookie'])).not.toMatch(/; Secure/i);
+  });
+
   it('serves the Manager and refuses a wrong password as on the HTTP port', async () => {
     const page = await fetchTls('/');
     expect(page.status).toBe(200);

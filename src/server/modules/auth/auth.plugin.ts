@@ -5,18 +5,29 @@ import { SESSION_TTL_MS } from './auth.service.js';
 import { safeEqual } from './password.js';
 import type { Principal } from './principal.js';
 
-/** The Manager's session cookie: HttpOnly, SameSite=Lax, Path=/, Secure when `config.secureCookies`. */
+/**
+ * The Manager's session cookie: HttpOnly, SameSite=Lax, Path=/; Secure when the request came over TLS (the
+ * HTTPS port) or `config.secureCookies` says so (TLS ended by a proxy in front).
+ */
 export const SESSION_COOKIE = 'relais_session';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+const isSecure = (reply: FastifyReply, configured: boolean) => configured || reply.request.protocol === 'https';
+
 /** Sets (or refreshes) the session cookie for the session's full lifetime from now. */
-export function setSessionCookie(reply: FastifyReply, value: string, secure: boolean): void {
-  reply.setCookie(SESSION_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', secure, maxAge: SESSION_TTL_MS / 1000 });
+export function setSessionCookie(reply: FastifyReply, value: string, secureConfigured: boolean): void {
+  reply.setCookie(SESSION_COOKIE, value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: isSecure(reply, secureConfigured),
+    maxAge: SESSION_TTL_MS / 1000,
+  });
 }
 
-export function clearSessionCookie(reply: FastifyReply, secure: boolean): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+export function clearSessionCookie(reply: FastifyReply, secureConfigured: boolean): void {
+  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: isSecure(reply, secureConfigured) });
 }
 
 /** The request's principal, or UNAUTHENTICATED: for handlers that did not use `app.requireAuth`. */
