@@ -227,6 +227,36 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--id must be a token id') });
   }, 60_000);
 
+  it('list the accounts, and give or take back credits', async () => {
+    const account = 'sms-cr12345-1';
+    expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com', '--credits', '10')).code).toBe(0);
+    const listed = await relais('account', 'list');
+    expect(listed.stdout).toContain(`${account}  owner@example.com, 10 credits, Europe/Paris\n`);
+    const json = JSON.parse((await relais('account', 'list', '--json')).stdout);
+    expect(json).toContainEqual({ name: account, owner: 'owner@example.com', credits: 10, timezone: 'Europe/Paris', status: 'enable' });
+
+    expect(await relais('account', 'credit', '--name', account, '--add', '1000')).toMatchObject({
+      code: 0,
+      stdout: `Account ${account}: 10 → 1010 credits.\n`,
+    });
+    const removed = await relais('account', 'credit', '--name', account, '--remove', '9.5', '--json');
+    expect(JSON.parse(removed.stdout)).toEqual({ name: account, before: 1010, after: 1000.5 });
+    const tooMuch = await relais('account', 'credit', '--name', account, '--remove', '5000');
+    expect(tooMuch).toMatchObject({
+      code: 1,
+      stderr: `error: ${account} has 1000.5 credits: 5000 cannot be taken away (INSUFFICIENT_CREDITS)\n`,
+    });
+    const neither = await relais('account', 'credit', '--name', account);
+    expect(neither).toMatchObject({ code: 1, stderr: expect.stringContaining('Give --add N or --remove N') });
+    const negative = await relais('account', 'credit', '--name', account, '--add', '-3');
+    expect(negative).toMatchObject({ code: 1, stderr: expect.stringContaining('--add must be a number > 0, got "-3"') });
+    const unknown = await relais('account', 'credit', '--name', 'sms-zz00000-1', '--add', '1');
+    expect(unknown).toMatchObject({ code: 1, stderr: expect.stringContaining('(ACCOUNT_NOT_FOUND)') });
+    expect(JSON.parse((await relais('account', 'list', '--json')).stdout)).toContainEqual(
+      expect.objectContaining({ name: account, credits: 1000.5 }),
+    );
+  }, 60_000);
+
   it('explain bad input and exit 1', async () => {
     const badName = await relais('account', 'create', '--name', 'nope', '--owner', 'owner@example.com');
     expect(badName.code).toBe(1);

@@ -72,6 +72,16 @@ function tokenId(value: string): number {
   return n;
 }
 
+/** `--add 500`: a number > 0. */
+function positiveCredits(option: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+      throw new AppError('VALIDATION_FAILED', `${option} must be a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
 function credits(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < 0)
@@ -79,7 +89,7 @@ function credits(value: string): number {
   return n;
 }
 
-/** `customer create`, `account create`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
+/** `customer create`, `account create|list|credit`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
 export function registerAccountsCommands(program: Command): void {
   const customer = program.command('customer').description('customers (people who sign in to the Manager)');
   customer
@@ -124,6 +134,54 @@ export function registerAccountsCommands(program: Command): void {
         { name: created.name, owner: options.owner.trim().toLowerCase(), credits: created.credits, timezone: created.timezone },
         `Account ${created.name} created for ${options.owner} (${created.credits} credits, ${created.timezone}).`,
       );
+    });
+
+  account
+    .command('list')
+    .description('list every SMS account, with its owner and credits')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption) => {
+      const listed = await withContext(async ({ services }) => {
+        const accounts = await services.accounts.list(SYSTEM_ACTOR);
+        const owners = new Map<number, string>();
+        for (const a of accounts)
+          if (!owners.has(a.ownerId)) owners.set(a.ownerId, (await services.customers.findById(a.ownerId))?.email ?? '?');
+        return accounts.map((a) => ({
+          name: a.name,
+          owner: owners.get(a.ownerId) ?? '?',
+          credits: a.credits,
+          timezone: a.timezone,
+          status: a.status,
+        }));
+      });
+      printResult(
+        options,
+        listed,
+        listed.length
+          ? listed
+              .map((a) => `${a.name}  ${a.owner}, ${a.credits} credits, ${a.timezone}${a.status === 'enable' ? '' : `, ${a.status}`}`)
+              .join('\n')
+          : 'No SMS account yet (create one with: relais account create --name sms-ab12345-1 --owner …).',
+      );
+    });
+
+  account
+    .command('credit')
+    .description('give an account credits (--add), or take some back (--remove); sendings debit them')
+    .requiredOption('--name <name>', 'account name, e.g. sms-ab12345-1')
+    .option('--add <n>', 'credits to add', positiveCredits('--add'))
+    .option('--remove <n>', 'credits to take back (never below 0)', positiveCredits('--remove'))
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { name: string; add?: number; remove?: number }) => {
+      if ((options.add === undefined) === (options.remove === undefined))
+        throw new AppError('VALIDATION_FAILED', 'Give --add N or --remove N (one of them)');
+      const delta = options.add ?? -(options.remove ?? 0);
+      const {
+        account: changed,
+        before,
+        after,
+      } = await withContext(({ services }) => services.accounts.addCredits(SYSTEM_ACTOR, options.name, delta));
+      printResult(options, { name: changed.name, before, after }, `Account ${changed.name}: ${before} → ${after} credits.`);
     });
 
   const user = program.command('user').description('SMS users (logins for the API, http2sms and mail2sms)');

@@ -91,6 +91,28 @@ export function createAccountsRepository(db: Kysely<DB>) {
       return rows.map(toAccount);
     },
 
+    /** Every account, by name (the operator's list). */
+    async listAll(): Promise<Account[]> {
+      const rows = await db.selectFrom('accounts').select(COLUMNS).orderBy('name').execute();
+      return rows.map(toAccount);
+    },
+
+    /**
+     * Adds `delta` credits (negative: takes them away) in one statement, so that acceptances debiting the
+     * account meanwhile are never lost; never below 0. The new balance, or undefined when the account has
+     * fewer than `-delta` credits (or no longer exists).
+     */
+    async addCredits(id: number, delta: number): Promise<number | undefined> {
+      const row = await db
+        .updateTable('accounts')
+        .set((eb) => ({ credits: eb('credits', '+', delta) }))
+        .where('id', '=', id)
+        .where('credits', '>=', -delta)
+        .returning('credits')
+        .executeTakeFirst();
+      return row === undefined ? undefined : Number(row.credits);
+    },
+
     /** Applies `patch` and returns the account as it now is (undefined when it no longer exists). */
     async update(id: number, patch: AccountPatch): Promise<Account | undefined> {
       const set: Partial<Pick<AccountRow, 'description' | 'timezone' | 'default_country'>> = {};

@@ -169,14 +169,33 @@ export function createAccountsService(deps: {
       });
     },
 
-    /** The accounts `actor` may reach: a customer's own, a token's one. */
+    /** The accounts `actor` may reach: a customer's own, a token's one, every one for the operator. */
     async list(actor: Actor): Promise<Account[]> {
       if (actor.kind === 'customer') return accounts.listByOwner(actor.customerId);
       if (actor.kind === 'token') {
         const account = await accounts.findById(actor.accountId);
         return account ? [account] : [];
       }
-      throw new AppError('FORBIDDEN', 'Listing every account is not available');
+      return accounts.listAll(); // the operator (command line)
+    },
+
+    /**
+     * Gives an account credits (a negative `delta` takes them back): the operator's, from the command line,
+     * never a customer's or a token's. Answers the balance before and after (concurrent debits included).
+     */
+    async addCredits(actor: Actor, name: string, delta: number): Promise<{ account: Account; before: number; after: number }> {
+      if (actor.kind !== 'system') throw new AppError('FORBIDDEN', 'Credits are given by the operator (relais account credit)');
+      if (!Number.isFinite(delta) || delta === 0 || Math.abs(delta) > 1e12)
+        throw new AppError('VALIDATION_FAILED', `The credits to add or remove must be a number other than 0, got ${delta}`);
+      const account = await getAccount(actor, name);
+      const after = await accounts.addCredits(account.id, delta);
+      recent.delete(name);
+      if (after === undefined) {
+        const now = await accounts.findById(account.id);
+        if (!now) throw notFound(name);
+        throw new AppError('INSUFFICIENT_CREDITS', `${name} has ${now.credits} credits: ${-delta} cannot be taken away`);
+      }
+      return { account: { ...account, credits: after }, before: after - delta, after };
     },
 
     async get(actor: Actor, name: string): Promise<Account> {

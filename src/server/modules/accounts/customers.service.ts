@@ -31,6 +31,10 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
       return customers.any();
     },
 
+    async findById(id: number): Promise<Customer | undefined> {
+      return customers.findById(id);
+    },
+
     async getByEmail(email: string): Promise<Customer> {
       const customer = await customers.findByEmail(normalizeEmail(email));
       if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
