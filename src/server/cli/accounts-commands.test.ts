@@ -257,6 +257,43 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     );
   }, 60_000);
 
+  it('list the customers, and set a forgotten password: the old one refused, every session ended', async () => {
+    const email = 'forgetful@example.com';
+    expect((await relais('customer', 'create', '--email', email, '--password', 'first-password')).code).toBe(0);
+    expect((await relais('account', 'create', '--name', 'sms-fg12345-1', '--owner', email)).code).toBe(0);
+    expect((await relais('customer', 'list')).stdout).toContain(`${email}  sms-fg12345-1\n`);
+    expect(JSON.parse((await relais('customer', 'list', '--json')).stdout)).toContainEqual({
+      email,
+      createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      accounts: ['sms-fg12345-1'],
+    });
+
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const services = composeServices({ config: testConfig(), database, clock: systemClock });
+      const { cookie } = await services.auth.signIn(email, 'first-password');
+      expect(await services.auth.sessionPrincipal(cookie)).toBeDefined();
+      const reset = await relais('customer', 'password', '--email', 'Forgetful@Example.com');
+      expect(reset.code).toBe(0);
+      const password = /^Password of forgetful@example.com changed, every session ended; new password: ([A-Za-z0-9]{16})\.\n$/.exec(
+        reset.stdout,
+      )?.[1];
+      expect(password, reset.stdout).toBeDefined();
+      expect(await services.auth.sessionPrincipal(cookie)).toBeUndefined();
+      await expect(services.auth.signIn(email, 'first-password')).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+      expect((await services.auth.signIn(email, password!)).customer.email).toBe(email);
+      const given = await relais('customer', 'password', '--email', email, '--password', 'chosen-password', '--json');
+      expect(JSON.parse(given.stdout)).toEqual({ email });
+      expect((await services.auth.signIn(email, 'chosen-password')).customer.email).toBe(email);
+    } finally {
+      await database.close();
+    }
+    const unknown = await relais('customer', 'password', '--email', 'nobody@example.com');
+    expect(unknown).toMatchObject({ code: 1, stderr: 'error: No customer with e-mail nobody@example.com (CUSTOMER_NOT_FOUND)\n' });
+    const short = await relais('customer', 'password', '--email', email, '--password', 'short');
+    expect(short).toMatchObject({ code: 1, stderr: expect.stringContaining('8 to 256 characters') });
+  }, 60_000);
+
   it('explain bad input and exit 1', async () => {
     const badName = await relais('account', 'create', '--name', 'nope', '--owner', 'owner@example.com');
     expect(badName.code).toBe(1);

@@ -89,7 +89,7 @@ function credits(value: string): number {
   return n;
 }
 
-/** `customer create`, `account create|list|credit`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
+/** `customer create|list|password`, `account create|list|credit`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
 export function registerAccountsCommands(program: Command): void {
   const customer = program.command('customer').description('customers (people who sign in to the Manager)');
   customer
@@ -106,6 +106,45 @@ export function registerAccountsCommands(program: Command): void {
         options,
         { id: created.id, email: created.email, ...generated },
         `Customer ${created.email} created (id ${created.id})${options.password === undefined ? `; password: ${password}` : ''}.`,
+      );
+    });
+
+  customer
+    .command('list')
+    .description('list the customers and the SMS accounts they own')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption) => {
+      const listed = await withContext(async ({ services }) => {
+        const [customers, accounts] = await Promise.all([services.customers.list(), services.accounts.list(SYSTEM_ACTOR)]);
+        return customers.map((c) => ({
+          email: c.email,
+          createdAt: new Date(c.createdAt).toISOString(),
+          accounts: accounts.filter((a) => a.ownerId === c.id).map((a) => a.name),
+        }));
+      });
+      printResult(
+        options,
+        listed,
+        listed.length
+          ? listed.map((c) => `${c.email}  ${c.accounts.length ? c.accounts.join(', ') : 'no SMS account'}`).join('\n')
+          : 'No customer yet (create one with: relais customer create --email …).',
+      );
+    });
+
+  customer
+    .command('password')
+    .description('set a customer’s password (a generated one, printed once, when --password is omitted); signs them out everywhere')
+    .requiredOption('--email <email>', 'the customer’s e-mail')
+    .option('--password <password>', 'the new password (8 characters or more)')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { email: string; password?: string }) => {
+      const { customer: changed, password } = await withContext(({ services }) =>
+        services.customers.setPassword(options.email, options.password),
+      );
+      printResult(
+        options,
+        { email: changed.email, ...(password === undefined ? {} : { password }) },
+        `Password of ${changed.email} changed, every session ended${password === undefined ? '' : `; new password: ${password}`}.`,
       );
     });
 

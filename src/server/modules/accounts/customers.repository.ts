@@ -49,6 +49,20 @@ export function createCustomersRepository(db: Kysely<DB>) {
       return row && toCustomer(row);
     },
 
+    /** Every customer, by e-mail (the operator's list). */
+    async list(): Promise<Customer[]> {
+      return (await db.selectFrom('customers').select(COLUMNS).orderBy('email').execute()).map(toCustomer);
+    },
+
+    /** A new password hash, and every session of the customer ended, together; false when no such customer. */
+    async setPasswordEndingSessions(id: number, passwordHash: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const updated = await trx.updateTable('customers').set({ password_hash: passwordHash }).where('id', '=', id).executeTakeFirst();
+        await trx.deleteFrom('sessions').where('customer_id', '=', id).execute();
+        return Number(updated.numUpdatedRows) > 0;
+      });
+    },
+
     /** The customer with their password hash: only for signing in. */
     async findCredentialsByEmail(email: string): Promise<{ customer: Customer; passwordHash: string } | undefined> {
       const row = await db

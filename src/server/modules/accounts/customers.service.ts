@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import type { PasswordHasher } from '../auth/password.js';
+import { generatePassword, type PasswordHasher } from '../auth/password.js';
 import type { Customer, CustomersRepository } from './customers.repository.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -18,6 +18,11 @@ export function checkPassword(password: string): void {
 /** Customers (people who sign in to the Manager). Created by the operator (`relais customer create`). */
 export function createCustomersService(deps: { customers: CustomersRepository; hasher: PasswordHasher; clock: Clock }) {
   const { customers, hasher, clock } = deps;
+  async function getByEmail(email: string): Promise<Customer> {
+    const customer = await customers.findByEmail(normalizeEmail(email));
+    if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
+    return customer;
+  }
   return {
     async create(input: { email: string; password: string }): Promise<Customer> {
       const email = normalizeEmail(input.email);
@@ -31,15 +36,31 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
       return customers.any();
     },
 
+    /** Every customer (the operator's, from the command line). */
+    async list(): Promise<Customer[]> {
+      return customers.list();
+    },
+
+    /**
+     * Sets a customer's password (the operator's: a forgotten password), `password` or a generated one
+     * (returned once), and ends every session they had, in every process (sessions are read from the
+     * database at each request).
+     */
+    async setPassword(email: string, password?: string): Promise<{ customer: Customer; password?: string }> {
+      const customer = await getByEmail(email);
+      const generated = password === undefined ? generatePassword() : undefined;
+      const chosen = password ?? generated!;
+      checkPassword(chosen);
+      if (!(await customers.setPasswordEndingSessions(customer.id, await hasher.hash(chosen))))
+        throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
+      return generated === undefined ? { customer } : { customer, password: generated };
+    },
+
     async findById(id: number): Promise<Customer | undefined> {
       return customers.findById(id);
     },
 
-    async getByEmail(email: string): Promise<Customer> {
-      const customer = await customers.findByEmail(normalizeEmail(email));
-      if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
-      return customer;
-    },
+    getByEmail,
   };
 }
 

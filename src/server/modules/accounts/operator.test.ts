@@ -3,7 +3,7 @@ import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createSender, seedCustomerWithAccount } from '../../../../test/factories.js';
 import { SYSTEM_ACTOR } from './accounts.service.js';
 
-describeEachDialectWithApp("the operator's credits", (ctx) => {
+describeEachDialectWithApp("the operator's actions: credits, a customer's password", (ctx) => {
   const balance = async (name: string) => (await ctx.app.services.accounts.get(SYSTEM_ACTOR, name)).credits;
 
   it('adds and takes back credits exactly while jobs debit the account', async () => {
@@ -47,5 +47,22 @@ describeEachDialectWithApp("the operator's credits", (ctx) => {
     await expect(accounts.addCredits(SYSTEM_ACTOR, 'sms-zz99999-9', 1)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
     expect(await balance(s.account.name)).toBe(5);
     expect((await accounts.list(SYSTEM_ACTOR)).map((a) => a.name)).toContain(s.account.name);
+  });
+
+  it("sets a customer's password and ends their sessions, theirs only", async () => {
+    const s = await seedCustomerWithAccount(ctx.app);
+    const other = await seedCustomerWithAccount(ctx.app);
+    const { auth, customers } = ctx.app.services;
+    const mine = (await auth.signIn(s.customer.email, s.password)).cookie;
+    const theirs = (await auth.signIn(other.customer.email, other.password)).cookie;
+    const { password } = await customers.setPassword(s.customer.email.toUpperCase());
+    expect(password).toMatch(/^[A-Za-z0-9]{16}$/);
+    expect(await auth.sessionPrincipal(mine)).toBeUndefined();
+    expect(await auth.sessionPrincipal(theirs)).toBeDefined();
+    await expect(auth.signIn(s.customer.email, s.password)).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+    expect((await auth.signIn(s.customer.email, password!)).customer.id).toBe(s.customer.id);
+    expect((await customers.list()).map((c) => c.email)).toEqual(expect.arrayContaining([s.customer.email, other.customer.email]));
+    await expect(customers.setPassword('nobody@example.com', 'long-enough-1')).rejects.toMatchObject({ code: 'CUSTOMER_NOT_FOUND' });
+    await expect(customers.setPassword(s.customer.email, 'short')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
   });
 });
