@@ -277,18 +277,17 @@ export function registerAccountsCommands(program: Command): void {
       async (options: JsonOption & UserSettingOptions & { account: string; login: string; password?: string; newPassword?: boolean }) => {
         if (options.password !== undefined && options.newPassword)
           throw new AppError('VALIDATION_FAILED', 'Give --password or --new-password, not both');
-        const password = options.newPassword ? generatePassword() : options.password;
-        const changes = { password, ...userSettings(options) };
+        const changes = { password: options.password, generatePassword: options.newPassword, ...userSettings(options) };
         if (Object.values(changes).every((v) => v === undefined))
           throw new AppError('VALIDATION_FAILED', 'Nothing to change: give --password, --new-password, --ip, --quota or --callback-url');
-        const updated = await withContext(({ services }) =>
+        const { user: updated, password: generated } = await withContext(({ services }) =>
           services.smsUsers.update(SYSTEM_ACTOR, options.account, options.login, changes),
         );
-        const shown = options.newPassword ? { password } : {};
+        const what = generated !== undefined ? `; new password: ${generated}` : options.password !== undefined ? '; password changed' : '';
         printResult(
           options,
-          { account: options.account, ...userJson(updated), ...shown },
-          `SMS user ${updated.login} of ${options.account} changed${password === undefined ? '' : options.newPassword ? `; new password: ${password}` : '; password changed'} (${userText(updated)}).`,
+          { account: options.account, ...userJson(updated), ...(generated === undefined ? {} : { password: generated }) },
+          `SMS user ${updated.login} of ${options.account} changed${what} (${userText(updated)}).`,
         );
       },
     );

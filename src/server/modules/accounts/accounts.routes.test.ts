@@ -129,6 +129,18 @@ describeEachDialectWithApp(
       expect(patched.statusCode, patched.body).toBe(200);
       expect(patched.json()).toMatchObject({ login: 'changing', ipRestrictions: ['2001:db8::/32'], quota: null, callbackUrl: null });
       expect((await ctx.app.services.smsUsers.authenticate(owner.account.name, 'changing', 'a-new-password')).user.login).toBe('changing');
+      expect(patched.json().password).toBeUndefined();
+      // A generated password, answered once; the one before stops working.
+      const generated = await asOwner('PATCH', '/users/changing', { generatePassword: true });
+      expect(generated.statusCode, generated.body).toBe(200);
+      const { password } = generated.json();
+      expect(password).toMatch(/^[A-Za-z0-9]{16}$/);
+      expect((await ctx.app.services.smsUsers.authenticate(owner.account.name, 'changing', password)).user.login).toBe('changing');
+      await expect(ctx.app.services.smsUsers.authenticate(owner.account.name, 'changing', 'a-new-password')).rejects.toMatchObject({
+        code: 'INVALID_CREDENTIALS',
+      });
+      expect((await asOwner('GET', '/users/changing')).json().password).toBeUndefined();
+      expectError(await asOwner('PATCH', '/users/changing', { generatePassword: true, password: 'x-password' }), 400, 'VALIDATION_FAILED');
       expectError(await asOwner('PATCH', '/users/changing', { callbackUrl: 'not a url' }), 400, 'VALIDATION_FAILED');
       expectError(await asOwner('PATCH', '/users/nobody', { quota: 1 }), 404, 'USER_NOT_FOUND');
 

@@ -111,13 +111,17 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['users'],
-        summary: 'Changes the password, IP restrictions, quota or callback URL (null clears quota and callback)',
+        summary:
+          'Changes the password (given, or generated with generatePassword and answered once), IP restrictions, quota or callback URL (null clears quota and callback)',
         params: UserParams,
         body: UpdateSmsUserBody,
-        response: { 200: SmsUserSchema },
+        response: { 200: CreatedSmsUserSchema },
       },
     },
-    async (request) => smsUserView(await smsUsers.update(principalOf(request), request.params.account, request.params.login, request.body)),
+    async (request) => {
+      const { user, password } = await smsUsers.update(principalOf(request), request.params.account, request.params.login, request.body);
+      return password === undefined ? smsUserView(user) : { ...smsUserView(user), password };
+    },
   );
 
   app.delete(

@@ -83,6 +83,9 @@ export const CreateSmsUserBody = Type.Object(
 export const UpdateSmsUserBody = Type.Object(
   {
     password: Type.Optional(Password),
+    generatePassword: Type.Optional(
+      Type.Boolean({ description: 'true: a new password is generated and answered once (instead of `password`)' }),
+    ),
     ipRestrictions: Type.Optional(IpRestrictions),
     quota: Type.Optional(Quota),
     callbackUrl: Type.Optional(CallbackUrl),

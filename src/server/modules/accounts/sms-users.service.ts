@@ -95,6 +95,8 @@ export interface CreateSmsUserInput {
 
 export interface UpdateSmsUserInput {
   password?: string;
+  /** A new password generated (and returned once) instead of `password`. */
+  generatePassword?: boolean;
   ipRestrictions?: string[];
   quota?: number | null;
   callbackUrl?: string | null;
@@ -174,13 +176,25 @@ export function createSmsUsersService(deps: {
       return generated === undefined ? { user } : { user, password: generated };
     },
 
-    /** Changes the password, IP restrictions, quota or callback URL (`null` clears the last two). */
-    async update(actor: Actor, accountName: string, login: string, input: UpdateSmsUserInput): Promise<SmsUser> {
+    /**
+     * Changes the password (given, or generated and returned once), IP restrictions, quota or callback URL
+     * (`null` clears the last two).
+     */
+    async update(
+      actor: Actor,
+      accountName: string,
+      login: string,
+      input: UpdateSmsUserInput,
+    ): Promise<{ user: SmsUser; password?: string }> {
       const { account, user } = await getUser(actor, accountName, login, 'users:write');
+      if (input.generatePassword && input.password !== undefined)
+        throw new AppError('VALIDATION_FAILED', 'Give a password or ask for a generated one, not both');
+      const generated = input.generatePassword ? generatePassword() : undefined;
+      const password = input.password ?? generated;
       const patch: SmsUserPatch = {};
-      if (input.password !== undefined) {
-        checkPassword(input.password);
-        patch.passwordHash = await hasher.hash(input.password);
+      if (password !== undefined) {
+        checkPassword(password);
+        patch.passwordHash = await hasher.hash(password);
       }
       if (input.ipRestrictions !== undefined) patch.ipRestrictions = checkIpRestrictions(input.ipRestrictions);
       if (input.quota !== undefined) patch.quota = input.quota === null ? null : checkQuota(input.quota);
@@ -190,7 +204,7 @@ export function createSmsUsersService(deps: {
       forget(user.id);
       if (patch.passwordHash) verified.deleteWhere((v) => v.userId === user.id);
       if (!updated) throw notFound(login, account);
-      return updated;
+      return generated === undefined ? { user: updated } : { user: updated, password: generated };
     },
 
     /** Deletes the user and its tokens; its history stays (outgoing rows keep the login). */

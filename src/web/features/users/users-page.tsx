@@ -13,19 +13,6 @@ function lines(text: string): string[] {
     .filter(Boolean);
 }
 
-/** A password like the server's (`generatePassword`): 16 letters and digits, from the browser's CSPRNG. */
-function newPassword(): string {
-  const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
-  const out: string[] = [];
-  const bytes = new Uint8Array(64);
-  while (out.length < 16) {
-    crypto.getRandomValues(bytes);
-    // Below the largest multiple of the alphabet's size: every character equally likely.
-    for (const b of bytes) if (b < 256 - (256 % alphabet.length) && out.length < 16) out.push(alphabet[b % alphabet.length]);
-  }
-  return out.join('');
-}
-
 /** The settings an SMS user's forms edit, as typed (IPs one a line, empty quota = none). */
 interface SettingsInput {
   ips: string;
@@ -117,12 +104,11 @@ export function UsersPage({ account }: { account: string }) {
   const save = edits.submit(async () => {
     if (!editing) return;
     setSecret(null);
-    const password = editing.newPassword ? newPassword() : undefined;
-    await api.patch<SmsUser>(`${path}/${encodeURIComponent(editing.login)}`, {
+    const changed = await api.patch<SmsUser & { password?: string }>(`${path}/${encodeURIComponent(editing.login)}`, {
       ...settingsBody(editing.settings),
-      ...(password ? { password } : {}),
+      ...(editing.newPassword ? { generatePassword: true } : {}),
     });
-    if (password) setSecret({ label: t('users.passwordChanged', { login: editing.login }), password });
+    if (changed.password) setSecret({ label: t('users.passwordChanged', { login: editing.login }), password: changed.password });
     setEditing(null);
   });
 
