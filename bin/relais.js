@@ -4,7 +4,7 @@
 // step to remember, and a server that neither loads a TypeScript compiler nor keeps its work (an idle
 // server took ~130 MB of private memory through tsx, ~105 MB from the bundle; commands start faster).
 // RELAIS_FROM_SOURCE=1 runs the sources through tsx instead.
-import { readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { isMainThread, workerData } from 'node:worker_threads';
 
@@ -29,13 +29,6 @@ function newestSource() {
 }
 
 /**
- * Packages bundled into our own files rather than loaded from node_modules: pure JavaScript spread over
- * hundreds of small modules, which Node loads one file at a time (Kysely alone took 230 ms at every
- * start). The others stay external (native addons, files read at run time, worker threads of their own).
- */
-const BUNDLED_PACKAGES = ['kysely', '@sinclair/typebox', 'libphonenumber-js'];
-
-/**
  * Chunks shared by the entry points, or loaded only by the commands that need them (`serve`: Fastify, SMPP,
  * SMTP…): `chunk-….mjs` beside the entry points, at the sources' depth like them.
  */
@@ -56,10 +49,6 @@ function bundleTime() {
 async function runBundle() {
   if (bundleTime() < newestSource()) {
     const { build } = await import('esbuild');
-    const { dependencies } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));
-    const external = Object.keys(dependencies)
-      .filter((name) => !BUNDLED_PACKAGES.includes(name))
-      .flatMap((name) => [name, `${name}/*`]);
     // Built aside, then renamed into place (map first): processes starting at the same time never load a
     // half-written bundle.
     const aside = `${root}dist/server/.build-${process.pid}`;
@@ -72,7 +61,7 @@ async function runBundle() {
         platform: 'node',
         format: 'esm',
         target: 'node20',
-        external,
+        packages: 'external',
         // Each command loads what it uses: `relais --help` or `relais user list` no longer load Fastify,
         // the SMPP and SMTP servers (a command took ~1 s to start, 0.2 s now).
         splitting: true,
