@@ -42,6 +42,18 @@ describe('the HTTPS service credentials', () => {
     expect(Date.parse(new X509Certificate(renewed.cert).validTo)).toBeGreaterThan(Date.parse(x509.validTo));
   });
 
+  it('says what to do when the certificate cannot be written', async () => {
+    const dir = scratch();
+    const file = join(dir, 'not-a-directory');
+    writeFileSync(file, '');
+    // The data directory would be inside a file: it cannot be made.
+    const config = { ...noFiles, databaseUrl: `sqlite:${join(file, 'relais.db')}` };
+    await expect(loadTlsCredentials(config)).rejects.toThrow(ConfigError);
+    const refused = loadTlsCredentials(config);
+    await expect(refused).rejects.toThrow(`The HTTPS service's self-signed certificate cannot be written in ${file} (E`);
+    await expect(refused).rejects.toThrow('): set RELAIS_TLS_CERT and RELAIS_TLS_KEY, or leave https out of RELAIS_SERVICES');
+  });
+
   it('reads the configured files, and says clearly what is wrong with them', async () => {
     const dir = scratch();
     const made = await loadTlsCredentials({ ...noFiles, databaseUrl: `sqlite:${join(dir, 'x.db')}` });

@@ -98,14 +98,20 @@ export async function loadTlsCredentials(
       },
     ],
   });
-  mkdirSync(dir, { recursive: true });
-  // Written aside then renamed: another process starting at the same time never reads half a file.
-  const aside = `.${process.pid}.tmp`;
-  writeFileSync(keyFile + aside, made.private, { mode: 0o600 });
-  chmodSync(keyFile + aside, 0o600);
-  writeFileSync(certFile + aside, made.cert);
-  renameSync(keyFile + aside, keyFile);
-  renameSync(certFile + aside, certFile);
+  try {
+    mkdirSync(dir, { recursive: true });
+    // Written aside then renamed: another process starting at the same time never reads half a file.
+    const aside = `.${process.pid}.tmp`;
+    writeFileSync(keyFile + aside, made.private, { mode: 0o600 });
+    chmodSync(keyFile + aside, 0o600);
+    writeFileSync(certFile + aside, made.cert);
+    renameSync(keyFile + aside, keyFile);
+    renameSync(certFile + aside, certFile);
+  } catch (error) {
+    throw new ConfigError(
+      `The HTTPS service's self-signed certificate cannot be written in ${dir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): set RELAIS_TLS_CERT and RELAIS_TLS_KEY, or leave https out of RELAIS_SERVICES`,
+    );
+  }
   return {
     key: made.private,
     cert: made.cert,
