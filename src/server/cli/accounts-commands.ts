@@ -3,7 +3,7 @@ import { AppError } from '../errors.js';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import type { ApiToken } from '../modules/accounts/api-tokens.repository.js';
 import type { SmsUser } from '../modules/accounts/sms-users.repository.js';
-import { generatePassword } from '../modules/auth/password.js';
+import { givenOrGenerated } from '../modules/auth/password.js';
 import { printResult, withContext } from './context.js';
 
 interface JsonOption {
@@ -18,6 +18,16 @@ function ipList(value: string): string[] {
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
+}
+
+/** A parser of a number option: ≥ 0, or > 0 when `positive`. */
+function numberOption(option: string, positive = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (positive ? n <= 0 : n < 0))
+      throw new AppError('VALIDATION_FAILED', `${option} must be a number ${positive ? '> 0' : '≥ 0'}, got "${value}"`);
+    return n;
+  };
 }
 
 /** `--quota 500` or `--quota none` (commander keeps no null from a parser: "none" is turned into null by `cleared`). */
@@ -72,23 +82,6 @@ function tokenId(value: string): number {
   return n;
 }
 
-/** `--add 500`: a number > 0. */
-function positiveCredits(option: string) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
-      throw new AppError('VALIDATION_FAILED', `${option} must be a number > 0, got "${value}"`);
-    return n;
-  };
-}
-
-function credits(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new AppError('VALIDATION_FAILED', `--credits must be a number ≥ 0, got "${value}"`);
-  return n;
-}
-
 /** `customer create|list|password`, `account create|list|credit`, `user create|list|update|delete`, `sender add|list`, `token create|list|revoke`: the operator's set-up commands. */
 export function registerAccountsCommands(program: Command): void {
   const customer = program.command('customer').description('customers (people who sign in to the Manager)');
@@ -99,13 +92,12 @@ export function registerAccountsCommands(program: Command): void {
     .option('--password <password>', 'password (8 characters or more)')
     .option('--json', 'print JSON')
     .action(async (options: JsonOption & { email: string; password?: string }) => {
-      const password = options.password ?? generatePassword();
+      const { password, generated } = givenOrGenerated(options.password);
       const created = await withContext(({ services }) => services.customers.create({ email: options.email, password }));
-      const generated = options.password === undefined ? { password } : {};
       printResult(
         options,
-        { id: created.id, email: created.email, ...generated },
-        `Customer ${created.email} created (id ${created.id})${options.password === undefined ? `; password: ${password}` : ''}.`,
+        { id: created.id, email: created.email, ...(generated === undefined ? {} : { password: generated }) },
+        `Customer ${created.email} created (id ${created.id})${generated === undefined ? '' : `; password: ${generated}`}.`,
       );
     });
 
@@ -154,7 +146,7 @@ export function registerAccountsCommands(program: Command): void {
     .description('create an SMS account owned by a customer')
     .requiredOption('--name <name>', 'account name, e.g. sms-ab12345-1')
     .requiredOption('--owner <email>', "the owner's e-mail (a customer)")
-    .option('--credits <n>', 'initial credits', credits)
+    .option('--credits <n>', 'initial credits', numberOption('--credits'))
     .option('--timezone <zone>', 'IANA timezone (default: RELAIS_DEFAULT_TIMEZONE, Europe/Paris)')
     .option('--description <text>', 'description')
     .option('--json', 'print JSON')
@@ -181,10 +173,8 @@ export function registerAccountsCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: JsonOption) => {
       const listed = await withContext(async ({ services }) => {
-        const accounts = await services.accounts.list(SYSTEM_ACTOR);
-        const owners = new Map<number, string>();
-        for (const a of accounts)
-          if (!owners.has(a.ownerId)) owners.set(a.ownerId, (await services.customers.findById(a.ownerId))?.email ?? '?');
+        const [accounts, customers] = await Promise.all([services.accounts.list(SYSTEM_ACTOR), services.customers.list()]);
+        const owners = new Map(customers.map((c) => [c.id, c.email]));
         return accounts.map((a) => ({
           name: a.name,
           owner: owners.get(a.ownerId) ?? '?',
@@ -208,8 +198,8 @@ export function registerAccountsCommands(program: Command): void {
     .command('credit')
     .description('give an account credits (--add), or take some back (--remove); sendings debit them')
     .requiredOption('--name <name>', 'account name, e.g. sms-ab12345-1')
-    .option('--add <n>', 'credits to add', positiveCredits('--add'))
-    .option('--remove <n>', 'credits to take back (never below 0)', positiveCredits('--remove'))
+    .option('--add <n>', 'credits to add', numberOption('--add', true))
+    .option('--remove <n>', 'credits to take back (never below 0)', numberOption('--remove', true))
     .option('--json', 'print JSON')
     .action(async (options: JsonOption & { name: string; add?: number; remove?: number }) => {
       if ((options.add === undefined) === (options.remove === undefined))

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import { generatePassword, type PasswordHasher } from '../auth/password.js';
+import { givenOrGenerated, type PasswordHasher } from '../auth/password.js';
 import type { Customer, CustomersRepository } from './customers.repository.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -48,16 +48,11 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
      */
     async setPassword(email: string, password?: string): Promise<{ customer: Customer; password?: string }> {
       const customer = await getByEmail(email);
-      const generated = password === undefined ? generatePassword() : undefined;
-      const chosen = password ?? generated!;
+      const { password: chosen, generated } = givenOrGenerated(password);
       checkPassword(chosen);
       if (!(await customers.setPasswordEndingSessions(customer.id, await hasher.hash(chosen))))
         throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
       return generated === undefined ? { customer } : { customer, password: generated };
-    },
-
-    async findById(id: number): Promise<Customer | undefined> {
-      return customers.findById(id);
     },
 
     getByEmail,

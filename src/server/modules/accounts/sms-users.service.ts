@@ -2,7 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
-import { generatePassword, type PasswordHasher, sha256Hex } from '../auth/password.js';
+import { givenOrGenerated, type PasswordHasher, sha256Hex } from '../auth/password.js';
 import { privateHostOf } from '../dispatch/callback-address.js';
 import type { Account } from './accounts.repository.js';
 import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
@@ -161,8 +161,7 @@ export function createSmsUsersService(deps: {
       const account = await accounts.getAccount(actor, accountName);
       assertAllowed(actor, 'users:write');
       checkLogin(input.login);
-      const generated = input.password === undefined ? generatePassword() : undefined;
-      const password = input.password ?? generated!;
+      const { password, generated } = givenOrGenerated(input.password);
       checkPassword(password);
       const user = await users.insert({
         accountId: account.id,
@@ -189,8 +188,9 @@ export function createSmsUsersService(deps: {
       const { account, user } = await getUser(actor, accountName, login, 'users:write');
       if (input.generatePassword && input.password !== undefined)
         throw new AppError('VALIDATION_FAILED', 'Give a password or ask for a generated one, not both');
-      const generated = input.generatePassword ? generatePassword() : undefined;
-      const password = input.password ?? generated;
+      const { password, generated } = input.generatePassword
+        ? givenOrGenerated(undefined)
+        : { password: input.password, generated: undefined };
       const patch: SmsUserPatch = {};
       if (password !== undefined) {
         checkPassword(password);

@@ -48,6 +48,16 @@ export function generatePassword(length = 16): string {
   return out;
 }
 
+/**
+ * The password to set: `given`, or a generated one, then also returned as `generated` (to be shown once,
+ * never stored in clear): SMS users and customers, from the API, the Manager and the CLI.
+ */
+export function givenOrGenerated(given: string | undefined): { password: string; generated?: string } {
+  if (given !== undefined) return { password: given };
+  const generated = generatePassword();
+  return { password: generated, generated };
+}
+
 /** `bytes` random bytes as URL-safe base64 (no padding). */
 export function randomUrlSafe(bytes = 32): string {
   return randomBytes(bytes).toString('base64url');
