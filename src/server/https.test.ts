@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../test/app.js';
 import { createSender, createSmsUser, seedCustomerWithAccount, TEST_PASSWORD } from '../../test/factories.js';
+import { freePort, startRelaisProcess } from '../../test/relais-process.js';
 import { ConfigError } from './config.js';
 import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
 
@@ -20,6 +21,30 @@ afterAll(() => {
 });
 
 const noFiles = { tlsCertFile: null, tlsKeyFile: null };
+
+interface RequestInit {
+  method?: string;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+/** A request over TLS to 127.0.0.1:`port` that trusts only the certificate `ca`, for the name localhost. */
+function requestTls(port: number, ca: string, path: string, init: RequestInit = {}) {
+  return new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers, ca, servername: 'localhost' },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+      },
+    );
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
 
 describe('the HTTPS service credentials', () => {
   it('makes a self-signed certificate for localhost beside the database, its key private, and keeps it', async () => {
@@ -84,30 +109,7 @@ describeEachDialectWithApp('http2sms, the API and the Manager over HTTPS', (ctx)
     await listener?.close();
   });
 
-  /** A request over TLS that trusts only the self-signed certificate, for the name localhost. */
-  const fetchTls = (path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) =>
-    new Promise<{ status: number; body: string; headers: Record<string, unknown> }>((resolve, reject) => {
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: listener.port,
-          path,
-          method: init.method ?? 'GET',
-          headers: init.headers,
-          ca: tls.cert,
-          servername: 'localhost',
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8').on('data', (d: string) => {
-            body += d;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
-        },
-      );
-      req.on('error', reject);
-      req.end(init.body);
-    });
+  const fetchTls = (path: string, init: RequestInit = {}) => requestTls(listener.port, tls.cert, path, init);
 
   it('accepts http2sms GET and POST, recorded as sent through http2sms', async () => {
     const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 10 } });
@@ -160,4 +162,33 @@ describeEachDialectWithApp('http2sms, the API and the Manager over HTTPS', (ctx)
     const refused = await fetchTls('/cgi-bin/sms/http2sms.cgi?account=sms-zz99999-9&login=x&password=y&from=A&to=0612345678&message=m');
     expect(refused.body).toBe('KO\nWrong account, login or password');
   });
+});
+
+describe('relais serve with the https service (a real process, SQLite file)', () => {
+  it('listens on RELAIS_HTTPS_PORT with the certificate it made, prints its fingerprint, says smpp is not built, and stops', async () => {
+    const dir = scratch();
+    const httpsPort = await freePort();
+    const server = await startRelaisProcess({
+      databaseUrl: `sqlite:${join(dir, 'relais.db')}`,
+      carrier: 'simulator',
+      env: { RELAIS_SERVICES: 'http,https,smpp', RELAIS_HTTPS_PORT: String(httpsPort) },
+    });
+    try {
+      const certFile = join(dir, 'tls-self-signed.crt');
+      const cert = readFileSync(certFile, 'utf8');
+      const fingerprint = new X509Certificate(cert).fingerprint256;
+      expect(server.output()).toContain(
+        `HTTPS     https://localhost:${httpsPort}/  (self-signed certificate ${certFile}, SHA-256 ${fingerprint})`,
+      );
+      expect(server.warnings().map((w) => w.msg)).toContainEqual(expect.stringContaining('RELAIS_SERVICES names smpp'));
+      const page = await requestTls(httpsPort, cert, '/');
+      expect([page.status, page.body.includes('<title>Relais</title>')]).toEqual([200, true]);
+    } finally {
+      await server.stop();
+    }
+    // Stopped gracefully: the port is free again.
+    await expect(requestTls(httpsPort, readFileSync(join(dir, 'tls-self-signed.crt'), 'utf8'), '/')).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+  }, 120_000);
 });
