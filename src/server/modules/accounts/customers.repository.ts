@@ -54,7 +54,11 @@ export function createCustomersRepository(db: Kysely<DB>) {
       return (await db.selectFrom('customers').select(COLUMNS).orderBy('email').execute()).map(toCustomer);
     },
 
-    /** A new password hash, and every session of the customer ended, together; false when no such customer. */
+    /**
+     * A new password hash, and every session of the customer ended, together; false when no such customer.
+     * The sessions table is the auth module's: written here so that both changes are one transaction (a
+     * session outliving a password reset would keep a stolen cookie working).
+     */
     async setPasswordEndingSessions(id: number, passwordHash: string): Promise<boolean> {
       return db.transaction().execute(async (trx) => {
         const updated = await trx.updateTable('customers').set({ password_hash: passwordHash }).where('id', '=', id).executeTakeFirst();
