@@ -185,6 +185,21 @@ export interface CallbackOutboxRow {
   lease_until: number;
 }
 
+/** A delivery receipt owed to an SMS user's SMPP program (migration 0008). */
+export interface SmppReceiptRow {
+  id: Generated<number>;
+  outgoing_id: number;
+  account_id: number;
+  user_id: number;
+  /** JSON of the receipt (`SmppReceipt` in smpp-receipts.repository.ts), as of the status change that queued it. */
+  params: string;
+  created_at: number;
+  next_attempt_at: number;
+  attempts: number;
+  lease_owner: string | null;
+  lease_until: number;
+}
+
 /** Milliseconds in a day: `outgoing_days.day` is `created_at / DAY_MS` (UTC days since 1970). */
 export const DAY_MS = 86_400_000;
 
@@ -212,4 +227,5 @@ export interface DB {
   carrier_parts: CarrierPartRow;
   early_receipts: EarlyReceiptRow;
   callback_outbox: CallbackOutboxRow;
+  smpp_receipts: SmppReceiptRow;
 }
