@@ -245,6 +245,30 @@ export function createSmsUsersService(deps: {
       verified.set(key, { userId: found.user.id, passwordHash: found.passwordHash });
       return { account: account!, user: found.user };
     },
+
+    /**
+     * `authenticate` for a program connecting from `ip` (the channels: http2sms, mail2sms, SMPP), with its
+     * IP restrictions. Wrong credentials are one refusal, whichever of account, login or password was
+     * wrong. A client outside the user's allowed addresses is refused for its address whether or not the
+     * password was right, so that it cannot guess passwords from there. Unexpected errors are thrown.
+     */
+    async authenticateFrom(
+      accountName: string,
+      login: string,
+      password: string,
+      ip: string,
+    ): Promise<{ ok: true; account: Account; user: SmsUser } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
+      try {
+        const { account, user } = await this.authenticate(accountName, login, password);
+        if (!isIpAllowed(user.ipRestrictions, ip)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
+        return { ok: true, account, user };
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'INVALID_CREDENTIALS') throw error;
+        const user = await this.get(SYSTEM_ACTOR, accountName, login).catch(() => undefined);
+        if (user && !isIpAllowed(user.ipRestrictions, ip)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
+        return { ok: false, reason: 'BAD_CREDENTIALS' };
+      }
+    },
   };
 }
 

@@ -2,9 +2,9 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
-import { accountAccessFor, SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
-import { isIpAllowed, type SmsUsersService } from '../accounts/sms-users.service.js';
+import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
 import { MAX_MESSAGE_LENGTH, type SendInput, type SendingService } from '../sending/sending.service.js';
@@ -160,16 +160,10 @@ export function createHttp2smsService(deps: { smsUsers: SmsUsersService; sending
       request: CheckedRequest,
       ip: string,
     ): Promise<{ ok: true; access: AccountAccess } | (Refusal & { badCredentials?: true })> {
-      try {
-        const { account, user } = await smsUsers.authenticate(request.account, request.login, request.password);
-        if (!isIpAllowed(user.ipRestrictions, ip)) return ipRefused(ip);
-        return { ok: true, access: toAccess(account, user) };
-      } catch (error) {
-        if (!(error instanceof AppError) || error.code !== 'INVALID_CREDENTIALS') throw error;
-        const user = await smsUsers.get(SYSTEM_ACTOR, request.account, request.login).catch(() => undefined);
-        if (user && !isIpAllowed(user.ipRestrictions, ip)) return ipRefused(ip);
-        return { ...refuse(HTTP2SMS_STATUS.NOT_AUTHORISED, 'Wrong account, login or password'), badCredentials: true };
-      }
+      const found = await smsUsers.authenticateFrom(request.account, request.login, request.password, ip);
+      if (found.ok) return { ok: true, access: toAccess(found.account, found.user) };
+      if (found.reason === 'IP_NOT_ALLOWED') return ipRefused(ip);
+      return { ...refuse(HTTP2SMS_STATUS.NOT_AUTHORISED, 'Wrong account, login or password'), badCredentials: true };
     },
 
     /** Sends the checked request as `access` through the http2sms channel; all or nothing. */

@@ -2,9 +2,9 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
-import { accountAccessFor, SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
-import { isIpAllowed, type SmsUsersService } from '../accounts/sms-users.service.js';
+import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
 import type { SendInput, SendingService, SendReport } from '../sending/sending.service.js';
@@ -46,18 +46,10 @@ export function createMail2SmsService(deps: { smsUsers: SmsUsersService; sending
   const refuse = (reason: Mail2SmsRefusalReason, message: string): Mail2SmsRefusal => ({ ok: false, reason, message });
 
   async function authorize(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
-    const ipRefused = () => refuse('IP_NOT_ALLOWED', `IP address ${ip} is not allowed for this SMS user`);
-    try {
-      const { account, user } = await smsUsers.authenticate(request.account, request.login, request.password);
-      if (!isIpAllowed(user.ipRestrictions, ip)) return ipRefused();
-      return { ok: true, access: toAccess(account, user) };
-    } catch (error) {
-      if (!(error instanceof AppError) || error.code !== 'INVALID_CREDENTIALS') throw error;
-      // Outside the user's addresses, the answer is the same whatever the password: no guessing from there.
-      const user = await smsUsers.get(SYSTEM_ACTOR, request.account, request.login).catch(() => undefined);
-      if (user && !isIpAllowed(user.ipRestrictions, ip)) return ipRefused();
-      return refuse('BAD_CREDENTIALS', 'Wrong account, login or password');
-    }
+    const found = await smsUsers.authenticateFrom(request.account, request.login, request.password, ip);
+    if (found.ok) return { ok: true, access: toAccess(found.account, found.user) };
+    if (found.reason === 'IP_NOT_ALLOWED') return refuse('IP_NOT_ALLOWED', `IP address ${ip} is not allowed for this SMS user`);
+    return refuse('BAD_CREDENTIALS', 'Wrong account, login or password');
   }
 
   return {
