@@ -1,16 +1,25 @@
 import { Command, CommanderError } from 'commander';
 import { registerAccountsCommands } from './cli/accounts-commands.js';
 import { reportCliError } from './cli/context.js';
+import { registerCustomersCommands } from './cli/customers-commands.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerHistoryCommands } from './cli/history-commands.js';
 import { registerSendCommand } from './cli/send-command.js';
+import { registerSendersCommands } from './cli/senders-commands.js';
 import { registerServerCommands } from './cli/server-commands.js';
+import { registerTokensCommands } from './cli/tokens-commands.js';
+import { registerUsersCommands } from './cli/users-commands.js';
 
 /** The `relais` command line. Every command prints a clear result, or JSON with `--json`. */
 export function buildCli(): Command {
   const program = new Command('relais').description('Relais — self-hosted SMS platform').showHelpAfterError().exitOverride();
   registerServerCommands(program);
+  // The operator's set-up commands, in the order of a first set-up (and of `relais --help`).
+  registerCustomersCommands(program);
   registerAccountsCommands(program);
+  registerUsersCommands(program);
+  registerSendersCommands(program);
+  registerTokensCommands(program);
   registerSendCommand(program);
   registerHistoryCommands(program);
   registerDemoCommand(program);

@@ -3,8 +3,9 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
+import { describeEachDialect } from '../../../test/database.js';
 import { systemClock } from '../clock.js';
 import { openDatabase } from '../db/database.js';
 import { composeServices } from '../services.js';
@@ -308,5 +309,92 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     const missing = await relais('token', 'create');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("required option '--account <name>' not specified");
+  }, 60_000);
+});
+
+describeEachDialect('relais account credit --reason and account credit-history (real process)', (ctx) => {
+  const account = 'sms-ch12345-1';
+  const relais = async (...args: string[]) => {
+    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1' };
+    try {
+      const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
+
+  beforeAll(async () => {
+    const services = composeServices({ config: testConfig(), database: ctx.database, clock: systemClock });
+    await services.customers.create({ email: 'credits@example.com', password: 'credits-password' });
+    await services.accounts.create({ name: account, ownerEmail: 'credits@example.com', credits: 10 });
+  });
+
+  it('records each change with who made it, the balance after and the reason, and lists them newest first', async () => {
+    expect(await relais('account', 'credit-history', '--name', account)).toMatchObject({
+      code: 0,
+      stdout: `No credit change in ${account} (relais account credit --name ${account} --add N records one).\n`,
+    });
+    expect(await relais('account', 'credit', '--name', account, '--add', '1000', '--reason', 'December refill')).toMatchObject({
+      code: 0,
+      stdout: `Account ${account}: 10 → 1010 credits.\n`,
+    });
+    const removed = await relais('account', 'credit', '--name', account, '--remove', '9.5', '--json');
+    expect(JSON.parse(removed.stdout)).toEqual({ name: account, before: 1010, after: 1000.5 });
+    // Refused (more than the balance, a reason too long): nothing changed, nothing recorded.
+    expect(await relais('account', 'credit', '--name', account, '--remove', '5000')).toMatchObject({ code: 1 });
+    const tooLong = await relais('account', 'credit', '--name', account, '--add', '1', '--reason', 'x'.repeat(201));
+    expect(tooLong).toMatchObject({ code: 1, stderr: 'error: The reason must be at most 200 characters, got 201 (VALIDATION_FAILED)\n' });
+    const tooLongJson = await relais('account', 'credit', '--name', account, '--add', '1', '--reason', 'x'.repeat(201), '--json');
+    expect(JSON.parse(tooLongJson.stdout)).toEqual({
+      error: { code: 'VALIDATION_FAILED', message: 'The reason must be at most 200 characters, got 201' },
+    });
+
+    const listed = await relais('account', 'credit-history', '--name', account);
+    expect(listed.code).toBe(0);
+    const ts = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${ts}  -9\\.5 → 1000\\.5 credits, by operator\\n${ts}  \\+1000 → 1010 credits, by operator \\(December refill\\)\\n$`),
+    );
+    const json = JSON.parse((await relais('account', 'credit-history', '--name', account, '--json')).stdout);
+    expect(json).toEqual([
+      {
+        id: expect.any(Number),
+        createdAt: expect.stringMatching(/^\d{4}-/),
+        actor: 'operator',
+        delta: -9.5,
+        balanceAfter: 1000.5,
+        reason: null,
+      },
+      {
+        id: expect.any(Number),
+        createdAt: expect.stringMatching(/^\d{4}-/),
+        actor: 'operator',
+        delta: 1000,
+        balanceAfter: 1010,
+        reason: 'December refill',
+      },
+    ]);
+    expect(json[0].id).toBeGreaterThan(json[1].id);
+    const newest = JSON.parse((await relais('account', 'credit-history', '--name', account, '--limit', '1', '--json')).stdout);
+    expect(newest).toEqual([json[0]]);
+  }, 60_000);
+
+  it('refuses an unknown account and a bad limit, and exits 1', async () => {
+    const unknown = await relais('account', 'credit-history', '--name', 'sms-zz00000-1');
+    expect(unknown).toMatchObject({ code: 1, stderr: 'error: No SMS account named sms-zz00000-1 (ACCOUNT_NOT_FOUND)\n' });
+    const unknownJson = await relais('account', 'credit', '--name', 'sms-zz00000-1', '--add', '1', '--reason', 'test', '--json');
+    expect(unknownJson.code).toBe(1);
+    expect(JSON.parse(unknownJson.stdout)).toEqual({ error: { code: 'ACCOUNT_NOT_FOUND', message: 'No SMS account named sms-zz00000-1' } });
+    expect(await relais('account', 'credit-history', '--name', account, '--limit', '0')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('--limit must be a whole number ≥ 1, got "0"'),
+    });
+    expect(await relais('account', 'credit-history', '--name', account, '--limit', '1001')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('The limit must be a whole number from 1 to 1000'),
+    });
+    expect((await relais('account', 'credit-history')).code).toBe(2);
   }, 60_000);
 });

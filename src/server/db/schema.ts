@@ -119,6 +119,19 @@ export interface DeletionAuditRow {
   delete_job_id: number | null;
 }
 
+/** A change of an account's credits by the operator (migration 0009). */
+export interface CreditChangeRow {
+  id: Generated<number>;
+  account_id: number;
+  /** Who: "operator" (the command line). */
+  actor: string;
+  /** The credits added (negative: taken back), as applied. */
+  delta: number;
+  balance_after: number;
+  reason: string | null;
+  created_at: number;
+}
+
 export interface DeleteJobRow {
   id: Generated<number>;
   account_id: number;
@@ -221,6 +234,7 @@ export interface DB {
   outgoing: OutgoingRow;
   outgoing_days: OutgoingDayRow;
   deletion_audit: DeletionAuditRow;
+  credit_changes: CreditChangeRow;
   delete_jobs: DeleteJobRow;
   jobs: JobRow;
   dispatch_queue: DispatchQueueRow;

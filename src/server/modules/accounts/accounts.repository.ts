@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AccountRow, DB } from '../../db/schema.js';
+import type { AccountRow, CreditChangeRow, DB } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 
 /** An SMS account (billing unit) as the services see it. */
@@ -22,6 +22,20 @@ export interface AccountPatch {
   defaultCountry?: string;
 }
 
+/** One change of an account's credits by the operator, as its audit trail (`credit_changes`) keeps it. */
+export interface CreditChange {
+  id: number;
+  accountId: number;
+  /** Who: see `auditActor` (accounts.service.ts). */
+  actor: string;
+  /** The credits added (negative: taken back), as applied. */
+  delta: number;
+  /** The balance right after the change (debits made meanwhile included). */
+  balanceAfter: number;
+  reason: string | null;
+  createdAt: number;
+}
+
 /** True for a unique-constraint violation on either dialect (SQLite or PostgreSQL 23505). */
 export function isUniqueViolation(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
@@ -42,6 +56,20 @@ function toAccount(row: Row): Account {
     credits: row.credits,
     timezone: row.timezone,
     defaultCountry: row.default_country,
+    createdAt: row.created_at,
+  };
+}
+
+const CHANGE_COLUMNS = ['id', 'account_id', 'actor', 'delta', 'balance_after', 'reason', 'created_at'] as const;
+
+function toCreditChange(row: Pick<Selectable<CreditChangeRow>, (typeof CHANGE_COLUMNS)[number]>): CreditChange {
+  return {
+    id: row.id,
+    accountId: row.account_id,
+    actor: row.actor,
+    delta: row.delta,
+    balanceAfter: row.balance_after,
+    reason: row.reason,
     createdAt: row.created_at,
   };
 }
@@ -99,18 +127,51 @@ export function createAccountsRepository(db: Kysely<DB>) {
 
     /**
      * Adds `delta` credits (negative: takes them away) in one statement, so that acceptances debiting the
-     * account meanwhile are never lost; never below 0. The new balance, or undefined when the account has
-     * fewer than `-delta` credits (or no longer exists).
+     * account meanwhile are never lost; never below 0. The change goes to the audit trail
+     * (`credit_changes`) in the same transaction: never a change without its row, nor the reverse. The
+     * change as recorded (`balanceAfter`: the new balance), or undefined when the account has fewer than
+     * `-delta` credits (or no longer exists): then nothing is written.
      */
-    async addCredits(id: number, delta: number): Promise<number | undefined> {
-      const row = await db
-        .updateTable('accounts')
-        .set((eb) => ({ credits: eb('credits', '+', delta) }))
-        .where('id', '=', id)
-        .where('credits', '>=', -delta)
-        .returning('credits')
-        .executeTakeFirst();
-      return row === undefined ? undefined : Number(row.credits);
+    async addCredits(
+      id: number,
+      delta: number,
+      audit: { actor: string; reason: string | null; createdAt: number },
+    ): Promise<CreditChange | undefined> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('accounts')
+          .set((eb) => ({ credits: eb('credits', '+', delta) }))
+          .where('id', '=', id)
+          .where('credits', '>=', -delta)
+          .returning('credits')
+          .executeTakeFirst();
+        if (row === undefined) return undefined;
+        const change = await trx
+          .insertInto('credit_changes')
+          .values({
+            account_id: id,
+            actor: audit.actor,
+            delta,
+            balance_after: Number(row.credits),
+            reason: audit.reason,
+            created_at: audit.createdAt,
+          })
+          .returning(CHANGE_COLUMNS)
+          .executeTakeFirstOrThrow();
+        return toCreditChange(change);
+      });
+    },
+
+    /** The newest credit changes of an account, newest first. */
+    async listCreditChanges(accountId: number, limit: number): Promise<CreditChange[]> {
+      const rows = await db
+        .selectFrom('credit_changes')
+        .select(CHANGE_COLUMNS)
+        .where('account_id', '=', accountId)
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toCreditChange);
     },
 
     /** Applies `patch` and returns the account as it now is (undefined when it no longer exists). */

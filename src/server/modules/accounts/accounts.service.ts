@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { isValidTimeZoneName } from '../../time-zone.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
-import type { Account, AccountPatch, AccountsRepository } from './accounts.repository.js';
+import type { Account, AccountPatch, AccountsRepository, CreditChange } from './accounts.repository.js';
 import type { CustomersRepository } from './customers.repository.js';
 
 /**
@@ -22,6 +22,20 @@ export const RECENT_READ_TTL_MS = 2_000;
 export type Actor = Principal | { kind: 'system' };
 
 export const SYSTEM_ACTOR: Actor = Object.freeze({ kind: 'system' });
+
+/** How audit trails name an actor: "customer:<email>", "token:<id>", or "operator" (the command line). */
+export function auditActor(actor: Actor): string {
+  if (actor.kind === 'customer') return `customer:${actor.email}`;
+  if (actor.kind === 'token') return `token:${actor.tokenId}`;
+  return 'operator';
+}
+
+/** The longest reason a credit change may carry (`relais account credit --reason`), in characters. */
+export const CREDIT_REASON_MAX_LENGTH = 200;
+
+/** How many credit changes one read answers: by default, and at most. */
+export const CREDIT_CHANGES_DEFAULT_LIMIT = 50;
+export const CREDIT_CHANGES_MAX_LIMIT = 1000;
 
 /** What an actor may do inside an SMS account. */
 export type Permission =
@@ -79,6 +93,17 @@ function checkCountry(code: string): string {
 function checkDescription(description: string): string {
   if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
   return description;
+}
+
+/** A credit change's reason: one line of at most CREDIT_REASON_MAX_LENGTH characters; null when none. */
+function checkReason(reason: string | undefined): string | null {
+  const trimmed = reason?.trim() ?? '';
+  if (trimmed === '') return null;
+  const length = [...trimmed].length;
+  if (length > CREDIT_REASON_MAX_LENGTH)
+    throw new AppError('VALIDATION_FAILED', `The reason must be at most ${CREDIT_REASON_MAX_LENGTH} characters, got ${length}`);
+  if (/\p{Cc}/u.test(trimmed)) throw new AppError('VALIDATION_FAILED', 'The reason must be one line of text, without control characters');
+  return trimmed;
 }
 
 function notFound(name: string): AppError {
@@ -143,7 +168,7 @@ export function createAccountsService(deps: {
       const account = await getAccount(principal, accountName, { recent: true });
       const user =
         principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin ?? '' } : null;
-      return accountAccessFor(account, user, principal.kind === 'customer' ? `customer:${principal.email}` : `token:${principal.tokenId}`);
+      return accountAccessFor(account, user, auditActor(principal));
     },
 
     /** Creates an SMS account (operator only: the CLI). */
@@ -181,21 +206,39 @@ export function createAccountsService(deps: {
 
     /**
      * Gives an account credits (a negative `delta` takes them back): the operator's, from the command line,
-     * never a customer's or a token's. Answers the balance before and after (concurrent debits included).
+     * never a customer's or a token's. Answers the balance before and after (concurrent debits included),
+     * and the change as its audit trail records it, with the actor and the optional `reason`.
      */
-    async addCredits(actor: Actor, name: string, delta: number): Promise<{ account: Account; before: number; after: number }> {
+    async addCredits(
+      actor: Actor,
+      name: string,
+      delta: number,
+      options: { reason?: string } = {},
+    ): Promise<{ account: Account; before: number; after: number; change: CreditChange }> {
       if (actor.kind !== 'system') throw new AppError('FORBIDDEN', 'Credits are given by the operator (relais account credit)');
       if (!Number.isFinite(delta) || delta === 0 || Math.abs(delta) > 1e12)
         throw new AppError('VALIDATION_FAILED', `The credits to add or remove must be a number other than 0, got ${delta}`);
+      const reason = checkReason(options.reason);
       const account = await getAccount(actor, name);
-      const after = await accounts.addCredits(account.id, delta);
+      const change = await accounts.addCredits(account.id, delta, { actor: auditActor(actor), reason, createdAt: clock.now() });
       recent.delete(name);
-      if (after === undefined) {
+      if (change === undefined) {
         const now = await accounts.findById(account.id);
         if (!now) throw notFound(name);
         throw new AppError('INSUFFICIENT_CREDITS', `${name} has ${now.credits} credits: ${-delta} cannot be taken away`);
       }
-      return { account: { ...account, credits: after }, before: after - delta, after };
+      const after = change.balanceAfter;
+      return { account: { ...account, credits: after }, before: after - change.delta, after, change };
+    },
+
+    /** An account's credit changes, newest first: the operator's to read, like the changes themselves. */
+    async listCreditChanges(actor: Actor, name: string, limit = CREDIT_CHANGES_DEFAULT_LIMIT): Promise<CreditChange[]> {
+      if (actor.kind !== 'system')
+        throw new AppError('FORBIDDEN', 'The credit history is read by the operator (relais account credit-history)');
+      if (!Number.isInteger(limit) || limit < 1 || limit > CREDIT_CHANGES_MAX_LIMIT)
+        throw new AppError('VALIDATION_FAILED', `The limit must be a whole number from 1 to ${CREDIT_CHANGES_MAX_LIMIT}, got ${limit}`);
+      const account = await getAccount(actor, name);
+      return accounts.listCreditChanges(account.id, limit);
     },
 
     async get(actor: Actor, name: string): Promise<Account> {

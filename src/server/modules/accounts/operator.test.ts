@@ -1,6 +1,8 @@
+import { InsertQueryNode, type KyselyPlugin } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createSender, seedCustomerWithAccount } from '../../../../test/factories.js';
+import { createAccountsRepository } from './accounts.repository.js';
 import { SYSTEM_ACTOR } from './accounts.service.js';
 
 describeEachDialectWithApp("the operator's actions: credits, a customer's password", (ctx) => {
@@ -27,6 +29,90 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
     expect(await balance(s.account.name)).toBe(100 + 30 - 10 - 20);
     const given = await accounts.addCredits(SYSTEM_ACTOR, s.account.name, 0.5);
     expect(given).toMatchObject({ before: 100, after: 100.5 });
+
+    // The audit trail holds exactly the 41 changes made, as each call answered them, newest first.
+    const made = [...(results.slice(0, 40) as (typeof given)[]), given].map((r) => r.change);
+    const audited = await accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name, 1000);
+    expect(audited).toEqual([...made].sort((a, b) => b.id - a.id));
+    expect(audited.filter((c) => c.delta === 1)).toHaveLength(30);
+    expect(audited.filter((c) => c.delta === -1)).toHaveLength(10);
+    expect(audited.every((c) => c.actor === 'operator' && c.reason === null && c.accountId === s.account.id)).toBe(true);
+    // Each balance after is the real one: in the order of the changes, the balance before one is the
+    // balance after the previous one less the debits committed in between (1 credit each, 20 in all).
+    const chronological = [...audited].reverse();
+    const debitsBetween = chronological.map((c, i) => (i === 0 ? 100 : chronological[i - 1]!.balanceAfter) - (c.balanceAfter - c.delta));
+    expect(debitsBetween.every((n) => Number.isInteger(n) && n >= 0)).toBe(true);
+    expect(debitsBetween.reduce((sum, n) => sum + n, 0)).toBe(20);
+  });
+
+  it('audits each credit change with its actor, delta, balance after and reason; a refused one leaves no trace', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 5 } });
+    const { accounts } = ctx.app.services;
+    const history = () => accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name);
+    await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, -6)).rejects.toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
+    await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, 1, { reason: 'x'.repeat(201) })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: 'The reason must be at most 200 characters, got 201',
+    });
+    await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, 1, { reason: 'two\nlines' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    expect(await history()).toEqual([]);
+    expect(await balance(s.account.name)).toBe(5);
+
+    // The whole balance taken back: the change recorded is what was removed, down to 0.
+    const emptied = await accounts.addCredits(SYSTEM_ACTOR, s.account.name, -5, { reason: '  refund of an unused pack  ' });
+    expect(emptied).toMatchObject({ before: 5, after: 0 });
+    expect(await history()).toEqual([
+      {
+        id: emptied.change.id,
+        accountId: s.account.id,
+        actor: 'operator',
+        delta: -5,
+        balanceAfter: 0,
+        reason: 'refund of an unused pack',
+        createdAt: expect.any(Number),
+      },
+    ]);
+    const given = await accounts.addCredits(SYSTEM_ACTOR, s.account.name, 2.25, { reason: 'é'.repeat(200) });
+    expect(given.change).toMatchObject({ delta: 2.25, balanceAfter: 2.25, reason: 'é'.repeat(200) });
+
+    // Ten removals of 1 race for 2.25 credits: two are made and audited, the others refused and not.
+    const raced = await Promise.allSettled(Array.from({ length: 10 }, () => accounts.addCredits(SYSTEM_ACTOR, s.account.name, -1)));
+    expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    expect(raced.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
+      Array(8).fill('INSUFFICIENT_CREDITS'),
+    );
+    expect(await balance(s.account.name)).toBe(0.25);
+    expect((await history()).map((c) => [c.delta, c.balanceAfter])).toEqual([
+      [-1, 0.25],
+      [-1, 1.25],
+      [2.25, 2.25],
+      [-5, 0],
+    ]);
+    expect((await accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name, 1)).map((c) => c.balanceAfter)).toEqual([0.25]);
+    for (const bad of [0, 1001, 1.5])
+      await expect(accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name, bad)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    const token = (await ctx.app.services.apiTokens.verify(s.token))!;
+    await expect(accounts.listCreditChanges(token, s.account.name)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(accounts.listCreditChanges(SYSTEM_ACTOR, 'sms-zz99999-9')).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
+  });
+
+  it('never changes the credits without their audit row: a failed audit write undoes the change', async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 7 } });
+    const failingAudit: KyselyPlugin = {
+      transformQuery: ({ node }) => {
+        if (InsertQueryNode.is(node)) throw new Error('audit write failed');
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    };
+    const rows = createAccountsRepository(ctx.database.db.withPlugin(failingAudit));
+    await expect(rows.addCredits(s.account.id, 3, { actor: 'operator', reason: null, createdAt: Date.now() })).rejects.toThrow(
+      'audit write failed',
+    );
+    expect(await balance(s.account.name)).toBe(7);
+    expect(await ctx.app.services.accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name)).toEqual([]);
   });
 
   it('never goes below 0, refuses bad amounts, and is not for customers or tokens', async () => {
