@@ -11,7 +11,7 @@ describe('configuration from the environment', () => {
       smtpPort: 2525,
       host: '127.0.0.1',
       carrier: 'simulator',
-      services: ['http', 'https', 'smtp', 'dispatcher'],
+      services: ['http', 'https', 'smtp', 'smpp', 'dispatcher'],
       csvDownloadLimit: 2000,
       defaultTimeZone: 'Europe/Paris',
       tlsCertFile: null,
@@ -19,7 +19,7 @@ describe('configuration from the environment', () => {
       creditRates: { default: 1 },
       callbackPrivate: false,
     });
-    expect(DEFAULT_SERVICES).not.toContain('smpp');
+    expect(DEFAULT_SERVICES).toEqual(['http', 'https', 'smtp', 'smpp', 'dispatcher']);
     expect(Object.isFrozen(config)).toBe(true);
   });
 
@@ -45,7 +45,6 @@ describe('configuration from the environment', () => {
       defaultTimeZone: 'America/New_York',
       callbackPrivate: true,
     });
-    // Named, smpp is accepted (relais serve says it is not built).
     expect(loadConfig({ RELAIS_SERVICES: 'smpp,http' }).services).toEqual(['smpp', 'http']);
   });
 

@@ -2,11 +2,8 @@ import { isValidTimeZoneName } from './time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
 export const SERVICES = ['http', 'https', 'smtp', 'smpp', 'dispatcher'] as const;
-/**
- * What a process runs when RELAIS_SERVICES is not set: every service this version has. `smpp` (the SMPP
- * server for customers' programs) is not built yet: named, it is accepted and `relais serve` says so.
- */
-export const DEFAULT_SERVICES: readonly (typeof SERVICES)[number][] = SERVICES.filter((s) => s !== 'smpp');
+/** What a process runs when RELAIS_SERVICES is not set: every service. */
+export const DEFAULT_SERVICES: readonly (typeof SERVICES)[number][] = SERVICES;
 export type Service = (typeof SERVICES)[number];
 
 export interface Config {

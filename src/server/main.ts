@@ -11,6 +11,7 @@ import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './h
 import { startDispatchThread } from './modules/dispatch/dispatch-thread.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
+import { startSmppServer } from './modules/smpp/smpp.server.js';
 import type { Services } from './services.js';
 
 function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: TlsCredentials | null): string {
@@ -26,11 +27,16 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
       `  HTTPS     https://localhost:${config.httpsPort}/  (${tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`})`,
     );
   }
+  if (config.services.includes('smpp')) {
+    lines.push(
+      `  SMPP      ${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${config.smppPort}  (bind with system_id ACCOUNT:LOGIN of an SMS user)`,
+    );
+  }
   if (demo) {
     lines.push(
       `  Sign in   ${demo.email} / ${demo.password}`,
       `  Account   ${demo.account} (${demo.messages} sample messages in its history)`,
-      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms and mail2sms)`,
+      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms, mail2sms and SMPP: system_id ${demo.account}:${demo.smsUser})`,
     );
   } else {
     lines.push('  Sign in   with your customer e-mail and password (create one: npx relais customer create --email … --password …)');
@@ -93,11 +99,6 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   } else {
     await app.ready();
   }
-  if (config.services.includes('smpp'))
-    logger.warn(
-      { port: config.smppPort },
-      'RELAIS_SERVICES names smpp: the SMPP server for customers’ programs is not part of this version, nothing listens on RELAIS_SMPP_PORT',
-    );
   const tls = config.services.includes('https') ? await loadTlsCredentials(config) : null;
   const https = tls ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
   const resumed = await app.services.history.resumeDeleteJobs();
@@ -105,6 +106,9 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
+    : null;
+  const smppServer = config.services.includes('smpp')
+    ? await startSmppServer({ services: app.services, log: logger, port: config.smppPort, host: config.host })
     : null;
   process.stdout.write(banner(config, demo, tls));
 
@@ -114,6 +118,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     closing = true;
     logger.info({ signal }, 'closing');
     await mail2sms?.close();
+    await smppServer?.close();
     await https?.close();
     await app.close();
     await dispatching?.stop();

@@ -171,7 +171,8 @@ const fr = {
   'send.invalid': 'Numéros refusés : {list}',
   'send.seeHistory': 'Voir l’historique',
   'users.title': 'Utilisateurs SMS',
-  'users.intro': 'Les utilisateurs SMS permettent à vos programmes d’envoyer par l’API, HTTP2SMS et Mail2SMS.',
+  'users.intro':
+    'Les utilisateurs SMS permettent à vos programmes d’envoyer par l’API, HTTP2SMS, Mail2SMS et SMPP (system_id COMPTE:LOGIN).',
   'users.login': 'Identifiant',
   'users.ips': 'Restrictions IP',
   'users.ipsHint': 'Adresses ou plages CIDR, une par ligne ; vide = toutes',
@@ -391,7 +392,7 @@ const en: Messages = {
   'send.invalid': 'Refused numbers: {list}',
   'send.seeHistory': 'See the history',
   'users.title': 'SMS users',
-  'users.intro': 'SMS users let your programs send through the API, HTTP2SMS and Mail2SMS.',
+  'users.intro': 'SMS users let your programs send through the API, HTTP2SMS, Mail2SMS and SMPP (system_id ACCOUNT:LOGIN).',
   'users.login': 'Login',
   'users.ips': 'IP restrictions',
   'users.ipsHint': 'Addresses or CIDR ranges, one a line; empty = any',

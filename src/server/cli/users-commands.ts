@@ -59,9 +59,9 @@ function userText(user: SmsUser): string {
   return `IP: ${ips}; quota: ${q}; callback: ${user.callbackUrl ?? 'none'}`;
 }
 
-/** `user create|list|update|delete`: the SMS users of an account (logins for the API, http2sms and mail2sms). */
+/** `user create|list|update|delete`: the SMS users of an account (logins for the API, http2sms, mail2sms and SMPP). */
 export function registerUsersCommands(program: Command): void {
-  const user = program.command('user').description('SMS users (logins for the API, http2sms and mail2sms)');
+  const user = program.command('user').description('SMS users (logins for the API, http2sms, mail2sms and SMPP)');
   user
     .command('create')
     .description('create an SMS user (prints a generated password when --password is omitted)')

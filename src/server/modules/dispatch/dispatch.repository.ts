@@ -7,6 +7,7 @@ import type { Database } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import type { Receipt } from '../carriers/carrier.js';
 import { COLUMNS, toOutgoing } from '../history/outgoing.repository.js';
+import { queueSmppReceipts } from '../smpp/smpp-receipts.repository.js';
 
 /** A due message claimed by a dispatcher: what the carrier needs, plus the queue's attempt count. */
 export interface ClaimedMessage {
@@ -75,6 +76,9 @@ interface CallbackTarget {
   tag: string;
   account_id: number;
   user_id: number | null;
+  /** Read for the SMPP server's receipts (queueSmppReceipts). */
+  channel: string;
+  job_id: number | null;
 }
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
@@ -94,7 +98,7 @@ function byId(ids: readonly number[], values: readonly (string | number | null)[
  * once per batch (`queueCallbacks`), not by scalar subqueries for every row.
  */
 function returningTarget() {
-  return ['outgoing.id', 'outgoing.tag', 'outgoing.account_id', 'outgoing.user_id'] as const;
+  return ['outgoing.id', 'outgoing.tag', 'outgoing.account_id', 'outgoing.user_id', 'outgoing.channel', 'outgoing.job_id'] as const;
 }
 
 /** OVH callback parameters (OVH-COMPAT §5) for a status change, plus Relais' `status` and `tag`. */
@@ -315,7 +319,10 @@ export function createDispatchRepository(database: Database) {
     return receipts.map((r) => messageOf.get(r.carrierMessageId));
   }
 
-  /** Queues a callback outbox row for each event whose message has a callback URL (the SMS user's, else the account's). */
+  /**
+   * Queues a callback outbox row for each event whose message has a callback URL (the SMS user's, else
+   * the account's), and the SMPP receipts owed.
+   */
   async function queueCallbacks(trx: Trx, events: readonly (StatusEvent & { target: CallbackTarget })[], now: number): Promise<number> {
     if (events.length === 0) return 0;
     const accounts = new Map<number, { timezone: string; callback_url: string | null }>();
@@ -347,6 +354,8 @@ export function createDispatchRepository(database: Database) {
       ];
     });
     for (const c of chunks(rows)) await trx.insertInto('callback_outbox').values(c).execute();
+    // The receipts owed to programs that submitted over SMPP, in the same transaction.
+    await queueSmppReceipts(trx, events, now);
     return rows.length;
   }
 

@@ -26,6 +26,8 @@ export interface SendInput {
   priority?: 'high' | 'medium' | 'low' | 'veryLow';
   coding?: '7bit' | '8bit';
   class?: 'flash' | 'phoneDisplay' | 'sim' | 'toolkit';
+  /** SMPP: the program asked for delivery receipts (registered_delivery): of every final status, or of failures only. */
+  receipt?: 'final' | 'failure';
 }
 
 /** The sending report (OVH's shape, plus what Relais adds). */
@@ -239,6 +241,7 @@ export function createSendingService(deps: SendingServiceDeps) {
           coding: input.coding ?? null,
           senderForResponse: input.senderForResponse ?? false,
           noStopClause: input.noStopClause ?? false,
+          ...(input.receipt ? { receipt: input.receipt } : {}),
         },
         now,
       });

@@ -1,0 +1,489 @@
+import { createConnection } from 'node:net';
+import smpp from 'smpp';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDialectWithApp } from '../../../../test/app.js';
+import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
+import { SmppClient as Client } from '../../../../test/smpp-client.js';
+import { systemClock } from '../../clock.js';
+import type { Account } from '../accounts/accounts.repository.js';
+import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
+import { type Dispatching, startDispatching } from '../dispatch/dispatching.js';
+import { type SmppServer, startSmppServer } from './smpp.server.js';
+import { createSmppReceiptsRepository } from './smpp-receipts.repository.js';
+
+const PASSWORD = 'smpp-pass-2024';
+const E = smpp.errors;
+const silentLog = { debug() {}, info() {}, warn() {}, error() {} };
+
+describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
+  let server: SmppServer;
+  let account: Account;
+  let poor: Account;
+  let userId: number;
+  const clients: Client[] = [];
+  const log = memoryLog();
+  const open = async (port = server.port) => {
+    const c = await Client.open(port);
+    clients.push(c);
+    return c;
+  };
+  const bound = async (mode = 'bind_transceiver', systemId = `${account.name}:shop`, password = PASSWORD) => {
+    const c = await open();
+    const resp = await c.request(mode, { system_id: systemId, password });
+    expect(resp.command_status, 'bind').toBe(E.ESME_ROK);
+    return c;
+  };
+  const row = (id: string | number) =>
+    ctx.database.db
+      .selectFrom('outgoing')
+      .select([
+        'id',
+        'receiver',
+        'sender',
+        'message',
+        'channel',
+        'user_login',
+        'user_id',
+        'status',
+        'encoding',
+        'parts',
+        'deferred_until',
+        'valid_until',
+        'created_at',
+        'job_id',
+      ])
+      .where('id', '=', Number(id))
+      .executeTakeFirst();
+  const state = async () => {
+    const { db } = ctx.database;
+    const count = async (table: 'outgoing' | 'dispatch_queue' | 'jobs') =>
+      Number(
+        (
+          await db
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const credits = await db.selectFrom('accounts').select(['id', 'credits']).orderBy('id').execute();
+    return {
+      outgoing: await count('outgoing'),
+      queued: await count('dispatch_queue'),
+      jobs: await count('jobs'),
+      credits: credits.map((c) => Number(c.credits)),
+    };
+  };
+  /** Submits and expects `status`, with nothing written or debited. */
+  async function expectRefused(c: Client, fields: Record<string, unknown>, status: number) {
+    const before = await state();
+    const resp = await c.request('submit_sm', fields);
+    expect(resp.command_status).toBe(status);
+    expect(await state()).toEqual(before);
+  }
+
+  beforeAll(async () => {
+    account = await createAccount(ctx.app, { credits: 1000 });
+    await createSender(ctx.app, account, { sender: 'MyShop' });
+    userId = (await createSmsUser(ctx.app, account, { login: 'shop', password: PASSWORD })).id;
+    await createSmsUser(ctx.app, account, { login: 'other', password: PASSWORD });
+    await createSmsUser(ctx.app, account, { login: 'fenced', password: PASSWORD, ipRestrictions: ['192.0.2.0/24'] });
+    poor = await createAccount(ctx.app, { credits: 0 });
+    await createSender(ctx.app, poor, { sender: 'MyShop' });
+    await createSmsUser(ctx.app, poor, { login: 'shop', password: PASSWORD });
+    server = await startSmppServer({
+      services: ctx.app.services,
+      log: log.log,
+      port: 0,
+      host: '127.0.0.1',
+      receiptPollMs: 20,
+      partsTimeoutMs: 300,
+    });
+  });
+  // Each test's connections end with it: a receipt goes to any receiver bind of its SMS user.
+  afterEach(async () => {
+    for (const c of clients.splice(0)) {
+      c.close();
+      await c.closed();
+    }
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  describe('binds', () => {
+    it('binds an SMS user as transceiver with system_id "account:login", or with system_type the account', async () => {
+      const c = await open();
+      const resp = await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD });
+      expect([resp.command_status, resp.system_id]).toEqual([E.ESME_ROK, 'Relais']);
+      const t = await open();
+      expect(
+        (await t.request('bind_transmitter', { system_id: 'shop', system_type: account.name, password: PASSWORD })).command_status,
+      ).toBe(E.ESME_ROK);
+      expect((await t.request('bind_receiver', { system_id: 'shop', system_type: account.name, password: PASSWORD })).command_status).toBe(
+        E.ESME_RALYBND,
+      );
+    });
+
+    it('answers the same status for a wrong password, an unknown login and an unknown account', async () => {
+      for (const systemId of [`${account.name}:shop`, `${account.name}:nobody`, 'sms-zz99999-9:shop']) {
+        const c = await open();
+        const resp = await c.request('bind_transceiver', {
+          system_id: systemId,
+          password: systemId.endsWith(':shop') ? 'wrong' : PASSWORD,
+        });
+        expect(resp.command_status, systemId).toBe(E.ESME_RINVPASWD);
+      }
+    });
+
+    it('refuses an address outside the SMS user’s IP restrictions, whatever the password', async () => {
+      for (const password of [PASSWORD, 'wrong']) {
+        const c = await open();
+        expect((await c.request('bind_transceiver', { system_id: `${account.name}:fenced`, password })).command_status).toBe(
+          E.ESME_RBINDFAIL,
+        );
+      }
+    });
+
+    it('refuses every command but binds and enquire_link before a bind, and unknown commands with generic_nack', async () => {
+      const c = await open();
+      expect((await c.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+      expect(
+        (await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '33612345678', short_message: 'x' })).command_status,
+      ).toBe(E.ESME_RINVBNDSTS);
+      expect((await c.request('query_sm', { message_id: '1' })).command_status).toBe(E.ESME_RINVBNDSTS);
+      const nack = await new Promise<smpp.PDU>((resolve) => {
+        c.session.once('generic_nack', resolve);
+        const raw = Buffer.alloc(16);
+        raw.writeUInt32BE(16, 0);
+        raw.writeUInt32BE(0x00000077, 4);
+        raw.writeUInt32BE(99, 12);
+        c.session.socket.write(raw);
+      });
+      expect([nack.command_status, nack.sequence_number]).toEqual([E.ESME_RINVCMDID, 99]);
+    });
+
+    it('refuses binds unchecked after too many failures from one address in a minute', async () => {
+      const strict = await startSmppServer({
+        services: ctx.app.services,
+        log: silentLog,
+        port: 0,
+        host: '127.0.0.1',
+        bindFailuresPerMinute: 2,
+      });
+      try {
+        const statuses: number[] = [];
+        for (const password of ['bad-1', 'bad-2', PASSWORD]) {
+          const c = await open(strict.port);
+          statuses.push((await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password })).command_status);
+        }
+        expect(statuses).toEqual([E.ESME_RINVPASWD, E.ESME_RINVPASWD, E.ESME_RBINDFAIL]);
+      } finally {
+        await strict.close();
+      }
+    });
+
+    it('answers unbind and closes the connection', async () => {
+      const c = await bound();
+      expect((await c.request('unbind')).command_status).toBe(E.ESME_ROK);
+      await c.closed();
+    });
+  });
+
+  describe('submit_sm', () => {
+    it('stores one pending smpp message of the SMS user, debited, and answers its id once committed', async () => {
+      const c = await bound('bind_transmitter');
+      const before = await state();
+      const resp = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        dest_addr_ton: 1,
+        destination_addr: '33612345678',
+        short_message: 'Code: 1234 {ok}',
+      });
+      expect(resp.command_status).toBe(E.ESME_ROK);
+      expect(await row(resp.message_id as string)).toMatchObject({
+        receiver: '+33612345678',
+        sender: 'MyShop',
+        message: 'Code: 1234 {ok}', // as written: no STOP mention added
+        channel: 'smpp',
+        user_login: 'shop',
+        status: 'pending',
+        encoding: 'gsm7',
+        parts: 1,
+      });
+      expect(Number((await row(resp.message_id as string))?.user_id)).toBe(userId);
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.queued - before.queued, after.jobs - before.jobs]).toEqual([1, 1, 1]);
+      expect(after.credits[0]).toBe(before.credits[0] - 1);
+    });
+
+    it('reads UCS-2, Latin-1, message_payload and national receivers', async () => {
+      const c = await bound();
+      const ucs2 = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '0612345601',
+        short_message: 'Привет 🎉',
+        data_coding: 8,
+      });
+      expect(await row(ucs2.message_id as string)).toMatchObject({ receiver: '+33612345601', message: 'Привет 🎉', encoding: 'ucs2' });
+      const latin = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345602',
+        short_message: 'Crème brûlée',
+        data_coding: 3,
+      });
+      // û is not in the GSM alphabet.
+      expect(await row(latin.message_id as string)).toMatchObject({ message: 'Crème brûlée', encoding: 'ucs2' });
+      const gsm = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345602',
+        short_message: 'Crème à 5 £',
+        data_coding: 3,
+      });
+      expect(await row(gsm.message_id as string)).toMatchObject({ message: 'Crème à 5 £', encoding: 'gsm7' });
+      const long = `${'Un long message. '.repeat(20)}Fin`;
+      const payload = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        dest_addr_ton: 1,
+        destination_addr: '33612345603',
+        message_payload: long,
+      });
+      expect(await row(payload.message_id as string)).toMatchObject({ message: long, parts: 3 });
+    });
+
+    it('puts concatenated parts together: every part answered with the one message’s id once the last arrives', async () => {
+      const c = await bound();
+      const part = (ref: number, seq: number, text: string) => ({
+        source_addr: 'MyShop',
+        dest_addr_ton: 1,
+        destination_addr: '33612345604',
+        esm_class: 0x40,
+        short_message: { udh: Buffer.from([0x05, 0x00, 0x03, ref, 3, seq]), message: text },
+      });
+      const answered: smpp.PDU[] = [];
+      const first = c.request('submit_sm', part(9, 1, 'Première partie, ')).then((p) => answered.push(p));
+      const third = c.request('submit_sm', part(9, 3, 'et la fin.')).then((p) => answered.push(p));
+      // enquire_link is answered after the server read both parts: they are held, nothing is stored.
+      await c.request('enquire_link');
+      expect(answered).toEqual([]);
+      const none = await ctx.database.db.selectFrom('outgoing').select('id').where('receiver', '=', '+33612345604').execute();
+      expect(none).toEqual([]);
+      const second = await c.request('submit_sm', part(9, 2, 'puis la deuxième, '));
+      await Promise.all([first, third]);
+      expect([...answered, second].map((p) => [p.command_status, p.message_id])).toEqual([
+        [E.ESME_ROK, second.message_id],
+        [E.ESME_ROK, second.message_id],
+        [E.ESME_ROK, second.message_id],
+      ]);
+      expect(await row(second.message_id as string)).toMatchObject({ message: 'Première partie, puis la deuxième, et la fin.', parts: 1 });
+
+      const sar = (seq: number, text: string) => ({
+        source_addr: 'MyShop',
+        destination_addr: '+33612345605',
+        short_message: text,
+        sar_msg_ref_num: 0x1234,
+        sar_total_segments: 2,
+        sar_segment_seqnum: seq,
+      });
+      const [a, b] = await Promise.all([c.request('submit_sm', sar(2, 'world')), c.request('submit_sm', sar(1, 'hello '))]);
+      expect(a.message_id).toBe(b.message_id);
+      expect(await row(a.message_id as string)).toMatchObject({ message: 'hello world' });
+    });
+
+    it('fails the parts of a message whose other parts never come, storing nothing', async () => {
+      const c = await bound();
+      const before = await state();
+      const resp = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345606',
+        esm_class: 0x40,
+        short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 77, 2, 1]), message: 'alone' },
+      });
+      expect(resp.command_status).toBe(E.ESME_RSUBMITFAIL);
+      expect(await state()).toEqual(before);
+      expect(log.lines.map((l) => (l.obj as { reason?: string }).reason)).toContainEqual(expect.stringMatching(/only 1 of the 2 parts/));
+    });
+
+    it('keeps the schedule and validity times', async () => {
+      const c = await bound();
+      const at = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
+      const resp = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345607',
+        short_message: 'Later',
+        schedule_delivery_time: at,
+        validity_period: new Date(at.getTime() + 2 * 3_600_000),
+      });
+      const stored = await row(resp.message_id as string);
+      expect(Number(stored?.deferred_until)).toBe(at.getTime());
+      expect(Number(stored?.valid_until)).toBe(at.getTime() + 2 * 3_600_000);
+    });
+
+    it('refuses with the status that says why, writing and debiting nothing', async () => {
+      const c = await bound();
+      const ok = { source_addr: 'MyShop', destination_addr: '+33612345608', short_message: 'x' };
+      await expectRefused(c, { ...ok, source_addr: 'Unknown' }, E.ESME_RINVSRCADR);
+      await expectRefused(c, { ...ok, destination_addr: '12' }, E.ESME_RINVDSTADR);
+      await expectRefused(c, { ...ok, short_message: '' }, E.ESME_RINVMSGLEN);
+      await expectRefused(c, { ...ok, short_message: 'y'.repeat(10), message_payload: 'z'.repeat(6000) }, E.ESME_RINVMSGLEN);
+      await expectRefused(c, { ...ok, message_payload: 'z'.repeat(6000), short_message: '' }, E.ESME_RINVMSGLEN);
+      await expectRefused(c, { ...ok, short_message: Buffer.from([0xde, 0xad]), data_coding: 4 }, E.ESME_RINVDCS);
+      await expectRefused(c, { ...ok, validity_period: new Date(Date.now() - 60_000) }, E.ESME_RINVEXPIRY);
+      const broke = await bound('bind_transceiver', `${poor.name}:shop`);
+      await expectRefused(broke, ok, E.ESME_RSUBMITFAIL);
+      const rx = await bound('bind_receiver');
+      await expectRefused(rx, ok, E.ESME_RINVBNDSTS);
+      expect((await c.request('submit_multi', { source_addr: 'MyShop', short_message: 'x' })).command_status).toBe(E.ESME_RINVCMDID);
+    });
+
+    it('closes a connection that sends an undecodable PDU, and goes on serving others', async () => {
+      const c = await bound();
+      const raw = Buffer.alloc(16);
+      raw.writeUInt32BE(0x7fffffff, 0); // longer than any PDU may be
+      c.session.socket.write(raw);
+      await c.closed();
+      const other = await bound();
+      expect((await other.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+    });
+
+    it('survives a raw socket sending garbage and leaving', async () => {
+      const socket = createConnection({ host: '127.0.0.1', port: server.port });
+      await new Promise((resolve) => socket.once('connect', resolve));
+      socket.end(Buffer.from([0, 0, 0, 20, 0, 0, 0, 4, 1, 2, 3]));
+      await new Promise((resolve) => socket.once('close', resolve));
+      const other = await bound();
+      expect((await other.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+    });
+  });
+
+  describe('query_sm and cancel_sm', () => {
+    it('answers the state of the SMS user’s own messages only', async () => {
+      const c = await bound();
+      const sent = await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345609', short_message: 'Query me' });
+      const q = await c.request('query_sm', { message_id: sent.message_id, source_addr: 'MyShop' });
+      expect([q.command_status, q.message_id, q.message_state, q.final_date]).toEqual([E.ESME_ROK, sent.message_id, 1, '']);
+      const other = await bound('bind_transceiver', `${account.name}:other`);
+      expect((await other.request('query_sm', { message_id: sent.message_id })).command_status).toBe(E.ESME_RQUERYFAIL);
+      expect((await c.request('query_sm', { message_id: 'abc' })).command_status).toBe(E.ESME_RQUERYFAIL);
+    });
+
+    it('cancels a pending message: not sent, credits given back; a message not pending is refused', async () => {
+      const c = await bound();
+      const later = new Date(Date.now() + 3_600_000);
+      const sent = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345610',
+        short_message: 'Cancel me',
+        schedule_delivery_time: later,
+      });
+      const before = await state();
+      const other = await bound('bind_transceiver', `${account.name}:other`);
+      expect((await other.request('cancel_sm', { message_id: sent.message_id })).command_status).toBe(E.ESME_RCANCELFAIL);
+      expect((await c.request('cancel_sm', { message_id: sent.message_id, source_addr: 'MyShop' })).command_status).toBe(E.ESME_ROK);
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.queued - before.queued, after.credits[0] - before.credits[0]]).toEqual([-1, -1, 1]);
+      expect((await c.request('cancel_sm', { message_id: sent.message_id })).command_status).toBe(E.ESME_RCANCELFAIL);
+      const audit = await ctx.database.db
+        .selectFrom('deletion_audit')
+        .select(['actor', 'ids'])
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
+      expect(audit).toEqual({ actor: 'user:shop', ids: JSON.stringify([Number(sent.message_id)]) });
+    });
+  });
+
+  describe('delivery receipts', () => {
+    let dispatching: Dispatching;
+    beforeAll(async () => {
+      dispatching = await startDispatching({
+        carrierSpec: 'simulator?receipt_delay=10',
+        services: ctx.app.services,
+        clock: systemClock,
+        log: silentLog,
+      });
+    });
+    afterAll(async () => {
+      await dispatching?.stop();
+    });
+    const receipts = () => createSmppReceiptsRepository(ctx.database);
+    const statusOf = async (id: unknown) => (await row(id as string))?.status;
+
+    it('sends a receipt for a final status on the SMS user’s receiver bind, and forgets it once answered', async () => {
+      const tx = await bound('bind_transmitter');
+      const rx = await bound('bind_receiver');
+      const sent = await tx.request('submit_sm', {
+        source_addr: 'MyShop',
+        dest_addr_ton: 1,
+        destination_addr: '33612345611',
+        short_message: 'Receipt please',
+        registered_delivery: 1,
+      });
+      const receipt = await waitFor(() => rx.delivered.find((p) => p.receipted_message_id === sent.message_id), 'the receipt');
+      expect(receipt.esm_class).toBe(0x04);
+      expect(receipt.message_state).toBe(2);
+      expect([receipt.source_addr, receipt.destination_addr]).toEqual(['33612345611', 'MyShop']);
+      expect((receipt.short_message as { message: string }).message).toMatch(
+        new RegExp(
+          `^id:${sent.message_id} sub:001 dlvrd:001 submit date:\\d{10} done date:\\d{10} stat:DELIVRD err:000 text:Receipt please$`,
+        ),
+      );
+      expect(await statusOf(sent.message_id)).toBe('delivered');
+      await waitFor(async () => (await receipts().pendingFor(userId)).length === 0, 'the answered receipt to go');
+    });
+
+    it('with registered_delivery 2, sends failures only', async () => {
+      const c = await bound();
+      const fine = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345612',
+        short_message: 'ok',
+        registered_delivery: 2,
+      });
+      const bad = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612340000',
+        short_message: 'ko',
+        registered_delivery: 2,
+      });
+      const receipt = await waitFor(() => c.delivered.find((p) => p.receipted_message_id === bad.message_id), 'the failure receipt');
+      expect(receipt.message_state).toBe(5);
+      expect((receipt.short_message as { message: string }).message).toMatch(/stat:UNDELIV err:003 /);
+      await waitFor(async () => (await statusOf(fine.message_id)) === 'delivered', 'the other message delivered');
+      expect(c.delivered.map((p) => p.receipted_message_id)).not.toContain(fine.message_id);
+      const none = await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345613', short_message: 'no receipt' });
+      await waitFor(async () => (await statusOf(none.message_id)) === 'delivered', 'a message without receipt delivered');
+      expect(c.delivered.map((p) => p.receipted_message_id)).not.toContain(none.message_id);
+    });
+
+    it('keeps receipts while no receiver is bound, sends them at the next bind, and tries a refused one again', async () => {
+      const tx = await bound('bind_transmitter', `${account.name}:other`);
+      const sent = await tx.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345614',
+        short_message: 'Kept',
+        registered_delivery: 1,
+      });
+      await waitFor(async () => (await statusOf(sent.message_id)) === 'delivered', 'delivered');
+      const otherId = Number((await row(sent.message_id as string))?.user_id);
+      const kept = await waitFor(async () => (await receipts().pendingFor(otherId))[0], 'the receipt kept');
+      expect(kept.receipt).toMatchObject({
+        id: sent.message_id,
+        status: 'delivered',
+        receiver: '+33612345614',
+        sender: 'MyShop',
+        text: 'Kept',
+      });
+
+      const rx = await open();
+      rx.refuseNextDeliver = E.ESME_RX_T_APPN;
+      expect((await rx.request('bind_receiver', { system_id: `${account.name}:other`, password: PASSWORD })).command_status).toBe(
+        E.ESME_ROK,
+      );
+      await waitFor(() => rx.delivered.length === 1, 'the receipt sent at bind');
+      const retried = await waitFor(
+        async () => (await receipts().pendingFor(otherId)).find((r) => r.attempts === 1),
+        'the refused receipt kept',
+      );
+      expect(retried.receipt.id).toBe(sent.message_id);
+    });
+  });
+});

@@ -1,0 +1,587 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import smpp from 'smpp';
+import type { Services } from '../../services.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
+import type { AccountAccess } from '../auth/principal.js';
+import { createSmppService } from './smpp.service.js';
+import { type DecodedSubmit, decodeSubmit, receiptDeliverSm, type SmppStatusName, type SubmitRefusal } from './smpp-messages.js';
+import { createSmppReceiptsRepository, type DueReceipt } from './smpp-receipts.repository.js';
+
+export interface SmppServerLog {
+  debug(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface SmppServerOptions {
+  services: Pick<Services, 'smsUsers' | 'sending' | 'history' | 'clock' | 'database'>;
+  log: SmppServerLog;
+  /** 0 picks a free port (tests). */
+  port: number;
+  host: string;
+  /** Connections at once (default 1000); more are refused by the listener. */
+  maxSessions?: number;
+  /** A connection that has not bound within this time is closed (default 30 s). */
+  bindTimeoutMs?: number;
+  /** After this long without a PDU from the program, the server sends enquire_link; twice as long, it closes (default 60 s). */
+  enquireLinkMs?: number;
+  /** The parts of a concatenated message must all arrive within this time (default 60 s). */
+  partsTimeoutMs?: number;
+  /** Receipts (deliver_sm) awaiting their answer on one connection at most (default 10). */
+  receiptWindow?: number;
+  /** How often owed receipts are looked for (default 250 ms). */
+  receiptPollMs?: number;
+  /** Receipts no program took within this time are dropped (default 72 hours). */
+  receiptTtlMs?: number;
+  /** Failed binds from one address in a minute before its binds are refused unchecked (default 10). */
+  bindFailuresPerMinute?: number;
+  /** On close, how long submits being accepted may take before connections are cut (default 10 s). */
+  closeTimeoutMs?: number;
+}
+
+export interface SmppServer {
+  port: number;
+  /** Stops accepting connections, answers the submits being accepted, unbinds and closes every connection. */
+  close(): Promise<void>;
+}
+
+type BindMode = 'transmitter' | 'receiver' | 'transceiver';
+
+interface Bound {
+  mode: BindMode;
+  access: AccountAccess;
+  userId: number;
+  login: string;
+}
+
+/** The parts of one concatenated message received so far, with the submit_sm PDUs to answer once it is whole. */
+interface PartGroup {
+  total: number;
+  parts: (DecodedSubmit | undefined)[];
+  got: number;
+  pdus: smpp.PDU[];
+  startedAt: number;
+}
+
+interface Connection {
+  id: number;
+  session: smpp.Session;
+  ip: string;
+  openedAt: number;
+  lastSeen: number;
+  enquirePending: boolean;
+  bound: Bound | null;
+  /** Submits being accepted (answered when their commit is done). */
+  inFlight: number;
+  parts: Map<string, PartGroup>;
+  heldParts: number;
+  /** Receipts sent and not yet answered, by outbox id. */
+  receiptsOut: Set<number>;
+  closed: boolean;
+}
+
+/** Submits being accepted on one connection before it is read no further (resumed at half). */
+const MAX_IN_FLIGHT = 512;
+/** Parts of concatenated messages held on one connection at most. */
+const MAX_HELD_PARTS = 2_000;
+const LEASE_MS = 60_000;
+const PURGE_EVERY_MS = 10 * 60_000;
+
+function statusCode(name: SmppStatusName): number {
+  const code = smpp.errors[name];
+  if (code === undefined) throw new Error(`unknown SMPP status ${name}`);
+  return code;
+}
+
+/** `YYMMDDhhmmss000+` (SMPP absolute time, UTC): query_sm_resp's final_date. */
+function smppTime(ms: number): string {
+  const d = new Date(ms).toISOString();
+  return `${d.slice(2, 4)}${d.slice(5, 7)}${d.slice(8, 10)}${d.slice(11, 13)}${d.slice(14, 16)}${d.slice(17, 19)}000+`;
+}
+
+const text = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+/**
+ * The SMPP server for customers' programs (SMPP 3.4 over TCP, on the `smpp` package's server): an SMS
+ * user binds as transmitter, receiver or transceiver with `system_id` "account:login" (or `system_type`
+ * the account and `system_id` the login) and its password, from an allowed address.
+ *
+ * - submit_sm: one message to one receiver, sent through the one sending path (channel `smpp`); its
+ *   submit_sm_resp carries the message's id and is written only once the message is committed. Long
+ *   texts come in message_payload or as concatenated parts (UDH with an 8- or 16-bit reference, or the
+ *   sar_* TLVs): the parts are put together and sent as one message, every part answered with its id
+ *   once all have arrived (a part that never comes fails the others after `partsTimeoutMs`).
+ * - registered_delivery: a receipt (deliver_sm, esm_class 0x04, `id:… stat:DELIVRD err:…` and the
+ *   receipted_message_id / message_state TLVs) when the message is final, on a receiver or
+ *   transceiver bind of the same SMS user, on any process; kept while none is bound.
+ * - query_sm answers the message's state; cancel_sm cancels a pending message (credits given back).
+ * - enquire_link both ways, unbind; submit_multi, data_sm and replace_sm are answered ESME_RINVCMDID.
+ * Refusals are answered with the SMPP status that says why (logged with the reason: SMPP 3.4 responses
+ * with an error carry no text); unexpected failures with ESME_RX_T_APPN, so the program retries.
+ */
+export async function startSmppServer(options: SmppServerOptions): Promise<SmppServer> {
+  const { services, log } = options;
+  const clock = services.clock;
+  const service = createSmppService({ smsUsers: services.smsUsers, sending: services.sending, history: services.history, clock });
+  const receipts = createSmppReceiptsRepository(services.database);
+  const owner = `smpp:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const bindTimeoutMs = options.bindTimeoutMs ?? 30_000;
+  const enquireLinkMs = options.enquireLinkMs ?? 60_000;
+  const partsTimeoutMs = options.partsTimeoutMs ?? 60_000;
+  const receiptWindow = options.receiptWindow ?? 10;
+  const receiptTtlMs = options.receiptTtlMs ?? 72 * 3_600_000;
+  const bindFailuresPerMinute = options.bindFailuresPerMinute ?? 10;
+  const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+
+  const connections = new Set<Connection>();
+  /** Receiver and transceiver connections by SMS user id: where its receipts go. */
+  const receivers = new Map<number, Set<Connection>>();
+  const bindFailures = createTtlLruCache<number>({ max: 10_000, ttlMs: 60_000, clock });
+  const working = new Set<Promise<void>>();
+  let nextId = 1;
+  let closing = false;
+
+  /** Runs `work` for a connection's PDU; never throws (a handler that threw would stop the package's reading). */
+  function track(work: () => Promise<void>): void {
+    const promise = work()
+      .catch((error: unknown) => log.error({ err: error }, 'smpp: unexpected failure'))
+      .finally(() => working.delete(promise));
+    working.add(promise);
+  }
+
+  function answer(c: Connection, pdu: smpp.PDU, fields: Record<string, unknown> = {}): void {
+    if (c.closed) return;
+    try {
+      c.session.send(pdu.response(fields));
+    } catch (error) {
+      log.warn({ err: error, connection: c.id }, 'smpp: a response could not be written');
+    }
+  }
+
+  function refuse(c: Connection, pdu: smpp.PDU, refusal: SubmitRefusal): void {
+    log.info(
+      { connection: c.id, ip: c.ip, login: c.bound?.login, command: pdu.command, status: refusal.status, reason: refusal.reason },
+      'smpp: refused',
+    );
+    answer(c, pdu, { command_status: statusCode(refusal.status) });
+  }
+
+  function temporaryFailure(c: Connection, pdu: smpp.PDU, error: unknown): void {
+    log.error({ err: error, connection: c.id, command: pdu.command }, 'smpp: temporary failure');
+    answer(c, pdu, { command_status: statusCode('ESME_RX_T_APPN') });
+  }
+
+  function closeConnection(c: Connection, why: string): void {
+    if (c.closed) return;
+    log.info({ connection: c.id, ip: c.ip, login: c.bound?.login, why }, 'smpp: connection closed');
+    c.closed = true;
+    c.session.destroy();
+  }
+
+  function forget(c: Connection): void {
+    c.closed = true;
+    connections.delete(c);
+    if (c.bound) {
+      const set = receivers.get(c.bound.userId);
+      set?.delete(c);
+      if (set && set.size === 0) receivers.delete(c.bound.userId);
+    }
+    // Receipts sent and not answered: claimable again at once (by any process).
+    if (c.receiptsOut.size > 0) {
+      const ids = [...c.receiptsOut];
+      c.receiptsOut.clear();
+      track(() => receipts.release(owner, ids));
+    }
+  }
+
+  // ---- binds -------------------------------------------------------------------------------------
+
+  function onBind(c: Connection, pdu: smpp.PDU, mode: BindMode): void {
+    if (c.bound) {
+      refuse(c, pdu, { status: 'ESME_RALYBND', reason: 'already bound' });
+      return;
+    }
+    const failures = bindFailures.get(c.ip) ?? 0;
+    if (failures >= bindFailuresPerMinute) {
+      refuse(c, pdu, { status: 'ESME_RBINDFAIL', reason: `too many failed binds from ${c.ip}: wait a minute` });
+      return;
+    }
+    track(async () => {
+      let outcome: Awaited<ReturnType<typeof service.bind>>;
+      try {
+        outcome = await service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip);
+      } catch (error) {
+        log.error({ err: error, connection: c.id }, 'smpp: bind failed');
+        answer(c, pdu, { command_status: statusCode('ESME_RBINDFAIL') });
+        return;
+      }
+      if (c.closed) return;
+      if (!outcome.ok) {
+        if (outcome.badCredentials) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
+        refuse(c, pdu, outcome.refusal);
+        return;
+      }
+      c.bound = { mode, access: outcome.access, userId: outcome.userId, login: outcome.login };
+      answer(c, pdu, { system_id: 'Relais' });
+      log.info({ connection: c.id, ip: c.ip, account: outcome.access.account.name, login: outcome.login, mode }, 'smpp: bound');
+      if (mode !== 'transmitter') {
+        let set = receivers.get(outcome.userId);
+        if (!set) {
+          set = new Set();
+          receivers.set(outcome.userId, set);
+        }
+        set.add(c);
+        void deliverReceipts();
+      }
+    });
+  }
+
+  // ---- submits -----------------------------------------------------------------------------------
+
+  function admit(c: Connection, work: () => Promise<void>): void {
+    c.inFlight++;
+    if (c.inFlight >= MAX_IN_FLIGHT) c.session.pause();
+    track(async () => {
+      try {
+        await work();
+      } finally {
+        c.inFlight--;
+        if (c.inFlight === MAX_IN_FLIGHT / 2 && !c.closed) c.session.resume();
+      }
+    });
+  }
+
+  async function send(c: Connection, bound: Bound, submit: DecodedSubmit, pdus: readonly smpp.PDU[]): Promise<void> {
+    let outcome: Awaited<ReturnType<typeof service.submit>>;
+    try {
+      outcome = await service.submit(bound.access, submit);
+    } catch (error) {
+      for (const pdu of pdus) temporaryFailure(c, pdu, error);
+      return;
+    }
+    for (const pdu of pdus) {
+      if (outcome.ok) answer(c, pdu, { message_id: outcome.id });
+      else refuse(c, pdu, outcome.refusal);
+    }
+  }
+
+  function onSubmit(c: Connection, bound: Bound, pdu: smpp.PDU): void {
+    const decoded = decodeSubmit(pdu, clock.now());
+    if (!decoded.ok) {
+      refuse(c, pdu, decoded.refusal);
+      return;
+    }
+    const { submit } = decoded;
+    if (!submit.concat) {
+      admit(c, () => send(c, bound, submit, [pdu]));
+      return;
+    }
+
+    const { ref, total, seq } = submit.concat;
+    const key = `${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
+    let group = c.parts.get(key);
+    if (!group) {
+      if (c.heldParts + total > MAX_HELD_PARTS) {
+        refuse(c, pdu, { status: 'ESME_RMSGQFUL', reason: `more than ${MAX_HELD_PARTS} parts of unfinished messages on one connection` });
+        return;
+      }
+      group = { total, parts: new Array(total).fill(undefined), got: 0, pdus: [], startedAt: clock.now() };
+      c.parts.set(key, group);
+      c.heldParts += total;
+    }
+    if (group.parts[seq - 1] === undefined) group.got++;
+    group.parts[seq - 1] = submit;
+    group.pdus.push(pdu);
+    if (group.got < group.total) return;
+    c.parts.delete(key);
+    c.heldParts -= group.total;
+    const parts = group.parts as DecodedSubmit[];
+    const whole: DecodedSubmit = { ...parts[0], text: parts.map((p) => p.text).join(''), concat: null };
+    const pdus = group.pdus;
+    admit(c, () => send(c, bound, whole, pdus));
+  }
+
+  function expireParts(c: Connection, now: number): void {
+    for (const [key, group] of c.parts) {
+      if (now - group.startedAt < partsTimeoutMs) continue;
+      c.parts.delete(key);
+      c.heldParts -= group.total;
+      const reason = `only ${group.got} of the ${group.total} parts of a concatenated message arrived within ${Math.round(partsTimeoutMs / 1000)} s`;
+      for (const pdu of group.pdus) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason });
+    }
+  }
+
+  // ---- query_sm, cancel_sm -----------------------------------------------------------------------
+
+  function onQuery(c: Connection, bound: Bound, pdu: smpp.PDU): void {
+    track(async () => {
+      try {
+        const outcome = await service.query(bound.access, text(pdu.message_id));
+        if (!outcome.ok) {
+          refuse(c, pdu, outcome.refusal);
+          return;
+        }
+        const { answer: a } = outcome;
+        answer(c, pdu, {
+          message_id: text(pdu.message_id),
+          final_date: a.finalAt === null ? '' : smppTime(a.finalAt),
+          message_state: a.state,
+          error_code: a.errorCode,
+        });
+      } catch (error) {
+        temporaryFailure(c, pdu, error);
+      }
+    });
+  }
+
+  function onCancel(c: Connection, bound: Bound, pdu: smpp.PDU): void {
+    track(async () => {
+      try {
+        const outcome = await service.cancel(bound.access, text(pdu.message_id));
+        if (!outcome.ok) {
+          refuse(c, pdu, outcome.refusal);
+          return;
+        }
+        answer(c, pdu);
+        log.info({ connection: c.id, login: bound.login, messageId: text(pdu.message_id) }, 'smpp: message canceled');
+      } catch (error) {
+        temporaryFailure(c, pdu, error);
+      }
+    });
+  }
+
+  // ---- every PDU ---------------------------------------------------------------------------------
+
+  const BINDS: Readonly<Record<string, BindMode>> = {
+    bind_transmitter: 'transmitter',
+    bind_receiver: 'receiver',
+    bind_transceiver: 'transceiver',
+  };
+
+  function onPdu(c: Connection, pdu: smpp.PDU): void {
+    c.lastSeen = clock.now();
+    c.enquirePending = false;
+    if (pdu.isResponse()) return; // deliver_sm_resp and enquire_link_resp go to their callbacks
+    const command = pdu.command;
+    if (command === 'enquire_link') {
+      answer(c, pdu);
+      return;
+    }
+    if (command === 'generic_nack') return;
+    if (command === 'unbind') {
+      answer(c, pdu);
+      c.closed = true;
+      c.session.close();
+      return;
+    }
+    const mode = BINDS[command];
+    if (mode) {
+      onBind(c, pdu, mode);
+      return;
+    }
+    if (command === 'unknown') {
+      answer(c, pdu); // generic_nack, ESME_RINVCMDID
+      return;
+    }
+    const bound = c.bound;
+    if (!bound) {
+      refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: `${command} before bind` });
+      return;
+    }
+    if (closing) {
+      refuse(c, pdu, { status: 'ESME_RX_T_APPN', reason: 'the server is stopping' });
+      return;
+    }
+    const canSend = bound.mode !== 'receiver';
+    switch (command) {
+      case 'submit_sm':
+        if (!canSend) {
+          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'submit_sm on a receiver bind' });
+          return;
+        }
+        onSubmit(c, bound, pdu);
+        return;
+      case 'query_sm':
+        onQuery(c, bound, pdu);
+        return;
+      case 'cancel_sm':
+        if (!canSend) {
+          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'cancel_sm on a receiver bind' });
+          return;
+        }
+        onCancel(c, bound, pdu);
+        return;
+      default:
+        refuse(c, pdu, { status: 'ESME_RINVCMDID', reason: `${command} is not supported` });
+        return;
+    }
+  }
+
+  function onSession(session: smpp.Session): void {
+    const socket = session.socket;
+    const now = clock.now();
+    const c: Connection = {
+      id: nextId++,
+      session,
+      ip: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
+      openedAt: now,
+      lastSeen: now,
+      enquirePending: false,
+      bound: null,
+      inFlight: 0,
+      parts: new Map(),
+      heldParts: 0,
+      receiptsOut: new Set(),
+      closed: false,
+    };
+    connections.add(c);
+    session.on('error', (error: Error) => {
+      // A PDU that cannot be decoded (the package stops reading that connection), or a socket error.
+      log.info({ err: error, connection: c.id, ip: c.ip }, 'smpp: connection error');
+      closeConnection(c, error.message);
+    });
+    session.on('close', () => forget(c));
+    session.on('pdu', (pdu: smpp.PDU) => {
+      try {
+        onPdu(c, pdu);
+      } catch (error) {
+        log.error({ err: error, connection: c.id, command: pdu.command }, 'smpp: unexpected failure');
+        temporaryFailure(c, pdu, error);
+      }
+    });
+    if (closing) closeConnection(c, 'the server is stopping');
+  }
+
+  // ---- receipts ----------------------------------------------------------------------------------
+
+  let delivering = false;
+  const completed: number[] = [];
+
+  function sendReceipt(c: Connection, due: DueReceipt): void {
+    c.receiptsOut.add(due.id);
+    const sent = c.session.deliver_sm(receiptDeliverSm(due.receipt), (resp: smpp.PDU) => {
+      if (!c.receiptsOut.delete(due.id)) return;
+      if (resp.command_status === 0) {
+        completed.push(due.id);
+        void deliverReceipts();
+        return;
+      }
+      const attempts = due.attempts + 1;
+      const delay = Math.min(600_000, 5_000 * 2 ** Math.min(attempts, 7));
+      log.info({ connection: c.id, receipt: due.id, status: resp.command_status, attempts }, 'smpp: receipt refused, tried again later');
+      track(() => receipts.retryLater(owner, due.id, attempts, clock.now() + delay));
+    });
+    if (!sent) c.receiptsOut.delete(due.id); // not writable: its lease runs out, then it is claimed again
+  }
+
+  /** Sends the receipts owed to the SMS users bound here, as far as each connection's window allows. */
+  async function deliverReceipts(): Promise<void> {
+    if (delivering) return;
+    delivering = true;
+    try {
+      if (completed.length > 0) await receipts.complete(completed.splice(0));
+      for (const [userId, set] of receivers) {
+        const open = [...set].filter((c) => !c.closed);
+        const room = open.reduce((sum, c) => sum + Math.max(0, receiptWindow - c.receiptsOut.size), 0);
+        if (room === 0) continue;
+        const due = await receipts.claim(userId, owner, clock.now(), room, LEASE_MS);
+        for (const receipt of due) {
+          const target = open
+            .filter((c) => !c.closed && c.receiptsOut.size < receiptWindow)
+            .sort((a, b) => a.receiptsOut.size - b.receiptsOut.size)[0];
+          if (!target) {
+            await receipts.release(owner, [receipt.id]);
+            continue;
+          }
+          sendReceipt(target, receipt);
+        }
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'smpp: sending receipts failed, tried again shortly');
+    } finally {
+      delivering = false;
+    }
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------------------
+
+  function housekeeping(): void {
+    const now = clock.now();
+    for (const c of connections) {
+      if (c.closed) continue;
+      expireParts(c, now);
+      if (!c.bound) {
+        if (now - c.openedAt > bindTimeoutMs) closeConnection(c, 'no bind in time');
+        continue;
+      }
+      const idle = now - c.lastSeen;
+      if (idle > 2 * enquireLinkMs) closeConnection(c, 'no answer to enquire_link');
+      else if (idle > enquireLinkMs && !c.enquirePending) {
+        c.enquirePending = true;
+        c.session.enquire_link({}, () => {
+          c.enquirePending = false;
+        });
+      }
+    }
+  }
+
+  const server = smpp.createServer({}, onSession);
+  server.maxConnections = options.maxSessions ?? 1000;
+  server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(options.port, options.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port, host: options.host }, 'SMPP server listening');
+
+  const housekeeper = setInterval(housekeeping, 1_000);
+  housekeeper.unref();
+  const poller = setInterval(() => void deliverReceipts(), options.receiptPollMs ?? 250);
+  poller.unref();
+  const purge = async () => {
+    try {
+      const dropped = await receipts.purgeOlderThan(clock.now() - receiptTtlMs);
+      if (dropped > 0) log.warn({ dropped }, 'smpp: receipts no program took in time were dropped');
+    } catch (error) {
+      log.warn({ err: error }, 'smpp: dropping old receipts failed');
+    }
+  };
+  const purger = setInterval(() => track(purge), PURGE_EVERY_MS);
+  purger.unref();
+  track(purge);
+
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        clearInterval(housekeeper);
+        clearInterval(poller);
+        clearInterval(purger);
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        // The submits being accepted are answered first (their messages are committed), within a bound.
+        const deadline = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
+        await Promise.race([Promise.allSettled([...working]), deadline]);
+        for (const c of connections) {
+          if (c.closed) continue;
+          if (c.bound) c.session.unbind({}, () => closeConnection(c, 'the server is stopping'));
+          setTimeout(() => closeConnection(c, 'the server is stopping'), 1_000).unref();
+        }
+        await Promise.race([stopped, deadline]);
+        for (const c of connections) closeConnection(c, 'the server is stopping');
+        await Promise.race([Promise.allSettled([...working]), deadline]);
+        if (completed.length > 0) await receipts.complete(completed.splice(0)).catch(() => undefined);
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import type { Outgoing } from '../../../shared/outgoing.js';
+import type { Clock } from '../../clock.js';
+import { AppError } from '../../errors.js';
+import { accountAccessFor } from '../accounts/accounts.service.js';
+import type { SmsUsersService } from '../accounts/sms-users.service.js';
+import type { AccountAccess } from '../auth/principal.js';
+import type { HistoryService } from '../history/history.service.js';
+import type { SendInput, SendingService } from '../sending/sending.service.js';
+import type { DecodedSubmit, SmppStatusName, SubmitRefusal } from './smpp-messages.js';
+
+/** Validity periods the sending service takes, in minutes (as the native API's `validityPeriod`). */
+const MAX_VALIDITY_MINUTES = 525_600;
+
+/** A program's bind, checked. */
+export type BindOutcome =
+  | { ok: true; access: AccountAccess; userId: number; login: string }
+  | { ok: false; refusal: SubmitRefusal; badCredentials: boolean };
+
+/** What query_sm answers (SMPP 3.4 §4.8.2). */
+export interface QueryAnswer {
+  /** message_state (§5.3.2.35). */
+  state: number;
+  /** When it reached its final state, or null. */
+  finalAt: number | null;
+  /** The network error code when it failed with a numeric one (0–255), else 0. */
+  errorCode: number;
+}
+
+/** message_state of each status: pending and sent are ENROUTE, canceled is DELETED. */
+const STATE_OF: Readonly<Record<Outgoing['status'], number>> = {
+  pending: 1,
+  sent: 1,
+  delivered: 2,
+  expired: 3,
+  canceled: 4,
+  failed: 5,
+};
+
+const refusal = (status: SmppStatusName, reason: string): SubmitRefusal => ({ status, reason });
+
+/**
+ * The account and login a bind names: `system_id` "account:login" (Relais' form: SMS user logins are
+ * unique only in their account), or `system_type` the account and `system_id` the login (for programs
+ * that keep system_id short, as SMPP 3.4's 16 octets ask).
+ */
+export function bindCredentials(systemId: string, systemType: string): { account: string; login: string } {
+  const colon = systemId.indexOf(':');
+  if (colon !== -1) return { account: systemId.slice(0, colon), login: systemId.slice(colon + 1) };
+  return { account: systemType, login: systemId };
+}
+
+/**
+ * SMPP for customers' programs over the one sending path: binds as an SMS user (credentials, IP
+ * restrictions), submits through `sending.accept(access, 'smpp', …)`, answers query_sm from the history
+ * and cancels a pending message on cancel_sm. Refusals name the SMPP status to answer; unexpected
+ * failures (database down…) are thrown, and the server answers them as temporary.
+ */
+export function createSmppService(deps: { smsUsers: SmsUsersService; sending: SendingService; history: HistoryService; clock: Clock }) {
+  const { smsUsers, sending, history, clock } = deps;
+
+  async function message(access: AccountAccess, messageId: string, failure: SmppStatusName): Promise<Outgoing | SubmitRefusal> {
+    if (!/^\d{1,15}$/.test(messageId)) return refusal(failure, `message_id "${messageId.slice(0, 20)}" is not one of this server's ids`);
+    try {
+      return await history.get(access, Number(messageId));
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'MESSAGE_NOT_FOUND')
+        return refusal(failure, `no message ${messageId} of this SMS user`);
+      throw error;
+    }
+  }
+
+  return {
+    async bind(systemId: string, systemType: string, password: string, ip: string): Promise<BindOutcome> {
+      const { account, login } = bindCredentials(systemId, systemType);
+      const found = await smsUsers.authenticateFrom(account, login, password, ip);
+      if (found.ok) {
+        const access = accountAccessFor(found.account, found.user, `user:${found.user.login}`);
+        return { ok: true, access, userId: found.user.id, login: found.user.login };
+      }
+      if (found.reason === 'IP_NOT_ALLOWED')
+        return {
+          ok: false,
+          refusal: refusal('ESME_RBINDFAIL', `IP address ${ip} is not allowed for this SMS user`),
+          badCredentials: false,
+        };
+      return { ok: false, refusal: refusal('ESME_RINVPASWD', 'wrong account, login or password'), badCredentials: true };
+    },
+
+    /** Sends one whole message (a part, or the parts put together) as `access`; all or nothing. */
+    async submit(access: AccountAccess, submit: DecodedSubmit): Promise<{ ok: true; id: string } | { ok: false; refusal: SubmitRefusal }> {
+      const now = clock.now();
+      const sendAt = Math.max(submit.deferredUntil ?? now, now);
+      const input: SendInput = {
+        message: submit.text,
+        receivers: [submit.receiver],
+        // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
+        noStopClause: true,
+        coding: submit.coding,
+        ...(submit.sender === null ? { senderForResponse: true } : { sender: submit.sender }),
+        ...(submit.class ? { class: submit.class } : {}),
+        ...(submit.deferredUntil === null ? {} : { deferredUntil: submit.deferredUntil }),
+        ...(submit.validUntil === null
+          ? {}
+          : { validityPeriod: Math.min(MAX_VALIDITY_MINUTES, Math.max(1, Math.ceil((submit.validUntil - sendAt) / 60_000))) }),
+        ...(submit.receipt ? { receipt: submit.receipt } : {}),
+      };
+      try {
+        const report = await sending.accept(access, 'smpp', input);
+        return { ok: true, id: String(report.ids[0]) };
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        switch (error.code) {
+          case 'INVALID_SENDER':
+            return { ok: false, refusal: refusal('ESME_RINVSRCADR', error.message) };
+          case 'INVALID_RECEIVER':
+            return { ok: false, refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not a valid phone number`) };
+          case 'VALIDATION_FAILED':
+            return { ok: false, refusal: refusal(/message/.test(error.message) ? 'ESME_RINVMSGLEN' : 'ESME_RSUBMITFAIL', error.message) };
+          case 'INSUFFICIENT_CREDITS':
+            return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
+          default:
+            return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
+        }
+      }
+    },
+
+    /** query_sm: the state of one of the SMS user's messages. */
+    async query(
+      access: AccountAccess,
+      messageId: string,
+    ): Promise<{ ok: true; answer: QueryAnswer } | { ok: false; refusal: SubmitRefusal }> {
+      const found = await message(access, messageId, 'ESME_RQUERYFAIL');
+      if (!('id' in found)) return { ok: false, refusal: found };
+      const finalAt = found.deliveredAt ?? found.failedAt ?? found.expiredAt ?? found.canceledAt ?? null;
+      const code = Number(found.errorCode);
+      return {
+        ok: true,
+        answer: {
+          state: STATE_OF[found.status],
+          finalAt,
+          errorCode: found.status === 'failed' && Number.isInteger(code) && code >= 0 && code <= 255 ? code : 0,
+        },
+      };
+    },
+
+    /** cancel_sm: a message still pending is canceled (not sent, credits given back, audited); any other is refused. */
+    async cancel(access: AccountAccess, messageId: string): Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }> {
+      const found = await message(access, messageId, 'ESME_RCANCELFAIL');
+      if (!('id' in found)) return { ok: false, refusal: found };
+      if (found.status !== 'pending')
+        return { ok: false, refusal: refusal('ESME_RCANCELFAIL', `message ${messageId} is ${found.status}, not pending`) };
+      await history.deleteOne(access, found.id);
+      return { ok: true };
+    },
+  };
+}
+
+export type SmppService = ReturnType<typeof createSmppService>;
