@@ -53,13 +53,16 @@ describeEachDialect('migration 0003 on an existing database', (ctx) => {
     );
     // Analysed before, as a demo load leaves it (0007 then analyses its new index too).
     await sql`analyze`.execute(database.db);
-    expect(await migrateToLatest(database)).toEqual([
+    // 0003 and every later migration, in order.
+    const applied = await migrateToLatest(database);
+    expect(applied.slice(0, 5)).toEqual([
       '0003-text-search-deletes',
       '0004-outgoing-days',
       '0005-deferred-text-index',
       '0006-text-index-deletes',
       '0007-message-index-receiver',
     ]);
+    expect(applied).toEqual([...applied].sort());
   });
 
   afterAll(async () => {
