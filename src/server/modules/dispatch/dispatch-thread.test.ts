@@ -77,13 +77,18 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     for (const thread of running.splice(0)) await thread.stop();
   });
 
-  const start = async (carrier: string, log = memoryLog().log, restart?: Parameters<typeof startDispatchThread>[0]['restart']) => {
+  const start = async (
+    carrier: string,
+    log = memoryLog().log,
+    restart?: Parameters<typeof startDispatchThread>[0]['restart'],
+    stopTimeoutMs = 500,
+  ) => {
     const thread = await startDispatchThread({
       entry: ENTRY,
       config: testConfig({ databaseUrl: ctx.database.url, carrier, logLevel: 'info' }),
       log,
       onAccepted: ctx.app.services.onAccepted,
-      stopTimeoutMs: 500,
+      stopTimeoutMs,
       restart,
     });
     running.push(thread);
@@ -168,6 +173,16 @@ describeEachDialectWithApp('the dispatcher on a thread of its own', (ctx) => {
     expect(await statusOf(later)).toBe('pending');
     await start('simulator');
     await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(later)) ?? ''), 'the later message sent by a new thread');
+  });
+
+  it('ends as soon as it stopped with nothing in flight, however long its grace period for submits in flight', async () => {
+    // The grace period is 10 minutes, past this test's timeout: a timer of the stop left pending kept the
+    // thread alive until its end (every `relais serve` took 5 s to stop).
+    const thread = await start('simulator', undefined, undefined, 600_000);
+    const [id] = await send(seeded.auth, ['+33601020309']);
+    await waitFor(async () => ['sent', 'delivered'].includes((await statusOf(id)) ?? ''), 'the message sent');
+    await thread.stop();
+    running.splice(running.indexOf(thread), 1);
   });
 
   it('refuses to start with an invalid carrier, saying why', async () => {

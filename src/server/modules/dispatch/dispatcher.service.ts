@@ -420,7 +420,10 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
       if (held.size > 0)
         log.warn({ held: held.size }, 'dispatcher: stopped with messages in flight; they return to the queue when their lease runs out');
-      await Promise.race([writerIdle, new Promise((r) => setTimeout(r, Math.max(0, deadline - Date.now())))]);
+      // The timer goes with the race: left pending, it kept a stopping thread alive until the deadline.
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([writerIdle, new Promise((r) => (graceTimer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
+      clearTimeout(graceTimer);
       if (leaseTimer) clearInterval(leaseTimer);
       if (housekeepingTimer) clearInterval(housekeepingTimer);
       leaseTimer = housekeepingTimer = null;
