@@ -108,6 +108,17 @@ export function createSmppReceiptsRepository(database: Database) {
     /** Claims up to `limit` due receipts of `userId`, oldest first, for `owner` until `now + leaseMs`. */
     async claim(userId: number, owner: string, now: number, limit: number, leaseMs: number): Promise<DueReceipt[]> {
       if (limit <= 0) return [];
+      // A read first: the SMPP server asks several times a second for each SMS user bound to it, mostly in
+      // vain, and an UPDATE would take SQLite's write lock each time, in the way of the sending's writes.
+      const due = await db
+        .selectFrom('smpp_receipts')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('next_attempt_at', '<=', now)
+        .where('lease_until', '<', now)
+        .limit(1)
+        .executeTakeFirst();
+      if (!due) return [];
       const rows = await db
         .updateTable('smpp_receipts')
         .set({ lease_owner: owner, lease_until: now + leaseMs })

@@ -454,6 +454,52 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       expect(c.delivered.map((p) => p.receipted_message_id)).not.toContain(none.message_id);
     });
 
+    it('drops receipts no program took within their time to live, and keeps younger ones', async () => {
+      const now = Date.now();
+      const params = JSON.stringify({
+        id: '1',
+        receiver: '+33600000000',
+        sender: 'MyShop',
+        status: 'delivered',
+        submittedAt: 0,
+        doneAt: 0,
+        errorCode: null,
+        text: '',
+      });
+      const row = (outgoingId: number, createdAt: number) => ({
+        outgoing_id: outgoingId,
+        account_id: account.id,
+        user_id: 999_999,
+        params,
+        created_at: createdAt,
+        next_attempt_at: createdAt,
+        attempts: 0,
+        lease_owner: null,
+        lease_until: 0,
+      });
+      await ctx.database.db
+        .insertInto('smpp_receipts')
+        .values([row(900_001, now - 3_600_000), row(900_002, now - 60_000)])
+        .execute();
+      const { log: purgeLog, lines } = memoryLog();
+      const purging = await startSmppServer({
+        services: ctx.app.services,
+        log: purgeLog,
+        port: 0,
+        host: '127.0.0.1',
+        receiptTtlMs: 600_000,
+      });
+      try {
+        await waitFor(() => lines.find((l) => l.msg.includes('dropped')), 'the purge');
+        const left = await receipts().pendingFor(999_999);
+        expect(left.map((r) => r.createdAt)).toEqual([now - 60_000]);
+        expect(lines.find((l) => l.msg.includes('dropped'))?.obj).toEqual({ dropped: 1 });
+      } finally {
+        await purging.close();
+        await ctx.database.db.deleteFrom('smpp_receipts').where('user_id', '=', 999_999).execute();
+      }
+    });
+
     it('keeps receipts while no receiver is bound, sends them at the next bind, and tries a refused one again', async () => {
       const tx = await bound('bind_transmitter', `${account.name}:other`);
       const sent = await tx.request('submit_sm', {
