@@ -10,6 +10,7 @@ import { type DemoCredentials, ensureDemo } from './first-start.js';
 import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
 import { startDispatchThread } from './modules/dispatch/dispatch-thread.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
+import { startPrivacyKeeper } from './modules/history/privacy-keeper.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
 import { startSmppServer } from './modules/smpp/smpp.server.js';
 import type { Services } from './services.js';
@@ -104,6 +105,19 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
   const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
+  // With the dispatcher, the background work: every hour, the accounts' retention and redaction limits.
+  const privacyKeeper = config.services.includes('dispatcher')
+    ? startPrivacyKeeper(app.services.privacyKeeper, {
+        onError: (message) => logger.warn({ message }, 'applying the retention and redaction limits failed'),
+        onRun: (runs) => {
+          for (const run of runs ?? []) {
+            if (run.error)
+              logger.warn({ accountId: run.accountId, message: run.error }, 'applying the retention and redaction limits failed');
+            else if (run.deleted || run.redacted) logger.info(run, 'applied the retention and redaction limits');
+          }
+        },
+      })
+    : null;
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;
@@ -120,6 +134,7 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
     await mail2sms?.close();
     await smppServer?.close();
     await https?.close();
+    await privacyKeeper?.close();
     await app.close();
     await dispatching?.stop();
     await textIndexer.close();

@@ -20,6 +20,8 @@ import { createDispatchRepository } from './modules/dispatch/dispatch.repository
 import { createDeletionsRepository } from './modules/history/deletions.repository.js';
 import { createHistoryService } from './modules/history/history.service.js';
 import { createOutgoingRepository } from './modules/history/outgoing.repository.js';
+import { createPrivacyRepository } from './modules/history/privacy.repository.js';
+import { createPrivacyKeeper } from './modules/history/privacy-keeper.js';
 import { createStatsRepository } from './modules/history/stats.repository.js';
 import { createStatsService } from './modules/history/stats.service.js';
 import { createSendingRepository } from './modules/sending/sending.repository.js';
@@ -42,6 +44,8 @@ export function composeServices(deps: ServiceDeps) {
     customers: customerRows,
     clock,
     defaultTimeZone: deps.config.defaultTimeZone,
+    // Its settings changed: the next job reads `storeText` again.
+    onChanged: (accountId) => sending.forgetAccount(accountId),
   });
   const userRows = createSmsUsersRepository(db);
   const apiTokens = createApiTokensService({ tokens: createApiTokensRepository(db), users: userRows, accounts, hasher, clock });
@@ -65,11 +69,10 @@ export function composeServices(deps: ServiceDeps) {
   const resolveAccountAccess: ResolveAccountAccess = accounts.resolveAccess;
 
   const outgoing = createOutgoingRepository(deps.database);
-  const history = createHistoryService({
-    outgoing,
-    deletions: createDeletionsRepository(deps.database),
-    clock: deps.clock,
-  });
+  const deletions = createDeletionsRepository(deps.database);
+  const history = createHistoryService({ outgoing, deletions, clock: deps.clock });
+  /** The accounts' retention and redaction limits, applied (started by main.ts with the dispatcher). */
+  const privacyKeeper = createPrivacyKeeper({ privacy: createPrivacyRepository(deps.database), history, deletions, clock });
   const stats = createStatsService({ stats: createStatsRepository(deps.database, outgoing), clock });
   const acceptedListeners = new Set<() => void>();
   const sending = createSendingService({
@@ -99,6 +102,7 @@ export function composeServices(deps: ServiceDeps) {
     auth,
     resolveAccountAccess,
     history,
+    privacyKeeper,
     stats,
     config: deps.config,
     clock: deps.clock,

@@ -14,6 +14,7 @@ const fr = {
   'nav.users': 'Utilisateurs SMS',
   'nav.senders': 'Expéditeurs',
   'nav.tokens': 'Jetons d’API',
+  'nav.settings': 'Réglages',
   'nav.account': 'Compte SMS',
   'nav.accounts': 'Changer de compte',
   'nav.signOut': 'Se déconnecter',
@@ -221,6 +222,14 @@ const fr = {
   'tokens.confirmRevoke': 'Révoquer le jeton « {name} » ? Les programmes qui l’utilisent ne pourront plus se connecter.',
   'tokens.revokeTitle': 'Révoquer un jeton d’API',
   'tokens.active': 'Actif',
+  'settings.title': 'Réglages du compte',
+  'settings.privacy': 'Confidentialité et conservation',
+  'settings.storeText': 'Conserver le texte des SMS envoyés',
+  'settings.storeTextHint': 'Décoché : les nouveaux SMS sont gardés dans l’historique sans leur texte.',
+  'settings.redactAfterDays': 'Effacer le texte après (jours)',
+  'settings.retentionDays': 'Supprimer les SMS après (jours)',
+  'settings.daysHint': 'De 1 à 3650 ; vide = jamais. Appliqué toutes les heures, jamais aux SMS en attente.',
+  'settings.saved': 'Réglages enregistrés.',
 };
 
 type Messages = typeof fr;
@@ -235,6 +244,7 @@ const en: Messages = {
   'nav.users': 'SMS users',
   'nav.senders': 'Senders',
   'nav.tokens': 'API tokens',
+  'nav.settings': 'Settings',
   'nav.account': 'SMS account',
   'nav.accounts': 'Switch account',
   'nav.signOut': 'Sign out',
@@ -441,6 +451,14 @@ const en: Messages = {
   'tokens.confirmRevoke': 'Revoke the token “{name}”? Programs using it will no longer get in.',
   'tokens.revokeTitle': 'Revoke an API token',
   'tokens.active': 'Active',
+  'settings.title': 'Account settings',
+  'settings.privacy': 'Privacy and retention',
+  'settings.storeText': 'Keep the text of sent SMS',
+  'settings.storeTextHint': 'Unchecked: new SMS are kept in the history without their text.',
+  'settings.redactAfterDays': 'Erase the text after (days)',
+  'settings.retentionDays': 'Delete SMS after (days)',
+  'settings.daysHint': 'From 1 to 3650; empty = never. Applied every hour, never to pending SMS.',
+  'settings.saved': 'Settings saved.',
 };
 
 const MESSAGES: Record<Lang, Messages> = { fr, en };

@@ -33,6 +33,7 @@ const PAGES = [
   { path: '/users', label: 'nav.users' },
   { path: '/senders', label: 'nav.senders' },
   { path: '/tokens', label: 'nav.tokens' },
+  { path: '/settings', label: 'nav.settings' },
 ] as const;
 
 /** The frame of every signed-in page: the account, the navigation, the language and sign-out. */

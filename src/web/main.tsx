@@ -17,6 +17,7 @@ const SendPage = lazy(() => import('./features/send/send-page.js').then((m) => (
 const UsersPage = lazy(() => import('./features/users/users-page.js').then((m) => ({ default: m.UsersPage })));
 const SendersPage = lazy(() => import('./features/senders/senders-page.js').then((m) => ({ default: m.SendersPage })));
 const TokensPage = lazy(() => import('./features/tokens/tokens-page.js').then((m) => ({ default: m.TokensPage })));
+const SettingsPage = lazy(() => import('./features/accounts/settings-page.js').then((m) => ({ default: m.SettingsPage })));
 
 function Loading() {
   const { t } = useI18n();
@@ -63,6 +64,9 @@ function AccountRoutes({ account, page }: { account: string; page: string }) {
       break;
     case 'tokens':
       content = <TokensPage account={account} />;
+      break;
+    case 'settings':
+      content = <SettingsPage account={account} />;
       break;
     default:
       content = <p className="page">{t('common.notFound')}</p>;

@@ -24,6 +24,12 @@ export interface Me {
 export interface Account extends AccountSummary {
   status: string;
   defaultCountry: string;
+  /** False: new messages are kept without their text. */
+  storeText: boolean;
+  /** Texts older than this many days are erased (null: never). */
+  redactAfterDays: number | null;
+  /** Messages older than this many days are deleted (null: kept). */
+  retentionDays: number | null;
   createdAt: string;
 }
 

@@ -37,6 +37,7 @@ const PAGES = [
   ['users', 'Utilisateurs SMS'],
   ['senders', 'Expéditeurs'],
   ['tokens', 'Jetons d’API'],
+  ['settings', 'Réglages du compte'],
 ] as const;
 
 // A browser test waits for the page, never for time; these budgets only bound a broken run.
@@ -881,6 +882,28 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
       expect(await tabWithoutFocusRing(page, 25), path).toEqual([]);
       expect(await lowContrast(page, '.muted, .hint, th, td, label, button, a'), path).toEqual([]);
     }
+  });
+
+  it('sets the privacy settings on the settings page: texts not stored, erased and deleted after N days', async () => {
+    const settings = async () =>
+      (await ctx.app.inject({ url: `/api/v1/accounts/${account.name}`, headers: seeded.auth })).json() as Record<string, unknown>;
+    await page.goto(`/accounts/${account.name}/settings`);
+    await page.getByRole('heading', { name: 'Réglages du compte', level: 1 }).waitFor();
+    const store = page.getByLabel('Conserver le texte des SMS envoyés');
+    expect(await store.isChecked()).toBe(true);
+    await store.uncheck();
+    await page.getByLabel('Effacer le texte après (jours)').fill('30');
+    await page.getByLabel('Supprimer les SMS après (jours)').fill('365');
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await page.getByText('Réglages enregistrés.').waitFor();
+    expect(await settings()).toMatchObject({ storeText: false, redactAfterDays: 30, retentionDays: 365 });
+    // Emptied: never again.
+    await store.check();
+    await page.getByLabel('Effacer le texte après (jours)').fill('');
+    await page.getByLabel('Supprimer les SMS après (jours)').fill('');
+    await page.getByRole('button', { name: 'Enregistrer' }).click();
+    await page.getByText('Réglages enregistrés.').waitFor();
+    expect(await settings()).toMatchObject({ storeText: true, redactAfterDays: null, retentionDays: null });
   });
 
   it('asks before deleting a sender in its own dialog: Escape cancels, Supprimer deletes', async () => {

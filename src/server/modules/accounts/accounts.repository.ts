@@ -12,14 +12,23 @@ export interface Account {
   credits: number;
   timezone: string;
   defaultCountry: string;
+  /** Whether message texts are stored (false: every new message is kept without its text). */
+  storeText: boolean;
+  /** Texts of messages older than this many days are erased (null: never). */
+  redactAfterDays: number | null;
+  /** Messages older than this many days are deleted, pending ones excepted (null: kept). */
+  retentionDays: number | null;
   createdAt: number;
 }
 
-/** The fields of an account its owner may change. */
+/** The fields of an account its owner may change (null turns a day limit off). */
 export interface AccountPatch {
   description?: string;
   timezone?: string;
   defaultCountry?: string;
+  storeText?: boolean;
+  redactAfterDays?: number | null;
+  retentionDays?: number | null;
 }
 
 /** One change of an account's credits by the operator, as its audit trail (`credit_changes`) keeps it. */
@@ -42,7 +51,20 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-const COLUMNS = ['id', 'name', 'owner_id', 'description', 'status', 'credits', 'timezone', 'default_country', 'created_at'] as const;
+const COLUMNS = [
+  'id',
+  'name',
+  'owner_id',
+  'description',
+  'status',
+  'credits',
+  'timezone',
+  'default_country',
+  'store_text',
+  'redact_after_days',
+  'retention_days',
+  'created_at',
+] as const;
 
 type Row = Pick<Selectable<AccountRow>, (typeof COLUMNS)[number]>;
 
@@ -56,6 +78,9 @@ function toAccount(row: Row): Account {
     credits: row.credits,
     timezone: row.timezone,
     defaultCountry: row.default_country,
+    storeText: Number(row.store_text) !== 0,
+    redactAfterDays: row.redact_after_days === null ? null : Number(row.redact_after_days),
+    retentionDays: row.retention_days === null ? null : Number(row.retention_days),
     createdAt: row.created_at,
   };
 }
@@ -74,7 +99,7 @@ function toCreditChange(row: Pick<Selectable<CreditChangeRow>, (typeof CHANGE_CO
   };
 }
 
-/** The `accounts` table (settings such as retention and privacy belong to the history module). */
+/** The `accounts` table (the privacy keeper of the history module reads the retention and privacy settings itself). */
 export function createAccountsRepository(db: Kysely<DB>) {
   const findById = async (id: number): Promise<Account | undefined> => {
     const row = await db.selectFrom('accounts').select(COLUMNS).where('id', '=', id).executeTakeFirst();
@@ -82,7 +107,9 @@ export function createAccountsRepository(db: Kysely<DB>) {
   };
   return {
     /** Throws ACCOUNT_EXISTS when the name is taken. */
-    async insert(input: Omit<Account, 'id' | 'status'> & { status?: string }): Promise<Account> {
+    async insert(
+      input: Omit<Account, 'id' | 'status' | 'storeText' | 'redactAfterDays' | 'retentionDays'> & { status?: string },
+    ): Promise<Account> {
       try {
         const row = await db
           .insertInto('accounts')
@@ -176,10 +203,15 @@ export function createAccountsRepository(db: Kysely<DB>) {
 
     /** Applies `patch` and returns the account as it now is (undefined when it no longer exists). */
     async update(id: number, patch: AccountPatch): Promise<Account | undefined> {
-      const set: Partial<Pick<AccountRow, 'description' | 'timezone' | 'default_country'>> = {};
+      const set: Partial<
+        Pick<AccountRow, 'description' | 'timezone' | 'default_country' | 'store_text' | 'redact_after_days' | 'retention_days'>
+      > = {};
       if (patch.description !== undefined) set.description = patch.description;
       if (patch.timezone !== undefined) set.timezone = patch.timezone;
       if (patch.defaultCountry !== undefined) set.default_country = patch.defaultCountry;
+      if (patch.storeText !== undefined) set.store_text = patch.storeText ? 1 : 0;
+      if (patch.redactAfterDays !== undefined) set.redact_after_days = patch.redactAfterDays;
+      if (patch.retentionDays !== undefined) set.retention_days = patch.retentionDays;
       if (Object.keys(set).length > 0) await db.updateTable('accounts').set(set).where('id', '=', id).execute();
       return findById(id);
     },

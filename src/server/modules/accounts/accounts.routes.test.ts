@@ -49,6 +49,9 @@ describeEachDialectWithApp(
         credits: 250,
         timezone: 'Europe/Paris',
         defaultCountry: 'FR',
+        storeText: true,
+        redactAfterDays: null,
+        retentionDays: null,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       });
       const patched = await asOwner('PATCH', '', { description: 'Shop', timezone: 'america/new_york', defaultCountry: 'be' });
@@ -62,6 +65,84 @@ describeEachDialectWithApp(
       expectError(await asOwner('PATCH', '', { defaultCountry: 'XX' }), 400, 'VALIDATION_FAILED');
       expectError(await asOwner('PATCH', '', { retention: 3 }), 400, 'VALIDATION_FAILED');
       expectError(await asOwner('PATCH', '', { description: 'x'.repeat(201) }), 400, 'VALIDATION_FAILED');
+    });
+
+    it('sets the privacy settings, answers them, and turns the day limits off with null', async () => {
+      const patched = await asOwner('PATCH', '', { storeText: false, redactAfterDays: 30, retentionDays: 3650 });
+      expect(patched.statusCode).toBe(200);
+      expect(patched.json()).toMatchObject({ storeText: false, redactAfterDays: 30, retentionDays: 3650 });
+      expect((await asOwner('GET', '')).json()).toMatchObject({ storeText: false, redactAfterDays: 30, retentionDays: 3650 });
+      // Other settings leave them as they are.
+      await asOwner('PATCH', '', { description: 'Main' });
+      expect((await asOwner('GET', '')).json()).toMatchObject({ description: 'Main', storeText: false, redactAfterDays: 30 });
+      const listed = (await call('GET', '/api/v1/accounts', session.headers)).json() as { name: string; retentionDays: number }[];
+      expect(listed.find((a) => a.name === owner.account.name)?.retentionDays).toBe(3650);
+      const cleared = await asOwner('PATCH', '', { storeText: true, redactAfterDays: null, retentionDays: null });
+      expect(cleared.json()).toMatchObject({ storeText: true, redactAfterDays: null, retentionDays: null });
+      expect((await asOwner('PATCH', '', { redactAfterDays: 1 })).json()).toMatchObject({ redactAfterDays: 1, retentionDays: null });
+      expect((await asOwner('GET', '')).json()).toMatchObject({ storeText: true, redactAfterDays: 1, retentionDays: null });
+      await asOwner('PATCH', '', { redactAfterDays: null });
+    });
+
+    it('refuses bad privacy settings with 400 VALIDATION_FAILED and changes nothing', async () => {
+      const bad: [Record<string, unknown>, string][] = [
+        [{ storeText: null }, 'storeText'],
+        [{ storeText: 'false' }, 'storeText'],
+        [{ storeText: 0 }, 'storeText'],
+        [{ redactAfterDays: 0 }, 'redactAfterDays'],
+        [{ redactAfterDays: 3651 }, 'redactAfterDays'],
+        [{ redactAfterDays: 1.5 }, 'redactAfterDays'],
+        [{ redactAfterDays: '30' }, 'redactAfterDays'],
+        [{ redactAfterDays: true }, 'redactAfterDays'],
+        [{ retentionDays: -1 }, 'retentionDays'],
+        [{ retentionDays: '' }, 'retentionDays'],
+        [{ retentionDays: false }, 'retentionDays'],
+        [{ retentionDays: [30] }, 'retentionDays'],
+        [{ retentionDays: 30, storeText: 'no' }, 'storeText'],
+      ];
+      for (const [payload, field] of bad) {
+        const res = await asOwner('PATCH', '', payload);
+        expect({ payload, status: res.statusCode, code: res.json().error?.code }).toEqual({
+          payload,
+          status: 400,
+          code: 'VALIDATION_FAILED',
+        });
+        expect(res.json().error.message).toContain(field);
+      }
+      expect((await asOwner('PATCH', '', { retentionDays: 0 })).json().error.message).toMatch(/from 1 to 3650, or null/);
+      expect((await asOwner('GET', '')).json()).toMatchObject({ storeText: true, redactAfterDays: null, retentionDays: null });
+    });
+
+    it('storeText: false applies to the very next message, true again to the one after', async () => {
+      const own = await seedCustomerWithAccount(ctx.app);
+      const ownSession = await signIn(ctx.app, own.customer.email, own.password);
+      const ownBase = `/api/v1/accounts/${own.account.name}`;
+      const sender = await createSender(ctx.app, own.account, { sender: 'Private' });
+      const send = async (message: string) => {
+        const res = await call('POST', `${ownBase}/jobs`, own.auth, {
+          message,
+          receivers: ['+33612345678'],
+          sender: sender.sender,
+          noStopClause: true,
+        });
+        expect(res.statusCode).toBe(200);
+        const [id] = res.json().ids as number[];
+        return (await call('GET', `${ownBase}/outgoing/${id}`, own.auth)).json() as { message: string | null };
+      };
+      // The first message makes the sending service read (and keep for ~2 s) the account's settings.
+      expect((await send('kept text')).message).toBe('kept text');
+      const patch = (payload: unknown) => call('PATCH', ownBase, ownSession.writeHeaders, payload);
+      expect((await patch({ storeText: false })).statusCode).toBe(200);
+      expect((await send('secret text')).message).toBeNull();
+      const stored = await ctx.database.db
+        .selectFrom('outgoing')
+        .select(['message', 'redacted_at'])
+        .where('account_id', '=', own.account.id)
+        .orderBy('id', 'desc')
+        .executeTakeFirstOrThrow();
+      expect({ message: stored.message, redacted: stored.redacted_at !== null }).toEqual({ message: '', redacted: true });
+      await patch({ storeText: true });
+      expect((await send('kept again')).message).toBe('kept again');
     });
 
     it('creates SMS users: a generated password is returned once, a given one never', async () => {
@@ -222,6 +303,8 @@ describeEachDialectWithApp(
       expect((await call('DELETE', `${base}/senders/ByToken`, t)).statusCode).toBe(204);
       expect((await call('DELETE', `${base}/users/by-token`, t)).statusCode).toBe(204);
       expectError(await call('PATCH', base, t, { description: 'no' }), 403, 'FORBIDDEN');
+      expectError(await call('PATCH', base, t, { storeText: false }), 403, 'FORBIDDEN');
+      expectError(await call('PATCH', base, t, { retentionDays: 1, redactAfterDays: 1 }), 403, 'FORBIDDEN');
       expectError(await call('GET', `${base}/tokens`, t), 403, 'FORBIDDEN');
       expectError(await call('POST', `${base}/tokens`, t, {}), 403, 'FORBIDDEN');
       expectError(await call('DELETE', `${base}/tokens/1`, t), 403, 'FORBIDDEN');
@@ -244,6 +327,7 @@ describeEachDialectWithApp(
       expectError(await call('POST', `${base}/senders`, t, { sender: 'Nope' }), 403, 'FORBIDDEN');
       expectError(await call('PATCH', `${base}/senders/Visible`, t, { status: 'disable' }), 403, 'FORBIDDEN');
       expectError(await call('PATCH', base, t, { description: 'no' }), 403, 'FORBIDDEN');
+      expectError(await call('PATCH', base, t, { retentionDays: 1 }), 403, 'FORBIDDEN');
       expectError(await call('GET', `${base}/tokens`, t), 403, 'FORBIDDEN');
     });
 
@@ -258,6 +342,7 @@ describeEachDialectWithApp(
       const routes: [Method, string, unknown?][] = [
         ['GET', ''],
         ['PATCH', '', { description: 'pwned' }],
+        ['PATCH', '', { retentionDays: 1, storeText: false }],
         ['GET', '/users'],
         ['POST', '/users', { login: 'intruder', password: 'password-1' }],
         ['GET', '/users/victim'],

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { AppError } from '../../errors.js';
 import { principalOf } from '../auth/auth.plugin.js';
 import {
   AccountParams,
@@ -16,6 +17,7 @@ import {
   SmsUserSchema,
   senderView,
   smsUserView,
+  strictSettingsProblem,
   TokenParams,
   TokenSchema,
   tokenView,
@@ -56,10 +58,16 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['accounts'],
-        summary: "Changes the account's description, timezone or default country (the owner only)",
+        summary:
+          "Changes the account's description, timezone, default country, and privacy: storeText, redactAfterDays and retentionDays (null turns a limit off; the owner only)",
         params: AccountParams,
         body: AccountPatchBody,
         response: { 200: AccountSchema },
+      },
+      // Before the schema, which coerces types (a null storeText would become false).
+      preValidation: async (request) => {
+        const problem = strictSettingsProblem(request.body);
+        if (problem) throw new AppError('VALIDATION_FAILED', problem);
       },
     },
     async (request) => accountView(await accounts.update(principalOf(request), request.params.account, request.body)),

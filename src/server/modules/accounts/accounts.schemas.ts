@@ -1,5 +1,6 @@
 import { type Static, type TNull, type TSchema, type TUnion, Type } from '@sinclair/typebox';
 import type { Account } from './accounts.repository.js';
+import { DAY_LIMIT_MAX, DAY_LIMIT_MIN } from './accounts.service.js';
 import type { ApiToken } from './api-tokens.repository.js';
 import type { Customer } from './customers.repository.js';
 import type { Sender } from './senders.repository.js';
@@ -36,14 +37,42 @@ export const AccountSchema = Type.Object({
   credits: Type.Number({ description: 'credits left' }),
   timezone: Type.String({ description: 'IANA timezone: history dates and CSV are in it' }),
   defaultCountry: Type.String({ description: 'ISO 3166 alpha-2: national receiver numbers are read in it' }),
+  storeText: Type.Boolean({ description: 'false: new messages are kept without their text' }),
+  redactAfterDays: Nullable(Type.Integer({ description: 'texts of older messages are erased; null = never' })),
+  retentionDays: Nullable(Type.Integer({ description: 'older messages are deleted (pending ones excepted); null = kept' })),
   createdAt: DateTime,
 });
+
+const DayLimit = (description: string) =>
+  Nullable(Type.Integer({ minimum: DAY_LIMIT_MIN, maximum: DAY_LIMIT_MAX, description, examples: [30] }));
+
+/**
+ * The settings whose JSON type is checked before the schema's type coercion: a coerced value would
+ * silently change what happens to the history (`"storeText": null` read as false, `"retentionDays":
+ * true` as 1 day); the day limits' bounds too, for one clear sentence. Answers the first problem, or null.
+ */
+export function strictSettingsProblem(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  if ('storeText' in b && typeof b.storeText !== 'boolean') return 'body parameter "storeText" must be true or false';
+  for (const name of ['redactAfterDays', 'retentionDays']) {
+    const value = b[name];
+    const days = typeof value === 'number' && Number.isInteger(value) && value >= DAY_LIMIT_MIN && value <= DAY_LIMIT_MAX;
+    if (name in b && value !== null && !days) {
+      return `body parameter "${name}" must be a whole number of days from ${DAY_LIMIT_MIN} to ${DAY_LIMIT_MAX}, or null to turn it off`;
+    }
+  }
+  return null;
+}
 
 export const AccountPatchBody = Type.Object(
   {
     description: Type.Optional(Type.String({ maxLength: 200 })),
     timezone: Type.Optional(Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] })),
     defaultCountry: Type.Optional(Type.String({ minLength: 2, maxLength: 2, examples: ['FR'] })),
+    storeText: Type.Optional(Type.Boolean({ description: 'false: new messages are kept without their text (applies at once)' })),
+    redactAfterDays: Type.Optional(DayLimit('erase the texts of messages older than this many days; null = never')),
+    retentionDays: Type.Optional(DayLimit('delete the messages older than this many days (pending ones excepted); null = keep them')),
   },
   { additionalProperties: false },
 );
@@ -159,6 +188,9 @@ export function accountView(account: Account): Static<typeof AccountSchema> {
     credits: account.credits,
     timezone: account.timezone,
     defaultCountry: account.defaultCountry,
+    storeText: account.storeText,
+    redactAfterDays: account.redactAfterDays,
+    retentionDays: account.retentionDays,
     createdAt: iso(account.createdAt),
   };
 }

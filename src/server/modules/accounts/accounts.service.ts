@@ -106,6 +106,22 @@ function checkReason(reason: string | undefined): string | null {
   return trimmed;
 }
 
+/** The bounds of `redactAfterDays` and `retentionDays`, in days (ten years at most). */
+export const DAY_LIMIT_MIN = 1;
+export const DAY_LIMIT_MAX = 3650;
+
+/** A day limit (redaction, retention): a whole number of days in bounds, or null (off); throws VALIDATION_FAILED. */
+function checkDayLimit(name: string, days: number | null): number | null {
+  if (days === null) return null;
+  if (!Number.isInteger(days) || days < DAY_LIMIT_MIN || days > DAY_LIMIT_MAX) {
+    throw new AppError(
+      'VALIDATION_FAILED',
+      `${name} must be a whole number of days from ${DAY_LIMIT_MIN} to ${DAY_LIMIT_MAX}, or null to turn it off; got ${days}`,
+    );
+  }
+  return days;
+}
+
 function notFound(name: string): AppError {
   return new AppError('ACCOUNT_NOT_FOUND', `No SMS account named ${name}`);
 }
@@ -143,6 +159,8 @@ export function createAccountsService(deps: {
   customers: CustomersRepository;
   clock: Clock;
   defaultTimeZone: string;
+  /** Called after an account's settings changed (the sending service forgets its `storeText`). */
+  onChanged?: (accountId: number) => void;
 }) {
   const { accounts, customers, clock } = deps;
   const recent = createTtlLruCache<Account>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
@@ -247,7 +265,11 @@ export function createAccountsService(deps: {
       return account;
     },
 
-    /** Changes the description, timezone or default country (owner only). */
+    /**
+     * Changes the description, timezone, default country, and the privacy settings: whether texts are
+     * stored (applies to the next message accepted by this process at once), and after how many days
+     * texts are redacted and messages deleted (the history's privacy keeper applies them). Owner only.
+     */
     async update(actor: Actor, name: string, patch: AccountPatch): Promise<Account> {
       const account = await getAccount(actor, name);
       assertAllowed(actor, 'account:write');
@@ -255,8 +277,15 @@ export function createAccountsService(deps: {
       if (patch.description !== undefined) clean.description = checkDescription(patch.description);
       if (patch.timezone !== undefined) clean.timezone = canonicalTimeZone(patch.timezone);
       if (patch.defaultCountry !== undefined) clean.defaultCountry = checkCountry(patch.defaultCountry);
+      if (patch.storeText !== undefined) {
+        if (typeof patch.storeText !== 'boolean') throw new AppError('VALIDATION_FAILED', 'storeText must be true or false');
+        clean.storeText = patch.storeText;
+      }
+      if (patch.redactAfterDays !== undefined) clean.redactAfterDays = checkDayLimit('redactAfterDays', patch.redactAfterDays);
+      if (patch.retentionDays !== undefined) clean.retentionDays = checkDayLimit('retentionDays', patch.retentionDays);
       const updated = await accounts.update(account.id, clean);
       recent.delete(name);
+      deps.onChanged?.(account.id);
       if (!updated) throw notFound(name);
       return updated;
     },

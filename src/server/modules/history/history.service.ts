@@ -198,8 +198,13 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     /**
      * Deletes everything matching the filter. Small deletions are done before answering
      * (`{ deleted }`); larger ones run as a background job in bounded batches (`{ job }`).
+     * `auditEmpty: false` (the privacy keeper's hourly runs) writes no audit entry when nothing matched.
      */
-    async deleteByFilter(access: AccountAccess, raw: RawFilter): Promise<{ deleted: number } | { job: DeleteJob }> {
+    async deleteByFilter(
+      access: AccountAccess,
+      raw: RawFilter,
+      options: { auditEmpty?: boolean } = {},
+    ): Promise<{ deleted: number } | { job: DeleteJob }> {
       const filter = parse(access, raw);
       const scope = scopeOf(access);
       const { exact } = await outgoing.count({ scope, filter, cap: SYNC_DELETE_LIMIT });
@@ -210,6 +215,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
           if (ids.length === 0) break;
           deleted += (await outgoing.deleteIds(scope, ids, clock.now())).deleted.length;
         }
+        if (deleted === 0 && options.auditEmpty === false) return { deleted };
         await deletions.insertAudit({
           accountId: access.account.id,
           actor: access.actor,

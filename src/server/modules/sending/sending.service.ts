@@ -177,7 +177,7 @@ export function createSendingService(deps: SendingServiceDeps) {
     jobsWaiting(): number {
       return waiting.length;
     },
-    /** Forgets what was read of an account (its senders changed): the next job reads them again. */
+    /** Forgets what was read of an account (its senders or settings changed): the next job reads them again. */
     forgetAccount(accountId: number): void {
       profiles.delete(String(accountId));
     },
