@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
-import { fastAuthConfig, type SeededAccount, seedCustomerWithAccount } from '../../../../test/factories.js';
+import { createSender, fastAuthConfig, type SeededAccount, seedCustomerWithAccount } from '../../../../test/factories.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
 import { indexPendingText } from '../../db/sqlite-text-index.js';
 import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
@@ -193,6 +193,70 @@ describeEachDialectWithApp(
       expect(await search(secret, 'secret 471')).toEqual([]);
       expect((await rowsOf(secret.account.id)).map((r) => r.message)).toEqual(['', '', '', '', '', '']);
       if (ctx.dialect === 'sqlite') expect(await indexed('secret 471')).toEqual([...plainIds.slice(0, 4), plainIds[5]]);
+    });
+
+    it('forgets the text a job of an account storing none kept for sending, once none of its messages is pending', async () => {
+      clock.time = START;
+      const seeded = await seed();
+      await createSender(ctx.app, seeded.account, { sender: 'MyShop' });
+      await ctx.app.services.accounts.update(SYSTEM_ACTOR, seeded.account.name, { storeText: false });
+      const send = async (message: string, extra: Record<string, unknown> = {}) => {
+        const res = await ctx.app.inject({
+          method: 'POST',
+          url: `/api/v1/accounts/${seeded.account.name}/jobs`,
+          headers: seeded.auth,
+          payload: { sender: 'MyShop', noStopClause: true, message, receivers: ['+33612345678', '+33612345679'], ...extra },
+        });
+        expect(res.statusCode, res.body).toBe(200);
+        const { ids } = res.json() as { ids: number[] };
+        const { job_id } = await db().selectFrom('outgoing').select('job_id').where('id', '=', ids[0]).executeTakeFirstOrThrow();
+        return { ids, jobId: Number(job_id) };
+      };
+      const textOf = async (jobId: number) =>
+        (
+          JSON.parse((await db().selectFrom('jobs').select('options').where('id', '=', jobId).executeTakeFirstOrThrow()).options) as {
+            text?: string;
+          }
+        ).text;
+      // Sent: both messages left the queue (as the dispatcher records them).
+      const sent = await send('Sent secret');
+      await db().updateTable('outgoing').set({ status: 'sent', sent_at: START }).where('id', 'in', sent.ids).execute();
+      await db().deleteFrom('dispatch_queue').where('outgoing_id', 'in', sent.ids).execute();
+      // One of its two messages still pending: the dispatcher still needs the text.
+      const half = await send('Half secret');
+      await db().updateTable('outgoing').set({ status: 'sent', sent_at: START }).where('id', '=', half.ids[0]).execute();
+      await db().deleteFrom('dispatch_queue').where('outgoing_id', '=', half.ids[0]).execute();
+      const deferred = await send('Deferred secret', { differedPeriod: 600 });
+      expect([await textOf(sent.jobId), await textOf(half.jobId), await textOf(deferred.jobId)]).toEqual([
+        'Sent secret',
+        'Half secret',
+        'Deferred secret',
+      ]);
+
+      // Within the margin for transactions still open: nothing is forgotten yet.
+      clock.time = START + 60_000;
+      const keeper = smallBatchKeeper(2);
+      await keeper.runOnce();
+      expect(await textOf(sent.jobId)).toBe('Sent secret');
+
+      clock.time = START + HOUR;
+      await keeper.runOnce();
+      expect([await textOf(sent.jobId), await textOf(half.jobId), await textOf(deferred.jobId)]).toEqual([
+        undefined,
+        'Half secret',
+        'Deferred secret',
+      ]);
+      expect(keeper.lastForgotten).toBe(1);
+      // The rest of the options stay.
+      const { options } = await db().selectFrom('jobs').select('options').where('id', '=', sent.jobId).executeTakeFirstOrThrow();
+      expect(JSON.parse(options)).toMatchObject({ noStopClause: true });
+
+      // Once the last message left the queue, the next run forgets that text too.
+      await db().updateTable('outgoing').set({ status: 'sent', sent_at: START }).where('id', '=', half.ids[1]).execute();
+      await db().deleteFrom('dispatch_queue').where('outgoing_id', '=', half.ids[1]).execute();
+      clock.time = START + 2 * HOUR;
+      await keeper.runOnce();
+      expect([await textOf(half.jobId), await textOf(deferred.jobId)]).toEqual([undefined, 'Deferred secret']);
     });
 
     it('relais serve runs it on a timer, and stops it on close', async () => {

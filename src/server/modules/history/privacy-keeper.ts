@@ -21,6 +21,8 @@ const MIN_REDACTION_BATCH = 100;
 const MAX_REDACTION_BATCH = 5_000;
 /** A walk starts again from the oldest message this often (rows loaded with past dates, other processes). */
 const FULL_WALK_EVERY_MS = DAY_MS;
+/** Jobs younger than this keep their text whatever their messages: a transaction may still be writing one. */
+const JOB_TEXT_MARGIN_MS = 10 * 60_000;
 /** A retention delete job that moved within this delay is another keeper's, still running: not started again. */
 const LIVE_JOB_MS = 10 * 60_000;
 
@@ -66,6 +68,8 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
   /** Per account: every message created before `before` that is not pending had its text erased (at `at`). */
   const redactedBefore = new Map<number, { before: number; at: number }>();
   let stopping = false;
+  /** Job texts forgotten by the last run (tests, logs). */
+  let lastForgotten = 0;
   let stopped: () => void = () => {};
   const stoppedSignal = new Promise<void>((resolve) => {
     stopped = resolve;
@@ -115,6 +119,32 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
     return redacted;
   }
 
+  /** Every job before this id holds no text but those of `keptJobs` (in memory, as `redactedBefore`). */
+  let textsForgottenBefore = { id: 0, at: 0 };
+
+  /** Forgets the texts jobs of accounts that store none kept for sending, once sent (`forgetSentJobTexts`). */
+  async function forgetSentJobTexts(now: number): Promise<number> {
+    const from = now - textsForgottenBefore.at < FULL_WALK_EVERY_MS ? textsForgottenBefore.id : 0;
+    let after = from;
+    let firstKept: number | null = null;
+    let forgotten = 0;
+    while (!stopping) {
+      const batch = await privacy.forgetSentJobTexts({ after, scan: maxBatch, createdBefore: now - JOB_TEXT_MARGIN_MS });
+      forgotten += batch.forgotten;
+      if (batch.firstKept !== null) firstKept ??= batch.firstKept;
+      if (batch.last === null || batch.scanned < maxBatch) {
+        textsForgottenBefore = {
+          id: firstKept !== null ? firstKept - 1 : (batch.last ?? after),
+          at: from > 0 ? textsForgottenBefore.at : now,
+        };
+        break;
+      }
+      after = batch.last;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return forgotten;
+  }
+
   return {
     /**
      * Applies every account's limits once, at the clock's time. Null when another process's keeper is
@@ -137,9 +167,27 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
             run.error = error instanceof Error ? error.message : String(error);
           }
         }
+        if (!stopping) {
+          try {
+            lastForgotten = await forgetSentJobTexts(clock.now());
+          } catch (error) {
+            lastForgotten = 0;
+            runs.push({
+              accountId: 0,
+              deleted: 0,
+              redacted: 0,
+              error: `forgetting sent texts: ${error instanceof Error ? error.message : String(error)}`,
+            });
+          }
+        }
         return runs;
       });
       return outcome.ran ? outcome.result : null;
+    },
+
+    /** Texts of sent jobs (accounts that store none) forgotten by the last run. */
+    get lastForgotten(): number {
+      return lastForgotten;
     },
 
     /** Stops between two batches; a retention job in progress is left to the history service's close. */

@@ -123,6 +123,65 @@ export function createPrivacyRepository(database: Database) {
     },
 
     /**
+     * The text an account that stores no texts (`store_text` 0) keeps in its job's options only until it
+     * is sent (the dispatcher reads it there): forgotten once none of the job's messages is pending. One
+     * batch of the walk through the jobs by id, after `after`, up to `scan` rows, among the jobs created
+     * before `createdBefore` (a margin past any transaction still open: a job committed late with a lower
+     * id is never taken for a sent one). Returns where the walk stands and the first job it had to keep.
+     */
+    async forgetSentJobTexts(args: {
+      after: number;
+      scan: number;
+      createdBefore: number;
+    }): Promise<{ scanned: number; forgotten: number; last: number | null; firstKept: number | null }> {
+      return db.transaction().execute(async (trx) => {
+        const rows = await trx
+          .selectFrom('jobs')
+          .select(['id', 'options'])
+          .where('id', '>', args.after)
+          .where('created_at', '<', args.createdBefore)
+          .orderBy('id')
+          .limit(args.scan)
+          .execute();
+        const holding = rows.filter((r) => r.options.includes('"text":'));
+        let forgotten = 0;
+        let firstKept: number | null = null;
+        if (holding.length > 0) {
+          // The jobs among them with a message still queued: read through the queue (only pending messages are there).
+          const pending = new Set(
+            (
+              await trx
+                .selectFrom('dispatch_queue as q')
+                .innerJoin('outgoing as o', 'o.id', 'q.outgoing_id')
+                .select('o.job_id')
+                .where(
+                  'o.job_id',
+                  'in',
+                  holding.map((r) => r.id),
+                )
+                .execute()
+            ).map((r) => Number(r.job_id)),
+          );
+          for (const row of holding) {
+            if (pending.has(Number(row.id))) {
+              firstKept ??= Number(row.id);
+              continue;
+            }
+            const { text: _text, ...options } = JSON.parse(row.options) as Record<string, unknown>;
+            await trx
+              .updateTable('jobs')
+              .set({ options: JSON.stringify(options) })
+              .where('id', '=', row.id)
+              .execute();
+            forgotten++;
+          }
+        }
+        const last = rows[rows.length - 1];
+        return { scanned: rows.length, forgotten, last: last ? Number(last.id) : null, firstKept };
+      });
+    },
+
+    /**
      * Runs `work` unless another process's keeper runs now over the same database (PostgreSQL: an
      * advisory lock on a connection held meanwhile; SQLite: one server a file, always runs). Answers
      * `{ ran: false }` when it did not run.
