@@ -180,6 +180,8 @@ describe('relais serve with the https service (a real process, SQLite file)', ()
       expect(server.output()).toContain(
         `HTTPS     https://localhost:${httpsPort}/  (self-signed certificate ${certFile}, SHA-256 ${fingerprint})`,
       );
+      // The first start's demo SMS user, for the channels this process serves only.
+      expect(server.output()).toMatch(/ {2}SMS user {2}demo \/ \S+ {2}\(for the API and http2sms\)\n/);
       const page = await requestTls(httpsPort, cert, '/');
       expect([page.status, page.body.includes('<title>Relais</title>')]).toEqual([200, true]);
     } finally {

@@ -15,6 +15,15 @@ import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
 import { startSmppServer } from './modules/smpp/smpp.server.js';
 import type { Services } from './services.js';
 
+/** What the demo SMS user's login serves in this process: the channels it runs. */
+function smsUserChannels(config: Readonly<Config>, systemId: string): string {
+  const channels = ['the API'];
+  if (config.services.includes('http') || config.services.includes('https')) channels.push('http2sms');
+  if (config.services.includes('smtp')) channels.push('mail2sms');
+  if (config.services.includes('smpp')) channels.push(`SMPP (system_id ${systemId})`);
+  return `for ${channels.slice(0, -1).join(', ')}${channels.length > 1 ? ' and ' : ''}${channels[channels.length - 1]}`;
+}
+
 function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: TlsCredentials | null): string {
   const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
   const lines = [
@@ -37,7 +46,7 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     lines.push(
       `  Sign in   ${demo.email} / ${demo.password}`,
       `  Account   ${demo.account} (${demo.messages} sample messages in its history)`,
-      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (for the API, http2sms, mail2sms and SMPP: system_id ${demo.account}:${demo.smsUser})`,
+      `  SMS user  ${demo.smsUser} / ${demo.smsUserPassword}  (${smsUserChannels(config, `${demo.account}:${demo.smsUser}`)})`,
     );
   } else {
     lines.push('  Sign in   with your customer e-mail and password (create one: npx relais customer create --email … --password …)');
