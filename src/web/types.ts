@@ -93,3 +93,9 @@ export interface SendReport {
   parts: number;
   encoding: string;
 }
+
+/** POST …/outgoing/redact */
+export interface RedactResult {
+  redacted: number;
+  pending: number[];
+}

@@ -456,6 +456,45 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await waitForFirstRows(page, await apiIds('', 10));
   });
 
+  it('erases the content of the selection: texts erased and receivers masked, the rows kept', async () => {
+    // Rows of its own (tagged), gone at its end: the other tests compare the page with the seeded rows.
+    const own = await insertOutgoing(
+      ctx.database,
+      [0, 1, 2].map((i) =>
+        buildOutgoing({
+          account_id: account.id,
+          tag: 'e2e-redact',
+          receiver: `+3361111222${i}`,
+          message: `Code secret ${i}`,
+          created_at: now - i * 1000,
+        }),
+      ),
+    );
+    await openHistory('?tag=e2e-redact');
+    await waitForFirstRows(page, own);
+    const shown = await rowIds(page);
+    const row = (i: number) => page.locator(`[role="row"][data-id="${shown[i]}"]`);
+    await row(0).click();
+    await row(1).click({ modifiers: ['Control'] });
+    await page.getByRole('button', { name: 'Effacer le contenu' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText('Effacer le texte et masquer le destinataire de 2 SMS ?').waitFor();
+    await dialog.getByRole('button', { name: 'Effacer' }).click();
+    await page.getByText('Contenu de 2 SMS effacé.').waitFor();
+    for (const i of [0, 1]) {
+      await row(i).getByText('Texte effacé ou non conservé').waitFor();
+      expect(await row(i).textContent()).toContain('+336XXXXXX2');
+      const message = (await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${shown[i]}`, headers: seeded.auth })).json();
+      expect(message).toMatchObject({ message: null, status: 'delivered' });
+      expect(message.receiver).toMatch(/^\+336X{6}2\d$/);
+    }
+    // The others are untouched, and every row is still there.
+    expect(await row(2).textContent()).not.toContain('Texte effacé');
+    expect(await rowIds(page)).toEqual(shown);
+    await screenshot(page, `${ctx.dialect}-redacted`);
+    await ctx.database.db.deleteFrom('outgoing').where('id', 'in', own).execute();
+  });
+
   it('selects with the keyboard: arrows, Shift+arrows, Space, Ctrl+A, Escape and Delete', async () => {
     await openHistory('?status=expired');
     const shown = await rowIds(page);

@@ -4,12 +4,15 @@ import { purgeDeletedText } from '../../db/sqlite-text-index.js';
 import { cancelQueued, type HistoryScope, refundCredits } from './outgoing.repository.js';
 import { type SqliteDeleteWorker, startSqliteDeleteWorker } from './sqlite-delete-worker.js';
 
-/** One audit entry: who deleted how many messages, and which ids or filter — never their content. */
+/**
+ * One audit entry: who deleted (`ids`, `filter`) or redacted (`redact`: texts erased, receivers masked)
+ * how many messages, and which ids or filter — never their content.
+ */
 export interface DeletionAudit {
   id: number;
   accountId: number;
   actor: string;
-  kind: 'ids' | 'filter';
+  kind: 'ids' | 'filter' | 'redact';
   createdAt: number;
   count: number;
   ids: number[] | null;

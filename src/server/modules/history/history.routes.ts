@@ -22,6 +22,8 @@ import {
   MessageParams,
   OutgoingSchema,
   PageSchema,
+  RedactBody,
+  RedactResult,
 } from './history.schemas.js';
 
 const tags = ['history'];
@@ -125,6 +127,23 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if ('job' in result) return reply.status(202).send({ job: jobView(result.job, a.account.timezone) });
       return result;
     },
+  );
+
+  app.post(
+    '/api/v1/accounts/:account/outgoing/redact',
+    {
+      ...auth,
+      schema: {
+        tags,
+        summary: 'Redacts messages by ids (up to 10,000): texts erased, receivers masked (+336XXXXXX78), every other field kept',
+        description:
+          'Pending messages are left as they are (they are still to be sent) and listed in `pending`. Audited in /deletions (kind `redact`).',
+        params: AccountParams,
+        body: RedactBody,
+        response: { 200: RedactResult },
+      },
+    },
+    async (request) => history.redactIds(await access(request), request.body.ids),
   );
 
   app.get(

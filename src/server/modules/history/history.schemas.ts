@@ -117,6 +117,17 @@ export const DeleteBody = Type.Object(
 );
 export type DeleteBody = Static<typeof DeleteBody>;
 
+export const RedactBody = Type.Object(
+  { ids: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, description: 'message ids, at most 10,000' }) },
+  { additionalProperties: false },
+);
+export type RedactBody = Static<typeof RedactBody>;
+
+export const RedactResult = Type.Object({
+  redacted: Type.Integer({ description: 'messages whose text was erased and receiver masked' }),
+  pending: Type.Array(Type.Integer(), { description: 'ids left as they are: still to be sent' }),
+});
+
 export const DeleteJobSchema = Type.Object({
   id: Type.Integer(),
   status: Type.String({ enum: ['running', 'done', 'failed'] }),

@@ -196,6 +196,26 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     },
 
     /**
+     * Redacts the listed messages of the account (ids it does not have are ignored): texts erased,
+     * receivers masked, the rest kept; pending ones are left (they are still to be sent). Audited.
+     */
+    async redactIds(access: AccountAccess, ids: number[]): Promise<{ redacted: number; pending: number[] }> {
+      if (ids.length > MAX_DELETE_IDS) throw new AppError('TOO_MANY_IDS', `at most ${MAX_DELETE_IDS} ids at once`);
+      const result = await outgoing.redactIds(scopeOf(access), [...new Set(ids)], clock.now());
+      await deletions.insertAudit({
+        accountId: access.account.id,
+        actor: access.actor,
+        kind: 'redact',
+        createdAt: clock.now(),
+        count: result.redacted.length,
+        ids: result.redacted,
+        filter: null,
+        deleteJobId: null,
+      });
+      return { redacted: result.redacted.length, pending: result.pending };
+    },
+
+    /**
      * Deletes everything matching the filter. Small deletions are done before answering
      * (`{ deleted }`); larger ones run as a background job in bounded batches (`{ job }`).
      * `auditEmpty: false` (the privacy keeper's hourly runs) writes no audit entry when nothing matched.

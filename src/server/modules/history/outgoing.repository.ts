@@ -235,6 +235,16 @@ function pinsSortValue(key: HistorySort['key'], filter: HistoryFilter, scope: Hi
 }
 
 /** The history's storage: reads by (account, sort column, id) with filters, deletes in batches. */
+/**
+ * A redacted message's receiver, masked by the database itself (SQLite and PostgreSQL alike): its first
+ * four characters (`+336…`: country and network, which statistics may still want) and last two kept,
+ * every character between them an `X` (`+33612345678` → `+336XXXXXX78`). Masking a masked receiver
+ * changes nothing.
+ */
+const MASKED_RECEIVER = sql<string>`case when length(receiver) > 6
+  then substr(receiver, 1, 4) || substr('XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX', 1, length(receiver) - 6) || substr(receiver, length(receiver) - 1)
+  else substr('XXXXXX', 1, length(receiver)) end`;
+
 export function createOutgoingRepository(
   database: Database,
   options: { scanWindow?: number; broadRange?: number; ftsFew?: number; csvSliceRows?: number } = {},
@@ -907,6 +917,44 @@ export function createOutgoingRepository(
           await refundCredits(trx, scope.accountId, canceled);
         }
         return { deleted, refunded };
+      });
+    },
+
+    /**
+     * Redacts these messages of the scope in one transaction: the text erased (`message` '', `redacted_at`
+     * set, its entries leaving SQLite's text index by the update trigger) and the receiver masked (see
+     * `MASKED_RECEIVER`), every other field kept. Pending messages are left whole: they are still to be
+     * sent. Idempotent. Returns the ids redacted and those left because pending.
+     */
+    async redactIds(scope: HistoryScope, ids: number[], now: number): Promise<{ redacted: number[]; pending: number[] }> {
+      if (ids.length === 0) return { redacted: [], pending: [] };
+      return db.transaction().execute(async (trx) => {
+        const redacted: number[] = [];
+        const pending: number[] = [];
+        for (let i = 0; i < ids.length; i += 1000) {
+          const rows = await trx
+            .selectFrom('outgoing')
+            .select(['id', 'status'])
+            .where('account_id', '=', scope.accountId)
+            .where('id', 'in', ids.slice(i, i + 1000))
+            .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+            .execute();
+          for (const r of rows) (r.status === 'pending' ? pending : redacted).push(Number(r.id));
+        }
+        for (let i = 0; i < redacted.length; i += 1000) {
+          await trx
+            .updateTable('outgoing')
+            .set((eb) => ({
+              message: '',
+              redacted_at: eb.fn.coalesce('redacted_at', sql<number>`${now}`),
+              receiver: MASKED_RECEIVER,
+            }))
+            .where('account_id', '=', scope.accountId)
+            .where('id', 'in', redacted.slice(i, i + 1000))
+            .where('status', '<>', 'pending')
+            .execute();
+        }
+        return { redacted, pending };
       });
     },
 

@@ -4,7 +4,7 @@ import { type ApiError, accountPath, api, apiUrl } from '../../api.js';
 import { useI18n } from '../../i18n.js';
 import { Link, navigate, useLocation } from '../../router.js';
 import { useSession } from '../../session.js';
-import type { DeleteJob, DeleteResult, Sender, SmsUser } from '../../types.js';
+import type { DeleteJob, DeleteResult, RedactResult, Sender, SmsUser } from '../../types.js';
 import { PHONE_QUERY, useMediaQuery } from '../../use-media.js';
 import { DeleteDialog, type DeleteProgress } from './delete-dialog.js';
 import { DetailDialog, DetailPanel } from './detail-panel.js';
@@ -21,6 +21,7 @@ import {
   parseView,
   type SortKey,
 } from './history-view.js';
+import { RedactDialog } from './redact-dialog.js';
 import { EMPTY_SELECTION, type Selection, selectAllMatching, selectedCount } from './selection.js';
 import { StatsChart } from './stats-chart.js';
 import { useHistory } from './use-history.js';
@@ -177,6 +178,31 @@ export function HistoryPage({ account }: { account: string }) {
     }
   };
 
+  // Redaction (texts erased, receivers masked) of the selected messages
+  const [redacting, setRedacting] = useState<{ count: number; busy: boolean; error: string | null } | null>(null);
+  const confirmRedact = async () => {
+    if (!redacting) return;
+    setRedacting((r) => r && { ...r, busy: true });
+    try {
+      const ids = [...selection.ids];
+      let redacted = 0;
+      let pending = 0;
+      for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
+        const result = await api.post<RedactResult>(accountPath(account, '/outgoing/redact'), { ids: ids.slice(i, i + DELETE_CHUNK) });
+        redacted += result.redacted;
+        pending += result.pending.length;
+      }
+      setSelection(EMPTY_SELECTION);
+      setRedacting(null);
+      setNotice(
+        pending > 0 ? `${t('redact.done', { n: redacted })} ${t('redact.pendingLeft', { n: pending })}` : t('redact.done', { n: redacted }),
+      );
+      history.reload();
+    } catch (error) {
+      setRedacting((r) => r && { ...r, busy: false, error: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
   const error: ApiError | null = history.error;
   if (error && (error.status === 404 || error.status === 403) && history.rows.length === 0) {
     return (
@@ -276,6 +302,20 @@ export function HistoryPage({ account }: { account: string }) {
               {t('selection.showDetail')}
             </button>
           )}
+          {!selection.all && (
+            <button
+              type="button"
+              className="link"
+              title={t('actions.redactHint')}
+              onClick={() => {
+                setNotice('');
+                setRedacting({ count: selection.ids.size, busy: false, error: null });
+              }}
+              data-action="redact"
+            >
+              {t('actions.redact')}
+            </button>
+          )}
           <button type="button" className="link" onClick={() => setSelection(EMPTY_SELECTION)}>
             {t('selection.clear')}
           </button>
@@ -341,6 +381,15 @@ export function HistoryPage({ account }: { account: string }) {
           error={deleting.error}
           onCancel={() => setDeleting(null)}
           onConfirm={() => void confirmDelete()}
+        />
+      )}
+      {redacting && (
+        <RedactDialog
+          count={redacting.count}
+          busy={redacting.busy}
+          error={redacting.error}
+          onCancel={() => setRedacting(null)}
+          onConfirm={() => void confirmRedact()}
         />
       )}
     </section>
