@@ -124,6 +124,8 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
 
   /** Forgets the texts jobs of accounts that store none kept for sending, once sent (`forgetSentJobTexts`). */
   async function forgetSentJobTexts(now: number): Promise<number> {
+    // Nothing to walk through the jobs for while every account stores its texts.
+    if (!(await privacy.anyAccountWithoutTexts())) return 0;
     const from = now - textsForgottenBefore.at < FULL_WALK_EVERY_MS ? textsForgottenBefore.id : 0;
     let after = from;
     let firstKept: number | null = null;

@@ -122,6 +122,11 @@ export function createPrivacyRepository(database: Database) {
       });
     },
 
+    /** Whether some account stores no texts (its jobs keep theirs until sent: `forgetSentJobTexts`). */
+    async anyAccountWithoutTexts(): Promise<boolean> {
+      return (await db.selectFrom('accounts').select('id').where('store_text', '=', 0).limit(1).executeTakeFirst()) !== undefined;
+    },
+
     /**
      * The text an account that stores no texts (`store_text` 0) keeps in its job's options only until it
      * is sent (the dispatcher reads it there): forgotten once none of the job's messages is pending. One
