@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
+import { ledger } from '../../../../test/ledger.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import type { SendingService } from '../sending/sending.service.js';
@@ -71,21 +72,7 @@ describeEachDialectWithApp('mail2sms over SMTP', (ctx) => {
       .where('job_id', '=', jobId)
       .orderBy('id')
       .execute();
-  const state = async () => {
-    const { db } = ctx.database;
-    const count = async (table: 'outgoing' | 'dispatch_queue' | 'jobs') =>
-      Number(
-        (
-          await db
-            .selectFrom(table)
-            .select((eb) => eb.fn.countAll().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    const credits = await db.selectFrom('accounts').select(['id', 'credits']).orderBy('id').execute();
-    const quotas = await db.selectFrom('sms_users').select(['id', 'quota']).orderBy('id').execute();
-    return { outgoing: await count('outgoing'), queued: await count('dispatch_queue'), jobs: await count('jobs'), credits, quotas };
-  };
+  const state = () => ledger(ctx.database);
   /** Sends `mail`, expects the SMTP reply `code` with `reason` in its text, and nothing written or debited. */
   async function expectRefused(mail: MailOptions, code: number, ...reasons: (string | RegExp)[]) {
     const before = await state();
@@ -135,9 +122,7 @@ describeEachDialectWithApp('mail2sms over SMTP', (ctx) => {
     expect(Number(row.user_id)).toBe(userId);
     const after = await state();
     expect([after.outgoing - before.outgoing, after.queued - before.queued, after.jobs - before.jobs]).toEqual([1, 1, 1]);
-    expect(Number(after.credits.find((c) => Number(c.id) === account.id)?.credits)).toBe(
-      Number(before.credits.find((c) => Number(c.id) === account.id)?.credits) - 1,
-    );
+    expect(after.credits[account.id]).toBe(before.credits[account.id] - 1);
   });
 
   it('reads the positional form with ; and its optional fields (class, smsCoding, NoStop)', async () => {

@@ -3,6 +3,7 @@ import smpp from 'smpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
+import { ledger } from '../../../../test/ledger.js';
 import { SmppClient as Client } from '../../../../test/smpp-client.js';
 import { systemClock } from '../../clock.js';
 import type { Account } from '../accounts/accounts.repository.js';
@@ -54,25 +55,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       ])
       .where('id', '=', Number(id))
       .executeTakeFirst();
-  const state = async () => {
-    const { db } = ctx.database;
-    const count = async (table: 'outgoing' | 'dispatch_queue' | 'jobs') =>
-      Number(
-        (
-          await db
-            .selectFrom(table)
-            .select((eb) => eb.fn.countAll().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
-    const credits = await db.selectFrom('accounts').select(['id', 'credits']).orderBy('id').execute();
-    return {
-      outgoing: await count('outgoing'),
-      queued: await count('dispatch_queue'),
-      jobs: await count('jobs'),
-      credits: credits.map((c) => Number(c.credits)),
-    };
-  };
+  const state = () => ledger(ctx.database);
   /** Submits and expects `status`, with nothing written or debited. */
   async function expectRefused(c: Client, fields: Record<string, unknown>, status: number) {
     const before = await state();
@@ -213,7 +196,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       expect(Number((await row(resp.message_id as string))?.user_id)).toBe(userId);
       const after = await state();
       expect([after.outgoing - before.outgoing, after.queued - before.queued, after.jobs - before.jobs]).toEqual([1, 1, 1]);
-      expect(after.credits[0]).toBe(before.credits[0] - 1);
+      expect(after.credits[account.id]).toBe(before.credits[account.id] - 1);
     });
 
     it('reads UCS-2, Latin-1, message_payload and national receivers', async () => {
@@ -380,7 +363,11 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       expect((await other.request('cancel_sm', { message_id: sent.message_id })).command_status).toBe(E.ESME_RCANCELFAIL);
       expect((await c.request('cancel_sm', { message_id: sent.message_id, source_addr: 'MyShop' })).command_status).toBe(E.ESME_ROK);
       const after = await state();
-      expect([after.outgoing - before.outgoing, after.queued - before.queued, after.credits[0] - before.credits[0]]).toEqual([-1, -1, 1]);
+      expect([
+        after.outgoing - before.outgoing,
+        after.queued - before.queued,
+        after.credits[account.id] - before.credits[account.id],
+      ]).toEqual([-1, -1, 1]);
       expect((await c.request('cancel_sm', { message_id: sent.message_id })).command_status).toBe(E.ESME_RCANCELFAIL);
       const audit = await ctx.database.db
         .selectFrom('deletion_audit')

@@ -1,0 +1,25 @@
+import type { Database } from '../src/server/db/database.js';
+
+/**
+ * What a sending writes or debits, over the whole database: messages, queue entries, jobs, every
+ * account's credits and every SMS user's quota (by id). Two equal ledgers around a refusal show that it
+ * wrote and debited nothing.
+ */
+export async function ledger(database: Pick<Database, 'db'>) {
+  const { db } = database;
+  const count = async (table: 'outgoing' | 'dispatch_queue' | 'jobs') =>
+    Number(
+      (
+        await db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+  const credits: Record<number, number> = {};
+  for (const a of await db.selectFrom('accounts').select(['id', 'credits']).execute()) credits[Number(a.id)] = Number(a.credits);
+  const quotas: Record<number, number | null> = {};
+  for (const u of await db.selectFrom('sms_users').select(['id', 'quota']).execute())
+    quotas[Number(u.id)] = u.quota === null ? null : Number(u.quota);
+  return { outgoing: await count('outgoing'), queued: await count('dispatch_queue'), jobs: await count('jobs'), credits, quotas };
+}
