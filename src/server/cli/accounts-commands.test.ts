@@ -8,6 +8,7 @@ import { testConfig } from '../../../test/app.js';
 import { describeEachDialect } from '../../../test/database.js';
 import { systemClock } from '../clock.js';
 import { openDatabase } from '../db/database.js';
+import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import { composeServices } from '../services.js';
 
 const run = promisify(execFile);
@@ -256,6 +257,77 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     expect(JSON.parse((await relais('account', 'list', '--json')).stdout)).toContainEqual(
       expect.objectContaining({ name: account, credits: 1000.5 }),
     );
+  }, 60_000);
+
+  it("change an account's settings, privacy and retention included, and refuse bad values", async () => {
+    const account = 'sms-st12345-1';
+    expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com')).code).toBe(0);
+    const changed = await relais(
+      'account',
+      'update',
+      '--name',
+      account,
+      '--store-text',
+      'no',
+      '--retention-days',
+      '365',
+      '--timezone',
+      'America/New_York',
+      '--description',
+      'Boutique',
+    );
+    expect(changed).toMatchObject({
+      code: 0,
+      stdout: `Account ${account}: America/New_York, country FR, texts not stored, messages deleted after 365 days, "Boutique".\n`,
+    });
+    const back = await relais(
+      'account',
+      'update',
+      '--name',
+      account,
+      '--store-text',
+      'yes',
+      '--redact-after-days',
+      '30',
+      '--retention-days',
+      'never',
+      '--json',
+    );
+    expect(JSON.parse(back.stdout)).toEqual({
+      name: account,
+      description: 'Boutique',
+      timezone: 'America/New_York',
+      defaultCountry: 'FR',
+      storeText: true,
+      redactAfterDays: 30,
+      retentionDays: null,
+    });
+    // Read back by the services, as the server and the privacy keeper see it.
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const services = composeServices({ config: testConfig(), database, clock: systemClock });
+      expect(await services.accounts.get(SYSTEM_ACTOR, account)).toMatchObject({
+        storeText: true,
+        redactAfterDays: 30,
+        retentionDays: null,
+      });
+    } finally {
+      await database.close();
+    }
+    for (const [args, message] of [
+      [[], 'Nothing to change'],
+      [['--retention-days', '0'], 'retentionDays must be a whole number of days from 1 to 3650'],
+      [['--redact-after-days', 'soon'], '--redact-after-days must be a number of days or "never", got "soon"'],
+      [['--store-text', 'maybe'], '--store-text must be yes or no, got "maybe"'],
+      [['--timezone', 'Mars/Olympus'], 'Mars/Olympus'],
+    ] as const) {
+      const refused = await relais('account', 'update', '--name', account, ...args);
+      expect(refused, args.join(' ')).toMatchObject({ code: 1, stderr: expect.stringContaining(message) });
+    }
+    expect(await relais('account', 'update', '--name', 'sms-zz00000-1', '--retention-days', '5')).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('(ACCOUNT_NOT_FOUND)'),
+    });
   }, 60_000);
 
   it('list the customers, and set a forgotten password: the old one refused, every session ended', async () => {

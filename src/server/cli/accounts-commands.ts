@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
-import type { CreditChange } from '../modules/accounts/accounts.repository.js';
+import type { Account, AccountPatch, CreditChange } from '../modules/accounts/accounts.repository.js';
 import {
   CREDIT_CHANGES_DEFAULT_LIMIT,
   CREDIT_CHANGES_MAX_LIMIT,
@@ -26,6 +26,36 @@ function limitOption(value: string): number {
   return Number(value);
 }
 
+/**
+ * `--redact-after-days` / `--retention-days`: a whole number of days, or `never` (the limit removed; kept
+ * as the word: commander turns a parser's null into '').
+ */
+function dayLimitOption(option: string) {
+  return (value: string): number | 'never' => {
+    if (value.trim().toLowerCase() === 'never') return 'never';
+    if (!/^\d+$/.test(value.trim()))
+      throw new AppError('VALIDATION_FAILED', `${option} must be a number of days or "never", got "${value}"`);
+    return Number(value);
+  };
+}
+
+/** `--store-text yes|no`. */
+function yesNoOption(option: string) {
+  return (value: string): boolean => {
+    const v = value.trim().toLowerCase();
+    if (v === 'yes' || v === 'true') return true;
+    if (v === 'no' || v === 'false') return false;
+    throw new AppError('VALIDATION_FAILED', `${option} must be yes or no, got "${value}"`);
+  };
+}
+
+/** An account's settings in one line of text. */
+function settingsText(a: Account): string {
+  const texts = a.storeText ? `texts kept${a.redactAfterDays === null ? '' : ` ${a.redactAfterDays} days`}` : 'texts not stored';
+  const messages = a.retentionDays === null ? 'messages kept' : `messages deleted after ${a.retentionDays} days`;
+  return `Account ${a.name}: ${a.timezone}, country ${a.defaultCountry}, ${texts}, ${messages}${a.description ? `, "${a.description}"` : ''}.`;
+}
+
 /** A credit change in one line of text: when, how many, the balance after, who, and why. */
 function creditChangeText(c: CreditChange): string {
   const delta = c.delta > 0 ? `+${c.delta}` : String(c.delta);
@@ -33,7 +63,7 @@ function creditChangeText(c: CreditChange): string {
   return `${new Date(c.createdAt).toISOString()}  ${delta} → ${c.balanceAfter} credits, by ${c.actor}${reason}`;
 }
 
-/** `account create|list|credit|credit-history`: SMS accounts and their credits. */
+/** `account create|list|update|credit|credit-history`: SMS accounts, their settings and their credits. */
 export function registerAccountsCommands(program: Command): void {
   const account = program.command('account').description('SMS accounts');
   account
@@ -88,6 +118,60 @@ export function registerAccountsCommands(program: Command): void {
           : 'No SMS account yet (create one with: relais account create --name sms-ab12345-1 --owner …).',
       );
     });
+
+  account
+    .command('update')
+    .description("change an account's settings: description, timezone, default country, privacy and retention")
+    .requiredOption('--name <name>', 'account name, e.g. sms-ab12345-1')
+    .option('--description <text>', 'description')
+    .option('--timezone <zone>', 'IANA timezone of its dates (e.g. Europe/Paris)')
+    .option('--default-country <code>', 'country of national receiver numbers (ISO 3166, e.g. FR)')
+    .option('--store-text <yes|no>', 'keep the texts of new messages (no: sent, then kept without their text)', yesNoOption('--store-text'))
+    .option('--redact-after-days <n|never>', 'erase texts older than N days', dayLimitOption('--redact-after-days'))
+    .option('--retention-days <n|never>', 'delete messages older than N days (pending ones excepted)', dayLimitOption('--retention-days'))
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        options: GlobalOptions & {
+          name: string;
+          description?: string;
+          timezone?: string;
+          defaultCountry?: string;
+          storeText?: boolean;
+          redactAfterDays?: number | 'never';
+          retentionDays?: number | 'never';
+        },
+      ) => {
+        const days = (v: number | 'never') => (v === 'never' ? null : v);
+        const patch: AccountPatch = {
+          ...(options.description === undefined ? {} : { description: options.description }),
+          ...(options.timezone === undefined ? {} : { timezone: options.timezone }),
+          ...(options.defaultCountry === undefined ? {} : { defaultCountry: options.defaultCountry }),
+          ...(options.storeText === undefined ? {} : { storeText: options.storeText }),
+          ...(options.redactAfterDays === undefined ? {} : { redactAfterDays: days(options.redactAfterDays) }),
+          ...(options.retentionDays === undefined ? {} : { retentionDays: days(options.retentionDays) }),
+        };
+        if (Object.keys(patch).length === 0)
+          throw new AppError(
+            'VALIDATION_FAILED',
+            'Nothing to change: give --description, --timezone, --default-country, --store-text, --redact-after-days or --retention-days',
+          );
+        const updated = await withContext(({ services }) => services.accounts.update(SYSTEM_ACTOR, options.name, patch));
+        printResult(
+          options,
+          {
+            name: updated.name,
+            description: updated.description,
+            timezone: updated.timezone,
+            defaultCountry: updated.defaultCountry,
+            storeText: updated.storeText,
+            redactAfterDays: updated.redactAfterDays,
+            retentionDays: updated.retentionDays,
+          },
+          settingsText(updated),
+        );
+      },
+    );
 
   account
     .command('credit')
