@@ -64,7 +64,8 @@ for (const dialect of DIALECTS) {
       const plan = planJobs({ bulkJobs: 45, bulkSize: 100, singles: 500 });
       expect(plan.reduce((a, j) => a + j.receivers.length, 0)).toBe(5_000);
       const carrier = smsc.url(`window=${WINDOW}&tps=0&enquire=0&reconnect_min=0.05&reconnect_max=0.5&timeout=10`);
-      const start = () => startRelaisProcess({ databaseUrl: database.url, carrier });
+      // Claims left by the killed process return after 3 s instead of 30 (RELAIS_DISPATCH_LEASE_MS).
+      const start = () => startRelaisProcess({ databaseUrl: database.url, carrier, env: { RELAIS_DISPATCH_LEASE_MS: '3000' } });
 
       let server: RelaisProcess = await start();
       let killed = false;

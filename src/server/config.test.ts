@@ -18,6 +18,7 @@ describe('configuration from the environment', () => {
       tlsKeyFile: null,
       creditRates: { default: 1 },
       callbackPrivate: false,
+      dispatchLeaseMs: 30_000,
     });
     expect(DEFAULT_SERVICES).toEqual(['http', 'https', 'smtp', 'smpp', 'dispatcher']);
     expect(Object.isFrozen(config)).toBe(true);
@@ -34,6 +35,7 @@ describe('configuration from the environment', () => {
       RELAIS_CREDIT_RATES: '+33=1, +1=2.5, default=3',
       RELAIS_DEFAULT_TIMEZONE: 'America/New_York',
       RELAIS_CALLBACK_PRIVATE: 'allow',
+      RELAIS_DISPATCH_LEASE_MS: '5000',
     });
     expect(config).toMatchObject({
       databaseUrl: 'postgres://u@db/relais',
@@ -44,6 +46,7 @@ describe('configuration from the environment', () => {
       creditRates: { default: 3, '+33': 1, '+1': 2.5 },
       defaultTimeZone: 'America/New_York',
       callbackPrivate: true,
+      dispatchLeaseMs: 5000,
     });
     expect(loadConfig({ RELAIS_SERVICES: 'smpp,http' }).services).toEqual(['smpp', 'http']);
   });
@@ -58,6 +61,7 @@ describe('configuration from the environment', () => {
     [{ RELAIS_HTTPS_PORT: '70000' }, 'RELAIS_HTTPS_PORT must be between 0 and 65535, got 70000'],
     [{ RELAIS_CREDIT_RATES: '+33:1' }, 'RELAIS_CREDIT_RATES: "+33:1" should look like +33=1 or default=1'],
     [{ RELAIS_CALLBACK_PRIVATE: 'yes' }, 'RELAIS_CALLBACK_PRIVATE must be "deny" (the default) or "allow", got "yes"'],
+    [{ RELAIS_DISPATCH_LEASE_MS: '500' }, 'RELAIS_DISPATCH_LEASE_MS must be between 1000 and 600000, got 500'],
   ])('refuses %o with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -65,6 +65,12 @@ export interface Config {
    * the internal network (SSRF).
    */
   callbackPrivate: boolean;
+  /**
+   * How long a dispatcher's claim on a message lasts without renewal (`RELAIS_DISPATCH_LEASE_MS`, 30 s,
+   * 1 s to 10 min): claims are renewed while the carrier works on them, so this is how soon the messages
+   * of a dispatcher that died (kill -9, power loss) go to another one or to its restart.
+   */
+  dispatchLeaseMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -144,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }),
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
     callbackPrivate: callbackPrivateOf(env.RELAIS_CALLBACK_PRIVATE),
+    dispatchLeaseMs: int(env, 'RELAIS_DISPATCH_LEASE_MS', 30_000, 1_000, 600_000),
   });
 }
 

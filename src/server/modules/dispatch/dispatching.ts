@@ -31,8 +31,11 @@ export async function startDispatching(args: {
     dispatch: DispatchRepository;
     callbacks: CallbacksRepository;
     onAccepted(listener: () => void): () => void;
-    /** `callbackPrivate`: whether callbacks may reach loopback and private addresses (RELAIS_CALLBACK_PRIVATE). */
-    config?: { callbackPrivate?: boolean };
+    /**
+     * `callbackPrivate`: whether callbacks may reach loopback and private addresses (RELAIS_CALLBACK_PRIVATE);
+     * `dispatchLeaseMs`: how long a claim lasts without renewal (RELAIS_DISPATCH_LEASE_MS).
+     */
+    config?: { callbackPrivate?: boolean; dispatchLeaseMs?: number };
   };
   clock: Clock;
   log: DispatchLog;
@@ -53,6 +56,7 @@ export async function startDispatching(args: {
     clock,
     owner: processOwner('dispatcher'),
     log,
+    ...(services.config?.dispatchLeaseMs === undefined ? {} : { leaseMs: services.config.dispatchLeaseMs }),
     onCallbacksQueued: () => callbacks.wake(),
   });
   const unsubscribe = services.onAccepted(() => dispatcher.wake());
