@@ -239,6 +239,12 @@ const fr = {
   'settings.retentionDays': 'Supprimer les SMS après (jours)',
   'settings.daysHint': 'De 1 à 3650 ; vide = jamais. Appliqué toutes les heures, jamais aux SMS en attente.',
   'settings.saved': 'Réglages enregistrés.',
+  'settings.creditsTitle': 'Historique des crédits',
+  'settings.creditsDate': 'Date',
+  'settings.creditsChange': 'Crédits',
+  'settings.creditsBalance': 'Solde après',
+  'settings.creditsReason': 'Motif',
+  'settings.creditsNone': 'Aucun crédit ajouté ni retiré pour l’instant.',
 };
 
 type Messages = typeof fr;
@@ -477,6 +483,12 @@ const en: Messages = {
   'settings.retentionDays': 'Delete SMS after (days)',
   'settings.daysHint': 'From 1 to 3650; empty = never. Applied every hour, never to pending SMS.',
   'settings.saved': 'Settings saved.',
+  'settings.creditsTitle': 'Credit history',
+  'settings.creditsDate': 'Date',
+  'settings.creditsChange': 'Credits',
+  'settings.creditsBalance': 'Balance after',
+  'settings.creditsReason': 'Reason',
+  'settings.creditsNone': 'No credits added or taken back yet.',
 };
 
 const MESSAGES: Record<Lang, Messages> = { fr, en };

@@ -99,3 +99,14 @@ export interface RedactResult {
   redacted: number;
   pending: number[];
 }
+
+/** GET …/credit-changes */
+export interface CreditChange {
+  id: number;
+  /** ISO 8601 in the account's timezone. */
+  createdAt: string;
+  delta: number;
+  balanceAfter: number;
+  reason: string | null;
+  actor: string;
+}

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Account } from '../../src/server/modules/accounts/accounts.repository.js';
+import { SYSTEM_ACTOR } from '../../src/server/modules/accounts/accounts.service.js';
 import { COUNT_DELAY_MS, POLL_MS } from '../../src/web/features/history/use-history.js';
 import { describeEachDialectWithApp } from '../app.js';
 import { bearer, createSender, createSmsUser, type SeededAccount, seedCustomerWithAccount, type TestSession } from '../factories.js';
@@ -943,6 +944,18 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await page.getByRole('button', { name: 'Enregistrer' }).click();
     await page.getByText('Réglages enregistrés.').waitFor();
     expect(await settings()).toMatchObject({ storeText: true, redactAfterDays: null, retentionDays: null });
+
+    // The credit history: what the operator gave and took back (net zero, for the other tests' balance).
+    await ctx.app.services.accounts.addCredits(SYSTEM_ACTOR, account.name, 500, { reason: 'Pack <b>décembre</b>' });
+    await ctx.app.services.accounts.addCredits(SYSTEM_ACTOR, account.name, -500);
+    await page.reload();
+    const rows = page.locator('[data-list="credit-changes"] tbody tr');
+    await rows.nth(1).waitFor();
+    expect(await rows.allTextContents()).toEqual([
+      expect.stringMatching(/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d-500\s*\d[\d\s\u202f]*—$/),
+      expect.stringMatching(/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d\+500\d[\d\s\u202f]*Pack <b>décembre<\/b>$/),
+    ]);
+    await screenshot(page, `${ctx.dialect}-settings`);
   });
 
   it('asks before deleting a sender in its own dialog: Escape cancels, Supprimer deletes', async () => {

@@ -13,6 +13,7 @@ import {
   signIn,
   type TestSession,
 } from '../../../../test/factories.js';
+import { SYSTEM_ACTOR } from './accounts.service.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -331,6 +332,39 @@ describeEachDialectWithApp(
       expectError(await call('GET', `${base}/tokens`, t), 403, 'FORBIDDEN');
     });
 
+    it("shows the account's credit changes to its owner and its tokens, newest first", async () => {
+      const { accounts } = ctx.app.services;
+      const seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 10 } });
+      const seededSession = await signIn(ctx.app, seeded.customer.email, seeded.password);
+      const path = `/api/v1/accounts/${seeded.account.name}/credit-changes`;
+      expect((await call('GET', path, seededSession.headers)).json()).toEqual({ data: [] });
+      await accounts.addCredits(SYSTEM_ACTOR, seeded.account.name, 500, { reason: 'December pack' });
+      await accounts.addCredits(SYSTEM_ACTOR, seeded.account.name, -10);
+      const listed = await call('GET', path, seededSession.headers);
+      expect(listed.statusCode).toBe(200);
+      expect(listed.json().data).toEqual([
+        // Dated in the account's timezone (Europe/Paris).
+        {
+          id: expect.any(Number),
+          createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0[12]:00$/),
+          delta: -10,
+          balanceAfter: 500,
+          reason: null,
+          actor: 'operator',
+        },
+        {
+          id: expect.any(Number),
+          createdAt: expect.any(String),
+          delta: 500,
+          balanceAfter: 510,
+          reason: 'December pack',
+          actor: 'operator',
+        },
+      ]);
+      expect((await call('GET', `${path}?limit=1`, seeded.auth)).json().data.map((c: { delta: number }) => c.delta)).toEqual([-10]);
+      expectError(await call('GET', `${path}?limit=0`, seeded.auth), 400, 'VALIDATION_FAILED');
+    });
+
     it('isolation: another customer gets 404 ACCOUNT_NOT_FOUND on every route of this account, by cookie and by token', async () => {
       await createSmsUser(ctx.app, owner.account, { login: 'victim' });
       await createSender(ctx.app, owner.account, { sender: 'Victim' });
@@ -356,6 +390,7 @@ describeEachDialectWithApp(
         ['GET', '/tokens'],
         ['POST', '/tokens', { name: 'stolen' }],
         ['DELETE', `/tokens/${tokenId}`],
+        ['GET', '/credit-changes'],
       ];
       const credentials = {
         cookie: (method: Method) => (method === 'GET' ? intruderSession.headers : intruderSession.writeHeaders),
@@ -403,6 +438,7 @@ describeEachDialectWithApp(
         ['GET', `${base}/tokens`],
         ['POST', `${base}/tokens`],
         ['DELETE', `${base}/tokens/1`],
+        ['GET', `${base}/credit-changes`],
       ] as [Method, string][]) {
         expectError(await call(method, path, {}, method === 'POST' || method === 'PATCH' ? {} : undefined), 401, 'UNAUTHENTICATED');
       }

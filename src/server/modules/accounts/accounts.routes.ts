@@ -12,6 +12,9 @@ import {
   CreateSenderBody,
   CreateSmsUserBody,
   CreateTokenBody,
+  CreditChangeSchema,
+  CreditChangesQuery,
+  creditChangeView,
   SenderParams,
   SenderSchema,
   SmsUserSchema,
@@ -50,6 +53,26 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     base,
     { ...auth, schema: { tags: ['accounts'], summary: 'One SMS account', params: AccountParams, response: { 200: AccountSchema } } },
     async (request) => accountView(await accounts.get(principalOf(request), request.params.account)),
+  );
+
+  app.get(
+    `${base}/credit-changes`,
+    {
+      ...auth,
+      schema: {
+        tags: ['accounts'],
+        summary: "The account's credit changes (credits given or taken back by the operator), newest first",
+        params: AccountParams,
+        querystring: CreditChangesQuery,
+        response: { 200: Type.Object({ data: Type.Array(CreditChangeSchema) }) },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      const changes = await accounts.listCreditChanges(principal, request.params.account, request.query.limit);
+      const { timezone } = await accounts.get(principal, request.params.account);
+      return { data: changes.map((c) => creditChangeView(c, timezone)) };
+    },
   );
 
   app.patch(

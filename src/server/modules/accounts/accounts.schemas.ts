@@ -1,6 +1,7 @@
 import { type Static, type TNull, type TSchema, type TUnion, Type } from '@sinclair/typebox';
-import type { Account } from './accounts.repository.js';
-import { DAY_LIMIT_MAX, DAY_LIMIT_MIN } from './accounts.service.js';
+import { getTimeFormatter } from '../../../shared/account-time.js';
+import type { Account, CreditChange } from './accounts.repository.js';
+import { CREDIT_CHANGES_DEFAULT_LIMIT, CREDIT_CHANGES_MAX_LIMIT, DAY_LIMIT_MAX, DAY_LIMIT_MIN } from './accounts.service.js';
 import type { ApiToken } from './api-tokens.repository.js';
 import type { Customer } from './customers.repository.js';
 import type { Sender } from './senders.repository.js';
@@ -223,5 +224,35 @@ export function tokenView(token: ApiToken): Static<typeof TokenSchema> {
     createdAt: iso(token.createdAt),
     lastUsedAt: isoOrNull(token.lastUsedAt),
     revokedAt: isoOrNull(token.revokedAt),
+  };
+}
+
+export const CreditChangeSchema = Type.Object({
+  id: Type.Integer(),
+  createdAt: Type.String({ format: 'date-time', description: "in the account's timezone" }),
+  delta: Type.Number({ description: 'credits added (negative: taken back)' }),
+  balanceAfter: Type.Number({ description: 'the balance right after (debits made meanwhile included)' }),
+  reason: Nullable(Type.String()),
+  actor: Type.String({ description: 'who: "operator" for the command line' }),
+});
+
+export const CreditChangesQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: CREDIT_CHANGES_MAX_LIMIT, default: CREDIT_CHANGES_DEFAULT_LIMIT, description: 'newest first' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** A credit change for the API, its date in the account's timezone (as the history gives its dates). */
+export function creditChangeView(c: CreditChange, timeZone: string): Static<typeof CreditChangeSchema> {
+  return {
+    id: c.id,
+    createdAt: getTimeFormatter(timeZone).iso(c.createdAt),
+    delta: c.delta,
+    balanceAfter: c.balanceAfter,
+    reason: c.reason,
+    actor: c.actor,
   };
 }

@@ -249,13 +249,15 @@ export function createAccountsService(deps: {
       return { account: { ...account, credits: after }, before: after - change.delta, after, change };
     },
 
-    /** An account's credit changes, newest first: the operator's to read, like the changes themselves. */
+    /**
+     * An account's credit changes, newest first: the operator's (relais account credit-history), and the
+     * account's own to read (its owner in the Manager, its API tokens), as its balance is.
+     */
     async listCreditChanges(actor: Actor, name: string, limit = CREDIT_CHANGES_DEFAULT_LIMIT): Promise<CreditChange[]> {
-      if (actor.kind !== 'system')
-        throw new AppError('FORBIDDEN', 'The credit history is read by the operator (relais account credit-history)');
       if (!Number.isInteger(limit) || limit < 1 || limit > CREDIT_CHANGES_MAX_LIMIT)
         throw new AppError('VALIDATION_FAILED', `The limit must be a whole number from 1 to ${CREDIT_CHANGES_MAX_LIMIT}, got ${limit}`);
       const account = await getAccount(actor, name);
+      assertAllowed(actor, 'account:read');
       return accounts.listCreditChanges(account.id, limit);
     },
 

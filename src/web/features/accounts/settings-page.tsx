@@ -3,8 +3,9 @@ import { type ApiError, accountPath, api } from '../../api.js';
 import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import { CardForm } from '../../list-page.js';
-import type { Account } from '../../types.js';
+import type { Account, CreditChange } from '../../types.js';
 import { useResource } from '../../use-resource.js';
+import { accountDateTime } from '../history/format.js';
 
 interface PrivacyForm {
   storeText: boolean;
@@ -98,6 +99,47 @@ export function SettingsPage({ account }: { account: string }) {
           )}
         </CardForm>
       )}
+      <CreditHistory account={account} />
+    </section>
+  );
+}
+
+/** The account's credit changes (given or taken back by the operator), newest first. */
+function CreditHistory({ account }: { account: string }) {
+  const { t, n, lang } = useI18n();
+  const changes = useResource<{ data: CreditChange[] }>(accountPath(account, '/credit-changes?limit=20'));
+  return (
+    <section className="card" aria-labelledby="credit-history-title">
+      <h2 id="credit-history-title">{t('settings.creditsTitle')}</h2>
+      <div className="table-wrap">
+        <table className="list" data-list="credit-changes">
+          <thead>
+            <tr>
+              <th scope="col">{t('settings.creditsDate')}</th>
+              <th scope="col">{t('settings.creditsChange')}</th>
+              <th scope="col">{t('settings.creditsBalance')}</th>
+              <th scope="col">{t('settings.creditsReason')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {changes.data?.data.length === 0 && (
+              <tr>
+                <td colSpan={4} className="muted">
+                  {t('settings.creditsNone')}
+                </td>
+              </tr>
+            )}
+            {changes.data?.data.map((c) => (
+              <tr key={c.id}>
+                <td>{accountDateTime(c.createdAt, lang)}</td>
+                <td>{c.delta > 0 ? `+${n(c.delta)}` : n(c.delta)}</td>
+                <td>{n(c.balanceAfter)}</td>
+                <td>{c.reason ?? '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }
