@@ -1,6 +1,7 @@
 import type { ColumnVisibilityState } from '@tanstack/react-table';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { type ApiError, accountPath, api, apiUrl } from '../../api.js';
+import { ConfirmDialog } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import { Link, navigate, useLocation } from '../../router.js';
 import { useSession } from '../../session.js';
@@ -21,7 +22,6 @@ import {
   parseView,
   type SortKey,
 } from './history-view.js';
-import { RedactDialog } from './redact-dialog.js';
 import { EMPTY_SELECTION, type Selection, selectAllMatching, selectedCount } from './selection.js';
 import { StatsChart } from './stats-chart.js';
 import { useHistory } from './use-history.js';
@@ -178,29 +178,23 @@ export function HistoryPage({ account }: { account: string }) {
     }
   };
 
-  // Redaction (texts erased, receivers masked) of the selected messages
-  const [redacting, setRedacting] = useState<{ count: number; busy: boolean; error: string | null } | null>(null);
-  const confirmRedact = async () => {
-    if (!redacting) return;
-    setRedacting((r) => r && { ...r, busy: true });
-    try {
-      const ids = [...selection.ids];
-      let redacted = 0;
-      let pending = 0;
-      for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
-        const result = await api.post<RedactResult>(accountPath(account, '/outgoing/redact'), { ids: ids.slice(i, i + DELETE_CHUNK) });
-        redacted += result.redacted;
-        pending += result.pending.length;
-      }
-      setSelection(EMPTY_SELECTION);
-      setRedacting(null);
-      setNotice(
-        pending > 0 ? `${t('redact.done', { n: redacted })} ${t('redact.pendingLeft', { n: pending })}` : t('redact.done', { n: redacted }),
-      );
-      history.reload();
-    } catch (error) {
-      setRedacting((r) => r && { ...r, busy: false, error: error instanceof Error ? error.message : String(error) });
+  // Redaction (texts erased, receivers masked) of the selected messages, confirmed first; how many are selected.
+  const [redacting, setRedacting] = useState<number | null>(null);
+  const redactSelection = async () => {
+    const ids = [...selection.ids];
+    let redacted = 0;
+    let pending = 0;
+    for (let i = 0; i < ids.length; i += DELETE_CHUNK) {
+      const result = await api.post<RedactResult>(accountPath(account, '/outgoing/redact'), { ids: ids.slice(i, i + DELETE_CHUNK) });
+      redacted += result.redacted;
+      pending += result.pending.length;
     }
+    setSelection(EMPTY_SELECTION);
+    setRedacting(null);
+    setNotice(
+      pending > 0 ? `${t('redact.done', { n: redacted })} ${t('redact.pendingLeft', { n: pending })}` : t('redact.done', { n: redacted }),
+    );
+    history.reload();
   };
 
   const error: ApiError | null = history.error;
@@ -309,7 +303,7 @@ export function HistoryPage({ account }: { account: string }) {
               title={t('actions.redactHint')}
               onClick={() => {
                 setNotice('');
-                setRedacting({ count: selection.ids.size, busy: false, error: null });
+                setRedacting(selection.ids.size);
               }}
               data-action="redact"
             >
@@ -383,13 +377,17 @@ export function HistoryPage({ account }: { account: string }) {
           onConfirm={() => void confirmDelete()}
         />
       )}
-      {redacting && (
-        <RedactDialog
-          count={redacting.count}
-          busy={redacting.busy}
-          error={redacting.error}
+      {redacting !== null && (
+        <ConfirmDialog
+          title={t('redact.title')}
+          message={
+            <>
+              {t('redact.confirmIds', { n: redacting })} <span className="muted">{t('redact.note')}</span>
+            </>
+          }
+          confirmLabel={t('redact.confirm')}
           onCancel={() => setRedacting(null)}
-          onConfirm={() => void confirmRedact()}
+          onConfirm={redactSelection}
         />
       )}
     </section>
