@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
 import smpp from 'smpp';
 import type { Services } from '../../services.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess } from '../auth/principal.js';
+import { processOwner } from '../dispatch/dispatching.js';
 import { createSmppService } from './smpp.service.js';
 import { type DecodedSubmit, decodeSubmit, receiptDeliverSm, type SmppStatusName, type SubmitRefusal } from './smpp-messages.js';
 import { createSmppReceiptsRepository, type DueReceipt } from './smpp-receipts.repository.js';
@@ -127,7 +126,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   const clock = services.clock;
   const service = createSmppService({ smsUsers: services.smsUsers, sending: services.sending, history: services.history, clock });
   const receipts = createSmppReceiptsRepository(services.database);
-  const owner = `smpp:${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const owner = processOwner('smpp-receipts');
   const bindTimeoutMs = options.bindTimeoutMs ?? 30_000;
   const enquireLinkMs = options.enquireLinkMs ?? 60_000;
   const partsTimeoutMs = options.partsTimeoutMs ?? 60_000;
