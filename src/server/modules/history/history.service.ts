@@ -196,6 +196,27 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     },
 
     /**
+     * Cancels one pending message that no dispatcher holds (SMPP cancel_sm): deleted, credits given back,
+     * audited as a deletion; otherwise nothing changes and the answer says why.
+     */
+    async cancelPending(access: AccountAccess, id: number): Promise<'canceled' | 'not-found' | 'not-pending' | 'held'> {
+      const outcome = await outgoing.cancelPending(scopeOf(access), id, clock.now());
+      if (outcome === 'canceled') {
+        await deletions.insertAudit({
+          accountId: access.account.id,
+          actor: access.actor,
+          kind: 'ids',
+          createdAt: clock.now(),
+          count: 1,
+          ids: [id],
+          filter: null,
+          deleteJobId: null,
+        });
+      }
+      return outcome;
+    },
+
+    /**
      * Redacts the listed messages of the account (ids it does not have are ignored): texts erased,
      * receivers masked, the rest kept; pending ones are left (they are still to be sent). Audited.
      */

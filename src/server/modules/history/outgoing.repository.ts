@@ -921,6 +921,31 @@ export function createOutgoingRepository(
     },
 
     /**
+     * Cancels one pending message of the scope, all or nothing: unless a dispatcher holds it now (it may
+     * be in the carrier's hands), its queue entry goes, the message is deleted and its credits given back,
+     * in one transaction. Otherwise nothing changes and the answer says why.
+     */
+    async cancelPending(scope: HistoryScope, id: number, now: number): Promise<'canceled' | 'not-found' | 'not-pending' | 'held'> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .selectFrom('outgoing')
+          .select(['id', 'status', 'credits', 'user_id'])
+          .where('account_id', '=', scope.accountId)
+          .where('id', '=', id)
+          .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+          .executeTakeFirst();
+        if (!row) return 'not-found';
+        if (row.status !== 'pending') return 'not-pending';
+        const [canceled] = await cancelQueued(trx, [row], now);
+        if (!canceled) return 'held';
+        await trx.deleteFrom('outgoing').where('account_id', '=', scope.accountId).where('id', '=', id).execute();
+        await purgeDeletedText(trx, dialect, [id]);
+        await refundCredits(trx, scope.accountId, [row]);
+        return 'canceled';
+      });
+    },
+
+    /**
      * Redacts these messages of the scope in one transaction: the text erased (`message` '', `redacted_at`
      * set, its entries leaving SQLite's text index by the update trigger) and the receiver masked (see
      * `MASKED_RECEIVER`), every other field kept. Pending messages are left whole: they are still to be

@@ -375,6 +375,25 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
         .orderBy('id', 'desc')
         .executeTakeFirstOrThrow();
       expect(audit).toEqual({ actor: 'user:shop', ids: JSON.stringify([Number(sent.message_id)]) });
+
+      // Pending, but a dispatcher holds it (it may be in the carrier's hands): refused, and nothing changes.
+      const held = await c.request('submit_sm', {
+        source_addr: 'MyShop',
+        destination_addr: '+33612345615',
+        short_message: 'Held',
+        schedule_delivery_time: later,
+      });
+      await ctx.database.db
+        .updateTable('dispatch_queue')
+        .set({ lease_owner: 'another-dispatcher', lease_until: Date.now() + 60_000 })
+        .where('outgoing_id', '=', Number(held.message_id))
+        .execute();
+      const beforeHeld = await state();
+      expect((await c.request('cancel_sm', { message_id: held.message_id })).command_status).toBe(E.ESME_RCANCELFAIL);
+      expect(await state()).toEqual(beforeHeld);
+      expect(log.lines.map((l) => (l.obj as { reason?: string }).reason)).toContain(
+        `message ${held.message_id} is being handed to the carrier`,
+      );
     });
   });
 

@@ -143,14 +143,21 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
       };
     },
 
-    /** cancel_sm: a message still pending is canceled (not sent, credits given back, audited); any other is refused. */
+    /**
+     * cancel_sm: a message still pending and not being handed to the carrier is canceled (not sent,
+     * credits given back, audited); any other is refused, and nothing changes.
+     */
     async cancel(access: AccountAccess, messageId: string): Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }> {
       const found = await message(access, messageId, 'ESME_RCANCELFAIL');
       if (!('id' in found)) return { ok: false, refusal: found };
-      if (found.status !== 'pending')
-        return { ok: false, refusal: refusal('ESME_RCANCELFAIL', `message ${messageId} is ${found.status}, not pending`) };
-      await history.deleteOne(access, found.id);
-      return { ok: true };
+      const outcome = await history.cancelPending(access, found.id);
+      if (outcome === 'canceled') return { ok: true };
+      const why = {
+        'not-found': `no message ${messageId} of this SMS user`,
+        'not-pending': `message ${messageId} is no longer pending`,
+        held: `message ${messageId} is being handed to the carrier`,
+      }[outcome];
+      return { ok: false, refusal: refusal('ESME_RCANCELFAIL', why) };
     },
   };
 }
