@@ -233,6 +233,22 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       expect(await row(payload.message_id as string)).toMatchObject({ message: long, parts: 3 });
     });
 
+    it('takes data_sm like submit_sm (text in message_payload), answered data_sm_resp with the id', async () => {
+      const c = await bound();
+      const resp = await c.request('data_sm', {
+        source_addr: 'MyShop',
+        dest_addr_ton: 1,
+        destination_addr: '33612345616',
+        message_payload: 'Par data_sm',
+      });
+      expect([resp.command, resp.command_status]).toEqual(['data_sm_resp', E.ESME_ROK]);
+      expect(await row(resp.message_id as string)).toMatchObject({ message: 'Par data_sm', channel: 'smpp', receiver: '+33612345616' });
+      const rx = await bound('bind_receiver');
+      expect(
+        (await rx.request('data_sm', { source_addr: 'MyShop', destination_addr: '+33612345617', message_payload: 'x' })).command_status,
+      ).toBe(E.ESME_RINVBNDSTS);
+    });
+
     it('puts concatenated parts together: every part answered with the one message’s id once the last arrives', async () => {
       const c = await bound();
       const part = (ref: number, seq: number, text: string) => ({
@@ -316,6 +332,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       const rx = await bound('bind_receiver');
       await expectRefused(rx, ok, E.ESME_RINVBNDSTS);
       expect((await c.request('submit_multi', { source_addr: 'MyShop', short_message: 'x' })).command_status).toBe(E.ESME_RINVCMDID);
+      expect((await c.request('replace_sm', { message_id: '1', short_message: 'x' })).command_status).toBe(E.ESME_RINVCMDID);
     });
 
     it('closes a connection that sends an undecodable PDU, and goes on serving others', async () => {

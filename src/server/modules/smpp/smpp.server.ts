@@ -117,7 +117,8 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
  *   receipted_message_id / message_state TLVs) when the message is final, on a receiver or
  *   transceiver bind of the same SMS user, on any process; kept while none is bound.
  * - query_sm answers the message's state; cancel_sm cancels a pending message (credits given back).
- * - enquire_link both ways, unbind; submit_multi, data_sm and replace_sm are answered ESME_RINVCMDID.
+ * - data_sm as submit_sm (its text in message_payload).
+ * - enquire_link both ways, unbind; submit_multi and replace_sm are answered ESME_RINVCMDID.
  * Refusals are answered with the SMPP status that says why (logged with the reason: SMPP 3.4 responses
  * with an error carry no text); unexpected failures with ESME_RX_T_APPN, so the program retries.
  */
@@ -396,9 +397,11 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
     const canSend = bound.mode !== 'receiver';
     switch (command) {
+      // data_sm (SMPP 3.4 §4.7) is submit_sm with its text in message_payload: the same path, answered data_sm_resp.
       case 'submit_sm':
+      case 'data_sm':
         if (!canSend) {
-          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'submit_sm on a receiver bind' });
+          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: `${command} on a receiver bind` });
           return;
         }
         onSubmit(c, bound, pdu);
