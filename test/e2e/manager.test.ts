@@ -950,10 +950,12 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     await ctx.app.services.accounts.addCredits(SYSTEM_ACTOR, account.name, -500);
     await page.reload();
     const rows = page.locator('[data-list="credit-changes"] tbody tr');
-    await rows.nth(1).waitFor();
+    await rows.nth(2).waitFor();
     expect(await rows.allTextContents()).toEqual([
       expect.stringMatching(/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d-500\s*\d[\d\s\u202f]*—$/),
       expect.stringMatching(/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d\+500\d[\d\s\u202f]*Pack <b>décembre<\/b>$/),
+      // The account's creation with its credits.
+      expect.stringMatching(/^\d\d\/\d\d\/\d{4} \d\d:\d\d:\d\d\+1[\s\u202f]?000\d[\d\s\u202f]*initial credits$/),
     ]);
     await screenshot(page, `${ctx.dialect}-settings`);
   });

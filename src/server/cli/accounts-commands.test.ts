@@ -262,6 +262,10 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
   it("change an account's settings, privacy and retention included, and refuse bad values", async () => {
     const account = 'sms-st12345-1';
     expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com')).code).toBe(0);
+    // Created without credits: nothing in its credit history.
+    expect((await relais('account', 'credit-history', '--name', account)).stdout).toBe(
+      `No credit change in ${account} (relais account credit --name ${account} --add N records one).\n`,
+    );
     const changed = await relais(
       'account',
       'update',
@@ -404,10 +408,11 @@ describeEachDialect('relais account credit --reason and account credit-history (
   });
 
   it('records each change with who made it, the balance after and the reason, and lists them newest first', async () => {
-    expect(await relais('account', 'credit-history', '--name', account)).toMatchObject({
-      code: 0,
-      stdout: `No credit change in ${account} (relais account credit --name ${account} --add N records one).\n`,
-    });
+    const ts = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
+    // The account's creation recorded its 10 credits.
+    const initial = await relais('account', 'credit-history', '--name', account);
+    expect(initial.code).toBe(0);
+    expect(initial.stdout).toMatch(new RegExp(`^${ts}  \\+10 → 10 credits, by operator \\(initial credits\\)\\n$`));
     expect(await relais('account', 'credit', '--name', account, '--add', '1000', '--reason', 'December refill')).toMatchObject({
       code: 0,
       stdout: `Account ${account}: 10 → 1010 credits.\n`,
@@ -425,9 +430,10 @@ describeEachDialect('relais account credit --reason and account credit-history (
 
     const listed = await relais('account', 'credit-history', '--name', account);
     expect(listed.code).toBe(0);
-    const ts = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
     expect(listed.stdout).toMatch(
-      new RegExp(`^${ts}  -9\\.5 → 1000\\.5 credits, by operator\\n${ts}  \\+1000 → 1010 credits, by operator \\(December refill\\)\\n$`),
+      new RegExp(
+        `^${ts}  -9\\.5 → 1000\\.5 credits, by operator\\n${ts}  \\+1000 → 1010 credits, by operator \\(December refill\\)\\n${ts}  \\+10 → 10 credits, by operator \\(initial credits\\)\\n$`,
+      ),
     );
     const json = JSON.parse((await relais('account', 'credit-history', '--name', account, '--json')).stdout);
     expect(json).toEqual([
@@ -446,6 +452,14 @@ describeEachDialect('relais account credit --reason and account credit-history (
         delta: 1000,
         balanceAfter: 1010,
         reason: 'December refill',
+      },
+      {
+        id: expect.any(Number),
+        createdAt: expect.stringMatching(/^\d{4}-/),
+        actor: 'operator',
+        delta: 10,
+        balanceAfter: 10,
+        reason: 'initial credits',
       },
     ]);
     expect(json[0].id).toBeGreaterThan(json[1].id);

@@ -107,26 +107,46 @@ export function createAccountsRepository(db: Kysely<DB>) {
   };
   return {
     /** Throws ACCOUNT_EXISTS when the name is taken. */
+    /**
+     * Creates an account; its initial credits, when there are any, go to the credit history in the same
+     * transaction (`initialCredits`: who gave them and why).
+     */
     async insert(
       input: Omit<Account, 'id' | 'status' | 'storeText' | 'redactAfterDays' | 'retentionDays'> & { status?: string },
+      initialCredits: { actor: string; reason: string } = { actor: 'operator', reason: 'initial credits' },
     ): Promise<Account> {
       try {
-        const row = await db
-          .insertInto('accounts')
-          .values({
-            name: input.name,
-            owner_id: input.ownerId,
-            description: input.description,
-            status: input.status ?? 'enable',
-            credits: input.credits,
-            timezone: input.timezone,
-            default_country: input.defaultCountry,
-            store_text: 1,
-            created_at: input.createdAt,
-          })
-          .returning(COLUMNS)
-          .executeTakeFirstOrThrow();
-        return toAccount(row);
+        return await db.transaction().execute(async (trx) => {
+          const row = await trx
+            .insertInto('accounts')
+            .values({
+              name: input.name,
+              owner_id: input.ownerId,
+              description: input.description,
+              status: input.status ?? 'enable',
+              credits: input.credits,
+              timezone: input.timezone,
+              default_country: input.defaultCountry,
+              store_text: 1,
+              created_at: input.createdAt,
+            })
+            .returning(COLUMNS)
+            .executeTakeFirstOrThrow();
+          if (input.credits > 0) {
+            await trx
+              .insertInto('credit_changes')
+              .values({
+                account_id: row.id,
+                actor: initialCredits.actor,
+                delta: input.credits,
+                balance_after: input.credits,
+                reason: initialCredits.reason,
+                created_at: input.createdAt,
+              })
+              .execute();
+          }
+          return toAccount(row);
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw new AppError('ACCOUNT_EXISTS', `An SMS account named ${input.name} already exists`);
         throw error;

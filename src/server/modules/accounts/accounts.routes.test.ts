@@ -337,7 +337,15 @@ describeEachDialectWithApp(
       const seeded = await seedCustomerWithAccount(ctx.app, { account: { credits: 10 } });
       const seededSession = await signIn(ctx.app, seeded.customer.email, seeded.password);
       const path = `/api/v1/accounts/${seeded.account.name}/credit-changes`;
-      expect((await call('GET', path, seededSession.headers)).json()).toEqual({ data: [] });
+      const initial = {
+        id: expect.any(Number),
+        createdAt: expect.any(String),
+        delta: 10,
+        balanceAfter: 10,
+        reason: 'initial credits',
+        actor: 'operator',
+      };
+      expect((await call('GET', path, seededSession.headers)).json()).toEqual({ data: [initial] });
       await accounts.addCredits(SYSTEM_ACTOR, seeded.account.name, 500, { reason: 'December pack' });
       await accounts.addCredits(SYSTEM_ACTOR, seeded.account.name, -10);
       const listed = await call('GET', path, seededSession.headers);
@@ -360,6 +368,7 @@ describeEachDialectWithApp(
           reason: 'December pack',
           actor: 'operator',
         },
+        initial,
       ]);
       expect((await call('GET', `${path}?limit=1`, seeded.auth)).json().data.map((c: { delta: number }) => c.delta)).toEqual([-10]);
       expectError(await call('GET', `${path}?limit=0`, seeded.auth), 400, 'VALIDATION_FAILED');

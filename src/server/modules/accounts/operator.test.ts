@@ -33,6 +33,8 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
     // The audit trail holds exactly the 41 changes made, as each call answered them, newest first.
     const made = [...(results.slice(0, 40) as (typeof given)[]), given].map((r) => r.change);
     const audited = await accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name, 1000);
+    // The oldest: the account's initial credits, recorded with its creation.
+    expect(audited.pop()).toMatchObject({ delta: 100, balanceAfter: 100, actor: 'operator', reason: 'initial credits' });
     expect(audited).toEqual([...made].sort((a, b) => b.id - a.id));
     expect(audited.filter((c) => c.delta === 1)).toHaveLength(30);
     expect(audited.filter((c) => c.delta === -1)).toHaveLength(10);
@@ -49,6 +51,19 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
     const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 5 } });
     const { accounts } = ctx.app.services;
     const history = () => accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name);
+    // Created with 5 credits: recorded in the same transaction as the account.
+    const initial = await history();
+    expect(initial).toEqual([
+      {
+        id: expect.any(Number),
+        accountId: s.account.id,
+        actor: 'operator',
+        delta: 5,
+        balanceAfter: 5,
+        reason: 'initial credits',
+        createdAt: expect.any(Number),
+      },
+    ]);
     await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, -6)).rejects.toMatchObject({ code: 'INSUFFICIENT_CREDITS' });
     await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, 1, { reason: 'x'.repeat(201) })).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
@@ -57,7 +72,7 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
     await expect(accounts.addCredits(SYSTEM_ACTOR, s.account.name, 1, { reason: 'two\nlines' })).rejects.toMatchObject({
       code: 'VALIDATION_FAILED',
     });
-    expect(await history()).toEqual([]);
+    expect(await history()).toEqual(initial);
     expect(await balance(s.account.name)).toBe(5);
 
     // The whole balance taken back: the change recorded is what was removed, down to 0.
@@ -73,6 +88,7 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
         reason: 'refund of an unused pack',
         createdAt: expect.any(Number),
       },
+      ...initial,
     ]);
     const given = await accounts.addCredits(SYSTEM_ACTOR, s.account.name, 2.25, { reason: 'é'.repeat(200) });
     expect(given.change).toMatchObject({ delta: 2.25, balanceAfter: 2.25, reason: 'é'.repeat(200) });
@@ -89,6 +105,7 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
       [-1, 1.25],
       [2.25, 2.25],
       [-5, 0],
+      [5, 5],
     ]);
     expect((await accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name, 1)).map((c) => c.balanceAfter)).toEqual([0.25]);
     for (const bad of [0, 1001, 1.5])
@@ -115,7 +132,8 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
       'audit write failed',
     );
     expect(await balance(s.account.name)).toBe(7);
-    expect(await ctx.app.services.accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name)).toEqual([]);
+    // Only the initial credits' row: the failed change left none.
+    expect((await ctx.app.services.accounts.listCreditChanges(SYSTEM_ACTOR, s.account.name)).map((c) => c.delta)).toEqual([7]);
   });
 
   it('never goes below 0, refuses bad amounts, and is not for customers or tokens', async () => {
