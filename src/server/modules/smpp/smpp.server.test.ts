@@ -165,6 +165,47 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       }
     });
 
+    it('closes a connection that does not bind in time, asks an idle one with enquire_link, and closes it when unanswered', async () => {
+      const strict = await startSmppServer({
+        services: ctx.app.services,
+        log: silentLog,
+        port: 0,
+        host: '127.0.0.1',
+        bindTimeoutMs: 100,
+        enquireLinkMs: 300,
+      });
+      try {
+        const silent = await open(strict.port);
+        await silent.closed();
+
+        // Answering the server's enquire_link keeps the connection: a second one comes on the same connection.
+        const alive = await open(strict.port);
+        let asked = 0;
+        alive.session.on('enquire_link', (pdu: smpp.PDU) => {
+          asked++;
+          alive.session.send(pdu.response());
+        });
+        expect((await alive.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+          E.ESME_ROK,
+        );
+        await waitFor(() => asked >= 2, 'two enquire_link on an idle connection that answers them');
+
+        // Not answering them: asked once, then closed.
+        const mute = await open(strict.port);
+        const requests: string[] = [];
+        mute.session.on('pdu', (pdu: smpp.PDU) => {
+          if (!pdu.isResponse()) requests.push(pdu.command);
+        });
+        expect((await mute.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+          E.ESME_ROK,
+        );
+        await mute.closed();
+        expect(requests).toEqual(['enquire_link']);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it('answers unbind and closes the connection', async () => {
       const c = await bound();
       expect((await c.request('unbind')).command_status).toBe(E.ESME_ROK);

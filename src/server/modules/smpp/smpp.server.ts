@@ -25,7 +25,7 @@ export interface SmppServerOptions {
   maxSessions?: number;
   /** A connection that has not bound within this time is closed (default 30 s). */
   bindTimeoutMs?: number;
-  /** After this long without a PDU from the program, the server sends enquire_link; twice as long, it closes (default 60 s). */
+  /** After this long without a PDU from the program, the server sends enquire_link; without any PDU as long again, it closes (default 60 s). */
   enquireLinkMs?: number;
   /** The parts of a concatenated message must all arrive within this time (default 60 s). */
   partsTimeoutMs?: number;
@@ -71,12 +71,12 @@ interface Connection {
   ip: string;
   openedAt: number;
   lastSeen: number;
-  enquirePending: boolean;
+  /** When the server's enquire_link went unanswered so far (null: none pending). */
+  enquireSentAt: number | null;
   bound: Bound | null;
   /** Submits being accepted (answered when their commit is done). */
   inFlight: number;
   parts: Map<string, PartGroup>;
-  heldParts: number;
   /** Receipts sent and not yet answered, by outbox id. */
   receiptsOut: Set<number>;
   closed: boolean;
@@ -284,20 +284,19 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     const key = `${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
     let group = c.parts.get(key);
     if (!group) {
-      if (c.heldParts + total > MAX_HELD_PARTS) {
+      const held = [...c.parts.values()].reduce((sum, g) => sum + g.total, 0);
+      if (held + total > MAX_HELD_PARTS) {
         refuse(c, pdu, { status: 'ESME_RMSGQFUL', reason: `more than ${MAX_HELD_PARTS} parts of unfinished messages on one connection` });
         return;
       }
       group = { total, parts: new Array(total).fill(undefined), got: 0, pdus: [], startedAt: clock.now() };
       c.parts.set(key, group);
-      c.heldParts += total;
     }
     if (group.parts[seq - 1] === undefined) group.got++;
     group.parts[seq - 1] = submit;
     group.pdus.push(pdu);
     if (group.got < group.total) return;
     c.parts.delete(key);
-    c.heldParts -= group.total;
     const parts = group.parts as DecodedSubmit[];
     const whole: DecodedSubmit = { ...parts[0], text: parts.map((p) => p.text).join(''), concat: null };
     const pdus = group.pdus;
@@ -308,7 +307,6 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     for (const [key, group] of c.parts) {
       if (now - group.startedAt < partsTimeoutMs) continue;
       c.parts.delete(key);
-      c.heldParts -= group.total;
       const reason = `only ${group.got} of the ${group.total} parts of a concatenated message arrived within ${Math.round(partsTimeoutMs / 1000)} s`;
       for (const pdu of group.pdus) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason });
     }
@@ -363,7 +361,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   function onPdu(c: Connection, pdu: smpp.PDU): void {
     c.lastSeen = clock.now();
-    c.enquirePending = false;
+    c.enquireSentAt = null;
     if (pdu.isResponse()) return; // deliver_sm_resp and enquire_link_resp go to their callbacks
     const command = pdu.command;
     if (command === 'enquire_link') {
@@ -431,11 +429,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       ip: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
       openedAt: now,
       lastSeen: now,
-      enquirePending: false,
+      enquireSentAt: null,
       bound: null,
       inFlight: 0,
       parts: new Map(),
-      heldParts: 0,
       receiptsOut: new Set(),
       closed: false,
     };
@@ -519,13 +516,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         if (now - c.openedAt > bindTimeoutMs) closeConnection(c, 'no bind in time');
         continue;
       }
-      const idle = now - c.lastSeen;
-      if (idle > 2 * enquireLinkMs) closeConnection(c, 'no answer to enquire_link');
-      else if (idle > enquireLinkMs && !c.enquirePending) {
-        c.enquirePending = true;
-        c.session.enquire_link({}, () => {
-          c.enquirePending = false;
-        });
+      // Asked and nothing came back within enquireLinkMs (any PDU clears the question): the program is gone.
+      if (c.enquireSentAt !== null) {
+        if (now - c.enquireSentAt > enquireLinkMs) closeConnection(c, 'no answer to enquire_link');
+      } else if (now - c.lastSeen > enquireLinkMs) {
+        c.enquireSentAt = now;
+        c.session.enquire_link({});
       }
     }
   }
