@@ -118,12 +118,14 @@ export async function startRelais(config: Readonly<Config>): Promise<void> {
   const privacyKeeper = config.services.includes('dispatcher')
     ? startPrivacyKeeper(app.services.privacyKeeper, {
         onError: (message) => logger.warn({ message }, 'applying the retention and redaction limits failed'),
-        onRun: (runs) => {
-          for (const run of runs ?? []) {
-            if (run.error)
-              logger.warn({ accountId: run.accountId, message: run.error }, 'applying the retention and redaction limits failed');
-            else if (run.deleted || run.redacted) logger.info(run, 'applied the retention and redaction limits');
+        onRun: (run) => {
+          for (const account of run?.accounts ?? []) {
+            if (account.error)
+              logger.warn({ accountId: account.accountId, message: account.error }, 'applying the retention and redaction limits failed');
+            else if (account.deleted || account.redacted) logger.info(account, 'applied the retention and redaction limits');
           }
+          if (run?.jobTextsError) logger.warn({ message: run.jobTextsError }, 'forgetting the texts of sent jobs failed');
+          else if (run?.jobTextsForgotten) logger.info({ forgotten: run.jobTextsForgotten }, 'forgot the texts of sent jobs');
         },
       })
     : null;

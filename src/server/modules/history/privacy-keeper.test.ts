@@ -86,7 +86,7 @@ describeEachDialectWithApp(
       const credits = async () => (await ctx.app.services.accounts.get(SYSTEM_ACTOR, kept.account.name)).credits;
       const before = await credits();
 
-      const runs = await ctx.app.services.privacyKeeper.runOnce();
+      const runs = (await ctx.app.services.privacyKeeper.runOnce())?.accounts;
       expect(runs?.find((r) => r.accountId === kept.account.id)).toEqual({ accountId: kept.account.id, deleted: 5, redacted: 0 });
       expect(runs?.some((r) => r.accountId === neighbour.account.id)).toBe(false);
       expect((await rowsOf(kept.account.id)).map((r) => r.id)).toEqual([ids[5], ids[6], ids[7]]);
@@ -132,7 +132,7 @@ describeEachDialectWithApp(
         Array.from({ length: count }, (_, i) => buildOutgoing({ account_id: big.account.id, created_at: START - 2 * DAY + i })),
       );
       const recent = await insertOutgoing(ctx.database, [buildOutgoing({ account_id: big.account.id, created_at: START - 1000 })]);
-      const runs = await ctx.app.services.privacyKeeper.runOnce();
+      const runs = (await ctx.app.services.privacyKeeper.runOnce())?.accounts;
       expect(runs?.find((r) => r.accountId === big.account.id)).toEqual({ accountId: big.account.id, deleted: count, redacted: 0 });
       expect((await rowsOf(big.account.id)).map((r) => r.id)).toEqual(recent);
       expect((await audit(big)).map((e) => [e.actor, e.kind, e.count])).toEqual([[RETENTION_ACTOR, 'filter', count]]);
@@ -162,7 +162,7 @@ describeEachDialectWithApp(
 
       clock.time = START + 1234;
       const keeper = smallBatchKeeper(2);
-      const runs = await keeper.runOnce();
+      const runs = (await keeper.runOnce())?.accounts;
       expect(runs?.find((r) => r.accountId === secret.account.id)).toEqual({ accountId: secret.account.id, deleted: 0, redacted: 3 });
       const after = await rowsOf(secret.account.id);
       const redactedIds = [ids[0], ids[1], ids[3]];
@@ -181,15 +181,15 @@ describeEachDialectWithApp(
 
       // Idempotent: a second run (and the service's keeper, which remembers nothing) changes nothing.
       clock.time = START + 5000;
-      expect((await keeper.runOnce())?.find((r) => r.accountId === secret.account.id)?.redacted).toBe(0);
-      expect((await ctx.app.services.privacyKeeper.runOnce())?.find((r) => r.accountId === secret.account.id)?.redacted).toBe(0);
+      expect((await keeper.runOnce())?.accounts.find((r) => r.accountId === secret.account.id)?.redacted).toBe(0);
+      expect((await ctx.app.services.privacyKeeper.runOnce())?.accounts.find((r) => r.accountId === secret.account.id)?.redacted).toBe(0);
       expect(await rowsOf(secret.account.id)).toEqual(after);
 
       // Hours later (the keeper reads from where every older text was erased, or pending): the pending one
       // was sent meanwhile, and the recent one aged.
       await db().updateTable('outgoing').set({ status: 'delivered' }).where('id', '=', ids[2]).execute();
       clock.time = START + 12 * HOUR;
-      expect((await keeper.runOnce())?.find((r) => r.accountId === secret.account.id)?.redacted).toBe(2);
+      expect((await keeper.runOnce())?.accounts.find((r) => r.accountId === secret.account.id)?.redacted).toBe(2);
       expect(await search(secret, 'secret 471')).toEqual([]);
       expect((await rowsOf(secret.account.id)).map((r) => r.message)).toEqual(['', '', '', '', '', '']);
       if (ctx.dialect === 'sqlite') expect(await indexed('secret 471')).toEqual([...plainIds.slice(0, 4), plainIds[5]]);
@@ -240,13 +240,13 @@ describeEachDialectWithApp(
       expect(await textOf(sent.jobId)).toBe('Sent secret');
 
       clock.time = START + HOUR;
-      await keeper.runOnce();
+      const run = await keeper.runOnce();
       expect([await textOf(sent.jobId), await textOf(half.jobId), await textOf(deferred.jobId)]).toEqual([
         undefined,
         'Half secret',
         'Deferred secret',
       ]);
-      expect(keeper.lastForgotten).toBe(1);
+      expect(run?.jobTextsForgotten).toBe(1);
       // The rest of the options stay.
       const { options } = await db().selectFrom('jobs').select('options').where('id', '=', sent.jobId).executeTakeFirstOrThrow();
       expect(JSON.parse(options)).toMatchObject({ noStopClause: true });

@@ -26,6 +26,15 @@ const JOB_TEXT_MARGIN_MS = 10 * 60_000;
 /** A retention delete job that moved within this delay is another keeper's, still running: not started again. */
 const LIVE_JOB_MS = 10 * 60_000;
 
+/** What one run did: per account with a limit, and to the texts jobs kept for sending. */
+export interface PrivacyRun {
+  accounts: AccountRun[];
+  /** Texts forgotten from the jobs of accounts that store none, once sent. */
+  jobTextsForgotten: number;
+  /** Why forgetting them failed this time, if it did (tried again at the next run). */
+  jobTextsError?: string;
+}
+
 /** What one run did to one account. */
 export interface AccountRun {
   accountId: number;
@@ -68,8 +77,6 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
   /** Per account: every message created before `before` that is not pending had its text erased (at `at`). */
   const redactedBefore = new Map<number, { before: number; at: number }>();
   let stopping = false;
-  /** Job texts forgotten by the last run (tests, logs). */
-  let lastForgotten = 0;
   let stopped: () => void = () => {};
   const stoppedSignal = new Promise<void>((resolve) => {
     stopped = resolve;
@@ -150,46 +157,35 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
   return {
     /**
      * Applies every account's limits once, at the clock's time. Null when another process's keeper is
-     * running (PostgreSQL); otherwise what was done, per account with a limit. An account whose work
-     * failed is reported with its error and the others go on.
+     * running (PostgreSQL); otherwise what was done. An account whose work failed is reported with its
+     * error and the others go on.
      */
-    async runOnce(): Promise<AccountRun[] | null> {
+    async runOnce(): Promise<PrivacyRun | null> {
       const outcome = await privacy.exclusive(async () => {
-        const runs: AccountRun[] = [];
+        const run: PrivacyRun = { accounts: [], jobTextsForgotten: 0 };
         for (const limits of await privacy.listAccountsWithLimits()) {
           if (stopping) break;
-          const run: AccountRun = { accountId: limits.account.id, deleted: 0, redacted: 0 };
-          runs.push(run);
+          const account: AccountRun = { accountId: limits.account.id, deleted: 0, redacted: 0 };
+          run.accounts.push(account);
           try {
             // Deleted messages need no redaction: retention first.
-            if (limits.retentionDays !== null) run.deleted = await applyRetention(limits, limits.retentionDays, clock.now());
+            if (limits.retentionDays !== null) account.deleted = await applyRetention(limits, limits.retentionDays, clock.now());
             if (limits.redactAfterDays !== null && !stopping)
-              run.redacted = await applyRedaction(limits.account.id, limits.redactAfterDays, clock.now());
+              account.redacted = await applyRedaction(limits.account.id, limits.redactAfterDays, clock.now());
           } catch (error) {
-            run.error = error instanceof Error ? error.message : String(error);
+            account.error = error instanceof Error ? error.message : String(error);
           }
         }
         if (!stopping) {
           try {
-            lastForgotten = await forgetSentJobTexts(clock.now());
+            run.jobTextsForgotten = await forgetSentJobTexts(clock.now());
           } catch (error) {
-            lastForgotten = 0;
-            runs.push({
-              accountId: 0,
-              deleted: 0,
-              redacted: 0,
-              error: `forgetting sent texts: ${error instanceof Error ? error.message : String(error)}`,
-            });
+            run.jobTextsError = error instanceof Error ? error.message : String(error);
           }
         }
-        return runs;
+        return run;
       });
       return outcome.ran ? outcome.result : null;
-    },
-
-    /** Texts of sent jobs (accounts that store none) forgotten by the last run. */
-    get lastForgotten(): number {
-      return lastForgotten;
     },
 
     /** Stops between two batches; a retention job in progress is left to the history service's close. */
@@ -211,7 +207,7 @@ export function startPrivacyKeeper(
   options: {
     intervalMs?: number;
     firstRunMs?: number;
-    onRun?: (runs: AccountRun[] | null) => void;
+    onRun?: (run: PrivacyRun | null) => void;
     onError?: (message: string) => void;
   } = {},
 ): { close(): Promise<void> } {
@@ -221,7 +217,7 @@ export function startPrivacyKeeper(
     if (closed || running) return;
     running = keeper
       .runOnce()
-      .then((runs) => options.onRun?.(runs))
+      .then((run) => options.onRun?.(run))
       .catch((error: unknown) => options.onError?.(error instanceof Error ? error.message : String(error)))
       .finally(() => {
         running = undefined;
