@@ -1,29 +1,17 @@
-import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
 import { describeEachDialect } from '../../../test/database.js';
+import { runRelais } from '../../../test/relais-cli.js';
 import { systemClock } from '../clock.js';
 import { openDatabase } from '../db/database.js';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import { composeServices } from '../services.js';
 
-const run = promisify(execFile);
 const file = join(tmpdir(), `relais-cli-${process.pid}-${Date.now()}.db`);
-const env = { ...process.env, RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1', NODE_NO_WARNINGS: '1' };
-
-async function relais(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env, cwd: process.cwd() });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const relais = (...args: string[]) => runRelais({ RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1' }, ...args);
 
 describe('relais customer/account/user/sender/token commands (real process, SQLite)', () => {
   afterAll(() => {
@@ -390,16 +378,7 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
 
 describeEachDialect('relais account credit --reason and account credit-history (real process)', (ctx) => {
   const account = 'sms-ch12345-1';
-  const relais = async (...args: string[]) => {
-    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1' };
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const relais = (...args: string[]) => runRelais({ RELAIS_DATABASE_URL: ctx.database.url }, ...args);
 
   beforeAll(async () => {
     const services = composeServices({ config: testConfig(), database: ctx.database, clock: systemClock });

@@ -1,29 +1,18 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
 import { describeEachDialect } from '../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../test/outgoing-factory.js';
+import { runRelais } from '../../../test/relais-cli.js';
 import { systemClock } from '../clock.js';
 import { composeServices } from '../services.js';
 
-const run = promisify(execFile);
-
 describeEachDialect('relais history export (real process)', (ctx) => {
   const account = 'sms-ex12345-1';
-  const relais = async (extraEnv: Record<string, string>, ...args: string[]) => {
-    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1', ...extraEnv };
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const relais = (extraEnv: Record<string, string>, ...args: string[]) =>
+    runRelais({ RELAIS_DATABASE_URL: ctx.database.url, ...extraEnv }, ...args);
 
   beforeAll(async () => {
     const services = composeServices({ config: testConfig(), database: ctx.database, clock: systemClock });

@@ -1,30 +1,22 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
 import { describeEachDialect } from '../../../test/database.js';
+import { runRelaisWithInput } from '../../../test/relais-cli.js';
 import { systemClock } from '../clock.js';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import { composeServices } from '../services.js';
 
-const run = promisify(execFile);
-
 describeEachDialect('relais send (real process)', (ctx) => {
   const account = 'sms-se12345-1';
-  const relais = async (input: string | null, ...args: string[]) => {
-    const env = { ...process.env, RELAIS_DATABASE_URL: ctx.database.url, NODE_NO_WARNINGS: '1', RELAIS_ARGON2_TEST_FAST: '1' };
-    const child = run(process.execPath, ['bin/relais.js', 'send', '--account', account, ...args], { env });
-    if (input !== null) {
-      child.child.stdin?.end(input);
-    } else child.child.stdin?.end();
-    try {
-      const { stdout, stderr } = await child;
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const relais = (input: string | null, ...args: string[]) =>
+    runRelaisWithInput(
+      { RELAIS_DATABASE_URL: ctx.database.url, RELAIS_ARGON2_TEST_FAST: '1' },
+      input,
+      'send',
+      '--account',
+      account,
+      ...args,
+    );
   const rows = (tag: string) =>
     ctx.database.db
       .selectFrom('outgoing')

@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { isValidPhoneNumber } from 'libphonenumber-js/max';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount } from '../../../../test/account-factory.js';
 import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
+import { runRelais } from '../../../../test/relais-cli.js';
 import { analyzeSms } from '../../../shared/sms-encoding.js';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { openDatabase } from '../../db/database.js';
@@ -535,17 +534,7 @@ async function abortAfter(load: OutgoingBulkLoad): Promise<OutgoingBulkLoad> {
 
 describe('relais demo (real process, SQLite)', () => {
   const file = join(tmpdir(), `relais-demo-cli-${process.pid}-${Date.now()}.db`);
-  const env = { ...process.env, RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1', NODE_NO_WARNINGS: '1' };
-  const run = promisify(execFile);
-  const relais = async (...args: string[]) => {
-    try {
-      const { stdout, stderr } = await run(process.execPath, ['bin/relais.js', ...args], { env, cwd: process.cwd() });
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const e = error as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  };
+  const relais = (...args: string[]) => runRelais({ RELAIS_DATABASE_URL: `sqlite:${file}`, RELAIS_ARGON2_TEST_FAST: '1' }, ...args);
 
   beforeAll(async () => {
     const database = openDatabase(`sqlite:${file}`);
