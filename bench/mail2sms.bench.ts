@@ -10,17 +10,11 @@
  * that every accepted mail is in the database (a 250 is sent once its job is committed). Never part of
  * `npm test`. `benchMail2Sms()` is exported for a combined channels benchmark.
  */
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg } from 'node:os';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { buildApp } from '../src/server/app.js';
-import { loadConfig } from '../src/server/config.js';
-import { openDatabase } from '../src/server/db/database.js';
-import { migrateToLatest } from '../src/server/db/migrate.js';
-import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
+import { BENCH_LOGIN, BENCH_PASSWORD, BENCH_SENDER, openChannelBench } from './channel-bench.js';
 import { fmt, percentile, runLoadClient } from './load-client.js';
 
 /** mails/s the issue asks for over 16 sessions. */
@@ -106,22 +100,12 @@ export async function benchMail2Sms(
   const seconds = options.seconds ?? 15;
   const sessions = options.sessions ?? 16;
   const warmup = options.warmup ?? 300;
-  const file = join(tmpdir(), `relais-bench-mail2sms-${randomBytes(4).toString('hex')}.db`);
-  const url = `sqlite:${file}`;
-  const database = openDatabase(url);
-  await migrateToLatest(database);
-  const config = Object.freeze({ ...loadConfig({}), databaseUrl: url });
-  const app = await buildApp({ config, database });
+  const bench = await openChannelBench('mail2sms', 'sms-mb12345-1');
+  const { file, account } = bench;
   const silent = { debug() {}, info() {}, warn() {}, error() {} };
-  const smtp = await startMail2Sms({ services: app.services, config, log: silent, port: 0, host: '127.0.0.1' });
+  const smtp = await startMail2Sms({ services: bench.app.services, config: bench.config, log: silent, port: 0, host: '127.0.0.1' });
   try {
-    const s = app.services;
-    await s.customers.create({ email: 'bench@example.com', password: 'correct horse battery staple' });
-    const account = await s.accounts.create({ name: 'sms-mb12345-1', ownerEmail: 'bench@example.com', credits: 100_000_000 });
-    await s.senders.create(SYSTEM_ACTOR, account.name, { sender: 'BENCH' });
-    const password = 'bench-password-123';
-    await s.smsUsers.create(SYSTEM_ACTOR, account.name, { login: 'bench', password });
-    const subjectBase = `${account.name}:bench:${password}:BENCH:{to}::::1`;
+    const subjectBase = `${account.name}:${BENCH_LOGIN}:${BENCH_PASSWORD}:${BENCH_SENDER}:{to}::::1`;
 
     console.log(
       `mail2sms benchmark: SQLite ${file}, ${sessions} SMTP sessions, one receiver a mail (${process.platform}, Node ${process.version})`,
@@ -132,8 +116,7 @@ export async function benchMail2Sms(
         `  warm-up: ${fmt(w.accepted)} accepted${w.refused || w.errors ? `, ${w.refused} refused, ${w.errors} errors (${w.firstRefusal})` : ''}`,
       );
     }
-    const countRows = () =>
-      (database.sqlite!.prepare("select count(*) as n from outgoing where channel = 'mail2sms'").get() as { n: number }).n;
+    const countRows = () => bench.countRows('mail2sms');
     const rowsBefore = countRows();
     const r = await runLoad({ port: smtp.port, subjectBase, sessions, mails, seconds, offset: warmup });
     const rowsWritten = countRows() - rowsBefore;
@@ -155,9 +138,7 @@ export async function benchMail2Sms(
     return { rate, accepted: r.accepted, refused: r.refused, errors: r.errors, rowsWritten, p50Ms, p99Ms };
   } finally {
     await smtp.close();
-    await app.close();
-    await database.close();
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+    await bench.close();
   }
 }
 

@@ -10,16 +10,9 @@
  * written once its message is committed). No goal is set for this channel: the figure is for comparison
  * with the native API's acceptance (bench:send). Never part of `npm test`.
  */
-import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp } from '../src/server/app.js';
-import { loadConfig } from '../src/server/config.js';
-import { openDatabase } from '../src/server/db/database.js';
-import { migrateToLatest } from '../src/server/db/migrate.js';
-import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
+import { cpus, loadavg } from 'node:os';
 import { startSmppServer } from '../src/server/modules/smpp/smpp.server.js';
+import { BENCH_LOGIN, BENCH_PASSWORD, openChannelBench } from './channel-bench.js';
 import { fmt, percentile, runLoadClient } from './load-client.js';
 
 /** The load generator, run in its own process (plain JS, the `smpp` package from node_modules). */
@@ -75,22 +68,14 @@ const binds = num('binds', 1);
 const window = num('window', 64);
 const warmup = num('warmup', 1_000);
 
-const file = join(tmpdir(), `relais-bench-smpp-${randomBytes(4).toString('hex')}.db`);
-const url = `sqlite:${file}`;
-const database = openDatabase(url);
-await migrateToLatest(database);
-const config = Object.freeze({ ...loadConfig({}), databaseUrl: url });
-const app = await buildApp({ config, database });
+const bench = await openChannelBench('smpp', 'sms-sb12345-1');
+const { file } = bench;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
-const server = await startSmppServer({ services: app.services, log: silent, port: 0, host: '127.0.0.1' });
+const server = await startSmppServer({ services: bench.app.services, log: silent, port: 0, host: '127.0.0.1' });
 try {
-  const s = app.services;
-  await s.customers.create({ email: 'bench@example.com', password: 'correct horse battery staple' });
-  const account = await s.accounts.create({ name: 'sms-sb12345-1', ownerEmail: 'bench@example.com', credits: 100_000_000 });
-  await s.senders.create(SYSTEM_ACTOR, account.name, { sender: 'BENCH' });
-  const password = 'bench-password-123';
-  await s.smsUsers.create(SYSTEM_ACTOR, account.name, { login: 'bench', password });
-  const load = { port: server.port, systemId: `${account.name}:bench`, password, binds, window, seconds };
+  const password = BENCH_PASSWORD;
+  const account = bench.account;
+  const load = { port: server.port, systemId: `${account.name}:${BENCH_LOGIN}`, password, binds, window, seconds };
 
   console.log(
     `SMPP server benchmark: SQLite ${file}, ${binds} transceiver bind(s), window ${window}, one receiver a submit_sm (${process.platform}, Node ${process.version}, ${cpus().length} cores)`,
@@ -101,7 +86,7 @@ try {
       `  warm-up: ${fmt(w.accepted)} accepted${w.refused || w.errors ? `, ${w.refused} refused, ${w.errors} errors (${w.firstRefusal})` : ''}`,
     );
   }
-  const countRows = () => (database.sqlite!.prepare("select count(*) as n from outgoing where channel = 'smpp'").get() as { n: number }).n;
+  const countRows = () => bench.countRows('smpp');
   const rowsBefore = countRows();
   const r = await runLoadClient(LOAD, { ...load, messages, offset: warmup });
   const rowsWritten = countRows() - rowsBefore;
@@ -122,7 +107,5 @@ try {
   console.log(`  => ${fmt(rate)} submit_sm/s (no goal; compare bench:send's single-receiver acceptance)`);
 } finally {
   await server.close();
-  await app.close();
-  await database.close();
-  for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
+  await bench.close();
 }
