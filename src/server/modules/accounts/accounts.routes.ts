@@ -68,10 +68,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const principal = principalOf(request);
-      const changes = await accounts.listCreditChanges(principal, request.params.account, request.query.limit);
-      const { timezone } = await accounts.get(principal, request.params.account);
-      return { data: changes.map((c) => creditChangeView(c, timezone)) };
+      const { account, changes } = await accounts.creditHistory(principalOf(request), request.params.account, request.query.limit);
+      return { data: changes.map((c) => creditChangeView(c, account.timezone)) };
     },
   );
 

@@ -254,11 +254,20 @@ export function createAccountsService(deps: {
      * account's own to read (its owner in the Manager, its API tokens), as its balance is.
      */
     async listCreditChanges(actor: Actor, name: string, limit = CREDIT_CHANGES_DEFAULT_LIMIT): Promise<CreditChange[]> {
+      return (await this.creditHistory(actor, name, limit)).changes;
+    },
+
+    /** `listCreditChanges` with the account they belong to (its timezone dates them for the API). */
+    async creditHistory(
+      actor: Actor,
+      name: string,
+      limit = CREDIT_CHANGES_DEFAULT_LIMIT,
+    ): Promise<{ account: Account; changes: CreditChange[] }> {
       if (!Number.isInteger(limit) || limit < 1 || limit > CREDIT_CHANGES_MAX_LIMIT)
         throw new AppError('VALIDATION_FAILED', `The limit must be a whole number from 1 to ${CREDIT_CHANGES_MAX_LIMIT}, got ${limit}`);
       const account = await getAccount(actor, name);
       assertAllowed(actor, 'account:read');
-      return accounts.listCreditChanges(account.id, limit);
+      return { account, changes: await accounts.listCreditChanges(account.id, limit) };
     },
 
     async get(actor: Actor, name: string): Promise<Account> {
