@@ -5,11 +5,14 @@ import { type Config, loadConfig } from '../src/server/config.js';
 import type { Dialect } from '../src/server/db/database.js';
 import { describeEachDialect, type TestDatabase } from './database.js';
 
+/** The server secret of test apps (OVH application secrets are derived from it). */
+export const TEST_SECRET_KEY = 'relais-test-server-secret-0123456789abcdef';
+
 /** A config for tests: defaults plus the given overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
   // Cheap argon2 parameters in tests (RELAIS_ARGON2_TEST_FAST); production keeps OWASP's.
   // Callback receivers in tests listen on 127.0.0.1 (RELAIS_CALLBACK_PRIVATE=allow).
-  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, callbackPrivate: true, ...overrides });
+  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, callbackPrivate: true, secretKey: TEST_SECRET_KEY, ...overrides });
 }
 
 export interface AppTestContext {

@@ -17,6 +17,8 @@ import { authRoutes } from './modules/auth/auth.routes.js';
 import { historyRoutes } from './modules/history/history.routes.js';
 import { statsRoutes } from './modules/history/stats.routes.js';
 import { http2smsRoutes } from './modules/http2sms/http2sms.routes.js';
+import { OVH_API_PREFIX, ovhApiPlugin } from './modules/ovh-api/ovh-api.plugin.js';
+import { ovhKeysRoutes } from './modules/ovh-api/ovh-keys.routes.js';
 import { jobsRoutes } from './modules/sending/jobs.routes.js';
 import { composeServices } from './services.js';
 
@@ -139,6 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(statsRoutes);
   await app.register(jobsRoutes);
   await app.register(http2smsRoutes);
+  await app.register(ovhKeysRoutes);
+  await app.register(ovhApiPlugin, { prefix: OVH_API_PREFIX });
   await registerManager(app);
 
   return app;

@@ -38,6 +38,13 @@ export interface Config {
   logLevel: string;
   /** Public base URL printed at start (defaults to http://localhost:PORT). */
   publicUrl: string | null;
+  /**
+   * The server secret (`RELAIS_SECRET_KEY`, at least 32 characters) from which the OVH-compatible API's
+   * application secrets are derived. Unset: `relais serve` and the CLI use the file `relais-secret.key`
+   * in the data directory (made at the first start, readable by its owner only). Every Relais sharing one
+   * PostgreSQL database must use the same; changing it invalidates every OVH application secret.
+   */
+  secretKey: string | null;
   /** Set `Secure` on session cookies (default: only when served over HTTPS). */
   secureCookies: boolean;
   /**
@@ -97,6 +104,12 @@ function parseCreditRates(raw: string | undefined): Readonly<Record<string, numb
   return Object.freeze(rates);
 }
 
+function secretKey(value: string | undefined): string | null {
+  if (!value) return null;
+  if (value.length < 32) throw new ConfigError('RELAIS_SECRET_KEY must be at least 32 characters (e.g. openssl rand -hex 32)');
+  return value;
+}
+
 /** The only reader of process.env: validated and frozen. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const databaseUrl = env.RELAIS_DATABASE_URL || 'sqlite:./data/relais.db';
@@ -139,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     defaultTimeZone,
     logLevel: env.RELAIS_LOG_LEVEL || 'info',
     publicUrl: env.RELAIS_PUBLIC_URL || null,
+    secretKey: secretKey(env.RELAIS_SECRET_KEY),
     secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
     creditRates: parseCreditRates(env.RELAIS_CREDIT_RATES),
     stopClause: env.RELAIS_STOP_CLAUSE ?? 'STOP au 36180',

@@ -13,6 +13,7 @@ import { startDispatching } from './modules/dispatch/dispatching.js';
 import { startPrivacyKeeper } from './modules/history/privacy-keeper.js';
 import { startMail2Sms } from './modules/mail2sms/mail2sms.server.js';
 import { startSmppServer } from './modules/smpp/smpp.server.js';
+import { withServerSecret } from './server-secret.js';
 import type { Services } from './services.js';
 
 /** What the demo SMS user's login serves in this process: the channels it runs. */
@@ -87,7 +88,8 @@ async function startDispatcher(
 }
 
 /** The process: opens the database, migrates, starts the enabled services, closes gracefully on SIGINT/SIGTERM. */
-export async function startRelais(config: Readonly<Config>): Promise<void> {
+export async function startRelais(configured: Readonly<Config>): Promise<void> {
+  const config = withServerSecret(configured);
   const logger = pino({ level: config.logLevel, ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {}) });
   const database = openDatabase(config.databaseUrl, {
     backgroundCheckpoints: { onError: (message) => logger.warn({ message }, 'a background WAL checkpoint failed') },

@@ -24,6 +24,8 @@ import { createPrivacyRepository } from './modules/history/privacy.repository.js
 import { createPrivacyKeeper } from './modules/history/privacy-keeper.js';
 import { createStatsRepository } from './modules/history/stats.repository.js';
 import { createStatsService } from './modules/history/stats.service.js';
+import { createOvhKeysRepository } from './modules/ovh-api/ovh-keys.repository.js';
+import { createOvhKeysService } from './modules/ovh-api/ovh-keys.service.js';
 import { createSendingRepository } from './modules/sending/sending.repository.js';
 import { createSendingService } from './modules/sending/sending.service.js';
 
@@ -64,6 +66,14 @@ export function composeServices(deps: ServiceDeps) {
     onChanged: (accountId) => sending.forgetAccount(accountId),
   });
   const customers = createCustomersService({ customers: customerRows, hasher, clock });
+  /** The OVH-compatible API's applications and consumer keys, and the check of its signed requests. */
+  const ovhKeys = createOvhKeysService({
+    keys: createOvhKeysRepository(db),
+    customers: customerRows,
+    hasher,
+    clock,
+    serverSecret: deps.config.secretKey,
+  });
   const auth = createAuthService({ customers: customerRows, sessions: createSessionsRepository(db), accounts, apiTokens, hasher, clock });
   /** The account a request works on, as its principal may see it (ACCOUNT_NOT_FOUND otherwise). */
   const resolveAccountAccess: ResolveAccountAccess = accounts.resolveAccess;
@@ -99,6 +109,7 @@ export function composeServices(deps: ServiceDeps) {
     smsUsers,
     senders,
     apiTokens,
+    ovhKeys,
     auth,
     resolveAccountAccess,
     history,

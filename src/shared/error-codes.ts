@@ -14,6 +14,14 @@ export const ERROR_CODES = [
   'INVALID_CREDENTIALS', // wrong e-mail/login or password
   'CSRF_FAILED', // a cookie-authenticated write without the right X-CSRF-Token header
   'FORBIDDEN', // authenticated but not allowed to do this
+  // auth of the OVH-compatible API (OVH-COMPAT.md §2; answered there as OVH's errorCode without the prefix)
+  'OVH_INVALID_KEY', // unknown application key
+  'OVH_INVALID_CREDENTIAL', // unknown, refused, expired or not yet validated consumer key
+  'OVH_INVALID_SIGNATURE', // X-Ovh-Signature does not match the request
+  'OVH_QUERY_TIME_OUT_OF_BOUNDS', // X-Ovh-Timestamp too far from the server's clock
+  'OVH_NOT_GRANTED_CALL', // the consumer key's access rules do not allow this call
+  'OVH_APPLICATION_NOT_FOUND',
+  'OVH_CREDENTIAL_NOT_FOUND',
   // accounts
   'ACCOUNT_NOT_FOUND',
   'ACCOUNT_EXISTS',

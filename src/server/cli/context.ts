@@ -3,6 +3,7 @@ import { type Config, loadConfig } from '../config.js';
 import { type Database, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { AppError } from '../errors.js';
+import { withServerSecret } from '../server-secret.js';
 import { composeServices, type Services } from '../services.js';
 
 /** Options every command accepts. */
@@ -18,9 +19,12 @@ export interface CliContext {
   clock: Clock;
 }
 
-/** Opens the configured database (migrating it), runs `fn`, closes everything. */
-export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>): Promise<T> {
-  const config = loadConfig();
+/**
+ * Opens the configured database (migrating it), runs `fn`, closes everything. `serverSecret`: the command
+ * needs the server secret (OVH keys), read or made as `relais serve` does.
+ */
+export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, options: { serverSecret?: boolean } = {}): Promise<T> {
+  const config = options.serverSecret ? withServerSecret(loadConfig()) : loadConfig();
   const database = openDatabase(config.databaseUrl);
   try {
     await migrateToLatest(database);

@@ -9,6 +9,7 @@ import * as m0006 from './migrations/0006-text-index-deletes.js';
 import * as m0007 from './migrations/0007-message-index-receiver.js';
 import * as m0008 from './migrations/0008-smpp-receipts.js';
 import * as m0009 from './migrations/0009-credit-changes.js';
+import * as m0010 from './migrations/0010-ovh-keys.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -31,6 +32,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0007-message-index-receiver': m0007,
   '0008-smpp-receipts': m0008,
   '0009-credit-changes': m0009,
+  '0010-ovh-keys': m0010,
 };
 
 function migrator(database: Database): Migrator {

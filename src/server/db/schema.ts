@@ -213,6 +213,43 @@ export interface SmppReceiptRow {
   lease_until: number;
 }
 
+/** An application of the OVH-compatible API (migration 0010). */
+export interface OvhApplicationRow {
+  id: Generated<number>;
+  customer_id: number;
+  /** The application key (AK): public, sent in `X-Ovh-Application`. */
+  app_key: string;
+  name: string;
+  description: string;
+  created_at: number;
+}
+
+/** A consumer key (CK) of an OVH application and its access rules (migration 0010). */
+export interface OvhCredentialRow {
+  id: Generated<number>;
+  application_id: number;
+  /** The customer who validated it; null until then. */
+  customer_id: number | null;
+  /** The consumer key's first characters: finds its row; the rest is only in `key_hash`. */
+  lookup: string;
+  /** argon2id of the whole consumer key. */
+  key_hash: string;
+  /** SHA-256 (hex) of the validation link's token. */
+  validation_hash: string;
+  /** pendingValidation | validated | refused */
+  status: string;
+  /** JSON: [{ method, path }]. */
+  rules: string;
+  /** JSON: string[] of addresses and CIDR ranges; null: any. */
+  allowed_ips: string | null;
+  redirection: string | null;
+  created_at: number;
+  validated_at: number | null;
+  /** null: never expires. */
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
 /** Milliseconds in a day: `outgoing_days.day` is `created_at / DAY_MS` (UTC days since 1970). */
 export const DAY_MS = 86_400_000;
 
@@ -242,4 +279,6 @@ export interface DB {
   early_receipts: EarlyReceiptRow;
   callback_outbox: CallbackOutboxRow;
   smpp_receipts: SmppReceiptRow;
+  ovh_applications: OvhApplicationRow;
+  ovh_credentials: OvhCredentialRow;
 }

@@ -23,10 +23,11 @@ export type Actor = Principal | { kind: 'system' };
 
 export const SYSTEM_ACTOR: Actor = Object.freeze({ kind: 'system' });
 
-/** How audit trails name an actor: "customer:<email>", "token:<id>", or "operator" (the command line). */
+/** How audit trails name an actor: "customer:<email>", "token:<id>", "ovh:<consumer key id>", or "operator" (the command line). */
 export function auditActor(actor: Actor): string {
   if (actor.kind === 'customer') return `customer:${actor.email}`;
   if (actor.kind === 'token') return `token:${actor.tokenId}`;
+  if (actor.kind === 'ovh') return `ovh:${actor.credentialId}`;
   return 'operator';
 }
 
@@ -173,7 +174,7 @@ export function createAccountsService(deps: {
       if (account) recent.set(name, account);
     }
     if (!account) throw notFound(name);
-    if (actor.kind === 'customer' && account.ownerId !== actor.customerId) throw notFound(name);
+    if ((actor.kind === 'customer' || actor.kind === 'ovh') && account.ownerId !== actor.customerId) throw notFound(name);
     if (actor.kind === 'token' && account.id !== actor.accountId) throw notFound(name);
     return account;
   }
@@ -212,9 +213,9 @@ export function createAccountsService(deps: {
       });
     },
 
-    /** The accounts `actor` may reach: a customer's own, a token's one, every one for the operator. */
+    /** The accounts `actor` may reach: a customer's own (also through an OVH consumer key), a token's one, every one for the operator. */
     async list(actor: Actor): Promise<Account[]> {
-      if (actor.kind === 'customer') return accounts.listByOwner(actor.customerId);
+      if (actor.kind === 'customer' || actor.kind === 'ovh') return accounts.listByOwner(actor.customerId);
       if (actor.kind === 'token') {
         const account = await accounts.findById(actor.accountId);
         return account ? [account] : [];

@@ -55,6 +55,8 @@ export const authPlugin = fp(
     });
 
     app.addHook('onRequest', async (request, reply) => {
+      // The OVH-compatible API authenticates its own way (signed requests: ovh-api.plugin.ts).
+      if (request.url.startsWith('/1.0/')) return;
       const authorization = request.headers.authorization;
       if (authorization !== undefined && /^bearer\s/i.test(authorization)) {
         const principal = await auth.bearerPrincipal(authorization.slice(7).trim());

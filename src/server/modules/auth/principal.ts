@@ -16,6 +16,13 @@ export type Principal =
       /** …and optionally to one SMS user, whose messages only it sees. */
       userId: number | null;
       userLogin: string | null;
+    }
+  | {
+      /** A consumer key of the OVH-compatible API (`/1.0/…`): acts for the customer who validated it, within its access rules. */
+      kind: 'ovh';
+      credentialId: number;
+      applicationId: number;
+      customerId: number;
     };
 
 /** The SMS account a request works on, as its principal may see it. */
@@ -32,7 +39,7 @@ export interface AccountAccess {
   /** When set, the principal sees only the messages of this SMS user (login). */
   userLogin: string | null;
   userId: number | null;
-  /** How the audit names this principal: "customer:<email>" or "token:<id>". */
+  /** How the audit names this principal: "customer:<email>", "token:<id>" or "ovh:<consumer key id>". */
   actor: string;
 }
 

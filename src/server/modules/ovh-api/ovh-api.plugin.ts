@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyError, FastifyRequest } from 'fastify';
+import { AppError, HTTP_STATUS } from '../../errors.js';
+import { ovhAuthRoutes } from './ovh-auth.routes.js';
+import type { OvhPrincipal } from './ovh-keys.service.js';
+import { signedUrlCandidates } from './ovh-signature.js';
+
+/** Where the OVH-compatible API lives (OVH-COMPAT.md §1–2): `/1.0/sms/…`, `/1.0/auth/…`, `/1.0/me`. */
+export const OVH_API_PREFIX = '/1.0';
+
+/** OVH's error classes by HTTP status, as its API names them. */
+const ERROR_CLASS: Record<number, string> = {
+  400: 'Client::BadRequest',
+  403: 'Client::Forbidden',
+  404: 'Client::NotFound',
+  409: 'Client::Conflict',
+  429: 'Client::TooManyRequests',
+  500: 'Server::InternalServerError',
+  503: 'Server::ServiceUnavailable',
+};
+
+/** OVH answers with fewer statuses than the native API: payment and sign-in problems are 403 there. */
+function ovhStatus(status: number): number {
+  return status === 401 || status === 402 ? 403 : status === 413 ? 400 : status;
+}
+
+/** OVH's error body: `{ class, message, errorCode, httpCode }` (official clients read `message`). */
+export function ovhErrorBody(status: number, message: string, errorCode: string) {
+  return {
+    class: ERROR_CLASS[status] ?? 'Client::BadRequest',
+    message,
+    errorCode,
+    httpCode: `${status} ${STATUS_CODES[status] ?? ''}`.trim(),
+  };
+}
+
+/** The called path under /1.0, decoded segment by segment (what access rules match); null when malformed. */
+function calledPath(rawUrl: string): string | null {
+  const path = rawUrl.split('?')[0].slice(OVH_API_PREFIX.length);
+  try {
+    const segments = path.split('/').map((s) => decodeURIComponent(s));
+    // A slash hidden in one segment would let a rule's `*` match what the route reads otherwise.
+    if (segments.some((s) => s.includes('/'))) return null;
+    return segments.join('/');
+  } catch {
+    return null;
+  }
+}
+
+/** The principal of a signed OVH request (set by this plugin's hook on every route but /auth/time and /auth/credential). */
+export function ovhPrincipalOf(request: FastifyRequest): OvhPrincipal {
+  const principal = request.principal;
+  if (principal?.kind !== 'ovh') throw new AppError('OVH_INVALID_CREDENTIAL', 'This call requires a consumer key (X-Ovh-Consumer)');
+  return principal;
+}
+
+/**
+ * The OVH-compatible API under /1.0, in its own Fastify context: OVH's error shape, an `X-OVH-QueryID`
+ * on every answer, JSON bodies kept raw for the signature, and every route signed unless it says
+ * `config: { ovhSigned: false }` (`/auth/time`, `/auth/credential`). The native API's session and bearer
+ * authentication do not apply here (auth.plugin.ts skips /1.0).
+ */
+export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
+  const { ovhKeys } = app.services;
+
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const raw = body as string;
+    request.ovhRawBody = raw;
+    if (raw.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(raw));
+    } catch {
+      done(new AppError('VALIDATION_FAILED', 'The body is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('X-OVH-QueryID', `EU.relais.${Math.floor(Date.now() / 1000)}.${randomBytes(6).toString('hex')}`);
+    request.principal = null;
+  });
+
+  // After the body is parsed (the signature covers it), before its validation (an unsigned call is 403, not 400).
+  app.addHook('preValidation', async (request) => {
+    if (request.routeOptions.config?.ovhSigned === false) return;
+    const rawUrl = request.raw.url ?? request.url;
+    const path = calledPath(rawUrl);
+    if (path === null) throw new AppError('VALIDATION_FAILED', 'The path is malformed');
+    const header = (name: string) => {
+      const value = request.headers[name];
+      return typeof value === 'string' ? value : undefined;
+    };
+    request.principal = await ovhKeys.authenticate({
+      appKey: header('x-ovh-application'),
+      consumerKey: header('x-ovh-consumer'),
+      timestamp: header('x-ovh-timestamp'),
+      signature: header('x-ovh-signature'),
+      method: request.method,
+      urls: signedUrlCandidates({ protocol: request.protocol, host: request.headers.host ?? '', rawUrl }),
+      body: request.ovhRawBody ?? '',
+      ip: request.ip,
+      path,
+      checkRules: !path.startsWith('/auth/'),
+    });
+  });
+
+  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+    if (error instanceof AppError) {
+      const status = ovhStatus(HTTP_STATUS[error.code]);
+      if (status >= 500) request.log.error({ err: error }, 'OVH API error');
+      return reply.status(status).send(ovhErrorBody(status, error.message, error.code.replace(/^OVH_/, '')));
+    }
+    if (error.validation) {
+      const first = error.validation[0];
+      const field = first?.instancePath
+        ? first.instancePath.slice(1).replaceAll('/', '.')
+        : (first?.params as { missingProperty?: string })?.missingProperty;
+      const message = `Invalid parameter${field ? ` ${field}` : ''}: ${first?.message ?? error.message}`;
+      return reply.status(400).send(ovhErrorBody(400, message, 'INVALID_PARAMETER'));
+    }
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      const status = ovhStatus(error.statusCode);
+      return reply.status(status).send(ovhErrorBody(status, error.message, 'BAD_REQUEST'));
+    }
+    request.log.error({ err: error }, 'unexpected error in the OVH API');
+    return reply.status(500).send(ovhErrorBody(500, 'Internal server error', 'INTERNAL'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(ovhErrorBody(404, `Got an invalid (or empty) URL: ${request.method} ${request.url.split('?')[0]}`, 'NOT_FOUND'));
+  });
+
+  await app.register(ovhAuthRoutes);
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The raw JSON body of an OVH API request (its signature covers it). */
+    ovhRawBody?: string;
+  }
+  interface FastifyContextConfig {
+    /** false: an OVH API route that takes no signature (`/auth/time`, `/auth/credential`). */
+    ovhSigned?: boolean;
+  }
+}
