@@ -4,6 +4,7 @@ import { reportCliError } from './cli/context.js';
 import { registerCustomersCommands } from './cli/customers-commands.js';
 import { registerDemoCommand } from './cli/demo-command.js';
 import { registerHistoryCommands } from './cli/history-commands.js';
+import { registerOvhCommands } from './cli/ovh-commands.js';
 import { registerSendCommand } from './cli/send-command.js';
 import { registerSendersCommands } from './cli/senders-commands.js';
 import { registerServerCommands } from './cli/server-commands.js';
@@ -20,6 +21,7 @@ export function buildCli(): Command {
   registerUsersCommands(program);
   registerSendersCommands(program);
   registerTokensCommands(program);
+  registerOvhCommands(program);
   registerSendCommand(program);
   registerHistoryCommands(program);
   registerDemoCommand(program);

@@ -32,6 +32,7 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     `  Relais is running — carrier: ${config.carrier === 'simulator' ? 'built-in SIMULATOR (no real SMS leaves this machine)' : config.carrier.replace(/:[^:@/]*@/, ':***@')}`,
     `  Manager   ${url}/`,
     `  API docs  ${url}/api/docs`,
+    `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
   ];
   if (tls) {
     lines.push(

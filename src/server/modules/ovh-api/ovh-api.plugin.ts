@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyError, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, HTTP_STATUS } from '../../errors.js';
 import { ovhAuthRoutes } from './ovh-auth.routes.js';
 import type { OvhPrincipal } from './ovh-keys.service.js';
 import { signedUrlCandidates } from './ovh-signature.js';
+import { ovhSmsAccountsRoutes } from './ovh-sms-accounts.routes.js';
 
 /** Where the OVH-compatible API lives (OVH-COMPAT.md §1–2): `/1.0/sms/…`, `/1.0/auth/…`, `/1.0/me`. */
 export const OVH_API_PREFIX = '/1.0';
@@ -64,6 +65,39 @@ export function ovhPrincipalOf(request: FastifyRequest): OvhPrincipal {
  */
 export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const { ovhKeys } = app.services;
+
+  // The API's schema documents (`/1.0/sms.json`…), as OVH serves them: the official npm client given
+  // `apis: ['sms']` loads them first and reads each operation's method, status and authentication.
+  const operations = new Map<string, Map<string, { httpMethod: string; noAuthentication: boolean }[]>>();
+  app.addHook('onRoute', (route) => {
+    const path = route.url.slice(OVH_API_PREFIX.length).replace(/:(\w+)/g, '{$1}');
+    const top = /^\/([A-Za-z]+)(?:\/|$)/.exec(path)?.[1];
+    if (!top || path.includes('*') || path.endsWith('.json')) return;
+    const byPath = operations.get(top) ?? new Map();
+    operations.set(top, byPath);
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      const list = byPath.get(path) ?? [];
+      list.push({ httpMethod: method, noAuthentication: route.config?.ovhSigned === false });
+      byPath.set(path, list);
+    }
+  });
+  app.get('/:api.json', { config: { ovhSigned: false }, schema: { hide: true } }, async (request, reply) => {
+    const api = (request.params as { api: string }).api;
+    const byPath = operations.get(api);
+    if (!byPath) return notFound(request, reply);
+    return {
+      apiVersion: '1.0',
+      resourcePath: `/${api}`,
+      basePath: `${request.protocol}://${request.headers.host ?? 'localhost'}${OVH_API_PREFIX}`,
+      apis: [...byPath].map(([path, ops]) => ({
+        path,
+        description: '',
+        operations: ops.map((op) => ({ ...op, apiStatus: { value: 'PRODUCTION', description: 'Stable production version' } })),
+      })),
+      models: {},
+    };
+  });
 
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
@@ -128,11 +162,14 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
     return reply.status(500).send(ovhErrorBody(500, 'Internal server error', 'INTERNAL'));
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) =>
     reply.status(404).send(ovhErrorBody(404, `Got an invalid (or empty) URL: ${request.method} ${request.url.split('?')[0]}`, 'NOT_FOUND'));
-  });
+  app.setNotFoundHandler(notFound);
+  // The Manager's files are served from a catch-all GET route: this one, more specific, keeps /1.0 in OVH's shape.
+  app.all('/*', { config: { ovhSigned: false }, schema: { hide: true } }, notFound);
 
   await app.register(ovhAuthRoutes);
+  await app.register(ovhSmsAccountsRoutes);
 };
 
 declare module 'fastify' {

@@ -1,6 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { AppError } from '../../errors.js';
 import { ovhPrincipalOf } from './ovh-api.plugin.js';
+
+/** Consumer key requests allowed per minute from one client address (each costs an argon2id hash and a row). */
+export const CREDENTIAL_REQUESTS_PER_MINUTE = 20;
 
 /** Where a customer approves a consumer key: a Manager page. */
 export const VALIDATION_PAGE = '/ovh/validate';
@@ -16,6 +20,12 @@ export const ovhAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return String(Math.floor(clock.now() / 1000));
   });
 
+  const limitRequests = app.createRateLimit({
+    max: CREDENTIAL_REQUESTS_PER_MINUTE,
+    timeWindow: 60_000,
+    keyGenerator: (request) => `ovh-credential:ip:${request.ip}`,
+  });
+
   app.post(
     '/auth/credential',
     {
@@ -29,7 +39,12 @@ export const ovhAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }),
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const limit = await limitRequests(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        reply.header('retry-after', limit.ttlInSeconds);
+        throw new AppError('RATE_LIMITED', `Too many consumer key requests; try again in ${limit.ttlInSeconds} s`);
+      }
       const appKey = request.headers['x-ovh-application'];
       const made = await ovhKeys.requestCredential(typeof appKey === 'string' ? appKey : undefined, request.body);
       const base = config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;

@@ -251,6 +251,16 @@ export function createOvhKeysRepository(db: Kysely<DB>) {
       return Number(result.numDeletedRows) > 0;
     },
 
+    /** Forgets the requests never validated (pending or refused) made before `before`; answers how many. */
+    async purgeUnvalidated(before: number): Promise<number> {
+      const result = await db
+        .deleteFrom('ovh_credentials')
+        .where('status', '!=', 'validated')
+        .where('created_at', '<', before)
+        .executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+
     async markUsed(id: number, at: number): Promise<void> {
       await db.updateTable('ovh_credentials').set({ last_used_at: at }).where('id', '=', id).execute();
     },

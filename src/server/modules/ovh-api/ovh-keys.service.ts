@@ -321,6 +321,8 @@ export function createOvhKeysService(deps: {
         }
         allowedIps = input.allowedIPs.length ? checkIpRestrictions(input.allowedIPs as string[]) : null;
       }
+      // Requests never answered are forgotten a day later (their links show "expired" until then).
+      await keys.purgeUnvalidated(clock.now() - 2 * PENDING_TTL_MS);
       const made = await newConsumerKey();
       const validationToken = randomUrlSafe();
       await keys.insertCredential({
