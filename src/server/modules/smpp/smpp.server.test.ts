@@ -9,7 +9,7 @@ import { systemClock } from '../../clock.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
 import { type Dispatching, startDispatching } from '../dispatch/dispatching.js';
-import { type SmppServer, startSmppServer } from './smpp.server.js';
+import { MAX_HELD_PARTS, type SmppServer, startSmppServer } from './smpp.server.js';
 import { createSmppReceiptsRepository } from './smpp-receipts.repository.js';
 
 const PASSWORD = 'smpp-pass-2024';
@@ -341,6 +341,43 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       expect(resp.command_status).toBe(E.ESME_RSUBMITFAIL);
       expect(await state()).toEqual(before);
       expect(log.lines.map((l) => (l.obj as { reason?: string }).reason)).toContainEqual(expect.stringMatching(/only 1 of the 2 parts/));
+    });
+
+    it('holds at most MAX_HELD_PARTS parts of unfinished messages on one connection, refusing more with ESME_RMSGQFUL', async () => {
+      // A server of its own, whose held parts wait longer than this test lasts.
+      const patient = await startSmppServer({ services: ctx.app.services, log: memoryLog().log, port: 0, host: '127.0.0.1' });
+      try {
+        const c = await open(patient.port);
+        expect((await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+          E.ESME_ROK,
+        );
+        const firstPart = (ref: number, seq = 1) => ({
+          source_addr: 'MyShop',
+          destination_addr: '+33612345607',
+          esm_class: 0x40,
+          short_message: { udh: Buffer.from([0x06, 0x08, 0x04, ref >> 8, ref & 0xff, 2, seq]), message: `part ${seq} of ${ref}` },
+        });
+        const held = Array.from({ length: MAX_HELD_PARTS / 2 }, (_, i) => c.request('submit_sm', firstPart(i + 1)));
+        // The others stay unanswered until the connection ends.
+        for (const p of held.slice(1)) p.catch(() => undefined);
+        await c.request('enquire_link');
+        const before = await state();
+        const refused = await c.request('submit_sm', firstPart(MAX_HELD_PARTS));
+        expect(refused.command_status).toBe(E.ESME_RMSGQFUL);
+        expect(await state()).toEqual(before);
+        const whole = await c.request('submit_sm', {
+          source_addr: 'MyShop',
+          destination_addr: '+33612345607',
+          short_message: 'not in parts',
+        });
+        expect(whole.command_status).toBe(E.ESME_ROK);
+        const last = await c.request('submit_sm', firstPart(1, 2));
+        expect(last.command_status).toBe(E.ESME_ROK);
+        expect((await held[0]).message_id).toBe(last.message_id);
+        expect(await row(last.message_id as string)).toMatchObject({ message: 'part 1 of 1part 2 of 1' });
+      } finally {
+        await patient.close();
+      }
     });
 
     it('keeps the schedule and validity times', async () => {

@@ -85,7 +85,7 @@ interface Connection {
 /** Submits being accepted on one connection before it is read no further (resumed at half). */
 const MAX_IN_FLIGHT = 512;
 /** Parts of concatenated messages held on one connection at most. */
-const MAX_HELD_PARTS = 2_000;
+export const MAX_HELD_PARTS = 2_000;
 const LEASE_MS = 60_000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
