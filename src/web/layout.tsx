@@ -65,8 +65,18 @@ export function Layout({ account, children }: { account: string | null; children
     return () => document.removeEventListener('keydown', onKey);
   }, [menuOpen]);
 
+  const ovhActive = pathname === '/ovh/keys';
   const tools = (
     <>
+      <Link
+        to="/ovh/keys"
+        className={`topbar-link${ovhActive ? ' active' : ''}`}
+        aria-current={ovhActive ? 'page' : undefined}
+        title={t('nav.ovhTitle')}
+        data-nav="ovh"
+      >
+        {t('nav.ovh')}
+      </Link>
       <LangSwitch />
       <span className="who muted" title={me?.customer.email}>
         {me?.customer.email}

@@ -18,6 +18,8 @@ const UsersPage = lazy(() => import('./features/users/users-page.js').then((m) =
 const SendersPage = lazy(() => import('./features/senders/senders-page.js').then((m) => ({ default: m.SendersPage })));
 const TokensPage = lazy(() => import('./features/tokens/tokens-page.js').then((m) => ({ default: m.TokensPage })));
 const SettingsPage = lazy(() => import('./features/accounts/settings-page.js').then((m) => ({ default: m.SettingsPage })));
+const OvhKeysPage = lazy(() => import('./features/ovh/ovh-keys-page.js').then((m) => ({ default: m.OvhKeysPage })));
+const OvhValidatePage = lazy(() => import('./features/ovh/ovh-validate-page.js').then((m) => ({ default: m.OvhValidatePage })));
 
 function Loading() {
   const { t } = useI18n();
@@ -28,14 +30,18 @@ function Loading() {
   );
 }
 
+/** The SMS account to offer among `names`: the remembered one, or the only one (null: let the customer choose). */
+function defaultAccount(names: string[]): string | null {
+  const remembered = rememberedAccount();
+  return remembered && names.includes(remembered) ? remembered : names.length === 1 ? names[0] : null;
+}
+
 /** `/`: straight to the remembered account (or the only one), else the account chooser. */
 function Home() {
   const { me } = useSession();
   useEffect(() => {
     if (!me) return;
-    const names = me.accounts.map((a) => a.name);
-    const remembered = rememberedAccount();
-    const target = remembered && names.includes(remembered) ? remembered : names.length === 1 ? names[0] : null;
+    const target = defaultAccount(me.accounts.map((a) => a.name));
     navigate(target ? accountPath(target, '/history') : '/accounts', { replace: true });
   }, [me]);
   return <Loading />;
@@ -83,8 +89,28 @@ function App() {
   const { me } = useSession();
   const { pathname } = useLocation();
   if (me === undefined) return <Loading />;
-  if (me === null) return <SignInPage />;
+  // Signed out, the sign-in shows at the asked address, and the asked page once signed in (a validation link too).
+  if (me === null) return <SignInPage notice={matchPath('/ovh/validate', pathname) ? t('ovhValidate.signInNotice') : undefined} />;
   if (pathname === '/') return <Home />;
+  if (matchPath('/ovh/keys', pathname)) {
+    return (
+      // Customer-wide, in the frame of the account the customer came from (its pages one click away).
+      <Layout account={defaultAccount(me.accounts.map((a) => a.name))}>
+        <Suspense fallback={<Loading />}>
+          <OvhKeysPage />
+        </Suspense>
+      </Layout>
+    );
+  }
+  if (matchPath('/ovh/validate', pathname)) {
+    return (
+      <Layout account={null}>
+        <Suspense fallback={<Loading />}>
+          <OvhValidatePage />
+        </Suspense>
+      </Layout>
+    );
+  }
   if (matchPath('/accounts', pathname)) {
     return (
       <Layout account={null}>

@@ -110,3 +110,46 @@ export interface CreditChange {
   reason: string | null;
   actor: string;
 }
+
+/** One access rule of an OVH consumer key: a method and a path under /1.0 (`*` stands for anything). */
+export interface OvhRule {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+}
+
+/** How long a consumer key works once validated (seconds), or null: until revoked. */
+export type OvhValidity = 3600 | 86400 | 2592000 | null;
+
+/** GET /ovh/applications */
+export interface OvhApplication {
+  id: number;
+  /** The application key (AK), sent as X-Ovh-Application. */
+  appKey: string;
+  name: string;
+  description: string;
+  createdAt: string;
+  /** How many validated consumer keys it has. */
+  credentials: number;
+}
+
+/** GET /ovh/credentials: a consumer key the customer validated (never the key itself). */
+export interface OvhCredential {
+  id: number;
+  application: { id: number; name: string; appKey: string };
+  rules: OvhRule[];
+  allowedIps: string[] | null;
+  createdAt: string;
+  validatedAt: string | null;
+  expiresAt: string | null;
+  lastUsedAt: string | null;
+}
+
+/** GET /ovh/credential-requests/{token}: what an application asks for, as its validation page shows it. */
+export interface OvhCredentialRequest {
+  application: { name: string; description: string };
+  rules: OvhRule[];
+  allowedIps: string[] | null;
+  redirection: string | null;
+  status: 'pendingValidation' | 'validated' | 'refused' | 'expired';
+  createdAt: string;
+}

@@ -5,7 +5,7 @@ import { LangSwitch } from '../../layout.js';
 import { useSession } from '../../session.js';
 
 /** The customer's sign-in (e-mail and password); the page they asked for shows once signed in. */
-export function SignInPage() {
+export function SignInPage({ notice }: { /** Why signing in is asked for here (a validation link). */ notice?: string } = {}) {
   const { t } = useI18n();
   const session = useSession();
   const [email, setEmail] = useState('');
@@ -40,6 +40,7 @@ export function SignInPage() {
           <LangSwitch />
         </div>
         <h1>{t('signIn.title')}</h1>
+        {notice && <p className="sign-in-notice">{notice}</p>}
         <form onSubmit={submit} className="form">
           <label>
             {t('signIn.email')}
