@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
 import type { DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
 import { type ExportChunk, formattedChunks, madeChunks } from './export-chunks.js';
 import { type HistoryFilter, type HistorySort, parseHistoryFilter, parseSort, type RawFilter } from './history-query.js';
-import { type HistoryScope, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
+import { type HistoryScope, type OutgoingIdRow, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
 
 /** Largest id list one request may delete. */
 export const MAX_DELETE_IDS = 10_000;
@@ -292,6 +292,15 @@ export function createHistoryService(deps: HistoryServiceDeps) {
 
     async listAudit(access: AccountAccess, limit = 100): Promise<DeletionAudit[]> {
       return deletions.listAudit(access.account.id, limit);
+    },
+
+    /**
+     * The ids of the filtered history, newest first, in keyset batches (constant memory), each with what
+     * OVH's codes derive from (the OVH-compatible API's id lists). The filter is checked before this
+     * returns (a bad one throws here).
+     */
+    streamIds(access: AccountAccess, query: RawFilter): AsyncGenerator<OutgoingIdRow[]> {
+      return outgoing.streamIds({ scope: scopeOf(access), filter: parse(access, query) });
     },
 
     /** Batches of the filtered history for an export: `limit` rows at most (null: all), in `sort` order. */

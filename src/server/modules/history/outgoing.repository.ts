@@ -10,7 +10,7 @@ import { type Database, foldText } from '../../db/database.js';
 import { DAY_MS, type DB, type OutgoingRow } from '../../db/schema.js';
 import { purgeDeletedText, TEXT_INDEX_TAIL } from '../../db/sqlite-text-index.js';
 import type { Cursor } from './cursor.js';
-import { type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
+import { DEFAULT_SORT, type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
 import { seedCsvLine } from './seed-csv-sql.js';
 import { type SqliteCsvThreads, startSqliteCsvThreads } from './sqlite-csv-threads.js';
 
@@ -143,6 +143,25 @@ function fromLeanArray(a: unknown[]): LeanOutgoing {
     channel: a[8] as Channel,
   };
 }
+
+/** What `streamIds` reads of a message: its id, and what OVH's `ptt` and `differedDelivery` are derived from. */
+export type OutgoingIdRow = Pick<Outgoing, 'id' | 'createdAt' | 'status' | 'errorCode' | 'errorText' | 'deferredUntil'>;
+
+const ID_COLUMNS = ['id', 'created_at', 'status', 'error_code', 'error_text', 'deferred_until'] as const;
+
+function fromIdArray(a: unknown[]): OutgoingIdRow {
+  return {
+    id: Number(a[0]),
+    createdAt: Number(a[1]),
+    status: a[2] as OutgoingStatus,
+    errorCode: a[3] as string | null,
+    errorText: a[4] as string | null,
+    deferredUntil: a[5] === null ? null : Number(a[5]),
+  };
+}
+
+/** Rows in a batch of `streamIds` (six small columns a row). */
+const ID_BATCH = 5_000;
 
 /**
  * SQLite text search for common words: rows are read in sort order through a window of this many
@@ -804,6 +823,26 @@ export function createOutgoingRepository(
 
     list,
     listLean,
+
+    /**
+     * Keyset batches of the filtered history's ids, newest first (by date, then id: the history's order
+     * and its indexes), each with what OVH's `ptt` and `differedDelivery` derive from: OVH's id lists,
+     * in constant memory whatever the history's size.
+     */
+    async *streamIds(args: { scope: HistoryScope; filter: HistoryFilter; batchSize?: number }): AsyncGenerator<OutgoingIdRow[]> {
+      const limit = args.batchSize ?? ID_BATCH;
+      let cursor: Cursor | null = null;
+      for (;;) {
+        const page = await listArrays({ scope: args.scope, filter: args.filter, sort: DEFAULT_SORT, cursor, limit }, ID_COLUMNS);
+        const rows = page.rows.map(fromIdArray);
+        if (rows.length) yield rows;
+        const last = rows[rows.length - 1];
+        if (!page.more || last === undefined) return;
+        cursor = { way: 'after', value: last.createdAt, id: last.id };
+        // As `streamPages`: a turn of the event loop between batches (SQLite reads are synchronous).
+        await nextTurn();
+      }
+    },
 
     /** How many messages match, counting at most `cap` (then `exact` is false). */
     async count(args: { scope: HistoryScope; filter: HistoryFilter; cap: number }): Promise<{ count: number; exact: boolean }> {

@@ -6,6 +6,7 @@ import { AppError, HTTP_STATUS } from '../../errors.js';
 import { ovhAuthRoutes } from './ovh-auth.routes.js';
 import type { OvhPrincipal } from './ovh-keys.service.js';
 import { signedUrlCandidates } from './ovh-signature.js';
+import { ovhSmsRoutes } from './ovh-sms.routes.js';
 import { ovhSmsAccountsRoutes } from './ovh-sms-accounts.routes.js';
 
 /** Where the OVH-compatible API lives (OVH-COMPAT.md §1–2): `/1.0/sms/…`, `/1.0/auth/…`, `/1.0/me`. */
@@ -35,6 +36,21 @@ export function ovhErrorBody(status: number, message: string, errorCode: string)
     errorCode,
     httpCode: `${status} ${STATUS_CODES[status] ?? ''}`.trim(),
   };
+}
+
+/** The object of the path that each "not found" error names, as OVH's messages do. */
+const NOT_FOUND_FIELD: Partial<Record<AppError['code'], string>> = {
+  USER_NOT_FOUND: 'login',
+  SENDER_NOT_FOUND: 'sender',
+  MESSAGE_NOT_FOUND: 'id',
+};
+
+/** An error's message in OVH's words: "This service does not exist", "The requested object (id = 12) does not exist". */
+function inOvhWords(error: AppError, params: unknown): string {
+  if (error.code === 'ACCOUNT_NOT_FOUND') return 'This service does not exist';
+  const field = NOT_FOUND_FIELD[error.code];
+  const value = field ? (params as Record<string, unknown> | undefined)?.[field] : undefined;
+  return value === undefined ? error.message : `The requested object (${field} = ${String(value)}) does not exist`;
 }
 
 /** The called path under /1.0, decoded segment by segment (what access rules match); null when malformed. */
@@ -144,7 +160,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
     if (error instanceof AppError) {
       const status = ovhStatus(HTTP_STATUS[error.code]);
       if (status >= 500) request.log.error({ err: error }, 'OVH API error');
-      return reply.status(status).send(ovhErrorBody(status, error.message, error.code.replace(/^OVH_/, '')));
+      return reply.status(status).send(ovhErrorBody(status, inOvhWords(error, request.params), error.code.replace(/^OVH_/, '')));
     }
     if (error.validation) {
       const first = error.validation[0];
@@ -169,6 +185,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   app.all('/*', { config: { ovhSigned: false }, schema: { hide: true } }, notFound);
 
   await app.register(ovhAuthRoutes);
+  await app.register(ovhSmsRoutes);
   await app.register(ovhSmsAccountsRoutes);
 };
 

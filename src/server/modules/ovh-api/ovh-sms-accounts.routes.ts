@@ -4,7 +4,6 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { ovhPrincipalOf } from './ovh-api.plugin.js';
 import {
-  inOvhWords,
   OVH_QUOTA_STATUSES,
   ovhSenderView,
   ovhSmsUserView,
@@ -126,15 +125,6 @@ function bodyCheck(schema: BodySchema, call: string) {
   };
 }
 
-/** Runs `work`, answering the accounts services' "not found" errors in OVH's words. */
-async function inOvhTerms<T>(work: () => Promise<T>, object?: { field: 'login' | 'sender'; value: string }): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw inOvhWords(error, object);
-  }
-}
-
 /**
  * `/1.0/sms/{serviceName}/users[/{login}]` and `/1.0/sms/{serviceName}/senders[/{sender}]` (OVH-COMPAT.md §1):
  * the SMS users and senders of an account of the consumer key's customer, through the same services
@@ -148,7 +138,7 @@ export const ovhSmsAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // SMS users
 
   app.get('/sms/:serviceName/users', { schema: { ...hide, params: ServiceParams } }, async (request) => {
-    const users = await inOvhTerms(() => smsUsers.list(ovhPrincipalOf(request), request.params.serviceName));
+    const users = await smsUsers.list(ovhPrincipalOf(request), request.params.serviceName);
     return users.map((u) => u.login);
   });
 
@@ -160,16 +150,14 @@ export const ovhSmsAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { login, password } = request.body;
-      await inOvhTerms(() => smsUsers.create(ovhPrincipalOf(request), request.params.serviceName, { login, password }));
+      await smsUsers.create(ovhPrincipalOf(request), request.params.serviceName, { login, password });
       return null;
     },
   );
 
   app.get('/sms/:serviceName/users/:login', { schema: { ...hide, params: UserParams } }, async (request) => {
     const { serviceName, login } = request.params;
-    return ovhSmsUserView(
-      await inOvhTerms(() => smsUsers.get(ovhPrincipalOf(request), serviceName, login), { field: 'login', value: login }),
-    );
+    return ovhSmsUserView(await smsUsers.get(ovhPrincipalOf(request), serviceName, login));
   });
 
   app.put(
@@ -181,27 +169,22 @@ export const ovhSmsAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { serviceName, login } = request.params;
       const actor = ovhPrincipalOf(request);
-      await inOvhTerms(
-        async () => {
-          const current = await smsUsers.get(actor, serviceName, login);
-          await smsUsers.update(actor, serviceName, login, smsUserUpdateFromOvh(request.body, current));
-        },
-        { field: 'login', value: login },
-      );
+      const current = await smsUsers.get(actor, serviceName, login);
+      await smsUsers.update(actor, serviceName, login, smsUserUpdateFromOvh(request.body, current));
       return null;
     },
   );
 
   app.delete('/sms/:serviceName/users/:login', { schema: { ...hide, params: UserParams } }, async (request) => {
     const { serviceName, login } = request.params;
-    await inOvhTerms(() => smsUsers.delete(ovhPrincipalOf(request), serviceName, login), { field: 'login', value: login });
+    await smsUsers.delete(ovhPrincipalOf(request), serviceName, login);
     return null;
   });
 
   // Senders
 
   app.get('/sms/:serviceName/senders', { schema: { ...hide, params: ServiceParams } }, async (request) => {
-    const list = await inOvhTerms(() => senders.list(ovhPrincipalOf(request), request.params.serviceName));
+    const list = await senders.list(ovhPrincipalOf(request), request.params.serviceName);
     return list.map((s) => s.sender);
   });
 
@@ -214,16 +197,14 @@ export const ovhSmsAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       // `reason` is for OVH's moderators; here the operator is the validator and new senders are enabled.
       const { sender, description, status } = request.body;
-      await inOvhTerms(() => senders.create(ovhPrincipalOf(request), request.params.serviceName, { sender, description, status }));
+      await senders.create(ovhPrincipalOf(request), request.params.serviceName, { sender, description, status });
       return null;
     },
   );
 
   app.get('/sms/:serviceName/senders/:sender', { schema: { ...hide, params: SenderParams } }, async (request) => {
     const { serviceName, sender } = request.params;
-    return ovhSenderView(
-      await inOvhTerms(() => senders.get(ovhPrincipalOf(request), serviceName, sender), { field: 'sender', value: sender }),
-    );
+    return ovhSenderView(await senders.get(ovhPrincipalOf(request), serviceName, sender));
   });
 
   app.put(
@@ -235,20 +216,15 @@ export const ovhSmsAccountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { serviceName, sender } = request.params;
       const actor = ovhPrincipalOf(request);
-      await inOvhTerms(
-        async () => {
-          const current = await senders.get(actor, serviceName, sender);
-          await senders.update(actor, serviceName, sender, senderUpdateFromOvh(request.body, current));
-        },
-        { field: 'sender', value: sender },
-      );
+      const current = await senders.get(actor, serviceName, sender);
+      await senders.update(actor, serviceName, sender, senderUpdateFromOvh(request.body, current));
       return null;
     },
   );
 
   app.delete('/sms/:serviceName/senders/:sender', { schema: { ...hide, params: SenderParams } }, async (request) => {
     const { serviceName, sender } = request.params;
-    await inOvhTerms(() => senders.delete(ovhPrincipalOf(request), serviceName, sender), { field: 'sender', value: sender });
+    await senders.delete(ovhPrincipalOf(request), serviceName, sender);
     return null;
   });
 };

@@ -179,17 +179,3 @@ export function undescribedParameters(
   }
   return unknown.length === 0 ? null : `Received not described parameters: (${unknown.join(', ')}) while calling ${call}`;
 }
-
-/**
- * An error of the accounts services in OVH's words: an unknown (or unreachable) account is "This
- * service does not exist", an unknown user or sender "The requested object (login = …) does not exist".
- * Other errors are answered as they are.
- */
-export function inOvhWords(error: unknown, object?: { field: 'login' | 'sender'; value: string }): unknown {
-  if (!(error instanceof AppError)) return error;
-  if (error.code === 'ACCOUNT_NOT_FOUND') return new AppError(error.code, 'This service does not exist');
-  if ((error.code === 'USER_NOT_FOUND' || error.code === 'SENDER_NOT_FOUND') && object) {
-    return new AppError(error.code, `The requested object (${object.field} = ${object.value}) does not exist`);
-  }
-  return error;
-}

@@ -1,0 +1,69 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testConfig } from '../../../test/app.js';
+import { ovhCall } from '../../../test/ovh.js';
+import { runRelais } from '../../../test/relais-cli.js';
+import { buildApp } from '../app.js';
+import { openDatabase } from '../db/database.js';
+import { SECRET_FILE, withServerSecret } from '../server-secret.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'relais-ovh-cli-'));
+const databaseUrl = `sqlite:${join(dir, 'relais.db')}`;
+const relais = (...args: string[]) => runRelais({ RELAIS_DATABASE_URL: databaseUrl, RELAIS_ARGON2_TEST_FAST: '1' }, ...args);
+
+describe('relais ovh-key (real process, SQLite)', () => {
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('makes keys that a server on the same data directory accepts, and lists them without secrets', async () => {
+    expect((await relais('customer', 'create', '--email', 'dev@example.com', '--password', 'dev-password-1')).code).toBe(0);
+    expect((await relais('account', 'create', '--name', 'sms-ab12345-1', '--owner', 'dev@example.com')).code).toBe(0);
+    const made = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--name', 'Rappels', '--rule', 'GET /me', '--json');
+    expect(made.code).toBe(0);
+    const keys = JSON.parse(made.stdout) as { appKey: string; appSecret: string; consumerKey: string; rules: unknown; validity: string };
+    expect(keys).toMatchObject({ rules: [{ method: 'GET', path: '/me' }], validity: 'unlimited' });
+    // The server secret was made beside the database, readable by its owner only.
+    expect(statSync(join(dir, SECRET_FILE)).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, SECRET_FILE), 'utf8').trim()).toMatch(/^[0-9a-f]{64}$/);
+
+    const config = withServerSecret(testConfig({ databaseUrl, secretKey: null }));
+    const database = openDatabase(databaseUrl);
+    const app = await buildApp({ config, database });
+    try {
+      const me = await ovhCall(app, keys, 'GET', '/me');
+      expect(me.statusCode).toBe(200);
+      expect(me.json()).toMatchObject({ email: 'dev@example.com' });
+      expect((await ovhCall(app, keys, 'GET', '/sms')).json()).toMatchObject({ errorCode: 'NOT_GRANTED_CALL' });
+    } finally {
+      await app.close();
+      await database.close();
+    }
+
+    const human = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--validity', '1d', '--ip', '10.0.0.0/8');
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/application key {5}[A-Za-z0-9]{16}\n/);
+    expect(human.stdout).toMatch(/application secret {2}[A-Za-z0-9]{32}\n/);
+    expect(human.stdout).toMatch(/consumer key {8}[A-Za-z0-9]{32}\n/);
+    expect(human.stdout).toContain('rules               GET /sms, GET /sms/*, POST /sms/*, PUT /sms/*, DELETE /sms/*');
+    expect(human.stdout).toContain('validity            1d, from 10.0.0.0/8');
+
+    const listed = await relais('ovh-key', 'list', '--owner', 'dev@example.com');
+    expect(listed.stdout).toMatch(
+      /^1 "Rappels" application key [A-Za-z0-9]{16}, 1 consumer key\(s\), created .+\n2 "script" application key/,
+    );
+    expect(listed.stdout).not.toContain(keys.appSecret);
+  });
+
+  it('refuses a bad rule, validity or owner with a clear message', async () => {
+    const rule = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--rule', 'PATCH /sms');
+    expect(rule.code).not.toBe(0);
+    expect(rule.stderr).toMatch(/--rule must look like "GET \/sms\/\*"/);
+    const validity = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--validity', 'forever');
+    expect(validity.stderr).toMatch(/--validity must be one of 1h, 1d, 30d, unlimited/);
+    const owner = await relais('ovh-key', 'create', '--owner', 'nobody@example.com');
+    expect(owner.stderr).toMatch(/No customer with e-mail nobody@example.com/);
+  });
+});

@@ -1,0 +1,321 @@
+import { Readable } from 'node:stream';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../errors.js';
+import { accountAccessFor, auditActor } from '../accounts/accounts.service.js';
+import type { AccountAccess } from '../auth/principal.js';
+import type { ExportChunk } from '../history/export-chunks.js';
+import type { OutgoingIdRow } from '../history/outgoing.repository.js';
+import { ovhErrorBody, ovhPrincipalOf } from './ovh-api.plugin.js';
+import type { OvhPrincipal } from './ovh-keys.service.js';
+import {
+  accountPatchOf,
+  checkParams,
+  type DocumentClaims,
+  documentFilterOf,
+  documentIdOf,
+  documentKeyMatches,
+  documentKeyOf,
+  documentNameOf,
+  documentRangeOf,
+  OUTGOING_FILTERS,
+  type OvhJobBody,
+  type OvhListFilter,
+  ovhOutgoingFilter,
+  readDocumentId,
+  sendInputOf,
+  toOvhAccount,
+  toOvhDocument,
+  toOvhJob,
+  toOvhOutgoing,
+  toOvhSendingReport,
+  USER_OUTGOING_FILTERS,
+} from './ovh-sms.views.js';
+
+const ServiceName = Type.String({ minLength: 1, maxLength: 64 });
+const Login = Type.String({ minLength: 1, maxLength: 64 });
+const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const ServiceParams = Type.Object({ serviceName: ServiceName });
+const MessageParams = Type.Object({ serviceName: ServiceName, id: Id });
+const UserParams = Type.Object({ serviceName: ServiceName, login: Login });
+const UserMessageParams = Type.Object({ serviceName: ServiceName, login: Login, id: Id });
+
+/** OVH's job body (OVH-COMPAT.md §1); fields it does not name are refused by `sendInputOf` with a clear message. */
+const JobBody = Type.Object({
+  message: Type.String(),
+  receivers: Type.Optional(Type.Array(Type.String({ maxLength: 64 }))),
+  sender: Type.Optional(Type.String({ maxLength: 32 })),
+  senderForResponse: Type.Optional(Type.Boolean()),
+  noStopClause: Type.Optional(Type.Boolean()),
+  tag: Type.Optional(Type.String()),
+  differedPeriod: Type.Optional(Type.Integer({ minimum: 0 })),
+  validityPeriod: Type.Optional(Type.Integer({ minimum: 1 })),
+  priority: Type.Optional(Type.Union([Type.Literal('high'), Type.Literal('medium'), Type.Literal('low'), Type.Literal('veryLow')])),
+  coding: Type.Optional(Type.Union([Type.Literal('7bit'), Type.Literal('8bit')])),
+  charset: Type.Optional(Type.Literal('UTF-8')),
+  class: Type.Optional(Type.Union([Type.Literal('flash'), Type.Literal('phoneDisplay'), Type.Literal('sim'), Type.Literal('toolkit')])),
+});
+
+const DownloadQuery = Type.Object({ id: Type.String({ maxLength: 4000 }), key: Type.String({ maxLength: 64 }) });
+
+/** Where a document's CSV is downloaded (`getUrl`): unsigned, opened by its id and key, as OVH's storage URLs are. */
+const DOCUMENT_DOWNLOAD_PATH = '/me/document/download';
+
+const documentNotFound = () => new AppError('NOT_FOUND', 'This document does not exist (or has expired)');
+
+/** A JSON array of the ids of `first` and `rest` that `keep` keeps, written batch by batch. */
+async function* idArray(
+  first: IteratorResult<OutgoingIdRow[]>,
+  rest: AsyncGenerator<OutgoingIdRow[]>,
+  keep: OvhListFilter['keep'],
+): AsyncGenerator<string> {
+  try {
+    yield '[';
+    let separator = '';
+    for (let batch = first; !batch.done; batch = await rest.next()) {
+      let text = '';
+      for (const row of batch.value) {
+        if (keep && !keep(row)) continue;
+        text += separator + row.id;
+        separator = ',';
+      }
+      if (text) yield text;
+    }
+    yield ']';
+  } finally {
+    // The client gone mid-way: no further batch is read.
+    await rest.return(undefined);
+  }
+}
+
+/** `first` (already read, so that a failing read is an error answer, not a broken download), then the rest. */
+async function* withFirst(first: IteratorResult<ExportChunk>, rest: AsyncGenerator<ExportChunk>): AsyncGenerator<string | Uint8Array> {
+  if (first.done) return;
+  yield first.value.data;
+  for await (const chunk of rest) yield chunk.data;
+}
+
+/**
+ * `/1.0/sms` (OVH-COMPAT.md §1): the accounts, their history, their jobs, the history of one SMS user,
+ * and history documents (`/sms/{serviceName}/document`, `/me/document/…`). Each route works within the
+ * accounts of the consumer key's customer; another's is "This service does not exist".
+ */
+export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { accounts, smsUsers, history, sending, resolveAccountAccess, ovhKeys, clock, config } = app.services;
+
+  const secret = (): string => {
+    if (!config.secretKey) {
+      throw new AppError(
+        'INTERNAL',
+        'Documents need a server secret: set RELAIS_SECRET_KEY (relais serve makes one in its data directory)',
+      );
+    }
+    return config.secretKey;
+  };
+
+  /** The account of the path (`serviceName`, checked by the route's schema) as the consumer key reaches it. */
+  const accountAccess = (request: FastifyRequest): Promise<AccountAccess> =>
+    resolveAccountAccess(ovhPrincipalOf(request), (request.params as { serviceName: string }).serviceName);
+
+  /** The access of one SMS user of the account (`login` of the path): its messages only, its sending as that user. */
+  const userAccess = async (request: FastifyRequest): Promise<AccountAccess> => {
+    const principal = ovhPrincipalOf(request);
+    const { serviceName, login } = request.params as { serviceName: string; login: string };
+    const account = await accounts.getAccount(principal, serviceName, { recent: true });
+    const user = await smsUsers.get(principal, serviceName, login);
+    return accountAccessFor(account, user, auditActor(principal));
+  };
+
+  const query = (request: FastifyRequest): Record<string, unknown> => (request.query ?? {}) as Record<string, unknown>;
+
+  /** Answers the ids `filter` selects in `access`' history as a JSON array, streamed (constant memory). */
+  async function sendIds(reply: FastifyReply, access: AccountAccess, filter: OvhListFilter) {
+    if (filter.none) return [];
+    const batches = history.streamIds(access, filter.raw);
+    const first = await batches.next();
+    if (first.done) return [];
+    reply.type('application/json; charset=utf-8');
+    return reply.send(Readable.from(idArray(first, batches, filter.keep)));
+  }
+
+  /**
+   * Deletes one message as the native API does (a pending one canceled, its credits given back; audited).
+   * Looked for first: `deleteOne` audits a deletion of nothing before it answers "not found", and a
+   * refusal here changes nothing.
+   */
+  async function deleteMessage(access: AccountAccess, id: number): Promise<void> {
+    await history.get(access, id);
+    await history.deleteOne(access, id);
+  }
+
+  const outgoingFilter = (request: FastifyRequest, access: AccountAccess, allowed: readonly string[]) =>
+    ovhOutgoingFilter(query(request), { allowed, timeZone: access.account.timezone, defaultCountry: access.account.defaultCountry });
+
+  app.get('/sms', { schema: { hide: true } }, async (request) => {
+    checkParams(query(request), []);
+    return (await accounts.list(ovhPrincipalOf(request))).map((account) => account.name);
+  });
+
+  app.get('/sms/:serviceName', { schema: { hide: true, params: ServiceParams } }, async (request) => {
+    const principal = ovhPrincipalOf(request);
+    const account = await accounts.get(principal, request.params.serviceName);
+    return toOvhAccount(account, await smsUsers.list(principal, account.name));
+  });
+
+  app.put('/sms/:serviceName', { schema: { hide: true, params: ServiceParams } }, async (request) => {
+    const principal = ovhPrincipalOf(request);
+    const account = await accounts.get(principal, request.params.serviceName);
+    const patch = accountPatchOf(request.body, toOvhAccount(account, await smsUsers.list(principal, account.name)));
+    if (Object.keys(patch).length > 0) await accounts.update(principal, account.name, patch);
+    return null;
+  });
+
+  app.get('/sms/:serviceName/outgoing', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {
+    const access = await accountAccess(request);
+    return sendIds(reply, access, outgoingFilter(request, access, OUTGOING_FILTERS));
+  });
+
+  app.get('/sms/:serviceName/outgoing/:id', { schema: { hide: true, params: MessageParams } }, async (request) => {
+    const access = await accountAccess(request);
+    return toOvhOutgoing(await history.get(access, request.params.id), access.account.timezone);
+  });
+
+  app.delete('/sms/:serviceName/outgoing/:id', { schema: { hide: true, params: MessageParams } }, async (request) => {
+    await deleteMessage(await accountAccess(request), request.params.id);
+    return null;
+  });
+
+  app.get('/sms/:serviceName/jobs', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {
+    const access = await accountAccess(request);
+    checkParams(query(request), []);
+    return sendIds(reply, access, { raw: { status: 'pending' }, keep: null, none: false });
+  });
+
+  app.post('/sms/:serviceName/jobs', { schema: { hide: true, params: ServiceParams, body: JobBody } }, async (request) => {
+    const access = await accountAccess(request);
+    return toOvhSendingReport(await sending.accept(access, 'ovh-api', sendInputOf(request.body as OvhJobBody)));
+  });
+
+  app.get('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request) => {
+    const access = await accountAccess(request);
+    const message = await history.get(access, request.params.id);
+    if (message.status !== 'pending') {
+      throw new AppError('MESSAGE_NOT_FOUND', `No pending job ${request.params.id} in ${access.account.name}`);
+    }
+    return toOvhJob(message, access.account.timezone);
+  });
+
+  app.delete('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request, reply) => {
+    const access = await accountAccess(request);
+    const { id } = request.params;
+    const outcome = await history.cancelPending(access, id);
+    if (outcome === 'canceled') return null;
+    if (outcome === 'held') {
+      const message = `The job ${id} is being handed to the carrier: it can no longer be stopped`;
+      return reply.status(409).send(ovhErrorBody(409, message, 'CONFLICT'));
+    }
+    throw new AppError('MESSAGE_NOT_FOUND', `No pending job ${id} in ${access.account.name}`);
+  });
+
+  app.get('/sms/:serviceName/users/:login/outgoing', { schema: { hide: true, params: UserParams } }, async (request, reply) => {
+    const access = await userAccess(request);
+    return sendIds(reply, access, outgoingFilter(request, access, USER_OUTGOING_FILTERS));
+  });
+
+  app.get('/sms/:serviceName/users/:login/outgoing/:id', { schema: { hide: true, params: UserMessageParams } }, async (request) => {
+    const access = await userAccess(request);
+    return toOvhOutgoing(await history.get(access, request.params.id), access.account.timezone);
+  });
+
+  app.delete('/sms/:serviceName/users/:login/outgoing/:id', { schema: { hide: true, params: UserMessageParams } }, async (request) => {
+    await deleteMessage(await userAccess(request), request.params.id);
+    return null;
+  });
+
+  app.post('/sms/:serviceName/users/:login/jobs', { schema: { hide: true, params: UserParams, body: JobBody } }, async (request) => {
+    const access = await userAccess(request);
+    return toOvhSendingReport(await sending.accept(access, 'ovh-api', sendInputOf(request.body as OvhJobBody)));
+  });
+
+  /**
+   * A history document: its id carries (signed) what it holds — the account, the range (its end at most
+   * now: later messages stay out), the tag — and who asked; the CSV is made when it is downloaded.
+   */
+  app.get('/sms/:serviceName/document', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {
+    const principal = ovhPrincipalOf(request);
+    const access = await accountAccess(request);
+    const now = clock.now();
+    const claims: DocumentClaims = {
+      account: access.account.name,
+      customerId: principal.customerId,
+      credentialId: principal.credentialId,
+      applicationId: principal.applicationId,
+      ...documentRangeOf(query(request), access.account.timezone, now),
+      createdAt: now,
+    };
+    const id = documentIdOf(claims, secret());
+    reply.type('application/json; charset=utf-8');
+    return JSON.stringify(id);
+  });
+
+  /** The account access of a document, as the consumer key that asked for it may read it now. */
+  async function documentAccess(claims: DocumentClaims, principal: OvhPrincipal): Promise<AccountAccess> {
+    try {
+      return await resolveAccountAccess(principal, claims.account);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'ACCOUNT_NOT_FOUND') throw documentNotFound();
+      throw error;
+    }
+  }
+
+  app.get(
+    DOCUMENT_DOWNLOAD_PATH,
+    { config: { ovhSigned: false }, schema: { hide: true, querystring: DownloadQuery } },
+    async (request, reply) => {
+      const { id, key } = request.query;
+      const claims = readDocumentId(id, secret(), clock.now());
+      if (!claims || !documentKeyMatches(id, key, secret())) throw documentNotFound();
+      const principal: OvhPrincipal = {
+        kind: 'ovh',
+        credentialId: claims.credentialId,
+        applicationId: claims.applicationId,
+        customerId: claims.customerId,
+      };
+      // The consumer key that asked for it must still be good: revoking it closes its documents too.
+      const credential = await ovhKeys.current(principal).catch(() => null);
+      if (
+        credential?.status !== 'validated' ||
+        credential.customerId !== claims.customerId ||
+        (credential.expiresAt !== null && credential.expiresAt <= clock.now())
+      ) {
+        throw new AppError('OVH_INVALID_CREDENTIAL', 'The consumer key that asked for this document is no longer valid');
+      }
+      const access = await documentAccess(claims, principal);
+      const lines = history.exportText(access, documentFilterOf(claims), { format: 'detailed', limit: null });
+      const first = await lines.next();
+      reply
+        .header('content-type', 'text/csv; charset=utf-8')
+        .header('content-disposition', `attachment; filename="${documentNameOf(claims, access.account.timezone)}"`)
+        .header('cache-control', 'no-store');
+      return reply.send(Readable.from(withFirst(first, lines), { highWaterMark: 1 }));
+    },
+  );
+
+  /** OVH's document object; its size is that of the CSV as it would be downloaded now (read once to count it). */
+  app.get('/me/document/:id', { schema: { hide: true } }, async (request) => {
+    const principal = ovhPrincipalOf(request);
+    const { id } = request.params as { id: string };
+    const claims = readDocumentId(id, secret(), clock.now());
+    if (!claims || claims.customerId !== principal.customerId) throw documentNotFound();
+    const access = await documentAccess(claims, principal);
+    let size = 0;
+    for await (const chunk of history.exportText(access, documentFilterOf(claims), { format: 'detailed', limit: null })) {
+      size += typeof chunk.data === 'string' ? Buffer.byteLength(chunk.data) : chunk.data.byteLength;
+      if (request.raw.socket?.destroyed) break; // nobody left to answer
+    }
+    const base = config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
+    const getUrl = `${base}/1.0${DOCUMENT_DOWNLOAD_PATH}?id=${id}&key=${documentKeyOf(id, secret())}`;
+    return toOvhDocument({ id, claims, getUrl, size, timeZone: access.account.timezone });
+  });
+};
