@@ -61,7 +61,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: 16 * 1024 * 1024,
     // OVH's document ids (signed, carrying their filters) are longer than the default 100 characters.
-    maxParamLength: 1000,
+    routerOptions: { maxParamLength: 1000 },
     // One log line per request would cost more than the request itself at our rates.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },

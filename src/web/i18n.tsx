@@ -284,6 +284,7 @@ const fr = {
   'ovh.snippet.noSecret':
     'Le secret d’application n’est plus affiché : remplacez {placeholder} par celui que vous avez noté à la création de l’application.',
   'ovh.snippet.httpsPort': 'le port HTTPS de Relais (RELAIS_HTTPS_PORT)',
+  'ovh.snippet.noHttps': 'HTTPS n’est pas activé sur ce Relais : ajoutez https à RELAIS_SERVICES',
   'ovh.snippet.nodeHttps':
     'Le client npm ovh passe toujours par HTTPS. Si Relais utilise son certificat auto-signé, donnez-le à Node : NODE_EXTRA_CA_CERTS=chemin/du/certificat.pem (affiché au démarrage de relais serve).',
   'ovh.snippet.message': 'Bonjour !',
@@ -667,6 +668,7 @@ const en: Messages = {
   'ovh.snippet.noSecret':
     'The application secret is no longer shown: replace {placeholder} with the one you noted when creating the application.',
   'ovh.snippet.httpsPort': 'the HTTPS port of Relais (RELAIS_HTTPS_PORT)',
+  'ovh.snippet.noHttps': 'HTTPS does not run on this Relais: add https to RELAIS_SERVICES',
   'ovh.snippet.nodeHttps':
     'The npm ovh client always uses HTTPS. If Relais uses its self-signed certificate, give it to Node: NODE_EXTRA_CA_CERTS=path/to/certificate.pem (shown when relais serve starts).',
   'ovh.snippet.message': 'Hello!',

@@ -19,6 +19,8 @@ export interface Me {
   customer: Customer;
   csrfToken: string;
   accounts: AccountSummary[];
+  /** This Relais' HTTPS port (OVH's npm clients use only HTTPS); null when HTTPS does not run. */
+  httpsPort: number | null;
 }
 
 export interface Account extends AccountSummary {

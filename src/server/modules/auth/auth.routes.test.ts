@@ -88,6 +88,8 @@ describeEachDialectWithApp(
         customer: { id: customer.id, email: customer.email },
         csrfToken: session.csrfToken,
         accounts: [{ name: account.name, description: 'Shop', credits: 42, timezone: 'Europe/Paris' }],
+        // Every service runs by default, HTTPS on its default port: the Manager's OVH snippets name it.
+        httpsPort: 8443,
       });
       const anonymous = await ctx.app.inject({ url: '/api/v1/auth/me' });
       expect(anonymous.statusCode).toBe(401);
@@ -192,4 +194,17 @@ describeEachDialectWithApp(
     });
   },
   { config: fastAuthConfig, clock },
+);
+
+describeEachDialectWithApp(
+  'GET /api/v1/auth/me without the HTTPS service',
+  (ctx) => {
+    it('answers httpsPort null, so the Manager does not name a port nothing listens on', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      const session = await signIn(ctx.app, customer.email);
+      const res = await ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers });
+      expect(res.json()).toMatchObject({ httpsPort: null });
+    });
+  },
+  { config: { services: ['http', 'dispatcher'] } },
 );

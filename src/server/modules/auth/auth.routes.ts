@@ -19,7 +19,14 @@ const SignedInSchema = Type.Object({
   csrfToken: Type.String({ description: 'send it in X-CSRF-Token with every cookie-authenticated write' }),
 });
 
-const MeSchema = Type.Object({ customer: CustomerSchema, csrfToken: Type.String(), accounts: Type.Array(AccountSummarySchema) });
+const MeSchema = Type.Object({
+  customer: CustomerSchema,
+  csrfToken: Type.String(),
+  accounts: Type.Array(AccountSummarySchema),
+  httpsPort: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'the port of this Relais’ HTTPS service (OVH’s npm clients use only HTTPS); null when it does not run',
+  }),
+});
 
 /** The Manager's sign-in, sign-out and "who am I" under /api/v1/auth. */
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -87,7 +94,12 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const me = await auth.me(principalOf(request));
-      return { customer: customerView(me.customer), csrfToken: me.csrfToken, accounts: me.accounts.map(accountSummaryView) };
+      return {
+        customer: customerView(me.customer),
+        csrfToken: me.csrfToken,
+        accounts: me.accounts.map(accountSummaryView),
+        httpsPort: config.services.includes('https') ? config.httpsPort : null,
+      };
     },
   );
 };

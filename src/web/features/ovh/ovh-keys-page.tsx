@@ -96,7 +96,12 @@ const LANGUAGES: readonly { id: Language; label: string }[] = [
  * The npm client always speaks HTTPS and signs the host without its port; python-ovh and php-ovh take
  * the endpoint's URL as it is.
  */
-function snippet(language: Language, input: SnippetInput, words: { secret: string; httpsPort: string; message: string }): string {
+function snippet(
+  language: Language,
+  input: SnippetInput,
+  words: { secret: string; httpsPort: string; noHttps: string; message: string },
+  httpsPort: number | null,
+): string {
   const { appKey, consumerKey, rules } = input;
   const appSecret = input.appSecret ?? words.secret;
   const account = input.account ?? 'sms-xx00000-1';
@@ -115,7 +120,7 @@ function snippet(language: Language, input: SnippetInput, words: { secret: strin
   switch (language) {
     case 'node': {
       const https = window.location.protocol === 'https:';
-      const port = https ? window.location.port : '8443';
+      const port = https ? window.location.port : String(httpsPort ?? 8443);
       const request = call.body
         ? `ovh.requestPromised('POST', ${q(call.path)}, { message: ${q(call.body.message)}, receivers: ${receivers} })`
         : `ovh.requestPromised('GET', ${q(call.path)})`;
@@ -123,7 +128,7 @@ function snippet(language: Language, input: SnippetInput, words: { secret: strin
         '// npm install ovh',
         "const ovh = require('ovh')({",
         `  host: ${q(window.location.hostname)},`,
-        ...(port ? [`  port: ${port},${https ? '' : ` // ${words.httpsPort}`}`] : []),
+        ...(port ? [`  port: ${port},${https ? '' : ` // ${httpsPort === null ? words.noHttps : words.httpsPort}`}`] : []),
         `  appKey: ${q(appKey)},`,
         `  appSecret: ${q(appSecret)},`,
         `  consumerKey: ${q(consumerKey)},`,
@@ -179,11 +184,18 @@ function Snippet(input: SnippetInput) {
   const [language, setLanguage] = useState<Language>('node');
   const [copied, setCopied] = useState(false);
   const id = useId();
-  const text = snippet(language, input, {
-    secret: t('ovh.snippet.secretPlaceholder'),
-    httpsPort: t('ovh.snippet.httpsPort'),
-    message: t('ovh.snippet.message'),
-  });
+  const { me } = useSession();
+  const text = snippet(
+    language,
+    input,
+    {
+      secret: t('ovh.snippet.secretPlaceholder'),
+      httpsPort: t('ovh.snippet.httpsPort'),
+      noHttps: t('ovh.snippet.noHttps'),
+      message: t('ovh.snippet.message'),
+    },
+    me?.httpsPort ?? null,
+  );
   return (
     <section className="snippet" aria-labelledby={`${id}-title`}>
       <div className="snippet-head">
