@@ -160,20 +160,12 @@ export function createOvhKeysRepository(db: Kysely<DB>) {
       return Number(result.numDeletedRows) > 0;
     },
 
-    async insertCredential(input: {
-      applicationId: number;
-      customerId: number | null;
-      lookup: string;
-      keyHash: string;
-      validationHash: string;
-      status: OvhCredentialStatus;
-      rules: AccessRule[];
-      allowedIps: string[] | null;
-      redirection: string | null;
-      createdAt: number;
-      validatedAt: number | null;
-      expiresAt: number | null;
-    }): Promise<number> {
+    async insertCredential(
+      input: Pick<
+        OvhCredential,
+        'applicationId' | 'customerId' | 'status' | 'rules' | 'allowedIps' | 'redirection' | 'createdAt' | 'validatedAt' | 'expiresAt'
+      > & { lookup: string; keyHash: string; validationHash: string },
+    ): Promise<number> {
       const row = await db
         .insertInto('ovh_credentials')
         .values({

@@ -122,20 +122,11 @@ export function toOvhOutgoing(o: Outgoing, timeZone: string): OvhOutgoing {
   };
 }
 
-/** A pending `o` as OVH's `sms.Job`. */
+/** A pending `o` as OVH's `sms.Job`: the fields of its `sms.Outgoing` that a job has. */
 export function toOvhJob(o: Outgoing, timeZone: string): OvhJob {
-  return {
-    id: o.id,
-    creationDatetime: getTimeFormatter(timeZone).iso(o.createdAt),
-    sender: o.sender,
-    receiver: o.receiver,
-    ...textOf(o),
-    numberOfSms: o.parts,
-    credits: o.credits,
-    deliveryReceipt: deliveryReceiptOf(o),
-    ptt: pttOf(o),
-    differedDelivery: differedDeliveryOf(o),
-  };
+  const { id, creationDatetime, sender, receiver, message, messageLength, numberOfSms, credits, deliveryReceipt, ptt, differedDelivery } =
+    toOvhOutgoing(o, timeZone);
+  return { id, creationDatetime, sender, receiver, message, messageLength, numberOfSms, credits, deliveryReceipt, ptt, differedDelivery };
 }
 
 /** `account` as OVH's `sms.Account`; `users` are its SMS users (those with a quota are counted). */
