@@ -390,6 +390,9 @@ describeEachDialectWithApp(
         expect(after.credits).toBe(before.credits + 2);
 
         expect((await del({ ids: [ids[0], ids[1]] })).json()).toEqual({ deleted: 2, refundedCredits: 0 });
+        // Deleting nothing (an unknown id, ids already gone) is no deletion: nothing is audited.
+        expect((await ctx.app.inject({ method: 'DELETE', url: path(`/${ids[3]}`), headers: main.headers })).statusCode).toBe(404);
+        expect((await del({ ids: [ids[0], 999_999_999] })).json()).toEqual({ deleted: 0, refundedCredits: 0 });
         expect((await del({ filter: { channel: 'manager' } })).json()).toEqual({ deleted: 1 });
         expect((await get(path())).json().total).toBe(0);
 

@@ -176,12 +176,13 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       if (deleted === 0) throw new AppError('MESSAGE_NOT_FOUND', `No message ${id} in ${access.account.name}`);
     },
 
-    /** Deletes the listed messages of the account (ids it does not have are ignored) and audits it. */
+    /** Deletes the listed messages of the account (ids it does not have are ignored) and audits it (when any was). */
     async deleteIds(access: AccountAccess, ids: number[]): Promise<{ deleted: number; refundedCredits: number }> {
       if (ids.length > MAX_DELETE_IDS)
         throw new AppError('TOO_MANY_IDS', `at most ${MAX_DELETE_IDS} ids at once; delete by filter for more`);
       const unique = [...new Set(ids)];
       const result = await outgoing.deleteIds(scopeOf(access), unique, clock.now());
+      if (result.deleted.length === 0) return { deleted: 0, refundedCredits: 0 };
       await deletions.insertAudit({
         accountId: access.account.id,
         actor: access.actor,

@@ -139,15 +139,6 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.send(Readable.from(idArray(first, batches, filter.keep)));
   }
 
-  /**
-   * Deletes one message as the native API does (a pending one canceled, its credits given back; audited).
-   * Looked for first: `deleteOne` audits a deletion of nothing before it answers "not found", and a
-   * refusal here changes nothing.
-   */
-  async function deleteMessage(access: AccountAccess, id: number): Promise<void> {
-    await history.get(access, id);
-    await history.deleteOne(access, id);
-  }
 
   const outgoingFilter = (request: FastifyRequest, access: AccountAccess, allowed: readonly string[]) =>
     ovhOutgoingFilter(query(request), { allowed, timeZone: access.account.timezone, defaultCountry: access.account.defaultCountry });
@@ -182,7 +173,7 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.delete('/sms/:serviceName/outgoing/:id', { schema: { hide: true, params: MessageParams } }, async (request) => {
-    await deleteMessage(await accountAccess(request), request.params.id);
+    await history.deleteOne(await accountAccess(request), request.params.id);
     return null;
   });
 
@@ -229,7 +220,7 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.delete('/sms/:serviceName/users/:login/outgoing/:id', { schema: { hide: true, params: UserMessageParams } }, async (request) => {
-    await deleteMessage(await userAccess(request), request.params.id);
+    await history.deleteOne(await userAccess(request), request.params.id);
     return null;
   });
 
