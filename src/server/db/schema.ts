@@ -221,6 +221,8 @@ export interface OvhApplicationRow {
   app_key: string;
   name: string;
   description: string;
+  /** A MAC of `app_key` by the server secret that made it (secretCheck in ovh-signature.ts). */
+  secret_check: string;
   created_at: number;
 }
 

@@ -7,7 +7,8 @@ const ms = 'bigint' as const;
 /**
  * The OVH-compatible API's keys (OVH-COMPAT.md §2). An application (its application key, public) belongs
  * to a customer; its application secret is never stored (derived from the server secret, see
- * ovh-keys.service.ts). A credential is one consumer key asked for by an application: its access rules,
+ * ovh-keys.service.ts), only `secret_check`, another MAC of the key by the same server secret, which tells a
+ * process whose server secret differs (a misconfigured scale-out) from a wrong signature. A credential is one consumer key asked for by an application: its access rules,
  * then validated by a signed-in customer in the Manager (bound to that customer) or refused. The consumer
  * key is stored as `lookup` (its first characters, public) and an argon2id hash of the whole key; the
  * validation link's token as its SHA-256 (a 256-bit random value).
@@ -18,6 +19,7 @@ export async function up(db: Kysely<unknown>, ctx: MigrationContext): Promise<vo
     .addColumn('app_key', 'text', (c) => c.notNull().unique())
     .addColumn('name', 'text', (c) => c.notNull())
     .addColumn('description', 'text', (c) => c.notNull())
+    .addColumn('secret_check', 'text', (c) => c.notNull())
     .addColumn('created_at', ms, (c) => c.notNull())
     .execute();
   await db.schema.createIndex('ovh_applications_customer').on('ovh_applications').column('customer_id').execute();

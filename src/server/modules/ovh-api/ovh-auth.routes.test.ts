@@ -373,6 +373,22 @@ describeEachDialectWithApp(
       });
     }
 
+    it('says so when a Relais on the same database has another server secret, rather than "Invalid signature"', async () => {
+      const misconfigured = await buildApp({
+        config: testConfig({ secretKey: 'another-server-secret-0123456789abcdefgh' }),
+        database: ctx.database,
+        clock,
+      });
+      try {
+        const res = await ovhCall(misconfigured, keys, 'GET', '/me', { timestamp: seconds() });
+        expect(res.statusCode).toBe(500);
+        expect(res.json().message).toMatch(/another server secret.*RELAIS_SECRET_KEY/);
+        expect((await me({ ...keys, appSecret: 'x'.repeat(32) })).json()).toMatchObject({ errorCode: 'INVALID_SIGNATURE' });
+      } finally {
+        await misconfigured.close();
+      }
+    });
+
     it('keeps the keys to their customer: tokens may not manage them, another customer cannot touch them', async () => {
       expect((await ctx.app.inject({ url: '/api/v1/ovh/applications', headers: bearer(owner.token) })).statusCode).toBe(403);
       const made = await ctx.app.inject({

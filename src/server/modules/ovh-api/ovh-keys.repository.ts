@@ -9,6 +9,8 @@ export interface OvhApplication {
   appKey: string;
   name: string;
   description: string;
+  /** secretCheck (ovh-signature.ts) of the server secret it was made with. */
+  secretCheck: string;
   createdAt: number;
 }
 
@@ -55,7 +57,7 @@ function toCredential(row: CredentialRow): OvhCredential {
   };
 }
 
-const APPLICATION_COLUMNS = ['id', 'customer_id', 'app_key', 'name', 'description', 'created_at'] as const;
+const APPLICATION_COLUMNS = ['id', 'customer_id', 'app_key', 'name', 'description', 'secret_check', 'created_at'] as const;
 
 function toApplication(row: {
   id: number;
@@ -63,6 +65,7 @@ function toApplication(row: {
   app_key: string;
   name: string;
   description: string;
+  secret_check: string;
   created_at: number;
 }): OvhApplication {
   return {
@@ -71,6 +74,7 @@ function toApplication(row: {
     appKey: row.app_key,
     name: row.name,
     description: row.description,
+    secretCheck: row.secret_check,
     createdAt: row.created_at,
   };
 }
@@ -108,6 +112,7 @@ export function createOvhKeysRepository(db: Kysely<DB>) {
           app_key: input.appKey,
           name: input.name,
           description: input.description,
+          secret_check: input.secretCheck,
           created_at: input.createdAt,
         })
         .returning(APPLICATION_COLUMNS)
@@ -134,7 +139,7 @@ export function createOvhKeysRepository(db: Kysely<DB>) {
     async listApplications(customerId: number): Promise<Array<OvhApplication & { credentials: number }>> {
       const rows = await db
         .selectFrom('ovh_applications as a')
-        .select(['a.id', 'a.customer_id', 'a.app_key', 'a.name', 'a.description', 'a.created_at'])
+        .select(['a.id', 'a.customer_id', 'a.app_key', 'a.name', 'a.description', 'a.secret_check', 'a.created_at'])
         .select((eb) =>
           eb
             .selectFrom('ovh_credentials as c')

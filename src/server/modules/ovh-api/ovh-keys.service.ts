@@ -20,6 +20,7 @@ import {
   isConsumerKey,
   randomKey,
   ruleAllows,
+  secretCheck,
   signatureMatches,
 } from './ovh-signature.js';
 
@@ -245,9 +246,11 @@ export function createOvhKeysService(deps: {
       const customerId = await customerOf(actor, input.ownerEmail);
       const name = checkText('name', input.name, NAME_MAX);
       if (name === '') throw new AppError('VALIDATION_FAILED', 'name must not be empty');
+      const appKey = randomKey(APPLICATION_KEY_LENGTH);
       const application = await keys.insertApplication({
         customerId,
-        appKey: randomKey(APPLICATION_KEY_LENGTH),
+        appKey,
+        secretCheck: secretCheck(secret, appKey),
         name,
         description: checkText('description', input.description ?? '', DESCRIPTION_MAX),
         createdAt: clock.now(),
@@ -415,6 +418,12 @@ export function createOvhKeysService(deps: {
         timestamp,
       };
       if (!request.signature || !signatureMatches(request.signature, signed, request.urls)) {
+        if (secretCheck(secret, application.appKey) !== application.secretCheck) {
+          throw new AppError(
+            'INTERNAL',
+            'This Relais has another server secret than the one that made this application key: give every Relais sharing the database the same RELAIS_SECRET_KEY',
+          );
+        }
         throw new AppError('OVH_INVALID_SIGNATURE', 'Invalid signature');
       }
       if (credential.allowedIps && !isIpAllowed(credential.allowedIps, request.ip)) {

@@ -38,6 +38,14 @@ export function deriveApplicationSecret(serverSecret: string, appKey: string): s
   return out;
 }
 
+/**
+ * A check of the server secret an application was made with (stored with it; it reveals nothing of the
+ * secret): a process whose server secret differs says so instead of refusing every signature in silence.
+ */
+export function secretCheck(serverSecret: string, appKey: string): string {
+  return createHmac('sha256', serverSecret).update(`relais-ovh-secret-check:${appKey}`).digest('base64url').slice(0, 16);
+}
+
 /** `"$1$" + sha1(AS+CK+METHOD+URL+BODY+TIMESTAMP)`, `+`-joined, as every official client signs. */
 export function ovhSignature(input: {
   appSecret: string;

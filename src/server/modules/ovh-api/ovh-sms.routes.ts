@@ -139,7 +139,6 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return reply.send(Readable.from(idArray(first, batches, filter.keep)));
   }
 
-
   const outgoingFilter = (request: FastifyRequest, access: AccountAccess, allowed: readonly string[]) =>
     ovhOutgoingFilter(query(request), { allowed, timeZone: access.account.timezone, defaultCountry: access.account.defaultCountry });
 
