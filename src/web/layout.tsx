@@ -81,7 +81,16 @@ export function Layout({ account, children }: { account: string | null; children
       <span className="who muted" title={me?.customer.email}>
         {me?.customer.email}
       </span>
-      <button type="button" className="link" onClick={() => void signOut().then(() => navigate('/'))}>
+      <button
+        type="button"
+        className="link"
+        // On a consumer key's validation link, stay there: the page asks to sign in again (as another customer, say).
+        onClick={() =>
+          void signOut().then(() =>
+            navigate(window.location.pathname === '/ovh/validate' ? window.location.pathname + window.location.search : '/'),
+          )
+        }
+      >
         {t('nav.signOut')}
       </button>
     </>

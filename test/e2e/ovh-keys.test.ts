@@ -306,6 +306,21 @@ describeEachDialectWithApp('OVH API keys in the Manager, in a real browser', (ct
     await page.getByText('La demande de « Robot douteux » a déjà été refusée').waitFor();
   });
 
+  it('signing out from the header on a validation link stays on the link, for another customer to answer', async () => {
+    const vendorKeys = await vendorApplication('Outil partagé', '');
+    const requested = await requestCredential(vendorKeys.appKey, null);
+    // A session of its own: signing out ends it, not the one the other tests share.
+    await context.clearCookies();
+    await page.goto(requested.validationUrl);
+    await page.getByLabel('Adresse e-mail').fill(seeded.customer.email);
+    await page.getByLabel('Mot de passe').fill(seeded.password);
+    await page.getByRole('button', { name: 'Se connecter' }).click();
+    await page.getByRole('heading', { name: '« Outil partagé » demande l’accès à vos comptes SMS' }).waitFor();
+    await page.getByRole('button', { name: 'Se déconnecter' }).first().click();
+    await page.getByText('Une application demande l’accès à vos comptes SMS. Connectez-vous').waitFor();
+    expect(page.url()).toBe(requested.validationUrl);
+  });
+
   it('an unknown or missing validation token shows a clear message', async () => {
     await page.goto('/ovh/validate?credentialToken=not-a-real-token');
     await page.getByRole('heading', { name: 'Lien de validation inconnu' }).waitFor();
