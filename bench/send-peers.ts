@@ -21,6 +21,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { ovhSignature } from '../src/server/modules/ovh-api/ovh-signature.js';
 import { type KeepAliveLoadResult, runKeepAliveLoad } from './keepalive-load.js';
 
 type Counter = { count: number; firstAt: number; lastAt: number };
@@ -265,7 +266,9 @@ export interface LoadSpec {
   /** Relais: account name and bearer token (native API), or an SMS user's login and password (http2sms). */
   account?: string;
   token?: string;
-  relaisChannel?: 'api' | 'http2sms';
+  relaisChannel?: 'api' | 'http2sms' | 'ovh-api';
+  /** Relais through OVH's REST API: the three keys (requests signed as OVH's npm client signs them). */
+  ovh?: { appKey: string; appSecret: string; consumerKey: string };
   login?: string;
   password?: string;
   /** Kannel: sendsms user, and the dlr-url to ask for (with dlr-mask 9: SMSC accepted + delivered), or none. */
@@ -312,6 +315,14 @@ async function runLoad(spec: LoadSpec): Promise<void> {
       const to = Array.from({ length: spec.receivers }, (_, k) => encodeURIComponent(receiver(first + k))).join(',');
       const path = `/cgi-bin/sms/http2sms.cgi?account=${spec.account}&login=${spec.login}&password=${spec.password}&from=BENCH&to=${to}&message=${formText(i)}&noStop=1`;
       return `GET ${path} HTTP/1.1\r\nhost: ${host}\r\n\r\n`;
+    }
+    if (spec.target === 'relais' && spec.relaisChannel === 'ovh-api' && spec.ovh) {
+      const receivers = Array.from({ length: spec.receivers }, (_, k) => receiver(first + k));
+      const body = JSON.stringify({ message: benchText(i), receivers, sender: 'BENCH', noStopClause: true });
+      const path = `/1.0/sms/${spec.account}/users/${spec.login}/jobs`;
+      const timestamp = String(Math.floor(Date.now() / 1000));
+      const signature = ovhSignature({ ...spec.ovh, method: 'POST', url: `https://127.0.0.1${path}`, body, timestamp });
+      return `POST ${path} HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\nx-ovh-application: ${spec.ovh.appKey}\r\nx-ovh-consumer: ${spec.ovh.consumerKey}\r\nx-ovh-timestamp: ${timestamp}\r\nx-ovh-signature: ${signature}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
     }
     if (spec.target === 'relais') {
       const receivers = Array.from({ length: spec.receivers }, (_, k) => receiver(first + k));

@@ -24,7 +24,8 @@
  * Options: --messages N (30,000 a phase), --large-jobs J (200), --receivers R (1,000), --clients C (64),
  * --window W (64), --warmup K (3,000), --systems kannel,relais, --phases send,receipts,large,
  * --services http,dispatcher (Relais' RELAIS_SERVICES; without dispatcher only acceptance is measured),
- * --relais-channel api|http2sms (what Relais is sent through: the native API, or OVH's http2sms GET — `npm run bench:channels`),
+ * --relais-channel api|http2sms|ovh-api (what Relais is sent through: the native API, OVH's http2sms GET — `npm run
+ * bench:channels` — or OVH's REST API, signed `POST /1.0/sms/{account}/users/{login}/jobs`),
  * --profile (run Relais with --cpu-prof and print its top functions by self time), --keep (keep the temp dir),
  * --relais-dir DIR (run the server of another checkout, e.g. `git archive HEAD` unpacked with node_modules linked).
  */
@@ -39,6 +40,7 @@ import { loadConfig } from '../src/server/config.js';
 import { openDatabase } from '../src/server/db/database.js';
 import { migrateToLatest } from '../src/server/db/migrate.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
+import { withServerSecret } from '../src/server/server-secret.js';
 import type { LoadReport, LoadSpec } from './send-peers.js';
 
 // ---- options -------------------------------------------------------------------------------------
@@ -71,9 +73,9 @@ const PHASES = list('phases', 'send,receipts,large,large-receipts');
 const SERVICES = args.get('services') ?? 'http,dispatcher';
 const DISPATCHING = SERVICES.split(',').includes('dispatcher');
 const PROFILE = args.has('profile');
-/** How Relais is sent to: its native API (issue 3) or OVH's http2sms (issue 4, `npm run bench:channels`). */
-const RELAIS_CHANNEL = (args.get('relais-channel') ?? 'api') as 'api' | 'http2sms';
-if (!['api', 'http2sms'].includes(RELAIS_CHANNEL)) throw new Error('--relais-channel is api or http2sms');
+/** How Relais is sent to: its native API (issue 3), OVH's http2sms (issue 4, `npm run bench:channels`) or OVH's REST API. */
+const RELAIS_CHANNEL = (args.get('relais-channel') ?? 'api') as 'api' | 'http2sms' | 'ovh-api';
+if (!['api', 'http2sms', 'ovh-api'].includes(RELAIS_CHANNEL)) throw new Error('--relais-channel is api, http2sms or ovh-api');
 const KEEP = args.has('keep');
 /** Where the Relais server runs from (another checkout, to compare versions on the same machine state). */
 const RELAIS_DIR = args.get('relais-dir') ?? process.cwd();
@@ -378,8 +380,9 @@ async function startRelais(smsc: Peer, sink: Peer): Promise<System & { file: str
   const database = openDatabase(url);
   await migrateToLatest(database);
   // The sink is on loopback: allow private callback addresses (RELAIS_CALLBACK_PRIVATE, the SSRF guard).
+  // The server secret is the file beside the database, which the server reads too (OVH application secrets).
   const app = await buildApp({
-    config: Object.freeze({ ...loadConfig({ RELAIS_CALLBACK_PRIVATE: 'allow' }), databaseUrl: url }),
+    config: withServerSecret(Object.freeze({ ...loadConfig({ RELAIS_CALLBACK_PRIVATE: 'allow' }), databaseUrl: url })),
     database,
   });
   const s = app.services;
@@ -394,6 +397,14 @@ async function startRelais(smsc: Peer, sink: Peer): Promise<System & { file: str
   });
   const plain = (await s.apiTokens.create(SYSTEM_ACTOR, account.name, { name: 'bench', userLogin: 'bench' })).bearer;
   const withCallback = (await s.apiTokens.create(SYSTEM_ACTOR, account.name, { name: 'benchcb', userLogin: 'benchcb' })).bearer;
+  const { application, appSecret } = await s.ovhKeys.createApplication(SYSTEM_ACTOR, { name: 'bench', ownerEmail: 'bench@example.com' });
+  const { consumerKey } = await s.ovhKeys.createCredential(SYSTEM_ACTOR, {
+    applicationId: application.id,
+    ownerEmail: 'bench@example.com',
+    rules: [{ method: 'POST', path: '/sms/*' }],
+    validity: null,
+  });
+  const ovh = { appKey: application.appKey, appSecret, consumerKey };
   await app.close();
   await database.close();
 
@@ -441,6 +452,7 @@ async function startRelais(smsc: Peer, sink: Peer): Promise<System & { file: str
       account: ACCOUNT,
       token: withCallbacks ? withCallback : plain,
       relaisChannel: RELAIS_CHANNEL,
+      ovh,
       login: withCallbacks ? 'benchcb' : 'bench',
       password: 'bench-password-123',
       deadline: Date.now() + 300_000,
@@ -702,7 +714,7 @@ async function main(): Promise<void> {
   }
   if (SYSTEMS.includes('relais')) {
     console.log(
-      `Relais (node bin/relais.js serve, RELAIS_SERVICES=${SERVICES}, ${RELAIS_CHANNEL === 'http2sms' ? 'sent through http2sms GET' : 'native API POST …/jobs'}, SQLite, smpp://…?window=${WINDOW}&tps=0):`,
+      `Relais (node bin/relais.js serve, RELAIS_SERVICES=${SERVICES}, ${RELAIS_CHANNEL === 'http2sms' ? 'sent through http2sms GET' : RELAIS_CHANNEL === 'ovh-api' ? 'sent through OVH’s REST API, signed POST /1.0/sms/…/jobs' : 'native API POST …/jobs'}, SQLite, smpp://…?window=${WINDOW}&tps=0):`,
     );
     const relais = await startRelais(smsc, sink);
     try {
@@ -731,7 +743,11 @@ async function main(): Promise<void> {
   const rows: [string, string, string, string, string, string][] = [
     ['figure', 'goal', 'Relais', 'Kannel (here)', 'Relais/Kannel', ''],
     [
-      RELAIS_CHANNEL === 'http2sms' ? 'acceptance, http2sms GET, 1 receiver' : 'acceptance, 1 receiver a request',
+      RELAIS_CHANNEL === 'http2sms'
+        ? 'acceptance, http2sms GET, 1 receiver'
+        : RELAIS_CHANNEL === 'ovh-api'
+          ? 'acceptance, OVH API signed POST, 1 receiver'
+          : 'acceptance, 1 receiver a request',
       `≥ ${fmt(GOALS.acceptance)}/s`,
       cell(r?.send?.acceptRate),
       cell(k?.send?.acceptRate),

@@ -127,8 +127,11 @@ export function createSmsUsersService(deps: {
   const verified = createTtlLruCache<{ userId: number; passwordHash: string }>({ max: 10_000, ttlMs: 5 * 60_000, clock });
   /** Users recently read by `authenticate`, with their password hash, by id (see RECENT_READ_TTL_MS). */
   const recent = createTtlLruCache<{ user: SmsUser; passwordHash: string }>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
+  /** Users recently read by `getRecent`, by account id and login (see RECENT_READ_TTL_MS). */
+  const recentByLogin = createTtlLruCache<SmsUser>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
   const forget = (userId: number) => {
     recent.delete(String(userId));
+    recentByLogin.deleteWhere((user) => user.id === userId);
   };
 
   function notFound(login: string, account: Account): AppError {
@@ -154,6 +157,24 @@ export function createSmsUsersService(deps: {
 
     async get(actor: Actor, accountName: string, login: string): Promise<SmsUser> {
       return (await getUser(actor, accountName, login, 'users:read')).user;
+    },
+
+    /**
+     * `get` on a hot path (the OVH API's calls about one SMS user): the account and the user as read
+     * within RECENT_READ_TTL_MS (changes made here apply at once, another process's within that delay).
+     */
+    async getRecent(actor: Actor, accountName: string, login: string): Promise<{ account: Account; user: SmsUser }> {
+      const account = await accounts.getAccount(actor, accountName, { recent: true });
+      assertAllowed(actor, 'users:read');
+      if (actor.kind === 'token' && actor.userLogin !== null && actor.userLogin !== login) throw notFound(login, account);
+      const key = `${account.id}\u0000${login}`;
+      let user = recentByLogin.get(key);
+      if (!user) {
+        user = await users.findByLogin(account.id, login);
+        if (!user) throw notFound(login, account);
+        recentByLogin.set(key, user);
+      }
+      return { account, user };
     },
 
     /** Creates a user; `password` is set only when it was generated (shown once). */

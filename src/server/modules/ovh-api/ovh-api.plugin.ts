@@ -127,8 +127,11 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
     }
   });
 
+  // A query id unique to this process (its random prefix) and request (a counter), as OVH's identify calls.
+  const queryPrefix = randomBytes(4).toString('hex');
+  let queries = 0;
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('X-OVH-QueryID', `EU.relais.${Math.floor(Date.now() / 1000)}.${randomBytes(6).toString('hex')}`);
+    reply.header('X-OVH-QueryID', `EU.relais.${Math.floor(Date.now() / 1000)}.${queryPrefix}${(++queries).toString(36)}`);
     request.principal = null;
   });
 

@@ -134,7 +134,12 @@ export function createOvhKeysService(deps: {
 }) {
   const { keys, customers, hasher, clock } = deps;
   const verified = createTtlLruCache<CacheEntry>({ max: 10_000, ttlMs: 5 * 60_000, clock });
-  const applications = createTtlLruCache<OvhApplication | null>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
+  /** Applications by key as recently read, each with its secret (derived once per read, not per request). */
+  const applications = createTtlLruCache<{ application: OvhApplication; appSecret: string } | null>({
+    max: 10_000,
+    ttlMs: RECENT_READ_TTL_MS,
+    clock,
+  });
   /** A change made here (validation, revocation) applies at once in this process. */
   const forget = (credentialId: number) => verified.deleteWhere((entry) => entry.credentialId === credentialId);
 
@@ -159,12 +164,13 @@ export function createOvhKeysService(deps: {
     throw new AppError('FORBIDDEN', 'OVH API keys are managed by their owner, signed in to the Manager');
   }
 
-  async function applicationByKey(appKey: string): Promise<OvhApplication | undefined> {
+  async function applicationByKey(appKey: string): Promise<{ application: OvhApplication; appSecret: string } | undefined> {
     const cached = applications.get(appKey);
     if (cached !== undefined) return cached ?? undefined;
     const found = await keys.findApplicationByKey(appKey);
-    applications.set(appKey, found ?? null);
-    return found;
+    const entry = found ? { application: found, appSecret: deriveApplicationSecret(serverSecret(), found.appKey) } : null;
+    applications.set(appKey, entry);
+    return entry ?? undefined;
   }
 
   async function newConsumerKey(): Promise<{ consumerKey: string; lookup: string; keyHash: string }> {
@@ -314,7 +320,7 @@ export function createOvhKeysService(deps: {
       appKey: string | undefined,
       input: { accessRules: unknown; redirection?: string | null; allowedIPs?: unknown },
     ): Promise<{ consumerKey: string; validationToken: string }> {
-      const application = appKey && isApplicationKey(appKey) ? await applicationByKey(appKey) : undefined;
+      const application = appKey && isApplicationKey(appKey) ? (await applicationByKey(appKey))?.application : undefined;
       if (!application) throw new AppError('OVH_INVALID_KEY', 'Invalid application key');
       const rules = checkRules(input.accessRules);
       let allowedIps: string[] | null = null;
@@ -400,8 +406,9 @@ export function createOvhKeysService(deps: {
      */
     async authenticate(request: SignedRequest): Promise<OvhPrincipal> {
       const secret = serverSecret();
-      const application = request.appKey && isApplicationKey(request.appKey) ? await applicationByKey(request.appKey) : undefined;
-      if (!application) throw new AppError('OVH_INVALID_KEY', 'Invalid application key');
+      const known = request.appKey && isApplicationKey(request.appKey) ? await applicationByKey(request.appKey) : undefined;
+      if (!known) throw new AppError('OVH_INVALID_KEY', 'Invalid application key');
+      const { application, appSecret } = known;
       if (!request.consumerKey) throw invalidCredential('This call requires a consumer key (X-Ovh-Consumer)');
       const credential = await credentialOf(request.consumerKey);
       if (credential.applicationId !== application.id) throw invalidCredential();
@@ -411,7 +418,7 @@ export function createOvhKeysService(deps: {
         throw new AppError('OVH_QUERY_TIME_OUT_OF_BOUNDS', 'Query out of time: X-Ovh-Timestamp is too far from /auth/time');
       }
       const signed = {
-        appSecret: deriveApplicationSecret(secret, application.appKey),
+        appSecret,
         consumerKey: request.consumerKey,
         method: request.method,
         body: request.body,

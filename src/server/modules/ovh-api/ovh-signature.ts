@@ -70,19 +70,17 @@ export function signedUrlCandidates(request: { protocol: string; host: string; r
   return [...new Set([`${protocol}://${host}${rawUrl}`, `https://${bareHost}${rawUrl}`, `https://${host}${rawUrl}`])];
 }
 
-/** Whether `signature` is the signature of the request under one of `urls` (compared in constant time). */
+/** Whether `signature` is the signature of the request under one of `urls` (each compared in constant time). */
 export function signatureMatches(
   signature: string,
   input: Omit<Parameters<typeof ovhSignature>[0], 'url'>,
   urls: readonly string[],
 ): boolean {
   const given = Buffer.from(signature);
-  let ok = false;
-  for (const url of urls) {
+  return urls.some((url) => {
     const expected = Buffer.from(ovhSignature({ ...input, url }));
-    if (expected.length === given.length && timingSafeEqual(expected, given)) ok = true;
-  }
-  return ok;
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
 }
 
 export const RULE_METHODS = ['GET', 'POST', 'PUT', 'DELETE'] as const;

@@ -746,6 +746,20 @@ describeEachDialectWithApp(
       expect([nobody.statusCode, nobody.json().message]).toEqual([404, 'The requested object (login = nobody) does not exist']);
     });
 
+    it('stops sending as, and listing the messages of, an SMS user deleted a moment before, here at once (its recent read forgotten)', async () => {
+      await createSmsUser(ctx.app, busy, { login: 'leaving' });
+      const send = () =>
+        call(keys, 'POST', `/sms/${busy.name}/users/leaving/jobs`, {
+          body: { message: 'Bye', receivers: ['+33612349997'], sender: 'MyShop', noStopClause: true },
+        });
+      expect((await send()).statusCode).toBe(200);
+      expect((await call(keys, 'GET', `/sms/${busy.name}/users/leaving/outgoing`)).json()).toHaveLength(1);
+      expect((await call(keys, 'DELETE', `/sms/${busy.name}/users/leaving`)).statusCode).toBe(200);
+      const after = await send();
+      expect([after.statusCode, after.json().message]).toEqual([404, 'The requested object (login = leaving) does not exist']);
+      expect((await call(keys, 'GET', `/sms/${busy.name}/users/leaving/outgoing`)).statusCode).toBe(404);
+    });
+
     it('keeps a key to its access rules: one allowed only GET /sms/* reads but cannot send, delete or change (403 NOT_GRANTED_CALL)', async () => {
       expect((await call(readOnlyKeys, 'GET', '/sms')).statusCode).toBe(200);
       expect((await call(readOnlyKeys, 'GET', `/sms/${history.name}/outgoing`, { query: { tag: 'spring' } })).json()).toEqual(

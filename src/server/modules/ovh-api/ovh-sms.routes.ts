@@ -122,8 +122,7 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const userAccess = async (request: FastifyRequest): Promise<AccountAccess> => {
     const principal = ovhPrincipalOf(request);
     const { serviceName, login } = request.params as { serviceName: string; login: string };
-    const account = await accounts.getAccount(principal, serviceName, { recent: true });
-    const user = await smsUsers.get(principal, serviceName, login);
+    const { account, user } = await smsUsers.getRecent(principal, serviceName, login);
     return accountAccessFor(account, user, auditActor(principal));
   };
 
