@@ -8,11 +8,6 @@ import { createOvhKeys, type OvhKeys, ovhCall, ovhHeaders } from '../../../../te
 /** The statuses OVH's API answers a refusal with; anything else (a 500 above all) is a bug. */
 const REFUSALS = [400, 403, 404, 409, 429];
 
-/** Mostly a sensible value, sometimes anything JSON can hold. */
-function field<T>(right: fc.Arbitrary<T>): fc.Arbitrary<unknown> {
-  return fc.oneof({ arbitrary: right, weight: 6 }, { arbitrary: fc.jsonValue({ maxDepth: 2 }), weight: 1 });
-}
-
 const receiver = fc.oneof(
   { arbitrary: fc.constantFrom('+33612345678', '0033698765432', '0612345670', '+447700900123'), weight: 4 },
   { arbitrary: fc.string({ maxLength: 20 }), weight: 1 },
