@@ -24,6 +24,7 @@ import { createPrivacyRepository } from './modules/history/privacy.repository.js
 import { createPrivacyKeeper } from './modules/history/privacy-keeper.js';
 import { createStatsRepository } from './modules/history/stats.repository.js';
 import { createStatsService } from './modules/history/stats.service.js';
+import { createOvhDocumentsService } from './modules/ovh-api/ovh-documents.service.js';
 import { createOvhKeysRepository } from './modules/ovh-api/ovh-keys.repository.js';
 import { createOvhKeysService } from './modules/ovh-api/ovh-keys.service.js';
 import { createSendingRepository } from './modules/sending/sending.repository.js';
@@ -94,6 +95,8 @@ export function composeServices(deps: ServiceDeps) {
       for (const listener of acceptedListeners) listener();
     },
   });
+  /** The OVH API's history documents (signed ids, CSV made when read). */
+  const ovhDocuments = createOvhDocumentsService({ history, ovhKeys, resolveAccountAccess, clock, serverSecret: deps.config.secretKey });
   return {
     sending,
     /** The dispatch queue and callback outbox (the dispatcher and callbacks worker are started by main.ts). */
@@ -110,6 +113,7 @@ export function composeServices(deps: ServiceDeps) {
     senders,
     apiTokens,
     ovhKeys,
+    ovhDocuments,
     auth,
     resolveAccountAccess,
     history,

@@ -53,18 +53,37 @@ function inOvhWords(error: AppError, params: unknown): string {
   return value === undefined ? error.message : `The requested object (${field} = ${String(value)}) does not exist`;
 }
 
-/** The called path under /1.0, decoded segment by segment (what access rules match); null when malformed. */
-function calledPath(rawUrl: string): string | null {
-  const path = rawUrl.split('?')[0].slice(OVH_API_PREFIX.length);
-  try {
-    const segments = path.split('/').map((s) => decodeURIComponent(s));
-    // A slash hidden in one segment would let a rule's `*` match what the route reads otherwise.
-    if (segments.some((s) => s.includes('/'))) return null;
-    return segments.join('/');
-  } catch {
-    return null;
-  }
+/**
+ * The called path under /1.0 as the router matched it (what access rules match): the route's pattern with
+ * its decoded parameters, so that nothing the router ignores (a `#fragment` after the path, say) reaches a
+ * rule's `*`. Null when a parameter hides a slash.
+ */
+function calledPath(request: FastifyRequest): string | null {
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  let malformed = false;
+  const path = (request.routeOptions.url ?? '').slice(OVH_API_PREFIX.length).replace(/:(\w+)/g, (_, name: string) => {
+    const value = String(params[name] ?? '');
+    // A slash hidden in one parameter would let a rule's `*` match what the route reads otherwise.
+    if (value.includes('/')) malformed = true;
+    return value;
+  });
+  return malformed ? null : path;
 }
+
+/** Whether a parsed JSON value nests deeper than `max` (checked without recursion). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** OVH's objects nest two levels at most; a body nested deeper than this is refused before anything reads it. */
+const MAX_BODY_DEPTH = 16;
 
 /** The principal of a signed OVH request (set by this plugin's hook on every route but /auth/time and /auth/credential). */
 export function ovhPrincipalOf(request: FastifyRequest): OvhPrincipal {
@@ -120,11 +139,23 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
     const raw = body as string;
     request.ovhRawBody = raw;
     if (raw.trim() === '') return done(null, undefined);
+    let parsed: unknown;
     try {
-      done(null, JSON.parse(raw));
+      parsed = JSON.parse(raw);
     } catch {
-      done(new AppError('VALIDATION_FAILED', 'The body is not valid JSON'), undefined);
+      return done(new AppError('VALIDATION_FAILED', 'The body is not valid JSON'), undefined);
     }
+    if (nestedDeeperThan(parsed, MAX_BODY_DEPTH)) {
+      return done(new AppError('VALIDATION_FAILED', `The body nests deeper than ${MAX_BODY_DEPTH} levels`), undefined);
+    }
+    done(null, parsed);
+  });
+  // Any other body: kept raw (so that no body escapes the signature), and refused unless empty.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    const raw = body as string;
+    request.ovhRawBody = raw;
+    if (raw.trim() === '') return done(null, undefined);
+    done(new AppError('VALIDATION_FAILED', 'The body must be JSON (Content-Type: application/json)'), undefined);
   });
 
   // A query id unique to this process (its random prefix) and request (a counter), as OVH's identify calls.
@@ -139,7 +170,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('preValidation', async (request) => {
     if (request.routeOptions.config?.ovhSigned === false) return;
     const rawUrl = request.raw.url ?? request.url;
-    const path = calledPath(rawUrl);
+    const path = calledPath(request);
     if (path === null) throw new AppError('VALIDATION_FAILED', 'The path is malformed');
     const header = (name: string) => {
       const value = request.headers[name];

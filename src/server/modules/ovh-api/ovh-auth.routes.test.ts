@@ -289,6 +289,10 @@ describeEachDialectWithApp(
       expect(limited.statusCode).toBe(429);
       expect(limited.json()).toMatchObject({ class: 'Client::TooManyRequests', errorCode: 'RATE_LIMITED' });
       expect((await askForKey(rules, keys.appKey, '192.0.2.8')).statusCode).toBe(200);
+      // IPv6: one /64 is one client, whichever of its addresses asks.
+      for (let i = 0; i < 20; i++) expect((await askForKey(rules, keys.appKey, `2001:db8:1:2::${i.toString(16)}`)).statusCode).toBe(200);
+      expect((await askForKey(rules, keys.appKey, '2001:db8:1:2:ffff::1')).statusCode).toBe(429);
+      expect((await askForKey(rules, keys.appKey, '2001:db8:1:3::1')).statusCode).toBe(200);
 
       const forgotten = tokenOf((await askForKey(rules, keys.appKey, '192.0.2.9')).json().validationUrl);
       clock.offset += 49 * 3600_000;

@@ -3,8 +3,24 @@ import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
 import { ovhPrincipalOf } from './ovh-api.plugin.js';
 
-/** Consumer key requests allowed per minute from one client address (each costs an argon2id hash and a row). */
+/**
+ * Consumer key requests allowed per minute from one client (each costs an argon2id hash and a row): one
+ * IPv4 address, or one IPv6 /64 (a host usually has a whole /64 to pick addresses from).
+ */
 export const CREDENTIAL_REQUESTS_PER_MINUTE = 20;
+
+/** The client a rate limit counts: an IPv4 address, or the /64 of an IPv6 one. */
+export function clientOf(ip: string): string {
+  if (!ip.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.replace(/^::ffff:/i, '');
+  const [head, tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
 
 /** Where a customer approves a consumer key: a Manager page. */
 export const VALIDATION_PAGE = '/ovh/validate';
@@ -23,7 +39,7 @@ export const ovhAuthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const limitRequests = app.createRateLimit({
     max: CREDENTIAL_REQUESTS_PER_MINUTE,
     timeWindow: 60_000,
-    keyGenerator: (request) => `ovh-credential:ip:${request.ip}`,
+    keyGenerator: (request) => `ovh-credential:${clientOf(request.ip)}`,
   });
 
   app.post(

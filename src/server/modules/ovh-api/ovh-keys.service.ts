@@ -193,7 +193,12 @@ export function createOvhKeysService(deps: {
       const fresh: CacheEntry = { credentialId: 0, result: Promise.resolve(null) };
       fresh.result = (async () => {
         const found = await keys.findForVerification(consumerKey.slice(0, CONSUMER_KEY_LOOKUP_LENGTH));
-        if (!found || !(await hasher.verify(found.keyHash, consumerKey))) return null;
+        // An unknown key cost no argon2: not kept (random keys must not push the good ones out of the cache).
+        if (!found) {
+          verified.delete(cacheKey);
+          return null;
+        }
+        if (!(await hasher.verify(found.keyHash, consumerKey))) return null;
         fresh.credentialId = found.credential.id;
         fresh.seen = { at: clock.now(), keyHash: found.keyHash, credential: found.credential };
         return found.credential;
@@ -445,6 +450,13 @@ export function createOvhKeysService(deps: {
         await keys.markUsed(credential.id, now);
       }
       return { kind: 'ovh', credentialId: credential.id, applicationId: application.id, customerId: credential.customerId ?? 0 };
+    },
+
+    /** Whether the consumer key of `principal` is still validated, unexpired and its customer's (read again, not cached). */
+    async stillValid(principal: OvhPrincipal): Promise<boolean> {
+      const found = await keys.findByIdForVerification(principal.credentialId);
+      const credential = found && usable(found.credential, clock.now());
+      return Boolean(credential) && credential?.customerId === principal.customerId;
     },
 
     /** The consumer key of a signed request (`GET /1.0/auth/currentCredential`). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   accessRulesProblem,
   deriveApplicationSecret,
+  globMatches,
   isConsumerKey,
   ovhSignature,
   randomKey,
@@ -74,6 +75,33 @@ describe('access rules', () => {
     expect(ruleAllows(rules, 'GET', '/smsx')).toBe(false);
   });
 
+  it('matches stars by a walk that agrees with a regular expression of .* runs, on tricky paths', () => {
+    const cases: [string, string, boolean][] = [
+      ['/*', '/', true],
+      ['/*', '', false],
+      ['/sms/*/jobs', '/sms/a/b/jobs', true],
+      ['/sms/*/jobs', '/sms/a/jobsx', false],
+      ['/*a*a*b', '/xaayab', true],
+      ['/*a*a*b', '/xaay', false],
+      [`/${'*a'.repeat(8)}b`, `/${'a'.repeat(44)}`, false],
+      [`/${'*a'.repeat(8)}b`, `/${'a'.repeat(44)}b`, true],
+      ['**', 'anything', true],
+      ['/sms', '/sms/', false],
+    ];
+    for (const [pattern, text, expected] of cases) {
+      expect(globMatches(pattern, text), `${pattern} ~ ${text}`).toBe(expected);
+      if (pattern.split('*').length <= 4) {
+        const regexp = new RegExp(
+          `^${pattern
+            .split('*')
+            .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        );
+        expect(regexp.test(text)).toBe(expected);
+      }
+    }
+  });
+
   it('reads regular-expression characters in a path literally', () => {
     expect(ruleAllows([{ method: 'GET', path: '/sms/sms-ab12345-1.x' }], 'GET', '/sms/sms-ab12345-1.x')).toBe(true);
     expect(ruleAllows([{ method: 'GET', path: '/sms/sms-ab12345-1.x' }], 'GET', '/sms/sms-ab12345-1Zx')).toBe(false);
@@ -87,6 +115,7 @@ describe('access rules', () => {
     expect(accessRulesProblem([{ method: 'GET', path: 'sms' }])).toMatch(/accessRules\[0\]\.path/);
     expect(accessRulesProblem([{ method: 'GET', path: '/sms?x' }])).toMatch(/path/);
     expect(accessRulesProblem(Array.from({ length: 101 }, () => ({ method: 'GET', path: '/' })))).toMatch(/at most 100/);
+    expect(accessRulesProblem([{ method: 'GET', path: `/${'*a'.repeat(9)}` }])).toMatch(/at most 8 \*/);
     expect(accessRulesProblem([{ method: 'GET', path: '/sms/*' }])).toBeNull();
   });
 });

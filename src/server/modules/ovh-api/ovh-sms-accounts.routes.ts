@@ -105,7 +105,8 @@ function enumProblem(body: unknown, schema: BodySchema, prefix = ''): string | n
     }
     const allowed = property?.enum as string[] | undefined;
     if (allowed && value != null && !allowed.includes(value as string)) {
-      return `Invalid parameter ${prefix}${name}: ${JSON.stringify(value)} is not one of ${allowed.join(', ')}`;
+      const shown = typeof value === 'object' ? 'an object' : JSON.stringify(value);
+      return `Invalid parameter ${prefix}${name}: ${shown} is not one of ${allowed.join(', ')}`;
     }
   }
   return null;

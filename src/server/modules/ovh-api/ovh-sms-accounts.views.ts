@@ -171,7 +171,7 @@ export function undescribedParameters(
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const unknown: string[] = [];
   for (const [name, value] of Object.entries(body)) {
-    const nested = allowed[name];
+    const nested = Object.hasOwn(allowed, name) ? allowed[name] : undefined;
     if (nested === undefined) unknown.push(name);
     else if (nested !== true && typeof value === 'object' && value !== null && !Array.isArray(value)) {
       for (const inner of Object.keys(value)) if (!nested.includes(inner)) unknown.push(`${name}.${inner}`);

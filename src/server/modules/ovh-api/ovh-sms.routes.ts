@@ -8,22 +8,13 @@ import type { AccountAccess } from '../auth/principal.js';
 import type { ExportChunk } from '../history/export-chunks.js';
 import type { OutgoingIdRow } from '../history/outgoing.repository.js';
 import { ovhErrorBody, ovhPrincipalOf } from './ovh-api.plugin.js';
-import type { OvhPrincipal } from './ovh-keys.service.js';
 import {
   accountPatchOf,
   checkParams,
-  type DocumentClaims,
-  documentFilterOf,
-  documentIdOf,
-  documentKeyMatches,
-  documentKeyOf,
-  documentNameOf,
-  documentRangeOf,
   OUTGOING_FILTERS,
   type OvhJobBody,
   type OvhListFilter,
   ovhOutgoingFilter,
-  readDocumentId,
   sendInputOf,
   toOvhAccount,
   toOvhDocument,
@@ -61,8 +52,6 @@ const DownloadQuery = Type.Object({ id: Type.String({ maxLength: 4000 }), key: T
 
 /** Where a document's CSV is downloaded (`getUrl`): unsigned, opened by its id and key, as OVH's storage URLs are. */
 const DOCUMENT_DOWNLOAD_PATH = '/me/document/download';
-
-const documentNotFound = () => new AppError('NOT_FOUND', 'This document does not exist (or has expired)');
 
 /** A JSON array of the ids of `first` and `rest` that `keep` keeps, written batch by batch. */
 async function* idArray(
@@ -102,17 +91,7 @@ async function* withFirst(first: IteratorResult<ExportChunk>, rest: AsyncGenerat
  * accounts of the consumer key's customer; another's is "This service does not exist".
  */
 export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { accounts, smsUsers, history, sending, resolveAccountAccess, ovhKeys, clock, config } = app.services;
-
-  const secret = (): string => {
-    if (!config.secretKey) {
-      throw new AppError(
-        'INTERNAL',
-        'Documents need a server secret: set RELAIS_SECRET_KEY (relais serve makes one in its data directory)',
-      );
-    }
-    return config.secretKey;
-  };
+  const { accounts, smsUsers, history, sending, resolveAccountAccess, ovhDocuments, config } = app.services;
 
   /** The account of the path (`serviceName`, checked by the route's schema) as the consumer key reaches it. */
   const accountAccess = (request: FastifyRequest): Promise<AccountAccess> =>
@@ -227,84 +206,33 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return toOvhSendingReport(await sending.accept(access, 'ovh-api', sendInputOf(request.body as OvhJobBody)));
   });
 
-  /**
-   * A history document: its id carries (signed) what it holds — the account, the range (its end at most
-   * now: later messages stay out), the tag — and who asked; the CSV is made when it is downloaded.
-   */
+  /** A history document (ovh-documents.service.ts): its id. */
   app.get('/sms/:serviceName/document', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {
-    const principal = ovhPrincipalOf(request);
-    const access = await accountAccess(request);
-    const now = clock.now();
-    const claims: DocumentClaims = {
-      account: access.account.name,
-      customerId: principal.customerId,
-      credentialId: principal.credentialId,
-      applicationId: principal.applicationId,
-      ...documentRangeOf(query(request), access.account.timezone, now),
-      createdAt: now,
-    };
-    const id = documentIdOf(claims, secret());
+    const id = ovhDocuments.make(ovhPrincipalOf(request), await accountAccess(request), query(request));
     reply.type('application/json; charset=utf-8');
     return JSON.stringify(id);
   });
-
-  /** The account access of a document, as the consumer key that asked for it may read it now. */
-  async function documentAccess(claims: DocumentClaims, principal: OvhPrincipal): Promise<AccountAccess> {
-    try {
-      return await resolveAccountAccess(principal, claims.account);
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'ACCOUNT_NOT_FOUND') throw documentNotFound();
-      throw error;
-    }
-  }
 
   app.get(
     DOCUMENT_DOWNLOAD_PATH,
     { config: { ovhSigned: false }, schema: { hide: true, querystring: DownloadQuery } },
     async (request, reply) => {
-      const { id, key } = request.query;
-      const claims = readDocumentId(id, secret(), clock.now());
-      if (!claims || !documentKeyMatches(id, key, secret())) throw documentNotFound();
-      const principal: OvhPrincipal = {
-        kind: 'ovh',
-        credentialId: claims.credentialId,
-        applicationId: claims.applicationId,
-        customerId: claims.customerId,
-      };
-      // The consumer key that asked for it must still be good: revoking it closes its documents too.
-      const credential = await ovhKeys.current(principal).catch(() => null);
-      if (
-        credential?.status !== 'validated' ||
-        credential.customerId !== claims.customerId ||
-        (credential.expiresAt !== null && credential.expiresAt <= clock.now())
-      ) {
-        throw new AppError('OVH_INVALID_CREDENTIAL', 'The consumer key that asked for this document is no longer valid');
-      }
-      const access = await documentAccess(claims, principal);
-      const lines = history.exportText(access, documentFilterOf(claims), { format: 'detailed', limit: null });
-      const first = await lines.next();
+      const { name, chunks } = await ovhDocuments.open(request.query.id, request.query.key);
+      const first = await chunks.next();
       reply
         .header('content-type', 'text/csv; charset=utf-8')
-        .header('content-disposition', `attachment; filename="${documentNameOf(claims, access.account.timezone)}"`)
+        .header('content-disposition', `attachment; filename="${name}"`)
         .header('cache-control', 'no-store');
-      return reply.send(Readable.from(withFirst(first, lines), { highWaterMark: 1 }));
+      return reply.send(Readable.from(withFirst(first, chunks), { highWaterMark: 1 }));
     },
   );
 
-  /** OVH's document object; its size is that of the CSV as it would be downloaded now (read once to count it). */
+  /** OVH's document object; its size is that of the CSV as it would be downloaded now. */
   app.get('/me/document/:id', { schema: { hide: true } }, async (request) => {
-    const principal = ovhPrincipalOf(request);
     const { id } = request.params as { id: string };
-    const claims = readDocumentId(id, secret(), clock.now());
-    if (!claims || claims.customerId !== principal.customerId) throw documentNotFound();
-    const access = await documentAccess(claims, principal);
-    let size = 0;
-    for await (const chunk of history.exportText(access, documentFilterOf(claims), { format: 'detailed', limit: null })) {
-      size += typeof chunk.data === 'string' ? Buffer.byteLength(chunk.data) : chunk.data.byteLength;
-      if (request.raw.socket?.destroyed) break; // nobody left to answer
-    }
+    const document = await ovhDocuments.describe(ovhPrincipalOf(request), id, () => Boolean(request.raw.socket?.destroyed));
     const base = config.publicUrl?.replace(/\/+$/, '') ?? `${request.protocol}://${request.headers.host ?? 'localhost'}`;
-    const getUrl = `${base}/1.0${DOCUMENT_DOWNLOAD_PATH}?id=${id}&key=${documentKeyOf(id, secret())}`;
-    return toOvhDocument({ id, claims, getUrl, size, timeZone: access.account.timezone });
+    const getUrl = `${base}/1.0${DOCUMENT_DOWNLOAD_PATH}?id=${id}&key=${document.key}`;
+    return toOvhDocument({ id, claims: document.claims, getUrl, size: document.size, timeZone: document.timeZone });
   });
 };

@@ -168,10 +168,11 @@ const ACCOUNT_READ_ONLY: Readonly<Record<Exclude<keyof OvhAccount, 'description'
   stopCallBack: 'Relais handles no STOP replies',
 };
 
+/** Whether a value sent back equals the account's (OVH's account object holds only primitives). */
 function sameValue(a: unknown, b: unknown): boolean {
   const blank = (v: unknown) => v === null || v === undefined || v === '';
   if (blank(a) && blank(b)) return true;
-  return JSON.stringify(a) === JSON.stringify(b);
+  return a === b;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
