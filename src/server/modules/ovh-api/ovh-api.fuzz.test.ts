@@ -4,6 +4,7 @@ import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createSender, createSmsUser, type SeededAccount, seedCustomerWithAccount } from '../../../../test/factories.js';
 import { ledger } from '../../../../test/ledger.js';
 import { createOvhKeys, type OvhKeys, ovhCall, ovhHeaders } from '../../../../test/ovh.js';
+import { OUTGOING_FILTERS } from './ovh-sms.views.js';
 
 /** The statuses OVH's API answers a refusal with; anything else (a 500 above all) is a bug. */
 const REFUSALS = [400, 403, 404, 409, 429];
@@ -80,19 +81,7 @@ describeEachDialectWithApp('OVH API fuzz', (ctx) => {
       fc.constantFrom('2026-01-01', '2026-01-01T10:00:00+02:00', '2026-01-01T10:00:00 02:00', '0', '1', '8', '254', '+33612345678'),
       fc.string({ maxLength: 30 }),
     );
-    const name = fc.constantFrom(
-      'creationDatetime.from',
-      'creationDatetime.to',
-      'sender',
-      'receiver',
-      'tag',
-      'ptt',
-      'deliveryReceipt',
-      'differedDelivery',
-      'batchID',
-      'messageID',
-      'unknown',
-    );
+    const name = fc.constantFrom(...OUTGOING_FILTERS, 'unknown');
     await fc.assert(
       fc.asyncProperty(fc.dictionary(name, value, { maxKeys: 4 }), async (query) => {
         const res = await ovhCall(ctx.app, keys, 'GET', `/sms/${seeded.account.name}/outgoing`, { query });

@@ -3,7 +3,7 @@ import { AppError } from '../../errors.js';
 import type { AccountAccess, ResolveAccountAccess } from '../auth/principal.js';
 import type { ExportChunk } from '../history/export-chunks.js';
 import type { HistoryService } from '../history/history.service.js';
-import type { OvhKeysService, OvhPrincipal } from './ovh-keys.service.js';
+import { type OvhKeysService, type OvhPrincipal, requireServerSecret } from './ovh-keys.service.js';
 import {
   type DocumentClaims,
   documentFilterOf,
@@ -33,15 +33,7 @@ export function createOvhDocumentsService(deps: {
 }) {
   const { history, ovhKeys, resolveAccountAccess, clock } = deps;
 
-  function secret(): string {
-    if (!deps.serverSecret) {
-      throw new AppError(
-        'INTERNAL',
-        'Documents need a server secret: set RELAIS_SECRET_KEY (relais serve makes one in its data directory)',
-      );
-    }
-    return deps.serverSecret;
-  }
+  const secret = () => requireServerSecret(deps.serverSecret);
 
   /** The claims of a document id for `principal`: its own documents only, unexpired, of an account it still reaches. */
   async function documentOf(id: string, principal: OvhPrincipal): Promise<{ claims: DocumentClaims; access: AccountAccess }> {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import type { DB, OvhCredentialRow } from '../../db/schema.js';
+import type { DB, OvhApplicationRow, OvhCredentialRow } from '../../db/schema.js';
 import type { AccessRule } from './ovh-signature.js';
 
 /** An OVH application as listed (its secret is never stored: see deriveApplicationSecret). */
@@ -59,15 +59,7 @@ function toCredential(row: CredentialRow): OvhCredential {
 
 const APPLICATION_COLUMNS = ['id', 'customer_id', 'app_key', 'name', 'description', 'secret_check', 'created_at'] as const;
 
-function toApplication(row: {
-  id: number;
-  customer_id: number;
-  app_key: string;
-  name: string;
-  description: string;
-  secret_check: string;
-  created_at: number;
-}): OvhApplication {
+function toApplication(row: Omit<OvhApplicationRow, 'id'> & { id: number }): OvhApplication {
   return {
     id: row.id,
     customerId: row.customer_id,

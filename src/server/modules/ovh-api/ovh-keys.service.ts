@@ -110,6 +110,17 @@ function checkValidity(validity: unknown): Validity {
   return validity as Validity;
 }
 
+/** The server secret the OVH API derives its secrets and MACs from, or a clear error when there is none. */
+export function requireServerSecret(secret: string | null): string {
+  if (!secret) {
+    throw new AppError(
+      'INTERNAL',
+      'The OVH-compatible API needs a server secret: set RELAIS_SECRET_KEY (relais serve makes one in its data directory)',
+    );
+  }
+  return secret;
+}
+
 const invalidCredential = (message = 'This credential does not exist') => new AppError('OVH_INVALID_CREDENTIAL', message);
 
 /**
@@ -143,15 +154,7 @@ export function createOvhKeysService(deps: {
   /** A change made here (validation, revocation) applies at once in this process. */
   const forget = (credentialId: number) => verified.deleteWhere((entry) => entry.credentialId === credentialId);
 
-  function serverSecret(): string {
-    if (!deps.serverSecret) {
-      throw new AppError(
-        'INTERNAL',
-        'The OVH-compatible API needs a server secret: set RELAIS_SECRET_KEY (relais serve makes one in its data directory)',
-      );
-    }
-    return deps.serverSecret;
-  }
+  const serverSecret = () => requireServerSecret(deps.serverSecret);
 
   /** The customer an actor manages OVH keys as: a signed-in customer, or the operator naming one. */
   async function customerOf(actor: Actor, ownerEmail?: string): Promise<number> {
