@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../test/app.js';
 import { createSender, createSmsUser, seedCustomerWithAccount, TEST_PASSWORD } from '../../test/factories.js';
@@ -191,5 +192,46 @@ describe('relais serve with the https service (a real process, SQLite file)', ()
     await expect(requestTls(httpsPort, readFileSync(join(dir, 'tls-self-signed.crt'), 'utf8'), '/')).rejects.toMatchObject({
       code: 'ECONNREFUSED',
     });
+  }, 120_000);
+});
+
+describe('relais serve with mail2sms and no configured certificate (a real process, SQLite file)', () => {
+  it('offers STARTTLS with the self-signed certificate, which a mail client trusting it uses to send', async () => {
+    const dir = scratch();
+    const smtpPort = await freePort();
+    const server = await startRelaisProcess({
+      databaseUrl: `sqlite:${join(dir, 'relais.db')}`,
+      carrier: 'simulator',
+      env: { RELAIS_SERVICES: 'http,smtp', RELAIS_SMTP_PORT: String(smtpPort) },
+    });
+    try {
+      expect(server.output()).toContain(
+        `Mail2SMS  127.0.0.1:${smtpPort}  (mail to email2sms@…; STARTTLS with the self-signed certificate)`,
+      );
+      // The first start's demo account and SMS user, as the banner prints them.
+      const account = /Account {3}(\S+)/.exec(server.output())?.[1];
+      const [login, password] = /SMS user {2}(\S+) \/ (\S+)/.exec(server.output())?.slice(1) ?? [];
+      const cert = readFileSync(join(dir, 'tls-self-signed.crt'), 'utf8');
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: smtpPort,
+        secure: false,
+        requireTLS: true,
+        tls: { ca: cert, servername: 'localhost' },
+      });
+      try {
+        const info = await transport.sendMail({
+          from: 'app@example.com',
+          to: 'email2sms@relais.test',
+          subject: `${account}:${login}:${password}:Relais:+33612345678`,
+          text: 'Sent over STARTTLS',
+        });
+        expect(info.response).toMatch(/^250 /);
+      } finally {
+        transport.close();
+      }
+    } finally {
+      await server.stop();
+    }
   }, 120_000);
 });

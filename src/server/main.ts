@@ -34,9 +34,16 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     `  API docs  ${url}/api/docs`,
     `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
   ];
-  if (tls) {
+  const certificate =
+    tls &&
+    (tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`);
+  if (tls && config.services.includes('https')) {
+    lines.push(`  HTTPS     https://localhost:${config.httpsPort}/  (${certificate})`);
+  }
+  if (config.services.includes('smtp')) {
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
     lines.push(
-      `  HTTPS     https://localhost:${config.httpsPort}/  (${tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`})`,
+      `  Mail2SMS  ${host}:${config.smtpPort}  (mail to email2sms@…; STARTTLS with the ${tls?.source === 'self-signed' ? 'self-signed ' : ''}certificate)`,
     );
   }
   if (config.services.includes('smpp')) {
@@ -112,8 +119,11 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
   } else {
     await app.ready();
   }
-  const tls = config.services.includes('https') ? await loadTlsCredentials(config) : null;
-  const https = tls ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
+  // HTTPS and mail2sms's STARTTLS share one certificate: the configured one, else the self-signed one
+  // (a sending mail server encrypts with it opportunistically: the subject carries an SMS user's password).
+  const tls = config.services.includes('https') || config.services.includes('smtp') ? await loadTlsCredentials(config) : null;
+  const https =
+    tls && config.services.includes('https') ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
   const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
@@ -133,7 +143,14 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
       })
     : null;
   const mail2sms = config.services.includes('smtp')
-    ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
+    ? await startMail2Sms({
+        services: app.services,
+        config,
+        log: logger,
+        port: config.smtpPort,
+        host: config.host,
+        tls: tls && { key: tls.key, cert: tls.cert },
+      })
     : null;
   const smppServer = config.services.includes('smpp')
     ? await startSmppServer({ services: app.services, log: logger, port: config.smppPort, host: config.host })
