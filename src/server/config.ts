@@ -19,7 +19,7 @@ export interface Config {
   smtpMaxSize: number;
   /**
    * PEM certificate and key files (`RELAIS_TLS_CERT`, `RELAIS_TLS_KEY`), both or neither: HTTPS and
-   * mail2sms's STARTTLS use them. Without them `relais serve` uses a self-signed certificate for both.
+   * mail2sms's STARTTLS use them. Without them HTTPS uses a self-signed certificate and mail2sms offers no STARTTLS.
    */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;

@@ -34,17 +34,19 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     `  API docs  ${url}/api/docs`,
     `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
   ];
-  const certificate =
-    tls &&
-    (tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`);
-  if (tls && config.services.includes('https')) {
-    lines.push(`  HTTPS     https://localhost:${config.httpsPort}/  (${certificate})`);
+  if (tls) {
+    lines.push(
+      `  HTTPS     https://localhost:${config.httpsPort}/  (${tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`})`,
+    );
   }
   if (config.services.includes('smtp')) {
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-    lines.push(
-      `  Mail2SMS  ${host}:${config.smtpPort}  (mail to email2sms@…; STARTTLS with the ${tls?.source === 'self-signed' ? 'self-signed ' : ''}certificate)`,
-    );
+    // STARTTLS only with a configured certificate: a client that upgrades by default (nodemailer) and checks
+    // the certificate would fail on a self-signed one where plain SMTP works.
+    const starttls = config.tlsCertFile
+      ? 'STARTTLS with the configured certificate'
+      : 'no STARTTLS: set RELAIS_TLS_CERT and RELAIS_TLS_KEY';
+    lines.push(`  Mail2SMS  ${host}:${config.smtpPort}  (mail to email2sms@…; ${starttls})`);
   }
   if (config.services.includes('smpp')) {
     lines.push(
@@ -119,11 +121,8 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
   } else {
     await app.ready();
   }
-  // HTTPS and mail2sms's STARTTLS share one certificate: the configured one, else the self-signed one
-  // (a sending mail server encrypts with it opportunistically: the subject carries an SMS user's password).
-  const tls = config.services.includes('https') || config.services.includes('smtp') ? await loadTlsCredentials(config) : null;
-  const https =
-    tls && config.services.includes('https') ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
+  const tls = config.services.includes('https') ? await loadTlsCredentials(config) : null;
+  const https = tls ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
   const resumed = await app.services.history.resumeDeleteJobs();
   if (resumed) logger.info({ resumed }, 'resumed deletions left running');
   const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
@@ -143,14 +142,7 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
       })
     : null;
   const mail2sms = config.services.includes('smtp')
-    ? await startMail2Sms({
-        services: app.services,
-        config,
-        log: logger,
-        port: config.smtpPort,
-        host: config.host,
-        tls: tls && { key: tls.key, cert: tls.cert },
-      })
+    ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;
   const smppServer = config.services.includes('smpp')
     ? await startSmppServer({ services: app.services, log: logger, port: config.smppPort, host: config.host })

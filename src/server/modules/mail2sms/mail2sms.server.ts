@@ -104,8 +104,7 @@ function loadTls(config: Mail2SmsServerOptions['config']): { key: Buffer; cert: 
  *   address not allowed for the SMS user, unknown sender, not enough credits → 550 5.7.1; anything
  *   unexpected (database down…) → 451 4.3.0, so the sending server retries.
  * - 250 only once `sending.accept` has committed the job: the mail is in the history.
- * No AUTH (credentials are in the subject); STARTTLS only with a certificate (`options.tls`; `relais serve` gives
- * the configured one or its self-signed one).
+ * No AUTH (credentials are in the subject); STARTTLS only with a configured certificate.
  */
 export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mail2SmsServer> {
   const { services, config, log } = options;
