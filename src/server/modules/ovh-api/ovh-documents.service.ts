@@ -1,10 +1,12 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess, ResolveAccountAccess } from '../auth/principal.js';
 import type { ExportChunk } from '../history/export-chunks.js';
 import type { HistoryService } from '../history/history.service.js';
 import { type OvhKeysService, type OvhPrincipal, requireServerSecret } from './ovh-keys.service.js';
 import {
+  DOCUMENT_TTL_MS,
   type DocumentClaims,
   documentFilterOf,
   documentIdOf,
@@ -34,6 +36,8 @@ export function createOvhDocumentsService(deps: {
   const { history, ovhKeys, resolveAccountAccess, clock } = deps;
 
   const secret = () => requireServerSecret(deps.serverSecret);
+  /** Sizes already counted, by document id: a document is read once to count it, not at every call. */
+  const sizes = createTtlLruCache<number>({ max: 1_000, ttlMs: DOCUMENT_TTL_MS, clock });
 
   /** The claims of a document id for `principal`: its own documents only, unexpired, of an account it still reaches. */
   async function documentOf(id: string, principal: OvhPrincipal): Promise<{ claims: DocumentClaims; access: AccountAccess }> {
@@ -67,14 +71,19 @@ export function createOvhDocumentsService(deps: {
 
     /**
      * A document as `principal` may see it: its claims, its account's timezone, the key of its download
-     * URL, and its size (the CSV as it would be downloaded now: read once to count it; `gone()` true stops).
+     * URL, and its size (the CSV as it was when first counted here: read once; `gone()` true stops).
      */
     async describe(principal: OvhPrincipal, id: string, gone: () => boolean = () => false) {
       const { claims, access } = await documentOf(id, principal);
-      let size = 0;
-      for await (const chunk of csvOf(claims, access)) {
-        size += typeof chunk.data === 'string' ? Buffer.byteLength(chunk.data) : chunk.data.byteLength;
-        if (gone()) break;
+      let size = sizes.get(id);
+      if (size === undefined) {
+        let counted = 0;
+        for await (const chunk of csvOf(claims, access)) {
+          counted += typeof chunk.data === 'string' ? Buffer.byteLength(chunk.data) : chunk.data.byteLength;
+          if (gone()) break;
+        }
+        size = counted;
+        if (!gone()) sizes.set(id, size);
       }
       return { claims, timeZone: access.account.timezone, size, key: documentKeyOf(id, secret()) };
     },

@@ -835,6 +835,11 @@ describeEachDialectWithApp(
       expect(listed).not.toContain(later);
       expect(listed).toEqual((await list(`/sms/${busy.name}/outgoing`)).filter((v) => v !== later));
       expect(wholeDoc.size).toBe(Buffer.byteLength(wholeCsv));
+
+      // Counted once: a message of it deleted since, the document says the size it had (its CSV now is shorter).
+      expect((await call(keys, 'DELETE', `/sms/${busy.name}/outgoing/${listed[0]}`)).statusCode).toBe(200);
+      expect((await get(`/me/document/${whole}`)).json().size).toBe(wholeDoc.size);
+      expect(Buffer.byteLength((await ctx.app.inject({ url: `${wholeUrl.pathname}${wholeUrl.search}` })).body)).toBeLessThan(wholeDoc.size);
     });
 
     it('keeps documents to their customer, their key and their time; refuses bad document queries', async () => {
