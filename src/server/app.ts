@@ -36,6 +36,14 @@ function errorBody(code: ErrorBody['error']['code'], message: string): ErrorBody
   return { error: { code, message } };
 }
 
+/** Whether a validated request holds a number that is not finite (Ajv coerces "1e999" to Infinity, past its bounds). */
+function containsNonFinite(value: unknown, depth = 0): boolean {
+  if (typeof value === 'number') return !Number.isFinite(value);
+  if (depth > 8 || value === null || typeof value !== 'object') return false;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsNonFinite(v, depth + 1)) return true;
+  return false;
+}
+
 function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (depth > 8 || value === null || typeof value !== 'object') return false;
@@ -129,6 +137,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (request.url.startsWith('/cgi-bin/')) return;
     if (containsNul(request.query) || containsNul(request.body) || containsNul(request.params)) {
       throw new AppError('VALIDATION_FAILED', 'the request contains a NUL character (\\u0000), which is not allowed');
+    }
+  });
+
+  app.addHook('preHandler', async (request) => {
+    if (containsNonFinite(request.query) || containsNonFinite(request.params) || containsNonFinite(request.body)) {
+      throw new AppError('VALIDATION_FAILED', 'a number in the request is not finite (such as 1e999): give a whole number in range');
     }
   });
 

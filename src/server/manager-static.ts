@@ -33,6 +33,8 @@ export async function registerManager(app: FastifyInstance, root: string = MANAG
     cacheControl: false,
     setHeaders(reply, path) {
       reply.header('x-content-type-options', 'nosniff');
+      // The page itself, however it is asked for (/index.html too), with its CSP (no framing: no clickjacking).
+      if (path.endsWith('.html')) reply.header('content-security-policy', CSP);
       reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });

@@ -20,7 +20,10 @@ const Nullable = <T extends TSchema>(schema: T) => ({ ...schema, nullable: true 
 export const AccountParams = Type.Object({ account: Type.String({ maxLength: 100, description: 'SMS account name, e.g. sms-ab12345-1' }) });
 export const UserParams = Type.Object({ account: AccountParams.properties.account, login: Type.String({ maxLength: 100 }) });
 export const SenderParams = Type.Object({ account: AccountParams.properties.account, sender: Type.String({ maxLength: 100 }) });
-export const TokenParams = Type.Object({ account: AccountParams.properties.account, id: Type.Integer({ minimum: 1 }) });
+export const TokenParams = Type.Object({
+  account: AccountParams.properties.account,
+  id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+});
 
 export const CustomerSchema = Type.Object({ id: Type.Integer(), email: Type.String() });
 

@@ -147,6 +147,48 @@ export function createSmsUsersService(deps: {
     return { account, user };
   }
 
+  /**
+   * The user named by account and login if `password` is theirs. With an `ip` outside the user's
+   * allowed addresses, IP_NOT_ALLOWED without checking the password: a right guess costs what a wrong
+   * one does (no argon2 verification either way).
+   */
+  async function check(
+    accountName: string,
+    login: string,
+    password: string,
+    ip: string | undefined,
+  ): Promise<{ ok: true; account: Account; user: SmsUser } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
+    const allowed = (user: SmsUser) => ip === undefined || isIpAllowed(user.ipRestrictions, ip);
+    // No account, login or password holds NUL (PostgreSQL could not even look it up): a wrong credential.
+    if (`${accountName}${login}${password}`.includes('\u0000')) {
+      await hasher.verifyDummy(password);
+      return { ok: false, reason: 'BAD_CREDENTIALS' };
+    }
+    const key = sha256Hex(`${accountName}\u0000${login}\u0000${password}`);
+    const account = await accounts.getAccount(SYSTEM_ACTOR, accountName, { recent: true }).catch(() => undefined);
+    const cached = verified.get(key);
+    if (account && cached) {
+      let current = recent.get(String(cached.userId));
+      if (!current) {
+        current = await users.findCredentialsById(cached.userId);
+        if (current) recent.set(String(cached.userId), current);
+      }
+      if (current && current.user.accountId === account.id && current.passwordHash === cached.passwordHash) {
+        // From a refused address: on to the path a wrong password takes, at the same cost.
+        if (allowed(current.user)) return { ok: true, account, user: current.user };
+      } else verified.delete(key);
+    }
+    const found = account && (await users.findCredentials(account.id, login));
+    if (!found) {
+      await hasher.verifyDummy(password);
+      return { ok: false, reason: 'BAD_CREDENTIALS' };
+    }
+    if (!allowed(found.user)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
+    if (!(await hasher.verify(found.passwordHash, password))) return { ok: false, reason: 'BAD_CREDENTIALS' };
+    verified.set(key, { userId: found.user.id, passwordHash: found.passwordHash });
+    return { ok: true, account: account!, user: found.user };
+  }
+
   return {
     async list(actor: Actor, accountName: string): Promise<SmsUser[]> {
       const account = await accounts.getAccount(actor, accountName);
@@ -243,28 +285,9 @@ export function createSmsUsersService(deps: {
      * to check (`isIpAllowed(user.ipRestrictions, ip)`), as the channels answer them differently.
      */
     async authenticate(accountName: string, login: string, password: string): Promise<{ account: Account; user: SmsUser }> {
-      const invalid = () => new AppError('INVALID_CREDENTIALS', 'Wrong account, login or password');
-      const key = sha256Hex(`${accountName}\u0000${login}\u0000${password}`);
-      const account = await accounts.getAccount(SYSTEM_ACTOR, accountName, { recent: true }).catch(() => undefined);
-      const cached = verified.get(key);
-      if (account && cached) {
-        let current = recent.get(String(cached.userId));
-        if (!current) {
-          current = await users.findCredentialsById(cached.userId);
-          if (current) recent.set(String(cached.userId), current);
-        }
-        if (current && current.user.accountId === account.id && current.passwordHash === cached.passwordHash)
-          return { account, user: current.user };
-        verified.delete(key);
-      }
-      const found = account && (await users.findCredentials(account.id, login));
-      if (!found) {
-        await hasher.verifyDummy(password);
-        throw invalid();
-      }
-      if (!(await hasher.verify(found.passwordHash, password))) throw invalid();
-      verified.set(key, { userId: found.user.id, passwordHash: found.passwordHash });
-      return { account: account!, user: found.user };
+      const found = await check(accountName, login, password, undefined);
+      if (!found.ok) throw new AppError('INVALID_CREDENTIALS', 'Wrong account, login or password');
+      return { account: found.account, user: found.user };
     },
 
     /**
@@ -279,16 +302,7 @@ export function createSmsUsersService(deps: {
       password: string,
       ip: string,
     ): Promise<{ ok: true; account: Account; user: SmsUser } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
-      try {
-        const { account, user } = await this.authenticate(accountName, login, password);
-        if (!isIpAllowed(user.ipRestrictions, ip)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
-        return { ok: true, account, user };
-      } catch (error) {
-        if (!(error instanceof AppError) || error.code !== 'INVALID_CREDENTIALS') throw error;
-        const user = await this.get(SYSTEM_ACTOR, accountName, login).catch(() => undefined);
-        if (user && !isIpAllowed(user.ipRestrictions, ip)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
-        return { ok: false, reason: 'BAD_CREDENTIALS' };
-      }
+      return check(accountName, login, password, ip);
     },
   };
 }

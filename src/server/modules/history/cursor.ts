@@ -23,8 +23,15 @@ export function encodeCursor(cursor: Cursor, fingerprint: string): string {
   return Buffer.from(JSON.stringify([cursor.way === 'after' ? 'a' : 'b', cursor.value, cursor.id, fingerprint])).toString('base64url');
 }
 
-/** Reads a cursor made by `encodeCursor` for the same query; anything else is INVALID_CURSOR. */
-export function decodeCursor(raw: string, fingerprint: string): Cursor {
+/** Longest sort value a cursor may carry (a message text is at most a few thousand characters). */
+const MAX_CURSOR_VALUE = 10_000;
+
+/**
+ * Reads a cursor made by `encodeCursor` for the same query; anything else is INVALID_CURSOR. `numeric`: the
+ * sort's values are whole numbers (the date), else strings: a forged cursor's value of another type or out of
+ * range is refused here rather than by the database.
+ */
+export function decodeCursor(raw: string, fingerprint: string, numeric = true): Cursor {
   let parsed: unknown;
   try {
     if (!/^[A-Za-z0-9_-]{1,2000}$/.test(raw)) throw new Error('not base64url');
@@ -40,6 +47,9 @@ export function decodeCursor(raw: string, fingerprint: string): Cursor {
     !Number.isSafeInteger(parsed[2]) ||
     typeof parsed[3] !== 'string'
   ) {
+    throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
+  }
+  if (numeric ? !Number.isSafeInteger(parsed[1]) : typeof parsed[1] !== 'string' || parsed[1].length > MAX_CURSOR_VALUE) {
     throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
   }
   if (parsed[3] !== fingerprint) {

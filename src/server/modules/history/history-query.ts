@@ -206,7 +206,7 @@ export function parseSort(raw: unknown): HistorySort {
   if (typeof raw !== 'string') throw new AppError('INVALID_SORT', 'sort must be a string such as date or -receiver');
   const direction = raw.startsWith('-') ? 'desc' : 'asc';
   const key = raw.replace(/^[-+ ]/, '');
-  if (!(key in SORT_COLUMNS)) {
+  if (!Object.hasOwn(SORT_COLUMNS, key)) {
     throw new AppError(
       'INVALID_SORT',
       `cannot sort by "${key}" (sortable: ${Object.keys(SORT_COLUMNS).join(', ')}; prefix with - for descending)`,

@@ -10,12 +10,12 @@ export const AccountParams = Type.Object({
 
 export const MessageParams = Type.Object({
   account: Type.String({ maxLength: 64 }),
-  id: Type.Integer({ minimum: 1, description: 'message id' }),
+  id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'message id' }),
 });
 
 export const JobParams = Type.Object({
   account: Type.String({ maxLength: 64 }),
-  id: Type.Integer({ minimum: 1, description: 'delete job id' }),
+  id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'delete job id' }),
 });
 
 const filterProperties = {
@@ -110,7 +110,12 @@ export const PageSchema = Type.Object({
 
 export const DeleteBody = Type.Object(
   {
-    ids: Type.Optional(Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, description: 'message ids, at most 10,000' })),
+    ids: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+        minItems: 1,
+        description: 'message ids, at most 10,000',
+      }),
+    ),
     filter: Type.Optional(FilterQuery),
   },
   { additionalProperties: false, description: 'either ids or filter' },
@@ -118,7 +123,12 @@ export const DeleteBody = Type.Object(
 export type DeleteBody = Static<typeof DeleteBody>;
 
 export const RedactBody = Type.Object(
-  { ids: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, description: 'message ids, at most 10,000' }) },
+  {
+    ids: Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+      minItems: 1,
+      description: 'message ids, at most 10,000',
+    }),
+  },
   { additionalProperties: false },
 );
 export type RedactBody = Static<typeof RedactBody>;

@@ -138,7 +138,8 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         throw new AppError('VALIDATION_FAILED', 'limit must be between 1 and 1000');
       const scope = scopeOf(access);
       const fingerprint = queryFingerprint(sort, filter, scope.userLogin);
-      const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? decodeCursor(query.cursor, fingerprint) : null;
+      const cursor =
+        typeof query.cursor === 'string' && query.cursor !== '' ? decodeCursor(query.cursor, fingerprint, sort.key === 'date') : null;
       if (query.cursor !== undefined && typeof query.cursor !== 'string') throw new AppError('INVALID_CURSOR', 'cursor must be a string');
       const [page, total] = await Promise.all([
         outgoing.list({ scope, filter, sort, cursor, limit }),
@@ -280,9 +281,12 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       return { job };
     },
 
+    /** A deletion job of the account; an SMS user's access sees its own jobs only. */
     async getDeleteJob(access: AccountAccess, id: number): Promise<DeleteJob> {
       const job = await deletions.findJob(access.account.id, id);
-      if (!job) throw new AppError('DELETE_JOB_NOT_FOUND', `No delete job ${id} in ${access.account.name}`);
+      if (!job || (access.userLogin !== null && job.filter.__scopeUser !== access.userLogin)) {
+        throw new AppError('DELETE_JOB_NOT_FOUND', `No delete job ${id} in ${access.account.name}`);
+      }
       return job;
     },
 
@@ -291,7 +295,11 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       await running.get(id);
     },
 
+    /** The account's deletion audit: the account's owner's and account-wide tokens' (it names every user's deletions). */
     async listAudit(access: AccountAccess, limit = 100): Promise<DeletionAudit[]> {
+      if (access.userLogin !== null) {
+        throw new AppError('FORBIDDEN', "The deletion audit is the whole account's: read it with an account token or in the Manager");
+      }
       return deletions.listAudit(access.account.id, limit);
     },
 

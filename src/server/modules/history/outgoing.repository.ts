@@ -924,27 +924,20 @@ export function createOutgoingRepository(
     async deleteIds(scope: HistoryScope, ids: number[], now: number): Promise<{ deleted: number[]; refunded: number }> {
       if (ids.length === 0) return { deleted: [], refunded: 0 };
       return db.transaction().execute(async (trx) => {
+        // The rows this transaction deleted, as the database says (a concurrent deletion of the same ids
+        // deletes each once: the other gets nothing back, and gives nothing back).
         const found: { id: number; status: string; credits: number; user_id: number | null }[] = [];
         for (let i = 0; i < ids.length; i += 1000) {
-          const chunk = ids.slice(i, i + 1000);
-          found.push(
-            ...(await trx
-              .selectFrom('outgoing')
-              .select(['id', 'status', 'credits', 'user_id'])
-              .where('account_id', '=', scope.accountId)
-              .where('id', 'in', chunk)
-              .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
-              .execute()),
-          );
-        }
-        const deleted = found.map((r) => r.id);
-        for (let i = 0; i < deleted.length; i += 1000) {
-          await trx
+          const rows = await trx
             .deleteFrom('outgoing')
             .where('account_id', '=', scope.accountId)
-            .where('id', 'in', deleted.slice(i, i + 1000))
+            .where('id', 'in', ids.slice(i, i + 1000))
+            .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
+            .returning(['id', 'status', 'credits', 'user_id'])
             .execute();
+          found.push(...rows.map((r) => ({ ...r, id: Number(r.id), credits: Number(r.credits) })));
         }
+        const deleted = found.map((r) => r.id);
         await purgeDeletedText(trx, dialect, deleted);
         const canceled = await cancelQueued(
           trx,
@@ -977,7 +970,14 @@ export function createOutgoingRepository(
         if (row.status !== 'pending') return 'not-pending';
         const [canceled] = await cancelQueued(trx, [row], now);
         if (!canceled) return 'held';
-        await trx.deleteFrom('outgoing').where('account_id', '=', scope.accountId).where('id', '=', id).execute();
+        // Deleted here, as the database says: of two cancellations at once, one only gives the credits back.
+        const gone = await trx
+          .deleteFrom('outgoing')
+          .where('account_id', '=', scope.accountId)
+          .where('id', '=', id)
+          .returning('id')
+          .executeTakeFirst();
+        if (!gone) return 'not-found';
         await purgeDeletedText(trx, dialect, [id]);
         await refundCredits(trx, scope.accountId, [row]);
         return 'canceled';

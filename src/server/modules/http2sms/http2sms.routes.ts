@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
-import { createHttp2smsService } from './http2sms.service.js';
+import { type CheckedRequest, createHttp2smsService, type Http2smsService } from './http2sms.service.js';
 import { type ReadParamsResult, readHttp2smsParams } from './http2sms-params.js';
 import {
   contentTypeOf,
@@ -12,6 +12,9 @@ import {
 } from './http2sms-response.js';
 
 const INTERNAL_MESSAGE = 'Internal error; nothing was sent, try again';
+
+type Authorized = Awaited<ReturnType<Http2smsService['authorize']>>;
+type Refusal = Extract<Http2smsOutcome, { ok: false }>;
 
 /** OVH's http2sms path. */
 export const HTTP2SMS_PATH = '/cgi-bin/sms/http2sms.cgi';
@@ -68,22 +71,54 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
       ? app.createRateLimit({ max: limits.authFailuresPerMinute, timeWindow: 60_000, keyGenerator: (r) => `http2sms:fail:${r.ip}` })
       : undefined;
 
-  /** A refusal when `limiter` is over its limit for `request` (counting this request unless `increment` is false). */
+  /** Logins being checked, by client address: the failed-login limit counts them with the failures. */
+  const checking = new Map<string, number>();
+
+  /** A refusal when `limiter` is over its limit for `request` (counting this request). */
   async function overLimit(
     limiter: typeof perIp,
     request: FastifyRequest,
     reply: FastifyReply,
     message: (retryAfter: number) => string,
-    increment = true,
   ): Promise<Http2smsOutcome | undefined> {
     if (!limiter) return undefined;
-    const result = await limiter(request, { increment });
-    if (result.isAllowed) return undefined;
-    const exceeded = increment ? result.isExceeded : result.remaining <= 0 && result.ttl > 0;
-    if (!exceeded) return undefined;
-    const retryAfter = Math.max(1, result.ttlInSeconds);
+    const result = await limiter(request);
+    if (result.isAllowed || !result.isExceeded) return undefined;
+    return rateLimited(reply, Math.max(1, result.ttlInSeconds), message);
+  }
+
+  function rateLimited(reply: FastifyReply, retryAfter: number, message: (retryAfter: number) => string): Refusal {
     reply.header('retry-after', retryAfter);
     return { ok: false, status: HTTP2SMS_STATUS.RATE_LIMITED, message: message(retryAfter) };
+  }
+
+  /**
+   * Authorizes the request as one login attempt from its address, counted before its password is
+   * checked: refused (429) while the failures of the last minute and the attempts in progress reach
+   * the limit, so that concurrent guesses cannot pass it. A refused login (wrong credentials or an
+   * address not allowed) counts as a failure.
+   */
+  async function login(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest): Promise<Authorized> {
+    if (!authFailures) return service.authorize(checked, request.ip);
+    const failures = await authFailures(request, { increment: false });
+    const inProgress = checking.get(request.ip) ?? 0;
+    if (!failures.isAllowed && failures.remaining - inProgress <= 0) {
+      return rateLimited(
+        reply,
+        Math.max(1, failures.ttlInSeconds),
+        (s) => `Too many failed logins from this IP address; try again in ${s} s`,
+      );
+    }
+    checking.set(request.ip, inProgress + 1);
+    try {
+      const authorized = await service.authorize(checked, request.ip);
+      if (!authorized.ok) await authFailures(request);
+      return authorized;
+    } finally {
+      const left = (checking.get(request.ip) ?? 1) - 1;
+      if (left > 0) checking.set(request.ip, left);
+      else checking.delete(request.ip);
+    }
   }
 
   /** HTTP 200, except 429 when rate limited and 500 on an unexpected failure (and the transport errors below). */
@@ -135,19 +170,8 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
     const checked = service.check(read.params);
     if (!checked.ok) return checked;
 
-    const guessing = await overLimit(
-      authFailures,
-      request,
-      reply,
-      (s) => `Too many failed logins from this IP address; try again in ${s} s`,
-      false,
-    );
-    if (guessing) return guessing;
-    const authorized = await service.authorize(checked.request, request.ip);
-    if (!authorized.ok) {
-      if (authorized.badCredentials && authFailures) await authFailures(request);
-      return authorized;
-    }
+    const authorized = await login(request, reply, checked.request);
+    if (!authorized.ok) return authorized;
     userOf.set(request, authorized.access.userId!);
     const userLimited = await overLimit(
       perUser,

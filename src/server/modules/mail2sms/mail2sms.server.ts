@@ -12,8 +12,9 @@ export const MAIL2SMS_LOCAL_PART = 'email2sms';
 
 /**
  * The SMTP reply of each refusal: a permanent 5xx, so that the sending server bounces the mail with
- * the reason. Enhanced status codes (RFC 3463) are written by us, in the text, as the library's
- * generic ones would say "bad mailbox" (5.1.1) for every 550.
+ * the reason; too many failed logins is a 4xx (it passes). Enhanced status codes (RFC 3463) are
+ * written by us, in the text, as the library's generic ones would say "bad mailbox" (5.1.1) for
+ * every 550.
  */
 const REFUSAL_REPLY: Readonly<Record<Mail2SmsRefusalReason, { code: number; status: string }>> = {
   MALFORMED_SUBJECT: { code: 550, status: '5.6.0' },
@@ -26,9 +27,12 @@ const REFUSAL_REPLY: Readonly<Record<Mail2SmsRefusalReason, { code: number; stat
   INVALID_RECEIVER: { code: 550, status: '5.6.0' },
   BAD_CREDENTIALS: { code: 550, status: '5.7.8' },
   IP_NOT_ALLOWED: { code: 550, status: '5.7.1' },
+  TOO_MANY_FAILED_LOGINS: { code: 450, status: '4.7.0' },
   UNKNOWN_SENDER: { code: 550, status: '5.7.1' },
   INSUFFICIENT_CREDITS: { code: 550, status: '5.7.1' },
 };
+/** Failed logins from one address in a minute without `config.http2smsRateLimit` (its default). */
+const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;
 /** A temporary failure (database unreachable, unexpected error): the sending server retries later. */
 const TEMPORARY = { code: 451, status: '4.3.0', message: 'Temporary failure, please retry later' } as const;
 
@@ -41,7 +45,8 @@ export interface Mail2SmsLog {
 
 export interface Mail2SmsServerOptions {
   services: Pick<Services, 'smsUsers' | 'sending' | 'clock'>;
-  config: Pick<Config, 'smtpMaxSize' | 'tlsCertFile' | 'tlsKeyFile'>;
+  /** `http2smsRateLimit.authFailuresPerMinute` also limits mail2sms's failed logins per client address. */
+  config: Pick<Config, 'smtpMaxSize' | 'tlsCertFile' | 'tlsKeyFile'> & Partial<Pick<Config, 'http2smsRateLimit'>>;
   log: Mail2SmsLog;
   /** 0 picks a free port (tests). */
   port: number;
@@ -101,14 +106,20 @@ function loadTls(config: Mail2SmsServerOptions['config']): { key: Buffer; cert: 
  * - DATA, after the whole mail is read, parsed and sent: too big → 552 5.3.4; unreadable MIME,
  *   malformed subject, missing or invalid field, no receiver, bad number, empty or too long text →
  *   550 5.6.0; wrong account, login or password (one message for the three) → 550 5.7.8; client
- *   address not allowed for the SMS user, unknown sender, not enough credits → 550 5.7.1; anything
+ *   address not allowed for the SMS user, unknown sender, not enough credits → 550 5.7.1; too many
+ *   failed logins from the client's address → 450 4.7.0 (the login is not checked); anything
  *   unexpected (database down…) → 451 4.3.0, so the sending server retries.
  * - 250 only once `sending.accept` has committed the job: the mail is in the history.
  * No AUTH (credentials are in the subject); STARTTLS only with a configured certificate.
  */
 export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mail2SmsServer> {
   const { services, config, log } = options;
-  const mail2sms = createMail2SmsService({ smsUsers: services.smsUsers, sending: services.sending, clock: services.clock });
+  const mail2sms = createMail2SmsService({
+    smsUsers: services.smsUsers,
+    sending: services.sending,
+    clock: services.clock,
+    authFailuresPerMinute: config.http2smsRateLimit?.authFailuresPerMinute ?? DEFAULT_AUTH_FAILURES_PER_MINUTE,
+  });
   const tls = options.tls === undefined ? loadTls(config) : options.tls;
   const maxSize = config.smtpMaxSize;
 

@@ -1,6 +1,7 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
+import { createTtlLruCache } from '../../ttl-cache.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
@@ -13,11 +14,15 @@ import { type Mail2SmsParseRefusalReason, type Mail2SmsRequest, quote } from './
 /** How far ahead `Deferred` may be (the native API's `differedPeriod` limit, one year). */
 const MAX_DEFERRED_AHEAD_MS = 525_600 * 60_000;
 
-/** Every reason a mail is refused for good (the SMTP server answers each with a 5xx reply). */
+/**
+ * Every reason a mail is refused (the SMTP server answers each with a 5xx reply, except
+ * TOO_MANY_FAILED_LOGINS: a 4xx, the sending server may retry later).
+ */
 export type Mail2SmsRefusalReason =
   | Mail2SmsParseRefusalReason
   | 'BAD_CREDENTIALS'
   | 'IP_NOT_ALLOWED'
+  | 'TOO_MANY_FAILED_LOGINS'
   | 'UNKNOWN_SENDER'
   | 'INVALID_RECEIVER'
   | 'INSUFFICIENT_CREDITS';
@@ -40,12 +45,43 @@ const toAccess = (account: Account, user: SmsUser): AccountAccess => accountAcce
  * refuses the whole mail) and sends through `sending.accept(access, 'mail2sms', …)`. A refusal has
  * written and debited nothing. Unexpected failures (database down…) are thrown: the caller answers
  * them as temporary.
+ *
+ * Failed logins (wrong credentials or an address not allowed) are limited per client address: once
+ * the failures of the last minute and the logins being checked reach `authFailuresPerMinute`, a login
+ * is refused unchecked, until a minute passes without a failure (0 or absent: no limit).
  */
-export function createMail2SmsService(deps: { smsUsers: SmsUsersService; sending: SendingService; clock: Clock }) {
+export function createMail2SmsService(deps: {
+  smsUsers: SmsUsersService;
+  sending: SendingService;
+  clock: Clock;
+  authFailuresPerMinute?: number;
+}) {
   const { smsUsers, sending, clock } = deps;
+  const authFailuresPerMinute = deps.authFailuresPerMinute ?? 0;
   const refuse = (reason: Mail2SmsRefusalReason, message: string): Mail2SmsRefusal => ({ ok: false, reason, message });
+  /** Failed logins by client address (a minute after the last one). */
+  const failures = createTtlLruCache<number>({ max: 10_000, ttlMs: 60_000, clock });
+  /** Logins being checked by client address: counted with the failures, so that concurrent guesses cannot pass the limit. */
+  const checking = new Map<string, number>();
 
   async function authorize(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
+    if (authFailuresPerMinute <= 0) return authenticate(request, ip);
+    const inProgress = checking.get(ip) ?? 0;
+    if ((failures.get(ip) ?? 0) + inProgress >= authFailuresPerMinute)
+      return refuse('TOO_MANY_FAILED_LOGINS', 'Too many failed logins from this IP address; try again in a minute');
+    checking.set(ip, inProgress + 1);
+    try {
+      const authorized = await authenticate(request, ip);
+      if (!authorized.ok) failures.set(ip, (failures.get(ip) ?? 0) + 1);
+      return authorized;
+    } finally {
+      const left = (checking.get(ip) ?? 1) - 1;
+      if (left > 0) checking.set(ip, left);
+      else checking.delete(ip);
+    }
+  }
+
+  async function authenticate(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
     const found = await smsUsers.authenticateFrom(request.account, request.login, request.password, ip);
     if (found.ok) return { ok: true, access: toAccess(found.account, found.user) };
     if (found.reason === 'IP_NOT_ALLOWED') return refuse('IP_NOT_ALLOWED', `IP address ${ip} is not allowed for this SMS user`);

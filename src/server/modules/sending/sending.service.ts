@@ -192,6 +192,15 @@ export function createSendingService(deps: SendingServiceDeps) {
       if (input.receivers.length > MAX_RECEIVERS) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
       if (input.tag !== undefined && input.tag.length > MAX_TAG_LENGTH)
         throw new AppError('VALIDATION_FAILED', `tag is too long (at most ${MAX_TAG_LENGTH} characters)`);
+      // Every channel, whatever it checked: PostgreSQL cannot store NUL in text (and a job written with others
+      // in one commit must not fail theirs), and no SMS needs one.
+      const hasNul = (value: unknown) => typeof value === 'string' && value.includes('\u0000');
+      if ([input.message, input.tag, input.sender].some(hasNul) || input.receivers.some(hasNul)) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          'the message, tag, sender or a receiver contains a NUL character (\\u0000), which is not allowed',
+        );
+      }
 
       let sender: string;
       if (input.senderForResponse) {

@@ -9,7 +9,7 @@ import { systemClock } from '../../clock.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
 import { type Dispatching, startDispatching } from '../dispatch/dispatching.js';
-import { MAX_HELD_PARTS, type SmppServer, startSmppServer } from './smpp.server.js';
+import { MAX_HELD_PARTS, MAX_UNREAD_BYTES, type SmppServer, startSmppServer } from './smpp.server.js';
 import { createSmppReceiptsRepository } from './smpp-receipts.repository.js';
 
 const PASSWORD = 'smpp-pass-2024';
@@ -203,6 +203,43 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
         expect(requests).toEqual(['enquire_link']);
       } finally {
         await strict.close();
+      }
+    });
+
+    it('reads no further from a program that leaves its answers unread (bound or not), and reads again once it takes them', async () => {
+      const watched = memoryLog();
+      const own = await startSmppServer({ services: ctx.app.services, log: watched.log, port: 0, host: '127.0.0.1' });
+      const socket = createConnection({ host: '127.0.0.1', port: own.port });
+      try {
+        socket.on('error', () => {});
+        await new Promise((resolve) => socket.once('connect', resolve));
+        // 32 MiB of enquire_link (16 octets each, answered with as many), far beyond the kernel's buffers; none of the answers read.
+        const chunk = Buffer.alloc(16 * 65_536);
+        for (let at = 0; at < chunk.length; at += 16) {
+          chunk.writeUInt32BE(16, at);
+          chunk.writeUInt32BE(0x00000015, at + 4);
+          chunk.writeUInt32BE(at / 16 + 1, at + 12);
+        }
+        const total = 32 * chunk.length;
+        for (let i = 0; i < 32; i++) socket.write(chunk);
+        const paused = await waitFor(
+          () =>
+            watched.lines.find((l) => l.msg === 'smpp: answers unread, reading paused')?.obj as
+              | { unread: number; read: number }
+              | undefined,
+          'reading paused',
+        );
+        expect(paused.unread).toBeGreaterThan(MAX_UNREAD_BYTES);
+        expect(paused.read).toBeLessThan(total);
+        // Taking the answers: more come than the server had read when it paused, so it reads again.
+        let received = 0;
+        socket.on('data', (data: Buffer) => {
+          received += data.length;
+        });
+        await waitFor(() => received > paused.read, 'answers beyond the pause');
+      } finally {
+        socket.destroy();
+        await own.close();
       }
     });
 

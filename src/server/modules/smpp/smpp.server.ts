@@ -74,6 +74,12 @@ interface Connection {
   /** When the server's enquire_link went unanswered so far (null: none pending). */
   enquireSentAt: number | null;
   bound: Bound | null;
+  /** A bind is being checked: another is refused (ESME_RALYBND) until it is answered. */
+  binding: boolean;
+  /** Reading stopped: too many submits being accepted. */
+  tooBusy: boolean;
+  /** Reading stopped: the program leaves more than MAX_UNREAD_BYTES of answers unread (until 'drain'). */
+  backlogged: boolean;
   /** Submits being accepted (answered when their commit is done). */
   inFlight: number;
   parts: Map<string, PartGroup>;
@@ -84,6 +90,8 @@ interface Connection {
 
 /** Submits being accepted on one connection before it is read no further (resumed at half). */
 const MAX_IN_FLIGHT = 512;
+/** Answers written and not yet taken by the program, beyond which its connection is read no further. */
+export const MAX_UNREAD_BYTES = 1024 * 1024;
 /** Parts of concatenated messages held on one connection at most. */
 export const MAX_HELD_PARTS = 2_000;
 const LEASE_MS = 60_000;
@@ -140,6 +148,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   /** Receiver and transceiver connections by SMS user id: where its receipts go. */
   const receivers = new Map<number, Set<Connection>>();
   const bindFailures = createTtlLruCache<number>({ max: 10_000, ttlMs: 60_000, clock });
+  /** Binds being checked, by address (counted with the failures). */
+  const checking = new Map<string, number>();
+  /** Binds waiting for the checks of their address to end, by address. */
+  const waitingBinds = new Map<string, (() => void)[]>();
   const working = new Set<Promise<void>>();
   let nextId = 1;
   let closing = false;
@@ -152,6 +164,26 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     working.add(promise);
   }
 
+  /** Reads the connection's PDUs only while it is neither too busy nor leaving its answers unread. */
+  function updateReading(c: Connection): void {
+    if (c.closed) return;
+    if (c.tooBusy || c.backlogged) c.session.pause();
+    else c.session.resume();
+  }
+
+  /** A program that does not read its answers is read no further until it does (bound or not). */
+  function checkBacklog(c: Connection): void {
+    const socket = c.session.socket;
+    if (c.backlogged || c.closed || socket.writableLength <= MAX_UNREAD_BYTES) return;
+    c.backlogged = true;
+    log.info({ connection: c.id, ip: c.ip, unread: socket.writableLength, read: socket.bytesRead }, 'smpp: answers unread, reading paused');
+    updateReading(c);
+    socket.once('drain', () => {
+      c.backlogged = false;
+      updateReading(c);
+    });
+  }
+
   function answer(c: Connection, pdu: smpp.PDU, fields: Record<string, unknown> = {}): void {
     if (c.closed) return;
     try {
@@ -159,6 +191,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     } catch (error) {
       log.warn({ err: error, connection: c.id }, 'smpp: a response could not be written');
     }
+    checkBacklog(c);
   }
 
   function refuse(c: Connection, pdu: smpp.PDU, refusal: SubmitRefusal): void {
@@ -199,28 +232,65 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   // ---- binds -------------------------------------------------------------------------------------
 
-  function onBind(c: Connection, pdu: smpp.PDU, mode: BindMode): void {
-    if (c.bound) {
-      refuse(c, pdu, { status: 'ESME_RALYBND', reason: 'already bound' });
-      return;
-    }
-    const failures = bindFailures.get(c.ip) ?? 0;
-    if (failures >= bindFailuresPerMinute) {
-      refuse(c, pdu, { status: 'ESME_RBINDFAIL', reason: `too many failed binds from ${c.ip}: wait a minute` });
-      return;
-    }
-    track(async () => {
-      let outcome: Awaited<ReturnType<typeof service.bind>>;
-      try {
-        outcome = await service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip);
-      } catch (error) {
-        log.error({ err: error, connection: c.id }, 'smpp: bind failed');
-        answer(c, pdu, { command_status: statusCode('ESME_RBINDFAIL') });
-        return;
+  /** Ends a bind check of `ip`: the binds waiting for it look again (its failure already counted). */
+  function checked(ip: string): void {
+    const left = (checking.get(ip) ?? 1) - 1;
+    if (left > 0) checking.set(ip, left);
+    else checking.delete(ip);
+    const queue = waitingBinds.get(ip);
+    waitingBinds.delete(ip);
+    for (const wake of queue ?? []) wake();
+  }
+
+  /**
+   * Checks a bind's password unless its address has used up its failures. Binds being checked count
+   * as failures until they end, so binds sent at once check no more passwords than the limit: the
+   * others wait for those checks, then are checked or refused.
+   */
+  async function checkBind(c: Connection, pdu: smpp.PDU): Promise<Awaited<ReturnType<typeof service.bind>> | null> {
+    for (;;) {
+      const failures = bindFailures.get(c.ip) ?? 0;
+      if (failures >= bindFailuresPerMinute) {
+        refuse(c, pdu, { status: 'ESME_RBINDFAIL', reason: `too many failed binds from ${c.ip}: wait a minute` });
+        return null;
       }
-      if (c.closed) return;
+      if (failures + (checking.get(c.ip) ?? 0) < bindFailuresPerMinute) break;
+      await new Promise<void>((resolve) => {
+        const queue = waitingBinds.get(c.ip) ?? [];
+        queue.push(resolve);
+        waitingBinds.set(c.ip, queue);
+      });
+      if (c.closed) return null;
+    }
+    checking.set(c.ip, (checking.get(c.ip) ?? 0) + 1);
+    try {
+      const outcome = await service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip);
+      if (!outcome.ok && outcome.badCredentials) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
+      return outcome;
+    } catch (error) {
+      log.error({ err: error, connection: c.id }, 'smpp: bind failed');
+      answer(c, pdu, { command_status: statusCode('ESME_RBINDFAIL') });
+      return null;
+    } finally {
+      checked(c.ip);
+    }
+  }
+
+  function onBind(c: Connection, pdu: smpp.PDU, mode: BindMode): void {
+    if (c.bound || c.binding) {
+      refuse(c, pdu, { status: 'ESME_RALYBND', reason: c.bound ? 'already bound' : 'a bind is already being checked' });
+      return;
+    }
+    c.binding = true;
+    track(async () => {
+      let outcome: Awaited<ReturnType<typeof service.bind>> | null;
+      try {
+        outcome = await checkBind(c, pdu);
+      } finally {
+        c.binding = false;
+      }
+      if (!outcome || c.closed) return;
       if (!outcome.ok) {
-        if (outcome.badCredentials) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
         refuse(c, pdu, outcome.refusal);
         return;
       }
@@ -243,13 +313,19 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   function admit(c: Connection, work: () => Promise<void>): void {
     c.inFlight++;
-    if (c.inFlight >= MAX_IN_FLIGHT) c.session.pause();
+    if (c.inFlight >= MAX_IN_FLIGHT) {
+      c.tooBusy = true;
+      updateReading(c);
+    }
     track(async () => {
       try {
         await work();
       } finally {
         c.inFlight--;
-        if (c.inFlight === MAX_IN_FLIGHT / 2 && !c.closed) c.session.resume();
+        if (c.inFlight === MAX_IN_FLIGHT / 2 && c.tooBusy) {
+          c.tooBusy = false;
+          updateReading(c);
+        }
       }
     });
   }
@@ -292,7 +368,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       group = { total, parts: new Array(total).fill(undefined), got: 0, pdus: [], startedAt: clock.now() };
       c.parts.set(key, group);
     }
-    if (group.parts[seq - 1] === undefined) group.got++;
+    // A part held already is refused, the held one kept: copies would be held without limit.
+    if (group.parts[seq - 1] !== undefined) {
+      refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason: `part ${seq} of ${total} (reference ${ref}) is held already: sent twice` });
+      return;
+    }
+    group.got++;
     group.parts[seq - 1] = submit;
     group.pdus.push(pdu);
     if (group.got < group.total) return;
@@ -431,6 +512,9 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       lastSeen: now,
       enquireSentAt: null,
       bound: null,
+      binding: false,
+      tooBusy: false,
+      backlogged: false,
       inFlight: 0,
       parts: new Map(),
       receiptsOut: new Set(),

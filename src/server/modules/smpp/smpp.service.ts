@@ -5,6 +5,7 @@ import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import type { HistoryService } from '../history/history.service.js';
+import { normalizeReceiver } from '../sending/phone.js';
 import type { SendInput, SendingService } from '../sending/sending.service.js';
 import type { DecodedSubmit, SmppStatusName, SubmitRefusal } from './smpp-messages.js';
 
@@ -88,11 +89,18 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
 
     /** Sends one whole message (a part, or the parts put together) as `access`; all or nothing. */
     async submit(access: AccountAccess, submit: DecodedSubmit): Promise<{ ok: true; id: string } | { ok: false; refusal: SubmitRefusal }> {
+      // One submit_sm, one receiver: a list ("a,b", "a;b", "a b") is refused, not split by the sending service.
+      const receiver = normalizeReceiver(submit.receiver, access.account.defaultCountry);
+      if (!receiver.ok)
+        return {
+          ok: false,
+          refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
+        };
       const now = clock.now();
       const sendAt = Math.max(submit.deferredUntil ?? now, now);
       const input: SendInput = {
         message: submit.text,
-        receivers: [submit.receiver],
+        receivers: [receiver.e164],
         // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
         noStopClause: true,
         coding: submit.coding,
