@@ -29,6 +29,7 @@ import { MAX_HELD_PARTS, type SmppServer, startSmppServer } from '../src/server/
 import { describeEachDialectWithApp } from './app.js';
 import { createAccount, createSender, createSmsUser } from './factories.js';
 import { ledger } from './ledger.js';
+import { SmppClient as Esme } from './smpp-client.js';
 
 const E = smpp.errors;
 const PATH = '/cgi-bin/sms/http2sms.cgi';
@@ -43,48 +44,6 @@ const freshIp = () => {
   lastIp++;
   return `10.${77 + (lastIp >> 16)}.${(lastIp >> 8) & 255}.${lastIp & 255}`;
 };
-
-/** An SMPP client on loopback from `localAddress` (any 127.x address), with promise-returning requests. */
-class Esme {
-  readonly delivered: smpp.PDU[] = [];
-  private constructor(readonly session: smpp.Session) {
-    session.on('deliver_sm', (pdu: smpp.PDU) => {
-      this.delivered.push(pdu);
-      session.send(pdu.response());
-    });
-    session.on('unbind', (pdu: smpp.PDU) => {
-      session.send(pdu.response());
-      session.close();
-    });
-    session.on('error', () => {});
-  }
-
-  static async open(port: number, localAddress = '127.0.0.1', host = '127.0.0.1'): Promise<Esme> {
-    const session = await new Promise<smpp.Session>((resolve, reject) => {
-      const s = smpp.connect({ host, port, localAddress } as { host: string; port: number }, () => resolve(s));
-      s.once('error', reject);
-    });
-    return new Esme(session);
-  }
-
-  request(command: string, fields: Record<string, unknown> = {}): Promise<smpp.PDU> {
-    return new Promise((resolve, reject) => {
-      const send = (this.session as unknown as Record<string, (f: object, cb: (pdu: smpp.PDU) => void) => boolean>)[command];
-      if (!send.call(this.session, fields, resolve)) reject(new Error(`${command} not written: connection closed`));
-    });
-  }
-
-  closed(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.session.socket.destroyed) resolve();
-      else this.session.socket.once('close', () => resolve());
-    });
-  }
-
-  close(): void {
-    this.session.destroy();
-  }
-}
 
 type MailOptions = Parameters<ReturnType<typeof nodemailer.createTransport>['sendMail']>[0];
 type Sent = { ok: true; response: string } | { ok: false; code: number | undefined; response: string };

@@ -20,9 +20,10 @@ export class SmppClient {
     session.on('error', () => {});
   }
 
-  static async open(port: number): Promise<SmppClient> {
+  /** Connects to `port` on loopback, from `localAddress` (any 127.x address: per-address limits tell them apart). */
+  static async open(port: number, localAddress = '127.0.0.1', host = '127.0.0.1'): Promise<SmppClient> {
     const session = await new Promise<smpp.Session>((resolve, reject) => {
-      const s = smpp.connect({ host: '127.0.0.1', port }, () => resolve(s));
+      const s = smpp.connect({ host, port, localAddress } as { host: string; port: number }, () => resolve(s));
       s.once('error', reject);
     });
     return new SmppClient(session);
