@@ -127,6 +127,43 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       }
     });
 
+    it('counts binds from an address the SMS user does not allow as failed binds of that address', async () => {
+      const strict = await startSmppServer({
+        services: ctx.app.services,
+        log: memoryLog().log,
+        port: 0,
+        host: '127.0.0.1',
+        bindFailuresPerMinute: 2,
+      });
+      try {
+        const from = '127.0.0.2';
+        for (let i = 0; i < 2; i++) {
+          const c = await Client.open(strict.port, from);
+          clients.push(c);
+          expect((await c.request('bind_transceiver', { system_id: `${account.name}:fenced`, password: PASSWORD })).command_status).toBe(
+            E.ESME_RBINDFAIL,
+          );
+        }
+        // The right credentials of another user, from that address: refused unchecked for the rest of the minute.
+        const c = await Client.open(strict.port, from);
+        clients.push(c);
+        expect((await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+          E.ESME_RBINDFAIL,
+        );
+        const elsewhere = await Client.open(strict.port, '127.0.0.3');
+        clients.push(elsewhere);
+        expect(
+          (await elsewhere.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status,
+        ).toBe(E.ESME_ROK);
+      } finally {
+        for (const c of clients.splice(0)) {
+          c.close();
+          await c.closed();
+        }
+        await strict.close();
+      }
+    });
+
     it('refuses every command but binds and enquire_link before a bind, and unknown commands with generic_nack', async () => {
       const c = await open();
       expect((await c.request('enquire_link')).command_status).toBe(E.ESME_ROK);

@@ -265,7 +265,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     checking.set(c.ip, (checking.get(c.ip) ?? 0) + 1);
     try {
       const outcome = await service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip);
-      if (!outcome.ok && outcome.badCredentials) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
+      // Wrong credentials and an address the SMS user does not allow both count (as on every channel).
+      if (!outcome.ok) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
       return outcome;
     } catch (error) {
       log.error({ err: error, connection: c.id }, 'smpp: bind failed');

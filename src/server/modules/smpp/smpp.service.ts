@@ -13,9 +13,7 @@ import type { DecodedSubmit, SmppStatusName, SubmitRefusal } from './smpp-messag
 const MAX_VALIDITY_MINUTES = 525_600;
 
 /** A program's bind, checked. */
-export type BindOutcome =
-  | { ok: true; access: AccountAccess; userId: number; login: string }
-  | { ok: false; refusal: SubmitRefusal; badCredentials: boolean };
+export type BindOutcome = { ok: true; access: AccountAccess; userId: number; login: string } | { ok: false; refusal: SubmitRefusal };
 
 /** What query_sm answers (SMPP 3.4 §4.8.2). */
 export interface QueryAnswer {
@@ -82,9 +80,8 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
         return {
           ok: false,
           refusal: refusal('ESME_RBINDFAIL', `IP address ${ip} is not allowed for this SMS user`),
-          badCredentials: false,
         };
-      return { ok: false, refusal: refusal('ESME_RINVPASWD', 'wrong account, login or password'), badCredentials: true };
+      return { ok: false, refusal: refusal('ESME_RINVPASWD', 'wrong account, login or password') };
     },
 
     /** Sends one whole message (a part, or the parts put together) as `access`; all or nothing. */
