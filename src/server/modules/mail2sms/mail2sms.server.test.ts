@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import nodemailer from 'nodemailer';
@@ -324,6 +325,41 @@ describeEachDialectWithApp('mail2sms over SMTP', (ctx) => {
       expect(await state()).toEqual(before);
     } finally {
       await broken.close();
+    }
+  });
+
+  it('keeps one address to its share of the sessions: its idle sessions do not keep others out', async () => {
+    const small = await startMail2Sms({
+      services: ctx.app.services,
+      config: CONFIG,
+      log: silentLog,
+      port: 0,
+      host: '127.0.0.1',
+      maxClients: 8,
+    });
+    /** The server's first line to a new connection from `localAddress`, the socket kept open. */
+    const greet = (localAddress: string) =>
+      new Promise<{ line: string; socket: Socket }>((resolve, reject) => {
+        const socket = connect({ port: small.port, host: '127.0.0.1', localAddress });
+        socket.setEncoding('utf8').once('data', (d: string) => resolve({ line: d.split('\r\n')[0], socket }));
+        socket.once('error', reject);
+      });
+    const open: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { line, socket } = await greet('127.0.0.6');
+        open.push(socket);
+        expect(line).toMatch(/^220 /);
+      }
+      const third = await greet('127.0.0.6');
+      open.push(third.socket);
+      expect(third.line).toMatch(/^421 4\.7\.0 Too many connections from your address/);
+      const other = await greet('127.0.0.7');
+      open.push(other.socket);
+      expect(other.line).toMatch(/^220 /);
+    } finally {
+      for (const socket of open) socket.destroy();
+      await small.close();
     }
   });
 

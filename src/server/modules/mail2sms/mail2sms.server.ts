@@ -55,6 +55,8 @@ export interface Mail2SmsServerOptions {
   tls?: { key: string | Buffer; cert: string | Buffer } | null;
   /** Sessions at once (default 1000); more are refused with 421 until one ends. */
   maxClients?: number;
+  /** Sessions at once from one address (default a quarter of maxClients): idle ones cannot keep others out. */
+  maxClientsPerAddress?: number;
   /** Idle time before a session is dropped (default 60 s). */
   socketTimeoutMs?: number;
   /** On close, how long sessions may finish before they are cut (default 10 s). */
@@ -150,6 +152,10 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
     return `2.0.0 Accepted: ${report.ids.length} SMS (job ${report.jobId}, ${credits}, ${report.creditsLeft} left)`;
   }
 
+  const maxPerAddress = options.maxClientsPerAddress ?? Math.max(1, Math.floor((options.maxClients ?? 1000) / 4));
+  /** Sessions open by client address, and the ids of those counted (a refused one is not). */
+  const sessionsFrom = new Map<string, number>();
+  const counted = new Set<string>();
   const server = new SMTPServer({
     banner: 'Relais mail2sms',
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
@@ -163,6 +169,19 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
     socketTimeout: options.socketTimeoutMs ?? 60_000,
     closeTimeout: options.closeTimeoutMs ?? 10_000,
     logger: false,
+    onConnect(session, callback) {
+      const count = sessionsFrom.get(session.remoteAddress) ?? 0;
+      if (count >= maxPerAddress) return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
+      sessionsFrom.set(session.remoteAddress, count + 1);
+      counted.add(session.id);
+      callback();
+    },
+    onClose(session) {
+      if (!counted.delete(session.id)) return;
+      const left = (sessionsFrom.get(session.remoteAddress) ?? 1) - 1;
+      if (left > 0) sessionsFrom.set(session.remoteAddress, left);
+      else sessionsFrom.delete(session.remoteAddress);
+    },
     onRcptTo(address, _session, callback) {
       const at = address.address.lastIndexOf('@');
       const local = at === -1 ? address.address : address.address.slice(0, at);

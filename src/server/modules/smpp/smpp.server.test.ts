@@ -164,6 +164,31 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       }
     });
 
+    it('keeps one address to its share of the connections: its idle ones do not keep others out', async () => {
+      const small = await startSmppServer({ services: ctx.app.services, log: memoryLog().log, port: 0, host: '127.0.0.1', maxSessions: 8 });
+      try {
+        for (let i = 0; i < 2; i++) {
+          const c = await Client.open(small.port, '127.0.0.8');
+          clients.push(c);
+          expect((await c.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+        }
+        const third = await Client.open(small.port, '127.0.0.8');
+        clients.push(third);
+        await third.closed();
+        const other = await Client.open(small.port, '127.0.0.9');
+        clients.push(other);
+        expect((await other.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+          E.ESME_ROK,
+        );
+      } finally {
+        for (const c of clients.splice(0)) {
+          c.close();
+          await c.closed();
+        }
+        await small.close();
+      }
+    });
+
     it('refuses every command but binds and enquire_link before a bind, and unknown commands with generic_nack', async () => {
       const c = await open();
       expect((await c.request('enquire_link')).command_status).toBe(E.ESME_ROK);

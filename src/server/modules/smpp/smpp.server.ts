@@ -23,6 +23,8 @@ export interface SmppServerOptions {
   host: string;
   /** Connections at once (default 1000); more are refused by the listener. */
   maxSessions?: number;
+  /** Connections at once from one address (default a quarter of maxSessions): idle ones cannot keep others out. */
+  maxSessionsPerAddress?: number;
   /** A connection that has not bound within this time is closed (default 30 s). */
   bindTimeoutMs?: number;
   /** After this long without a PDU from the program, the server sends enquire_link; without any PDU as long again, it closes (default 60 s). */
@@ -139,6 +141,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   const bindTimeoutMs = options.bindTimeoutMs ?? 30_000;
   const enquireLinkMs = options.enquireLinkMs ?? 60_000;
   const partsTimeoutMs = options.partsTimeoutMs ?? 60_000;
+  const maxPerAddress = options.maxSessionsPerAddress ?? Math.max(1, Math.floor((options.maxSessions ?? 1000) / 4));
   const receiptWindow = options.receiptWindow ?? 10;
   const receiptTtlMs = options.receiptTtlMs ?? 72 * 3_600_000;
   const bindFailuresPerMinute = options.bindFailuresPerMinute ?? 10;
@@ -505,10 +508,19 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   function onSession(session: smpp.Session): void {
     const socket = session.socket;
     const now = clock.now();
+    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+    let fromThere = 0;
+    for (const other of connections) if (other.ip === ip) fromThere++;
+    if (fromThere >= maxPerAddress) {
+      log.info({ ip, connections: fromThere }, 'smpp: too many connections from one address, closed');
+      session.on('error', () => {});
+      session.destroy();
+      return;
+    }
     const c: Connection = {
       id: nextId++,
       session,
-      ip: (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, ''),
+      ip,
       openedAt: now,
       lastSeen: now,
       enquireSentAt: null,
