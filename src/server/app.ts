@@ -129,7 +129,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       security: [{ bearer: [] }, { session: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  // Its own CSP (the page's inline scripts by hash), framed by nobody, without upgrade-insecure-requests (plain HTTP on a LAN).
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      header
+        .replace("frame-ancestors 'self'", "frame-ancestors 'none'")
+        .replace(/\s*upgrade-insecure-requests;?/, '')
+        .trim(),
+  });
 
   // NUL characters are refused everywhere: PostgreSQL cannot store them in text, and no SMS needs one.
   // (OVH's http2sms answers in its own format and refuses them itself.)

@@ -275,6 +275,13 @@ describe('JSON lines', () => {
     });
   });
 
+  it('escapes U+2028 and U+2029, which readers splitting on every Unicode line break would cut a record at', () => {
+    const line = jsonLine(buildOutgoing({ message: 'a\u2028b\u2029c' }), 'UTC');
+    expect(line).toContain('a\\u2028b\\u2029c');
+    expect(line.slice(0, -1).split(/\r\n|[\n\r\u2028\u2029\u0085]/)).toHaveLength(1);
+    expect(JSON.parse(line).message).toBe('a\u2028b\u2029c');
+  });
+
   it('keeps newlines inside the one line and accepts a formatter', () => {
     const fmt = createTimeFormatter('UTC');
     const o = buildOutgoing({ message: 'a\nb', status: 'pending', sentAt: null, deliveredAt: null });
@@ -314,7 +321,8 @@ describe('JSON lines', () => {
     fc.assert(
       fc.property(row, (fields) => {
         const o = buildOutgoing(fields);
-        return jsonLine(o, fmt) === `${JSON.stringify(toPublicOutgoing(o, fmt))}\n`;
+        const stringified = JSON.stringify(toPublicOutgoing(o, fmt)).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+        return jsonLine(o, fmt) === `${stringified}\n`;
       }),
       { numRuns: 1000 },
     );

@@ -413,6 +413,13 @@ describeEachDialectWithApp(
       const paths = Object.keys(res.json().paths);
       expect(paths).toContain('/api/v1/accounts/{account}/outgoing');
       expect(paths).toContain('/api/v1/accounts/{account}/outgoing.csv');
+      // The docs page is HTML on the Manager's origin: a CSP of its own, never framed, nothing upgraded.
+      const page = await ctx.app.inject({ method: 'GET', url: '/api/docs/' });
+      expect(page.statusCode).toBe(200);
+      const csp = String(page.headers['content-security-policy']);
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(csp).toContain("object-src 'none'");
+      expect(csp).not.toContain('upgrade-insecure-requests');
     });
   },
   { config: { csvDownloadLimit: 2, argon2TestFast: true } as never },
