@@ -19,6 +19,7 @@ import {
   TEST_PASSWORD,
   type TestSession,
 } from './factories.js';
+import { countRows } from './ledger.js';
 import { buildOutgoing, insertOutgoing } from './outgoing-factory.js';
 
 /**
@@ -93,15 +94,7 @@ async function seedWorld(ctx: AppTestContext): Promise<World> {
 /** What an attack could change anywhere in the database (not: last use of tokens, session expiry, audit). */
 async function snapshot(ctx: AppTestContext) {
   const { db } = ctx.database;
-  const count = async (table: 'dispatch_queue' | 'jobs' | 'delete_jobs' | 'sessions') =>
-    Number(
-      (
-        await db
-          .selectFrom(table)
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const count = (table: 'dispatch_queue' | 'jobs' | 'delete_jobs' | 'sessions') => countRows(ctx.database, table);
   return {
     outgoing: await db
       .selectFrom('outgoing')

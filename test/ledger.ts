@@ -1,4 +1,14 @@
 import type { Database } from '../src/server/db/database.js';
+import type { DB } from '../src/server/db/schema.js';
+
+/** The number of rows of `table`. */
+export async function countRows(database: Pick<Database, 'db'>, table: keyof DB): Promise<number> {
+  const row = await database.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
 
 /**
  * What a sending writes or debits, over the whole database: messages, queue entries, jobs, every
@@ -7,15 +17,7 @@ import type { Database } from '../src/server/db/database.js';
  */
 export async function ledger(database: Pick<Database, 'db'>) {
   const { db } = database;
-  const count = async (table: 'outgoing' | 'dispatch_queue' | 'jobs') =>
-    Number(
-      (
-        await db
-          .selectFrom(table)
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const count = (table: 'outgoing' | 'dispatch_queue' | 'jobs') => countRows(database, table);
   const credits: Record<number, number> = {};
   for (const a of await db.selectFrom('accounts').select(['id', 'credits']).execute()) credits[Number(a.id)] = Number(a.credits);
   const quotas: Record<number, number | null> = {};

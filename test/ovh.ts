@@ -70,11 +70,18 @@ export async function ovhCall(
   keys: Pick<OvhKeys, 'appKey' | 'appSecret' | 'consumerKey'>,
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
-  options: { query?: Record<string, string | number | boolean>; body?: unknown; timestamp?: number; headers?: Record<string, string> } = {},
+  options: {
+    query?: Record<string, string | number | boolean>;
+    body?: unknown;
+    /** The body's text as sent (a malformed one, say), instead of `body` as JSON. */
+    rawBody?: string;
+    timestamp?: number;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<LightMyRequestResponse> {
   const query = options.query ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)])).toString()}` : '';
   const url = `/1.0${path}${query}`;
-  const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
   const inject: InjectOptions = {
     method,
     url,

@@ -826,13 +826,7 @@ describeEachDialectWithApp(
       ];
       const answers = [];
       for (const [method, path, raw] of bodies) {
-        const url = `/1.0${path}`;
-        const res = await ctx.app.inject({
-          method,
-          url,
-          payload: raw,
-          headers: ovhHeaders(keys, { method, url, body: raw, timestamp: seconds() }),
-        });
+        const res = await ovhCall(ctx.app, keys, method, path, { rawBody: raw, timestamp: seconds() });
         answers.push([method, path, raw.slice(0, 30), res.statusCode]);
       }
       expect(answers).toEqual(bodies.map(([method, path, raw]) => [method, path, raw.slice(0, 30), 400]));
@@ -854,13 +848,7 @@ describeEachDialectWithApp(
       }
       const answers = [];
       for (const [method, path, raw] of bodies) {
-        const url = `/1.0${path}`;
-        const res = await ctx.app.inject({
-          method,
-          url,
-          payload: raw,
-          headers: ovhHeaders(keys, { method, url, body: raw, timestamp: seconds() }),
-        });
+        const res = await ovhCall(ctx.app, keys, method, path, { rawBody: raw, timestamp: seconds() });
         answers.push([method, path, raw, res.statusCode]);
       }
       expect(answers).toEqual(bodies.map(([method, path, raw]) => [method, path, raw, 400]));

@@ -34,6 +34,19 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
     expect(resp.command_status, 'bind').toBe(E.ESME_ROK);
     return c;
   };
+  /** Runs `body` against a server of its own (`options` over the defaults), closing its connections and it after. */
+  async function withServer(options: Partial<Parameters<typeof startSmppServer>[0]>, body: (port: number) => Promise<void>) {
+    const own = await startSmppServer({ services: ctx.app.services, log: memoryLog().log, port: 0, host: '127.0.0.1', ...options });
+    try {
+      await body(own.port);
+    } finally {
+      for (const c of clients.splice(0)) {
+        c.close();
+        await c.closed();
+      }
+      await own.close();
+    }
+  }
   const row = (id: string | number) =>
     ctx.database.db
       .selectFrom('outgoing')
@@ -128,65 +141,45 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
     });
 
     it('counts binds from an address the SMS user does not allow as failed binds of that address', async () => {
-      const strict = await startSmppServer({
-        services: ctx.app.services,
-        log: memoryLog().log,
-        port: 0,
-        host: '127.0.0.1',
-        bindFailuresPerMinute: 2,
-      });
-      try {
+      await withServer({ bindFailuresPerMinute: 2 }, async (port) => {
         const from = '127.0.0.2';
         for (let i = 0; i < 2; i++) {
-          const c = await Client.open(strict.port, from);
+          const c = await Client.open(port, from);
           clients.push(c);
           expect((await c.request('bind_transceiver', { system_id: `${account.name}:fenced`, password: PASSWORD })).command_status).toBe(
             E.ESME_RBINDFAIL,
           );
         }
         // The right credentials of another user, from that address: refused unchecked for the rest of the minute.
-        const c = await Client.open(strict.port, from);
+        const c = await Client.open(port, from);
         clients.push(c);
         expect((await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
           E.ESME_RBINDFAIL,
         );
-        const elsewhere = await Client.open(strict.port, '127.0.0.3');
+        const elsewhere = await Client.open(port, '127.0.0.3');
         clients.push(elsewhere);
         expect(
           (await elsewhere.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status,
         ).toBe(E.ESME_ROK);
-      } finally {
-        for (const c of clients.splice(0)) {
-          c.close();
-          await c.closed();
-        }
-        await strict.close();
-      }
+      });
     });
 
     it('keeps one address to its share of the connections: its idle ones do not keep others out', async () => {
-      const small = await startSmppServer({ services: ctx.app.services, log: memoryLog().log, port: 0, host: '127.0.0.1', maxSessions: 8 });
-      try {
+      await withServer({ maxSessions: 8 }, async (port) => {
         for (let i = 0; i < 2; i++) {
-          const c = await Client.open(small.port, '127.0.0.8');
+          const c = await Client.open(port, '127.0.0.8');
           clients.push(c);
           expect((await c.request('enquire_link')).command_status).toBe(E.ESME_ROK);
         }
-        const third = await Client.open(small.port, '127.0.0.8');
+        const third = await Client.open(port, '127.0.0.8');
         clients.push(third);
         await third.closed();
-        const other = await Client.open(small.port, '127.0.0.9');
+        const other = await Client.open(port, '127.0.0.9');
         clients.push(other);
         expect((await other.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
           E.ESME_ROK,
         );
-      } finally {
-        for (const c of clients.splice(0)) {
-          c.close();
-          await c.closed();
-        }
-        await small.close();
-      }
+      });
     });
 
     it('refuses every command but binds and enquire_link before a bind, and unknown commands with generic_nack', async () => {
