@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
+import { clientOf, createLoginAttempts } from '../../login-attempts.js';
 import { type CheckedRequest, createHttp2smsService, type Http2smsService } from './http2sms.service.js';
 import { type ReadParamsResult, readHttp2smsParams } from './http2sms-params.js';
 import {
@@ -42,7 +43,8 @@ function formatFromQuery(request: FastifyRequest): ResponseFormat {
  *
  * Rate limits (config `http2smsRateLimit`): per client address before anything else, per SMS user once
  * authenticated (so nobody can exhaust another user's budget with a wrong password), and failed logins
- * per address a minute. A refused request records and debits nothing.
+ * per client a minute (`loginAttempts`); a client is an IPv4 address or an IPv6 /64. A refused request
+ * records and debits nothing.
  */
 export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   const { smsUsers, sending, clock, config } = app.services;
@@ -56,7 +58,7 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   const userOf = new WeakMap<FastifyRequest, number>();
   const perIp =
     limits.perIp > 0
-      ? app.createRateLimit({ max: limits.perIp, timeWindow: limits.windowMs, keyGenerator: (r) => `http2sms:ip:${r.ip}` })
+      ? app.createRateLimit({ max: limits.perIp, timeWindow: limits.windowMs, keyGenerator: (r) => `http2sms:ip:${clientOf(r.ip)}` })
       : undefined;
   const perUser =
     limits.perUser > 0
@@ -66,13 +68,7 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
           keyGenerator: (r) => `http2sms:user:${userOf.get(r)}`,
         })
       : undefined;
-  const authFailures =
-    limits.authFailuresPerMinute > 0
-      ? app.createRateLimit({ max: limits.authFailuresPerMinute, timeWindow: 60_000, keyGenerator: (r) => `http2sms:fail:${r.ip}` })
-      : undefined;
-
-  /** Logins being checked, by client address: the failed-login limit counts them with the failures. */
-  const checking = new Map<string, number>();
+  const loginAttempts = createLoginAttempts({ clock, limit: limits.authFailuresPerMinute });
 
   /** A refusal when `limiter` is over its limit for `request` (counting this request). */
   async function overLimit(
@@ -93,32 +89,16 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   }
 
   /**
-   * Authorizes the request as one login attempt from its address, counted before its password is
-   * checked: refused (429) while the failures of the last minute and the attempts in progress reach
-   * the limit, so that concurrent guesses cannot pass it. A refused login (wrong credentials or an
-   * address not allowed) counts as a failure.
+   * Authorizes the request as one login attempt from its address (`loginAttempts`): refused (429)
+   * unchecked once the failed logins of its client reach the limit; a refused login (wrong
+   * credentials or an address not allowed) counts as a failure.
    */
   async function login(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest): Promise<Authorized> {
-    if (!authFailures) return service.authorize(checked, request.ip);
-    const failures = await authFailures(request, { increment: false });
-    const inProgress = checking.get(request.ip) ?? 0;
-    if (!failures.isAllowed && failures.remaining - inProgress <= 0) {
-      return rateLimited(
-        reply,
-        Math.max(1, failures.ttlInSeconds),
-        (s) => `Too many failed logins from this IP address; try again in ${s} s`,
-      );
-    }
-    checking.set(request.ip, inProgress + 1);
-    try {
-      const authorized = await service.authorize(checked, request.ip);
-      if (!authorized.ok) await authFailures(request);
-      return authorized;
-    } finally {
-      const left = (checking.get(request.ip) ?? 1) - 1;
-      if (left > 0) checking.set(request.ip, left);
-      else checking.delete(request.ip);
-    }
+    const attempt = await loginAttempts.attempt(request.ip, () => service.authorize(checked, request.ip));
+    if (attempt.kind === 'checked') return attempt.outcome;
+    // Never abandoned: no `abandoned` callback is given.
+    const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+    return rateLimited(reply, retryAfter, (s) => `Too many failed logins from this IP address; try again in ${s} s`);
   }
 
   /** HTTP 200, except 429 when rate limited and 500 on an unexpected failure (and the transport errors below). */

@@ -1,7 +1,7 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { createLoginAttempts } from '../../login-attempts.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
-import { createTtlLruCache } from '../../ttl-cache.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
@@ -46,9 +46,9 @@ const toAccess = (account: Account, user: SmsUser): AccountAccess => accountAcce
  * written and debited nothing. Unexpected failures (database down…) are thrown: the caller answers
  * them as temporary.
  *
- * Failed logins (wrong credentials or an address not allowed) are limited per client address: once
- * the failures of the last minute and the logins being checked reach `authFailuresPerMinute`, a login
- * is refused unchecked, until a minute passes without a failure (0 or absent: no limit).
+ * Failed logins (wrong credentials or an address not allowed) are limited per client (`loginAttempts`):
+ * once they reach `authFailuresPerMinute`, a login is refused unchecked until a minute passes without
+ * a failure (0 or absent: no limit).
  */
 export function createMail2SmsService(deps: {
   smsUsers: SmsUsersService;
@@ -57,28 +57,13 @@ export function createMail2SmsService(deps: {
   authFailuresPerMinute?: number;
 }) {
   const { smsUsers, sending, clock } = deps;
-  const authFailuresPerMinute = deps.authFailuresPerMinute ?? 0;
+  const loginAttempts = createLoginAttempts({ clock, limit: deps.authFailuresPerMinute ?? 0 });
   const refuse = (reason: Mail2SmsRefusalReason, message: string): Mail2SmsRefusal => ({ ok: false, reason, message });
-  /** Failed logins by client address (a minute after the last one). */
-  const failures = createTtlLruCache<number>({ max: 10_000, ttlMs: 60_000, clock });
-  /** Logins being checked by client address: counted with the failures, so that concurrent guesses cannot pass the limit. */
-  const checking = new Map<string, number>();
-
   async function authorize(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
-    if (authFailuresPerMinute <= 0) return authenticate(request, ip);
-    const inProgress = checking.get(ip) ?? 0;
-    if ((failures.get(ip) ?? 0) + inProgress >= authFailuresPerMinute)
-      return refuse('TOO_MANY_FAILED_LOGINS', 'Too many failed logins from this IP address; try again in a minute');
-    checking.set(ip, inProgress + 1);
-    try {
-      const authorized = await authenticate(request, ip);
-      if (!authorized.ok) failures.set(ip, (failures.get(ip) ?? 0) + 1);
-      return authorized;
-    } finally {
-      const left = (checking.get(ip) ?? 1) - 1;
-      if (left > 0) checking.set(ip, left);
-      else checking.delete(ip);
-    }
+    const attempt = await loginAttempts.attempt(ip, () => authenticate(request, ip));
+    if (attempt.kind === 'checked') return attempt.outcome;
+    const wait = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+    return refuse('TOO_MANY_FAILED_LOGINS', `Too many failed logins from this IP address; try again in ${wait} s`);
   }
 
   async function authenticate(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
+import { clientOf } from '../../login-attempts.js';
 import { ovhPrincipalOf } from './ovh-api.plugin.js';
 
 /**
@@ -8,19 +9,6 @@ import { ovhPrincipalOf } from './ovh-api.plugin.js';
  * IPv4 address, or one IPv6 /64 (a host usually has a whole /64 to pick addresses from).
  */
 export const CREDENTIAL_REQUESTS_PER_MINUTE = 20;
-
-/** The client a rate limit counts: an IPv4 address, or the /64 of an IPv6 one. */
-export function clientOf(ip: string): string {
-  if (!ip.includes(':') || /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.replace(/^::ffff:/i, '');
-  const [head, tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
-}
 
 /** Where a customer approves a consumer key: a Manager page. */
 export const VALIDATION_PAGE = '/ovh/validate';

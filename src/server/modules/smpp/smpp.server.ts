@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import smpp from 'smpp';
+import { createLoginAttempts } from '../../login-attempts.js';
 import type { Services } from '../../services.js';
-import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { processOwner } from '../dispatch/dispatching.js';
 import { createSmppService } from './smpp.service.js';
@@ -37,7 +37,7 @@ export interface SmppServerOptions {
   receiptPollMs?: number;
   /** Receipts no program took within this time are dropped (default 72 hours). */
   receiptTtlMs?: number;
-  /** Failed binds from one address in a minute before its binds are refused unchecked (default 10). */
+  /** Failed logins of a client (IPv4 address or IPv6 /64) in a minute before its binds are refused unchecked (default 10). */
   bindFailuresPerMinute?: number;
   /** On close, how long submits being accepted may take before connections are cut (default 10 s). */
   closeTimeoutMs?: number;
@@ -144,17 +144,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   const maxPerAddress = options.maxSessionsPerAddress ?? Math.max(1, Math.floor((options.maxSessions ?? 1000) / 4));
   const receiptWindow = options.receiptWindow ?? 10;
   const receiptTtlMs = options.receiptTtlMs ?? 72 * 3_600_000;
-  const bindFailuresPerMinute = options.bindFailuresPerMinute ?? 10;
+  const loginAttempts = createLoginAttempts({ clock, limit: options.bindFailuresPerMinute ?? 10 });
   const closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
 
   const connections = new Set<Connection>();
   /** Receiver and transceiver connections by SMS user id: where its receipts go. */
   const receivers = new Map<number, Set<Connection>>();
-  const bindFailures = createTtlLruCache<number>({ max: 10_000, ttlMs: 60_000, clock });
-  /** Binds being checked, by address (counted with the failures). */
-  const checking = new Map<string, number>();
-  /** Binds waiting for the checks of their address to end, by address. */
-  const waitingBinds = new Map<string, (() => void)[]>();
   const working = new Set<Promise<void>>();
   let nextId = 1;
   let closing = false;
@@ -235,48 +230,27 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   // ---- binds -------------------------------------------------------------------------------------
 
-  /** Ends a bind check of `ip`: the binds waiting for it look again (its failure already counted). */
-  function checked(ip: string): void {
-    const left = (checking.get(ip) ?? 1) - 1;
-    if (left > 0) checking.set(ip, left);
-    else checking.delete(ip);
-    const queue = waitingBinds.get(ip);
-    waitingBinds.delete(ip);
-    for (const wake of queue ?? []) wake();
-  }
-
   /**
-   * Checks a bind's password unless its address has used up its failures. Binds being checked count
-   * as failures until they end, so binds sent at once check no more passwords than the limit: the
-   * others wait for those checks, then are checked or refused.
+   * Checks a bind's password unless its client has used up its failed logins (`loginAttempts`): binds
+   * sent at once check no more passwords than the limit, the others wait for those checks, then are
+   * checked or refused.
    */
   async function checkBind(c: Connection, pdu: smpp.PDU): Promise<Awaited<ReturnType<typeof service.bind>> | null> {
-    for (;;) {
-      const failures = bindFailures.get(c.ip) ?? 0;
-      if (failures >= bindFailuresPerMinute) {
-        refuse(c, pdu, { status: 'ESME_RBINDFAIL', reason: `too many failed binds from ${c.ip}: wait a minute` });
-        return null;
-      }
-      if (failures + (checking.get(c.ip) ?? 0) < bindFailuresPerMinute) break;
-      await new Promise<void>((resolve) => {
-        const queue = waitingBinds.get(c.ip) ?? [];
-        queue.push(resolve);
-        waitingBinds.set(c.ip, queue);
-      });
-      if (c.closed) return null;
-    }
-    checking.set(c.ip, (checking.get(c.ip) ?? 0) + 1);
     try {
-      const outcome = await service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip);
-      // Wrong credentials and an address the SMS user does not allow both count (as on every channel).
-      if (!outcome.ok) bindFailures.set(c.ip, (bindFailures.get(c.ip) ?? 0) + 1);
-      return outcome;
+      const attempt = await loginAttempts.attempt(
+        c.ip,
+        // Wrong credentials and an address the SMS user does not allow both count (as on every channel).
+        () => service.bind(text(pdu.system_id), text(pdu.system_type), text(pdu.password), c.ip),
+        () => c.closed,
+      );
+      if (attempt.kind === 'checked') return attempt.outcome;
+      if (attempt.kind === 'limited')
+        refuse(c, pdu, { status: 'ESME_RBINDFAIL', reason: `too many failed binds from ${c.ip}: wait ${attempt.retryAfterSeconds} s` });
+      return null;
     } catch (error) {
       log.error({ err: error, connection: c.id }, 'smpp: bind failed');
       answer(c, pdu, { command_status: statusCode('ESME_RBINDFAIL') });
       return null;
-    } finally {
-      checked(c.ip);
     }
   }
 
