@@ -1,7 +1,8 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachDialect } from '../../../test/database.js';
 import { migrateToLatest } from './migrate.js';
+import * as m0011 from './migrations/0011-job-quota-paid.js';
 
 describeEachDialect('migrations', (ctx) => {
   it('create every table, and running them again changes nothing', async () => {
@@ -20,5 +21,17 @@ describeEachDialect('migrations', (ctx) => {
       expect(Number(rows[0].n)).toBe(0);
     }
     expect(await migrateToLatest(ctx.database)).toEqual([]);
+  });
+
+  it('0011 leaves the jobs accepted before it unknown (quota_paid null: their refunds keep the former rule), and goes back down', async () => {
+    const { db } = ctx.database;
+    await m0011.down(db as Kysely<unknown>);
+    // A job as a release before 0011 wrote it.
+    await sql`insert into jobs (account_id, user_id, channel, receivers, credits, options, created_at)
+      values (1, 2, 'api', 1, 1, '{}', 0)`.execute(db);
+    await m0011.up(db as Kysely<unknown>);
+    const jobs = await db.selectFrom('jobs').select(['user_id', 'quota_paid']).execute();
+    expect(jobs.map((j) => [Number(j.user_id), j.quota_paid])).toEqual([[2, null]]);
+    await db.deleteFrom('jobs').execute();
   });
 });

@@ -10,6 +10,7 @@ import * as m0007 from './migrations/0007-message-index-receiver.js';
 import * as m0008 from './migrations/0008-smpp-receipts.js';
 import * as m0009 from './migrations/0009-credit-changes.js';
 import * as m0010 from './migrations/0010-ovh-keys.js';
+import * as m0011 from './migrations/0011-job-quota-paid.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -33,6 +34,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0008-smpp-receipts': m0008,
   '0009-credit-changes': m0009,
   '0010-ovh-keys': m0010,
+  '0011-job-quota-paid': m0011,
 };
 
 function migrator(database: Database): Migrator {

@@ -156,6 +156,11 @@ export interface JobRow {
   /** JSON of the request's options (sender, tag, class, coding, deferral, validity…). */
   options: string;
   created_at: number;
+  /**
+   * 1: its credits were also taken from its SMS user's quota; 0: not (no user, or no quota then); null:
+   * accepted before migration 0011, unknown (see `refundCredits`).
+   */
+  quota_paid: number | null;
 }
 
 export interface DispatchQueueRow {

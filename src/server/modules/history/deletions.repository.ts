@@ -56,8 +56,9 @@ export function createDeletionsRepository(database: Database) {
     /**
      * One batch of a delete job, in one transaction: deletes these messages of the scope — `ids`, or
      * those `select` answers, read in the same transaction (ids it no longer has are skipped) — cancels
-     * the pending ones and gives their credits back (`cancelQueued`), and adds what it deleted to the
-     * job's progress, so that the progress is exactly what was deleted even if the process stops.
+     * the pending ones and gives their credits back (`cancelQueued`, `refundCredits`), and adds what it
+     * deleted to the job's progress, so that the progress is exactly what was deleted even if the
+     * process stops.
      * `found`: how many ids the batch had (none: nothing is left to delete). On a SQLite file the batch,
      * its `select` included, runs on the delete thread (sqlite-delete-worker.ts).
      */
@@ -82,7 +83,7 @@ export function createDeletionsRepository(database: Database) {
         if (ids.length === 0) return { deleted: 0, refunded: 0, found: 0 };
         // PostgreSQL takes the ids as one array parameter: one statement, cheap to build and to parse.
         const perStatement = database.dialect === 'postgres' ? ids.length : IDS_PER_STATEMENT;
-        const pending: { id: number; credits: number; user_id: number | null }[] = [];
+        const pending: { id: number; credits: number; user_id: number | null; job_id: number | null }[] = [];
         let deleted = 0;
         for (let i = 0; i < ids.length; i += perStatement) {
           const chunk = ids.slice(i, i + perStatement);
@@ -96,7 +97,7 @@ export function createDeletionsRepository(database: Database) {
               .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!));
           // The pending ones first, returned for their refund (a message sent meanwhile is no longer
           // pending when this reads it, and goes with the others); the others are only counted.
-          const refundable = await these().where('status', '=', 'pending').returning(['id', 'credits', 'user_id']).execute();
+          const refundable = await these().where('status', '=', 'pending').returning(['id', 'credits', 'user_id', 'job_id']).execute();
           for (const row of refundable) pending.push(row);
           const rest = await these().executeTakeFirst();
           deleted += refundable.length + Number(rest.numDeletedRows);

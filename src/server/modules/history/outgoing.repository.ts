@@ -919,21 +919,22 @@ export function createOutgoingRepository(
     /**
      * Deletes these messages of the scope in one transaction; those still pending are canceled
      * (see `cancelQueued`) and their credits given back (to the account, and to their SMS user's quota
-     * when it has one). Returns the ids really deleted and the credits given back.
+     * when that quota paid for them: see `refundCredits`). Returns the ids really deleted and the credits
+     * given back to the account.
      */
     async deleteIds(scope: HistoryScope, ids: number[], now: number): Promise<{ deleted: number[]; refunded: number }> {
       if (ids.length === 0) return { deleted: [], refunded: 0 };
       return db.transaction().execute(async (trx) => {
         // The rows this transaction deleted, as the database says (a concurrent deletion of the same ids
         // deletes each once: the other gets nothing back, and gives nothing back).
-        const found: { id: number; status: string; credits: number; user_id: number | null }[] = [];
+        const found: { id: number; status: string; credits: number; user_id: number | null; job_id: number | null }[] = [];
         for (let i = 0; i < ids.length; i += 1000) {
           const rows = await trx
             .deleteFrom('outgoing')
             .where('account_id', '=', scope.accountId)
             .where('id', 'in', ids.slice(i, i + 1000))
             .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
-            .returning(['id', 'status', 'credits', 'user_id'])
+            .returning(['id', 'status', 'credits', 'user_id', 'job_id'])
             .execute();
           found.push(...rows.map((r) => ({ ...r, id: Number(r.id), credits: Number(r.credits) })));
         }
@@ -961,7 +962,7 @@ export function createOutgoingRepository(
       return db.transaction().execute(async (trx) => {
         const row = await trx
           .selectFrom('outgoing')
-          .select(['id', 'status', 'credits', 'user_id'])
+          .select(['id', 'status', 'credits', 'user_id', 'job_id'])
           .where('account_id', '=', scope.accountId)
           .where('id', '=', id)
           .$if(scope.userLogin !== null, (qb) => qb.where('user_login', '=', scope.userLogin!))
@@ -1149,11 +1150,22 @@ export async function cancelQueued<T extends { id: number }>(trx: Kysely<DB>, pe
   return pending.filter((r) => !held.has(r.id));
 }
 
-/** Gives back the credits of deleted pending messages: to the account, and to their SMS user's quota when it has one. */
+/**
+ * Gives back the credits of deleted pending messages (canceled: see `cancelQueued`) to the account, and
+ * to their SMS user's quota what that quota paid for them. The rule, per message, by its job's
+ * `quota_paid` (migration 0011), as of the acceptance:
+ * - 0, not paid from the quota (no quota then; one set since has not paid for it): nothing to the quota.
+ * - 1, paid from the quota: its credits back to the quota as it is now, even if the operator changed the
+ *   number since (the user gets back what it paid); nothing if the quota was removed since (null: no limit,
+ *   nothing to give back to).
+ * - unknown (a job accepted before migration 0011, or no job: the demo's sample history): as before that
+ *   migration, back to the quota when the user has one.
+ * The SQLite delete worker (sqlite-delete-worker.ts) applies the same rule with its own statements.
+ */
 export async function refundCredits(
   trx: Kysely<DB>,
   accountId: number,
-  rows: { credits: number; user_id: number | null }[],
+  rows: readonly { credits: number; user_id: number | null; job_id: number | null }[],
 ): Promise<void> {
   const total = rows.reduce((sum, r) => sum + r.credits, 0);
   await trx
@@ -1161,8 +1173,23 @@ export async function refundCredits(
     .set((eb) => ({ credits: eb('credits', '+', total) }))
     .where('id', '=', accountId)
     .execute();
+  const ofUsers = rows.filter((r) => r.user_id !== null);
+  const jobIds = [...new Set(ofUsers.flatMap((r) => (r.job_id === null ? [] : [r.job_id])))];
+  const unpaid = new Set<number>();
+  for (let i = 0; i < jobIds.length; i += 1000) {
+    const found = await trx
+      .selectFrom('jobs')
+      .select('id')
+      .where('id', 'in', jobIds.slice(i, i + 1000))
+      .where('quota_paid', '=', 0)
+      .execute();
+    for (const r of found) unpaid.add(r.id);
+  }
   const perUser = new Map<number, number>();
-  for (const r of rows) if (r.user_id !== null) perUser.set(r.user_id, (perUser.get(r.user_id) ?? 0) + r.credits);
+  for (const r of ofUsers) {
+    if (r.job_id !== null && unpaid.has(r.job_id)) continue;
+    perUser.set(r.user_id!, (perUser.get(r.user_id!) ?? 0) + r.credits);
+  }
   for (const [userId, credits] of perUser) {
     await trx
       .updateTable('sms_users')

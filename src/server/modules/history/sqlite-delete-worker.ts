@@ -13,20 +13,25 @@ import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-so
  * Plain JavaScript (no TypeScript loader exists in a worker thread). A batch does what
  * `deleteJobBatch` does on the serving connection, in the same single transaction: find its ids when
  * given the query that answers them (the history's filter: so the serving thread only sends the query),
- * delete (ids of the scope only), cancel pending messages and give their credits back as `cancelQueued` and `refundCredits` do, remove
- * the rows from the text index (`PURGE_DELETED_TEXT_SQL`), and count the progress.
+ * delete (ids of the scope only), cancel pending messages and give their credits back as `cancelQueued`
+ * and `refundCredits` do (to the quota only what it paid, by the rule written at `refundCredits`),
+ * remove the rows from the text index (`PURGE_DELETED_TEXT_SQL`), and count the progress.
  */
 const WORKER_SOURCE = sqliteWorkerSource(`
 const remove = {
-  all: db.prepare('delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning id, status, credits, user_id'),
+  all: db.prepare(
+    'delete from outgoing where account_id = ? and id in (select value from json_each(?)) returning id, status, credits, user_id, job_id'
+  ),
   user: db.prepare(
-    'delete from outgoing where account_id = ? and id in (select value from json_each(?)) and user_login = ? returning id, status, credits, user_id'
+    'delete from outgoing where account_id = ? and id in (select value from json_each(?)) and user_login = ? returning id, status, credits, user_id, job_id'
   ),
 };
 const unqueue = db.prepare('delete from dispatch_queue where outgoing_id = ? and (lease_owner is null or lease_until < ?)');
 const queued = db.prepare('select 1 from dispatch_queue where outgoing_id = ?').pluck();
 const refundAccount = db.prepare('update accounts set credits = credits + ? where id = ?');
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
+// Jobs whose messages were not paid from their user's quota (refundCredits' rule: nothing back to it).
+const unpaidJobs = db.prepare('select id from jobs where id in (select value from json_each(?)) and quota_paid = 0').pluck();
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
 const purgeText = ${JSON.stringify(PURGE_DELETED_TEXT_SQL)}.map((text) => db.prepare(text));
 const selects = new Map();
@@ -47,16 +52,23 @@ const batch = db.transaction((m) => {
   const json = JSON.stringify(ids);
   const gone = m.userLogin === null ? remove.all.all(m.accountId, json) : remove.user.all(m.accountId, json, m.userLogin);
   let refunded = 0;
-  const perUser = new Map();
+  const ofUsers = [];
   for (const r of gone) {
     if (r.status !== 'pending') continue;
     // Canceled unless a dispatcher holds it right now (then it goes on, as in cancelQueued).
     if (unqueue.run(r.id, m.now).changes === 0 && queued.get(r.id) !== undefined) continue;
     refunded += r.credits;
-    if (r.user_id !== null) perUser.set(r.user_id, (perUser.get(r.user_id) || 0) + r.credits);
+    if (r.user_id !== null) ofUsers.push(r);
   }
   if (refunded > 0) {
     refundAccount.run(refunded, m.accountId);
+    const jobIds = [...new Set(ofUsers.filter((r) => r.job_id !== null).map((r) => r.job_id))];
+    const unpaid = new Set(jobIds.length > 0 ? unpaidJobs.all(JSON.stringify(jobIds)) : []);
+    const perUser = new Map();
+    for (const r of ofUsers) {
+      if (r.job_id !== null && unpaid.has(r.job_id)) continue;
+      perUser.set(r.user_id, (perUser.get(r.user_id) || 0) + r.credits);
+    }
     for (const [userId, credits] of perUser) refundUser.run(credits, userId, m.accountId);
   }
   for (const statement of purgeText) statement.run(json);

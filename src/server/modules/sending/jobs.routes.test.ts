@@ -103,6 +103,43 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     expect([refused.statusCode, refused.json().error.code]).toEqual([402, 'INSUFFICIENT_CREDITS']);
   });
 
+  it("deleting a pending message gives back to its user's quota only what that quota paid (a quota set later stays as set)", async () => {
+    const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 20 } });
+    await createSender(ctx.app, s.account, { sender: 'MyShop' });
+    await createSmsUser(ctx.app, s.account, { login: 'late' });
+    const scoped = bearer(await createToken(ctx.app, s.account, { user: 'late' }));
+    const base = `/api/v1/accounts/${s.account.name}`;
+    const send = async (receiver: string) => {
+      const res = await ctx.app.inject({
+        method: 'POST',
+        url: `${base}/jobs`,
+        headers: scoped,
+        payload: { message: 'later', receivers: [receiver], sender: 'MyShop', noStopClause: true, differedPeriod: 60 },
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json().ids[0] as number;
+    };
+    const balances = async () => [
+      (await ctx.app.inject({ method: 'GET', url: base, headers: s.auth })).json().credits,
+      (await ctx.app.inject({ method: 'GET', url: `${base}/users/late`, headers: s.auth })).json().quota,
+    ];
+    const setQuota = async (quota: number) =>
+      expect((await ctx.app.inject({ method: 'PATCH', url: `${base}/users/late`, headers: s.auth, payload: { quota } })).statusCode).toBe(
+        200,
+      );
+    const remove = async (id: number) =>
+      expect((await ctx.app.inject({ method: 'DELETE', url: `${base}/outgoing/${id}`, headers: s.auth })).statusCode).toBe(204);
+
+    const beforeQuota = await send('+33612349001');
+    await setQuota(5);
+    const fromQuota = await send('+33612349002');
+    expect(await balances()).toEqual([18, 4]);
+    await remove(beforeQuota);
+    expect(await balances()).toEqual([19, 4]);
+    await remove(fromQuota);
+    expect(await balances()).toEqual([20, 5]);
+  });
+
   it('refuses bad jobs whole, with a clear error, writing and debiting nothing', async () => {
     const before = { credits: await credits(), rows: (await history()).total, queued: await queued() };
     const cases: [unknown, number, string][] = [

@@ -38,7 +38,8 @@ const CHUNK = 500;
 /** The columns of a new history row, in the order of the values written for each receiver. */
 const OUTGOING_COLUMNS = [...OUTGOING_MESSAGE_COLUMNS, 'priority', 'created_at', 'deferred_until', 'valid_until'] as const;
 const QUEUE_COLUMNS = ['outgoing_id', 'account_id', 'priority', 'due_at', 'attempts', 'lease_owner', 'lease_until'] as const;
-const JOB_COLUMNS = ['account_id', 'user_id', 'channel', 'receivers', 'credits', 'options', 'created_at'] as const;
+/** `quota_paid` (migration 0011): whether the job's credits were also taken from its SMS user's quota, for their refund. */
+const JOB_COLUMNS = ['account_id', 'user_id', 'channel', 'receivers', 'credits', 'options', 'created_at', 'quota_paid'] as const;
 
 /**
  * Writes accepted jobs. Many jobs share one transaction (group commit), written with a fixed number of
@@ -108,7 +109,7 @@ export function createSendingRepository(database: Database) {
         // Each job against the running balances, in arrival order.
         const debits = new Map<number, number>();
         const quotaDebits = new Map<number, number>();
-        const outcomes: ({ total: number; creditsLeft: number } | AppError)[] = jobs.map((job) => {
+        const outcomes: ({ total: number; creditsLeft: number; quotaPaid: boolean } | AppError)[] = jobs.map((job) => {
           const total = job.credits.reduce((a, b) => a + b, 0);
           const balance = balances.get(job.accountId);
           if (balance === undefined) return new AppError('ACCOUNT_NOT_FOUND', 'The SMS account no longer exists');
@@ -121,14 +122,16 @@ export function createSendingRepository(database: Database) {
           if (balance < total) return new AppError('INSUFFICIENT_CREDITS', `Not enough credits: this job needs ${total}`);
           balances.set(job.accountId, balance - total);
           debits.set(job.accountId, (debits.get(job.accountId) ?? 0) + total);
+          let quotaPaid = false;
           if (job.userId !== null) {
             const quota = quotas.get(job.userId)!;
             if (quota !== null) {
               quotas.set(job.userId, quota - total);
               quotaDebits.set(job.userId, (quotaDebits.get(job.userId) ?? 0) + total);
+              quotaPaid = true;
             }
           }
-          return { total, creditsLeft: balance - total };
+          return { total, creditsLeft: balance - total, quotaPaid };
         });
 
         const p = (i: number) => (dialect === 'postgres' ? `$${i}` : '?');
@@ -144,15 +147,19 @@ export function createSendingRepository(database: Database) {
           trx,
           'jobs',
           JOB_COLUMNS,
-          accepted.map(({ job, index }) => [
-            job.accountId,
-            job.userId,
-            job.channel,
-            job.receivers.length,
-            (outcomes[index] as { total: number }).total,
-            JSON.stringify({ ...job.options, ...(job.storeText ? {} : { text: job.message }) }),
-            job.now,
-          ]),
+          accepted.map(({ job, index }) => {
+            const outcome = outcomes[index] as { total: number; quotaPaid: boolean };
+            return [
+              job.accountId,
+              job.userId,
+              job.channel,
+              job.receivers.length,
+              outcome.total,
+              JSON.stringify({ ...job.options, ...(job.storeText ? {} : { text: job.message }) }),
+              job.now,
+              outcome.quotaPaid ? 1 : 0,
+            ];
+          }),
           true,
         );
         const rows: unknown[][] = [];
