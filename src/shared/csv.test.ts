@@ -321,7 +321,9 @@ describe('JSON lines', () => {
     fc.assert(
       fc.property(row, (fields) => {
         const o = buildOutgoing(fields);
-        const stringified = JSON.stringify(toPublicOutgoing(o, fmt)).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+        const stringified = JSON.stringify(toPublicOutgoing(o, fmt))
+          .replace(/\u2028/g, '\\u2028')
+          .replace(/\u2029/g, '\\u2029');
         return jsonLine(o, fmt) === `${stringified}\n`;
       }),
       { numRuns: 1000 },
