@@ -115,6 +115,20 @@ export function createSmsUsersRepository(db: Kysely<DB>) {
       return credentials({ id });
     },
 
+    /** The users with their password hashes, by id (those that still exist; for checking open sessions). */
+    async findCredentialsByIds(ids: readonly number[]): Promise<Credentials[]> {
+      const found: Credentials[] = [];
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await db
+          .selectFrom('sms_users')
+          .select([...COLUMNS, 'password_hash'])
+          .where('id', 'in', ids.slice(i, i + 500))
+          .execute();
+        for (const row of rows) found.push({ user: toSmsUser(row), passwordHash: row.password_hash });
+      }
+      return found;
+    },
+
     /** The users of an account, by login. */
     async list(accountId: number): Promise<SmsUser[]> {
       const rows = await db.selectFrom('sms_users').select(COLUMNS).where('account_id', '=', accountId).orderBy('login').execute();

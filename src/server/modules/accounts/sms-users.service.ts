@@ -102,6 +102,9 @@ export interface UpdateSmsUserInput {
   callbackUrl?: string | null;
 }
 
+/** Tells one password hash from another without carrying it: what a session keeps of the password it opened with. */
+const stampOf = (passwordHash: string) => sha256Hex(passwordHash).slice(0, 32);
+
 /**
  * SMS users of an account. A user-scoped token sees only its own user (others are "not found").
  * `authenticate` serves the channels (http2sms, mail2sms, SMPP) and caches successful checks like
@@ -157,7 +160,7 @@ export function createSmsUsersService(deps: {
     login: string,
     password: string,
     ip: string | undefined,
-  ): Promise<{ ok: true; account: Account; user: SmsUser } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
+  ): Promise<{ ok: true; account: Account; user: SmsUser; stamp: string } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
     const allowed = (user: SmsUser) => ip === undefined || isIpAllowed(user.ipRestrictions, ip);
     // No account, login or password holds NUL (PostgreSQL could not even look it up): a wrong credential.
     if (`${accountName}${login}${password}`.includes('\u0000')) {
@@ -175,7 +178,7 @@ export function createSmsUsersService(deps: {
       }
       if (current && current.user.accountId === account.id && current.passwordHash === cached.passwordHash) {
         // From a refused address: on to the path a wrong password takes, at the same cost.
-        if (allowed(current.user)) return { ok: true, account, user: current.user };
+        if (allowed(current.user)) return { ok: true, account, user: current.user, stamp: stampOf(current.passwordHash) };
       } else verified.delete(key);
     }
     const found = account && (await users.findCredentials(account.id, login));
@@ -186,7 +189,7 @@ export function createSmsUsersService(deps: {
     if (!allowed(found.user)) return { ok: false, reason: 'IP_NOT_ALLOWED' };
     if (!(await hasher.verify(found.passwordHash, password))) return { ok: false, reason: 'BAD_CREDENTIALS' };
     verified.set(key, { userId: found.user.id, passwordHash: found.passwordHash });
-    return { ok: true, account: account!, user: found.user };
+    return { ok: true, account: account!, user: found.user, stamp: stampOf(found.passwordHash) };
   }
 
   return {
@@ -301,8 +304,24 @@ export function createSmsUsersService(deps: {
       login: string,
       password: string,
       ip: string,
-    ): Promise<{ ok: true; account: Account; user: SmsUser } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
+    ): Promise<{ ok: true; account: Account; user: SmsUser; stamp: string } | { ok: false; reason: 'BAD_CREDENTIALS' | 'IP_NOT_ALLOWED' }> {
       return check(accountName, login, password, ip);
+    },
+
+    /**
+     * Whether sessions opened by `authenticateFrom` (SMPP binds) may go on, each named by its user, the
+     * `stamp` its authentication answered and its client's address: not once the user is deleted, its
+     * password changed or its address no longer allowed. Read from the database, not from a cache: an
+     * operator's change made by another process ends the sessions of this one at the next check.
+     */
+    async sessionsStillAllowed(sessions: readonly { userId: number; stamp: string; ip: string }[]): Promise<boolean[]> {
+      if (sessions.length === 0) return [];
+      const current = new Map<number, { user: SmsUser; passwordHash: string }>();
+      for (const found of await users.findCredentialsByIds([...new Set(sessions.map((s) => s.userId))])) current.set(found.user.id, found);
+      return sessions.map((s) => {
+        const found = current.get(s.userId);
+        return found !== undefined && stampOf(found.passwordHash) === s.stamp && isIpAllowed(found.user.ipRestrictions, s.ip);
+      });
     },
   };
 }

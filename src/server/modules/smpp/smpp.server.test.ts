@@ -7,6 +7,7 @@ import { ledger } from '../../../../test/ledger.js';
 import { SmppClient as Client } from '../../../../test/smpp-client.js';
 import { systemClock } from '../../clock.js';
 import type { Account } from '../accounts/accounts.repository.js';
+import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
 import { type Dispatching, startDispatching } from '../dispatch/dispatching.js';
 import { MAX_HELD_PARTS, MAX_UNREAD_BYTES, type SmppServer, startSmppServer } from './smpp.server.js';
@@ -160,6 +161,53 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
         clients.push(elsewhere);
         expect(
           (await elsewhere.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status,
+        ).toBe(E.ESME_ROK);
+      });
+    });
+
+    it('ends the sessions of an SMS user deleted, or whose password or allowed addresses changed (here or in another process)', async () => {
+      await withServer({ sessionCheckMs: 20 }, async (port) => {
+        const logins = ['keeps', 'repass', 'fenced-now', 'gone'];
+        for (const login of logins) await createSmsUser(ctx.app, account, { login, password: PASSWORD, quota: 50 });
+        const sessions = new Map<string, { client: Client; unbound: Promise<void> }>();
+        for (const login of logins) {
+          const client = await Client.open(port);
+          clients.push(client);
+          const unbound = new Promise<void>((resolve) => client.session.once('unbind', () => resolve()));
+          expect(
+            (await client.request('bind_transceiver', { system_id: `${account.name}:${login}`, password: PASSWORD })).command_status,
+          ).toBe(E.ESME_ROK);
+          sessions.set(login, { client, unbound });
+        }
+        const { smsUsers } = ctx.app.services;
+        // A change that does not touch the credentials: the session goes on.
+        await smsUsers.update(SYSTEM_ACTOR, account.name, 'keeps', { quota: 10, callbackUrl: null });
+        await smsUsers.update(SYSTEM_ACTOR, account.name, 'repass', { password: 'another-pass-2024' });
+        // As `relais user update` in another process would: the database alone changes.
+        await ctx.database.db
+          .updateTable('sms_users')
+          .set({ ip_restrictions: JSON.stringify(['192.0.2.0/24']) })
+          .where('account_id', '=', account.id)
+          .where('login', '=', 'fenced-now')
+          .execute();
+        await smsUsers.delete(SYSTEM_ACTOR, account.name, 'gone');
+        for (const login of ['repass', 'fenced-now', 'gone']) {
+          const { client, unbound } = sessions.get(login)!;
+          await unbound;
+          await client.closed();
+        }
+        // Checked with the others after the last change: still bound, still sending.
+        const keeps = sessions.get('keeps')!.client;
+        expect((await keeps.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+        expect(
+          (await keeps.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345671', short_message: 'still here' }))
+            .command_status,
+        ).toBe(E.ESME_ROK);
+        // The new password binds again.
+        const again = await Client.open(port);
+        clients.push(again);
+        expect(
+          (await again.request('bind_transceiver', { system_id: `${account.name}:repass`, password: 'another-pass-2024' })).command_status,
         ).toBe(E.ESME_ROK);
       });
     });

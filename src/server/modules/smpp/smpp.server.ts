@@ -33,6 +33,11 @@ export interface SmppServerOptions {
   partsTimeoutMs?: number;
   /** Receipts (deliver_sm) awaiting their answer on one connection at most (default 10). */
   receiptWindow?: number;
+  /**
+   * How often bound sessions are checked against their SMS user (default 5 s): one whose user was
+   * deleted, or whose password or allowed addresses changed, is unbound and closed.
+   */
+  sessionCheckMs?: number;
   /** How often owed receipts are looked for (default 250 ms). */
   receiptPollMs?: number;
   /** Receipts no program took within this time are dropped (default 72 hours). */
@@ -56,6 +61,8 @@ interface Bound {
   access: AccountAccess;
   userId: number;
   login: string;
+  /** What the session keeps of the password it bound with (`sessionsStillAllowed`). */
+  stamp: string;
 }
 
 /** The parts of one concatenated message received so far, with the submit_sm PDUs to answer once it is whole. */
@@ -76,6 +83,8 @@ interface Connection {
   /** When the server's enquire_link went unanswered so far (null: none pending). */
   enquireSentAt: number | null;
   bound: Bound | null;
+  /** Its SMS user no longer allows it (`checkSessions`): being unbound, every request refused. */
+  revoked: boolean;
   /** A bind is being checked: another is refused (ESME_RALYBND) until it is answered. */
   binding: boolean;
   /** Reading stopped: too many submits being accepted. */
@@ -212,6 +221,13 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     c.session.destroy();
   }
 
+  /** Asks the program to unbind, and closes the connection on its answer or a second later. */
+  function unbindAndClose(c: Connection, why: string): void {
+    if (c.closed) return;
+    if (c.bound) c.session.unbind({}, () => closeConnection(c, why));
+    setTimeout(() => closeConnection(c, why), 1_000).unref();
+  }
+
   function forget(c: Connection): void {
     c.closed = true;
     connections.delete(c);
@@ -272,7 +288,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         refuse(c, pdu, outcome.refusal);
         return;
       }
-      c.bound = { mode, access: outcome.access, userId: outcome.userId, login: outcome.login };
+      c.bound = { mode, access: outcome.access, userId: outcome.userId, login: outcome.login, stamp: outcome.stamp };
       answer(c, pdu, { system_id: 'Relais' });
       log.info({ connection: c.id, ip: c.ip, account: outcome.access.account.name, login: outcome.login, mode }, 'smpp: bound');
       if (mode !== 'transmitter') {
@@ -448,6 +464,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: `${command} before bind` });
       return;
     }
+    if (c.revoked) {
+      refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'the session was ended: its SMS user changed' });
+      return;
+    }
     if (closing) {
       refuse(c, pdu, { status: 'ESME_RX_T_APPN', reason: 'the server is stopping' });
       return;
@@ -499,6 +519,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       lastSeen: now,
       enquireSentAt: null,
       bound: null,
+      revoked: false,
       binding: false,
       tooBusy: false,
       backlogged: false,
@@ -597,6 +618,33 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
   }
 
+  /**
+   * Ends the sessions that may no longer go on (`sessionsStillAllowed`: user deleted, password or
+   * allowed addresses changed, by this process or another): refused from now on, unbound, closed.
+   */
+  let checkingSessions = false;
+  async function checkSessions(): Promise<void> {
+    if (checkingSessions) return;
+    const bound = [...connections].filter((c) => c.bound && !c.closed && !c.revoked);
+    if (bound.length === 0) return;
+    checkingSessions = true;
+    try {
+      const allowed = await service.sessionsStillAllowed(bound.map((c) => ({ userId: c.bound!.userId, stamp: c.bound!.stamp, ip: c.ip })));
+      for (const [i, c] of bound.entries()) {
+        if (allowed[i] || c.closed) continue;
+        c.revoked = true;
+        const set = receivers.get(c.bound!.userId);
+        set?.delete(c);
+        if (set && set.size === 0) receivers.delete(c.bound!.userId);
+        unbindAndClose(c, 'its SMS user was deleted, or its password or allowed addresses changed');
+      }
+    } catch (error) {
+      log.warn({ err: error }, 'smpp: checking the bound sessions failed, tried again later');
+    } finally {
+      checkingSessions = false;
+    }
+  }
+
   const server = smpp.createServer({}, onSession);
   server.maxConnections = options.maxSessions ?? 1000;
   server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
@@ -613,6 +661,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   const housekeeper = setInterval(housekeeping, 1_000);
   housekeeper.unref();
+  const sessionChecker = setInterval(() => track(checkSessions), options.sessionCheckMs ?? 5_000);
+  sessionChecker.unref();
   const poller = setInterval(() => void deliverReceipts(), options.receiptPollMs ?? 250);
   poller.unref();
   const purge = async () => {
@@ -634,17 +684,14 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       closed ??= (async () => {
         closing = true;
         clearInterval(housekeeper);
+        clearInterval(sessionChecker);
         clearInterval(poller);
         clearInterval(purger);
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         // The submits being accepted are answered first (their messages are committed), within a bound.
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
         await Promise.race([Promise.allSettled([...working]), deadline]);
-        for (const c of connections) {
-          if (c.closed) continue;
-          if (c.bound) c.session.unbind({}, () => closeConnection(c, 'the server is stopping'));
-          setTimeout(() => closeConnection(c, 'the server is stopping'), 1_000).unref();
-        }
+        for (const c of connections) unbindAndClose(c, 'the server is stopping');
         await Promise.race([stopped, deadline]);
         for (const c of connections) closeConnection(c, 'the server is stopping');
         await Promise.race([Promise.allSettled([...working]), deadline]);

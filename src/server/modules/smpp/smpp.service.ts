@@ -13,7 +13,10 @@ import type { DecodedSubmit, SmppStatusName, SubmitRefusal } from './smpp-messag
 const MAX_VALIDITY_MINUTES = 525_600;
 
 /** A program's bind, checked. */
-export type BindOutcome = { ok: true; access: AccountAccess; userId: number; login: string } | { ok: false; refusal: SubmitRefusal };
+/** A bind's answer; `stamp` tells whether the session may go on later (`sessionsStillAllowed`). */
+export type BindOutcome =
+  | { ok: true; access: AccountAccess; userId: number; login: string; stamp: string }
+  | { ok: false; refusal: SubmitRefusal };
 
 /** What query_sm answers (SMPP 3.4 §4.8.2). */
 export interface QueryAnswer {
@@ -74,7 +77,7 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
       const found = await smsUsers.authenticateFrom(account, login, password, ip);
       if (found.ok) {
         const access = accountAccessFor(found.account, found.user, `user:${found.user.login}`);
-        return { ok: true, access, userId: found.user.id, login: found.user.login };
+        return { ok: true, access, userId: found.user.id, login: found.user.login, stamp: found.stamp };
       }
       if (found.reason === 'IP_NOT_ALLOWED')
         return {
@@ -82,6 +85,11 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
           refusal: refusal('ESME_RBINDFAIL', `IP address ${ip} is not allowed for this SMS user`),
         };
       return { ok: false, refusal: refusal('ESME_RINVPASWD', 'wrong account, login or password') };
+    },
+
+    /** Whether bound sessions may go on: not once their SMS user is deleted, or its password or allowed addresses changed. */
+    sessionsStillAllowed(sessions: readonly { userId: number; stamp: string; ip: string }[]): Promise<boolean[]> {
+      return smsUsers.sessionsStillAllowed(sessions);
     },
 
     /** Sends one whole message (a part, or the parts put together) as `access`; all or nothing. */
