@@ -1,8 +1,8 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import { createTtlLruCache } from '../../ttl-cache.js';
-import { type PasswordHasher, randomUrlSafe, sha256Hex } from '../auth/password.js';
+import { type PasswordHasher, randomUrlSafe } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
+import { createVerifiedSecrets, type SecretCheck } from '../auth/verified-secrets.js';
 import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS } from './accounts.service.js';
 import type { ApiToken, ApiTokensRepository } from './api-tokens.repository.js';
 import type { SmsUsersRepository } from './sms-users.repository.js';
@@ -12,28 +12,21 @@ export type TokenPrincipal = Extract<Principal, { kind: 'token' }>;
 /** The bearer string: `rls_<id>_<secret>`; the secret is 32 random bytes, URL-safe base64 (43 characters). */
 const TOKEN = /^rls_([1-9]\d{0,14})_([A-Za-z0-9_-]{32,128})$/;
 
-interface CacheEntry {
-  tokenId: number;
-  /** Filled in once verified: lets a user's deletion forget its tokens. */
-  userId?: number | null;
-  result: Promise<TokenPrincipal | null>;
-  /** A good token's secret hash, and when its row was last read (see `stillValid`). */
-  seen?: { at: number; secretHash: string };
-  /** The row being read again, shared by concurrent requests. */
-  rereading?: Promise<boolean>;
+/** A verified token: its principal, and its secret's hash (a row read again must still hold it). */
+interface VerifiedToken {
+  principal: TokenPrincipal;
+  secretHash: string;
 }
 
 /**
  * API tokens: created (shown once), listed, revoked, and verified on every bearer request.
  *
- * Verification is on the hot path, and argon2id is deliberately slow (~50 ms). So verified results
- * (good and bad) are kept in a bounded in-memory LRU keyed by sha256 of the whole bearer string (the
- * token itself is never kept), for `cacheTtlMs` (5 minutes): argon2 runs once per token per TTL per
- * process, not per request, and concurrent first requests share one verification. Revoking a token or
- * deleting its SMS user forgets it at once in this process; another process (the CLI, several Relais
- * behind a load balancer) sees it when it reads the token's row again: a good token's row is read
- * again (one lookup by id, no argon2) when it was last read RECENT_READ_TTL_MS (2 s) ago or more.
- * `last_used_at` is written on each (re)verification, so at most once per TTL.
+ * Verification is on the hot path, and argon2id is deliberately slow (~50 ms): verified tokens are
+ * remembered (`createVerifiedSecrets`: 5 minutes, keyed by SHA-256 of the bearer, wrong ones apart so
+ * that random bearers never push good ones out) and a good token's row is read again (no argon2) when
+ * last read RECENT_READ_TTL_MS (2 s) ago or more. Revoking a token or deleting its SMS user forgets it
+ * at once in this process; another process (the CLI, several Relais behind a load balancer) sees it at
+ * that re-read. `last_used_at` is written on each verification, so at most once per 5 minutes.
  */
 export function createApiTokensService(deps: {
   tokens: ApiTokensRepository;
@@ -45,37 +38,34 @@ export function createApiTokensService(deps: {
   cacheTtlMs?: number;
 }) {
   const { tokens, users, accounts, hasher, clock } = deps;
-  const cache = createTtlLruCache<CacheEntry>({ max: deps.cacheSize ?? 10_000, ttlMs: deps.cacheTtlMs ?? 5 * 60_000, clock });
+  const verified = createVerifiedSecrets<VerifiedToken>({
+    clock,
+    rereadAfterMs: RECENT_READ_TTL_MS,
+    max: deps.cacheSize,
+    ttlMs: deps.cacheTtlMs,
+  });
 
-  async function check(entry: CacheEntry, secret: string): Promise<TokenPrincipal | null> {
-    const { tokenId } = entry;
+  async function check(tokenId: number, secret: string): Promise<SecretCheck<VerifiedToken>> {
     const found = await tokens.findForVerification(tokenId);
-    if (!found || found.token.revokedAt !== null || !(await hasher.verify(found.secretHash, secret))) return null;
-    entry.seen = { at: clock.now(), secretHash: found.secretHash };
+    if (!found) return { kind: 'unknown' };
+    // A revoked token never comes back: refused as a wrong secret is.
+    if (found.token.revokedAt !== null || !(await hasher.verify(found.secretHash, secret))) return { kind: 'wrong' };
     await tokens.markUsed(tokenId, clock.now());
     const { token } = found;
-    return { kind: 'token', tokenId, accountId: token.accountId, userId: token.userId, userLogin: token.userLogin };
+    const principal: TokenPrincipal = {
+      kind: 'token',
+      tokenId,
+      accountId: token.accountId,
+      userId: token.userId,
+      userLogin: token.userLogin,
+    };
+    return { kind: 'verified', value: { principal, secretHash: found.secretHash } };
   }
 
-  /**
-   * Whether a token verified earlier still stands: its row, read again when last read RECENT_READ_TTL_MS
-   * ago or more, is not revoked, nor gone (its SMS user deleted), nor holding another secret.
-   */
-  async function stillValid(entry: CacheEntry): Promise<boolean> {
-    const seen = entry.seen;
-    if (!seen) return false;
-    if (clock.now() - seen.at < RECENT_READ_TTL_MS) return true;
-    entry.rereading ??= tokens
-      .findForVerification(entry.tokenId)
-      .then((found) => {
-        const valid = found !== undefined && found.token.revokedAt === null && found.secretHash === seen.secretHash;
-        if (valid) entry.seen = { at: clock.now(), secretHash: seen.secretHash };
-        return valid;
-      })
-      .finally(() => {
-        entry.rereading = undefined;
-      });
-    return entry.rereading;
+  /** A token verified earlier, as its row now says: not revoked, nor gone (its SMS user deleted), nor holding another secret. */
+  async function reread(known: VerifiedToken): Promise<VerifiedToken | null> {
+    const found = await tokens.findForVerification(known.principal.tokenId);
+    return found !== undefined && found.token.revokedAt === null && found.secretHash === known.secretHash ? known : null;
   }
 
   async function getToken(accountId: number, id: number): Promise<ApiToken> {
@@ -124,40 +114,20 @@ export function createApiTokensService(deps: {
       assertAllowed(actor, 'tokens:write');
       await getToken(account.id, id);
       await tokens.revoke(id, clock.now());
-      cache.deleteWhere((entry) => entry.tokenId === id);
+      verified.forgetWhere((known) => known.principal.tokenId === id);
     },
 
     /** The principal of a bearer token, or undefined when it is malformed, unknown, wrong or revoked. */
     async verify(bearer: string): Promise<TokenPrincipal | undefined> {
       const match = TOKEN.exec(bearer);
       if (!match) return undefined;
-      const key = sha256Hex(bearer);
-      let entry = cache.get(key);
-      if (!entry) {
-        const tokenId = Number(match[1]);
-        const created: CacheEntry = { tokenId, result: Promise.resolve(null) };
-        created.result = check(created, match[2]);
-        created.result.then(
-          (principal) => {
-            created.userId = principal?.userId ?? null;
-          },
-          () => cache.delete(key),
-        );
-        cache.set(key, created);
-        entry = created;
-      }
-      const principal = await entry.result;
-      if (!principal) return undefined;
-      if (!(await stillValid(entry))) {
-        if (cache.get(key) === entry) cache.delete(key);
-        return undefined;
-      }
-      return principal;
+      const known = await verified.get(bearer, () => check(Number(match[1]), match[2]), reread);
+      return known?.principal;
     },
 
     /** Forgets cached verifications of the tokens of an SMS user that is being deleted. */
     forgetUser(userId: number): void {
-      cache.deleteWhere((entry) => entry.userId === userId || entry.userId === undefined);
+      verified.forgetWhere((known) => known.principal.userId === userId);
     },
   };
 }

@@ -1,7 +1,7 @@
 import { type CompiledQuery, sql } from 'kysely';
 import type { Database } from '../../db/database.js';
 import { purgeDeletedText } from '../../db/sqlite-text-index.js';
-import { cancelQueued, type HistoryScope, refundCredits } from './outgoing.repository.js';
+import { cancelQueued, type HistoryScope, lockQueueEntries, refundCredits } from './outgoing.repository.js';
 import { type SqliteDeleteWorker, startSqliteDeleteWorker } from './sqlite-delete-worker.js';
 
 /**
@@ -81,6 +81,7 @@ export function createDeletionsRepository(database: Database) {
           ? (await trx.executeQuery(args.select)).rows.map((r) => Number(r.id)).sort((a, b) => a - b)
           : args.ids;
         if (ids.length === 0) return { deleted: 0, refunded: 0, found: 0 };
+        await lockQueueEntries(trx, database.dialect, ids);
         // PostgreSQL takes the ids as one array parameter: one statement, cheap to build and to parse.
         const perStatement = database.dialect === 'postgres' ? ids.length : IDS_PER_STATEMENT;
         const pending: { id: number; credits: number; user_id: number | null; job_id: number | null }[] = [];

@@ -925,6 +925,7 @@ export function createOutgoingRepository(
     async deleteIds(scope: HistoryScope, ids: number[], now: number): Promise<{ deleted: number[]; refunded: number }> {
       if (ids.length === 0) return { deleted: [], refunded: 0 };
       return db.transaction().execute(async (trx) => {
+        await lockQueueEntries(trx, dialect, ids);
         // The rows this transaction deleted, as the database says (a concurrent deletion of the same ids
         // deletes each once: the other gets nothing back, and gives nothing back).
         const found: { id: number; status: string; credits: number; user_id: number | null; job_id: number | null }[] = [];
@@ -1125,6 +1126,20 @@ async function copySeedCsvPart(pool: pg.Pool, select: string): Promise<SeedCsvPa
   const rows = bytes.readInt32BE(HEADER + 6);
   const length = bytes.readInt32BE(HEADER + 10);
   return { rows, lines: length < 0 ? new Uint8Array(0) : bytes.subarray(HEADER + 14, HEADER + 14 + length) };
+}
+
+/**
+ * On PostgreSQL, locks the dispatch queue entries of these messages (those that have one), before
+ * anything touches their rows: every transaction that changes both a message and its queue entry takes
+ * the entry first (the dispatcher's settlement, `cancelPending`, deletions), so that two of them never
+ * wait for each other (a deletion and a cancellation of one message at once deadlocked). In id order,
+ * one array parameter. SQLite runs one writing transaction at a time: nothing to do.
+ */
+export async function lockQueueEntries(trx: Kysely<DB>, dialect: Database['dialect'], ids: readonly number[]): Promise<void> {
+  if (dialect !== 'postgres' || ids.length === 0) return;
+  await sql`select outgoing_id from dispatch_queue where outgoing_id = any(${[...ids]}::bigint[]) order by outgoing_id for update`.execute(
+    trx,
+  );
 }
 
 /**

@@ -8,6 +8,7 @@ import { normalizeEmail } from '../accounts/customers.service.js';
 import { checkIpRestrictions, isIpAllowed } from '../accounts/sms-users.service.js';
 import { type PasswordHasher, randomUrlSafe, sha256Hex } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
+import { createVerifiedSecrets, type SecretCheck } from '../auth/verified-secrets.js';
 import type { OvhApplication, OvhCredential, OvhKeysRepository } from './ovh-keys.repository.js';
 import {
   type AccessRule,
@@ -66,12 +67,10 @@ export interface CredentialRequest {
   createdAt: number;
 }
 
-interface CacheEntry {
-  credentialId: number;
-  result: Promise<OvhCredential | null>;
-  /** A good key's hash and when its row was last read (a revocation by another process is seen within RECENT_READ_TTL_MS). */
-  seen?: { at: number; keyHash: string; credential: OvhCredential };
-  rereading?: Promise<OvhCredential | null>;
+/** A verified consumer key: its credential as last read, and its hash (a row read again must still hold it). */
+interface VerifiedKey {
+  credential: OvhCredential;
+  keyHash: string;
 }
 
 function checkText(name: string, value: string, max: number): string {
@@ -131,9 +130,10 @@ const invalidCredential = (message = 'This credential does not exist') => new Ap
  *
  * Secrets: the application secret is derived from the server secret (never stored, see
  * deriveApplicationSecret); the consumer key is stored as an argon2id hash, found by its first
- * characters. As for API tokens, a verified consumer key is kept in memory (keyed by its SHA-256) so
+ * characters. As for API tokens (`createVerifiedSecrets`), a verified consumer key is remembered so
  * that argon2 runs once per key per 5 minutes, and its row is read again when it was last read 2 s ago
- * or more: a key revoked by another process stops working within 2 s.
+ * or more: a key revoked or validated by another process is seen within 2 s; an unknown key is looked
+ * up every time (a key made meanwhile works at once) and never pushes a good one out.
  */
 export function createOvhKeysService(deps: {
   keys: OvhKeysRepository;
@@ -144,7 +144,7 @@ export function createOvhKeysService(deps: {
   serverSecret: string | null;
 }) {
   const { keys, customers, hasher, clock } = deps;
-  const verified = createTtlLruCache<CacheEntry>({ max: 10_000, ttlMs: 5 * 60_000, clock });
+  const verified = createVerifiedSecrets<VerifiedKey>({ clock, rereadAfterMs: RECENT_READ_TTL_MS });
   /** Applications by key as recently read, each with its secret (derived once per read, not per request). */
   const applications = createTtlLruCache<{ application: OvhApplication; appSecret: string } | null>({
     max: 10_000,
@@ -152,7 +152,7 @@ export function createOvhKeysService(deps: {
     clock,
   });
   /** A change made here (validation, revocation) applies at once in this process. */
-  const forget = (credentialId: number) => verified.deleteWhere((entry) => entry.credentialId === credentialId);
+  const forget = (credentialId: number) => verified.forgetWhere((known) => known.credential.id === credentialId);
 
   const serverSecret = () => requireServerSecret(deps.serverSecret);
 
@@ -190,41 +190,17 @@ export function createOvhKeysService(deps: {
   /** The validated, unexpired credential of `consumerKey`, or why not (an AppError). */
   async function credentialOf(consumerKey: string): Promise<OvhCredential> {
     if (!isConsumerKey(consumerKey)) throw invalidCredential();
-    const cacheKey = sha256Hex(consumerKey);
-    let entry = verified.get(cacheKey);
-    if (!entry) {
-      const fresh: CacheEntry = { credentialId: 0, result: Promise.resolve(null) };
-      fresh.result = (async () => {
-        const found = await keys.findForVerification(consumerKey.slice(0, CONSUMER_KEY_LOOKUP_LENGTH));
-        // An unknown key cost no argon2: not kept (random keys must not push the good ones out of the cache).
-        if (!found) {
-          verified.delete(cacheKey);
-          return null;
-        }
-        if (!(await hasher.verify(found.keyHash, consumerKey))) return null;
-        fresh.credentialId = found.credential.id;
-        fresh.seen = { at: clock.now(), keyHash: found.keyHash, credential: found.credential };
-        return found.credential;
-      })();
-      verified.set(cacheKey, fresh);
-      entry = fresh;
-    }
-    let credential = await entry.result;
-    if (credential && entry.seen && clock.now() - entry.seen.at >= RECENT_READ_TTL_MS) {
-      const seen = entry.seen;
-      entry.rereading ??= (async () => {
-        const again = await keys.findByIdForVerification(entry.credentialId);
-        if (!again || again.keyHash !== seen.keyHash) return null;
-        entry.seen = { at: clock.now(), keyHash: again.keyHash, credential: again.credential };
-        return again.credential;
-      })().finally(() => {
-        entry.rereading = undefined;
-      });
-      credential = await entry.rereading;
-      if (!credential) verified.delete(cacheKey);
-    } else if (credential && entry.seen) {
-      credential = entry.seen.credential;
-    }
+    const check = async (): Promise<SecretCheck<VerifiedKey>> => {
+      const found = await keys.findForVerification(consumerKey.slice(0, CONSUMER_KEY_LOOKUP_LENGTH));
+      if (!found) return { kind: 'unknown' };
+      if (!(await hasher.verify(found.keyHash, consumerKey))) return { kind: 'wrong' };
+      return { kind: 'verified', value: { credential: found.credential, keyHash: found.keyHash } };
+    };
+    const reread = async (known: VerifiedKey): Promise<VerifiedKey | null> => {
+      const again = await keys.findByIdForVerification(known.credential.id);
+      return again && again.keyHash === known.keyHash ? { credential: again.credential, keyHash: again.keyHash } : null;
+    };
+    const credential = (await verified.get(consumerKey, check, reread))?.credential;
     if (!credential) throw invalidCredential();
     if (credential.status === 'pendingValidation') throw invalidCredential('This credential is not valid: it waits for its validation');
     if (!usable(credential, clock.now())) throw invalidCredential('This credential is not valid');
@@ -284,7 +260,7 @@ export function createOvhKeysService(deps: {
         throw new AppError('OVH_APPLICATION_NOT_FOUND', `No OVH application ${id}`);
       }
       applications.delete(application.appKey);
-      verified.deleteWhere((entry) => entry.seen?.credential.applicationId === id);
+      verified.forgetWhere((known) => known.credential.applicationId === id);
     },
 
     /**
