@@ -12,7 +12,16 @@ export const TEST_SECRET_KEY = 'relais-test-server-secret-0123456789abcdef';
 export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
   // Cheap argon2 parameters in tests (RELAIS_ARGON2_TEST_FAST); production keeps OWASP's.
   // Callback receivers in tests listen on 127.0.0.1 (RELAIS_CALLBACK_PRIVATE=allow).
-  return Object.freeze({ ...loadConfig({}), argon2TestFast: true, callbackPrivate: true, secretKey: TEST_SECRET_KEY, ...overrides });
+  // Every test client is 127.0.0.1, and the security suites send hundreds of wrong keys on purpose: no
+  // limit of failed API authentications unless a test sets one (test/api-auth-limits.test.ts does).
+  return Object.freeze({
+    ...loadConfig({}),
+    argon2TestFast: true,
+    callbackPrivate: true,
+    secretKey: TEST_SECRET_KEY,
+    apiAuthFailuresPerMinute: 0,
+    ...overrides,
+  });
 }
 
 export interface AppTestContext {

@@ -77,6 +77,8 @@ export async function ovhCall(
     rawBody?: string;
     timestamp?: number;
     headers?: Record<string, string>;
+    /** The client's address (default 127.0.0.1). */
+    remoteAddress?: string;
   } = {},
 ): Promise<LightMyRequestResponse> {
   const query = options.query ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)])).toString()}` : '';
@@ -87,6 +89,7 @@ export async function ovhCall(
     url,
     headers: { ...ovhHeaders(keys, { method, url, body, timestamp: options.timestamp }), ...options.headers },
     ...(body === undefined ? {} : { payload: body }),
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
   };
   return app.inject(inject);
 }

@@ -62,6 +62,13 @@ export interface Config {
    */
   http2smsRateLimit: Readonly<{ perIp: number; perUser: number; authFailuresPerMinute: number; windowMs: number }>;
   /**
+   * Failed API authentications from one client (an IPv4 address or an IPv6 /64) before its requests are
+   * refused unchecked (429) until a minute passes without one (`RELAIS_API_AUTH_FAILURES_PER_MINUTE`,
+   * 100; 0: no limit): wrong or revoked bearer tokens, and OVH requests with a wrong application key,
+   * consumer key or signature. Each costs an argon2 check or a lookup; nobody guesses a token's secret.
+   */
+  apiAuthFailuresPerMinute: number;
+  /**
    * Tests only (`RELAIS_ARGON2_TEST_FAST=1`): hash passwords and token secrets with cheap argon2id
    * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
    */
@@ -162,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       authFailuresPerMinute: int(env, 'RELAIS_HTTP2SMS_AUTH_FAILURES_PER_MINUTE', 30, 0, 10_000_000),
       windowMs: 1000,
     }),
+    apiAuthFailuresPerMinute: int(env, 'RELAIS_API_AUTH_FAILURES_PER_MINUTE', 100, 0, 10_000_000),
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
     callbackPrivate: callbackPrivateOf(env.RELAIS_CALLBACK_PRIVATE),
     dispatchLeaseMs: int(env, 'RELAIS_DISPATCH_LEASE_MS', 30_000, 1_000, 600_000),

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
+import { createLoginAttempts } from '../../login-attempts.js';
 import { SESSION_TTL_MS } from './auth.service.js';
 import { safeEqual } from './password.js';
 import type { Principal } from './principal.js';
@@ -39,7 +40,8 @@ export function principalOf(request: FastifyRequest): Principal {
 /**
  * Authentication for every route (registered first, outside encapsulation):
  * - `request.principal` is set from `Authorization: Bearer <token>` (an invalid or revoked token
- *   answers 401 UNAUTHENTICATED at once) or from the `relais_session` cookie (an unknown or expired
+ *   answers 401 UNAUTHENTICATED at once; after `apiAuthFailuresPerMinute` of them from one client,
+ *   429 RATE_LIMITED unchecked until a minute passes without one) or from the `relais_session` cookie (an unknown or expired
  *   cookie is cleared and the request stays anonymous);
  * - a cookie-authenticated request other than GET/HEAD/OPTIONS must send the session's CSRF token in
  *   `X-CSRF-Token`, else 403 CSRF_FAILED; a route that takes no session (sign-in, or a channel with its
@@ -48,7 +50,8 @@ export function principalOf(request: FastifyRequest): Principal {
  */
 export const authPlugin = fp(
   async (app) => {
-    const { auth, config } = app.services;
+    const { auth, config, clock } = app.services;
+    const bearerAttempts = createLoginAttempts({ clock, limit: config.apiAuthFailuresPerMinute });
     app.decorateRequest('principal', null);
     app.decorate('requireAuth', async (request: FastifyRequest) => {
       principalOf(request);
@@ -59,9 +62,17 @@ export const authPlugin = fp(
       if (request.url.startsWith('/1.0/')) return;
       const authorization = request.headers.authorization;
       if (authorization !== undefined && /^bearer\s/i.test(authorization)) {
-        const principal = await auth.bearerPrincipal(authorization.slice(7).trim());
-        if (!principal) throw new AppError('UNAUTHENTICATED', 'The API token is invalid or revoked');
-        request.principal = principal;
+        const attempt = await bearerAttempts.attempt(request.ip, async () => {
+          const principal = await auth.bearerPrincipal(authorization.slice(7).trim());
+          return principal ? { ok: true as const, principal } : { ok: false as const };
+        });
+        if (attempt.kind !== 'checked') {
+          const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+          reply.header('retry-after', retryAfter);
+          throw new AppError('RATE_LIMITED', `Too many invalid API tokens from this address; try again in ${retryAfter} s`);
+        }
+        if (!attempt.outcome.ok) throw new AppError('UNAUTHENTICATED', 'The API token is invalid or revoked');
+        request.principal = attempt.outcome.principal;
         return;
       }
       const cookie = request.cookies[SESSION_COOKIE];

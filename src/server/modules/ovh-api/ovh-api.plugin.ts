@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, HTTP_STATUS } from '../../errors.js';
+import { createLoginAttempts } from '../../login-attempts.js';
 import { ovhAuthRoutes } from './ovh-auth.routes.js';
 import type { OvhPrincipal } from './ovh-keys.service.js';
 import { signedUrlCandidates } from './ovh-signature.js';
@@ -11,6 +12,9 @@ import { ovhSmsAccountsRoutes } from './ovh-sms-accounts.routes.js';
 
 /** Where the OVH-compatible API lives (OVH-COMPAT.md §1–2): `/1.0/sms/…`, `/1.0/auth/…`, `/1.0/me`. */
 export const OVH_API_PREFIX = '/1.0';
+
+/** Refusals of a signed request that a guess of its keys would get (counted by the failed-authentication limit). */
+const GUESSES = new Set<string>(['OVH_INVALID_KEY', 'OVH_INVALID_CREDENTIAL', 'OVH_INVALID_SIGNATURE']);
 
 /** OVH's error classes by HTTP status, as its API names them. */
 const ERROR_CLASS: Record<number, string> = {
@@ -99,7 +103,9 @@ export function ovhPrincipalOf(request: FastifyRequest): OvhPrincipal {
  * authentication do not apply here (auth.plugin.ts skips /1.0).
  */
 export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
-  const { ovhKeys } = app.services;
+  const { ovhKeys, clock, config } = app.services;
+  /** Requests with a wrong application key, consumer key or signature, by client (`apiAuthFailuresPerMinute`). */
+  const signatureAttempts = createLoginAttempts({ clock, limit: config.apiAuthFailuresPerMinute });
 
   // The API's schema documents (`/1.0/sms.json`…), as OVH serves them: the official npm client given
   // `apis: ['sms']` loads them first and reads each operation's method, status and authentication.
@@ -167,7 +173,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   // After the body is parsed (the signature covers it), before its validation (an unsigned call is 403, not 400).
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', async (request, reply) => {
     if (request.routeOptions.config?.ovhSigned === false) return;
     const rawUrl = request.raw.url ?? request.url;
     const path = calledPath(request);
@@ -176,18 +182,34 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
       const value = request.headers[name];
       return typeof value === 'string' ? value : undefined;
     };
-    request.principal = await ovhKeys.authenticate({
-      appKey: header('x-ovh-application'),
-      consumerKey: header('x-ovh-consumer'),
-      timestamp: header('x-ovh-timestamp'),
-      signature: header('x-ovh-signature'),
-      method: request.method,
-      urls: signedUrlCandidates({ protocol: request.protocol, host: request.headers.host ?? '', rawUrl }),
-      body: request.ovhRawBody ?? '',
-      ip: request.ip,
-      path,
-      checkRules: !path.startsWith('/auth/'),
+    const attempt = await signatureAttempts.attempt(request.ip, async () => {
+      try {
+        const principal = await ovhKeys.authenticate({
+          appKey: header('x-ovh-application'),
+          consumerKey: header('x-ovh-consumer'),
+          timestamp: header('x-ovh-timestamp'),
+          signature: header('x-ovh-signature'),
+          method: request.method,
+          urls: signedUrlCandidates({ protocol: request.protocol, host: request.headers.host ?? '', rawUrl }),
+          body: request.ovhRawBody ?? '',
+          ip: request.ip,
+          path,
+          checkRules: !path.startsWith('/auth/'),
+        });
+        return { ok: true as const, principal };
+      } catch (error) {
+        // A wrong key or signature counts; a call not granted or a clock out of step does not.
+        if (error instanceof AppError && GUESSES.has(error.code)) return { ok: false as const, error };
+        throw error;
+      }
     });
+    if (attempt.kind !== 'checked') {
+      const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+      reply.header('retry-after', retryAfter);
+      throw new AppError('RATE_LIMITED', `Too many requests with a wrong key or signature from this address; try again in ${retryAfter} s`);
+    }
+    if (!attempt.outcome.ok) throw attempt.outcome.error;
+    request.principal = attempt.outcome.principal;
   });
 
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
