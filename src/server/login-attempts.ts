@@ -41,8 +41,14 @@ export type LoginAttempts = ReturnType<typeof createLoginAttempts>;
  * refused. Concurrent logins of a client with no failures are never refused, only paced once their
  * number reaches the limit.
  */
-export function createLoginAttempts(deps: { clock: Clock; limit: number }) {
+export function createLoginAttempts(deps: {
+  clock: Clock;
+  limit: number;
+  /** What counts the attempts of an `ip` given to `attempt` (default `clientOf`; the Manager's sign-in also counts by e-mail). */
+  keyOf?: (ip: string) => string;
+}) {
   const { clock, limit } = deps;
+  const keyOf = deps.keyOf ?? clientOf;
   const failures = createTtlLruCache<{ count: number; until: number }>({ max: 10_000, ttlMs: LOGIN_FAILURE_WINDOW_MS, clock });
   /** Logins being checked, by client. */
   const checking = new Map<string, number>();
@@ -67,7 +73,7 @@ export function createLoginAttempts(deps: { clock: Clock; limit: number }) {
      */
     async attempt<T extends { ok: boolean }>(ip: string, check: () => Promise<T>, abandoned?: () => boolean): Promise<LoginAttempt<T>> {
       if (limit <= 0) return { kind: 'checked', outcome: await check() };
-      const client = clientOf(ip);
+      const client = keyOf(ip);
       for (;;) {
         const failed = failures.get(client);
         if (failed && failed.count >= limit)

@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
 import { bearer, createToken, fastAuthConfig, seedCustomerWithAccount, signIn, TEST_PASSWORD } from '../../../../test/factories.js';
 import { buildApp } from '../../app.js';
+import { SIGN_IN_FAILURES_PER_CLIENT, SIGN_IN_FAILURES_PER_EMAIL } from './auth.routes.js';
 import { sha256Hex } from './password.js';
 
 const clock = { t: Date.UTC(2025, 0, 1), now: () => clock.t };
@@ -65,18 +66,36 @@ describeEachDialectWithApp(
       expect(invalid.json().error.code).toBe('VALIDATION_FAILED');
     });
 
-    it('rate-limits sign-in per e-mail (from any address) and per address (for any e-mail)', async () => {
+    it('limits failed sign-ins per address (for any e-mail), never counting successes', async () => {
       const { customer } = await seedCustomerWithAccount(ctx.app);
-      for (let i = 0; i < 10; i++)
-        expect((await post({ email: customer.email, password: 'wrong-wrong' }, ip(100 + i))).statusCode).toBe(401);
-      const limited = await post({ email: customer.email, password: TEST_PASSWORD }, ip(120));
+      for (let i = 0; i < SIGN_IN_FAILURES_PER_CLIENT * 2; i++)
+        expect((await post({ email: customer.email, password: TEST_PASSWORD }, ip(90))).statusCode).toBe(200);
+      for (let i = 0; i < SIGN_IN_FAILURES_PER_CLIENT; i++)
+        expect((await post({ email: `x${i}@example.com`, password: 'wrong-wrong' }, ip(90))).statusCode).toBe(401);
+      const limited = await post({ email: customer.email, password: TEST_PASSWORD }, ip(90));
       expect(limited.statusCode).toBe(429);
-      expect(limited.json().error.code).toBe('RATE_LIMITED');
+      expect(limited.json().error).toEqual({
+        code: 'RATE_LIMITED',
+        message: expect.stringMatching(/^Too many failed sign-ins from this address; try again in \d+ s$/),
+      });
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // The customer signs in from elsewhere: one address's guesses do not lock the account.
+      expect((await post({ email: customer.email, password: TEST_PASSWORD }, ip(91))).statusCode).toBe(200);
+    });
 
-      for (let i = 0; i < 10; i++)
-        expect((await post({ email: `x${i}@example.com`, password: 'wrong-wrong' }, ip(200))).statusCode).toBe(401);
-      expect((await post({ email: 'other@example.com', password: 'wrong-wrong' }, ip(200))).statusCode).toBe(429);
+    it('limits failed sign-ins per e-mail from any address, at a number no single address reaches', async () => {
+      const { customer } = await seedCustomerWithAccount(ctx.app);
+      for (let i = 0; i < SIGN_IN_FAILURES_PER_EMAIL; i++) {
+        const from = `198.18.${Math.floor(i / 5)}.${i % 5}`; // five guesses an address, under its own limit
+        expect((await post({ email: customer.email, password: 'wrong-wrong' }, from)).statusCode).toBe(401);
+      }
+      const limited = await post({ email: customer.email.toUpperCase(), password: TEST_PASSWORD }, ip(120));
+      expect(limited.statusCode).toBe(429);
+      expect(limited.json().error.message).toMatch(/^Too many failed sign-ins for this e-mail address; try again in \d+ s$/);
+      // Refused for its e-mail, that sign-in counted against no address: ip(120) still signs in others.
+      const other = await seedCustomerWithAccount(ctx.app);
+      for (let i = 0; i < SIGN_IN_FAILURES_PER_CLIENT; i++) await post({ email: customer.email, password: TEST_PASSWORD }, ip(120));
+      expect((await post({ email: other.customer.email, password: TEST_PASSWORD }, ip(120))).statusCode).toBe(200);
     });
 
     it('GET /auth/me answers the customer, the CSRF token and their accounts; 401 without a session', async () => {

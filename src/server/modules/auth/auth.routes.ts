@@ -2,12 +2,19 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
+import { createLoginAttempts } from '../../login-attempts.js';
 import { AccountSummarySchema, accountSummaryView, CustomerSchema, customerView } from '../accounts/accounts.schemas.js';
 import { normalizeEmail } from '../accounts/customers.service.js';
 import { clearSessionCookie, principalOf, setSessionCookie } from './auth.plugin.js';
+import type { SignedIn } from './auth.service.js';
 
-/** Sign-in attempts allowed per minute, per client IP and per e-mail address (each counted apart). */
-export const SIGN_IN_ATTEMPTS_PER_MINUTE = 10;
+/**
+ * Failed sign-ins before more are refused unchecked, until a minute passes without one: from one client
+ * (an IPv4 address or an IPv6 /64), whatever the e-mail; and for one e-mail address from anywhere, a
+ * higher number, so that one client cannot lock a customer out, and many cannot guess more than that.
+ */
+export const SIGN_IN_FAILURES_PER_CLIENT = 10;
+export const SIGN_IN_FAILURES_PER_EMAIL = 100;
 
 const SignInBody = Type.Object(
   { email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: 256 }) },
@@ -30,33 +37,45 @@ const MeSchema = Type.Object({
 
 /** The Manager's sign-in, sign-out and "who am I" under /api/v1/auth. */
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { auth, config } = app.services;
+  const { auth, config, clock } = app.services;
   const tags = ['auth'];
 
-  const limiters = [
-    app.createRateLimit({ max: SIGN_IN_ATTEMPTS_PER_MINUTE, timeWindow: 60_000, keyGenerator: (request) => `sign-in:ip:${request.ip}` }),
-    app.createRateLimit({
-      max: SIGN_IN_ATTEMPTS_PER_MINUTE,
-      timeWindow: 60_000,
-      keyGenerator: (request) => `sign-in:email:${normalizeEmail((request.body as { email: string }).email)}`,
-    }),
-  ];
-  // Runs after body validation, so the e-mail is there. Not `config.rateLimit`: a route gets one key only.
-  const limitSignIn = async (request: FastifyRequest, reply: FastifyReply) => {
-    for (const limit of limiters) {
-      const result = await limit(request);
-      if (!result.isAllowed && result.isExceeded) {
-        reply.header('retry-after', result.ttlInSeconds);
-        throw new AppError('RATE_LIMITED', `Too many sign-in attempts; try again in ${result.ttlInSeconds} s`);
-      }
-    }
+  const clientFailures = createLoginAttempts({ clock, limit: SIGN_IN_FAILURES_PER_CLIENT });
+  const emailFailures = createLoginAttempts({ clock, limit: SIGN_IN_FAILURES_PER_EMAIL, keyOf: (email) => email });
+  const refuse = (reply: FastifyReply, retryAfter: number, what: string): never => {
+    reply.header('retry-after', retryAfter);
+    throw new AppError('RATE_LIMITED', `Too many failed sign-ins ${what}; try again in ${retryAfter} s`);
   };
+
+  /** Signs in, counted as one attempt of the client and one of the e-mail; a wrong e-mail or password is a failure of both. */
+  async function signInLimited(request: FastifyRequest, reply: FastifyReply, email: string, password: string): Promise<SignedIn> {
+    // A sign-in refused for its e-mail checked nothing: no failure of this client (`ok`, with its wait).
+    type Outcome = { ok: true; signedIn: SignedIn } | { ok: true; emailRetryAfter: number } | { ok: false; error: AppError };
+    const signIn = async (): Promise<Outcome> => {
+      try {
+        return { ok: true, signedIn: await auth.signIn(email, password) };
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'INVALID_CREDENTIALS') return { ok: false, error };
+        throw error;
+      }
+    };
+    const byClient = await clientFailures.attempt(request.ip, async (): Promise<Outcome> => {
+      const byEmail = await emailFailures.attempt(email, signIn);
+      if (byEmail.kind === 'checked') return byEmail.outcome;
+      return { ok: true, emailRetryAfter: byEmail.kind === 'limited' ? byEmail.retryAfterSeconds : 1 };
+    });
+    if (byClient.kind !== 'checked')
+      return refuse(reply, byClient.kind === 'limited' ? byClient.retryAfterSeconds : 1, 'from this address');
+    const outcome = byClient.outcome;
+    if (!outcome.ok) throw outcome.error;
+    if ('emailRetryAfter' in outcome) return refuse(reply, outcome.emailRetryAfter, 'for this e-mail address');
+    return outcome.signedIn;
+  }
 
   app.post(
     '/api/v1/auth/sign-in',
     {
       config: { csrf: false },
-      preHandler: limitSignIn,
       schema: {
         tags,
         summary: 'Signs a customer in: sets the relais_session cookie (HttpOnly, SameSite=Lax) and answers the CSRF token',
@@ -66,7 +85,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const signedIn = await auth.signIn(request.body.email, request.body.password);
+      const signedIn = await signInLimited(request, reply, normalizeEmail(request.body.email), request.body.password);
       setSessionCookie(reply, signedIn.cookie, config.secureCookies);
       return { customer: customerView(signedIn.customer), csrfToken: signedIn.csrfToken };
     },
