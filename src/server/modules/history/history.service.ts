@@ -171,6 +171,13 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       return found;
     },
 
+    /** One pending message of the scope (a job still to be sent); a sent one, or none, is MESSAGE_NOT_FOUND. */
+    async getPending(access: AccountAccess, id: number): Promise<Outgoing> {
+      const found = await outgoing.findById(scopeOf(access), id);
+      if (found?.status !== 'pending') throw new AppError('MESSAGE_NOT_FOUND', `No pending message ${id} in ${access.account.name}`);
+      return found;
+    },
+
     /** Deletes one message (a pending one is canceled and its credits given back). */
     async deleteOne(access: AccountAccess, id: number): Promise<void> {
       const { deleted } = await this.deleteIds(access, [id]);

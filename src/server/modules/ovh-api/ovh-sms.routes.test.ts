@@ -232,6 +232,9 @@ describeEachDialectWithApp(
         ['DELETE', `/sms/${strangers.name}/jobs/${strangersMessage}`],
         ['GET', `/sms/${strangers.name}/users/shop/outgoing`],
         ['POST', `/sms/${strangers.name}/users/shop/jobs`, { message: 'Hi', receivers: ['+33612345678'], sender: 'MyShop' }],
+        ['GET', `/sms/${strangers.name}/users/shop/jobs`],
+        ['GET', `/sms/${strangers.name}/users/shop/jobs/${strangersMessage}`],
+        ['DELETE', `/sms/${strangers.name}/users/shop/jobs/${strangersMessage}`],
         ['GET', `/sms/${strangers.name}/document`],
         ['GET', '/sms/sms-zz99999-9'],
         ['GET', '/sms/sms-zz99999-9/outgoing'],
@@ -760,6 +763,208 @@ describeEachDialectWithApp(
       expect((await call(keys, 'GET', `/sms/${busy.name}/users/leaving/outgoing`)).statusCode).toBe(404);
     });
 
+    /** An account of the owner with the sender MyShop and the SMS users shop (a quota of 6) and other. */
+    const jobsAccount = async () => {
+      const account = await createAccount(ctx.app, { owner, credits: 20, timezone: 'Europe/Paris' });
+      await createSender(ctx.app, account, { sender: 'MyShop' });
+      const user = await createSmsUser(ctx.app, account, { login: 'shop', quota: 6 });
+      await createSmsUser(ctx.app, account, { login: 'other' });
+      return { account, user };
+    };
+    /** Jobs sent with the full key (as `login` when given), deferred an hour so that they stay pending. */
+    const sendJobs = async (account: Account, login: string | null, receivers: string[]) => {
+      const path = login === null ? `/sms/${account.name}/jobs` : `/sms/${account.name}/users/${login}/jobs`;
+      const res = await call(keys, 'POST', path, {
+        body: { message: 'Later', receivers, sender: 'MyShop', noStopClause: true, differedPeriod: 60 },
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json().ids as number[];
+    };
+    const quotaOf = async (account: Account, login: string) =>
+      (await ctx.app.services.smsUsers.get(SYSTEM_ACTOR, account.name, login)).quota;
+    const ascending = (ids: number[]) => [...ids].sort((a, b) => a - b);
+
+    it('lists and shows an SMS user’s own pending jobs only (GET /users/{login}/jobs[/{id}]), as the account’s jobs are shown', async () => {
+      const { account, user } = await jobsAccount();
+      const mine = await sendJobs(account, 'shop', ['+33612347001', '+33612347002']);
+      const [theirs] = await sendJobs(account, 'other', ['+33612347003']);
+      const [noUser] = await sendJobs(account, null, ['+33612347004']);
+      const [sentMine] = await insertOutgoing(ctx.database, [
+        buildOutgoing({ account_id: account.id, user_id: user.id, user_login: 'shop', status: 'sent' }),
+      ]);
+      const path = `/sms/${account.name}/users/shop/jobs`;
+
+      const listed = await list(path);
+      expect(listed.every((p) => typeof p === 'number')).toBe(true);
+      expect(ascending(listed)).toEqual(ascending(mine));
+      expect(await list(`/sms/${account.name}/users/other/jobs`)).toEqual([theirs]);
+      expect(ascending(await list(`/sms/${account.name}/jobs`))).toEqual(ascending([...mine, theirs, noUser]));
+      expect(await list(`/sms/${account.name}/users/shop/outgoing`)).toContain(sentMine);
+      const refused = await get(path, { limit: 10 });
+      expect([refused.statusCode, refused.json()]).toEqual([
+        400,
+        ovhError(400, 'Unknown parameter "limit" (this call takes none)', 'VALIDATION_FAILED'),
+      ]);
+      const nobody = await get(`/sms/${account.name}/users/nobody/jobs`);
+      expect([nobody.statusCode, nobody.json()]).toEqual([
+        404,
+        ovhError(404, 'The requested object (login = nobody) does not exist', 'USER_NOT_FOUND'),
+      ]);
+
+      const job = await get(`${path}/${mine[0]}`);
+      expect(job.statusCode).toBe(200);
+      expect(Object.keys(job.json()).sort()).toEqual(
+        [
+          'creationDatetime',
+          'credits',
+          'deliveryReceipt',
+          'differedDelivery',
+          'id',
+          'message',
+          'messageLength',
+          'numberOfSms',
+          'ptt',
+          'receiver',
+          'sender',
+        ].sort(),
+      );
+      expect(job.json()).toMatchObject({
+        id: mine[0],
+        sender: 'MyShop',
+        receiver: '+33612347001',
+        message: 'Later',
+        messageLength: 5,
+        numberOfSms: 1,
+        credits: 1,
+        differedDelivery: 60,
+        deliveryReceipt: 0,
+        ptt: 254,
+      });
+      expect(job.json().creationDatetime).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+0[12]:00$/);
+      expect(job.json()).toEqual((await get(`/sms/${account.name}/jobs/${mine[0]}`)).json());
+
+      // Another user's job, a job sent with no user, one of the user's messages already sent: not found here.
+      for (const other of [theirs, noUser, sentMine]) {
+        const res = await get(`${path}/${other}`);
+        expect([other, res.statusCode, res.json()]).toEqual([
+          other,
+          404,
+          ovhError(404, `The requested object (id = ${other}) does not exist`, 'MESSAGE_NOT_FOUND'),
+        ]);
+      }
+    });
+
+    it('stops an SMS user’s own job (DELETE /users/{login}/jobs/{id}): credits and quota back once, audited; never another’s', async () => {
+      const { account, user } = await jobsAccount();
+      const [first, second] = await sendJobs(account, 'shop', ['+33612348001', '+33612348002']);
+      const [theirs] = await sendJobs(account, 'other', ['+33612348003']);
+      const [noUser] = await sendJobs(account, null, ['+33612348004']);
+      const [sentMine] = await insertOutgoing(ctx.database, [
+        buildOutgoing({ account_id: account.id, user_id: user.id, user_login: 'shop', status: 'sent' }),
+      ]);
+      const path = `/sms/${account.name}/users/shop/jobs`;
+      const state = async () => ({
+        credits: await credits(account),
+        shopQuota: await quotaOf(account, 'shop'),
+        audits: (await audits(account)).length,
+        pending: ascending(await list(`/sms/${account.name}/jobs`)),
+      });
+      const before = await state();
+      expect(before).toMatchObject({ credits: 16, shopQuota: 4, audits: 0 });
+
+      // Another user's job, a job sent with no user, a message already sent: not found, nothing changed.
+      for (const other of [theirs, noUser, sentMine]) {
+        const res = await call(keys, 'DELETE', `${path}/${other}`);
+        expect([other, res.statusCode, res.json()]).toEqual([
+          other,
+          404,
+          ovhError(404, `The requested object (id = ${other}) does not exist`, 'MESSAGE_NOT_FOUND'),
+        ]);
+        expect(await row(other)).toBeDefined();
+      }
+      expect(await state()).toEqual(before);
+
+      const stop = await call(keys, 'DELETE', `${path}/${first}`);
+      expect([stop.statusCode, stop.body]).toEqual([200, 'null']);
+      expect(await row(first)).toBeUndefined();
+      expect(await list(path)).toEqual([second]);
+      expect((await get(`${path}/${first}`)).statusCode).toBe(404);
+      const after = await state();
+      expect(after).toEqual({
+        credits: 17,
+        shopQuota: 5,
+        audits: 1,
+        pending: before.pending.filter((p) => p !== first),
+      });
+      const [audit] = await audits(account);
+      expect({ ...audit, ids: JSON.parse(String(audit.ids)), count: Number(audit.count) }).toEqual({
+        actor: `ovh:${keys.credentialId}`,
+        kind: 'ids',
+        ids: [first],
+        count: 1,
+      });
+
+      // Once: stopped again, it is not found, and nothing is given back twice.
+      const again = await call(keys, 'DELETE', `${path}/${first}`);
+      expect([again.statusCode, again.json()]).toEqual([
+        404,
+        ovhError(404, `The requested object (id = ${first}) does not exist`, 'MESSAGE_NOT_FOUND'),
+      ]);
+      expect(await state()).toEqual(after);
+
+      // A job a dispatcher holds: refused as on the account's path, nothing changes.
+      await ctx.database.db
+        .updateTable('dispatch_queue')
+        .set({ lease_owner: 'dispatcher-1', lease_until: Date.now() + 60_000 })
+        .where('outgoing_id', '=', second)
+        .execute();
+      const held = await call(keys, 'DELETE', `${path}/${second}`);
+      expect([held.statusCode, held.json()]).toEqual([
+        409,
+        ovhError(409, `The job ${second} is being handed to the carrier: it can no longer be stopped`, 'CONFLICT'),
+      ]);
+      expect(await row(second)).toMatchObject({ status: 'pending' });
+      expect(await state()).toEqual(after);
+    });
+
+    it('keeps a key allowed only GET /sms/*/users/*/jobs to listing a user’s jobs: it cannot read one nor stop it (403 NOT_GRANTED_CALL)', async () => {
+      const { account } = await jobsAccount();
+      const [job] = await sendJobs(account, 'shop', ['+33612349001']);
+      const listOnly = await createOvhKeys(ctx.app, owner, { rules: [{ method: 'GET', path: '/sms/*/users/*/jobs' }] });
+      const path = `/sms/${account.name}/users/shop/jobs`;
+      const listed = await call(listOnly, 'GET', path);
+      expect([listed.statusCode, listed.json()]).toEqual([200, [job]]);
+      const before = { credits: await credits(account), quota: await quotaOf(account, 'shop'), rows: await countRows(account) };
+      const refused: [Method, string, unknown?][] = [
+        ['GET', `${path}/${job}`],
+        ['DELETE', `${path}/${job}`],
+        ['DELETE', `/sms/${account.name}/jobs/${job}`],
+        ['GET', `/sms/${account.name}/jobs`],
+        ['POST', path, { message: 'Hi', receivers: ['+33612349002'], sender: 'MyShop' }],
+      ];
+      for (const [method, target, body] of refused) {
+        const res = await call(listOnly, method, target, { body });
+        expect([method, target, res.statusCode, res.json().errorCode]).toEqual([method, target, 403, 'NOT_GRANTED_CALL']);
+      }
+      expect(await row(job)).toMatchObject({ status: 'pending' });
+      expect({ credits: await credits(account), quota: await quotaOf(account, 'shop'), rows: await countRows(account) }).toEqual(before);
+    });
+
+    it('describes a user’s jobs in the schema document (/1.0/sms.json) as the account’s jobs are', async () => {
+      const res = await ctx.app.inject({ url: '/1.0/sms.json' });
+      expect(res.statusCode).toBe(200);
+      const apis = (res.json() as { apis: { path: string; operations: { httpMethod: string; noAuthentication: boolean }[] }[] }).apis;
+      const methods = (path: string) =>
+        apis
+          .find((a) => a.path === path)
+          ?.operations.map((op) => `${op.httpMethod}${op.noAuthentication ? ' (unsigned)' : ''}`)
+          .sort();
+      expect(methods('/sms/{serviceName}/users/{login}/jobs')).toEqual(['GET', 'POST']);
+      expect(methods('/sms/{serviceName}/users/{login}/jobs/{id}')).toEqual(['DELETE', 'GET']);
+      expect(methods('/sms/{serviceName}/users/{login}/jobs')).toEqual(methods('/sms/{serviceName}/jobs'));
+      expect(methods('/sms/{serviceName}/users/{login}/jobs/{id}')).toEqual(methods('/sms/{serviceName}/jobs/{id}'));
+    });
+
     it('keeps a key to its access rules: one allowed only GET /sms/* reads but cannot send, delete or change (403 NOT_GRANTED_CALL)', async () => {
       expect((await call(readOnlyKeys, 'GET', '/sms')).statusCode).toBe(200);
       expect((await call(readOnlyKeys, 'GET', `/sms/${history.name}/outgoing`, { query: { tag: 'spring' } })).json()).toEqual(
@@ -901,13 +1106,23 @@ describeEachDialectWithApp(
     });
 
     it('never shows another customer’s SMS user: the account is not found first', async () => {
-      for (const path of [`/users/shop/outgoing`, `/users/shop/outgoing/${id.f3}`, '/users/nobody/outgoing']) {
+      const paths = [
+        `/users/shop/outgoing`,
+        `/users/shop/outgoing/${id.f3}`,
+        '/users/nobody/outgoing',
+        '/users/shop/jobs',
+        `/users/shop/jobs/${id.pd}`,
+      ];
+      for (const path of paths) {
         const res = await call(strangerKeys, 'GET', `/sms/${history.name}${path}`);
         expect([path, res.statusCode, res.json().message]).toEqual([path, 404, 'This service does not exist']);
       }
       const deleted = await call(strangerKeys, 'DELETE', `/sms/${history.name}/users/shop/outgoing/${id.f3}`);
       expect(deleted.statusCode).toBe(404);
       expect(await row(id.f3)).toBeDefined();
+      const stopped = await call(strangerKeys, 'DELETE', `/sms/${history.name}/users/shop/jobs/${id.pd}`);
+      expect([stopped.statusCode, stopped.json().message]).toEqual([404, 'This service does not exist']);
+      expect(await row(id.pd)).toMatchObject({ status: 'pending' });
     });
   },
   { clock },

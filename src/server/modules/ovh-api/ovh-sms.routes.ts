@@ -15,6 +15,7 @@ import {
   type OvhJobBody,
   type OvhListFilter,
   ovhOutgoingFilter,
+  PENDING_JOBS,
   sendInputOf,
   toOvhAccount,
   toOvhDocument,
@@ -86,9 +87,9 @@ async function* withFirst(first: IteratorResult<ExportChunk>, rest: AsyncGenerat
 }
 
 /**
- * `/1.0/sms` (OVH-COMPAT.md §1): the accounts, their history, their jobs, the history of one SMS user,
- * and history documents (`/sms/{serviceName}/document`, `/me/document/…`). Each route works within the
- * accounts of the consumer key's customer; another's is "This service does not exist".
+ * `/1.0/sms` (OVH-COMPAT.md §1): the accounts, their history, their jobs, the history and jobs of one
+ * SMS user, and history documents (`/sms/{serviceName}/document`, `/me/document/…`). Each route works
+ * within the accounts of the consumer key's customer; another's is "This service does not exist".
  */
 export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { accounts, smsUsers, history, sending, resolveAccountAccess, ovhDocuments, config } = app.services;
@@ -119,6 +120,31 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   const outgoingFilter = (request: FastifyRequest, access: AccountAccess, allowed: readonly string[]) =>
     ovhOutgoingFilter(query(request), { allowed, timeZone: access.account.timezone, defaultCountry: access.account.defaultCountry });
+
+  /** `GET …/jobs`: the ids of `access`' pending messages (the call takes no parameter). */
+  function sendJobIds(request: FastifyRequest, reply: FastifyReply, access: AccountAccess) {
+    checkParams(query(request), []);
+    return sendIds(reply, access, PENDING_JOBS);
+  }
+
+  /** `GET …/jobs/{id}`: one pending message of `access` as OVH's job. */
+  async function showJob(access: AccountAccess, id: number) {
+    return toOvhJob(await history.getPending(access, id), access.account.timezone);
+  }
+
+  /**
+   * `DELETE …/jobs/{id}`: the pending message of `access` canceled (credits back, audited), null; 409 while
+   * a dispatcher holds it; "not found" when it is not a pending message of `access`.
+   */
+  async function cancelJob(reply: FastifyReply, access: AccountAccess, id: number) {
+    const outcome = await history.cancelPending(access, id);
+    if (outcome === 'canceled') return null;
+    if (outcome === 'held') {
+      const message = `The job ${id} is being handed to the carrier: it can no longer be stopped`;
+      return reply.status(409).send(ovhErrorBody(409, message, 'CONFLICT'));
+    }
+    throw new AppError('MESSAGE_NOT_FOUND', `No pending job ${id} in ${access.account.name}`);
+  }
 
   app.get('/sms', { schema: { hide: true } }, async (request) => {
     checkParams(query(request), []);
@@ -154,37 +180,22 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return null;
   });
 
-  app.get('/sms/:serviceName/jobs', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {
-    const access = await accountAccess(request);
-    checkParams(query(request), []);
-    return sendIds(reply, access, { raw: { status: 'pending' }, keep: null, none: false });
-  });
+  app.get('/sms/:serviceName/jobs', { schema: { hide: true, params: ServiceParams } }, async (request, reply) =>
+    sendJobIds(request, reply, await accountAccess(request)),
+  );
 
   app.post('/sms/:serviceName/jobs', { schema: { hide: true, params: ServiceParams, body: JobBody } }, async (request) => {
     const access = await accountAccess(request);
     return toOvhSendingReport(await sending.accept(access, 'ovh-api', sendInputOf(request.body as OvhJobBody)));
   });
 
-  app.get('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request) => {
-    const access = await accountAccess(request);
-    const message = await history.get(access, request.params.id);
-    if (message.status !== 'pending') {
-      throw new AppError('MESSAGE_NOT_FOUND', `No pending job ${request.params.id} in ${access.account.name}`);
-    }
-    return toOvhJob(message, access.account.timezone);
-  });
+  app.get('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request) =>
+    showJob(await accountAccess(request), request.params.id),
+  );
 
-  app.delete('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request, reply) => {
-    const access = await accountAccess(request);
-    const { id } = request.params;
-    const outcome = await history.cancelPending(access, id);
-    if (outcome === 'canceled') return null;
-    if (outcome === 'held') {
-      const message = `The job ${id} is being handed to the carrier: it can no longer be stopped`;
-      return reply.status(409).send(ovhErrorBody(409, message, 'CONFLICT'));
-    }
-    throw new AppError('MESSAGE_NOT_FOUND', `No pending job ${id} in ${access.account.name}`);
-  });
+  app.delete('/sms/:serviceName/jobs/:id', { schema: { hide: true, params: MessageParams } }, async (request, reply) =>
+    cancelJob(reply, await accountAccess(request), request.params.id),
+  );
 
   app.get('/sms/:serviceName/users/:login/outgoing', { schema: { hide: true, params: UserParams } }, async (request, reply) => {
     const access = await userAccess(request);
@@ -201,10 +212,22 @@ export const ovhSmsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return null;
   });
 
+  app.get('/sms/:serviceName/users/:login/jobs', { schema: { hide: true, params: UserParams } }, async (request, reply) =>
+    sendJobIds(request, reply, await userAccess(request)),
+  );
+
   app.post('/sms/:serviceName/users/:login/jobs', { schema: { hide: true, params: UserParams, body: JobBody } }, async (request) => {
     const access = await userAccess(request);
     return toOvhSendingReport(await sending.accept(access, 'ovh-api', sendInputOf(request.body as OvhJobBody)));
   });
+
+  app.get('/sms/:serviceName/users/:login/jobs/:id', { schema: { hide: true, params: UserMessageParams } }, async (request) =>
+    showJob(await userAccess(request), request.params.id),
+  );
+
+  app.delete('/sms/:serviceName/users/:login/jobs/:id', { schema: { hide: true, params: UserMessageParams } }, async (request, reply) =>
+    cancelJob(reply, await userAccess(request), request.params.id),
+  );
 
   /** A history document (ovh-documents.service.ts): its id. */
   app.get('/sms/:serviceName/document', { schema: { hide: true, params: ServiceParams } }, async (request, reply) => {

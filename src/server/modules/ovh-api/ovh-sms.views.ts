@@ -293,6 +293,9 @@ export interface OvhListFilter {
   none: boolean;
 }
 
+/** OVH's jobs (`GET …/jobs`): the messages still pending, newest first. */
+export const PENDING_JOBS: OvhListFilter = { raw: { status: 'pending' }, keep: null, none: false };
+
 const ANY_ROW = { errorCode: null, errorText: null } as const;
 
 /** The statuses whose messages have each `deliveryReceipt` (derived from `deliveryReceiptOf`: exact). */
