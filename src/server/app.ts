@@ -73,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // One log line per request would cost more than the request itself at our rates.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    // Only the configured proxies' X-Forwarded-* headers are read (none by default).
+    ...(deps.config.trustProxy.length > 0 ? { trustProxy: [...deps.config.trustProxy] } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   const services = composeServices({ config: deps.config, database: deps.database, clock: deps.clock ?? systemClock });

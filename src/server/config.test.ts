@@ -36,6 +36,8 @@ describe('configuration from the environment', () => {
       RELAIS_DEFAULT_TIMEZONE: 'America/New_York',
       RELAIS_CALLBACK_PRIVATE: 'allow',
       RELAIS_DISPATCH_LEASE_MS: '5000',
+      RELAIS_TRUST_PROXY: ' 10.0.0.1, 192.168.0.0/16 ,loopback,2001:db8::/32 ',
+      RELAIS_API_AUTH_FAILURES_PER_MINUTE: '0',
     });
     expect(config).toMatchObject({
       databaseUrl: 'postgres://u@db/relais',
@@ -47,7 +49,10 @@ describe('configuration from the environment', () => {
       defaultTimeZone: 'America/New_York',
       callbackPrivate: true,
       dispatchLeaseMs: 5000,
+      trustProxy: ['10.0.0.1', '192.168.0.0/16', 'loopback', '2001:db8::/32'],
+      apiAuthFailuresPerMinute: 0,
     });
+    expect(loadConfig({}).trustProxy).toEqual([]);
     expect(loadConfig({ RELAIS_SERVICES: 'smpp,http' }).services).toEqual(['smpp', 'http']);
   });
 
@@ -62,6 +67,10 @@ describe('configuration from the environment', () => {
     [{ RELAIS_CREDIT_RATES: '+33:1' }, 'RELAIS_CREDIT_RATES: "+33:1" should look like +33=1 or default=1'],
     [{ RELAIS_CALLBACK_PRIVATE: 'yes' }, 'RELAIS_CALLBACK_PRIVATE must be "deny" (the default) or "allow", got "yes"'],
     [{ RELAIS_DISPATCH_LEASE_MS: '500' }, 'RELAIS_DISPATCH_LEASE_MS must be between 1000 and 600000, got 500'],
+    [{ RELAIS_TRUST_PROXY: 'true' }, 'RELAIS_TRUST_PROXY: "true" is not an IP address, a CIDR range'],
+    [{ RELAIS_TRUST_PROXY: '10.0.0.0/33' }, 'RELAIS_TRUST_PROXY: "10.0.0.0/33" is not an IP address'],
+    [{ RELAIS_TRUST_PROXY: '0.0.0.0/0' }, 'never trust every address'],
+    [{ RELAIS_TRUST_PROXY: '0.0.0.0/0/1' }, 'RELAIS_TRUST_PROXY: "0.0.0.0/0/1" is not an IP address'],
   ])('refuses %o with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { isValidTimeZoneName } from './time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
@@ -68,6 +69,14 @@ export interface Config {
    * consumer key or signature. Each costs an argon2 check or a lookup; nobody guesses a token's secret.
    */
   apiAuthFailuresPerMinute: number;
+  /**
+   * The reverse proxies or load balancers in front of the HTTP(S) ports (`RELAIS_TRUST_PROXY`: addresses
+   * and CIDR ranges, comma-separated, or `loopback`, `linklocal`, `uniquelocal`; none by default). A
+   * request from one of them is taken as from the client its `X-Forwarded-For` names (rate limits, SMS
+   * users' IP restrictions, OVH keys' allowed IPs), with its `X-Forwarded-Proto` and `X-Forwarded-Host`.
+   * From any other address these headers are ignored: a client cannot pretend to be elsewhere.
+   */
+  trustProxy: readonly string[];
   /**
    * Tests only (`RELAIS_ARGON2_TEST_FAST=1`): hash passwords and token secrets with cheap argon2id
    * parameters. Never set it in production; the default is OWASP's argon2id recommendation.
@@ -169,11 +178,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       authFailuresPerMinute: int(env, 'RELAIS_HTTP2SMS_AUTH_FAILURES_PER_MINUTE', 30, 0, 10_000_000),
       windowMs: 1000,
     }),
+    trustProxy: trustProxyOf(env.RELAIS_TRUST_PROXY),
     apiAuthFailuresPerMinute: int(env, 'RELAIS_API_AUTH_FAILURES_PER_MINUTE', 100, 0, 10_000_000),
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
     callbackPrivate: callbackPrivateOf(env.RELAIS_CALLBACK_PRIVATE),
     dispatchLeaseMs: int(env, 'RELAIS_DISPATCH_LEASE_MS', 30_000, 1_000, 600_000),
   });
+}
+
+function trustProxyOf(value: string | undefined): readonly string[] {
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) continue;
+    const [address, prefix, extra] = item.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits || Number(prefix) === 0))) {
+      throw new ConfigError(
+        `RELAIS_TRUST_PROXY: "${item}" is not an IP address, a CIDR range, loopback, linklocal or uniquelocal (never trust every address: a client could then say it is anywhere)`,
+      );
+    }
+  }
+  return Object.freeze(items);
 }
 
 function callbackPrivateOf(value: string | undefined): boolean {
