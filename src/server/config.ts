@@ -196,7 +196,11 @@ function trustProxyOf(value: string | undefined): readonly string[] {
     const [address, prefix, extra] = item.split('/');
     const family = isIP(address);
     const bits = family === 4 ? 32 : 128;
-    if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits || Number(prefix) === 0))) {
+    if (
+      family === 0 ||
+      extra !== undefined ||
+      (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits || Number(prefix) === 0))
+    ) {
       throw new ConfigError(
         `RELAIS_TRUST_PROXY: "${item}" is not an IP address, a CIDR range, loopback, linklocal or uniquelocal (never trust every address: a client could then say it is anywhere)`,
       );

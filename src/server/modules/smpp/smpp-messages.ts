@@ -1,8 +1,8 @@
 import type { OutgoingStatus } from '../../../shared/status.js';
 
 /**
- * What Relais' SMPP server reads from a customer's submit_sm and writes in the receipts it owes: pure
- * functions over PDU fields as the `smpp` package decodes them (no socket, no database).
+ * What Relais' SMPP server reads from a customer's submit_sm or submit_multi and writes in the receipts
+ * it owes: pure functions over PDU fields as the `smpp` package decodes them (no socket, no database).
  */
 
 /** The fields of a submit_sm this server reads (names as in SMPP 3.4 and the `smpp` package). */
@@ -35,13 +35,12 @@ export interface ConcatInfo {
   seq: number;
 }
 
-/** A submit_sm read: one message, or one part of one. */
-export interface DecodedSubmit {
+/** What submit_sm and submit_multi share: one message, or one part of one, without its receivers. */
+export interface DecodedMessage {
   text: string;
   concat: ConcatInfo | null;
   /** The sender as given; null when empty (the reply-capable number: `senderForResponse`). */
   sender: string | null;
-  receiver: string;
   coding: '7bit' | '8bit';
   class: 'flash' | 'phoneDisplay' | null;
   /** Epoch ms; null: as soon as possible. */
@@ -50,6 +49,32 @@ export interface DecodedSubmit {
   validUntil: number | null;
   receipt: ReceiptWish | null;
 }
+
+/** A submit_sm read: one message (or part) to one receiver. */
+export interface DecodedSubmit extends DecodedMessage {
+  receiver: string;
+}
+
+/** The fields of a submit_multi this server reads: submit_sm's, with `dest_address` for the receivers. */
+export interface SubmitMultiLike extends Omit<SubmitSmLike, 'dest_addr_ton' | 'destination_addr'> {
+  /** As the package decodes it: `{ dest_addr_ton, dest_addr_npi, destination_addr }` (dest_flag 1) or `{ dl_name }` (any other flag). */
+  dest_address?: unknown;
+}
+
+/** One entry of a submit_multi's dest_address (SMPP 3.4 §5.2.25). */
+export type MultiDestination =
+  /** An SME address; `receiver` as submit_sm reads destination_addr (TON 1 gets its `+`). */
+  | { kind: 'address'; ton: number; npi: number; address: string; receiver: string }
+  /** A distribution list name: lists are kept by the SMSC, and Relais keeps none. */
+  | { kind: 'list'; name: string };
+
+/** A submit_multi read: one message (or part) to its destinations, in their order. */
+export interface DecodedSubmitMulti extends DecodedMessage {
+  destinations: MultiDestination[];
+}
+
+/** Destinations of one submit_multi at most (number_of_dests is one octet). */
+export const MAX_MULTI_DESTINATIONS = 255;
 
 /** The command_status values this server answers, by their SMPP names. */
 export const SMPP_STATUSES = [
@@ -76,6 +101,8 @@ export const SMPP_STATUSES = [
   'ESME_RMISSINGTLV',
   'ESME_RINVTLVVAL',
   'ESME_RINVDCS',
+  'ESME_RINVNUMDESTS',
+  'ESME_RINVDLNAME',
 ] as const;
 export type SmppStatusName = (typeof SMPP_STATUSES)[number];
 
@@ -86,6 +113,7 @@ export interface SubmitRefusal {
 }
 
 export type DecodeResult = { ok: true; submit: DecodedSubmit } | { ok: false; refusal: SubmitRefusal };
+export type DecodeMultiResult = { ok: true; submit: DecodedSubmitMulti } | { ok: false; refusal: SubmitRefusal };
 
 /** UDH information elements: concatenated message, 8-bit and 16-bit reference (3GPP TS 23.040 §9.2.3.24.1, .8). */
 const IEI_CONCAT_8 = 0x00;
@@ -114,7 +142,10 @@ const CODINGS: ReadonlyMap<number, { coding: '7bit' | '8bit'; class: DecodedSubm
   [0xf1, { coding: '7bit', class: 'phoneDisplay' }],
 ]);
 
-const refuse = (status: SmppStatusName, reason: string): DecodeResult => ({ ok: false, refusal: { status, reason } });
+const refuse = (status: SmppStatusName, reason: string): { ok: false; refusal: SubmitRefusal } => ({
+  ok: false,
+  refusal: { status, reason },
+});
 
 function concatFromUdh(udh: unknown): ConcatInfo | null | 'bad' {
   if (!Array.isArray(udh)) return null;
@@ -132,6 +163,11 @@ function timeOf(value: unknown): number | null | 'bad' {
   return 'bad';
 }
 
+/** A receiver as given: TON 1 (international) digits get their `+`; others are read as the sending service reads any. */
+function receiverOf(ton: number | undefined, address: string): string {
+  return ton === 1 && /^\d+$/.test(address) ? `+${address}` : address;
+}
+
 /**
  * Reads a submit_sm as of `now`. The text comes from short_message, or message_payload when
  * short_message is empty (SMPP 3.4 §5.3.2.32); a concatenation UDH (8- or 16-bit reference) or the
@@ -140,6 +176,41 @@ function timeOf(value: unknown): number | null | 'bad' {
  * country, `00…`).
  */
 export function decodeSubmit(pdu: SubmitSmLike, now: number): DecodeResult {
+  const decoded = decodeMessage(pdu, now);
+  if (!decoded.ok) return decoded;
+  const destination = (pdu.destination_addr ?? '').trim();
+  if (destination === '') return refuse('ESME_RINVDSTADR', 'destination_addr is empty');
+  return { ok: true, submit: { ...decoded.message, receiver: receiverOf(pdu.dest_addr_ton, destination) } };
+}
+
+/**
+ * Reads a submit_multi as of `now`: its message as submit_sm's, and its 1 to 255 destinations in their
+ * order, SME addresses (read as submit_sm's destination_addr) and distribution list names alike. An
+ * invalid address is not refused here: submit_multi reports it among the unsuccessful destinations.
+ */
+export function decodeSubmitMulti(pdu: SubmitMultiLike, now: number): DecodeMultiResult {
+  const entries = Array.isArray(pdu.dest_address) ? (pdu.dest_address as unknown[]) : [];
+  if (entries.length === 0) return refuse('ESME_RINVNUMDESTS', 'number_of_dests is 0: no destination');
+  if (entries.length > MAX_MULTI_DESTINATIONS)
+    return refuse('ESME_RINVNUMDESTS', `${entries.length} destinations: at most ${MAX_MULTI_DESTINATIONS}`);
+  const decoded = decodeMessage(pdu, now);
+  if (!decoded.ok) return decoded;
+  const destinations = entries.map((entry): MultiDestination => {
+    const e = (entry ?? {}) as { dest_addr_ton?: unknown; dest_addr_npi?: unknown; destination_addr?: unknown; dl_name?: unknown };
+    if (typeof e.dl_name === 'string') return { kind: 'list', name: e.dl_name };
+    const ton = typeof e.dest_addr_ton === 'number' ? e.dest_addr_ton : 0;
+    const npi = typeof e.dest_addr_npi === 'number' ? e.dest_addr_npi : 0;
+    const address = typeof e.destination_addr === 'string' ? e.destination_addr : '';
+    return { kind: 'address', ton, npi, address, receiver: receiverOf(ton, address.trim()) };
+  });
+  return { ok: true, submit: { ...decoded.message, destinations } };
+}
+
+/** The message of a submit_sm or submit_multi as of `now`: everything but its receivers. */
+function decodeMessage(
+  pdu: SubmitSmLike | SubmitMultiLike,
+  now: number,
+): { ok: true; message: DecodedMessage } | { ok: false; refusal: SubmitRefusal } {
   const esm = pdu.esm_class ?? 0;
   if ((esm & ESM_TYPE_MASK) !== 0) return refuse('ESME_RINVESMCLASS', `esm_class 0x${esm.toString(16)} is not a message to send`);
   const dataCoding = pdu.data_coding ?? 0;
@@ -178,9 +249,6 @@ export function decodeSubmit(pdu: SubmitSmLike, now: number): DecodeResult {
   if (concat && concat.total === 1) concat = null;
   if (message.length === 0 && !concat) return refuse('ESME_RINVMSGLEN', 'the message is empty');
 
-  const destination = (pdu.destination_addr ?? '').trim();
-  if (destination === '') return refuse('ESME_RINVDSTADR', 'destination_addr is empty');
-  const receiver = pdu.dest_addr_ton === 1 && /^\d+$/.test(destination) ? `+${destination}` : destination;
   const source = (pdu.source_addr ?? '').trim();
 
   const scheduled = timeOf(pdu.schedule_delivery_time);
@@ -196,11 +264,10 @@ export function decodeSubmit(pdu: SubmitSmLike, now: number): DecodeResult {
   const wish = (pdu.registered_delivery ?? 0) & 0x03;
   return {
     ok: true,
-    submit: {
+    message: {
       text: message,
       concat,
       sender: source === '' ? null : source,
-      receiver,
       coding: coding.coding,
       class: coding.class,
       deferredUntil,

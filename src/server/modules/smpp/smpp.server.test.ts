@@ -549,7 +549,6 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       await expectRefused(broke, ok, E.ESME_RSUBMITFAIL);
       const rx = await bound('bind_receiver');
       await expectRefused(rx, ok, E.ESME_RINVBNDSTS);
-      expect((await c.request('submit_multi', { source_addr: 'MyShop', short_message: 'x' })).command_status).toBe(E.ESME_RINVCMDID);
       expect((await c.request('replace_sm', { message_id: '1', short_message: 'x' })).command_status).toBe(E.ESME_RINVCMDID);
     });
 
@@ -570,6 +569,186 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       await new Promise((resolve) => socket.once('close', resolve));
       const other = await bound();
       expect((await other.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+    });
+  });
+
+  describe('submit_multi', () => {
+    /** dest_address entries: "+…" international (TON 1), other strings as given (TON 0), objects as they are (distribution lists). */
+    const to = (...destinations: (string | { dl_name: string })[]) =>
+      destinations.map((d) =>
+        typeof d === 'string' ? { dest_addr_ton: d.startsWith('+') ? 1 : 0, dest_addr_npi: 1, destination_addr: d.replace(/^\+/, '') } : d,
+      );
+    /** The messages of the job whose message `id` is, in id order. */
+    const jobMessages = async (id: unknown) => {
+      const first = await row(id as string);
+      const rows = await ctx.database.db
+        .selectFrom('outgoing')
+        .select(['id', 'receiver', 'channel', 'user_login', 'parts', 'credits', 'status', 'message'])
+        .where('job_id', '=', Number(first?.job_id))
+        .orderBy('id')
+        .execute();
+      return rows.map((r) => ({ ...r, id: Number(r.id), parts: Number(r.parts), credits: Number(r.credits) }));
+    };
+    /** submit_multi expected refused with `status`, nothing written or debited. */
+    async function expectMultiRefused(c: Client, fields: Record<string, unknown>, status: number) {
+      const before = await state();
+      const resp = await c.request('submit_multi', fields);
+      expect([resp.command, resp.command_status]).toEqual(['submit_multi_resp', status]);
+      expect(await state()).toEqual(before);
+    }
+
+    it('sends one text to several receivers: one smpp message each, of the SMS user, in one job, debited per receiver and part', async () => {
+      const c = await bound('bind_transmitter');
+      const before = await state();
+      const text = `${'Deux parties. '.repeat(15)}Fin`;
+      const resp = await c.request('submit_multi', {
+        source_addr: 'MyShop',
+        // The last one is the first again, written otherwise: sent once.
+        dest_address: to('+33612345630', '0612345631', '+33612345632', '0033612345630'),
+        short_message: text,
+      });
+      expect([resp.command, resp.command_status, resp.unsuccess_sme]).toEqual(['submit_multi_resp', E.ESME_ROK, []]);
+      const messages = await jobMessages(resp.message_id);
+      expect(messages.map(({ id: _id, ...m }) => m)).toEqual(
+        ['+33612345630', '+33612345631', '+33612345632'].map((receiver) => ({
+          receiver,
+          channel: 'smpp',
+          user_login: 'shop',
+          parts: 2,
+          credits: 2,
+          status: 'pending',
+          message: text,
+        })),
+      );
+      // message_id: the first destination's message.
+      expect(messages[0].id).toBe(Number(resp.message_id));
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.queued - before.queued, after.jobs - before.jobs]).toEqual([3, 3, 1]);
+      expect(after.credits[account.id]).toBe(before.credits[account.id] - 6);
+    });
+
+    it('sends to the valid destinations and lists the others in unsuccess_sme with their status (distribution lists too)', async () => {
+      const c = await bound();
+      const before = await state();
+      const resp = await c.request('submit_multi', {
+        source_addr: 'MyShop',
+        dest_address: to('12', '+33612345633', { dl_name: 'friends' }, '0612345634', 'abc'),
+        short_message: 'Some of you',
+      });
+      expect(resp.command_status).toBe(E.ESME_ROK);
+      expect(resp.unsuccess_sme).toEqual([
+        { dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: '12', error_status_code: E.ESME_RINVDSTADR },
+        { dest_addr_ton: 0, dest_addr_npi: 0, destination_addr: 'friends', error_status_code: E.ESME_RINVDLNAME },
+        { dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: 'abc', error_status_code: E.ESME_RINVDSTADR },
+      ]);
+      const messages = await jobMessages(resp.message_id);
+      expect(messages.map((m) => m.receiver)).toEqual(['+33612345633', '+33612345634']);
+      expect(messages[0].id).toBe(Number(resp.message_id));
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.credits[account.id] - before.credits[account.id]]).toEqual([2, -2]);
+      // Logged before the answer is written.
+      const logged = log.lines.find((l) => (l.obj as { messageId?: string }).messageId === resp.message_id)?.obj as
+        | { unsuccessful: { address: string; status: string; reason: string }[] }
+        | undefined;
+      expect(logged?.unsuccessful.map((u) => [u.address, u.status])).toEqual([
+        ['12', 'ESME_RINVDSTADR'],
+        ['friends', 'ESME_RINVDLNAME'],
+        ['abc', 'ESME_RINVDSTADR'],
+      ]);
+    });
+
+    it('refuses a submit_multi none of whose destinations can be sent to, with the first one’s status, writing nothing', async () => {
+      const c = await bound();
+      const fields = { source_addr: 'MyShop', short_message: 'Nobody' };
+      await expectMultiRefused(c, { ...fields, dest_address: to('12', { dl_name: 'friends' }) }, E.ESME_RINVDSTADR);
+      await expectMultiRefused(
+        c,
+        { ...fields, dest_address: to({ dl_name: 'friends' }, '+33 6 12 34 56 35, +33612345636') },
+        E.ESME_RINVDLNAME,
+      );
+    });
+
+    it('writes nothing when the account’s credits or the SMS user’s quota do not cover every receiver', async () => {
+      const fields = {
+        source_addr: 'MyShop',
+        short_message: 'All or nothing',
+        dest_address: to('+33612345637', '+33612345638', '+33612345639'),
+      };
+      const broke = await bound('bind_transceiver', `${poor.name}:shop`);
+      await expectMultiRefused(broke, fields, E.ESME_RSUBMITFAIL);
+      await createSmsUser(ctx.app, account, { login: 'tight', password: PASSWORD, quota: 2 });
+      const tight = await bound('bind_transceiver', `${account.name}:tight`);
+      await expectMultiRefused(tight, fields, E.ESME_RSUBMITFAIL);
+      const two = await tight.request('submit_multi', { ...fields, dest_address: fields.dest_address.slice(0, 2) });
+      expect(two.command_status).toBe(E.ESME_ROK);
+      expect((await jobMessages(two.message_id)).map((m) => m.user_login)).toEqual(['tight', 'tight']);
+    });
+
+    it('refuses no destination (ESME_RINVNUMDESTS), a receiver bind, and a message submit_sm would refuse, writing nothing', async () => {
+      const c = await bound();
+      const ok = { source_addr: 'MyShop', short_message: 'x', dest_address: to('+33612345640') };
+      await expectMultiRefused(c, { ...ok, dest_address: [] }, E.ESME_RINVNUMDESTS);
+      await expectMultiRefused(c, { ...ok, source_addr: 'Unknown' }, E.ESME_RINVSRCADR);
+      await expectMultiRefused(c, { ...ok, short_message: '' }, E.ESME_RINVMSGLEN);
+      await expectMultiRefused(c, { ...ok, short_message: Buffer.from([0xde, 0xad]), data_coding: 4 }, E.ESME_RINVDCS);
+      const rx = await bound('bind_receiver');
+      await expectMultiRefused(rx, ok, E.ESME_RINVBNDSTS);
+    });
+
+    it('takes 255 destinations, the most number_of_dests holds', async () => {
+      const c = await bound();
+      const receivers = Array.from({ length: 255 }, (_, i) => `+336123${String(i).padStart(5, '0')}`);
+      const before = await state();
+      const resp = await c.request('submit_multi', {
+        source_addr: 'MyShop',
+        dest_address: to(...receivers),
+        short_message: 'Everybody',
+        schedule_delivery_time: new Date(Date.now() + 3_600_000),
+      });
+      expect([resp.command_status, resp.unsuccess_sme]).toEqual([E.ESME_ROK, []]);
+      expect((await jobMessages(resp.message_id)).map((m) => m.receiver)).toEqual(receivers);
+      expect((await state()).credits[account.id]).toBe(before.credits[account.id] - 255);
+    });
+
+    it('puts concatenated parts together as submit_sm does: one message per receiver, every part answered with the same id', async () => {
+      const c = await bound();
+      const part = (seq: number, text: string) => ({
+        source_addr: 'MyShop',
+        dest_address: to('+33612345641', '0612345642'),
+        esm_class: 0x40,
+        short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 21, 2, seq]), message: text },
+      });
+      const second = c.request('submit_multi', part(2, 'et la suite.'));
+      await c.request('enquire_link');
+      expect(await ctx.database.db.selectFrom('outgoing').select('id').where('receiver', '=', '+33612345641').execute()).toEqual([]);
+      const first = await c.request('submit_multi', part(1, 'Le début, '));
+      expect([(await second).command_status, (await second).message_id]).toEqual([E.ESME_ROK, first.message_id]);
+      expect((await jobMessages(first.message_id)).map((m) => [m.receiver, m.message])).toEqual([
+        ['+33612345641', 'Le début, et la suite.'],
+        ['+33612345642', 'Le début, et la suite.'],
+      ]);
+    });
+
+    it('answers query_sm on its message_id with the first destination’s message, and cancel_sm cancels that one only', async () => {
+      const c = await bound();
+      const resp = await c.request('submit_multi', {
+        source_addr: 'MyShop',
+        dest_address: to('+33612345643', '+33612345644'),
+        short_message: 'Query us',
+        schedule_delivery_time: new Date(Date.now() + 3_600_000),
+      });
+      const q = await c.request('query_sm', { message_id: resp.message_id, source_addr: 'MyShop' });
+      expect([q.command_status, q.message_id, q.message_state]).toEqual([E.ESME_ROK, resp.message_id, 1]);
+      const before = await state();
+      expect((await c.request('cancel_sm', { message_id: resp.message_id, source_addr: 'MyShop' })).command_status).toBe(E.ESME_ROK);
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.credits[account.id] - before.credits[account.id]]).toEqual([-1, 1]);
+      const left = await ctx.database.db
+        .selectFrom('outgoing')
+        .select(['receiver', 'status'])
+        .where('receiver', '=', '+33612345644')
+        .execute();
+      expect(left).toEqual([{ receiver: '+33612345644', status: 'pending' }]);
     });
   });
 
@@ -693,6 +872,33 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       const none = await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345613', short_message: 'no receipt' });
       await waitFor(async () => (await statusOf(none.message_id)) === 'delivered', 'a message without receipt delivered');
       expect(c.delivered.map((p) => p.receipted_message_id)).not.toContain(none.message_id);
+    });
+
+    it('sends a receipt for each receiver of a submit_multi, with its own message’s id, the first being message_id', async () => {
+      const c = await bound();
+      const sent = await c.request('submit_multi', {
+        source_addr: 'MyShop',
+        dest_address: [
+          { dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '33612345645' },
+          { dest_addr_ton: 1, dest_addr_npi: 1, destination_addr: '33612340000' },
+        ],
+        short_message: 'Receipts for both',
+        registered_delivery: 1,
+      });
+      expect(sent.command_status).toBe(E.ESME_ROK);
+      const jobId = Number((await row(sent.message_id as string))?.job_id);
+      const ids = (await ctx.database.db.selectFrom('outgoing').select('id').where('job_id', '=', jobId).orderBy('id').execute()).map((r) =>
+        String(r.id),
+      );
+      expect(ids[0]).toBe(sent.message_id);
+      const receipts = await waitFor(() => {
+        const got = ids.map((id) => c.delivered.find((p) => p.receipted_message_id === id));
+        return got.every((p) => p !== undefined) ? got : undefined;
+      }, 'a receipt per receiver');
+      expect(receipts.map((p) => [p!.source_addr, p!.message_state])).toEqual([
+        ['33612345645', 2],
+        ['33612340000', 5],
+      ]);
     });
 
     it('drops receipts no program took within their time to live, and keeps younger ones', async () => {

@@ -5,7 +5,17 @@ import type { Services } from '../../services.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { processOwner } from '../dispatch/dispatching.js';
 import { createSmppService } from './smpp.service.js';
-import { type DecodedSubmit, decodeSubmit, receiptDeliverSm, type SmppStatusName, type SubmitRefusal } from './smpp-messages.js';
+import {
+  type ConcatInfo,
+  type DecodedMessage,
+  type DecodedSubmit,
+  type DecodedSubmitMulti,
+  decodeSubmit,
+  decodeSubmitMulti,
+  receiptDeliverSm,
+  type SmppStatusName,
+  type SubmitRefusal,
+} from './smpp-messages.js';
 import { createSmppReceiptsRepository, type DueReceipt } from './smpp-receipts.repository.js';
 
 export interface SmppServerLog {
@@ -65,13 +75,15 @@ interface Bound {
   stamp: string;
 }
 
-/** The parts of one concatenated message received so far, with the submit_sm PDUs to answer once it is whole. */
+/** The parts of one concatenated message received so far, with the PDUs (submit_sm or submit_multi) to answer once it is whole. */
 interface PartGroup {
   total: number;
-  parts: (DecodedSubmit | undefined)[];
+  parts: (DecodedMessage | undefined)[];
   got: number;
   pdus: smpp.PDU[];
   startedAt: number;
+  /** Sends the message the parts make (part 1's fields, every part's text in order), answering `pdus`. */
+  sendWhole: (parts: DecodedMessage[], pdus: readonly smpp.PDU[]) => Promise<void>;
 }
 
 interface Connection {
@@ -132,12 +144,20 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
  *   texts come in message_payload or as concatenated parts (UDH with an 8- or 16-bit reference, or the
  *   sar_* TLVs): the parts are put together and sent as one message, every part answered with its id
  *   once all have arrived (a part that never comes fails the others after `partsTimeoutMs`).
+ * - submit_multi: one text to 1–255 destinations, one job on the same path as submit_sm (parts put
+ *   together the same way; all or nothing for credits, quota and sender). Destinations that are not one
+ *   valid phone number (ESME_RINVDSTADR) and distribution lists (ESME_RINVDLNAME: Relais keeps none) are
+ *   left out and listed in unsuccess_sme, the others sent; none left: refused with the first one's status,
+ *   nothing written. A number given twice is sent once. Each destination's message has its own id in
+ *   the history and its own receipt (with that id, the destination as source_addr); message_id is the id
+ *   of the first destination's message sent to, so query_sm and cancel_sm on it act on that one message.
+ *   0 destinations (or more than 255) is ESME_RINVNUMDESTS.
  * - registered_delivery: a receipt (deliver_sm, esm_class 0x04, `id:… stat:DELIVRD err:…` and the
  *   receipted_message_id / message_state TLVs) when the message is final, on a receiver or
  *   transceiver bind of the same SMS user, on any process; kept while none is bound.
  * - query_sm answers the message's state; cancel_sm cancels a pending message (credits given back).
  * - data_sm as submit_sm (its text in message_payload).
- * - enquire_link both ways, unbind; submit_multi and replace_sm are answered ESME_RINVCMDID.
+ * - enquire_link both ways, unbind; replace_sm is answered ESME_RINVCMDID.
  * Refusals are answered with the SMPP status that says why (logged with the reason: SMPP 3.4 responses
  * with an error carry no text); unexpected failures with ESME_RX_T_APPN, so the program retries.
  */
@@ -338,6 +358,39 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
   }
 
+  /** submit_multi: answered with the message id of its first destination sent to, and the destinations left out (unsuccess_sme). */
+  async function sendMulti(c: Connection, bound: Bound, submit: DecodedSubmitMulti, pdus: readonly smpp.PDU[]): Promise<void> {
+    let outcome: Awaited<ReturnType<typeof service.submitMulti>>;
+    try {
+      outcome = await service.submitMulti(bound.access, submit);
+    } catch (error) {
+      for (const pdu of pdus) temporaryFailure(c, pdu, error);
+      return;
+    }
+    if (!outcome.ok) {
+      for (const pdu of pdus) refuse(c, pdu, outcome.refusal);
+      return;
+    }
+    if (outcome.unsuccessful.length > 0)
+      log.info(
+        {
+          connection: c.id,
+          ip: c.ip,
+          login: bound.login,
+          messageId: outcome.id,
+          unsuccessful: outcome.unsuccessful.map(({ address, status, reason }) => ({ address, status, reason })),
+        },
+        'smpp: submit_multi sent, some destinations left out',
+      );
+    const unsuccess = outcome.unsuccessful.map((u) => ({
+      dest_addr_ton: u.ton,
+      dest_addr_npi: u.npi,
+      destination_addr: u.address,
+      error_status_code: statusCode(u.status),
+    }));
+    for (const pdu of pdus) answer(c, pdu, { message_id: outcome.id, unsuccess_sme: unsuccess });
+  }
+
   function onSubmit(c: Connection, bound: Bound, pdu: smpp.PDU): void {
     const decoded = decodeSubmit(pdu, clock.now());
     if (!decoded.ok) {
@@ -349,9 +402,44 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       admit(c, () => send(c, bound, submit, [pdu]));
       return;
     }
+    const { ref, total } = submit.concat;
+    const key = `sm\u0000${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
+    holdPart(c, pdu, key, submit, submit.concat, (whole, pdus) => send(c, bound, whole, pdus));
+  }
 
-    const { ref, total, seq } = submit.concat;
-    const key = `${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
+  function onSubmitMulti(c: Connection, bound: Bound, pdu: smpp.PDU): void {
+    const decoded = decodeSubmitMulti(pdu, clock.now());
+    if (!decoded.ok) {
+      refuse(c, pdu, decoded.refusal);
+      return;
+    }
+    const { submit } = decoded;
+    if (!submit.concat) {
+      admit(c, () => sendMulti(c, bound, submit, [pdu]));
+      return;
+    }
+    const { ref, total } = submit.concat;
+    const destinations = submit.destinations
+      .map((d) => (d.kind === 'list' ? `list:${d.name}` : `${d.ton}:${d.npi}:${d.address}`))
+      .join('\u0001');
+    const key = `multi\u0000${submit.sender ?? ''}\u0000${destinations}\u0000${ref}\u0000${total}`;
+    holdPart(c, pdu, key, submit, submit.concat, (whole, pdus) => sendMulti(c, bound, whole, pdus));
+  }
+
+  /**
+   * Holds one part of a concatenated message under `key` (the command, sender, receivers, reference and
+   * count of the message it belongs to); once every part has come, `sendWhole` gets the message they make
+   * (part 1's fields, every part's text in order) and every part's PDU to answer.
+   */
+  function holdPart<T extends DecodedMessage>(
+    c: Connection,
+    pdu: smpp.PDU,
+    key: string,
+    part: T,
+    concat: ConcatInfo,
+    sendWhole: (whole: T, pdus: readonly smpp.PDU[]) => Promise<void>,
+  ): void {
+    const { ref, total, seq } = concat;
     let group = c.parts.get(key);
     if (!group) {
       const held = [...c.parts.values()].reduce((sum, g) => sum + g.total, 0);
@@ -359,7 +447,15 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         refuse(c, pdu, { status: 'ESME_RMSGQFUL', reason: `more than ${MAX_HELD_PARTS} parts of unfinished messages on one connection` });
         return;
       }
-      group = { total, parts: new Array(total).fill(undefined), got: 0, pdus: [], startedAt: clock.now() };
+      group = {
+        total,
+        parts: new Array(total).fill(undefined),
+        got: 0,
+        pdus: [],
+        startedAt: clock.now(),
+        // The key names the command: every part held under it is a T.
+        sendWhole: (parts, pdus) => sendWhole({ ...(parts[0] as T), text: parts.map((p) => p.text).join(''), concat: null }, pdus),
+      };
       c.parts.set(key, group);
     }
     // A part held already is refused, the held one kept: copies would be held without limit.
@@ -368,14 +464,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       return;
     }
     group.got++;
-    group.parts[seq - 1] = submit;
+    group.parts[seq - 1] = part;
     group.pdus.push(pdu);
     if (group.got < group.total) return;
     c.parts.delete(key);
-    const parts = group.parts as DecodedSubmit[];
-    const whole: DecodedSubmit = { ...parts[0], text: parts.map((p) => p.text).join(''), concat: null };
-    const pdus = group.pdus;
-    admit(c, () => send(c, bound, whole, pdus));
+    const whole = group;
+    admit(c, () => whole.sendWhole(whole.parts as DecodedMessage[], whole.pdus));
   }
 
   function expireParts(c: Connection, now: number): void {
@@ -482,6 +576,13 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
           return;
         }
         onSubmit(c, bound, pdu);
+        return;
+      case 'submit_multi':
+        if (!canSend) {
+          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'submit_multi on a receiver bind' });
+          return;
+        }
+        onSubmitMulti(c, bound, pdu);
         return;
       case 'query_sm':
         onQuery(c, bound, pdu);

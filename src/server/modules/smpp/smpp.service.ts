@@ -7,7 +7,7 @@ import type { AccountAccess } from '../auth/principal.js';
 import type { HistoryService } from '../history/history.service.js';
 import { normalizeReceiver } from '../sending/phone.js';
 import type { SendInput, SendingService } from '../sending/sending.service.js';
-import type { DecodedSubmit, SmppStatusName, SubmitRefusal } from './smpp-messages.js';
+import type { DecodedMessage, DecodedSubmit, DecodedSubmitMulti, SmppStatusName, SubmitRefusal } from './smpp-messages.js';
 
 /** Validity periods the sending service takes, in minutes (as the native API's `validityPeriod`). */
 const MAX_VALIDITY_MINUTES = 525_600;
@@ -39,6 +39,63 @@ const STATE_OF: Readonly<Record<Outgoing['status'], number>> = {
 };
 
 const refusal = (status: SmppStatusName, reason: string): SubmitRefusal => ({ status, reason });
+
+/** A submit_multi destination not sent to (submit_multi_resp's unsuccess_sme), as the program gave it. */
+export interface UnsuccessfulDestination {
+  ton: number;
+  npi: number;
+  /** destination_addr, or the distribution list's name. */
+  address: string;
+  status: SmppStatusName;
+  reason: string;
+}
+
+/**
+ * A submit_multi's outcome. Accepted: `id` is the message id of its first destination sent to (each
+ * destination has its own message, and id, in the history), `unsuccessful` the destinations left out.
+ * Refused: nothing was written; `unsuccessful` lists every destination when none could be sent to.
+ */
+export type MultiOutcome =
+  | { ok: true; id: string; unsuccessful: UnsuccessfulDestination[] }
+  | { ok: false; refusal: SubmitRefusal; unsuccessful: UnsuccessfulDestination[] };
+
+/** The sending service's job for a program's message to `receivers` (E.164), as of `now`. */
+function sendInput(submit: DecodedMessage, receivers: string[], now: number): SendInput {
+  const sendAt = Math.max(submit.deferredUntil ?? now, now);
+  return {
+    message: submit.text,
+    receivers,
+    // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
+    noStopClause: true,
+    coding: submit.coding,
+    ...(submit.sender === null ? { senderForResponse: true } : { sender: submit.sender }),
+    ...(submit.class ? { class: submit.class } : {}),
+    ...(submit.deferredUntil === null ? {} : { deferredUntil: submit.deferredUntil }),
+    ...(submit.validUntil === null
+      ? {}
+      : { validityPeriod: Math.min(MAX_VALIDITY_MINUTES, Math.max(1, Math.ceil((submit.validUntil - sendAt) / 60_000))) }),
+    ...(submit.receipt ? { receipt: submit.receipt } : {}),
+  };
+}
+
+/**
+ * The SMPP status of the sending service's refusal (an AppError), `invalidReceiver` the reason given for
+ * INVALID_RECEIVER (else its message); anything else is unexpected and thrown again.
+ */
+function refusalOf(error: unknown, invalidReceiver?: string): SubmitRefusal {
+  if (!(error instanceof AppError)) throw error;
+  switch (error.code) {
+    case 'INVALID_SENDER':
+      return refusal('ESME_RINVSRCADR', error.message);
+    case 'INVALID_RECEIVER':
+      return refusal('ESME_RINVDSTADR', invalidReceiver ?? error.message);
+    case 'VALIDATION_FAILED':
+      return refusal(/message/.test(error.message) ? 'ESME_RINVMSGLEN' : 'ESME_RSUBMITFAIL', error.message);
+    default:
+      // INSUFFICIENT_CREDITS (the account's credits or the SMS user's quota) among them.
+      return refusal('ESME_RSUBMITFAIL', error.message);
+  }
+}
 
 /**
  * The account and login a bind names: `system_id` "account:login" (Relais' form: SMS user logins are
@@ -101,39 +158,59 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
           ok: false,
           refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
         };
-      const now = clock.now();
-      const sendAt = Math.max(submit.deferredUntil ?? now, now);
-      const input: SendInput = {
-        message: submit.text,
-        receivers: [receiver.e164],
-        // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
-        noStopClause: true,
-        coding: submit.coding,
-        ...(submit.sender === null ? { senderForResponse: true } : { sender: submit.sender }),
-        ...(submit.class ? { class: submit.class } : {}),
-        ...(submit.deferredUntil === null ? {} : { deferredUntil: submit.deferredUntil }),
-        ...(submit.validUntil === null
-          ? {}
-          : { validityPeriod: Math.min(MAX_VALIDITY_MINUTES, Math.max(1, Math.ceil((submit.validUntil - sendAt) / 60_000))) }),
-        ...(submit.receipt ? { receipt: submit.receipt } : {}),
-      };
       try {
-        const report = await sending.accept(access, 'smpp', input);
+        const report = await sending.accept(access, 'smpp', sendInput(submit, [receiver.e164], clock.now()));
         return { ok: true, id: String(report.ids[0]) };
       } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        switch (error.code) {
-          case 'INVALID_SENDER':
-            return { ok: false, refusal: refusal('ESME_RINVSRCADR', error.message) };
-          case 'INVALID_RECEIVER':
-            return { ok: false, refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not a valid phone number`) };
-          case 'VALIDATION_FAILED':
-            return { ok: false, refusal: refusal(/message/.test(error.message) ? 'ESME_RINVMSGLEN' : 'ESME_RSUBMITFAIL', error.message) };
-          case 'INSUFFICIENT_CREDITS':
-            return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
-          default:
-            return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
+        return { ok: false, refusal: refusalOf(error, `"${submit.receiver.slice(0, 30)}" is not a valid phone number`) };
+      }
+    },
+
+    /**
+     * submit_multi: one job of one message per valid destination, all or nothing (credits, quota, sender)
+     * as submit_sm. Destinations that are not one valid phone number, and distribution lists (Relais keeps
+     * none), are left out and reported; a number given twice is sent once. None left: refused, with the
+     * first destination's status.
+     */
+    async submitMulti(access: AccountAccess, submit: DecodedSubmitMulti): Promise<MultiOutcome> {
+      const unsuccessful: UnsuccessfulDestination[] = [];
+      const receivers = new Set<string>();
+      for (const d of submit.destinations) {
+        if (d.kind === 'list') {
+          unsuccessful.push({
+            ton: 0,
+            npi: 0,
+            address: d.name,
+            status: 'ESME_RINVDLNAME',
+            reason: `"${d.name.slice(0, 30)}" is a distribution list: Relais keeps none, give the numbers`,
+          });
+          continue;
         }
+        const receiver = normalizeReceiver(d.receiver, access.account.defaultCountry);
+        if (receiver.ok) receivers.add(receiver.e164);
+        else
+          unsuccessful.push({
+            ton: d.ton,
+            npi: d.npi,
+            address: d.address,
+            status: 'ESME_RINVDSTADR',
+            reason: `"${d.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`,
+          });
+      }
+      if (receivers.size === 0) {
+        const reasons = unsuccessful.slice(0, 5).map((u) => u.reason);
+        if (unsuccessful.length > 5) reasons.push(`${unsuccessful.length - 5} more`);
+        return {
+          ok: false,
+          refusal: refusal(unsuccessful[0].status, `no destination could be sent to: ${reasons.join('; ')}`),
+          unsuccessful,
+        };
+      }
+      try {
+        const report = await sending.accept(access, 'smpp', sendInput(submit, [...receivers], clock.now()));
+        return { ok: true, id: String(report.ids[0]), unsuccessful };
+      } catch (error) {
+        return { ok: false, refusal: refusalOf(error), unsuccessful };
       }
     },
 
