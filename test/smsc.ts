@@ -83,7 +83,7 @@ export interface SmscStats {
 
 export interface TestSmsc {
   port: number;
-  /** `smpp://…@127.0.0.1:port` with these credentials and extra query options. */
+  /** `smpp://…@127.0.0.1:port` (`smpps://` over TLS) with these credentials and extra query options. */
   url(query?: string): string;
   submits: RecordedSubmit[];
   received: SmscReceived;
@@ -107,6 +107,8 @@ export interface TestSmscOptions {
   systemId?: string;
   password?: string;
   behaviour?: Partial<SmscBehaviour>;
+  /** Listen for SMPP over TLS with this certificate (PEM); `url()` then says smpps://. */
+  tls?: { key: string; cert: string };
 }
 
 const STATE_OF_STAT: Record<string, number> = {
@@ -334,7 +336,7 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
     recount();
   }
 
-  const server = smpp.createServer({}, onSession);
+  const server = smpp.createServer(opts.tls ? { key: opts.tls.key, cert: opts.tls.cert } : {}, onSession);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -344,7 +346,7 @@ export async function startTestSmsc(opts: TestSmscOptions = {}): Promise<TestSms
   return {
     port,
     url: (query = '') =>
-      `smpp://${encodeURIComponent(systemId)}:${encodeURIComponent(password)}@127.0.0.1:${port}${query ? `?${query}` : ''}`,
+      `${opts.tls ? 'smpps' : 'smpp'}://${encodeURIComponent(systemId)}:${encodeURIComponent(password)}@127.0.0.1:${port}${query ? `?${query}` : ''}`,
     submits,
     received,
     stats,

@@ -142,8 +142,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     }
   }
   const carrier = env.RELAIS_CARRIER || 'simulator';
-  if (!/^simulator(\?.*)?$/.test(carrier) && !carrier.startsWith('smpp://')) {
-    throw new ConfigError(`RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…) or smpp://…, got "${carrier}"`);
+  if (!/^simulator(\?.*)?$/.test(carrier) && !carrier.startsWith('smpp://') && !carrier.startsWith('smpps://')) {
+    throw new ConfigError(
+      `RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…), smpp://… or smpps://… (TLS), got "${carrier}"`,
+    );
   }
   const defaultTimeZone = env.RELAIS_DEFAULT_TIMEZONE || 'Europe/Paris';
   if (!isValidTimeZoneName(defaultTimeZone)) throw new ConfigError(`RELAIS_DEFAULT_TIMEZONE: unknown zone "${defaultTimeZone}"`);

@@ -99,6 +99,6 @@ export function createCarrier(spec: string, deps: CarrierDeps): Carrier {
   if (trimmed === 'simulator' || trimmed.startsWith('simulator?')) {
     return createSimulatorCarrier(parseSimulatorSpec(trimmed), deps);
   }
-  if (/^smpp:\/\//i.test(trimmed)) return createSmppCarrier(parseSmppUrl(trimmed), deps);
+  if (/^smpps?:\/\//i.test(trimmed)) return createSmppCarrier(parseSmppUrl(trimmed), deps);
   throw new Error(`carrier must be "simulator" or smpp://system_id:password@host:port?…, got "${spec}"`);
 }

@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLog, startTestSmsc, type TestSmsc, waitFor } from '../../../../test/smsc.js';
 import { systemClock } from '../../clock.js';
+import { loadTlsCredentials } from '../../https.js';
 import { type Carrier, type CarrierLog, type CarrierMessage, createCarrier, type Receipt } from './carrier.js';
 import { createSmppCarrier, parseSmppUrl } from './smpp.carrier.js';
 
@@ -130,6 +134,53 @@ describe('SMPP carrier: binding and submitting', () => {
   it('a pino logger fits CarrierLog', () => {
     const log: CarrierLog = pino({ level: 'silent' });
     expect(typeof log.warn).toBe('function');
+  });
+});
+
+describe('SMPP carrier over TLS (smpps://)', () => {
+  /** A certificate for 127.0.0.1 and localhost (as Relais makes its own), in a directory of its own. */
+  async function certificate() {
+    const dir = mkdtempSync(join(tmpdir(), 'relais-smpps-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const made = await loadTlsCredentials({ databaseUrl: `sqlite:${join(dir, 'r.db')}`, tlsCertFile: null, tlsKeyFile: null });
+    return { key: made.key, cert: made.cert, certFile: made.certFile };
+  }
+
+  it('binds over TLS, checking the SMSC against the given CA file, and submits', async () => {
+    const tls = await certificate();
+    const { smsc, carrier } = await setup(`ca=${encodeURIComponent(tls.certFile)}`, { smsc: { tls } });
+    expect(smsc.url()).toMatch(/^smpps:\/\//);
+    expect(await carrier.submit(message({ text: 'over TLS' }))).toMatchObject({ ok: true });
+    expect(smsc.submits.map((s) => s.text)).toEqual(['over TLS']);
+  });
+
+  it('never binds to an SMSC whose certificate it cannot check: says why, never crashes', async () => {
+    const tls = await certificate();
+    const smsc = await startTestSmsc({ tls });
+    cleanup.push(() => smsc.close());
+    const { log, lines } = memoryLog();
+    const carrier = createCarrier(smsc.url(FAST), { clock: systemClock, log });
+    cleanup.push(() => carrier.close());
+    await carrier.start(async () => {});
+    await waitFor(() => lines.filter((l) => l.msg === 'carrier: SMPP bind failed').length >= 2, 'two refused connections');
+    expect(carrier.ready).toBe(false);
+    expect(smsc.received.binds).toHaveLength(0);
+    const failure = lines.find((l) => l.msg === 'carrier: SMPP bind failed')?.obj as { err?: unknown } | undefined;
+    expect(String(failure?.err)).toMatch(/self[- ]signed|certificate/i);
+  });
+
+  it('reads smpps:// (port 3550 by default, ca= only there) and refuses a ca file it cannot read', () => {
+    expect(parseSmppUrl('smpps://a:b@smsc.example.net')).toMatchObject({ tls: true, port: 3550, caFile: null });
+    expect(parseSmppUrl('smpp://a:b@smsc.example.net')).toMatchObject({ tls: false, port: 2775, caFile: null });
+    expect(parseSmppUrl('smpps://a:b@smsc.example.net:4000?ca=/etc/ssl/smsc.pem')).toMatchObject({
+      port: 4000,
+      caFile: '/etc/ssl/smsc.pem',
+    });
+    expect(() => parseSmppUrl('smpp://a:b@h?ca=/x.pem')).toThrow('ca is an option of smpps:// (SMPP over TLS)');
+    const { log } = memoryLog();
+    expect(() => createCarrier('smpps://a:b@127.0.0.1?ca=/nonexistent/ca.pem', { clock: systemClock, log })).toThrow(
+      `the SMPP carrier's ca file "/nonexistent/ca.pem" cannot be read (ENOENT)`,
+    );
   });
 });
 
@@ -485,6 +536,8 @@ describe('parseSmppUrl', () => {
     ).toEqual({
       host: '10.0.0.1',
       port: 3000,
+      tls: false,
+      caFile: null,
       systemId: 'a',
       password: 'b',
       bind: 'pair',

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import smpp from 'smpp';
 import type { Carrier, CarrierDeps, CarrierMessage, Receipt, SubmitResult } from './carrier.js';
 import {
@@ -17,6 +19,10 @@ import { TokenBucket } from './token-bucket.js';
 export interface SmppCarrierOptions {
   host: string;
   port: number;
+  /** `smpps://`: SMPP over TLS, the SMSC's certificate checked against the system's CAs or `caFile`. */
+  tls: boolean;
+  /** PEM file of the CA (or the certificate itself) that signed the SMSC's certificate (`ca=`). */
+  caFile: string | null;
   systemId: string;
   password: string;
   bind: 'transceiver' | 'pair';
@@ -51,12 +57,13 @@ const NUMERIC_OPTIONS = {
 
 /**
  * Options from `smpp://system_id:password@host:port?option=value&…` (system_id and password
- * percent-encoded when they hold reserved characters). Throws an Error saying what is wrong (never
- * showing the password). Options, all optional:
+ * percent-encoded when they hold reserved characters), or `smpps://…` for SMPP over TLS. Throws an
+ * Error saying what is wrong (never showing the password). Options, all optional:
  *
  * | option | default | meaning |
  * | --- | --- | --- |
- * | port (in the authority) | 2775 | SMSC TCP port |
+ * | port (in the authority) | 2775 (smpps: 3550) | SMSC TCP port |
+ * | ca | the system's CAs | smpps: PEM file of the CA that signed the SMSC's certificate (or that certificate); the certificate is always checked, and must name the host |
  * | window | 10 | submit_sm sent and not yet answered, at most; more wait in a local FIFO. The dispatcher also keeps at most this many parts sent and not yet recorded: what a crash can send twice |
  * | tps | 100 | submit_sm a second, at most (token bucket, bursts of a tenth of a second); 0 = unlimited |
  * | bind | transceiver | `transceiver` (one bind_transceiver) or `pair` (bind_transmitter + bind_receiver, two connections) |
@@ -78,14 +85,16 @@ export function parseSmppUrl(spec: string): SmppCarrierOptions {
     throw new Error(`invalid SMPP carrier URL "${shown}": expected smpp://system_id:password@host:port?…`);
   }
   const bad = (why: string) => new Error(`invalid SMPP carrier URL "${shown}": ${why}`);
-  if (url.protocol !== 'smpp:') throw bad('the scheme must be smpp://');
+  if (url.protocol !== 'smpp:' && url.protocol !== 'smpps:') throw bad('the scheme must be smpp:// (or smpps:// for TLS)');
+  const tls = url.protocol === 'smpps:';
   if (!url.hostname) throw bad('the SMSC host is missing');
   const systemId = decodeURIComponent(url.username);
   const password = decodeURIComponent(url.password);
   if (!systemId) throw bad('system_id is missing (smpp://system_id:password@host:port)');
   if (systemId.length > 15) throw bad('system_id is longer than 15 characters');
   if (url.pathname && url.pathname !== '/') throw bad(`unexpected path "${url.pathname}"`);
-  const port = url.port ? Number(url.port) : 2775;
+  const port = url.port ? Number(url.port) : tls ? 3550 : 2775;
+  let caFile: string | null = null;
   const numbers: Partial<Record<keyof typeof NUMERIC_OPTIONS, number>> = {};
   let bind: SmppCarrierOptions['bind'] = 'transceiver';
   let systemType = '';
@@ -98,6 +107,10 @@ export function parseSmppUrl(spec: string): SmppCarrierOptions {
       systemType = value;
     } else if (key === 'service_type') {
       serviceType = value;
+    } else if (key === 'ca') {
+      if (!tls) throw bad('ca is an option of smpps:// (SMPP over TLS)');
+      if (!value) throw bad('ca must name a PEM file');
+      caFile = value;
     } else if (key in NUMERIC_OPTIONS) {
       const rule = NUMERIC_OPTIONS[key as keyof typeof NUMERIC_OPTIONS];
       const n = Number(value);
@@ -106,7 +119,7 @@ export function parseSmppUrl(spec: string): SmppCarrierOptions {
       }
       numbers[key as keyof typeof NUMERIC_OPTIONS] = n;
     } else {
-      throw bad(`unknown option "${key}" (known: bind, system_type, service_type, ${Object.keys(NUMERIC_OPTIONS).join(', ')})`);
+      throw bad(`unknown option "${key}" (known: bind, system_type, service_type, ca, ${Object.keys(NUMERIC_OPTIONS).join(', ')})`);
     }
   }
   const reconnectMinMs = (numbers.reconnect_min ?? 1) * 1000;
@@ -114,6 +127,8 @@ export function parseSmppUrl(spec: string): SmppCarrierOptions {
   return {
     host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
+    tls,
+    caFile,
     systemId,
     password,
     bind,
@@ -223,6 +238,8 @@ class SmppCarrier implements Carrier {
   constructor(
     private readonly o: SmppCarrierOptions,
     private readonly deps: CarrierDeps,
+    /** smpps: the CA certificates the SMSC's is checked against (else the system's). */
+    private readonly ca?: string,
   ) {
     this.bucket = new TokenBucket(o.tps, deps.clock.now());
     this.backoffMs = o.reconnectMinMs;
@@ -376,7 +393,10 @@ class SmppCarrier implements Carrier {
   /** Connects and binds one session; rejects on refusal, socket error or timeout. */
   private openSession(kind: 'bind_transceiver' | 'bind_transmitter' | 'bind_receiver'): Promise<smpp.Session> {
     return new Promise((resolve, reject) => {
-      const session = smpp.connect({ host: this.o.host, port: this.o.port });
+      const { host, port } = this.o;
+      // Over TLS the certificate is checked (never skipped) and must name the host, unless it is an address.
+      const tlsOptions = this.o.tls ? { tls: true, ca: this.ca, servername: isIP(host) ? undefined : host } : {};
+      const session = smpp.connect({ host, port, ...tlsOptions });
       this.sessions.add(session);
       let settled = false;
       const fail = (err: Error) => {
@@ -395,7 +415,7 @@ class SmppCarrier implements Carrier {
         else fail(new Error('connection closed before the bind was answered'));
       });
       session.on('pdu', (pdu: smpp.PDU) => this.onRequest(session, pdu));
-      session.on('connect', () => {
+      session.on(this.o.tls ? 'secureConnect' : 'connect', () => {
         const bind = new smpp.PDU(kind, {
           system_id: this.o.systemId,
           password: this.o.password,
@@ -730,5 +750,15 @@ function submitPdu(bytes: Buffer): smpp.PDU {
 
 /** The SMPP carrier for these options (see `parseSmppUrl`). */
 export function createSmppCarrier(options: SmppCarrierOptions, deps: CarrierDeps): Carrier {
-  return new SmppCarrier(options, deps);
+  let ca: string | undefined;
+  if (options.caFile !== null) {
+    try {
+      ca = readFileSync(options.caFile, 'utf8');
+    } catch (error) {
+      throw new Error(`the SMPP carrier's ca file "${options.caFile}" cannot be read (${(error as NodeJS.ErrnoException).code ?? error})`);
+    }
+    if (!ca.includes('-----BEGIN CERTIFICATE-----'))
+      throw new Error(`the SMPP carrier's ca file "${options.caFile}" holds no PEM certificate`);
+  }
+  return new SmppCarrier(options, deps, ca);
 }

@@ -56,7 +56,15 @@ declare module 'smpp' {
     }
 
     function connect(
-      options: { host: string; port: number; tls?: boolean; auto_enquire_link_period?: number },
+      options: {
+        host: string;
+        port: number;
+        /** SMPP over TLS; the other fields are tls.connect's (ca, servername…). */
+        tls?: boolean;
+        ca?: string;
+        servername?: string;
+        auto_enquire_link_period?: number;
+      },
       listener?: () => void,
     ): Session;
     function createServer(options?: Record<string, unknown>, listener?: (session: Session) => void): Server;
