@@ -20,10 +20,14 @@ export class SmppClient {
     session.on('error', () => {});
   }
 
-  /** Connects to `port` on loopback, from `localAddress` (any 127.x address: per-address limits tell them apart). */
-  static async open(port: number, localAddress = '127.0.0.1', host = '127.0.0.1'): Promise<SmppClient> {
+  /**
+   * Connects to `port` on loopback, from `localAddress` (any 127.x address: per-address limits tell them
+   * apart); over TLS with `tls`, checking the server's certificate against `tls.ca`.
+   */
+  static async open(port: number, localAddress = '127.0.0.1', host = '127.0.0.1', tls?: { ca: string }): Promise<SmppClient> {
     const session = await new Promise<smpp.Session>((resolve, reject) => {
-      const s = smpp.connect({ host, port, localAddress } as { host: string; port: number }, () => resolve(s));
+      const options = { host, port, localAddress, ...(tls ? { tls: true, ca: tls.ca } : {}) };
+      const s = smpp.connect(options as { host: string; port: number }, () => resolve(s));
       s.once('error', reject);
     });
     return new SmppClient(session);

@@ -26,6 +26,11 @@ export interface Config {
   tlsKeyFile: string | null;
   /** SMPP server for customers' programs. */
   smppPort: number;
+  /**
+   * SMPP over TLS for customers' programs (`RELAIS_SMPP_TLS_PORT`, off unless set; 3550 is the usual
+   * port), with the HTTPS certificate (RELAIS_TLS_CERT/KEY, or the self-signed one). Runs with `smpp`.
+   */
+  smppTlsPort: number | null;
   /** Address every listener binds to. */
   host: string;
   /** `simulator[?tps=…&receipt_delay=…]` or `smpp://system_id:password@host:port?window=…&tps=…`. */
@@ -163,6 +168,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     tlsCertFile,
     tlsKeyFile,
     smppPort: int(env, 'RELAIS_SMPP_PORT', 2775),
+    smppTlsPort: env.RELAIS_SMPP_TLS_PORT ? int(env, 'RELAIS_SMPP_TLS_PORT', 3550, 1) : null,
     host: env.RELAIS_HOST || '127.0.0.1',
     carrier,
     services: Object.freeze(services as Service[]),

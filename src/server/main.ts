@@ -25,7 +25,16 @@ function smsUserChannels(config: Readonly<Config>, systemId: string): string {
   return `for ${channels.slice(0, -1).join(', ')}${channels.length > 1 ? ' and ' : ''}${channels[channels.length - 1]}`;
 }
 
-function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: TlsCredentials | null): string {
+/** Which certificate a TLS listener serves, as the banner says it. */
+const certificateLine = (tls: TlsCredentials) =>
+  tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`;
+
+function banner(
+  config: Readonly<Config>,
+  demo: DemoCredentials | null,
+  tls: TlsCredentials | null,
+  smppTls: TlsCredentials | null,
+): string {
   const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
   const lines = [
     '',
@@ -35,9 +44,7 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
   ];
   if (tls) {
-    lines.push(
-      `  HTTPS     https://localhost:${config.httpsPort}/  (${tls.source === 'self-signed' ? `self-signed certificate ${tls.certFile}, SHA-256 ${tls.fingerprint}` : `certificate ${tls.certFile}`})`,
-    );
+    lines.push(`  HTTPS     https://localhost:${config.httpsPort}/  (${certificateLine(tls)})`);
   }
   if (config.services.includes('smtp')) {
     const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
@@ -49,9 +56,9 @@ function banner(config: Readonly<Config>, demo: DemoCredentials | null, tls: Tls
     lines.push(`  Mail2SMS  ${host}:${config.smtpPort}  (mail to email2sms@…; ${starttls})`);
   }
   if (config.services.includes('smpp')) {
-    lines.push(
-      `  SMPP      ${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${config.smppPort}  (bind with system_id ACCOUNT:LOGIN of an SMS user)`,
-    );
+    const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+    lines.push(`  SMPP      ${host}:${config.smppPort}  (bind with system_id ACCOUNT:LOGIN of an SMS user)`);
+    if (smppTls) lines.push(`  SMPP/TLS  ${host}:${config.smppTlsPort}  (the same over TLS; ${certificateLine(smppTls)})`);
   }
   if (demo) {
     lines.push(
@@ -144,10 +151,17 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
   const mail2sms = config.services.includes('smtp')
     ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
     : null;
+  const smppTls = config.services.includes('smpp') && config.smppTlsPort !== null ? (tls ?? (await loadTlsCredentials(config))) : null;
   const smppServer = config.services.includes('smpp')
-    ? await startSmppServer({ services: app.services, log: logger, port: config.smppPort, host: config.host })
+    ? await startSmppServer({
+        services: app.services,
+        log: logger,
+        port: config.smppPort,
+        host: config.host,
+        ...(smppTls && config.smppTlsPort !== null ? { tls: { port: config.smppTlsPort, key: smppTls.key, cert: smppTls.cert } } : {}),
+      })
     : null;
-  process.stdout.write(banner(config, demo, tls));
+  process.stdout.write(banner(config, demo, tls, smppTls));
 
   let closing = false;
   const close = async (signal: string) => {

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import smpp from 'smpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
@@ -6,6 +9,7 @@ import { createAccount, createSender, createSmsUser } from '../../../../test/fac
 import { ledger } from '../../../../test/ledger.js';
 import { SmppClient as Client } from '../../../../test/smpp-client.js';
 import { systemClock } from '../../clock.js';
+import { loadTlsCredentials } from '../../https.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
@@ -105,6 +109,63 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
   });
   afterAll(async () => {
     await server?.close();
+  });
+
+  describe('SMPP over TLS', () => {
+    it('serves the same programs over TLS on a port of its own: bind, submit, into the history; plain SMPP there is refused', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'relais-smpp-tls-'));
+      try {
+        const made = await loadTlsCredentials({ databaseUrl: `sqlite:${join(dir, 'r.db')}`, tlsCertFile: null, tlsKeyFile: null });
+        const own = await startSmppServer({
+          services: ctx.app.services,
+          log: silentLog,
+          port: 0,
+          host: '127.0.0.1',
+          tls: { port: 0, key: made.key, cert: made.cert },
+        });
+        try {
+          expect(own.tlsPort).toEqual(expect.any(Number));
+          const secure = await Client.open(own.tlsPort!, '127.0.0.1', '127.0.0.1', { ca: made.cert });
+          clients.push(secure);
+          expect((await secure.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+            E.ESME_ROK,
+          );
+          const resp = await secure.request('submit_sm', {
+            source_addr: 'MyShop',
+            destination_addr: '+33612345699',
+            short_message: 'sur TLS',
+          });
+          expect(resp.command_status).toBe(E.ESME_ROK);
+          expect(await row(String(resp.message_id))).toMatchObject({
+            channel: 'smpp',
+            user_login: 'shop',
+            message: 'sur TLS',
+            receiver: '+33612345699',
+          });
+          // Plain SMPP on the TLS port: no bind is ever answered, the connection is closed.
+          const plain = await Client.open(own.tlsPort!);
+          clients.push(plain);
+          let answered = false;
+          void plain.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD }).then(() => (answered = true));
+          await plain.closed();
+          expect(answered).toBe(false);
+          // The plain port of the same server still serves.
+          const c = await Client.open(own.port);
+          clients.push(c);
+          expect((await c.request('bind_transmitter', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status).toBe(
+            E.ESME_ROK,
+          );
+        } finally {
+          for (const c of clients.splice(0)) {
+            c.close();
+            await c.closed();
+          }
+          await own.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 
   describe('binds', () => {

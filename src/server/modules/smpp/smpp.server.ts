@@ -31,6 +31,8 @@ export interface SmppServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   host: string;
+  /** Also listen for SMPP over TLS on `port` (0: a free one) with this certificate (PEM): the same server, sessions and limits. */
+  tls?: { port: number; key: string; cert: string };
   /** Connections at once (default 1000); more are refused by the listener. */
   maxSessions?: number;
   /** Connections at once from one address (default a quarter of maxSessions): idle ones cannot keep others out. */
@@ -60,6 +62,8 @@ export interface SmppServerOptions {
 
 export interface SmppServer {
   port: number;
+  /** The SMPP over TLS port, when `tls` was given. */
+  tlsPort: number | null;
   /** Stops accepting connections, answers the submits being accepted, unbinds and closes every connection. */
   close(): Promise<void>;
 }
@@ -746,17 +750,33 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
   }
 
-  const server = smpp.createServer({}, onSession);
-  server.maxConnections = options.maxSessions ?? 1000;
-  server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
-  await new Promise<void>((resolve, reject) => {
-    const onError = (error: Error) => reject(error);
-    server.once('error', onError);
-    server.listen(options.port, options.host, () => {
-      server.off('error', onError);
-      resolve();
+  /** A listener for plain SMPP (`tls` absent) or SMPP over TLS, sharing every session's state. */
+  async function listen(port: number, tls?: { key: string; cert: string }): Promise<ReturnType<typeof smpp.createServer>> {
+    const server = smpp.createServer(tls ? { key: tls.key, cert: tls.cert } : {}, onSession);
+    server.maxConnections = options.maxSessions ?? 1000;
+    server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
+    // A handshake that fails (no TLS spoken, a certificate refused) closes only that connection.
+    if (tls) server.on('tlsClientError', (error: Error) => log.info({ err: error }, 'smpp: TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(error);
+      server.once('error', onError);
+      server.listen(port, options.host, () => {
+        server.off('error', onError);
+        resolve();
+      });
     });
-  });
+    return server;
+  }
+  const server = await listen(options.port);
+  let tlsServer: ReturnType<typeof smpp.createServer> | null = null;
+  try {
+    tlsServer = options.tls ? await listen(options.tls.port, options.tls) : null;
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  const tlsPort = tlsServer ? (tlsServer.address() as AddressInfo).port : null;
+  if (tlsPort !== null) log.info({ port: tlsPort, host: options.host }, 'SMPP over TLS listening');
   const port = (server.address() as AddressInfo).port;
   log.info({ port, host: options.host }, 'SMPP server listening');
 
@@ -781,6 +801,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   let closed: Promise<void> | undefined;
   return {
     port,
+    tlsPort,
     close() {
       closed ??= (async () => {
         closing = true;
@@ -788,7 +809,9 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         clearInterval(sessionChecker);
         clearInterval(poller);
         clearInterval(purger);
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        const stopped = Promise.all(
+          [server, tlsServer].flatMap((listener) => (listener ? [new Promise<void>((resolve) => listener.close(() => resolve()))] : [])),
+        );
         // The submits being accepted are answered first (their messages are committed), within a bound.
         const deadline = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
         await Promise.race([Promise.allSettled([...working]), deadline]);
