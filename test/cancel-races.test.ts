@@ -26,7 +26,7 @@ import { describeEachDialectWithApp, TEST_SECRET_KEY, testConfig } from './app.j
 import { bearer, createAccount, createCustomer, createSender, createSmsUser, createToken, signIn } from './factories.js';
 import { ledger } from './ledger.js';
 import { ALL_RULES, createOvhKeys, type OvhKeys, ovhCall } from './ovh.js';
-import { SmppClient } from './smpp-client.js';
+import { closeClients, SmppClient } from './smpp-client.js';
 
 const E = smpp.errors;
 const PASSWORD = 'race-pass-2024';
@@ -146,10 +146,7 @@ describeEachDialectWithApp(
       server = await startSmppServer({ services: ctx.app.services, log: memoryLog().log, port: 0, host: '127.0.0.1', receiptPollMs: 20 });
     });
     afterEach(async () => {
-      for (const c of clients.splice(0)) {
-        c.close();
-        await c.closed();
-      }
+      await closeClients(clients);
     });
     afterAll(async () => {
       await server?.close();

@@ -55,3 +55,11 @@ export class SmppClient {
     this.session.destroy();
   }
 }
+
+/** Closes these clients (emptying the list) and waits until each connection is gone. */
+export async function closeClients(clients: SmppClient[]): Promise<void> {
+  for (const c of clients.splice(0)) {
+    c.close();
+    await c.closed();
+  }
+}

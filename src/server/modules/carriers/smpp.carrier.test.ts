@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { memoryLog, startTestSmsc, type TestSmsc, waitFor } from '../../../../test/smsc.js';
+import { selfSignedCertificate } from '../../../../test/tls.js';
 import { systemClock } from '../../clock.js';
-import { loadTlsCredentials } from '../../https.js';
 import { type Carrier, type CarrierLog, type CarrierMessage, createCarrier, type Receipt } from './carrier.js';
 import { createSmppCarrier, parseSmppUrl } from './smpp.carrier.js';
 
@@ -138,12 +135,10 @@ describe('SMPP carrier: binding and submitting', () => {
 });
 
 describe('SMPP carrier over TLS (smpps://)', () => {
-  /** A certificate for 127.0.0.1 and localhost (as Relais makes its own), in a directory of its own. */
   async function certificate() {
-    const dir = mkdtempSync(join(tmpdir(), 'relais-smpps-'));
-    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
-    const made = await loadTlsCredentials({ databaseUrl: `sqlite:${join(dir, 'r.db')}`, tlsCertFile: null, tlsKeyFile: null });
-    return { key: made.key, cert: made.cert, certFile: made.certFile };
+    const made = await selfSignedCertificate();
+    cleanup.push(async () => made.remove());
+    return made;
   }
 
   it('binds over TLS, checking the SMSC against the given CA file, and submits', async () => {

@@ -10,6 +10,21 @@ import type { SmsUser } from '../accounts/sms-users.repository.js';
 import { createOutgoingRepository } from '../history/outgoing.repository.js';
 import { DOCUMENT_TTL_MS } from './ovh-sms.views.js';
 
+/** The fields of OVH's job object (`GET /sms/{sn}/jobs/{id}`), sorted. */
+const OVH_JOB_FIELDS = [
+  'creationDatetime',
+  'credits',
+  'deliveryReceipt',
+  'differedDelivery',
+  'id',
+  'message',
+  'messageLength',
+  'numberOfSms',
+  'ptt',
+  'receiver',
+  'sender',
+].sort();
+
 /** A clock a test may move forward (a document's expiry); signatures carry its time. */
 const clock = { offset: 0, now: () => Date.now() + clock.offset };
 const seconds = () => Math.floor(clock.now() / 1000);
@@ -621,21 +636,7 @@ describeEachDialectWithApp(
       ]);
 
       const job = (await call(keys, 'GET', `/sms/${busy.name}/jobs/${first}`)).json();
-      expect(Object.keys(job).sort()).toEqual(
-        [
-          'creationDatetime',
-          'credits',
-          'deliveryReceipt',
-          'differedDelivery',
-          'id',
-          'message',
-          'messageLength',
-          'numberOfSms',
-          'ptt',
-          'receiver',
-          'sender',
-        ].sort(),
-      );
+      expect(Object.keys(job).sort()).toEqual(OVH_JOB_FIELDS);
       expect(job).toMatchObject({
         id: first,
         sender: 'MyShop',
@@ -813,21 +814,7 @@ describeEachDialectWithApp(
 
       const job = await get(`${path}/${mine[0]}`);
       expect(job.statusCode).toBe(200);
-      expect(Object.keys(job.json()).sort()).toEqual(
-        [
-          'creationDatetime',
-          'credits',
-          'deliveryReceipt',
-          'differedDelivery',
-          'id',
-          'message',
-          'messageLength',
-          'numberOfSms',
-          'ptt',
-          'receiver',
-          'sender',
-        ].sort(),
-      );
+      expect(Object.keys(job.json()).sort()).toEqual(OVH_JOB_FIELDS);
       expect(job.json()).toMatchObject({
         id: mine[0],
         sender: 'MyShop',

@@ -1,15 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import smpp from 'smpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
 import { ledger } from '../../../../test/ledger.js';
-import { SmppClient as Client } from '../../../../test/smpp-client.js';
+import { SmppClient as Client, closeClients } from '../../../../test/smpp-client.js';
+import { selfSignedCertificate } from '../../../../test/tls.js';
 import { systemClock } from '../../clock.js';
-import { loadTlsCredentials } from '../../https.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
@@ -45,10 +42,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
     try {
       await body(own.port);
     } finally {
-      for (const c of clients.splice(0)) {
-        c.close();
-        await c.closed();
-      }
+      await closeClients(clients);
       await own.close();
     }
   }
@@ -102,10 +96,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
   });
   // Each test's connections end with it: a receipt goes to any receiver bind of its SMS user.
   afterEach(async () => {
-    for (const c of clients.splice(0)) {
-      c.close();
-      await c.closed();
-    }
+    await closeClients(clients);
   });
   afterAll(async () => {
     await server?.close();
@@ -113,9 +104,8 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
 
   describe('SMPP over TLS', () => {
     it('serves the same programs over TLS on a port of its own: bind, submit, into the history; plain SMPP there is refused', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'relais-smpp-tls-'));
+      const made = await selfSignedCertificate();
       try {
-        const made = await loadTlsCredentials({ databaseUrl: `sqlite:${join(dir, 'r.db')}`, tlsCertFile: null, tlsKeyFile: null });
         const own = await startSmppServer({
           services: ctx.app.services,
           log: silentLog,
@@ -156,14 +146,11 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
             E.ESME_ROK,
           );
         } finally {
-          for (const c of clients.splice(0)) {
-            c.close();
-            await c.closed();
-          }
+          await closeClients(clients);
           await own.close();
         }
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        made.remove();
       }
     });
   });
