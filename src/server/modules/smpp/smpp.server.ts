@@ -752,7 +752,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   /** A listener for plain SMPP (`tls` absent) or SMPP over TLS, sharing every session's state. */
   async function listen(port: number, tls?: { key: string; cert: string }): Promise<ReturnType<typeof smpp.createServer>> {
-    const server = smpp.createServer(tls ? { key: tls.key, cert: tls.cert } : {}, onSession);
+    // A TLS handshake gets 10 s (Node's default is 120 s): connections that never finish it hold no slot long.
+    const server = smpp.createServer(tls ? { key: tls.key, cert: tls.cert, handshakeTimeout: 10_000 } : {}, onSession);
     server.maxConnections = options.maxSessions ?? 1000;
     server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
     // A handshake that fails (no TLS spoken, a certificate refused) closes only that connection.
