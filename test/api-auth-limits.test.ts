@@ -49,6 +49,14 @@ describeEachDialectWithApp(
       });
     });
 
+    it('counts wrong bearer tokens and wrong OVH keys or signatures of one client as one budget', async () => {
+      const remoteAddress = '198.51.100.30';
+      for (let i = 0; i < LIMIT - 1; i++) expect((await accounts('Bearer rls_1_nope', remoteAddress)).statusCode).toBe(401);
+      expect((await ovhCall(ctx.app, { ...keys, appSecret: 'not-the-secret' }, 'GET', '/me', { remoteAddress })).statusCode).toBe(403);
+      expect((await ovhCall(ctx.app, keys, 'GET', '/me', { remoteAddress })).statusCode).toBe(429);
+      expect((await accounts(seeded.auth.authorization, remoteAddress)).statusCode).toBe(429);
+    });
+
     describe('OVH signed requests', () => {
       it(`answers ${LIMIT} wrong signatures or keys in OVH's words, then 429 (Client::TooManyRequests) even for a good one`, async () => {
         const remoteAddress = '198.51.100.20';

@@ -1,25 +1,9 @@
 import type { Clock } from './clock.js';
+import { clientOf } from './ip-address.js';
 import { createTtlLruCache } from './ttl-cache.js';
 
 /** How long a failed login counts against its client: a minute after the last one. */
 export const LOGIN_FAILURE_WINDOW_MS = 60_000;
-
-/**
- * The client a limit counts: an IPv4 address (also written IPv4-mapped, `::ffff:a.b.c.d`), or the /64
- * of an IPv6 one — a host usually has a whole /64 to pick addresses from.
- */
-export function clientOf(ip: string): string {
-  if (!ip.includes(':')) return ip;
-  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(ip)) return ip.slice(7);
-  const [head, tail = ''] = ip.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups
-    .slice(0, 4)
-    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
-    .join(':')}::/64`;
-}
 
 /** What one login attempt came to. */
 export type LoginAttempt<T> =

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
+import { createLoginAttempts } from './login-attempts.js';
 import { createAccountsRepository } from './modules/accounts/accounts.repository.js';
 import { createAccountsService } from './modules/accounts/accounts.service.js';
 import { createApiTokensRepository } from './modules/accounts/api-tokens.repository.js';
@@ -115,6 +116,11 @@ export function composeServices(deps: ServiceDeps) {
     ovhKeys,
     ovhDocuments,
     auth,
+    /**
+     * Failed API authentications by client (`apiAuthFailuresPerMinute`): wrong bearer tokens and wrong OVH
+     * keys or signatures are one budget.
+     */
+    apiAuthAttempts: createLoginAttempts({ clock, limit: deps.config.apiAuthFailuresPerMinute }),
     resolveAccountAccess,
     history,
     privacyKeeper,

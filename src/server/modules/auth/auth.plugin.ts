@@ -1,7 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
-import { createLoginAttempts } from '../../login-attempts.js';
 import { SESSION_TTL_MS } from './auth.service.js';
 import { safeEqual } from './password.js';
 import type { Principal } from './principal.js';
@@ -50,8 +49,7 @@ export function principalOf(request: FastifyRequest): Principal {
  */
 export const authPlugin = fp(
   async (app) => {
-    const { auth, config, clock } = app.services;
-    const bearerAttempts = createLoginAttempts({ clock, limit: config.apiAuthFailuresPerMinute });
+    const { auth, config, apiAuthAttempts } = app.services;
     app.decorateRequest('principal', null);
     app.decorate('requireAuth', async (request: FastifyRequest) => {
       principalOf(request);
@@ -62,7 +60,7 @@ export const authPlugin = fp(
       if (request.url.startsWith('/1.0/')) return;
       const authorization = request.headers.authorization;
       if (authorization !== undefined && /^bearer\s/i.test(authorization)) {
-        const attempt = await bearerAttempts.attempt(request.ip, async () => {
+        const attempt = await apiAuthAttempts.attempt(request.ip, async () => {
           const principal = await auth.bearerPrincipal(authorization.slice(7).trim());
           return principal ? { ok: true as const, principal } : { ok: false as const };
         });

@@ -23,7 +23,8 @@ export type SecretCheck<V> =
  *   `rereadAfterMs` ago or more, shared by concurrent requests: a revocation by another process
  *   applies within that delay. `reread` answers the value as it now is, or null (gone, revoked…).
  * - `forgetWhere` drops good secrets at once (a revocation in this process); a check in progress
- *   meanwhile answers its request but is not remembered.
+ *   meanwhile answers the requests that already waited for it, is not remembered, and is not shared
+ *   with later requests (they check again, and read the revocation).
  */
 export function createVerifiedSecrets<V>(options: { clock: Clock; rereadAfterMs: number; max?: number; ttlMs?: number }) {
   const { clock, rereadAfterMs } = options;
@@ -78,9 +79,13 @@ export function createVerifiedSecrets<V>(options: { clock: Clock; rereadAfterMs:
       return pending;
     },
 
-    /** Forgets the good secrets whose value matches, and any check in progress. */
+    /**
+     * Forgets the good secrets whose value matches. Checks in progress, which may have read the row
+     * before the change, answer their own requests only: a request from now on checks again.
+     */
     forgetWhere(predicate: (value: V) => boolean): void {
       generation++;
+      checking.clear();
       good.deleteWhere((entry) => predicate(entry.value));
     },
   };

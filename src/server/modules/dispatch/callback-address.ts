@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import { ipv6Groups, mappedIpv4 } from '../../ip-address.js';
 
 /**
  * Addresses a callback must not reach unless the operator allows private addresses
@@ -33,21 +34,6 @@ for (const [net, prefix] of [
   PRIVATE.addSubnet(net, prefix, 'ipv6');
 }
 
-/** The eight 16-bit groups of an IPv6 address (a dotted IPv4 tail read as two groups). */
-function ipv6Groups(address: string): number[] {
-  let text = address;
-  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (dotted) {
-    const [a, b, c, d] = dotted.slice(1).map(Number);
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head, tail] = text.split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return groups.map((g) => Number.parseInt(g, 16));
-}
-
 /** True for a loopback, private, link-local, shared, multicast or reserved address (IPv4, IPv6, IPv4-mapped IPv6). */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
@@ -55,9 +41,9 @@ export function isPrivateAddress(address: string): boolean {
   if (family !== 6) return false;
   const g = ipv6Groups(address);
   // An IPv4 address inside IPv6: mapped (::ffff:a.b.c.d) or through NAT64's well-known prefix (64:ff9b::/96).
-  const mapped = g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff;
   const nat64 = g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0);
-  if (mapped || nat64) return PRIVATE.check(`${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}`, 'ipv4');
+  const inside = mappedIpv4(g) ?? (nat64 ? `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}` : null);
+  if (inside) return PRIVATE.check(inside, 'ipv4');
   return PRIVATE.check(address, 'ipv6');
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
-import { clientOf, createLoginAttempts } from '../../login-attempts.js';
+import { clientOf } from '../../ip-address.js';
+import { createLoginAttempts } from '../../login-attempts.js';
 import { type CheckedRequest, createHttp2smsService, type Http2smsService } from './http2sms.service.js';
 import { type ReadParamsResult, readHttp2smsParams } from './http2sms-params.js';
 import {

@@ -3,7 +3,6 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, HTTP_STATUS } from '../../errors.js';
-import { createLoginAttempts } from '../../login-attempts.js';
 import { ovhAuthRoutes } from './ovh-auth.routes.js';
 import type { OvhPrincipal } from './ovh-keys.service.js';
 import { signedUrlCandidates } from './ovh-signature.js';
@@ -103,9 +102,8 @@ export function ovhPrincipalOf(request: FastifyRequest): OvhPrincipal {
  * authentication do not apply here (auth.plugin.ts skips /1.0).
  */
 export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
-  const { ovhKeys, clock, config } = app.services;
-  /** Requests with a wrong application key, consumer key or signature, by client (`apiAuthFailuresPerMinute`). */
-  const signatureAttempts = createLoginAttempts({ clock, limit: config.apiAuthFailuresPerMinute });
+  // Requests with a wrong application key, consumer key or signature count with wrong bearer tokens.
+  const { ovhKeys, apiAuthAttempts } = app.services;
 
   // The API's schema documents (`/1.0/sms.json`…), as OVH serves them: the official npm client given
   // `apis: ['sms']` loads them first and reads each operation's method, status and authentication.
@@ -182,7 +180,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
       const value = request.headers[name];
       return typeof value === 'string' ? value : undefined;
     };
-    const attempt = await signatureAttempts.attempt(request.ip, async () => {
+    const attempt = await apiAuthAttempts.attempt(request.ip, async () => {
       try {
         const principal = await ovhKeys.authenticate({
           appKey: header('x-ovh-application'),

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { AppError } from '../../errors.js';
-import { clientOf } from '../../login-attempts.js';
+import { clientOf } from '../../ip-address.js';
 import { ovhPrincipalOf } from './ovh-api.plugin.js';
 
 /**
