@@ -46,6 +46,8 @@ export interface SmsUserRow {
   ip_restrictions: string;
   /** Credits this user may still spend (null = no quota). */
   quota: number | null;
+  /** Times its quota was removed (migration 0011): what a removed quota paid never goes to a later one. */
+  quota_epoch: Generated<number>;
   callback_url: string | null;
   created_at: number;
 }
@@ -157,8 +159,8 @@ export interface JobRow {
   options: string;
   created_at: number;
   /**
-   * 1: its credits were also taken from its SMS user's quota; 0: not (no user, or no quota then); null:
-   * accepted before migration 0011, unknown (see `refundCredits`).
+   * 0: not paid from a quota (no user, or no quota then); n ≥ 1: its credits were also taken from its SMS
+   * user's quota, of `quota_epoch` n - 1; null: accepted before migration 0011, unknown (see `refundCredits`).
    */
   quota_paid: number | null;
 }

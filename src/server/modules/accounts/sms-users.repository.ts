@@ -135,14 +135,25 @@ export function createSmsUsersRepository(db: Kysely<DB>) {
       return rows.map(toSmsUser);
     },
 
-    /** Applies `patch` and returns the user as it now is (undefined when it no longer exists). */
+    /**
+     * Applies `patch` and returns the user as it now is (undefined when it no longer exists). Removing
+     * the quota (null) starts a new quota epoch: what the removed quota paid never goes back to a later
+     * one (`refundCredits`).
+     */
     async update(id: number, patch: SmsUserPatch): Promise<SmsUser | undefined> {
       const set: Partial<Pick<SmsUserRow, 'password_hash' | 'ip_restrictions' | 'quota' | 'callback_url'>> = {};
       if (patch.passwordHash !== undefined) set.password_hash = patch.passwordHash;
       if (patch.ipRestrictions !== undefined) set.ip_restrictions = JSON.stringify(patch.ipRestrictions);
       if (patch.quota !== undefined) set.quota = patch.quota;
       if (patch.callbackUrl !== undefined) set.callback_url = patch.callbackUrl;
-      if (Object.keys(set).length > 0) await db.updateTable('sms_users').set(set).where('id', '=', id).execute();
+      if (Object.keys(set).length > 0) {
+        await db
+          .updateTable('sms_users')
+          .set(set)
+          .$if(patch.quota === null, (qb) => qb.set((eb) => ({ quota_epoch: eb('quota_epoch', '+', 1) })))
+          .where('id', '=', id)
+          .execute();
+      }
       return findById(id);
     },
 

@@ -1169,10 +1169,10 @@ export async function cancelQueued<T extends { id: number }>(trx: Kysely<DB>, pe
  * Gives back the credits of deleted pending messages (canceled: see `cancelQueued`) to the account, and
  * to their SMS user's quota what that quota paid for them. The rule, per message, by its job's
  * `quota_paid` (migration 0011), as of the acceptance:
- * - 0, not paid from the quota (no quota then; one set since has not paid for it): nothing to the quota.
- * - 1, paid from the quota: its credits back to the quota as it is now, even if the operator changed the
- *   number since (the user gets back what it paid); nothing if the quota was removed since (null: no limit,
- *   nothing to give back to).
+ * - 0, not paid from a quota (no quota then; one set since has not paid for it): nothing to the quota.
+ * - n ≥ 1, paid from the user's quota of epoch n - 1: its credits back to that quota as it is now, even if
+ *   the operator changed the number since (the user gets back what it paid); nothing if that quota was
+ *   removed since (null, no limit, or removed and set again: a later quota, which did not pay).
  * - unknown (a job accepted before migration 0011, or no job: the demo's sample history): as before that
  *   migration, back to the quota when the user has one.
  * The SQLite delete worker (sqlite-delete-worker.ts) applies the same rule with its own statements.
@@ -1190,28 +1190,34 @@ export async function refundCredits(
     .execute();
   const ofUsers = rows.filter((r) => r.user_id !== null);
   const jobIds = [...new Set(ofUsers.flatMap((r) => (r.job_id === null ? [] : [r.job_id])))];
-  const unpaid = new Set<number>();
+  const paid = new Map<number, number | null>();
   for (let i = 0; i < jobIds.length; i += 1000) {
     const found = await trx
       .selectFrom('jobs')
-      .select('id')
+      .select(['id', 'quota_paid'])
       .where('id', 'in', jobIds.slice(i, i + 1000))
-      .where('quota_paid', '=', 0)
       .execute();
-    for (const r of found) unpaid.add(r.id);
+    for (const r of found) paid.set(r.id, r.quota_paid === null ? null : Number(r.quota_paid));
   }
-  const perUser = new Map<number, number>();
+  // Credits back per user and per quota that paid (an epoch), or unknown (null: the former rule).
+  const perQuota = new Map<string, { userId: number; epoch: number | null; credits: number }>();
   for (const r of ofUsers) {
-    if (r.job_id !== null && unpaid.has(r.job_id)) continue;
-    perUser.set(r.user_id!, (perUser.get(r.user_id!) ?? 0) + r.credits);
+    const quotaPaid = r.job_id === null ? null : (paid.get(r.job_id) ?? null);
+    if (quotaPaid === 0) continue;
+    const epoch = quotaPaid === null ? null : quotaPaid - 1;
+    const key = `${r.user_id} ${epoch}`;
+    const entry = perQuota.get(key) ?? { userId: r.user_id!, epoch, credits: 0 };
+    entry.credits += r.credits;
+    perQuota.set(key, entry);
   }
-  for (const [userId, credits] of perUser) {
+  for (const { userId, epoch, credits } of perQuota.values()) {
     await trx
       .updateTable('sms_users')
       .set((eb) => ({ quota: eb('quota', '+', credits) }))
       .where('id', '=', userId)
       .where('account_id', '=', accountId)
       .where('quota', 'is not', null)
+      .$if(epoch !== null, (qb) => qb.where('quota_epoch', '=', epoch!))
       .execute();
   }
 }

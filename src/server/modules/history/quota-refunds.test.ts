@@ -117,7 +117,7 @@ describeEachDialect('credits given back to an SMS user quota', (ctx) => {
     expect(await w.balances()).toEqual({ credits: 100, quota: 4 });
   });
 
-  it('a quota changed since the payment gets back what was paid; a quota removed since (no limit) gets nothing', async () => {
+  it('a quota changed since the payment gets back what was paid; a quota removed since (no limit), or removed and set again, gets nothing', async () => {
     const w = await world();
     await w.setQuota(10);
     const paid = await w.send(3, 2);
@@ -129,10 +129,10 @@ describeEachDialect('credits given back to an SMS user quota', (ctx) => {
     await w.setQuota(null);
     expect(await history().cancelPending(w.access, paid[1])).toBe('canceled');
     expect(await w.balances()).toEqual({ credits: 98, quota: null });
-    // Set again: the last message, paid from the former quota, gives its credits back to the new one.
+    // Set again: a new quota, which did not pay for the last message (paid from the removed one): nothing to it.
     await w.setQuota(0);
     expect(await history().deleteIds(w.access, [paid[2]])).toEqual({ deleted: 1, refundedCredits: 2 });
-    expect(await w.balances()).toEqual({ credits: 100, quota: 2 });
+    expect(await w.balances()).toEqual({ credits: 100, quota: 0 });
   });
 
   it('a deletion by filter done at once gives back to the quota only what it paid', async () => {
@@ -184,6 +184,29 @@ describeEachDialect('credits given back to an SMS user quota', (ctx) => {
       }
       expect(await w.balances(), path).toEqual({ credits: 100, quota: 6 });
       await deletions.updateJob(job.id, { status: 'done', now: NOW });
+
+      // Paid from a quota removed and set again since: nothing to the new quota.
+      const again = await world();
+      await again.setQuota(5);
+      const [id] = await again.send(1, 2);
+      await again.setQuota(null);
+      await again.setQuota(7);
+      const other = createDeletionsRepository(database);
+      const second = await other.createJob({ accountId: again.accountId, actor: 'test', filter: {}, now: NOW });
+      try {
+        const ids = [id];
+        expect(
+          await other.deleteJobBatch({ jobId: second.id, scope: { accountId: again.accountId, userLogin: null }, ids, now: NOW }),
+          path,
+        ).toEqual({
+          deleted: 1,
+          refunded: 2,
+          found: 1,
+        });
+      } finally {
+        await other.close();
+      }
+      expect(await again.balances(), path).toEqual({ credits: 100, quota: 7 });
     }
   });
 

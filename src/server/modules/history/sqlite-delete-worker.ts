@@ -30,8 +30,11 @@ const unqueue = db.prepare('delete from dispatch_queue where outgoing_id = ? and
 const queued = db.prepare('select 1 from dispatch_queue where outgoing_id = ?').pluck();
 const refundAccount = db.prepare('update accounts set credits = credits + ? where id = ?');
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
-// Jobs whose messages were not paid from their user's quota (refundCredits' rule: nothing back to it).
-const unpaidJobs = db.prepare('select id from jobs where id in (select value from json_each(?)) and quota_paid = 0').pluck();
+const refundUserQuota = db.prepare(
+  'update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null and quota_epoch = ?'
+);
+// Which quota paid each job (refundCredits' rule: 0 none, n the quota of epoch n - 1, null unknown).
+const quotaPaid = db.prepare('select id, quota_paid from jobs where id in (select value from json_each(?))');
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
 const purgeText = ${JSON.stringify(PURGE_DELETED_TEXT_SQL)}.map((text) => db.prepare(text));
 const selects = new Map();
@@ -63,13 +66,20 @@ const batch = db.transaction((m) => {
   if (refunded > 0) {
     refundAccount.run(refunded, m.accountId);
     const jobIds = [...new Set(ofUsers.filter((r) => r.job_id !== null).map((r) => r.job_id))];
-    const unpaid = new Set(jobIds.length > 0 ? unpaidJobs.all(JSON.stringify(jobIds)) : []);
-    const perUser = new Map();
+    const paid = new Map(jobIds.length > 0 ? quotaPaid.all(JSON.stringify(jobIds)).map((j) => [j.id, j.quota_paid]) : []);
+    const perQuota = new Map();
     for (const r of ofUsers) {
-      if (r.job_id !== null && unpaid.has(r.job_id)) continue;
-      perUser.set(r.user_id, (perUser.get(r.user_id) || 0) + r.credits);
+      const q = r.job_id === null ? null : (paid.get(r.job_id) ?? null);
+      if (q === 0) continue;
+      const key = r.user_id + ' ' + q;
+      const entry = perQuota.get(key) || { userId: r.user_id, epoch: q === null ? null : q - 1, credits: 0 };
+      entry.credits += r.credits;
+      perQuota.set(key, entry);
     }
-    for (const [userId, credits] of perUser) refundUser.run(credits, userId, m.accountId);
+    for (const { userId, epoch, credits } of perQuota.values()) {
+      if (epoch === null) refundUser.run(credits, userId, m.accountId);
+      else refundUserQuota.run(credits, userId, m.accountId, epoch);
+    }
   }
   for (const statement of purgeText) statement.run(json);
   progress.run(gone.length, m.now, m.jobId);

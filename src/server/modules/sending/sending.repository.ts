@@ -38,7 +38,7 @@ const CHUNK = 500;
 /** The columns of a new history row, in the order of the values written for each receiver. */
 const OUTGOING_COLUMNS = [...OUTGOING_MESSAGE_COLUMNS, 'priority', 'created_at', 'deferred_until', 'valid_until'] as const;
 const QUEUE_COLUMNS = ['outgoing_id', 'account_id', 'priority', 'due_at', 'attempts', 'lease_owner', 'lease_until'] as const;
-/** `quota_paid` (migration 0011): whether the job's credits were also taken from its SMS user's quota, for their refund. */
+/** `quota_paid` (migration 0011): which quota of its SMS user also paid the job's credits, if any, for their refund. */
 const JOB_COLUMNS = ['account_id', 'user_id', 'channel', 'receivers', 'credits', 'options', 'created_at', 'quota_paid'] as const;
 
 /**
@@ -96,20 +96,24 @@ export function createSendingRepository(database: Database) {
         );
         for (const row of accounts.rows) balances.set(Number(row.id), Number(row.credits));
         const quotas = new Map<number, number | null>();
+        const epochs = new Map<number, number>();
         if (userIds.length) {
-          const users = await trx.executeQuery<{ id: number; quota: number | null }>(
+          const users = await trx.executeQuery<{ id: number; quota: number | null; quota_epoch: number }>(
             CompiledQuery.raw(
-              `select id, quota from sms_users where id in (${placeholders(userIds.length)}) order by id${forUpdate}`,
+              `select id, quota, quota_epoch from sms_users where id in (${placeholders(userIds.length)}) order by id${forUpdate}`,
               userIds,
             ),
           );
-          for (const row of users.rows) quotas.set(Number(row.id), row.quota === null ? null : Number(row.quota));
+          for (const row of users.rows) {
+            quotas.set(Number(row.id), row.quota === null ? null : Number(row.quota));
+            epochs.set(Number(row.id), Number(row.quota_epoch));
+          }
         }
 
         // Each job against the running balances, in arrival order.
         const debits = new Map<number, number>();
         const quotaDebits = new Map<number, number>();
-        const outcomes: ({ total: number; creditsLeft: number; quotaPaid: boolean } | AppError)[] = jobs.map((job) => {
+        const outcomes: ({ total: number; creditsLeft: number; quotaPaid: number } | AppError)[] = jobs.map((job) => {
           const total = job.credits.reduce((a, b) => a + b, 0);
           const balance = balances.get(job.accountId);
           if (balance === undefined) return new AppError('ACCOUNT_NOT_FOUND', 'The SMS account no longer exists');
@@ -122,13 +126,14 @@ export function createSendingRepository(database: Database) {
           if (balance < total) return new AppError('INSUFFICIENT_CREDITS', `Not enough credits: this job needs ${total}`);
           balances.set(job.accountId, balance - total);
           debits.set(job.accountId, (debits.get(job.accountId) ?? 0) + total);
-          let quotaPaid = false;
+          // 0: not paid from a quota; else which quota paid (its epoch + 1: see migration 0011).
+          let quotaPaid = 0;
           if (job.userId !== null) {
             const quota = quotas.get(job.userId)!;
             if (quota !== null) {
               quotas.set(job.userId, quota - total);
               quotaDebits.set(job.userId, (quotaDebits.get(job.userId) ?? 0) + total);
-              quotaPaid = true;
+              quotaPaid = epochs.get(job.userId)! + 1;
             }
           }
           return { total, creditsLeft: balance - total, quotaPaid };
@@ -148,7 +153,7 @@ export function createSendingRepository(database: Database) {
           'jobs',
           JOB_COLUMNS,
           accepted.map(({ job, index }) => {
-            const outcome = outcomes[index] as { total: number; quotaPaid: boolean };
+            const outcome = outcomes[index] as { total: number; quotaPaid: number };
             return [
               job.accountId,
               job.userId,
@@ -157,7 +162,7 @@ export function createSendingRepository(database: Database) {
               outcome.total,
               JSON.stringify({ ...job.options, ...(job.storeText ? {} : { text: job.message }) }),
               job.now,
-              outcome.quotaPaid ? 1 : 0,
+              outcome.quotaPaid,
             ];
           }),
           true,
