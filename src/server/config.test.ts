@@ -36,7 +36,7 @@ describe('configuration from the environment', () => {
       RELAIS_DEFAULT_TIMEZONE: 'America/New_York',
       RELAIS_CALLBACK_PRIVATE: 'allow',
       RELAIS_DISPATCH_LEASE_MS: '5000',
-      RELAIS_TRUST_PROXY: ' 10.0.0.1, 192.168.0.0/16 ,loopback,2001:db8::/32 ',
+      RELAIS_TRUST_PROXY: ' 10.0.0.1, 192.168.0.0/16 ,loopback,2001:db8::/32, 10.0.0.0/8 ',
       RELAIS_API_AUTH_FAILURES_PER_MINUTE: '0',
     });
     expect(config).toMatchObject({
@@ -49,7 +49,7 @@ describe('configuration from the environment', () => {
       defaultTimeZone: 'America/New_York',
       callbackPrivate: true,
       dispatchLeaseMs: 5000,
-      trustProxy: ['10.0.0.1', '192.168.0.0/16', 'loopback', '2001:db8::/32'],
+      trustProxy: ['10.0.0.1', '192.168.0.0/16', 'loopback', '2001:db8::/32', '10.0.0.0/8'],
       apiAuthFailuresPerMinute: 0,
     });
     expect(loadConfig({}).trustProxy).toEqual([]);
@@ -70,6 +70,9 @@ describe('configuration from the environment', () => {
     [{ RELAIS_TRUST_PROXY: 'true' }, 'RELAIS_TRUST_PROXY: "true" is not an IP address, a CIDR range'],
     [{ RELAIS_TRUST_PROXY: '10.0.0.0/33' }, 'RELAIS_TRUST_PROXY: "10.0.0.0/33" is not an IP address'],
     [{ RELAIS_TRUST_PROXY: '0.0.0.0/0' }, 'never trust every address'],
+    [{ RELAIS_TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' }, '"0.0.0.0/1" is too wide'],
+    [{ RELAIS_TRUST_PROXY: '::/1' }, '"::/1" is too wide'],
+    [{ RELAIS_TRUST_PROXY: '::ffff:0:0/96' }, '"::ffff:0:0/96" is too wide'],
     [{ RELAIS_TRUST_PROXY: '0.0.0.0/0/1' }, 'RELAIS_TRUST_PROXY: "0.0.0.0/0/1" is not an IP address'],
   ])('refuses %o with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);

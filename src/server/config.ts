@@ -204,13 +204,16 @@ function trustProxyOf(value: string | undefined): readonly string[] {
     const [address, prefix, extra] = item.split('/');
     const family = isIP(address);
     const bits = family === 4 ? 32 : 128;
-    if (
-      family === 0 ||
-      extra !== undefined ||
-      (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits || Number(prefix) === 0))
-    ) {
+    if (family === 0 || extra !== undefined || (prefix !== undefined && (!/^\d{1,3}$/.test(prefix) || Number(prefix) > bits))) {
+      throw new ConfigError(`RELAIS_TRUST_PROXY: "${item}" is not an IP address, a CIDR range, loopback, linklocal or uniquelocal`);
+    }
+    // Proxies sit in a network of their own: a range wider than an IPv4 /8 or an IPv6 /16 (IPv4-mapped
+    // ranges count as IPv4) would let most of the Internet say where it is.
+    const mapped = family === 6 && /^::ffff:/i.test(address);
+    const widest = family === 4 ? 8 : mapped ? 104 : 16;
+    if (prefix !== undefined && Number(prefix) < widest) {
       throw new ConfigError(
-        `RELAIS_TRUST_PROXY: "${item}" is not an IP address, a CIDR range, loopback, linklocal or uniquelocal (never trust every address: a client could then say it is anywhere)`,
+        `RELAIS_TRUST_PROXY: "${item}" is too wide (at most an IPv4 /8 or an IPv6 /16; uniquelocal names fc00::/7): never trust every address, a client could then say it is anywhere`,
       );
     }
   }
