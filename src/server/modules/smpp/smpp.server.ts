@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import smpp from 'smpp';
 import { createLoginAttempts } from '../../login-attempts.js';
 import type { Services } from '../../services.js';
@@ -82,6 +82,8 @@ interface Bound {
 /** The parts of one concatenated message received so far, with the PDUs (submit_sm or submit_multi) to answer once it is whole. */
 interface PartGroup {
   total: number;
+  /** Destinations of the message (1 for submit_sm): its parts weigh total × destinations. */
+  destinations: number;
   parts: (DecodedMessage | undefined)[];
   got: number;
   pdus: smpp.PDU[];
@@ -121,6 +123,11 @@ const MAX_IN_FLIGHT = 512;
 export const MAX_UNREAD_BYTES = 1024 * 1024;
 /** Parts of concatenated messages held on one connection at most. */
 export const MAX_HELD_PARTS = 2_000;
+/**
+ * Parts × destinations held on one connection at most (a submit_multi part keeps every destination: ~235
+ * bytes each): ~5 MB, and room for the longest message to 255 destinations (75 UCS-2 parts).
+ */
+export const MAX_HELD_PART_DESTINATIONS = 20_000;
 const LEASE_MS = 60_000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
@@ -389,7 +396,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     const unsuccess = outcome.unsuccessful.map((u) => ({
       dest_addr_ton: u.ton,
       dest_addr_npi: u.npi,
-      destination_addr: u.address,
+      // At most SMPP's 21 octets (20 and the NUL): a longer one echoed would make an answer too big to read.
+      destination_addr: u.address.slice(0, 20),
       error_status_code: statusCode(u.status),
     }));
     for (const pdu of pdus) answer(c, pdu, { message_id: outcome.id, unsuccess_sme: unsuccess });
@@ -408,7 +416,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
     const { ref, total } = submit.concat;
     const key = `sm\u0000${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
-    holdPart(c, pdu, key, submit, submit.concat, (whole, pdus) => send(c, bound, whole, pdus));
+    holdPart(c, pdu, key, submit, submit.concat, 1, (whole, pdus) => send(c, bound, whole, pdus));
   }
 
   function onSubmitMulti(c: Connection, bound: Bound, pdu: smpp.PDU): void {
@@ -423,11 +431,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       return;
     }
     const { ref, total } = submit.concat;
-    const destinations = submit.destinations
-      .map((d) => (d.kind === 'list' ? `list:${d.name}` : `${d.ton}:${d.npi}:${d.address}`))
-      .join('\u0001');
+    // JSON: no name or address, whatever octets it holds, can make two lists of destinations look alike.
+    const destinations = JSON.stringify(submit.destinations.map((d) => (d.kind === 'list' ? ['list', d.name] : [d.ton, d.npi, d.address])));
     const key = `multi\u0000${submit.sender ?? ''}\u0000${destinations}\u0000${ref}\u0000${total}`;
-    holdPart(c, pdu, key, submit, submit.concat, (whole, pdus) => sendMulti(c, bound, whole, pdus));
+    holdPart(c, pdu, key, submit, submit.concat, submit.destinations.length, (whole, pdus) => sendMulti(c, bound, whole, pdus));
   }
 
   /**
@@ -441,18 +448,26 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     key: string,
     part: T,
     concat: ConcatInfo,
+    destinations: number,
     sendWhole: (whole: T, pdus: readonly smpp.PDU[]) => Promise<void>,
   ): void {
     const { ref, total, seq } = concat;
     let group = c.parts.get(key);
     if (!group) {
-      const held = [...c.parts.values()].reduce((sum, g) => sum + g.total, 0);
-      if (held + total > MAX_HELD_PARTS) {
-        refuse(c, pdu, { status: 'ESME_RMSGQFUL', reason: `more than ${MAX_HELD_PARTS} parts of unfinished messages on one connection` });
+      let held = 0;
+      let weight = 0;
+      for (const g of c.parts.values()) {
+        held += g.total;
+        weight += g.total * g.destinations;
+      }
+      if (held + total > MAX_HELD_PARTS || weight + total * destinations > MAX_HELD_PART_DESTINATIONS) {
+        const reason = `more than ${MAX_HELD_PARTS} parts (or ${MAX_HELD_PART_DESTINATIONS} parts × destinations) of unfinished messages on one connection`;
+        refuse(c, pdu, { status: 'ESME_RMSGQFUL', reason });
         return;
       }
       group = {
         total,
+        destinations,
         parts: new Array(total).fill(undefined),
         got: 0,
         pdus: [],
@@ -604,18 +619,38 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
   }
 
+  /** Sockets open, on both ports, and how many by address (a TLS one counted from before its handshake). */
+  const sockets = new Set<Socket>();
+  const socketsFrom = new Map<string, number>();
+  const addressOf = (socket: Socket) => (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+
+  /**
+   * A new connection, before anything is read from it (and, on the TLS port, before its handshake):
+   * closed when its address holds its share already, so that idle connections of one address, or
+   * handshakes it never finishes, cannot keep other customers out.
+   */
+  function onConnection(socket: Socket): void {
+    const ip = addressOf(socket);
+    const fromThere = socketsFrom.get(ip) ?? 0;
+    if (fromThere >= maxPerAddress) {
+      log.info({ ip, connections: fromThere }, 'smpp: too many connections from one address, closed');
+      socket.destroy();
+      return;
+    }
+    socketsFrom.set(ip, fromThere + 1);
+    sockets.add(socket);
+    socket.once('close', () => {
+      sockets.delete(socket);
+      const left = (socketsFrom.get(ip) ?? 1) - 1;
+      if (left > 0) socketsFrom.set(ip, left);
+      else socketsFrom.delete(ip);
+    });
+  }
+
   function onSession(session: smpp.Session): void {
     const socket = session.socket;
     const now = clock.now();
-    const ip = (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
-    let fromThere = 0;
-    for (const other of connections) if (other.ip === ip) fromThere++;
-    if (fromThere >= maxPerAddress) {
-      log.info({ ip, connections: fromThere }, 'smpp: too many connections from one address, closed');
-      session.on('error', () => {});
-      session.destroy();
-      return;
-    }
+    const ip = addressOf(socket);
     const c: Connection = {
       id: nextId++,
       session,
@@ -756,6 +791,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     const server = smpp.createServer(tls ? { key: tls.key, cert: tls.cert, handshakeTimeout: 10_000 } : {}, onSession);
     server.maxConnections = options.maxSessions ?? 1000;
     server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
+    // After the package's own listener: a plain connection has its session by then, a TLS one its wrapper.
+    server.on('connection', onConnection);
     // A handshake that fails (no TLS spoken, a certificate refused) closes only that connection.
     if (tls) server.on('tlsClientError', (error: Error) => log.info({ err: error }, 'smpp: TLS handshake failed'));
     await new Promise<void>((resolve, reject) => {
@@ -819,6 +856,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         for (const c of connections) unbindAndClose(c, 'the server is stopping');
         await Promise.race([stopped, deadline]);
         for (const c of connections) closeConnection(c, 'the server is stopping');
+        // And the TLS connections still in their handshake (no session yet).
+        for (const socket of sockets) socket.destroy();
         await Promise.race([Promise.allSettled([...working]), deadline]);
         if (completed.length > 0) await receipts.complete(completed.splice(0)).catch(() => undefined);
       })();
