@@ -28,6 +28,7 @@ export function mappedIpv4(groups: readonly number[]): string | null {
  * its own client.
  */
 export function clientOf(ip: string): string {
+  if (!ip.includes(':')) return ip; // IPv4, as most clients are: nothing to read (on every request)
   let address = ip;
   const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(address);
   if (bracketed) address = bracketed[1];
