@@ -149,7 +149,16 @@ describeEachDialectWithApp('http2sms, the API and the Manager over HTTPS', (ctx)
     const overTls = await fetchTls('/api/v1/auth/sign-in', { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect(overTls.status).toBe(200);
     const cookie = String(overTls.headers['set-cookie']);
-    expect(cookie).toMatch(/^relais_session=/);
+    // The __Host- prefix: a browser keeps it to this host over HTTPS; no subdomain can plant one.
+    expect(cookie).toMatch(/^__Host-relais_session=/);
+    expect(cookie).toMatch(/; Path=\//);
+    expect(cookie).not.toMatch(/; Domain=/i);
+    const value = /^__Host-relais_session=([^;]+)/.exec(cookie)![1];
+    const me = await fetchTls('/api/v1/auth/me', { headers: { cookie: `__Host-relais_session=${value}` } });
+    expect(me.status).toBe(200);
+    // Over HTTPS the plain name is not read: a cookie planted under it by a plain-HTTP page signs nobody in.
+    const planted = await fetchTls('/api/v1/auth/me', { headers: { cookie: `relais_session=${value}` } });
+    expect(planted.status).toBe(401);
     expect(cookie).toMatch(/; Secure/i);
     expect(cookie).toMatch(/; HttpOnly/i);
     const plain = await ctx.app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload: { email, password: TEST_PASSWORD } });

@@ -7,27 +7,38 @@ import type { Principal } from './principal.js';
 
 /**
  * The Manager's session cookie: HttpOnly, SameSite=Lax, Path=/; Secure when the request came over TLS (the
- * HTTPS port) or `config.secureCookies` says so (TLS ended by a proxy in front).
+ * HTTPS port) or `config.secureCookies` says so (TLS ended by a proxy in front), and then named with the
+ * `__Host-` prefix (SECURE_SESSION_COOKIE): browsers keep such a cookie to this host, over HTTPS, so a
+ * sibling subdomain or a plain-HTTP page cannot plant one; over HTTPS only that name is read.
  */
 export const SESSION_COOKIE = 'relais_session';
+export const SECURE_SESSION_COOKIE = '__Host-relais_session';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-const isSecure = (reply: FastifyReply, configured: boolean) => configured || reply.request.protocol === 'https';
+const isSecure = (request: FastifyRequest, configured: boolean) => configured || request.protocol === 'https';
+const cookieName = (request: FastifyRequest, configured: boolean) =>
+  isSecure(request, configured) ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+
+/** The session cookie this request sent, under the name its scheme uses. */
+export function sessionCookieOf(request: FastifyRequest, secureConfigured: boolean): string | undefined {
+  return request.cookies[cookieName(request, secureConfigured)];
+}
 
 /** Sets (or refreshes) the session cookie for the session's full lifetime from now. */
 export function setSessionCookie(reply: FastifyReply, value: string, secureConfigured: boolean): void {
-  reply.setCookie(SESSION_COOKIE, value, {
+  reply.setCookie(cookieName(reply.request, secureConfigured), value, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
-    secure: isSecure(reply, secureConfigured),
+    secure: isSecure(reply.request, secureConfigured),
     maxAge: SESSION_TTL_MS / 1000,
   });
 }
 
 export function clearSessionCookie(reply: FastifyReply, secureConfigured: boolean): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure: isSecure(reply, secureConfigured) });
+  const secure = isSecure(reply.request, secureConfigured);
+  reply.clearCookie(cookieName(reply.request, secureConfigured), { path: '/', httpOnly: true, sameSite: 'lax', secure });
 }
 
 /** The request's principal, or UNAUTHENTICATED: for handlers that did not use `app.requireAuth`. */
@@ -73,7 +84,7 @@ export const authPlugin = fp(
         request.principal = attempt.outcome.principal;
         return;
       }
-      const cookie = request.cookies[SESSION_COOKIE];
+      const cookie = sessionCookieOf(request, config.secureCookies);
       if (!cookie) return;
       const session = await auth.sessionPrincipal(cookie);
       if (!session) {
