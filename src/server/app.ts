@@ -124,7 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             type: 'apiKey',
             in: 'cookie',
             name: 'relais_session',
-            description: 'The Manager session; writes also need the X-CSRF-Token header',
+            description: 'The Manager session (named __Host-relais_session over HTTPS); writes also need the X-CSRF-Token header',
           },
         },
       },
