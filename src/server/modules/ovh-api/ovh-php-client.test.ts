@@ -32,18 +32,21 @@ describeEachDialectWithApp('Symfony’s OvhCloud notifier (PHP) against Relais o
   let listener: Awaited<ReturnType<typeof startHttpsListener>>;
   let account: Account;
   let keys: OvhKeys;
-  const env = (overrides: Record<string, string> = {}) => ({
-    OVH_AK: keys.appKey,
-    OVH_AS: keys.appSecret,
-    OVH_CK: keys.consumerKey,
-    OVH_SERVICE: account.name,
-    RELAIS_CA_FILE: tls.certFile,
-    RELAIS_HOST: '127.0.0.1',
-    RELAIS_PORT: String(listener.port),
-    SMS_TO: '+33612345678',
-    SMS_TEXT: 'Bonjour depuis Symfony, été ☀',
-    ...overrides,
-  });
+  /** The script's environment: the DSN from these keys (`sender` when given), the message, Relais' certificate. */
+  const env = (options: { keys?: Partial<OvhKeys>; sender?: string; to?: string; text?: string } = {}) => {
+    const k = { ...keys, ...options.keys };
+    const query = new URLSearchParams({
+      consumer_key: k.consumerKey,
+      service_name: account.name,
+      ...(options.sender ? { sender: options.sender } : {}),
+    });
+    return {
+      OVH_DSN: `ovhcloud://${k.appKey}:${k.appSecret}@127.0.0.1:${listener.port}?${query}`,
+      RELAIS_CA_FILE: tls.certFile,
+      SMS_TO: options.to ?? '+33612345678',
+      SMS_TEXT: options.text ?? 'Bonjour depuis Symfony, été ☀',
+    };
+  };
   const row = (id: string | number) =>
     ctx.database.db
       .selectFrom('outgoing')
@@ -69,9 +72,10 @@ describeEachDialectWithApp('Symfony’s OvhCloud notifier (PHP) against Relais o
 
   it('sends as a PHP application does (signed URL with the port, class flash, 8-bit coding): the SMS is in the history', async () => {
     const before = await credits();
-    const { code, out } = await sendWithSymfony(env({ OVH_SENDER: 'MyShop' }));
+    const { code, out } = await sendWithSymfony(env({ sender: 'MyShop' }));
     expect(code).toBe(0);
     expect(out.id).toMatch(/^\d+$/);
+    expect(out.transport).toBe(`ovhcloud://127.0.0.1:${listener.port}?service_name=${account.name}&sender=MyShop`);
     expect(await row(out.id)).toMatchObject({
       sender: 'MyShop',
       receiver: '+33612345678',
@@ -84,19 +88,19 @@ describeEachDialectWithApp('Symfony’s OvhCloud notifier (PHP) against Relais o
   });
 
   it('sends without a sender as senderForResponse', async () => {
-    const { code, out } = await sendWithSymfony(env({ SMS_TEXT: 'Sans expéditeur' }));
+    const { code, out } = await sendWithSymfony(env({ text: 'Sans expéditeur' }));
     expect(code).toBe(0);
     expect(JSON.parse(String((await row(out.id))?.options))).toMatchObject({ senderForResponse: true });
   });
 
   it('gives the PHP application Relais’ refusals in OVH’s words, writing nothing', async () => {
     const before = await credits();
-    const wrongKey = await sendWithSymfony(env({ OVH_CK: 'A'.repeat(32), OVH_SENDER: 'MyShop' }));
+    const wrongKey = await sendWithSymfony(env({ keys: { consumerKey: 'A'.repeat(32) }, sender: 'MyShop' }));
     expect(wrongKey).toMatchObject({ code: 1, out: { message: 'Unable to send the SMS: This credential does not exist.' } });
-    const unknownSender = await sendWithSymfony(env({ OVH_SENDER: 'Nobody' }));
+    const unknownSender = await sendWithSymfony(env({ sender: 'Nobody' }));
     expect(unknownSender.code).toBe(1);
     expect(unknownSender.out.message).toBe(`Unable to send the SMS: "Nobody" is not an enabled sender of ${account.name}.`);
-    const badNumber = await sendWithSymfony(env({ OVH_SENDER: 'MyShop', SMS_TO: '12' }));
+    const badNumber = await sendWithSymfony(env({ sender: 'MyShop', to: '12' }));
     expect(badNumber.code).toBe(1);
     expect(badNumber.out.message).toBe('Unable to send the SMS: no valid receiver (refused: 12).');
     expect(await credits()).toBe(before);
