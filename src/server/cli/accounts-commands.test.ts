@@ -463,3 +463,124 @@ describeEachDialect('relais account credit --reason and account credit-history (
     expect((await relais('account', 'credit-history')).code).toBe(2);
   }, 60_000);
 });
+
+describeEachDialect('relais: amounts, IP restrictions and one-line texts are checked (real process)', (ctx) => {
+  const account = 'sms-in12345-1';
+  const owner = 'input@example.com';
+  const relais = (...args: string[]) => runRelais({ RELAIS_DATABASE_URL: ctx.database.url, RELAIS_ARGON2_TEST_FAST: '1' }, ...args);
+  const restrictions = async (login: string) =>
+    JSON.parse(
+      (await ctx.database.db.selectFrom('sms_users').select('ip_restrictions').where('login', '=', login).executeTakeFirstOrThrow())
+        .ip_restrictions as string,
+    );
+  const accounts = async () => (await ctx.database.db.selectFrom('accounts').select(['name', 'credits', 'description']).execute()).length;
+
+  beforeAll(async () => {
+    const services = composeServices({ config: testConfig(), database: ctx.database, clock: systemClock });
+    await services.customers.create({ email: owner, password: 'input-password' });
+    await services.accounts.create({ name: account, ownerEmail: owner, credits: 10 });
+    await services.smsUsers.create(SYSTEM_ACTOR, account, { login: 'shop', password: 'shop-password', ipRestrictions: ['192.0.2.0/24'] });
+  });
+
+  it('takes --credits, --add, --remove and --quota in decimal digits only, up to 1000000000000', async () => {
+    const before = await accounts();
+    const create = (credits: string) => relais('account', 'create', '--name', 'sms-in12345-2', '--owner', owner, '--credits', credits);
+    const refused = await Promise.all([
+      ...['0x10', '1e3', '1e300', '-5', 'Infinity', ' ', '1_000', '.5'].map(create),
+      relais('account', 'credit', '--name', account, '--add', '0x10'),
+      relais('account', 'credit', '--name', account, '--remove', '1e1'),
+      relais('user', 'create', '--account', account, '--login', 'rich', '--quota', '0x10'),
+      relais('user', 'update', '--account', account, '--login', 'shop', '--quota', '1e3'),
+    ]);
+    for (const res of refused) {
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stderr).toMatch(
+        /^error: --(credits|add|remove|quota) must be a number .*, got ".*": expected decimal digits, such as 100 or 12\.5 \(VALIDATION_FAILED\)\n$/,
+      );
+    }
+    // Beyond the maximum: the same rule for an account's creation, a credit and a quota, saying it.
+    const [tooMany, tooMuch, tooRich] = await Promise.all([
+      create('1000000000001'),
+      relais('account', 'credit', '--name', account, '--add', '1000000000001'),
+      relais('user', 'create', '--account', account, '--login', 'rich', '--quota', '1000000000000.5'),
+    ]);
+    expect(tooMany).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('must be a number from 0 to 1000000000000, got 1000000000001'),
+    });
+    expect(tooMuch).toMatchObject({ code: 1, stderr: expect.stringContaining('at most 1000000000000 at once') });
+    expect(tooRich).toMatchObject({ code: 1, stderr: expect.stringContaining('The quota must be a number from 0 to 1000000000000') });
+    expect(await accounts()).toBe(before);
+    expect(await relais('user', 'list', '--account', account, '--json')).toMatchObject({
+      code: 0,
+      stdout: expect.not.stringContaining('rich'),
+    });
+
+    expect(await create('12.5')).toMatchObject({ code: 0, stdout: expect.stringContaining('(12.5 credits,') });
+    expect(await relais('account', 'credit', '--name', 'sms-in12345-2', '--add', '1000000000000')).toMatchObject({ code: 0 });
+    const rich = await relais('user', 'create', '--account', account, '--login', 'rich', '--quota', '1000000000000');
+    expect(rich.code, rich.stderr).toBe(0);
+  }, 60_000);
+
+  it('--ip: repeatable and comma-separated; "any" alone removes the restrictions; an empty value is refused', async () => {
+    const update = (...ips: string[]) =>
+      relais('user', 'update', '--account', account, '--login', 'shop', ...ips.flatMap((ip) => ['--ip', ip]), '--json');
+    const refused = await Promise.all([update(''), update(','), update(' , '), update('any', '198.51.100.7'), update('any,198.51.100.7')]);
+    expect(refused.map((r) => [r.code, JSON.parse(r.stdout).error.code])).toEqual(Array(5).fill([1, 'VALIDATION_FAILED']));
+    expect(JSON.parse(refused[0].stdout).error.message).toBe(
+      '--ip is empty: give addresses or CIDR ranges, or "any" to allow every address',
+    );
+    expect(JSON.parse(refused[3].stdout).error.message).toContain('--ip any allows every address: give it alone');
+    expect(await restrictions('shop')).toEqual(['192.0.2.0/24']);
+
+    const both = await update('198.51.100.0/24', '203.0.113.1, 2001:db8::/32');
+    expect(both.code, both.stderr).toBe(0);
+    expect(JSON.parse(both.stdout).ipRestrictions).toEqual(['198.51.100.0/24', '203.0.113.1', '2001:db8::/32']);
+    expect(await restrictions('shop')).toEqual(['198.51.100.0/24', '203.0.113.1', '2001:db8::/32']);
+    const created = await relais('user', 'create', '--account', account, '--login', 'twoips', '--ip', '192.0.2.1', '--ip', '192.0.2.2');
+    expect(created.code, created.stderr).toBe(0);
+    expect(await restrictions('twoips')).toEqual(['192.0.2.1', '192.0.2.2']);
+    expect((await relais('user', 'create', '--account', account, '--login', 'noip', '--ip', '')).code).toBe(1);
+
+    const any = await update('ANY');
+    expect(any.code, any.stderr).toBe(0);
+    expect(await restrictions('shop')).toEqual([]);
+  }, 60_000);
+
+  it('refuses control characters in an e-mail, a description or a token name; a 10,000-character value is not echoed', async () => {
+    const refused = await Promise.all([
+      relais('customer', 'create', '--email', 'x\u0001y@example.com', '--password', 'owner-password'),
+      relais('account', 'update', '--name', account, '--description', 'a\u001b[31mb'),
+      relais('account', 'create', '--name', 'sms-in12345-3', '--owner', owner, '--description', 'two\nlines'),
+      relais('sender', 'add', '--account', account, '--sender', 'Other', '--description', 'a\u001b[2Jb'),
+      relais('token', 'create', '--account', account, '--name', 'a\u001b[2Jb'),
+    ]);
+    for (const res of refused)
+      expect(res).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(
+          /^error: .* must be one line of text, without control characters \(newline, tab, escape…\) \(VALIDATION_FAILED\)\n$/,
+        ),
+      });
+    const long = 'a'.repeat(10_000);
+    const echoed = await Promise.all([
+      relais('customer', 'create', '--email', `${long}@example.com`, '--password', 'owner-password'),
+      relais('account', 'create', '--name', `sms-${long}`, '--owner', owner),
+      relais('user', 'create', '--account', account, '--login', long),
+      relais('sender', 'add', '--account', account, '--sender', long),
+      relais('account', 'create', '--name', 'sms-in12345-3', '--owner', owner, '--credits', long),
+    ]);
+    for (const res of echoed) {
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/^error: [^\n]*a…"[^\n]*\n$/);
+      expect(res.stderr.length).toBeLessThan(300);
+    }
+    const lists = await Promise.all([
+      relais('customer', 'list', '--json'),
+      relais('account', 'list', '--json'),
+      relais('sender', 'list', '--account', account, '--json'),
+      relais('token', 'list', '--account', account, '--json'),
+    ]);
+    for (const list of lists) expect(list.stdout).not.toMatch(/\\u00(01|1b)|\\n/);
+  }, 60_000);
+});

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
+import { excerpt } from '../input-text.js';
 import type { Account, AccountPatch, CreditChange } from '../modules/accounts/accounts.repository.js';
 import {
   CREDIT_CHANGES_DEFAULT_LIMIT,
@@ -8,21 +9,17 @@ import {
   SYSTEM_ACTOR,
 } from '../modules/accounts/accounts.service.js';
 import { type GlobalOptions, printResult, withContext } from './context.js';
+import { decimalOption } from './options.js';
 
-/** A parser of a number option: ≥ 0, or > 0 when `positive`. */
+/** A parser of a number option: decimal digits ≥ 0, or > 0 when `positive` (the service sets the upper bound). */
 function numberOption(option: string, positive = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (positive ? n <= 0 : n < 0))
-      throw new AppError('VALIDATION_FAILED', `${option} must be a number ${positive ? '> 0' : '≥ 0'}, got "${value}"`);
-    return n;
-  };
+  return (value: string): number => decimalOption(option, value, { positive });
 }
 
 /** `--limit`: a whole number ≥ 1 (the service sets the upper bound). */
 function limitOption(value: string): number {
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1)
-    throw new AppError('VALIDATION_FAILED', `--limit must be a whole number ≥ 1, got "${value}"`);
+    throw new AppError('VALIDATION_FAILED', `--limit must be a whole number ≥ 1, got "${excerpt(value)}"`);
   return Number(value);
 }
 
@@ -34,7 +31,7 @@ function dayLimitOption(option: string) {
   return (value: string): number | 'never' => {
     if (value.trim().toLowerCase() === 'never') return 'never';
     if (!/^\d+$/.test(value.trim()))
-      throw new AppError('VALIDATION_FAILED', `${option} must be a number of days or "never", got "${value}"`);
+      throw new AppError('VALIDATION_FAILED', `${option} must be a number of days or "never", got "${excerpt(value)}"`);
     return Number(value);
   };
 }
@@ -45,7 +42,7 @@ function yesNoOption(option: string) {
     const v = value.trim().toLowerCase();
     if (v === 'yes' || v === 'true') return true;
     if (v === 'no' || v === 'false') return false;
-    throw new AppError('VALIDATION_FAILED', `${option} must be yes or no, got "${value}"`);
+    throw new AppError('VALIDATION_FAILED', `${option} must be yes or no, got "${excerpt(value)}"`);
   };
 }
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
 import { describeEachDialect } from '../../../test/database.js';
@@ -80,6 +83,8 @@ describeEachDialect('relais send (real process)', (ctx) => {
   });
 
   it('reads receivers and text from files or standard input, sends as an SMS user, defers to a time in the account timezone', async () => {
+    // 09:30 in Paris, 60 days from now (a deferral is at most a year ahead).
+    const day = new Date(Date.now() + 60 * 86_400_000).toISOString().slice(0, 10);
     const res = await relais(
       '+33600000001\n',
       '--sender',
@@ -92,22 +97,25 @@ describeEachDialect('relais send (real process)', (ctx) => {
       '--user',
       'batch',
       '--at',
-      '2099-06-01T09:30',
+      `${day}T09:30`,
       '--tag',
       'cli-2',
     );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain('Accepted 1 message (1 part, gsm7, 1 credits; 7 left), tag cli-2');
-    expect(await rows('cli-2')).toEqual([
+    const sent = await rows('cli-2');
+    expect(sent).toEqual([
       {
         receiver: '+33600000001',
         message: 'Rappel',
         status: 'pending',
         channel: 'api',
         user_login: 'batch',
-        deferred_until: Date.parse('2099-06-01T07:30:00Z'),
+        deferred_until: expect.any(Number),
       },
     ]);
+    const paris = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Paris', dateStyle: 'short', timeStyle: 'short' });
+    expect(paris.format(Number(sent[0].deferred_until))).toBe(`${day} 09:30`);
   });
 
   it('refuses bad input with a clear message and exit code 1, writing and debiting nothing', async () => {
@@ -118,6 +126,9 @@ describeEachDialect('relais send (real process)', (ctx) => {
       [['--sender', 'Shop', '--to', '+33612345678'], 'VALIDATION_FAILED'],
       [['--sender', 'Shop', '--message', 'x'], 'INVALID_RECEIVER'],
       [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--at', '2001-01-01T00:00'], 'VALIDATION_FAILED'],
+      [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--at', '9999-12-31'], 'VALIDATION_FAILED'],
+      [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--differed-period', '525601'], 'VALIDATION_FAILED'],
+      [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--tag', 'a\nb'], 'VALIDATION_FAILED'],
       [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--priority', 'urgent'], 'VALIDATION_FAILED'],
       [['--sender', 'Shop', '--to', '+33612345678', '+33612345679', '--message', 'x', '--user', 'batch'], 'INSUFFICIENT_CREDITS'],
       [['--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--user', 'ghost'], 'USER_NOT_FOUND'],
@@ -129,4 +140,53 @@ describeEachDialect('relais send (real process)', (ctx) => {
     );
     expect(await credits()).toBe(before);
   }, 120_000);
+
+  it('a send time more than a year ahead is refused, saying so; a tag of two lines too; the text may have two', async () => {
+    const before = await credits();
+    const [far, tag] = await Promise.all([
+      relais(null, '--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--at', '9999-12-31'),
+      relais(null, '--sender', 'Shop', '--to', '+33612345678', '--message', 'x', '--tag', 'a\u001b[2Jb'),
+    ]);
+    expect(far).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: 'error: the send time is more than a year ahead: a job may be deferred by at most 525600 minutes (VALIDATION_FAILED)\n',
+    });
+    expect(tag).toMatchObject({ code: 1, stderr: expect.stringContaining('tag must be one line of text, without control characters') });
+    expect(await credits()).toBe(before);
+    const lines = await relais(
+      null,
+      '--sender',
+      'Shop',
+      '--to',
+      '+33612345678',
+      '--message',
+      'line 1\nline 2',
+      '--no-stop',
+      '--tag',
+      'cli-3',
+    );
+    expect(lines.code, lines.stderr).toBe(0);
+    expect((await rows('cli-3')).map((r) => r.message)).toEqual(['line 1\nline 2']);
+  }, 60_000);
+
+  it('names the option and the file it cannot read: --to-file, --message-file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relais-send-'));
+    try {
+      const [toDir, toMissing, messageDir, messageMissing] = await Promise.all([
+        relais(null, '--sender', 'Shop', '--to-file', dir, '--message', 'x'),
+        relais(null, '--sender', 'Shop', '--to-file', join(dir, 'none.txt'), '--message', 'x'),
+        relais(null, '--sender', 'Shop', '--to', '+33612345678', '--message-file', dir),
+        relais(null, '--sender', 'Shop', '--to', '+33612345678', '--message-file', join(dir, 'none.txt'), '--json'),
+      ]);
+      expect(toDir).toMatchObject({ code: 1, stdout: '', stderr: `error: --to-file ${dir}: is a directory (VALIDATION_FAILED)\n` });
+      expect(toMissing).toMatchObject({ code: 1, stderr: `error: --to-file ${join(dir, 'none.txt')}: no such file (VALIDATION_FAILED)\n` });
+      expect(messageDir).toMatchObject({ code: 1, stderr: `error: --message-file ${dir}: is a directory (VALIDATION_FAILED)\n` });
+      expect(JSON.parse(messageMissing.stdout)).toEqual({
+        error: { code: 'VALIDATION_FAILED', message: `--message-file ${join(dir, 'none.txt')}: no such file` },
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -5,6 +5,7 @@ import { accountAccessFor, SYSTEM_ACTOR } from '../modules/accounts/accounts.ser
 import { parseDateParam } from '../modules/history/history-query.js';
 import type { SendInput } from '../modules/sending/sending.service.js';
 import { printResult, withContext } from './context.js';
+import { once } from './options.js';
 
 interface SendOptions {
   account: string;
@@ -43,9 +44,24 @@ function minutes(name: string, value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** A file's text, or standard input for `-`. */
-function readText(path: string): string {
-  return readFileSync(path === '-' ? 0 : path, 'utf8');
+/** Why a file cannot be read, in words, by its error code. */
+const UNREADABLE: Readonly<Record<string, string>> = {
+  EISDIR: 'is a directory',
+  ENOENT: 'no such file',
+  EACCES: 'permission denied',
+  ENOTDIR: 'a part of the path is not a directory',
+};
+
+/** The text of the file `option` names, or standard input for `-`; VALIDATION_FAILED naming both when it cannot be read. */
+function readText(option: string, path: string): string {
+  try {
+    return readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    const file = path === '-' ? 'standard input' : path;
+    throw new AppError('VALIDATION_FAILED', `${option} ${file}: ${UNREADABLE[code] ?? `cannot be read (${code})`}`);
+  }
 }
 
 /** `relais send`: the sending service from the command line (the same checks, debit and queue as the API). */
@@ -53,22 +69,22 @@ export function registerSendCommand(program: Command): void {
   program
     .command('send')
     .description('send an SMS to one or many receivers (queued for the dispatcher of a running `relais serve`)')
-    .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1')
-    .option('--sender <sender>', 'one of the account’s enabled senders')
+    .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1', once)
+    .option('--sender <sender>', 'one of the account’s enabled senders', once)
     .option('--sender-for-response', 'send from a reply-capable short number instead of a sender')
     .option('--to <numbers...>', 'receivers: +33…, 0033… or national numbers, comma- or space-separated')
-    .option('--to-file <path>', 'receivers from a file, one a line (- for standard input)')
-    .option('--message <text>', 'the text')
-    .option('--message-file <path>', 'the text from a file (- for standard input)')
-    .option('--user <login>', 'send as this SMS user (its quota applies; its history filter shows it)')
+    .option('--to-file <path>', 'receivers from a file, one a line (- for standard input)', once)
+    .option('--message <text>', 'the text', once)
+    .option('--message-file <path>', 'the text from a file (- for standard input)', once)
+    .option('--user <login>', 'send as this SMS user (its quota applies; its history filter shows it)', once)
     .option('--no-stop', 'do not append the STOP mention (non-commercial message)')
-    .option('--tag <tag>', 'a tag to find the messages by')
-    .option('--at <datetime>', 'send at this time (ISO 8601, account timezone unless an offset is given)')
-    .option('--differed-period <minutes>', 'send in this many minutes')
-    .option('--validity <minutes>', 'give up after this many minutes (default 2880)')
-    .option('--priority <priority>', PRIORITIES.join(' | '))
-    .option('--coding <coding>', `${CODINGS.join(' | ')} (8bit forces UCS-2)`)
-    .option('--class <class>', CLASSES.join(' | '))
+    .option('--tag <tag>', 'a tag to find the messages by', once)
+    .option('--at <datetime>', 'send at this time (ISO 8601, account timezone unless an offset is given)', once)
+    .option('--differed-period <minutes>', 'send in this many minutes', once)
+    .option('--validity <minutes>', 'give up after this many minutes (default 2880)', once)
+    .option('--priority <priority>', PRIORITIES.join(' | '), once)
+    .option('--coding <coding>', `${CODINGS.join(' | ')} (8bit forces UCS-2)`, once)
+    .option('--class <class>', CLASSES.join(' | '), once)
     .option('--json', 'print JSON (the API’s sending report)')
     .action(async (options: SendOptions) => {
       if ((options.message === undefined) === (options.messageFile === undefined)) {
@@ -76,8 +92,8 @@ export function registerSendCommand(program: Command): void {
       }
       if (options.to === undefined && options.toFile === undefined)
         throw new AppError('INVALID_RECEIVER', 'give receivers with --to or --to-file');
-      const message = options.message ?? readText(options.messageFile!).replace(/\r?\n$/, '');
-      const receivers = [...(options.to ?? []), ...(options.toFile ? readText(options.toFile).split(/\r?\n/) : [])]
+      const message = options.message ?? readText('--message-file', options.messageFile!).replace(/\r?\n$/, '');
+      const receivers = [...(options.to ?? []), ...(options.toFile ? readText('--to-file', options.toFile).split(/\r?\n/) : [])]
         .flatMap((r) => r.split(','))
         .map((r) => r.trim())
         .filter(Boolean);

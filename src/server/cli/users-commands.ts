@@ -3,24 +3,38 @@ import { AppError } from '../errors.js';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import type { SmsUser } from '../modules/accounts/sms-users.repository.js';
 import { type GlobalOptions, printResult, withContext } from './context.js';
+import { decimalOption } from './options.js';
 
-/** `--ip 192.0.2.1,2001:db8::/32`: addresses and CIDR ranges; `any` (or nothing) clears them. */
-function ipList(value: string): string[] {
-  const trimmed = value.trim();
-  if (trimmed === '' || trimmed.toLowerCase() === 'any') return [];
-  return trimmed
+/** The word of `--ip` that removes the IP restrictions (any address allowed). */
+const ANY_IP = 'any';
+
+/**
+ * `--ip 192.0.2.1,2001:db8::/32`, repeatable: addresses and CIDR ranges, the values of every `--ip`
+ * together; `--ip any` alone removes the restrictions. An empty value is refused: an unset shell variable
+ * (`--ip "$ALLOWED"`) must not open the user to every address.
+ */
+function ipList(value: string, previous: string[] = []): string[] {
+  const entries = value
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v !== '');
+  if (entries.length === 0)
+    throw new AppError('VALIDATION_FAILED', `--ip is empty: give addresses or CIDR ranges, or "${ANY_IP}" to allow every address`);
+  return [...previous, ...entries.map((v) => (v.toLowerCase() === ANY_IP ? ANY_IP : v))];
+}
+
+/** The IP restrictions the `--ip` options give: `any` alone is none (every address); undefined when not given. */
+function ipRestrictions(ip: string[] | undefined): string[] | undefined {
+  if (ip === undefined || !ip.includes(ANY_IP)) return ip;
+  if (ip.length > 1)
+    throw new AppError('VALIDATION_FAILED', `--ip ${ANY_IP} allows every address: give it alone, not with addresses or ranges`);
+  return [];
 }
 
 /** `--quota 500` or `--quota none` (commander keeps no null from a parser: "none" is turned into null by `cleared`). */
 function quota(value: string): number | 'none' {
   if (value.trim().toLowerCase() === 'none') return 'none';
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new AppError('VALIDATION_FAILED', `--quota must be a number ≥ 0 or "none", got "${value}"`);
-  return n;
+  return decimalOption('--quota', value, { or: '"none"' });
 }
 
 /** An option's value, null for "none" (removed), undefined when not given (unchanged). */
@@ -38,7 +52,11 @@ interface UserSettingOptions {
 
 /** The options' settings as the SMS users service takes them (undefined: not given; null: removed). */
 function userSettings(options: UserSettingOptions) {
-  return { ipRestrictions: options.ip, quota: cleared<number>(options.quota), callbackUrl: cleared<string>(options.callbackUrl) };
+  return {
+    ipRestrictions: ipRestrictions(options.ip),
+    quota: cleared<number>(options.quota),
+    callbackUrl: cleared<string>(options.callbackUrl),
+  };
 }
 
 /** An SMS user as the commands print it in JSON. */
@@ -68,7 +86,7 @@ export function registerUsersCommands(program: Command): void {
     .requiredOption('--account <name>', 'SMS account')
     .requiredOption('--login <login>', 'login (3 to 32 of A-Z a-z 0-9 . _ -)')
     .option('--password <password>', 'password (8 characters or more)')
-    .option('--ip <list>', 'addresses and CIDR ranges allowed to use it, comma-separated (default: any)', ipList)
+    .option('--ip <list>', 'addresses and CIDR ranges allowed to use it, comma-separated or repeated (default: any)', ipList)
     .option('--quota <n>', 'credits it may spend (default: none, the account decides)', quota)
     .option('--callback-url <url>', 'called at each status change of its messages (default: the account’s)')
     .option('--json', 'print JSON')
@@ -107,7 +125,7 @@ export function registerUsersCommands(program: Command): void {
     .requiredOption('--login <login>', 'the SMS user')
     .option('--password <password>', 'new password (8 characters or more)')
     .option('--new-password', 'generate a new password and print it once')
-    .option('--ip <list>', 'addresses and CIDR ranges allowed, comma-separated; "any" removes the restriction', ipList)
+    .option('--ip <list>', 'addresses and CIDR ranges allowed, comma-separated or repeated; "any" removes the restriction', ipList)
     .option('--quota <n>', 'credits it may spend; "none" removes the quota', quota)
     .option('--callback-url <url>', 'callback URL; "none" removes it (the account’s is used)')
     .option('--json', 'print JSON')

@@ -13,7 +13,7 @@ import {
   signIn,
   type TestSession,
 } from '../../../../test/factories.js';
-import { SYSTEM_ACTOR } from './accounts.service.js';
+import { MAX_CREDITS, SYSTEM_ACTOR } from './accounts.service.js';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
@@ -292,6 +292,69 @@ describeEachDialectWithApp(
       expect((await asOwner('GET', '/tokens')).json().find((t: { id: number }) => t.id === body.id).revokedAt).toEqual(expect.any(String));
       expectError(await call('GET', `${base}/users/tokenuser`, bearer(body.token)), 401, 'UNAUTHENTICATED');
       expectError(await asOwner('DELETE', '/tokens/999999'), 404, 'TOKEN_NOT_FOUND');
+    });
+
+    it('refuses control characters in descriptions and token names, and quotas above MAX_CREDITS, changing nothing', async () => {
+      const message = (res: { json: () => unknown }) => (res.json() as { error: { message: string } }).error.message;
+      const oneLine = /must be one line of text, without control characters/;
+      const before = (await asOwner('GET', '')).json().description;
+      for (const description of ['a\u001b[31mb', 'two\nlines', 'bell\u0007']) {
+        const res = await asOwner('PATCH', '', { description });
+        expectError(res, 400, 'VALIDATION_FAILED');
+        expect(message(res)).toMatch(oneLine);
+      }
+      expect((await asOwner('GET', '')).json().description).toBe(before);
+
+      const sender = await asOwner('POST', '/senders', { sender: 'Ctl', description: 'a\u001b[2Jb' });
+      expectError(sender, 400, 'VALIDATION_FAILED');
+      expect(message(sender)).toMatch(oneLine);
+      expectError(await asOwner('GET', '/senders/Ctl'), 404, 'SENDER_NOT_FOUND');
+      await createSender(ctx.app, owner.account, { sender: 'CtlOk', description: 'kept' });
+      expectError(await asOwner('PATCH', '/senders/CtlOk', { description: 'x\ry' }), 400, 'VALIDATION_FAILED');
+      expect((await asOwner('GET', '/senders/CtlOk')).json().description).toBe('kept');
+
+      const tokens = (await asOwner('GET', '/tokens')).json().length;
+      const token = await asOwner('POST', '/tokens', { name: 'a\u001b[2Jb' });
+      expectError(token, 400, 'VALIDATION_FAILED');
+      expect(message(token)).toMatch(oneLine);
+      expect((await asOwner('GET', '/tokens')).json()).toHaveLength(tokens);
+
+      for (const quota of [MAX_CREDITS + 1, 1e300]) {
+        const res = await asOwner('POST', '/users', { login: 'quota-user', quota });
+        expectError(res, 400, 'VALIDATION_FAILED');
+        expect(message(res)).toContain(`The quota must be a number from 0 to ${MAX_CREDITS}`);
+      }
+      expectError(await asOwner('GET', '/users/quota-user'), 404, 'USER_NOT_FOUND');
+      expect((await asOwner('POST', '/users', { login: 'quota-user', quota: MAX_CREDITS })).json().quota).toBe(MAX_CREDITS);
+      expectError(await asOwner('PATCH', '/users/quota-user', { quota: MAX_CREDITS * 10 }), 400, 'VALIDATION_FAILED');
+      expect((await asOwner('GET', '/users/quota-user')).json().quota).toBe(MAX_CREDITS);
+    });
+
+    it('echoes at most 40 characters of a bad value in an error, escaped to one line', async () => {
+      const long = 'b'.repeat(10_000);
+      const { smsUsers, senders } = ctx.app.services;
+      const name = owner.account.name;
+      const cases: [() => Promise<unknown>, string][] = [
+        [() => smsUsers.create(SYSTEM_ACTOR, name, { login: long }), 'Invalid login "'],
+        [() => smsUsers.create(SYSTEM_ACTOR, name, { login: 'echo-user', ipRestrictions: [long] }), 'Invalid IP restriction "'],
+        [() => smsUsers.create(SYSTEM_ACTOR, name, { login: 'echo-user', callbackUrl: `https://${long}` }), 'Invalid callback URL "'],
+        [() => smsUsers.update(SYSTEM_ACTOR, name, long, { quota: 1 }), 'No SMS user '],
+        [() => senders.create(SYSTEM_ACTOR, name, { sender: long }), 'Invalid sender "'],
+        [() => senders.create(SYSTEM_ACTOR, name, { sender: 'Echo', status: long }), 'Invalid sender status "'],
+        [() => senders.get(SYSTEM_ACTOR, name, long), 'No sender "'],
+      ];
+      for (const [refused, start] of cases) {
+        const error = (await refused().then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as Error | undefined;
+        expect(error?.message, start).toContain(start);
+        expect(error?.message, start).toMatch(/b{30,40}…/);
+        expect(error?.message.length, start).toBeLessThan(250);
+      }
+      await expect(smsUsers.create(SYSTEM_ACTOR, name, { login: 'a\nb' })).rejects.toMatchObject({
+        message: expect.stringMatching(/^Invalid login "a\\nb": /),
+      });
     });
 
     it('an account token manages users and senders, not settings nor tokens', async () => {

@@ -1,6 +1,7 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { isValidTimeZoneName } from '../../time-zone.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
@@ -33,6 +34,12 @@ export function auditActor(actor: Actor): string {
 
 /** The longest reason a credit change may carry (`relais account credit --reason`), in characters. */
 export const CREDIT_REASON_MAX_LENGTH = 200;
+
+/**
+ * The most credits an account is created with, or given or taken back at once, and the largest quota of
+ * an SMS user: far beyond any real need, and exact in a double.
+ */
+export const MAX_CREDITS = 1e12;
 
 /** How many credit changes one read answers: by default, and at most. */
 export const CREDIT_CHANGES_DEFAULT_LIMIT = 50;
@@ -76,24 +83,24 @@ const ACCOUNT_NAME = /^sms-[a-z]{2}\d{5}-\d+$/;
 /** An IANA timezone in its canonical spelling (`europe/paris` → `Europe/Paris`); throws VALIDATION_FAILED. */
 export function canonicalTimeZone(name: string): string {
   if (!isValidTimeZoneName(name))
-    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${name}": expected an IANA name such as Europe/Paris or UTC`);
+    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${excerpt(name)}": expected an IANA name such as Europe/Paris or UTC`);
   const resolved = new Intl.DateTimeFormat('en', { timeZone: name }).resolvedOptions().timeZone;
   if (!/^[A-Za-z]/.test(resolved))
-    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${name}": expected an IANA name such as Europe/Paris or UTC`);
+    throw new AppError('VALIDATION_FAILED', `Unknown timezone "${excerpt(name)}": expected an IANA name such as Europe/Paris or UTC`);
   return resolved;
 }
 
 function checkCountry(code: string): string {
   const upper = code.toUpperCase();
   if (!/^[A-Z]{2}$/.test(upper) || !isSupportedCountry(upper)) {
-    throw new AppError('VALIDATION_FAILED', `Unknown country "${code}": expected an ISO 3166 alpha-2 code such as FR`);
+    throw new AppError('VALIDATION_FAILED', `Unknown country "${excerpt(code)}": expected an ISO 3166 alpha-2 code such as FR`);
   }
   return upper;
 }
 
 function checkDescription(description: string): string {
   if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
-  return description;
+  return checkOneLine('The description', description);
 }
 
 /** A credit change's reason: one line of at most CREDIT_REASON_MAX_LENGTH characters; null when none. */
@@ -103,8 +110,7 @@ function checkReason(reason: string | undefined): string | null {
   const length = [...trimmed].length;
   if (length > CREDIT_REASON_MAX_LENGTH)
     throw new AppError('VALIDATION_FAILED', `The reason must be at most ${CREDIT_REASON_MAX_LENGTH} characters, got ${length}`);
-  if (/\p{Cc}/u.test(trimmed)) throw new AppError('VALIDATION_FAILED', 'The reason must be one line of text, without control characters');
-  return trimmed;
+  return checkOneLine('The reason', trimmed);
 }
 
 /** The bounds of `redactAfterDays` and `retentionDays`, in days (ten years at most). */
@@ -124,7 +130,7 @@ function checkDayLimit(name: string, days: number | null): number | null {
 }
 
 function notFound(name: string): AppError {
-  return new AppError('ACCOUNT_NOT_FOUND', `No SMS account named ${name}`);
+  return new AppError('ACCOUNT_NOT_FOUND', `No SMS account named ${excerpt(name)}`);
 }
 
 export interface CreateAccountInput {
@@ -195,13 +201,14 @@ export function createAccountsService(deps: {
       if (!ACCOUNT_NAME.test(input.name)) {
         throw new AppError(
           'VALIDATION_FAILED',
-          `Invalid account name "${input.name}": expected sms-<2 letters><5 digits>-<number>, e.g. sms-ab12345-1`,
+          `Invalid account name "${excerpt(input.name)}": expected sms-<2 letters><5 digits>-<number>, e.g. sms-ab12345-1`,
         );
       }
       const credits = input.credits ?? 0;
-      if (!Number.isFinite(credits) || credits < 0) throw new AppError('VALIDATION_FAILED', 'Credits must be a number ≥ 0');
+      if (!Number.isFinite(credits) || credits < 0 || credits > MAX_CREDITS)
+        throw new AppError('VALIDATION_FAILED', `The initial credits must be a number from 0 to ${MAX_CREDITS}, got ${credits}`);
       const owner = await customers.findByEmail(input.ownerEmail.trim().toLowerCase());
-      if (!owner) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${input.ownerEmail}`);
+      if (!owner) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${excerpt(input.ownerEmail)}`);
       return accounts.insert({
         name: input.name,
         ownerId: owner.id,
@@ -235,8 +242,11 @@ export function createAccountsService(deps: {
       options: { reason?: string } = {},
     ): Promise<{ account: Account; before: number; after: number; change: CreditChange }> {
       if (actor.kind !== 'system') throw new AppError('FORBIDDEN', 'Credits are given by the operator (relais account credit)');
-      if (!Number.isFinite(delta) || delta === 0 || Math.abs(delta) > 1e12)
-        throw new AppError('VALIDATION_FAILED', `The credits to add or remove must be a number other than 0, got ${delta}`);
+      if (!Number.isFinite(delta) || delta === 0 || Math.abs(delta) > MAX_CREDITS)
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `The credits to add or remove must be a number other than 0, at most ${MAX_CREDITS} at once, got ${delta}`,
+        );
       const reason = checkReason(options.reason);
       const account = await getAccount(actor, name);
       const change = await accounts.addCredits(account.id, delta, { actor: auditActor(actor), reason, createdAt: clock.now() });

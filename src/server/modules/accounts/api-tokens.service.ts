@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { type PasswordHasher, randomUrlSafe } from '../auth/password.js';
 import type { Principal } from '../auth/principal.js';
 import { createVerifiedSecrets, type SecretCheck } from '../auth/verified-secrets.js';
@@ -91,10 +92,11 @@ export function createApiTokensService(deps: {
       assertAllowed(actor, 'tokens:write');
       const name = (input.name ?? '').trim();
       if (name.length > 100) throw new AppError('VALIDATION_FAILED', 'A token name must be at most 100 characters');
+      checkOneLine('A token name', name);
       let userId: number | null = null;
       if (input.userLogin !== undefined) {
         const user = await users.findByLogin(account.id, input.userLogin);
-        if (!user) throw new AppError('USER_NOT_FOUND', `No SMS user ${input.userLogin} in ${account.name}`);
+        if (!user) throw new AppError('USER_NOT_FOUND', `No SMS user ${excerpt(input.userLogin)} in ${account.name}`);
         userId = user.id;
       }
       const secret = randomUrlSafe(32);

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { givenOrGenerated, type PasswordHasher } from '../auth/password.js';
 import type { Customer, CustomersRepository } from './customers.repository.js';
 
@@ -20,13 +21,14 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
   const { customers, hasher, clock } = deps;
   async function getByEmail(email: string): Promise<Customer> {
     const customer = await customers.findByEmail(normalizeEmail(email));
-    if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
+    if (!customer) throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${excerpt(email)}`);
     return customer;
   }
   return {
     async create(input: { email: string; password: string }): Promise<Customer> {
-      const email = normalizeEmail(input.email);
-      if (email.length > 254 || !EMAIL.test(email)) throw new AppError('VALIDATION_FAILED', `Invalid e-mail address "${input.email}"`);
+      const email = checkOneLine('An e-mail address', normalizeEmail(input.email));
+      if (email.length > 254 || !EMAIL.test(email))
+        throw new AppError('VALIDATION_FAILED', `Invalid e-mail address "${excerpt(input.email)}": expected name@domain.tld`);
       checkPassword(input.password);
       return customers.insert({ email, passwordHash: await hasher.hash(input.password), createdAt: clock.now() });
     },
@@ -51,7 +53,7 @@ export function createCustomersService(deps: { customers: CustomersRepository; h
       const { password: chosen, generated } = givenOrGenerated(password);
       checkPassword(chosen);
       if (!(await customers.setPasswordEndingSessions(customer.id, await hasher.hash(chosen))))
-        throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${email}`);
+        throw new AppError('CUSTOMER_NOT_FOUND', `No customer with e-mail ${excerpt(email)}`);
       return generated === undefined ? { customer } : { customer, password: generated };
     },
 

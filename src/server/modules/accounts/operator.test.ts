@@ -1,9 +1,9 @@
 import { InsertQueryNode, type KyselyPlugin } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
-import { createSender, seedCustomerWithAccount } from '../../../../test/factories.js';
+import { createCustomer, createSender, seedCustomerWithAccount } from '../../../../test/factories.js';
 import { createAccountsRepository } from './accounts.repository.js';
-import { SYSTEM_ACTOR } from './accounts.service.js';
+import { MAX_CREDITS, SYSTEM_ACTOR } from './accounts.service.js';
 
 describeEachDialectWithApp("the operator's actions: credits, a customer's password", (ctx) => {
   const balance = async (name: string) => (await ctx.app.services.accounts.get(SYSTEM_ACTOR, name)).credits;
@@ -154,6 +154,79 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
     await expect(accounts.addCredits(SYSTEM_ACTOR, 'sms-zz99999-9', 1)).rejects.toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
     expect(await balance(s.account.name)).toBe(5);
     expect((await accounts.list(SYSTEM_ACTOR)).map((a) => a.name)).toContain(s.account.name);
+  });
+
+  it('one maximum for credits: an account is created with, and given or taken back at once, at most MAX_CREDITS', async () => {
+    const owner = await createCustomer(ctx.app);
+    const { accounts } = ctx.app.services;
+    const create = (name: string, credits: number) => accounts.create({ name, ownerEmail: owner.email, credits });
+    for (const bad of [MAX_CREDITS + 1, 1e300, -1, Number.NaN, Number.POSITIVE_INFINITY])
+      await expect(create('sms-mx12345-1', bad), String(bad)).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringMatching(`^The initial credits must be a number from 0 to ${MAX_CREDITS}, got `),
+      });
+    expect(await accounts.list(SYSTEM_ACTOR)).not.toContainEqual(expect.objectContaining({ name: 'sms-mx12345-1' }));
+    const rich = await create('sms-mx12345-2', MAX_CREDITS);
+    expect(rich.credits).toBe(MAX_CREDITS);
+    await expect(accounts.addCredits(SYSTEM_ACTOR, rich.name, -(MAX_CREDITS + 1))).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+      message: expect.stringContaining(`at most ${MAX_CREDITS} at once`),
+    });
+    await expect(accounts.addCredits(SYSTEM_ACTOR, rich.name, MAX_CREDITS + 1)).rejects.toMatchObject({
+      message: `The credits to add or remove must be a number other than 0, at most ${MAX_CREDITS} at once, got ${MAX_CREDITS + 1}`,
+    });
+    expect(await accounts.addCredits(SYSTEM_ACTOR, rich.name, -MAX_CREDITS)).toMatchObject({ before: MAX_CREDITS, after: 0 });
+  });
+
+  it('refuses control characters in a customer e-mail and an account description; errors echo 40 characters of a value at most', async () => {
+    const owner = await createCustomer(ctx.app);
+    const { accounts, customers } = ctx.app.services;
+    for (const email of ['x\u0001y@example.com', 'x\u007fy@example.com', 'x\u0085y@example.com'])
+      await expect(customers.create({ email, password: 'owner-password' }), JSON.stringify(email)).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: expect.stringContaining('without control characters'),
+      });
+    // Trimmed as before: a newline around the address is not in it.
+    expect((await customers.create({ email: ' Trim@Example.com\n', password: 'owner-password' })).email).toBe('trim@example.com');
+
+    const account = await accounts.create({ name: 'sms-cc12345-1', ownerEmail: owner.email, description: 'Shop' });
+    for (const description of ['a\u001b[31mb', 'two\nlines', 'tab\there'])
+      await expect(accounts.update(SYSTEM_ACTOR, account.name, { description }), JSON.stringify(description)).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: 'The description must be one line of text, without control characters (newline, tab, escape…)',
+      });
+    await expect(accounts.create({ name: 'sms-cc12345-2', ownerEmail: owner.email, description: 'a\u001b[2Jb' })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
+    expect((await accounts.get(SYSTEM_ACTOR, account.name)).description).toBe('Shop');
+    expect(await accounts.list(SYSTEM_ACTOR)).not.toContainEqual(expect.objectContaining({ name: 'sms-cc12345-2' }));
+    // Unicode letters and punctuation stay welcome.
+    expect((await accounts.update(SYSTEM_ACTOR, account.name, { description: 'Café « Chez Zoé » – 🍰' })).description).toBe(
+      'Café « Chez Zoé » – 🍰',
+    );
+
+    const long = 'a'.repeat(10_000);
+    const cases: [() => Promise<unknown>, string][] = [
+      [() => customers.create({ email: `${long}@example.com`, password: 'owner-password' }), 'Invalid e-mail address "'],
+      [() => customers.setPassword(`${long}@example.com`), 'No customer with e-mail '],
+      [() => accounts.create({ name: `sms-${long}`, ownerEmail: owner.email }), 'Invalid account name "'],
+      [() => accounts.create({ name: 'sms-cc12345-3', ownerEmail: `${long}@example.com` }), 'No customer with e-mail '],
+      [() => accounts.create({ name: 'sms-cc12345-3', ownerEmail: owner.email, timezone: long }), 'Unknown timezone "'],
+      [() => accounts.update(SYSTEM_ACTOR, long, { description: 'x' }), 'No SMS account named '],
+    ];
+    for (const [refused, start] of cases) {
+      const error = (await refused().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as Error | undefined;
+      expect(error?.message, start).toContain(start);
+      expect(error?.message, start).toMatch(/a{30,40}…/);
+      expect(error?.message.length, start).toBeLessThan(200);
+    }
+    // A value echoed keeps the error one line: its control characters are escaped.
+    await expect(accounts.create({ name: 'sms-\n\u001b[2J', ownerEmail: owner.email })).rejects.toMatchObject({
+      message: expect.stringMatching(/^Invalid account name "sms-\\n\\u001b\[2J": /),
+    });
   });
 
   it("sets a customer's password and ends their sessions, theirs only", async () => {

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { type AccountsService, type Actor, assertAllowed } from './accounts.service.js';
 import { SENDER_STATUSES, type Sender, type SenderStatus, type SendersRepository, type SenderType } from './senders.repository.js';
 
@@ -15,14 +16,14 @@ export function senderTypeOf(value: string): SenderType | undefined {
 
 function checkStatus(status: string): SenderStatus {
   if (!(SENDER_STATUSES as readonly string[]).includes(status)) {
-    throw new AppError('VALIDATION_FAILED', `Invalid sender status "${status}": expected one of ${SENDER_STATUSES.join(', ')}`);
+    throw new AppError('VALIDATION_FAILED', `Invalid sender status "${excerpt(status)}": expected one of ${SENDER_STATUSES.join(', ')}`);
   }
   return status as SenderStatus;
 }
 
 function checkDescription(description: string): string {
   if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
-  return description;
+  return checkOneLine('The description', description);
 }
 
 /** The senders (`from` values) of an account. New senders are enabled: the operator is the validator here. */
@@ -39,7 +40,7 @@ export function createSendersService(deps: {
     const account = await accounts.getAccount(actor, accountName);
     assertAllowed(actor, permission);
     const sender = await senders.find(account.id, value);
-    if (!sender) throw new AppError('SENDER_NOT_FOUND', `No sender "${value}" in ${account.name}`);
+    if (!sender) throw new AppError('SENDER_NOT_FOUND', `No sender "${excerpt(value)}" in ${account.name}`);
     return sender;
   }
 
@@ -62,7 +63,7 @@ export function createSendersService(deps: {
       if (!type) {
         throw new AppError(
           'INVALID_SENDER',
-          `Invalid sender "${input.sender}": up to 11 letters, digits, spaces, dots or dashes with at least one letter, or a number of up to 15 digits`,
+          `Invalid sender "${excerpt(input.sender)}": up to 11 letters, digits, spaces, dots or dashes with at least one letter, or a number of up to 15 digits`,
         );
       }
       const created = await senders.insert({
@@ -84,7 +85,7 @@ export function createSendersService(deps: {
         status: patch.status === undefined ? undefined : checkStatus(patch.status),
       });
       deps.onChanged?.(sender.accountId);
-      if (!updated) throw new AppError('SENDER_NOT_FOUND', `No sender "${value}"`);
+      if (!updated) throw new AppError('SENDER_NOT_FOUND', `No sender "${excerpt(value)}"`);
       return updated;
     },
 

@@ -1,11 +1,12 @@
 import { BlockList, isIP } from 'node:net';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { excerpt } from '../../input-text.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { givenOrGenerated, type PasswordHasher, sha256Hex } from '../auth/password.js';
 import { privateHostOf } from '../dispatch/callback-address.js';
 import type { Account } from './accounts.repository.js';
-import { type AccountsService, type Actor, assertAllowed, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
+import { type AccountsService, type Actor, assertAllowed, MAX_CREDITS, RECENT_READ_TTL_MS, SYSTEM_ACTOR } from './accounts.service.js';
 import { checkPassword } from './customers.service.js';
 import type { SmsUser, SmsUserPatch, SmsUsersRepository } from './sms-users.repository.js';
 
@@ -16,7 +17,7 @@ function checkLogin(login: string): void {
   if (!LOGIN.test(login)) {
     throw new AppError(
       'VALIDATION_FAILED',
-      `Invalid login "${login}": 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
+      `Invalid login "${excerpt(login)}": 3 to 32 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
     );
   }
 }
@@ -37,7 +38,7 @@ export function checkIpRestrictions(values: readonly string[]): string[] {
   if (clean.length > MAX_IP_RESTRICTIONS) throw new AppError('VALIDATION_FAILED', `At most ${MAX_IP_RESTRICTIONS} IP restrictions`);
   for (const value of clean) {
     if (!isIpRestriction(value))
-      throw new AppError('VALIDATION_FAILED', `Invalid IP restriction "${value}": expected an IPv4/IPv6 address or a CIDR range`);
+      throw new AppError('VALIDATION_FAILED', `Invalid IP restriction "${excerpt(value)}": expected an IPv4/IPv6 address or a CIDR range`);
   }
   return clean;
 }
@@ -64,23 +65,25 @@ export function checkCallbackUrl(value: string, allowPrivate: boolean): string {
   try {
     url = new URL(value);
   } catch {
-    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${value}"`);
+    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${excerpt(value)}"`);
   }
   if (value.length > 2048 || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${value}": expected an http:// or https:// URL`);
+    throw new AppError('VALIDATION_FAILED', `Invalid callback URL "${excerpt(value)}": expected an http:// or https:// URL`);
   }
   const privateHost = allowPrivate ? undefined : privateHostOf(url);
   if (privateHost !== undefined) {
     throw new AppError(
       'VALIDATION_FAILED',
-      `Invalid callback URL "${value}": ${privateHost} is a private address (this server is set to call only public ones)`,
+      `Invalid callback URL "${excerpt(value)}": ${excerpt(privateHost)} is a private address (this server is set to call only public ones)`,
     );
   }
   return value;
 }
 
+/** A quota: credits, as many as an account may be given at once at most (MAX_CREDITS). */
 function checkQuota(quota: number): number {
-  if (!Number.isFinite(quota) || quota < 0) throw new AppError('VALIDATION_FAILED', 'The quota must be a number ≥ 0 (or null for none)');
+  if (!Number.isFinite(quota) || quota < 0 || quota > MAX_CREDITS)
+    throw new AppError('VALIDATION_FAILED', `The quota must be a number from 0 to ${MAX_CREDITS} (or null for none), got ${quota}`);
   return quota;
 }
 
@@ -138,7 +141,7 @@ export function createSmsUsersService(deps: {
   };
 
   function notFound(login: string, account: Account): AppError {
-    return new AppError('USER_NOT_FOUND', `No SMS user ${login} in ${account.name}`);
+    return new AppError('USER_NOT_FOUND', `No SMS user ${excerpt(login)} in ${account.name}`);
   }
 
   async function getUser(actor: Actor, accountName: string, login: string, permission: 'users:read' | 'users:write') {

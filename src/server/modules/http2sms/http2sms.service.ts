@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { excerpt } from '../../input-text.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { accountAccessFor } from '../accounts/accounts.service.js';
@@ -7,14 +8,14 @@ import type { SmsUser } from '../accounts/sms-users.repository.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
-import { MAX_MESSAGE_LENGTH, type SendInput, type SendingService } from '../sending/sending.service.js';
+import { MAX_DEFERRAL_MINUTES, MAX_MESSAGE_LENGTH, type SendInput, type SendingService } from '../sending/sending.service.js';
 import type { Http2smsParams } from './http2sms-params.js';
 import { HTTP2SMS_STATUS, type Http2smsOutcome } from './http2sms-response.js';
 
 /** OVH's limit on an http2sms tag. */
 export const HTTP2SMS_MAX_TAG_LENGTH = 20;
-/** How far ahead `deferred` may be (the native API's `differedPeriod` limit, one year). */
-const MAX_DEFERRED_AHEAD_MS = 525_600 * 60_000;
+/** How far ahead `deferred` may be (the sending service's limit, one year), refused here in http2sms' words. */
+const MAX_DEFERRED_AHEAD_MS = MAX_DEFERRAL_MINUTES * 60_000;
 
 const CLASSES = { '0': 'flash', '1': 'phoneDisplay', '2': 'sim', '3': 'toolkit' } as const;
 const CODINGS = { '1': '7bit', '2': '8bit' } as const;
@@ -38,7 +39,7 @@ function refuse(status: number, message: string): Refusal {
 
 /** A value as it may be echoed in a message: quoted, at most 40 characters. */
 function quote(value: string): string {
-  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return `"${excerpt(value)}"`;
 }
 
 function flag(name: string, value: string | undefined): boolean | Refusal {

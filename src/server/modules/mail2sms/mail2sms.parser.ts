@@ -13,6 +13,7 @@
  * signature line on is ignored.
  */
 
+import { excerpt } from '../../input-text.js';
 import { MAX_MESSAGE_LENGTH, MAX_RECEIVERS } from '../sending/sending.service.js';
 
 /** A wall-clock time in the account's timezone (`Deferred`, `hhmmddMMYYYY`). */
@@ -118,8 +119,7 @@ function refuse(reason: Mail2SmsParseRefusalReason, message: string): Mail2SmsPa
 
 /** A value as it may be echoed in a reply: quoted, at most 40 characters, printable. */
 export function quote(value: string): string {
-  const printable = value.replace(/\p{Cc}/gu, ' ');
-  return JSON.stringify(printable.length > 40 ? `${printable.slice(0, 40)}…` : printable);
+  return `"${excerpt(value.replace(/\p{Cc}/gu, ' '))}"`;
 }
 
 /** `hhmmddMMYYYY` (OVH's order: hour, minute, day, month, year) as a wall-clock time, or undefined. */

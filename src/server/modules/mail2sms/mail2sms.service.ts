@@ -8,11 +8,11 @@ import type { SmsUser } from '../accounts/sms-users.repository.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
-import type { SendInput, SendingService, SendReport } from '../sending/sending.service.js';
+import { MAX_DEFERRAL_MINUTES, type SendInput, type SendingService, type SendReport } from '../sending/sending.service.js';
 import { type Mail2SmsParseRefusalReason, type Mail2SmsRequest, quote } from './mail2sms.parser.js';
 
-/** How far ahead `Deferred` may be (the native API's `differedPeriod` limit, one year). */
-const MAX_DEFERRED_AHEAD_MS = 525_600 * 60_000;
+/** How far ahead `Deferred` may be (the sending service's limit, one year), refused here in mail2sms' words. */
+const MAX_DEFERRED_AHEAD_MS = MAX_DEFERRAL_MINUTES * 60_000;
 
 /**
  * Every reason a mail is refused (the SMTP server answers each with a 5xx reply, except

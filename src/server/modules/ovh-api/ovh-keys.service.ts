@@ -267,6 +267,13 @@ export function createOvhKeysService(deps: {
      * A consumer key made by the owner of an application, validated at once (OVH's "createToken" page):
      * for the owner's own scripts. Answers the key once.
      */
+    /** Checks a consumer key's rules, allowed addresses and validity as `createCredential` does (before making its application, say). */
+    checkCredentialInput(input: { rules: unknown; allowedIps?: string[] | null; validity: unknown }): void {
+      checkRules(input.rules);
+      checkValidity(input.validity);
+      if (input.allowedIps?.length) checkIpRestrictions(input.allowedIps);
+    },
+
     async createCredential(
       actor: Actor,
       input: { applicationId: number; rules: unknown; allowedIps?: string[] | null; validity: unknown; ownerEmail?: string },

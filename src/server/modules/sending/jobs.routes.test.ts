@@ -9,8 +9,10 @@ import {
   seedCustomerWithAccount,
   signIn,
 } from '../../../../test/factories.js';
+import { accountAccessFor } from '../accounts/accounts.service.js';
 import { waitFor } from '../dispatch/dispatch-testing.js';
 import { createSendingRepository } from './sending.repository.js';
+import { MAX_DEFERRAL_MINUTES } from './sending.service.js';
 
 describeEachDialectWithApp('sending jobs', (ctx) => {
   let seeded: SeededAccount;
@@ -170,6 +172,46 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     const other = await seedCustomerWithAccount(ctx.app);
     const foreign = await post({ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop' }, other.auth);
     expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
+  });
+
+  it('refuses a send time more than a year ahead whatever the channel gives; one in the past is sent now', async () => {
+    const before = { credits: await credits(), rows: (await history()).total, queued: await queued() };
+    const access = accountAccessFor(seeded.account, null, 'test');
+    const job = (input: object) =>
+      ctx.app.services.sending.accept(access, 'http2sms', { message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', ...input });
+    const yearMs = MAX_DEFERRAL_MINUTES * 60_000;
+    for (const deferredUntil of [Date.now() + yearMs + 60_000, Date.parse('9999-12-31T00:00:00Z')])
+      await expect(job({ deferredUntil }), new Date(deferredUntil).toISOString()).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+        message: `the send time is more than a year ahead: a job may be deferred by at most ${MAX_DEFERRAL_MINUTES} minutes`,
+      });
+    await expect(job({ deferredUntil: Number.NaN })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    const tooFar = await post({ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', differedPeriod: MAX_DEFERRAL_MINUTES + 1 });
+    expect([tooFar.statusCode, tooFar.json().error.code]).toEqual([400, 'VALIDATION_FAILED']);
+    expect({ credits: await credits(), rows: (await history()).total, queued: await queued() }).toEqual(before);
+
+    const deferred = (id: number) =>
+      ctx.database.db.selectFrom('outgoing').select('deferred_until').where('id', '=', id).executeTakeFirstOrThrow();
+    const within = Date.now() + yearMs - 60 * 60_000;
+    const later = await job({ deferredUntil: within, tag: 'deferral' });
+    expect(Number((await deferred(later.ids[0])).deferred_until)).toBe(within);
+    const past = await job({ deferredUntil: Date.parse('2000-01-01T00:00:00Z'), tag: 'deferral' });
+    expect((await deferred(past.ids[0])).deferred_until).toBeNull();
+  });
+
+  it('refuses a tag holding a control character (the text may have several lines)', async () => {
+    const before = { credits: await credits(), rows: (await history()).total, queued: await queued() };
+    for (const tag of ['a\nb', 'a\tb', 'a\u001b[2Jb', 'a\u0085b']) {
+      const res = await post({ message: 'hi', receivers: ['+33612345678'], sender: 'MyShop', tag });
+      expect([JSON.stringify(tag), res.statusCode, res.json().error]).toEqual([
+        JSON.stringify(tag),
+        400,
+        { code: 'VALIDATION_FAILED', message: 'tag must be one line of text, without control characters (newline, tab, escape…)' },
+      ]);
+    }
+    expect({ credits: await credits(), rows: (await history()).total, queued: await queued() }).toEqual(before);
+    const lines = await post({ message: 'first line\nsecond line', receivers: ['+33612345678'], sender: 'MyShop', tag: 'lines' });
+    expect(lines.statusCode).toBe(200);
   });
 
   it('keeps credits exact under concurrent jobs: every accepted one debited once, the rest refused whole', async () => {

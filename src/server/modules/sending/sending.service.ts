@@ -3,6 +3,7 @@ import { analyzeSms, withStopClause } from '../../../shared/sms-encoding.js';
 import type { Channel } from '../../../shared/status.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
 import type { AccountAccess } from '../auth/principal.js';
@@ -19,7 +20,10 @@ export interface SendInput {
   tag?: string;
   /** Minutes to wait before sending (0: now). */
   differedPeriod?: number;
-  /** An absolute send time (epoch ms), for channels that give one (http2sms `deferred`). */
+  /**
+   * An absolute send time (epoch ms), for channels that give one (http2sms `deferred`, the CLI's `--at`):
+   * at most MAX_DEFERRAL_MINUTES ahead; one in the past is sent now.
+   */
   deferredUntil?: number;
   /** Minutes the message may wait for delivery (default 2880). */
   validityPeriod?: number;
@@ -46,6 +50,8 @@ export interface SendReport {
 export const MAX_RECEIVERS = 100_000;
 export const MAX_MESSAGE_LENGTH = 5_000;
 export const MAX_TAG_LENGTH = 64;
+/** How far ahead a job may be deferred, whatever the channel (`differedPeriod`, `deferredUntil`): one year, OVH's limit. */
+export const MAX_DEFERRAL_MINUTES = 525_600;
 const PRIORITY = { high: 0, medium: 1, low: 2, veryLow: 3 } as const;
 const CLASS = { flash: 0, phoneDisplay: 1, sim: 2, toolkit: 3 } as const;
 /** The sender shown when a reply-capable short number is used (`senderForResponse`). */
@@ -201,6 +207,8 @@ export function createSendingService(deps: SendingServiceDeps) {
           'the message, tag, sender or a receiver contains a NUL character (\\u0000), which is not allowed',
         );
       }
+      // Kept and shown as one line (lists, exports, logs); the message itself may have several.
+      if (input.tag !== undefined) checkOneLine('tag', input.tag);
 
       let sender: string;
       if (input.senderForResponse) {
@@ -208,23 +216,31 @@ export function createSendingService(deps: SendingServiceDeps) {
       } else {
         if (!input.sender) throw new AppError('INVALID_SENDER', 'sender is missing (or set senderForResponse)');
         if (!(await profileOf(access.account.id)).senders.has(input.sender)) {
-          throw new AppError('INVALID_SENDER', `"${input.sender}" is not an enabled sender of ${access.account.name}`);
+          throw new AppError('INVALID_SENDER', `"${excerpt(input.sender)}" is not an enabled sender of ${access.account.name}`);
         }
         sender = input.sender;
       }
 
       const { valid, invalid } = parseReceiverList(input.receivers, access.account.defaultCountry);
-      if (valid.length === 0) throw new AppError('INVALID_RECEIVER', `no valid receiver (refused: ${invalid.slice(0, 5).join(', ')})`);
+      if (valid.length === 0)
+        throw new AppError('INVALID_RECEIVER', `no valid receiver (refused: ${invalid.slice(0, 5).map(excerpt).join(', ')})`);
 
       const text = input.noStopClause ? input.message : withStopClause(input.message, deps.stopClause);
       const analysis = analyzeSms(text, { forceUcs2: input.coding === '8bit' });
       const differed = input.differedPeriod ?? 0;
-      if (!Number.isInteger(differed) || differed < 0 || differed > 525_600)
-        throw new AppError('VALIDATION_FAILED', 'differedPeriod must be 0 to 525600 minutes');
+      if (!Number.isInteger(differed) || differed < 0 || differed > MAX_DEFERRAL_MINUTES)
+        throw new AppError('VALIDATION_FAILED', `differedPeriod must be 0 to ${MAX_DEFERRAL_MINUTES} minutes`);
       const validity = input.validityPeriod ?? 2880;
       if (!Number.isInteger(validity) || validity < 1 || validity > 525_600)
         throw new AppError('VALIDATION_FAILED', 'validityPeriod must be 1 to 525600 minutes');
+      if (input.deferredUntil !== undefined && !Number.isFinite(input.deferredUntil))
+        throw new AppError('VALIDATION_FAILED', 'the send time is not a valid time');
       const deferredUntil = input.deferredUntil ?? (differed > 0 ? now + differed * 60_000 : null);
+      if (deferredUntil !== null && deferredUntil > now + MAX_DEFERRAL_MINUTES * 60_000)
+        throw new AppError(
+          'VALIDATION_FAILED',
+          `the send time is more than a year ahead: a job may be deferred by at most ${MAX_DEFERRAL_MINUTES} minutes`,
+        );
       const sendAt = Math.max(deferredUntil ?? now, now);
       const tag = input.tag || randomTag();
       const credits = valid.map((r) => rateFor(r, deps.creditRates) * analysis.parts);
