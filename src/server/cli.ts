@@ -13,7 +13,11 @@ import { registerUsersCommands } from './cli/users-commands.js';
 
 /** The `relais` command line. Every command prints a clear result, or JSON with `--json`. */
 export function buildCli(): Command {
-  const program = new Command('relais').description('Relais — self-hosted SMS platform').showHelpAfterError().exitOverride();
+  // A command line that cannot be read gets one line and a hint (not the whole help), exit code 2.
+  const program = new Command('relais')
+    .description('Relais — self-hosted SMS platform')
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
   registerServerCommands(program);
   // The operator's set-up commands, in the order of a first set-up (and of `relais --help`).
   registerCustomersCommands(program);
@@ -35,6 +39,10 @@ export async function runCli(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       process.exitCode = error.exitCode === 0 ? 0 : 2;
+      // Scripts reading --json get the usage error as JSON too (commander wrote it on stderr).
+      if (error.exitCode !== 0 && argv.includes('--json')) {
+        process.stdout.write(`${JSON.stringify({ error: { code: 'USAGE', message: error.message.replace(/^error: /, '') } })}\n`);
+      }
       return;
     }
     process.exitCode = reportCliError(error, { json: argv.includes('--json') });

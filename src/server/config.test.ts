@@ -58,6 +58,7 @@ describe('configuration from the environment', () => {
 
   it.each([
     [{ RELAIS_DATABASE_URL: 'mysql://x' }, 'RELAIS_DATABASE_URL must start with sqlite: or postgres://, got "mysql://x"'],
+    [{ RELAIS_DATABASE_URL: 'sqlite:' }, 'RELAIS_DATABASE_URL sqlite: needs a file (sqlite:./data/relais.db), or sqlite::memory:'],
     [{ RELAIS_SERVICES: 'http,ftp' }, 'RELAIS_SERVICES: unknown service "ftp" (known: http, https, smtp, smpp, dispatcher)'],
     [{ RELAIS_CARRIER: 'twilio' }, 'RELAIS_CARRIER must be "simulator"'],
     [{ RELAIS_DEFAULT_TIMEZONE: 'Mars/Olympus' }, 'RELAIS_DEFAULT_TIMEZONE: unknown zone "Mars/Olympus"'],

@@ -137,6 +137,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if (!/^(sqlite:|postgres:\/\/|postgresql:\/\/)/.test(databaseUrl)) {
     throw new ConfigError(`RELAIS_DATABASE_URL must start with sqlite: or postgres://, got "${databaseUrl}"`);
   }
+  if (databaseUrl.trim() === 'sqlite:') {
+    // Not an in-memory database by accident: everything written would be lost at exit.
+    throw new ConfigError(
+      'RELAIS_DATABASE_URL sqlite: needs a file (sqlite:./data/relais.db), or sqlite::memory: for a database lost at exit',
+    );
+  }
   const services = (env.RELAIS_SERVICES || DEFAULT_SERVICES.join(','))
     .split(',')
     .map((s) => s.trim())

@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { generate } from 'selfsigned';
 import { type Config, ConfigError } from './config.js';
+import { ensureDirectory } from './directories.js';
 
 /** The HTTPS service's key and certificate (PEM), and where they come from. */
 export interface TlsCredentials {
@@ -99,7 +100,7 @@ export async function loadTlsCredentials(
     ],
   });
   try {
-    mkdirSync(dir, { recursive: true });
+    ensureDirectory(dir);
     // Written aside then renamed: another process starting at the same time never reads half a file.
     const aside = `.${process.pid}.tmp`;
     writeFileSync(keyFile + aside, made.private, { mode: 0o600 });

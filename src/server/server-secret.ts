@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Config, ConfigError } from './config.js';
+import { ensureDirectory } from './directories.js';
 import { dataDirectory } from './https.js';
 
 /** The server secret's file in the data directory, used when RELAIS_SECRET_KEY is not set. */
@@ -25,7 +26,7 @@ export function withServerSecret(config: Readonly<Config>): Readonly<Config> {
     }
     secret = randomBytes(32).toString('hex');
     try {
-      mkdirSync(dir, { recursive: true });
+      ensureDirectory(dir);
       writeFileSync(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
     } catch (writeError) {
       if ((writeError as NodeJS.ErrnoException).code === 'EEXIST') return withServerSecret(config);

@@ -20,14 +20,36 @@ export interface CliContext {
 }
 
 /**
+ * Opens the configured database and brings its schema up to date; an error names the database (its
+ * password hidden) and says why it cannot be used.
+ */
+export async function openMigrated(config: Readonly<Config>): Promise<{ database: Database; applied: string[] }> {
+  const unusable = (error: unknown) =>
+    new Error(
+      `the database ${config.databaseUrl.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  let database: Database;
+  try {
+    database = openDatabase(config.databaseUrl);
+  } catch (error) {
+    throw unusable(error);
+  }
+  try {
+    return { database, applied: await migrateToLatest(database) };
+  } catch (error) {
+    await database.close().catch(() => {});
+    throw unusable(error);
+  }
+}
+
+/**
  * Opens the configured database (migrating it), runs `fn`, closes everything. `serverSecret`: the command
  * needs the server secret (OVH keys), read or made as `relais serve` does.
  */
 export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, options: { serverSecret?: boolean } = {}): Promise<T> {
   const config = options.serverSecret ? withServerSecret(loadConfig()) : loadConfig();
-  const database = openDatabase(config.databaseUrl);
+  const { database } = await openMigrated(config);
   try {
-    await migrateToLatest(database);
     const services = composeServices({ config, database, clock: systemClock });
     try {
       return await fn({ config, database, services, clock: systemClock });
@@ -45,15 +67,20 @@ export function printResult(options: GlobalOptions, json: unknown, human: string
   else process.stdout.write(`${human}\n`);
 }
 
-/** Turns a failure into a clear message and exit code 1 (2 for usage errors), never a stack trace for known errors. */
-export function reportCliError(error: unknown, options: GlobalOptions): number {
+/**
+ * Turns a failure into a clear message and exit code 1 (usage errors: 2, in cli.ts), never a stack trace
+ * for known errors. A JSON error goes to stdout, with the results, unless `jsonTo` says stderr (a command
+ * whose stdout carries data: `history export`).
+ */
+export function reportCliError(error: unknown, options: GlobalOptions & { jsonTo?: 'stdout' | 'stderr' }): number {
+  const jsonOut = options.jsonTo === 'stderr' ? process.stderr : process.stdout;
   if (error instanceof AppError) {
-    if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
+    if (options.json) jsonOut.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
     else process.stderr.write(`error: ${error.message} (${error.code})\n`);
     return 1;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (options.json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERNAL', message } })}\n`);
+  if (options.json) jsonOut.write(`${JSON.stringify({ error: { code: 'INTERNAL', message } })}\n`);
   else process.stderr.write(`error: ${message}\n`);
   return 1;
 }

@@ -1,4 +1,6 @@
-import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
@@ -7,7 +9,7 @@ import { accountAccessFor, SYSTEM_ACTOR } from '../modules/accounts/accounts.ser
 import type { AccountAccess } from '../modules/auth/principal.js';
 import type { ExportTextOptions } from '../modules/history/history.service.js';
 import type { RawFilter } from '../modules/history/history-query.js';
-import { withContext } from './context.js';
+import { reportCliError, withContext } from './context.js';
 
 interface ExportOptions extends RawFilter {
   account: string;
@@ -58,6 +60,27 @@ function createProgress(total: number, enabled: boolean) {
 }
 
 /** `relais history export`. */
+/** Opens `path` for the export (created or emptied), or says clearly why it cannot be written. */
+async function openOutput(path: string): Promise<WriteStream> {
+  if (path.trim() === '') throw new AppError('VALIDATION_FAILED', '--output must name a file (leave it out to write to stdout)');
+  const stream = createWriteStream(path);
+  try {
+    await once(stream, 'open');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EISDIR'
+        ? 'it is a directory'
+        : code === 'ENOENT'
+          ? 'its directory does not exist'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (code ?? String(error));
+    throw new AppError('VALIDATION_FAILED', `--output ${path}: cannot be written (${why})`);
+  }
+  return stream;
+}
+
 export function registerHistoryCommands(program: Command): void {
   const history = program.command('history').description('the history of sent SMS');
   history
@@ -80,50 +103,66 @@ export function registerHistoryCommands(program: Command): void {
     .option('--sort <sort>', 'date (newest first), +date, sender, -receiver…')
     .option('--no-progress', 'no progress on stderr')
     .option('--json', 'print the summary as JSON on stderr')
-    .action(async (options: ExportOptions) => {
-      if (!FORMATS.includes(options.format)) throw new AppError('VALIDATION_FAILED', `--format must be one of ${FORMATS.join(', ')}`);
-      let limit: number | null = null;
-      if (options.limit !== undefined) {
-        if (!/^\d+$/.test(options.limit) || Number(options.limit) < 1)
-          throw new AppError('VALIDATION_FAILED', '--limit must be a whole number ≥ 1');
-        limit = Number(options.limit);
-      }
-      await withContext(async ({ services, config }) => {
-        const account = await services.accounts.getAccount(SYSTEM_ACTOR, options.account);
-        const access: AccountAccess = accountAccessFor(account, null, 'cli');
-        const { user, channel, sender, receiver, status, tag, from, to, q, sort } = options;
-        const query = { user, channel, sender, receiver, status, tag, from, to, q, sort };
-        const rowsLimit = options.all ? limit : (limit ?? config.csvDownloadLimit);
-        const text = services.history.exportText(access, query, {
-          format: options.format as ExportTextOptions['format'],
-          limit: rowsLimit,
-        });
-        const total = Math.min(await services.history.count(access, query), rowsLimit ?? Number.POSITIVE_INFINITY);
-        const progress = createProgress(total, options.progress !== false && (options.output !== undefined || !process.stdout.isTTY));
-        let done = 0;
-        async function* chunks() {
-          for await (const chunk of text) {
-            if (chunk.rows > 0) {
-              done += chunk.rows;
-              progress.update(done);
-            }
-            yield chunk.data;
-          }
-        }
-        const out: Writable = options.output ? createWriteStream(options.output) : process.stdout;
-        await pipeline(Readable.from(chunks()), out, { end: options.output !== undefined });
-        const { seconds } = progress.finish();
-        const summary = {
-          exported: done,
-          seconds: Number(seconds.toFixed(3)),
-          rowsPerSecond: Math.round(done / Math.max(seconds, 0.001)),
-          output: options.output ?? null,
-        };
-        process.stderr.write(
-          options.json
-            ? `${JSON.stringify(summary)}\n`
-            : `Exported ${done.toLocaleString('en')} messages of ${account.name}${options.output ? ` to ${options.output}` : ''} in ${seconds.toFixed(1)} s\n`,
-        );
-      });
+    .action((options: ExportOptions) =>
+      // Its stdout may carry the export: a JSON error goes to stderr, with the summary.
+      exportHistory(options).catch((error: unknown) => {
+        process.exitCode = reportCliError(error, { json: options.json, jsonTo: 'stderr' });
+      }),
+    );
+}
+
+/** `relais history export`. */
+async function exportHistory(options: ExportOptions): Promise<void> {
+  if (!FORMATS.includes(options.format)) throw new AppError('VALIDATION_FAILED', `--format must be one of ${FORMATS.join(', ')}`);
+  let limit: number | null = null;
+  if (options.limit !== undefined) {
+    if (!/^\d+$/.test(options.limit) || Number(options.limit) < 1)
+      throw new AppError('VALIDATION_FAILED', '--limit must be a whole number ≥ 1');
+    limit = Number(options.limit);
+  }
+  await withContext(async ({ services, config }) => {
+    const account = await services.accounts.getAccount(SYSTEM_ACTOR, options.account);
+    const access: AccountAccess = accountAccessFor(account, null, 'cli');
+    // The file opened before anything is counted or read: a path that cannot be written is the one error shown.
+    const output = options.output === undefined ? undefined : await openOutput(options.output);
+    const { user, channel, sender, receiver, status, tag, from, to, q, sort } = options;
+    const query = { user, channel, sender, receiver, status, tag, from, to, q, sort };
+    const rowsLimit = options.all ? limit : (limit ?? config.csvDownloadLimit);
+    const text = services.history.exportText(access, query, {
+      format: options.format as ExportTextOptions['format'],
+      limit: rowsLimit,
     });
+    const total = Math.min(await services.history.count(access, query), rowsLimit ?? Number.POSITIVE_INFINITY);
+    const progress = createProgress(total, options.progress !== false && (options.output !== undefined || !process.stdout.isTTY));
+    let done = 0;
+    async function* chunks() {
+      for await (const chunk of text) {
+        if (chunk.rows > 0) {
+          done += chunk.rows;
+          progress.update(done);
+        }
+        yield chunk.data;
+      }
+    }
+    const out: Writable = output ?? process.stdout;
+    try {
+      await pipeline(Readable.from(chunks()), out, { end: output !== undefined });
+    } catch (error) {
+      // No half-written export left behind as if it were whole.
+      if (options.output) await rm(options.output, { force: true }).catch(() => {});
+      throw error;
+    }
+    const { seconds } = progress.finish();
+    const summary = {
+      exported: done,
+      seconds: Number(seconds.toFixed(3)),
+      rowsPerSecond: Math.round(done / Math.max(seconds, 0.001)),
+      output: options.output ?? null,
+    };
+    process.stderr.write(
+      options.json
+        ? `${JSON.stringify(summary)}\n`
+        : `Exported ${done.toLocaleString('en')} messages of ${account.name}${options.output ? ` to ${options.output}` : ''} in ${seconds.toFixed(1)} s\n`,
+    );
+  });
 }

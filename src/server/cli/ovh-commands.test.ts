@@ -65,5 +65,12 @@ describe('relais ovh-key (real process, SQLite)', () => {
     expect(validity.stderr).toMatch(/--validity must be one of 1h, 1d, 30d, unlimited/);
     const owner = await relais('ovh-key', 'create', '--owner', 'nobody@example.com');
     expect(owner.stderr).toMatch(/No customer with e-mail nobody@example.com/);
+    // An address or rule refused after the option parsing leaves no application behind.
+    const before = (await relais('ovh-key', 'list')).stdout;
+    const ip = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--ip', '300.1.2.3');
+    expect([ip.code, ip.stderr.trim().split('\n')]).toEqual([1, [expect.stringMatching(/^error: Invalid IP restriction "300\.1\.2\.3"/)]]);
+    const wide = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--rule', `GET /${'*/'.repeat(12)}x`);
+    expect(wide.code).toBe(1);
+    expect((await relais('ovh-key', 'list')).stdout).toBe(before);
   });
 });

@@ -46,6 +46,8 @@ export function registerOvhCommands(program: Command): void {
       const rules = options.rule ?? DEFAULT_RULES;
       const made = await withContext(
         async ({ services }) => {
+          // Everything checked before the application is made: a refused key leaves nothing behind.
+          services.ovhKeys.checkCredentialInput({ rules, validity: VALIDITIES[options.validity], allowedIps: options.ip });
           const { application, appSecret } = await services.ovhKeys.createApplication(SYSTEM_ACTOR, {
             name: options.name,
             ownerEmail: options.owner,

@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.js';
-import { openDatabase } from '../db/database.js';
-import { migrateToLatest } from '../db/migrate.js';
-import { printResult } from './context.js';
+import { openMigrated, printResult } from './context.js';
 
 /** `relais serve` and `relais migrate`. */
 export function registerServerCommands(program: Command): void {
@@ -19,10 +17,8 @@ export function registerServerCommands(program: Command): void {
     .description('bring the database schema to the latest version')
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
-      const config = loadConfig();
-      const database = openDatabase(config.databaseUrl);
+      const { database, applied } = await openMigrated(loadConfig());
       try {
-        const applied = await migrateToLatest(database);
         printResult(options, { applied }, applied.length ? `Applied: ${applied.join(', ')}` : 'The database is up to date.');
       } finally {
         await database.close();

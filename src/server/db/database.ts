@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import {
@@ -14,6 +13,7 @@ import {
   SqliteDriver,
 } from 'kysely';
 import pg from 'pg';
+import { ensureDirectory } from '../directories.js';
 import type { DB } from './schema.js';
 import { SAFETY_NET_PAGES, type SqliteCheckpointer, startSqliteCheckpointer } from './sqlite-checkpointer.js';
 import { SQLITE_PRAGMAS } from './sqlite-pragmas.js';
@@ -55,7 +55,15 @@ export function foldText(text: string): string {
 }
 
 function openSqlite(path: string): SqliteDatabase.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    try {
+      ensureDirectory(dirname(path));
+    } catch (error) {
+      throw new Error(
+        `the SQLite database's directory ${dirname(path)} cannot be made (${(error as NodeJS.ErrnoException).code ?? error})`,
+      );
+    }
+  }
   const sqlite = new SqliteDatabase(path);
   sqlite.pragma('journal_mode = WAL');
   // NORMAL in WAL mode: a committed transaction survives a process crash (kill -9); only an OS crash may lose the last ones.

@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, Migrator } from 'kysely';
+import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import * as m0001 from './migrations/0001-initial.js';
 import * as m0002 from './migrations/0002-sending.js';
@@ -37,12 +37,18 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0011-job-quota-paid': m0011,
 };
 
-function migrator(database: Database): Migrator {
+async function migrator(database: Database): Promise<Migrator> {
   const ctx: MigrationContext = { dialect: database.dialect };
+  // Keep the migration tables in the chosen schema, or on PostgreSQL the connection's current one
+  // (where they are made without one): unnamed, Kysely would take another schema's for this one's.
+  const schema =
+    database.schema ??
+    (database.dialect === 'postgres'
+      ? ((await sql<{ schema: string | null }>`select current_schema() as schema`.execute(database.db)).rows[0]?.schema ?? undefined)
+      : undefined);
   return new Migrator({
     db: database.db,
-    // Keep the migration tables in the chosen schema (otherwise Kysely may find another schema's).
-    ...(database.schema ? { migrationTableSchema: database.schema } : {}),
+    ...(schema ? { migrationTableSchema: schema } : {}),
     provider: {
       getMigrations: async () =>
         Object.fromEntries(
@@ -57,7 +63,7 @@ function migrator(database: Database): Migrator {
 
 /** Brings the schema to the latest version; returns the names of the migrations it applied. */
 export async function migrateToLatest(database: Database): Promise<string[]> {
-  const { error, results } = await migrator(database).migrateToLatest();
+  const { error, results } = await (await migrator(database)).migrateToLatest();
   if (error) throw error instanceof Error ? error : new Error(String(error));
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

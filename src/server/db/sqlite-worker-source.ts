@@ -68,6 +68,8 @@ export function startSqliteThread(source: string, data: SqliteThreadData, name: 
   const waiting = new Map<number, { resolve: (answer: never) => void; reject: (e: Error) => void }>();
   let seq = 0;
   let stopped: Error | undefined;
+  /** Closing: referenced until it has exited, whatever answers arrive meanwhile. */
+  let closing = false;
   const failAll = (error: Error) => {
     stopped ??= error;
     for (const w of waiting.values()) w.reject(error);
@@ -79,7 +81,7 @@ export function startSqliteThread(source: string, data: SqliteThreadData, name: 
     waiting.delete(answered);
     if (error !== undefined) w.reject(Object.assign(new Error(error.message), error.code ? { code: error.code } : {}));
     else w.resolve(answer as never);
-    if (waiting.size === 0) worker.unref();
+    if (waiting.size === 0 && !closing) worker.unref();
   });
   worker.on('error', failAll);
   worker.on('exit', (code) => failAll(new Error(`${name} stopped (exit code ${code})`)));
@@ -103,7 +105,9 @@ export function startSqliteThread(source: string, data: SqliteThreadData, name: 
         return;
       }
       const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-      // Referenced until it has exited: the process must not end halfway through closing.
+      // Referenced until it has exited: the process must not end halfway through closing (an answer
+      // arriving meanwhile must not unreference it: the process would exit with code 13, its await pending).
+      closing = true;
       worker.ref();
       worker.postMessage({ close: true });
       await exited;
