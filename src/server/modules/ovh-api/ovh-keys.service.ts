@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
+import { checkOneLine } from '../../input-text.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { Actor } from '../accounts/accounts.service.js';
 import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
@@ -76,8 +77,7 @@ interface VerifiedKey {
 function checkText(name: string, value: string, max: number): string {
   const trimmed = value.trim();
   if (trimmed.length > max) throw new AppError('VALIDATION_FAILED', `${name} must be at most ${max} characters`);
-  if (/\p{Cc}/u.test(trimmed)) throw new AppError('VALIDATION_FAILED', `${name} must be one line of text, without control characters`);
-  return trimmed;
+  return checkOneLine(name, trimmed);
 }
 
 function checkRules(rules: unknown): AccessRule[] {
