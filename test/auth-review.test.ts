@@ -12,7 +12,6 @@ import { createSmsUsersRepository } from '../src/server/modules/accounts/sms-use
 import { createPasswordHasher, type PasswordHasher } from '../src/server/modules/auth/password.js';
 import { createOvhKeysRepository } from '../src/server/modules/ovh-api/ovh-keys.repository.js';
 import { createOvhKeysService } from '../src/server/modules/ovh-api/ovh-keys.service.js';
-import { ovhSignature } from '../src/server/modules/ovh-api/ovh-signature.js';
 import { describeEachDialectWithApp, TEST_SECRET_KEY, testConfig } from './app.js';
 import {
   createAccount,
@@ -24,7 +23,7 @@ import {
   seedCustomerWithAccount,
   TEST_PASSWORD,
 } from './factories.js';
-import { ALL_RULES, createOvhKeys, type OvhKeys, ovhCall } from './ovh.js';
+import { ALL_RULES, createOvhKeys, type OvhKeys, ovhCall, signedMeRequest } from './ovh.js';
 
 // Adversarial review of the failed-authentication limits (login-attempts.ts), the verified-secrets cache
 // (API tokens, OVH consumer keys), RELAIS_TRUST_PROXY, the OVH user-scoped jobs routes and the quota
@@ -280,22 +279,8 @@ describeEachDialectWithApp(
           rules: ALL_RULES,
           validity: null,
         });
-        const authenticate = () => {
-          const timestamp = String(seconds());
-          const url = 'https://localhost/1.0/me';
-          return ovhKeys.authenticate({
-            appKey: application.appKey,
-            consumerKey,
-            timestamp,
-            signature: ovhSignature({ appSecret, consumerKey, method: 'GET', url, body: '', timestamp }),
-            method: 'GET',
-            urls: [url],
-            body: '',
-            ip: '198.51.100.1',
-            path: '/me',
-            checkRules: true,
-          });
-        };
+        const authenticate = () =>
+          ovhKeys.authenticate(signedMeRequest({ appKey: application.appKey, appSecret, consumerKey }, seconds(), '198.51.100.1'));
         const before = authenticate().catch((error: unknown) => error);
         await inCheck;
         await ovhKeys.revokeCredential(owner(), credentialId);

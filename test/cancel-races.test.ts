@@ -20,12 +20,12 @@ import { createPasswordHasher, type PasswordHasher, randomUrlSafe, sha256Hex } f
 import { fakeClock, memoryLog, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
 import { createOvhKeysRepository } from '../src/server/modules/ovh-api/ovh-keys.repository.js';
 import { createOvhKeysService } from '../src/server/modules/ovh-api/ovh-keys.service.js';
-import { CONSUMER_KEY_LENGTH, CONSUMER_KEY_LOOKUP_LENGTH, ovhSignature, randomKey } from '../src/server/modules/ovh-api/ovh-signature.js';
+import { CONSUMER_KEY_LENGTH, CONSUMER_KEY_LOOKUP_LENGTH, randomKey } from '../src/server/modules/ovh-api/ovh-signature.js';
 import { type SmppServer, startSmppServer } from '../src/server/modules/smpp/smpp.server.js';
 import { describeEachDialectWithApp, TEST_SECRET_KEY, testConfig } from './app.js';
 import { bearer, createAccount, createCustomer, createSender, createSmsUser, createToken, signIn } from './factories.js';
 import { ledger } from './ledger.js';
-import { ALL_RULES, createOvhKeys, type OvhKeys, ovhCall } from './ovh.js';
+import { ALL_RULES, createOvhKeys, type OvhKeys, ovhCall, signedMeRequest } from './ovh.js';
 import { closeClients, SmppClient } from './smpp-client.js';
 
 const E = smpp.errors;
@@ -362,22 +362,7 @@ describeEachDialectWithApp(
           rules: ALL_RULES,
           validity: null,
         });
-        const signed = (consumerKey: string) => {
-          const timestamp = String(seconds());
-          const url = 'https://localhost/1.0/me';
-          return {
-            appKey: application.appKey,
-            consumerKey,
-            timestamp,
-            signature: ovhSignature({ appSecret, consumerKey, method: 'GET', url, body: '', timestamp }),
-            method: 'GET',
-            urls: [url],
-            body: '',
-            ip: '127.0.0.1',
-            path: '/me',
-            checkRules: true,
-          };
-        };
+        const signed = (consumerKey: string) => signedMeRequest({ appKey: application.appKey, appSecret, consumerKey }, seconds());
         const refused = async (consumerKey: string) => {
           await expect(service.authenticate(signed(consumerKey))).rejects.toMatchObject({ code: 'OVH_INVALID_CREDENTIAL' });
         };

@@ -93,3 +93,25 @@ export async function ovhCall(
   };
   return app.inject(inject);
 }
+
+/**
+ * What `ovhKeys.authenticate` gets for a signed `GET /1.0/me` made now (`seconds`: the server's clock, in
+ * seconds) with these keys from `ip`: for tests of the keys service without HTTP.
+ */
+export function signedMeRequest(keys: Pick<OvhKeys, 'appKey' | 'appSecret' | 'consumerKey'>, seconds: number, ip = '127.0.0.1') {
+  const timestamp = String(seconds);
+  const url = 'https://localhost/1.0/me';
+  const { appKey, appSecret, consumerKey } = keys;
+  return {
+    appKey,
+    consumerKey,
+    timestamp,
+    signature: ovhSignature({ appSecret, consumerKey, method: 'GET', url, body: '', timestamp }),
+    method: 'GET',
+    urls: [url],
+    body: '',
+    ip,
+    path: '/me',
+    checkRules: true,
+  };
+}
