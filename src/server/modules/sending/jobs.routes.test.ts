@@ -12,7 +12,7 @@ import {
 import { accountAccessFor } from '../accounts/accounts.service.js';
 import { waitFor } from '../dispatch/dispatch-testing.js';
 import { createSendingRepository } from './sending.repository.js';
-import { MAX_DEFERRAL_MINUTES } from './sending.service.js';
+import { BATCHES_IN_FLIGHT, MAX_DEFERRAL_MINUTES } from './sending.service.js';
 
 describeEachDialectWithApp('sending jobs', (ctx) => {
   let seeded: SeededAccount;
@@ -239,7 +239,7 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     expect(new Set(accepted.map((r) => r.json().ids[0])).size).toBe(30);
   });
 
-  it('writes two batches at a time through another writer, the jobs arriving meanwhile in the next batch; a declined batch is written here', async () => {
+  it(`writes ${BATCHES_IN_FLIGHT} batches at a time through another writer, the jobs arriving meanwhile in the next batch; a declined batch is written here`, async () => {
     const s = await seedCustomerWithAccount(ctx.app, { account: { credits: 30 } });
     await createSender(ctx.app, s.account, { sender: 'MyShop' });
     const repository = createSendingRepository(ctx.database);
@@ -262,28 +262,29 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
           headers: s.auth,
           payload: { message: `m${i}`, receivers: [`+336128${String(i).padStart(5, '0')}`], sender: 'MyShop', noStopClause: true },
         });
-      const first = send(1);
-      await waitFor(() => batches.length === 1, 'the first batch');
-      const second = send(2);
-      await waitFor(() => batches.length === 2, 'the second batch, written beside the first');
-      const rest = [3, 4, 5].map(send);
-      // Both writes are held: the three jobs wait, then go as one batch when a write is answered.
+      const alone: ReturnType<typeof send>[] = [];
+      for (let i = 1; i <= BATCHES_IN_FLIGHT; i++) {
+        alone.push(send(i));
+        await waitFor(() => batches.length === i, `batch ${i}, written beside the ones before`);
+      }
+      const rest = [1, 2, 3].map((i) => send(BATCHES_IN_FLIGHT + i));
+      // Every write is held: the three jobs wait, then go as one batch when a write is answered.
       await waitFor(() => ctx.app.services.sending.jobsWaiting() === 3, 'three jobs waiting for a batch');
-      expect(batches).toEqual([1, 1]);
+      expect(batches).toEqual(Array(BATCHES_IN_FLIGHT).fill(1));
       held.shift()?.();
-      await waitFor(() => batches.length === 3, 'the third batch');
-      expect(batches).toEqual([1, 1, 3]);
+      await waitFor(() => batches.length === BATCHES_IN_FLIGHT + 1, 'the next batch');
+      expect(batches).toEqual([...Array(BATCHES_IN_FLIGHT).fill(1), 3]);
       for (const release of held.splice(0)) release();
-      const answers = await Promise.all([first, second, ...rest]);
-      expect(answers.map((r) => r.statusCode)).toEqual([200, 200, 200, 200, 200]);
+      const answers = await Promise.all([...alone, ...rest]);
+      expect(answers.map((r) => r.statusCode)).toEqual(Array(BATCHES_IN_FLIGHT + 3).fill(200));
       // The writer wakes the dispatcher beside it: batches it wrote are not announced here.
       expect(wakes).toBe(0);
 
       decline = true;
-      const declined = await send(6);
-      expect([declined.statusCode, batches.length, wakes]).toEqual([200, 3, 1]);
+      const declined = await send(BATCHES_IN_FLIGHT + 4);
+      expect([declined.statusCode, batches.length, wakes]).toEqual([200, BATCHES_IN_FLIGHT + 1, 1]);
       const left = (await ctx.app.inject({ method: 'GET', url: `/api/v1/accounts/${s.account.name}`, headers: s.auth })).json().credits;
-      expect(left).toBe(24);
+      expect(left).toBe(30 - (BATCHES_IN_FLIGHT + 4));
     } finally {
       ctx.app.services.sending.acceptThrough(null);
       unsubscribe();
