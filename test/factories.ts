@@ -161,3 +161,11 @@ export async function seedCustomerWithAccount(
   const token = await createToken(target, account);
   return { customer, password: customer.password, account, token, auth: bearer(token) };
 }
+
+/** What `call` rejects with, or undefined when it resolves. */
+export async function errorOf(call: () => Promise<unknown>): Promise<Error | undefined> {
+  return call().then(
+    () => undefined,
+    (error: unknown) => error as Error,
+  );
+}

@@ -7,6 +7,7 @@ import {
   createSender,
   createSmsUser,
   createToken,
+  errorOf,
   fastAuthConfig,
   type SeededAccount,
   seedCustomerWithAccount,
@@ -344,10 +345,7 @@ describeEachDialectWithApp(
         [() => senders.get(SYSTEM_ACTOR, name, long), 'No sender "'],
       ];
       for (const [refused, start] of cases) {
-        const error = (await refused().then(
-          () => undefined,
-          (e: unknown) => e,
-        )) as Error | undefined;
+        const error = await errorOf(refused);
         expect(error?.message, start).toContain(start);
         expect(error?.message, start).toMatch(/b{30,40}…/);
         expect(error?.message.length, start).toBeLessThan(250);

@@ -1,7 +1,7 @@
 import { InsertQueryNode, type KyselyPlugin } from 'kysely';
 import { expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
-import { createCustomer, createSender, seedCustomerWithAccount } from '../../../../test/factories.js';
+import { createCustomer, createSender, errorOf, seedCustomerWithAccount } from '../../../../test/factories.js';
 import { createAccountsRepository } from './accounts.repository.js';
 import { MAX_CREDITS, SYSTEM_ACTOR } from './accounts.service.js';
 
@@ -215,10 +215,7 @@ describeEachDialectWithApp("the operator's actions: credits, a customer's passwo
       [() => accounts.update(SYSTEM_ACTOR, long, { description: 'x' }), 'No SMS account named '],
     ];
     for (const [refused, start] of cases) {
-      const error = (await refused().then(
-        () => undefined,
-        (e: unknown) => e,
-      )) as Error | undefined;
+      const error = await errorOf(refused);
       expect(error?.message, start).toContain(start);
       expect(error?.message, start).toMatch(/a{30,40}…/);
       expect(error?.message.length, start).toBeLessThan(200);
