@@ -22,8 +22,8 @@ import { checkCallbackUrl, createSmsUsersService } from '../src/server/modules/a
 import { createPasswordHasher, type PasswordHasher } from '../src/server/modules/auth/password.js';
 import { isPrivateAddress } from '../src/server/modules/dispatch/callback-address.js';
 import { createCallbackClient } from '../src/server/modules/dispatch/callbacks.service.js';
-import { fakeClock, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
-import { type Dispatching, startDispatching } from '../src/server/modules/dispatch/dispatching.js';
+import { fakeClock, silentLog, startSimulatorDispatching, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
+import type { Dispatching } from '../src/server/modules/dispatch/dispatching.js';
 import { type Mail2SmsServer, startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
 import { MAX_HELD_PARTS, type SmppServer, startSmppServer } from '../src/server/modules/smpp/smpp.server.js';
 import { describeEachDialectWithApp } from './app.js';
@@ -33,7 +33,6 @@ import { SmppClient as Esme } from './smpp-client.js';
 
 const E = smpp.errors;
 const PATH = '/cgi-bin/sms/http2sms.cgi';
-const silentLog = { debug() {}, info() {}, warn() {}, error() {} };
 const AUTH_FAILURES_PER_MINUTE = 5;
 const PASSWORD = 'victim-pass-2024';
 const EVIL_PASSWORD = 'mallory-pass-2024';
@@ -506,12 +505,7 @@ describeEachDialectWithApp(
       describe('receipts', () => {
         let dispatching: Dispatching;
         beforeAll(async () => {
-          dispatching = await startDispatching({
-            carrierSpec: 'simulator?receipt_delay=10',
-            services: ctx.app.services,
-            clock: systemClock,
-            log: silentLog,
-          });
+          dispatching = await startSimulatorDispatching(ctx.app.services);
         });
         afterAll(async () => {
           await dispatching?.stop();

@@ -1,11 +1,9 @@
 import { createConnection, type Socket } from 'node:net';
 import smpp from 'smpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { systemClock } from '../src/server/clock.js';
 import type { Account } from '../src/server/modules/accounts/accounts.repository.js';
 import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
-import { memoryLog, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
-import { startDispatching } from '../src/server/modules/dispatch/dispatching.js';
+import { memoryLog, silentLog, startSimulatorDispatching, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
 import { type SmppServer, startSmppServer } from '../src/server/modules/smpp/smpp.server.js';
 import { describeEachDialectWithApp } from './app.js';
 import { createAccount, createSender, createSmsUser } from './factories.js';
@@ -18,7 +16,6 @@ import { selfSignedCertificate } from './tls.js';
 
 const PASSWORD = 'smpp-pass-2024';
 const E = smpp.errors;
-const silentLog = { debug() {}, info() {}, warn() {}, error() {} };
 const LATER = () => new Date(Date.now() + 3_600_000);
 
 /** dest_address entries: "+…" international (TON 1), other strings as given (TON 0), objects as they are. */
@@ -345,12 +342,7 @@ describeEachDialectWithApp('SMPP server review: submit_multi, ended sessions, TL
       ];
       const tx = await bound(`${account.name}:shop`, server.port, 'bind_transmitter');
       // Dispatching only while this test runs: the others count queue entries.
-      const dispatching = await startDispatching({
-        carrierSpec: 'simulator?receipt_delay=10',
-        services: ctx.app.services,
-        clock: systemClock,
-        log: silentLog,
-      });
+      const dispatching = await startSimulatorDispatching(ctx.app.services);
       try {
         const sent = await tx.request('submit_multi', {
           source_addr: 'MyShop',

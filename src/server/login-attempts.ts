@@ -48,39 +48,49 @@ export function createLoginAttempts(deps: {
     for (const wake of queue ?? []) wake();
   }
 
+  async function attempt<T extends { ok: boolean }>(
+    ip: string,
+    check: () => Promise<T>,
+    abandoned?: () => boolean,
+  ): Promise<LoginAttempt<T>> {
+    if (limit <= 0) return { kind: 'checked', outcome: await check() };
+    const client = keyOf(ip);
+    for (;;) {
+      const failed = failures.get(client);
+      if (failed && failed.count >= limit)
+        return { kind: 'limited', retryAfterSeconds: Math.max(1, Math.ceil((failed.until - clock.now()) / 1000)) };
+      if ((failed?.count ?? 0) + (checking.get(client) ?? 0) < limit) break;
+      await new Promise<void>((resolve) => {
+        const queue = waiting.get(client) ?? [];
+        queue.push(resolve);
+        waiting.set(client, queue);
+      });
+      if (abandoned?.()) return { kind: 'abandoned' };
+    }
+    checking.set(client, (checking.get(client) ?? 0) + 1);
+    try {
+      const outcome = await check();
+      if (!outcome.ok) {
+        const count = (failures.get(client)?.count ?? 0) + 1;
+        failures.set(client, { count, until: clock.now() + LOGIN_FAILURE_WINDOW_MS });
+      }
+      return { kind: 'checked', outcome };
+    } finally {
+      ended(client);
+    }
+  }
+
   return {
     /**
      * Runs `check` (a password check answering `{ ok }`) as one login attempt from `ip`, refused
      * unchecked once the client's failures reach the limit. An outcome that is not ok
      * counts as a failure; a check that throws does not (the database was down, not the password
-     * wrong). `abandoned`, asked after each wait, ends an attempt nobody waits for any more.
+     * wrong). `abandoned`, asked after each wait, ends an attempt nobody waits for any more (only
+     * then can the answer be `abandoned`).
      */
-    async attempt<T extends { ok: boolean }>(ip: string, check: () => Promise<T>, abandoned?: () => boolean): Promise<LoginAttempt<T>> {
-      if (limit <= 0) return { kind: 'checked', outcome: await check() };
-      const client = keyOf(ip);
-      for (;;) {
-        const failed = failures.get(client);
-        if (failed && failed.count >= limit)
-          return { kind: 'limited', retryAfterSeconds: Math.max(1, Math.ceil((failed.until - clock.now()) / 1000)) };
-        if ((failed?.count ?? 0) + (checking.get(client) ?? 0) < limit) break;
-        await new Promise<void>((resolve) => {
-          const queue = waiting.get(client) ?? [];
-          queue.push(resolve);
-          waiting.set(client, queue);
-        });
-        if (abandoned?.()) return { kind: 'abandoned' };
-      }
-      checking.set(client, (checking.get(client) ?? 0) + 1);
-      try {
-        const outcome = await check();
-        if (!outcome.ok) {
-          const count = (failures.get(client)?.count ?? 0) + 1;
-          failures.set(client, { count, until: clock.now() + LOGIN_FAILURE_WINDOW_MS });
-        }
-        return { kind: 'checked', outcome };
-      } finally {
-        ended(client);
-      }
+    attempt: attempt as {
+      <T extends { ok: boolean }>(ip: string, check: () => Promise<T>): Promise<Exclude<LoginAttempt<T>, { kind: 'abandoned' }>>;
+      <T extends { ok: boolean }>(ip: string, check: () => Promise<T>, abandoned: () => boolean): Promise<LoginAttempt<T>>;
     },
   };
 }

@@ -76,7 +76,7 @@ export const authPlugin = fp(
           return principal ? { ok: true as const, principal } : { ok: false as const };
         });
         if (attempt.kind !== 'checked') {
-          const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+          const retryAfter = attempt.retryAfterSeconds;
           reply.header('retry-after', retryAfter);
           throw new AppError('RATE_LIMITED', `Too many invalid API tokens from this address; try again in ${retryAfter} s`);
         }

@@ -62,10 +62,9 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const byClient = await clientFailures.attempt(request.ip, async (): Promise<Outcome> => {
       const byEmail = await emailFailures.attempt(email, signIn);
       if (byEmail.kind === 'checked') return byEmail.outcome;
-      return { ok: true, emailRetryAfter: byEmail.kind === 'limited' ? byEmail.retryAfterSeconds : 1 };
+      return { ok: true, emailRetryAfter: byEmail.retryAfterSeconds };
     });
-    if (byClient.kind !== 'checked')
-      return refuse(reply, byClient.kind === 'limited' ? byClient.retryAfterSeconds : 1, 'from this address');
+    if (byClient.kind !== 'checked') return refuse(reply, byClient.retryAfterSeconds, 'from this address');
     const outcome = byClient.outcome;
     if (!outcome.ok) throw outcome.error;
     if ('emailRetryAfter' in outcome) return refuse(reply, outcome.emailRetryAfter, 'for this e-mail address');

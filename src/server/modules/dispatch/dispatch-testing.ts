@@ -1,5 +1,8 @@
+import { systemClock } from '../../clock.js';
+import type { Services } from '../../services.js';
 import type { Carrier, CarrierMessage, Receipt, SubmitResult } from '../carriers/carrier.js';
 import type { DispatchLog } from './dispatcher.service.js';
+import { type Dispatching, startDispatching } from './dispatching.js';
 
 // Helpers for the dispatch tests (never imported by the server).
 
@@ -113,3 +116,14 @@ export function manualCarrier(window = Number.POSITIVE_INFINITY) {
     receipt: (r: Receipt) => receipts?.(r),
   };
 }
+
+/**
+ * A dispatcher on the built-in simulator (receipts 10 ms after sending), logging nothing: what the SMPP
+ * server's receipt tests run beside it.
+ */
+export function startSimulatorDispatching(services: Services): Promise<Dispatching> {
+  return startDispatching({ carrierSpec: 'simulator?receipt_delay=10', services, clock: systemClock, log: silentLog });
+}
+
+/** A log that keeps nothing (servers and dispatchers under test). */
+export const silentLog = { debug() {}, info() {}, warn() {}, error() {} };

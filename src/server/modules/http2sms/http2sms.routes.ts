@@ -97,8 +97,7 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   async function login(request: FastifyRequest, reply: FastifyReply, checked: CheckedRequest): Promise<Authorized> {
     const attempt = await loginAttempts.attempt(request.ip, () => service.authorize(checked, request.ip));
     if (attempt.kind === 'checked') return attempt.outcome;
-    // Never abandoned: no `abandoned` callback is given.
-    const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+    const retryAfter = attempt.retryAfterSeconds;
     return rateLimited(reply, retryAfter, (s) => `Too many failed logins from this IP address; try again in ${s} s`);
   }
 

@@ -62,7 +62,7 @@ export function createMail2SmsService(deps: {
   async function authorize(request: Mail2SmsRequest, ip: string): Promise<{ ok: true; access: AccountAccess } | Mail2SmsRefusal> {
     const attempt = await loginAttempts.attempt(ip, () => authenticate(request, ip));
     if (attempt.kind === 'checked') return attempt.outcome;
-    const wait = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+    const wait = attempt.retryAfterSeconds;
     return refuse('TOO_MANY_FAILED_LOGINS', `Too many failed logins from this IP address; try again in ${wait} s`);
   }
 

@@ -202,7 +202,7 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
       }
     });
     if (attempt.kind !== 'checked') {
-      const retryAfter = attempt.kind === 'limited' ? attempt.retryAfterSeconds : 1;
+      const retryAfter = attempt.retryAfterSeconds;
       reply.header('retry-after', retryAfter);
       throw new AppError('RATE_LIMITED', `Too many requests with a wrong key or signature from this address; try again in ${retryAfter} s`);
     }

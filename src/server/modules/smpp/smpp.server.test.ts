@@ -6,17 +6,15 @@ import { createAccount, createSender, createSmsUser } from '../../../../test/fac
 import { ledger } from '../../../../test/ledger.js';
 import { SmppClient as Client, closeClients } from '../../../../test/smpp-client.js';
 import { selfSignedCertificate } from '../../../../test/tls.js';
-import { systemClock } from '../../clock.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
-import { memoryLog, waitFor } from '../dispatch/dispatch-testing.js';
-import { type Dispatching, startDispatching } from '../dispatch/dispatching.js';
+import { memoryLog, silentLog, startSimulatorDispatching, waitFor } from '../dispatch/dispatch-testing.js';
+import type { Dispatching } from '../dispatch/dispatching.js';
 import { MAX_HELD_PARTS, MAX_UNREAD_BYTES, type SmppServer, startSmppServer } from './smpp.server.js';
 import { createSmppReceiptsRepository } from './smpp-receipts.repository.js';
 
 const PASSWORD = 'smpp-pass-2024';
 const E = smpp.errors;
-const silentLog = { debug() {}, info() {}, warn() {}, error() {} };
 
 describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
   let server: SmppServer;
@@ -862,12 +860,7 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
   describe('delivery receipts', () => {
     let dispatching: Dispatching;
     beforeAll(async () => {
-      dispatching = await startDispatching({
-        carrierSpec: 'simulator?receipt_delay=10',
-        services: ctx.app.services,
-        clock: systemClock,
-        log: silentLog,
-      });
+      dispatching = await startSimulatorDispatching(ctx.app.services);
     });
     afterAll(async () => {
       await dispatching?.stop();
