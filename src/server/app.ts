@@ -157,6 +157,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
   });
 
+  // The APIs answer private data (message texts, numbers, tokens, the CSRF token): no browser or proxy
+  // cache keeps it; a route may say otherwise. Their JSON is never sniffed as anything else.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/api/v1/') || request.url.startsWith(`${OVH_API_PREFIX}/`)) {
+      reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+    }
+  });
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ ok: true }));
 
   // Module routes: each plugin registers its own paths (/api/v1/…, OVH paths) and gets the services it needs.

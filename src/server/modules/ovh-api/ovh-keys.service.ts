@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import { checkOneLine } from '../../input-text.js';
+import { checkOneLine, excerpt } from '../../input-text.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { Actor } from '../accounts/accounts.service.js';
 import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
@@ -94,10 +94,10 @@ function checkRedirection(redirection: string | undefined | null): string | null
   try {
     url = new URL(redirection);
   } catch {
-    throw new AppError('VALIDATION_FAILED', `redirection must be an absolute http(s) URL, got "${redirection}"`);
+    throw new AppError('VALIDATION_FAILED', `redirection must be an absolute http(s) URL, got "${excerpt(redirection)}"`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError('VALIDATION_FAILED', `redirection must be an absolute http(s) URL, got "${redirection}"`);
+    throw new AppError('VALIDATION_FAILED', `redirection must be an absolute http(s) URL, got "${excerpt(redirection)}"`);
   }
   return url.href;
 }
