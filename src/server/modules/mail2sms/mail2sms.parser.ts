@@ -135,6 +135,16 @@ export function parseDeferred(value: string): WallTime | undefined {
 /** The subject's fields, as written (trimmed); a field left empty is absent. */
 export type SubjectFields = Partial<Record<Field, string>>;
 
+/**
+ * `text` without the separators and spaces ending it. (A loop: a regular expression anchored at the end,
+ * `/[;:\s]+$/`, tries every run of separators and is quadratic on a subject full of them.)
+ */
+function trimSeparatorsEnd(text: string): string {
+  let end = text.length;
+  while (end > 0 && /[;:\s]/.test(text[end - 1])) end--;
+  return text.slice(0, end);
+}
+
 /** Splits a subject into its fields (positional or named form), or refuses it as malformed. */
 export function splitSubject(subject: string): { ok: true; fields: SubjectFields } | Mail2SmsParseRefusal {
   const text = subject.replace(/[\r\n\t]+/g, ' ').trim();
@@ -143,7 +153,7 @@ export function splitSubject(subject: string): { ok: true; fields: SubjectFields
   const fields: SubjectFields = {};
   if (named) {
     // A separator ending the subject ends the last field; inside, only a password may end with one.
-    for (const piece of text.replace(/[;:\s]+$/, '').split(NAMED_SEPARATOR)) {
+    for (const piece of trimSeparatorsEnd(text).split(NAMED_SEPARATOR)) {
       if (piece.trim() === '') continue;
       const eq = piece.indexOf('=');
       const key = eq === -1 ? undefined : KEYS[piece.slice(0, eq).trim().toLowerCase()];
@@ -151,7 +161,7 @@ export function splitSubject(subject: string): { ok: true; fields: SubjectFields
         return refuse('MALFORMED_SUBJECT', `Malformed subject: ${quote(piece.trim())} is not a known Key=value field; ${POSITIONAL_HELP}`);
       }
       const raw = piece.slice(eq + 1).trim();
-      const value = key === 'password' ? raw : raw.replace(/[;:\s]+$/, '');
+      const value = key === 'password' ? raw : trimSeparatorsEnd(raw);
       // Only a password may hold a separator: elsewhere, what follows one is a field we do not know.
       const stray = key === 'password' ? -1 : value.search(/[;:]/);
       if (stray !== -1) {
@@ -346,7 +356,9 @@ const BLOCK_TAGS = new Set([
  * are blank lines, as they look.
  */
 export function htmlToText(html: string): string {
-  const cleaned = html.replace(/<!--[\s\S]*?(?:-->|$)/g, '').replace(/<(head|style|script|title)\b[^>]*>[\s\S]*?(?:<\/\1\s*>|$)/gi, '');
+  const cleaned = html
+    .replace(/<!--[\s\S]*?(?:-->|$)/g, '')
+    .replace(/<(head|style|script|title)\b[^>]*(?:>[\s\S]*?(?:<\/\1\s*>|$)|$)/gi, '');
   const lines: string[] = [];
   let line = '';
   const tagLike = /<[!?/]?[A-Za-z][^>]*(?:>|$)/g;
@@ -359,7 +371,9 @@ export function htmlToText(html: string): string {
     lines.push(decodeEntities(line.replace(tagLike, '').replace(/ $/, '')));
     line = '';
   };
-  const tag = /<(\/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*>/g;
+  // A tag never closed runs to the end of the text, as a browser reads it (and each `<` is not tried
+  // again to the end: `<a<a<a…` was quadratic).
+  const tag = /<(\/?)([A-Za-z][A-Za-z0-9]*)\b[^>]*(?:>|$)/g;
   let last = 0;
   for (let m = tag.exec(cleaned); m !== null; m = tag.exec(cleaned)) {
     addText(cleaned.slice(last, m.index));
@@ -386,7 +400,7 @@ export function extractText(body: string): string {
   for (; i < lines.length; i++) {
     const line = lines[i];
     if (blank(line) || /^\s*--\s*end\s*$/i.test(line) || /^--\s?$/.test(line)) break;
-    kept.push(line.replace(/[\s\u00a0]+$/, ''));
+    kept.push(line.trimEnd());
   }
   return kept.join('\n');
 }
@@ -416,16 +430,22 @@ export function parseMail2Sms(mail: Mail2SmsMail): Mail2SmsParseResult {
   if (!subject.ok) return subject;
   const { to, ...fields } = subject.fields;
 
-  const contacts: string[] = [];
+  // Distinct receivers, counted as they are read: a file far over the limit is refused without more.
+  const receivers = new Set(to);
   for (const attachment of mail.attachments ?? []) {
-    if (isContactFile(attachment.filename)) contacts.push(...contactFileReceivers(attachment.content));
+    if (!isContactFile(attachment.filename)) continue;
+    for (const receiver of contactFileReceivers(attachment.content)) {
+      receivers.add(receiver);
+      if (receivers.size > MAX_RECEIVERS) {
+        return refuse('TOO_MANY_RECEIVERS', `Too many receivers: more than ${MAX_RECEIVERS} in one mail`);
+      }
+    }
   }
-  const receivers = [...new Set([...to, ...contacts])];
-  if (receivers.length === 0) {
+  if (receivers.size > MAX_RECEIVERS) {
+    return refuse('TOO_MANY_RECEIVERS', `Too many receivers: more than ${MAX_RECEIVERS} in one mail`);
+  }
+  if (receivers.size === 0) {
     return refuse('NO_RECEIVER', 'No receiver: give To in the subject or attach a contact .txt file with one number a line');
-  }
-  if (receivers.length > MAX_RECEIVERS) {
-    return refuse('TOO_MANY_RECEIVERS', `Too many receivers: ${receivers.length}, at most ${MAX_RECEIVERS} in one mail`);
   }
 
   const body = mail.text !== undefined && mail.text.trim() !== '' ? mail.text : typeof mail.html === 'string' ? htmlToText(mail.html) : '';
@@ -436,5 +456,5 @@ export function parseMail2Sms(mail: Mail2SmsMail): Mail2SmsParseResult {
   if (message.length > MAX_MESSAGE_LENGTH) {
     return refuse('TEXT_TOO_LONG', `Text too long: ${message.length} characters, at most ${MAX_MESSAGE_LENGTH}`);
   }
-  return { ok: true, request: { ...fields, receivers, message } };
+  return { ok: true, request: { ...fields, receivers: [...receivers], message } };
 }

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { simpleParser } from 'mailparser';
+import { MailParser, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../../config.js';
+import { clientOf } from '../../ip-address.js';
 import type { Services } from '../../services.js';
-import { parseMail2Sms } from './mail2sms.parser.js';
+import { isContactFile, parseMail2Sms } from './mail2sms.parser.js';
 import { createMail2SmsService, type Mail2SmsRefusalReason } from './mail2sms.service.js';
 
 /** The only local part mail2sms accepts (`email2sms@<any domain>`, OVH-COMPAT §4). */
@@ -101,6 +102,27 @@ function loadTls(config: Mail2SmsServerOptions['config']): { key: Buffer; cert: 
 }
 
 /**
+ * A contact file is an attachment however it is attached: mailparser merges a text part sent `inline`
+ * (as Apple Mail attaches files) into the body, which would send the customer's list of numbers as the
+ * SMS text. Parts named like a contact file (`isContactFile`) are made attachments as mailparser reads
+ * them (its node decision, `createNode`; the mail2sms review's test fails if a mailparser update renames it).
+ */
+const parserPrototype = MailParser.prototype as unknown as {
+  createNode?: (node: { filename?: unknown }) => { disposition?: string; isAttachment?: boolean };
+};
+const createNode = parserPrototype.createNode;
+if (typeof createNode === 'function') {
+  parserPrototype.createNode = function (this: unknown, node) {
+    const made = createNode.call(this, node);
+    if (made.isAttachment === false && typeof node.filename === 'string' && isContactFile(node.filename)) {
+      made.disposition = 'attachment';
+      made.isAttachment = true;
+    }
+    return made;
+  };
+}
+
+/**
  * mail2sms: an SMTP server that turns each mail to `email2sms@…` into one SMS job (OVH-COMPAT §4).
  *
  * Which phase refuses what:
@@ -169,18 +191,23 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
     socketTimeout: options.socketTimeoutMs ?? 60_000,
     closeTimeout: options.closeTimeoutMs ?? 10_000,
     logger: false,
+    // One mail makes one job whatever its recipients: more than RFC 5321's minimum of 100 is refused (452).
+    maxRecipients: 100,
     onConnect(session, callback) {
-      const count = sessionsFrom.get(session.remoteAddress) ?? 0;
+      // An IPv6 /64 is one client, as for the login limits.
+      const client = clientOf(session.remoteAddress);
+      const count = sessionsFrom.get(client) ?? 0;
       if (count >= maxPerAddress) return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
-      sessionsFrom.set(session.remoteAddress, count + 1);
+      sessionsFrom.set(client, count + 1);
       counted.add(session.id);
       callback();
     },
     onClose(session) {
       if (!counted.delete(session.id)) return;
-      const left = (sessionsFrom.get(session.remoteAddress) ?? 1) - 1;
-      if (left > 0) sessionsFrom.set(session.remoteAddress, left);
-      else sessionsFrom.delete(session.remoteAddress);
+      const client = clientOf(session.remoteAddress);
+      const left = (sessionsFrom.get(client) ?? 1) - 1;
+      if (left > 0) sessionsFrom.set(client, left);
+      else sessionsFrom.delete(client);
     },
     onRcptTo(address, _session, callback) {
       const at = address.address.lastIndexOf('@');
