@@ -28,7 +28,7 @@ interface Run {
 }
 
 /** A command that has not answered in this long hangs. */
-const HANG_MS = 10_000;
+const HANG_MS = 30_000;
 
 /** `node bin/relais.js …args` with `env`, nothing on standard input, killed after HANG_MS. */
 async function relais(env: Record<string, string>, ...args: string[]): Promise<Run> {

@@ -1,6 +1,6 @@
-import smpp from 'smpp';
 import { encodeGsm7Unpacked, encodeUcs2, splitSms } from '../../../shared/sms-encoding.js';
 import type { CarrierMessage, Receipt } from './carrier.js';
+import smpp from './smpp-package.js';
 
 // Pure SMPP 3.4 helpers of the SMPP carrier: submit_sm fields of a message, command_status names and
 // classes, delivery receipts. No sockets here.
@@ -289,14 +289,26 @@ export interface DeliverSmLike {
  * receipts are ASCII in practice, so GSM-decoded text is encoded back to its bytes and read as Latin-1.
  */
 export function deliverSmText(pdu: DeliverSmLike): string {
-  const field = pdu.short_message ?? pdu.message_payload;
+  // The package always sets short_message (empty when the text is in the message_payload TLV).
+  return fieldText(pdu.short_message, pdu.data_coding) || fieldText(pdu.message_payload, pdu.data_coding);
+}
+
+function fieldText(field: unknown, dataCoding: number | null | undefined): string {
   const message = field && typeof field === 'object' && 'message' in field ? (field as { message: unknown }).message : field;
   if (Buffer.isBuffer(message)) return message.toString('latin1');
   if (typeof message !== 'string') return '';
-  const alphabet = (pdu.data_coding ?? 0) & 0x0f;
+  const alphabet = (dataCoding ?? 0) & 0x0f;
   if (alphabet === 0 || alphabet === 1) return smpp.gsmCoder.encode(message, 0).toString('latin1');
   return message;
 }
+
+/** A message id as an SMSC gave it (submit_sm_resp, receipted_message_id): no control characters, trimmed. */
+export function carrierIdOf(value: unknown): string {
+  return typeof value === 'string' ? value.replace(CONTROL_CHARACTERS, '').trim() : '';
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+const CONTROL_CHARACTERS = /[\x00-\x1f\x7f]/g;
 
 /** Whether a deliver_sm is a receipt (esm_class message type: SMSC delivery receipt, or intermediate notification). */
 export function isReceipt(pdu: DeliverSmLike): boolean {
@@ -320,10 +332,13 @@ export type ParsedReceipt = { ok: true; receipt: Receipt } | { ok: false; reason
  * errorText = the stat word); EXPIRED → expired; ENROUTE, ACCEPTD, SCHEDULED → sent.
  */
 export function parseReceipt(pdu: DeliverSmLike, at: number): ParsedReceipt {
-  const raw = deliverSmText(pdu);
+  // Control characters (a NUL cannot be stored by PostgreSQL) separate fields like spaces.
+  const raw = deliverSmText(pdu).replace(CONTROL_CHARACTERS, ' ');
   const field = (name: keyof typeof RECEIPT_FIELDS) => RECEIPT_FIELDS[name].exec(raw)?.[1] ?? null;
-  const tlvId = typeof pdu.receipted_message_id === 'string' ? pdu.receipted_message_id.replace(/\0+$/, '').trim() : '';
-  const carrierMessageId = tlvId || field('id');
+  const tlvId = carrierIdOf(pdu.receipted_message_id);
+  // The package reads message_id (and the TLV) as ASCII, dropping each byte's top bit: the text's id too.
+  const textId = field('id')?.replace(/[\x80-\xff]/g, (c) => String.fromCharCode(c.charCodeAt(0) & 0x7f)) ?? null;
+  const carrierMessageId = tlvId || textId;
   if (!carrierMessageId) return { ok: false, reason: 'no receipted_message_id nor id: in the receipt' };
   const tlvState = typeof pdu.message_state === 'number' ? MESSAGE_STATE_WORDS[pdu.message_state] : undefined;
   const stat = (tlvState ?? field('stat') ?? '').toUpperCase();

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import smpp from 'smpp';
 import type { Carrier, CarrierDeps, CarrierMessage, Receipt, SubmitResult } from './carrier.js';
+import smpp from './smpp-package.js';
 import {
+  carrierIdOf,
   describeStatus,
   encodeSubmitSm,
   isReceipt,
@@ -661,7 +662,9 @@ class SmppCarrier implements Carrier {
     const partLabel = total > 1 ? ` part ${part.index + 1}/${total}` : '';
     if (status === 0 && resp.command === 'submit_sm_resp') {
       part.state = 'accepted';
-      part.carrierId = String(resp.message_id ?? '');
+      // As receipts name it (parseReceipt): some SMSCs pad the id with spaces; no control character
+      // (PostgreSQL cannot store a NUL).
+      part.carrierId = carrierIdOf(resp.message_id);
       if (msg.settled) {
         this.deps.log.warn(
           { ...this.ctx, id: msg.message.id, carrierMessageId: part.carrierId },

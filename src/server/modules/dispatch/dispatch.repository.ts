@@ -428,17 +428,22 @@ export function createDispatchRepository(database: Database) {
         .returning(returningTarget)
         .execute();
       const done = new Map(updated.map((u) => [u.id, u]));
-      const parts: { carrier_message_id: string; outgoing_id: number; part: number; status: string }[] = [];
+      // By carrier id: an SMSC that gives two parts the same id (or none) must not make the insert
+      // below touch a row twice (PostgreSQL refuses it, and the result would never be recorded); the
+      // last part given an id keeps it, an empty id names nothing.
+      const parts = new Map<string, { carrier_message_id: string; outgoing_id: number; part: number; status: string }>();
       for (const s of c) {
         if (!done.has(s.o.id)) continue;
         recorded[s.i] = true;
         events.push({ id: s.o.id, status: 'sent', at: now, errorCode: null, errorText: null, target: done.get(s.o.id)! });
         s.o.carrierMessageIds.forEach((cid, part) => {
-          parts.push({ carrier_message_id: cid, outgoing_id: s.o.id, part: part + 1, status: 'sent' });
-          sentIds.push(cid);
+          if (cid === '') return;
+          parts.delete(cid);
+          parts.set(cid, { carrier_message_id: cid, outgoing_id: s.o.id, part: part + 1, status: 'sent' });
         });
       }
-      for (const p of chunks(parts)) {
+      sentIds.push(...parts.keys());
+      for (const p of chunks([...parts.values()])) {
         // A carrier id seen before (an SMSC that restarted its counter) now names this part.
         await trx
           .insertInto('carrier_parts')

@@ -1,8 +1,8 @@
 import type { AddressInfo, Socket } from 'node:net';
-import smpp from 'smpp';
 import { createLoginAttempts } from '../../login-attempts.js';
 import type { Services } from '../../services.js';
 import type { AccountAccess } from '../auth/principal.js';
+import smpp from '../carriers/smpp-package.js';
 import { processOwner } from '../dispatch/dispatching.js';
 import { createSmppService } from './smpp.service.js';
 import {
