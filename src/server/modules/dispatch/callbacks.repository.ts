@@ -6,7 +6,13 @@ import type { DB } from '../../db/schema.js';
 export interface DueCallback {
   id: number;
   outgoingId: number;
-  url: string;
+  /**
+   * Where to call now: the message's SMS user's callback URL, else its account's — as they are when the
+   * row is claimed, so a URL changed, removed, or whose user was deleted while calls were pending is
+   * followed; null when there is none any more (the row is to be dropped). A message deleted from the
+   * history keeps the URL it was queued with.
+   */
+  url: string | null;
   params: Record<string, string>;
   createdAt: number;
   /** Attempts already made (and failed). */
@@ -22,7 +28,14 @@ export function createCallbacksRepository(database: Database) {
   const { db, dialect } = database;
 
   /** The claim itself, on `q` (the database or a transaction). */
-  async function claimIn(q: Kysely<DB>, owner: string, now: number, limit: number, leaseMs: number): Promise<DueCallback[]> {
+  async function claimIn(
+    q: Kysely<DB>,
+    owner: string,
+    now: number,
+    limit: number,
+    leaseMs: number,
+    excludeUrls: readonly string[],
+  ): Promise<DueCallback[]> {
     if (limit <= 0) return [];
     const rows = await q
       .updateTable('callback_outbox')
@@ -33,6 +46,7 @@ export function createCallbacksRepository(database: Database) {
           .select('c.id')
           .where('c.next_attempt_at', '<=', now)
           .where('c.lease_until', '<', now)
+          .$if(excludeUrls.length > 0, (qb) => qb.where('c.url', 'not in', excludeUrls))
           .where(({ not, exists, selectFrom }) =>
             not(
               exists(
@@ -50,16 +64,33 @@ export function createCallbacksRepository(database: Database) {
       )
       .returning(['id', 'outgoing_id', 'url', 'params', 'created_at', 'attempts'])
       .execute();
+    if (rows.length === 0) return [];
+    const current = await currentUrls(
+      q,
+      rows.map((r) => r.outgoing_id),
+    );
     return rows
       .sort((a, b) => a.id - b.id)
       .map((r) => ({
         id: r.id,
         outgoingId: r.outgoing_id,
-        url: r.url,
+        url: current.has(r.outgoing_id) ? (current.get(r.outgoing_id) ?? null) : r.url,
         params: JSON.parse(r.params) as Record<string, string>,
         createdAt: r.created_at,
         attempts: r.attempts,
       }));
+  }
+
+  /** The callback URL of each message still in the history now: its SMS user's, else its account's, else null. */
+  async function currentUrls(q: Kysely<DB>, outgoingIds: readonly number[]): Promise<Map<number, string | null>> {
+    const found = await q
+      .selectFrom('outgoing as o')
+      .innerJoin('accounts as a', 'a.id', 'o.account_id')
+      .leftJoin('sms_users as u', 'u.id', 'o.user_id')
+      .select(['o.id', 'u.callback_url as user_url', 'a.callback_url as account_url'])
+      .where('o.id', 'in', [...new Set(outgoingIds)])
+      .execute();
+    return new Map(found.map((r) => [r.id, r.user_url || r.account_url || null]));
   }
 
   return {
@@ -68,8 +99,16 @@ export function createCallbacksRepository(database: Database) {
      * oldest due first. `completed` (delivered rows) are deleted first in the same transaction, so the
      * next row of their messages can be claimed at once, with one commit for both.
      */
-    async claimDue(owner: string, now: number, limit: number, leaseMs: number, completed: readonly number[] = []): Promise<DueCallback[]> {
-      if (completed.length === 0) return claimIn(db, owner, now, limit, leaseMs);
+    async claimDue(
+      owner: string,
+      now: number,
+      limit: number,
+      leaseMs: number,
+      completed: readonly number[] = [],
+      /** Rows queued for these URLs are left (the worker has enough of them in hand). */
+      excludeUrls: readonly string[] = [],
+    ): Promise<DueCallback[]> {
+      if (completed.length === 0) return claimIn(db, owner, now, limit, leaseMs, excludeUrls);
       return db.transaction().execute(async (trx) => {
         for (let i = 0; i < completed.length; i += 500) {
           await trx
@@ -77,7 +116,7 @@ export function createCallbacksRepository(database: Database) {
             .where('id', 'in', completed.slice(i, i + 500))
             .execute();
         }
-        return claimIn(trx, owner, now, limit, leaseMs);
+        return claimIn(trx, owner, now, limit, leaseMs, excludeUrls);
       });
     },
 
@@ -110,6 +149,18 @@ export function createCallbacksRepository(database: Database) {
         .where('id', '=', id)
         .where('lease_owner', '=', owner)
         .execute();
+    },
+
+    /** Claimed but not called: free for any worker again at `nextAttemptAt`, no attempt counted (if `owner` still holds them). */
+    async release(owner: string, ids: readonly number[], nextAttemptAt: number): Promise<void> {
+      for (let i = 0; i < ids.length; i += 500) {
+        await db
+          .updateTable('callback_outbox')
+          .set({ lease_owner: null, lease_until: 0, next_attempt_at: nextAttemptAt })
+          .where('id', 'in', ids.slice(i, i + 500))
+          .where('lease_owner', '=', owner)
+          .execute();
+      }
     },
 
     /** Given up (24 hours without a 2xx): the row goes, so the message's later rows can be called. */

@@ -18,7 +18,7 @@ import { createDispatcher } from './dispatcher.service.js';
 describe('callback URL and back-off', () => {
   it('appends the parameters to the URL’s own query string', () => {
     expect(callbackUrl('https://example.com/cb?key=a b', { id: '1', date: '2024-06-13T15:03:57+02:00', descriptionDlr: 'sent' })).toBe(
-      'https://example.com/cb?key=a+b&id=1&date=2024-06-13T15%3A03%3A57%2B02%3A00&descriptionDlr=sent',
+      'https://example.com/cb?key=a%20b&id=1&date=2024-06-13T15%3A03%3A57%2B02%3A00&descriptionDlr=sent',
     );
   });
 
@@ -42,6 +42,8 @@ describeEachDialectWithApp(
     let server: HttpListener['server'];
     let base: string;
     const calls: Call[] = [];
+    /** Calls to /hang, never answered. */
+    const hung: Call[] = [];
     let flakyFailures = 0;
     /** Calls unanswered, per message id; a call arriving while one of its message is unanswered breaks the order. */
     const open = new Map<string, number>();
@@ -54,7 +56,7 @@ describeEachDialectWithApp(
       listener = await startHttpListener((req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         const call = { path: url.pathname, params: Object.fromEntries(url.searchParams) };
-        if (url.pathname === '/hang') return; // never answers
+        if (url.pathname === '/hang') return void hung.push(call); // never answers
         calls.push(call);
         const id = call.params.id ?? '';
         if (open.get(id)) overlaps.push(id);
@@ -217,12 +219,13 @@ describeEachDialectWithApp(
       try {
         await start({
           repository: {
-            claimDue: (owner, now, limit, leaseMs, completed = []) => {
+            claimDue: (owner, now, limit, leaseMs, completed = [], excludeUrls = []) => {
               if (completed.length > 0) deleted.push(completed.length);
-              return repository.claimDue(owner, now, limit, leaseMs, completed);
+              return repository.claimDue(owner, now, limit, leaseMs, completed, excludeUrls);
             },
             retryLater: (...a) => repository.retryLater(...a),
             drop: (...a) => repository.drop(...a),
+            release: (...a) => repository.release(...a),
             completeAll: (ids) => {
               deleted.push(ids.length);
               return repository.completeAll(ids);
@@ -261,6 +264,26 @@ describeEachDialectWithApp(
       const [id] = await send(['+33612345731']);
       const row = await waitFor(async () => (await outbox(id)).find((r) => r.attempts === 1), 'a timed-out attempt');
       expect(row.last_error).toBe('no answer within 200 ms');
+    });
+
+    it('calls a silent URL a quarter of its concurrency at once, then suspends it: the rows in hand go back unattempted', async () => {
+      const send = await userWithCallback('/hang');
+      const hungBefore = hung.length;
+      const { worker, lines } = await start({ timeoutMs: 200, concurrency: 8, suspendMs: 600_000 });
+      const ids = await send(Array.from({ length: 20 }, (_, i) => `+336123459${String(i).padStart(2, '0')}`));
+      const firstRows = async () => Promise.all(ids.map(async (id) => (await outbox(id))[0]));
+      // Two calls at once (8 / 4), both unanswered: the URL is suspended; the rows in hand are given back
+      // for the end of the suspension, and the URL's other rows are no longer claimed by this worker.
+      await waitFor(async () => (await firstRows()).filter((r) => r?.attempts === 1).length === 2, 'two attempts');
+      await waitFor(() => lines.filter((l) => l.msg === 'callback: URL left a call unanswered, suspended').length === 2, 'suspended');
+      const rows = await firstRows();
+      expect(rows.filter((r) => r.attempts === 0)).toHaveLength(18);
+      expect(rows.filter((r) => r.attempts === 0 && r.next_attempt_at === clock.now() + 600_000).length).toBeGreaterThan(0);
+      expect(hung.length - hungBefore).toBe(2);
+      // Once the suspension is over, the URL is called again (a quarter at a time, suspended again).
+      clock.advance(600_001);
+      worker.wake();
+      await waitFor(() => hung.length - hungBefore > 2, 'the URL called again');
     });
   },
   { clock },

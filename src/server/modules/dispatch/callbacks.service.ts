@@ -14,11 +14,29 @@ export function callbackRetryDelayMs(attempts: number): number {
   return Math.min(2000 * 2 ** Math.max(0, attempts - 1), 15 * 60_000);
 }
 
-/** `url` with the callback parameters appended to its query string. */
+/**
+ * `url` with the callback parameters appended to its query string; the customer's own query is kept as
+ * written (a signed or exact-match URL still matches), as OVH only appends its parameters.
+ */
 export function callbackUrl(url: string, params: Record<string, string>): string {
   const u = new URL(url);
-  for (const [k, v] of Object.entries(params)) u.searchParams.append(k, v);
+  const added = new URLSearchParams(params).toString();
+  u.search = u.search.length > 1 ? `${u.search.slice(1)}&${added}` : added;
   return u.toString();
+}
+
+/** `url` as log lines show it: without the user name and password it may hold. */
+export function loggableUrl(url: string | null): string | null {
+  if (url === null) return null;
+  try {
+    const u = new URL(url);
+    if (u.username === '' && u.password === '') return url;
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /** GETs `url`: resolves with the HTTP status, or rejects (no connection, no answer within `timeoutMs`: code `TIMEOUT`). */
@@ -86,7 +104,7 @@ export function createCallbackClient(maxSockets: number, options: { allowPrivate
 }
 
 export interface CallbacksWorkerDeps {
-  repository: Pick<CallbacksRepository, 'claimDue' | 'completeAll' | 'retryLater' | 'drop'>;
+  repository: Pick<CallbacksRepository, 'claimDue' | 'completeAll' | 'retryLater' | 'drop' | 'release'>;
   clock: Clock;
   /** Unique per process: the lease owner of claimed rows. */
   owner: string;
@@ -107,6 +125,8 @@ export interface CallbacksWorkerDeps {
   retryDelay?: (attempts: number) => number;
   /** Given up after this long (default 24 h). */
   maxAgeMs?: number;
+  /** How long a URL that left a call unanswered (timeout) is not called (default 30 s). */
+  suspendMs?: number;
 }
 
 /**
@@ -117,6 +137,10 @@ export interface CallbacksWorkerDeps {
  * repository only hands out a message's oldest row). Its own loop: never blocks the dispatcher.
  * Up to `concurrency` calls at once over keep-alive connections; claims in batches (a quarter of
  * `concurrency` at least, unless idle), deleting the rows delivered meanwhile in the same transaction.
+ *
+ * One receiver cannot hold the others up: at most a quarter of `concurrency` calls to one URL at once (the
+ * rows claimed beyond wait in hand, and that URL is left out of claims meanwhile), and a URL that leaves
+ * a call unanswered is suspended for `suspendMs` (its rows in hand are given back, unattempted, for then).
  */
 export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const { repository, clock, owner, log } = deps;
@@ -130,6 +154,85 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const pollMs = deps.pollMs ?? 500;
   const retryDelay = deps.retryDelay ?? callbackRetryDelayMs;
   const maxAgeMs = deps.maxAgeMs ?? CALLBACK_MAX_AGE_MS;
+  const suspendMs = deps.suspendMs ?? 30_000;
+
+  // ---- fairness between receivers ----
+  /** Calls in flight to one URL at most. */
+  const perUrl = Math.max(1, Math.floor(concurrency / 4));
+  /** Calls in flight by URL. */
+  const callsTo = new Map<string, number>();
+  /** Claimed rows waiting for a call slot of their URL, with when they were claimed. */
+  const inHand = new Map<string, { c: DueCallback; claimedAt: number }[]>();
+  /** URLs not called until the time given (a call to them went unanswered); at most MAX_SUSPENDED kept. */
+  const suspended = new Map<string, number>();
+  const MAX_SUSPENDED = 1000;
+
+  /** The URLs claims leave out now: those at their share, with rows in hand, or suspended. */
+  function urlsToLeave(now: number): string[] {
+    for (const [url, until] of suspended) if (until <= now) suspended.delete(url);
+    const leave = new Set<string>([...inHand.keys(), ...suspended.keys()]);
+    for (const [url, n] of callsTo) if (n >= perUrl) leave.add(url);
+    return [...leave];
+  }
+
+  /** Gives rows back unattempted (a suspended URL's, those held too long, all of them on stop). */
+  function giveBack(rows: readonly DueCallback[], nextAttemptAt: number): void {
+    if (rows.length === 0) return;
+    void repository
+      .release(
+        owner,
+        rows.map((c) => c.id),
+        nextAttemptAt,
+      )
+      .catch((error: unknown) => log.error({ err: error }, 'callback: could not give rows back (their lease will run out)'));
+  }
+
+  function suspend(url: string): void {
+    const until = clock.now() + suspendMs;
+    if (!suspended.has(url) && suspended.size >= MAX_SUSPENDED) suspended.delete(suspended.keys().next().value as string);
+    suspended.set(url, until);
+    const waiting = inHand.get(url) ?? [];
+    inHand.delete(url);
+    giveBack(
+      waiting.map((w) => w.c),
+      until,
+    );
+    log.warn({ url: loggableUrl(url), untilMs: until, givenBack: waiting.length }, 'callback: URL left a call unanswered, suspended');
+  }
+
+  /** A claimed row: called now, kept in hand until its URL has a free slot, given back, or dropped. */
+  function route(c: DueCallback, now: number): void {
+    if (c.url === null) {
+      void repository
+        .drop(c.id)
+        .then(() => log.info({ callback: c.id, id: c.outgoingId }, 'callback: dropped, no callback URL any more'))
+        .catch((error: unknown) => log.error({ err: error, callback: c.id }, 'callback: could not drop'));
+      return;
+    }
+    const until = suspended.get(c.url);
+    if (until !== undefined && until > now) {
+      giveBack([c], until);
+    } else if ((callsTo.get(c.url) ?? 0) < perUrl) {
+      launch(c, c.url);
+    } else {
+      const waiting = inHand.get(c.url) ?? [];
+      waiting.push({ c, claimedAt: now });
+      inHand.set(c.url, waiting);
+    }
+  }
+
+  /** A call to `url` ended: the next row in hand for it, unless held so long its lease may run out. */
+  function next(url: string): void {
+    const waiting = inHand.get(url);
+    if (!waiting) return;
+    const now = clock.now();
+    while (waiting.length > 0 && (callsTo.get(url) ?? 0) < perUrl) {
+      const w = waiting.shift()!;
+      if (now - w.claimedAt > leaseMs / 2) giveBack([w.c], now);
+      else launch(w.c, url);
+    }
+    if (waiting.length === 0) inHand.delete(url);
+  }
 
   let running = false;
   let active = 0;
@@ -168,19 +271,22 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     }
   }
 
-  async function call(c: DueCallback): Promise<string | null> {
+  async function call(c: DueCallback, url: string): Promise<string | null> {
     try {
-      const status = await get(callbackUrl(c.url, c.params), timeoutMs);
+      const status = await get(callbackUrl(url, c.params), timeoutMs);
       return status >= 200 && status < 300 ? null : `HTTP ${status}`;
     } catch (error) {
       const e = error as Error & { code?: string };
-      if (e.code === 'TIMEOUT') return `no answer within ${timeoutMs} ms`;
+      if (e.code === 'TIMEOUT') {
+        suspend(url);
+        return `no answer within ${timeoutMs} ms`;
+      }
       return e.code ?? e.message ?? String(error);
     }
   }
 
-  async function deliver(c: DueCallback): Promise<void> {
-    const error = await call(c);
+  async function deliver(c: DueCallback, url: string): Promise<void> {
+    const error = await call(c, url);
     if (error === null) {
       await complete(c.id);
       log.debug({ callback: c.id, id: c.outgoingId, status: c.params.status }, 'callback: delivered');
@@ -189,7 +295,10 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     if (error === 'PRIVATE_ADDRESS') {
       // Refused by the SSRF guard: no later attempt would be allowed either.
       await repository.drop(c.id);
-      log.warn({ callback: c.id, id: c.outgoingId, url: c.url }, 'callback: dropped, its URL names a loopback or private address');
+      log.warn(
+        { callback: c.id, id: c.outgoingId, url: loggableUrl(url) },
+        'callback: dropped, its URL names a loopback or private address',
+      );
       return;
     }
     const now = clock.now();
@@ -197,19 +306,27 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     const deadline = c.createdAt + maxAgeMs;
     if (now >= deadline) {
       await repository.drop(c.id);
-      log.warn({ callback: c.id, id: c.outgoingId, url: c.url, attempts, error }, 'callback: given up after 24 hours without a 2xx answer');
+      log.warn(
+        { callback: c.id, id: c.outgoingId, url: loggableUrl(url), attempts, error },
+        'callback: given up after 24 hours without a 2xx answer',
+      );
       return;
     }
     await repository.retryLater(owner, c.id, { attempts, error, nextAttemptAt: Math.min(now + retryDelay(attempts), deadline) });
     log.debug({ callback: c.id, id: c.outgoingId, attempts, error }, 'callback: failed, will retry');
   }
 
-  function launch(c: DueCallback): void {
+  function launch(c: DueCallback, url: string): void {
     active++;
-    void deliver(c)
+    callsTo.set(url, (callsTo.get(url) ?? 0) + 1);
+    void deliver(c, url)
       .catch((error: unknown) => log.error({ err: error, callback: c.id }, 'callback: could not record the attempt'))
       .finally(() => {
         active--;
+        const left = (callsTo.get(url) ?? 1) - 1;
+        if (left > 0) callsTo.set(url, left);
+        else callsTo.delete(url);
+        next(url);
         for (const w of activeWaiters) w();
         signal();
       });
@@ -228,12 +345,14 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
       completions = [];
       let due: DueCallback[];
       try {
+        const now = clock.now();
         due = await repository.claimDue(
           owner,
-          clock.now(),
+          now,
           room,
           leaseMs,
           done.map((c) => c.id),
+          urlsToLeave(now),
         );
         for (const c of done) c.resolve();
       } catch (error) {
@@ -242,10 +361,15 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
         await idle(pollMs);
         continue;
       }
-      for (const c of due) launch(c);
+      const now = clock.now();
+      for (const c of due) route(c, now);
       if (due.length < room && completions.length === 0) await idle(pollMs);
     }
     await flushCompletions();
+    // The rows in hand are free for another worker at once.
+    const waiting = [...inHand.values()].flat().map((w) => w.c);
+    inHand.clear();
+    giveBack(waiting, clock.now());
   }
 
   return {
