@@ -683,7 +683,7 @@ describeEachDialectWithApp(
       const fine = await listen();
       const attacker = await userSending(ctx, seeded, 'MyShop', `${blackHole.base}/hang`);
       const other = await userSending(ctx, victim, 'MyShop', `${fine.base}/cb`);
-      // The production worker: its own defaults (64 calls at once, 10 s timeout), on the app's clock (the
+      // The production worker: its own defaults (128 calls at once, 10 s timeout), on the app's clock (the
       // earlier tests moved it on: messages accepted now are due by it).
       const dispatching = await startDispatching({
         carrierSpec: 'simulator?receipt_delay=0&tps=1000000',
@@ -695,8 +695,8 @@ describeEachDialectWithApp(
       stops.push(() => dispatching.stop());
       stops.push(async () => blackHole.server.closeAllConnections());
       await attacker.send(receiversFrom(12350000, 80));
-      // At most a quarter of the worker's 64 calls go to one URL at once: 16 calls hang, the rest wait in hand.
-      await waitFor(() => hung.length >= 16, 'the silent receiver holding its share of the call slots');
+      // At most half of the worker's 128 calls go to one URL at once: 64 calls hang, the rest wait in hand.
+      await waitFor(() => hung.length >= 64, 'the silent receiver holding its share of the call slots');
       const [victimId] = await other.send(['+33612351000']);
       await waitFor(async () => (await statusOf(victimId)) !== 'pending', 'the victim’s message dispatched');
       const closedWhenDispatched = closedHung;

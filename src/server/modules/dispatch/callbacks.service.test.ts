@@ -266,13 +266,13 @@ describeEachDialectWithApp(
       expect(row.last_error).toBe('no answer within 200 ms');
     });
 
-    it('calls a silent URL a quarter of its concurrency at once, then suspends it: the rows in hand go back unattempted', async () => {
+    it('calls a silent URL half its concurrency at once, then suspends it: the rows in hand go back unattempted', async () => {
       const send = await userWithCallback('/hang');
       const hungBefore = hung.length;
-      const { worker, lines } = await start({ timeoutMs: 200, concurrency: 8, suspendMs: 600_000 });
+      const { worker, lines } = await start({ timeoutMs: 200, concurrency: 4, suspendMs: 600_000 });
       const ids = await send(Array.from({ length: 20 }, (_, i) => `+336123459${String(i).padStart(2, '0')}`));
       const firstRows = async () => Promise.all(ids.map(async (id) => (await outbox(id))[0]));
-      // Two calls at once (8 / 4), both unanswered: the URL is suspended; the rows in hand are given back
+      // Two calls at once (4 / 2), both unanswered: the URL is suspended; the rows in hand are given back
       // for the end of the suspension, and the URL's other rows are no longer claimed by this worker.
       await waitFor(async () => (await firstRows()).filter((r) => r?.attempts === 1).length === 2, 'two attempts');
       await waitFor(() => lines.filter((l) => l.msg === 'callback: URL left a call unanswered, suspended').length === 2, 'suspended');
@@ -280,7 +280,7 @@ describeEachDialectWithApp(
       expect(rows.filter((r) => r.attempts === 0)).toHaveLength(18);
       expect(rows.filter((r) => r.attempts === 0 && r.next_attempt_at === clock.now() + 600_000).length).toBeGreaterThan(0);
       expect(hung.length - hungBefore).toBe(2);
-      // Once the suspension is over, the URL is called again (a quarter at a time, suspended again).
+      // Once the suspension is over, the URL is called again (two at a time, suspended again).
       clock.advance(600_001);
       worker.wake();
       await waitFor(() => hung.length - hungBefore > 2, 'the URL called again');

@@ -109,11 +109,11 @@ export interface CallbacksWorkerDeps {
   /** Unique per process: the lease owner of claimed rows. */
   owner: string;
   log: DispatchLog;
-  /** The HTTP client (default: `createCallbackClient(concurrency, { allowPrivate })`, closed by `stop`). */
+  /** The HTTP client (default: `createCallbackClient(concurrency / 2, { allowPrivate })`, one URL's share, closed by `stop`). */
   get?: CallbackGet;
   /** Whether callbacks may reach loopback and private addresses (config `callbackPrivate`; default false). */
   allowPrivate?: boolean;
-  /** Calls in flight at most (default 64). */
+  /** Calls in flight at most (default 128; 64 to one URL). */
   concurrency?: number;
   /** Per call (default 10 s). */
   timeoutMs?: number;
@@ -127,6 +127,8 @@ export interface CallbacksWorkerDeps {
   maxAgeMs?: number;
   /** How long a URL that left a call unanswered (timeout) is not called (default 30 s). */
   suspendMs?: number;
+  /** A URL none of whose calls in flight ended for this long (real time) is left out of claims (default 1 s). */
+  stallMs?: number;
 }
 
 /**
@@ -135,20 +137,22 @@ export interface CallbacksWorkerDeps {
  * until 24 hours after the status change, then dropped with a log line; a URL refused as private
  * (unless `allowPrivate`) is dropped at once. In order per message (the
  * repository only hands out a message's oldest row). Its own loop: never blocks the dispatcher.
- * Up to `concurrency` calls at once over keep-alive connections; claims in batches (a quarter of
+ * Up to `concurrency` calls at once over keep-alive connections; claims in batches (an eighth of
  * `concurrency` at least, unless idle), deleting the rows delivered meanwhile in the same transaction.
  *
- * One receiver cannot hold the others up: at most a quarter of `concurrency` calls to one URL at once (the
- * rows claimed beyond wait in hand, and that URL is left out of claims meanwhile), and a URL that leaves
- * a call unanswered is suspended for `suspendMs` (its rows in hand are given back, unattempted, for then).
+ * One receiver cannot hold the others up: at most half of `concurrency` calls to one URL at once (the
+ * rows claimed beyond wait in hand; calls and rows in hand together at most `concurrency`); a URL none of
+ * whose calls ended for `stallMs` gives its rows in hand back and is left out of claims until one ends;
+ * a URL that leaves a call unanswered is suspended for `suspendMs` (its rows in hand given back,
+ * unattempted, for then).
  */
 export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const { repository, clock, owner, log } = deps;
-  const concurrency = deps.concurrency ?? 64;
-  const client = deps.get ? null : createCallbackClient(concurrency, { allowPrivate: deps.allowPrivate });
+  const concurrency = deps.concurrency ?? 128;
+  const client = deps.get ? null : createCallbackClient(Math.max(1, Math.floor(concurrency / 2)), { allowPrivate: deps.allowPrivate });
   const get = deps.get ?? client!.get;
   /** Claims wait until this many calls can start (or none is running): fewer, larger claims. */
-  const minClaim = Math.max(1, Math.floor(concurrency / 4));
+  const minClaim = Math.max(1, Math.floor(concurrency / 8));
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const leaseMs = deps.leaseMs ?? 60_000;
   const pollMs = deps.pollMs ?? 500;
@@ -157,8 +161,8 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const suspendMs = deps.suspendMs ?? 30_000;
 
   // ---- fairness between receivers ----
-  /** Calls in flight to one URL at most. */
-  const perUrl = Math.max(1, Math.floor(concurrency / 4));
+  /** Calls in flight to one URL at most: the other half is always there for the other receivers. */
+  const perUrl = Math.max(1, Math.floor(concurrency / 2));
   /** Calls in flight by URL. */
   const callsTo = new Map<string, number>();
   /** Claimed rows waiting for a call slot of their URL, with when they were claimed. */
@@ -167,12 +171,39 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const suspended = new Map<string, number>();
   const MAX_SUSPENDED = 1000;
 
-  /** The URLs claims leave out now: those at their share, with rows in hand, or suspended. */
+  /** Real time (performance.now) of each URL's last call ended, or of its first call in flight since. */
+  const progress = new Map<string, number>();
+  /** URLs with calls in flight and none ended for `stallMs`: left out of claims until one ends. */
+  const stalled = new Set<string>();
+  const stallMs = deps.stallMs ?? 1000;
+
+  /** Rows in hand, all URLs together. */
+  function inHandCount(): number {
+    let n = 0;
+    for (const waiting of inHand.values()) n += waiting.length;
+    return n;
+  }
+
+  /** A URL whose calls stopped ending gives its rows in hand back (for other workers, or later) and is left out. */
+  function checkStalls(): void {
+    const now = performance.now();
+    for (const [url, waiting] of inHand) {
+      const since = progress.get(url);
+      if (since === undefined || now - since <= stallMs) continue;
+      stalled.add(url);
+      inHand.delete(url);
+      giveBack(
+        waiting.map((w) => w.c),
+        clock.now(),
+      );
+      log.info({ url: loggableUrl(url), givenBack: waiting.length }, 'callback: URL slow to answer, its rows in hand given back');
+    }
+  }
+
+  /** The URLs claims leave out now: the suspended and the stalled ones. */
   function urlsToLeave(now: number): string[] {
     for (const [url, until] of suspended) if (until <= now) suspended.delete(url);
-    const leave = new Set<string>([...inHand.keys(), ...suspended.keys()]);
-    for (const [url, n] of callsTo) if (n >= perUrl) leave.add(url);
-    return [...leave];
+    return [...new Set([...suspended.keys(), ...stalled])];
   }
 
   /** Gives rows back unattempted (a suspended URL's, those held too long, all of them on stop). */
@@ -287,6 +318,8 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
 
   async function deliver(c: DueCallback, url: string): Promise<void> {
     const error = await call(c, url);
+    // The URL's slot is free as soon as it answered (its row's deletion or retry is recorded meanwhile).
+    callEnded(url);
     if (error === null) {
       await complete(c.id);
       log.debug({ callback: c.id, id: c.outgoingId, status: c.params.status }, 'callback: delivered');
@@ -318,42 +351,72 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
 
   function launch(c: DueCallback, url: string): void {
     active++;
-    callsTo.set(url, (callsTo.get(url) ?? 0) + 1);
+    const calls = callsTo.get(url) ?? 0;
+    if (calls === 0) progress.set(url, performance.now());
+    callsTo.set(url, calls + 1);
     void deliver(c, url)
       .catch((error: unknown) => log.error({ err: error, callback: c.id }, 'callback: could not record the attempt'))
       .finally(() => {
         active--;
-        const left = (callsTo.get(url) ?? 1) - 1;
-        if (left > 0) callsTo.set(url, left);
-        else callsTo.delete(url);
-        next(url);
         for (const w of activeWaiters) w();
         signal();
       });
   }
 
+  /** A call to `url` got its answer (or none): its slot goes to the next row in hand for that URL. */
+  function callEnded(url: string): void {
+    stalled.delete(url);
+    const left = (callsTo.get(url) ?? 1) - 1;
+    if (left > 0) {
+      callsTo.set(url, left);
+      progress.set(url, performance.now());
+    } else {
+      callsTo.delete(url);
+      progress.delete(url);
+    }
+    next(url);
+  }
+
+  /**
+   * Set when a claim that left URLs out found fewer rows than it could take: the rows due may all be those
+   * URLs', and a claim walks past every one of them. Claims wait then for new rows (`wake`), a URL taken
+   * back, or `pollMs` — the delivered rows meanwhile deleted on their own.
+   */
+  let dry: { leaving: number; at: number } | null = null;
+  let woken = false;
+
   async function loop(): Promise<void> {
     while (running) {
-      // Calls still running; those delivered wait only for their rows to be deleted, here.
+      // Calls still running; those delivered wait only for their rows to be deleted, here. Rows in hand
+      // take room too: each claim is bounded by what can be called soon.
       const calling = active - completions.length;
-      const room = concurrency - calling;
+      checkStalls();
+      const room = concurrency - calling - inHandCount();
       if (completions.length === 0 && room < minClaim && calling > 0) {
         await idle(pollMs);
         continue;
       }
+      const now = clock.now();
+      const leave = urlsToLeave(now);
+      if (dry && !woken && leave.length >= dry.leaving && performance.now() - dry.at < pollMs) {
+        if (completions.length > 0) await flushCompletions();
+        else await idle(pollMs);
+        continue;
+      }
+      woken = false;
       const done = completions;
       completions = [];
       let due: DueCallback[];
       try {
-        const now = clock.now();
         due = await repository.claimDue(
           owner,
           now,
           room,
           leaseMs,
           done.map((c) => c.id),
-          urlsToLeave(now),
+          leave,
         );
+        dry = leave.length > 0 && due.length < room ? { leaving: leave.length, at: performance.now() } : null;
         for (const c of done) c.resolve();
       } catch (error) {
         for (const c of done) c.reject(error);
@@ -361,8 +424,8 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
         await idle(pollMs);
         continue;
       }
-      const now = clock.now();
-      for (const c of due) route(c, now);
+      const routedAt = clock.now();
+      for (const c of due) route(c, routedAt);
       if (due.length < room && completions.length === 0) await idle(pollMs);
     }
     await flushCompletions();
@@ -381,6 +444,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
 
     /** Looks for due callbacks now (the dispatcher calls it after queuing some). */
     wake(): void {
+      woken = true;
       if (running) signal();
     },
 
