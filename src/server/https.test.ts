@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../test/app.js';
 import { createSender, createSmsUser, seedCustomerWithAccount, TEST_PASSWORD } from '../../test/factories.js';
 import { freePort, startRelaisProcess } from '../../test/relais-process.js';
+import { SmppClient } from '../../test/smpp-client.js';
 import { ConfigError } from './config.js';
 import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
 
@@ -236,5 +237,58 @@ describe('relais serve with mail2sms and no configured certificate (a real proce
     } finally {
       await server.stop();
     }
+  }, 120_000);
+});
+
+describe('relais serve with SMPP over TLS (a real process, SQLite file)', () => {
+  it('says so in its banner with the certificate it made, and takes a bind and a submit_sm over TLS from the demo SMS user', async () => {
+    const dir = scratch();
+    const smppPort = await freePort();
+    const smppTlsPort = await freePort();
+    const server = await startRelaisProcess({
+      databaseUrl: `sqlite:${join(dir, 'relais.db')}`,
+      carrier: 'simulator',
+      // No https: the SMPP/TLS listener loads (here: makes) the certificate itself.
+      env: { RELAIS_SERVICES: 'http,smpp', RELAIS_SMPP_PORT: String(smppPort), RELAIS_SMPP_TLS_PORT: String(smppTlsPort) },
+    });
+    const certFile = join(dir, 'tls-self-signed.crt');
+    try {
+      const cert = readFileSync(certFile, 'utf8');
+      const fingerprint = new X509Certificate(cert).fingerprint256;
+      expect(server.output()).toContain(`  SMPP      127.0.0.1:${smppPort}  (bind with system_id ACCOUNT:LOGIN of an SMS user)\n`);
+      expect(server.output()).toContain(
+        `  SMPP/TLS  127.0.0.1:${smppTlsPort}  (the same over TLS; self-signed certificate ${certFile}, SHA-256 ${fingerprint})\n`,
+      );
+      expect(server.output()).not.toContain('  HTTPS ');
+      // The first start's demo account and SMS user, as the banner prints them.
+      const account = /Account {3}(\S+)/.exec(server.output())?.[1];
+      const [login, password] = /SMS user {2}(\S+) \/ (\S+)/.exec(server.output())?.slice(1) ?? [];
+      expect(server.output()).toContain(
+        `  SMS user  ${login} / ${password}  (for the API, http2sms and SMPP (system_id ${account}:${login}))\n`,
+      );
+      // Over TLS, trusting only the certificate the server wrote.
+      const client = await SmppClient.open(smppTlsPort, '127.0.0.1', '127.0.0.1', { ca: cert });
+      try {
+        const bind = await client.request('bind_transceiver', { system_id: `${account}:${login}`, password });
+        expect(bind.command_status).toBe(0);
+        const submit = await client.request('submit_sm', {
+          source_addr: 'Relais',
+          destination_addr: '+33612345678',
+          short_message: 'Sent over SMPP/TLS',
+        });
+        expect(submit.command_status).toBe(0); // ESME_ROK
+        expect(submit.message_id).toMatch(/^\d+$/);
+        expect((await client.request('query_sm', { message_id: submit.message_id })).command_status).toBe(0);
+      } finally {
+        client.close();
+        await client.closed();
+      }
+    } finally {
+      await server.stop();
+    }
+    // Stopped gracefully: the TLS port is free again.
+    await expect(SmppClient.open(smppTlsPort, '127.0.0.1', '127.0.0.1', { ca: readFileSync(certFile, 'utf8') })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   }, 120_000);
 });

@@ -164,6 +164,27 @@ describe('SMPP carrier over TLS (smpps://)', () => {
     expect(String(failure?.err)).toMatch(/self[- ]signed|certificate/i);
   });
 
+  it('bind=pair over TLS: transmitter and receiver both bound over TLS, the receipt arriving on the receiver', async () => {
+    const tls = await certificate();
+    const { smsc, carrier, receipts } = await setup(`bind=pair&ca=${encodeURIComponent(tls.certFile)}`, { smsc: { tls } });
+    // The test SMSC speaks only TLS on its port: both binds were made over TLS.
+    expect(smsc.url()).toMatch(/^smpps:\/\//);
+    expect(smsc.received.binds.map((b) => [b.command, b.ok]).sort()).toEqual([
+      ['bind_receiver', true],
+      ['bind_transmitter', true],
+    ]);
+    expect(smsc.stats.connections).toBe(2);
+    const r = await carrier.submit(message({ text: 'pair over TLS' }));
+    expect(r).toMatchObject({ ok: true });
+    expect(smsc.submits.map((s) => s.text)).toEqual(['pair over TLS']);
+    // sendReceipt sends on a receiving connection (never the transmitter): here, the receiver.
+    const messageId = r.ok ? r.carrierMessageIds[0] : '';
+    expect(await smsc.sendReceipt({ messageId })).toBe(0);
+    expect(receipts).toEqual([expect.objectContaining({ carrierMessageId: messageId })]);
+    await carrier.close();
+    expect(smsc.received.unbinds).toBe(2);
+  });
+
   it('reads smpps:// (port 3550 by default, ca= only there) and refuses a ca file it cannot read', () => {
     expect(parseSmppUrl('smpps://a:b@smsc.example.net')).toMatchObject({ tls: true, port: 3550, caFile: null });
     expect(parseSmppUrl('smpp://a:b@smsc.example.net')).toMatchObject({ tls: false, port: 2775, caFile: null });

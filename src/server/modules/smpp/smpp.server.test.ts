@@ -151,6 +151,64 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
         made.remove();
       }
     });
+
+    it('closes a TLS connection whose handshake does not finish within handshakeTimeoutMs, and gives its address’s share back', async () => {
+      const made = await selfSignedCertificate();
+      try {
+        // One connection per address: a slot not given back would keep this address out for good.
+        const own = await startSmppServer({
+          services: ctx.app.services,
+          log: silentLog,
+          port: 0,
+          host: '127.0.0.1',
+          maxSessionsPerAddress: 1,
+          tls: { port: 0, key: made.key, cert: made.cert, handshakeTimeoutMs: 300 },
+        });
+        try {
+          /**
+           * A raw TCP connection from `from` to the TLS port, sending `bytes` (if any) and nothing more;
+           * resolved once the server closed it (the generous bound only turns a hang into a clear failure).
+           */
+          const stalled = async (from: string, bytes?: Buffer) => {
+            const socket = createConnection({ host: '127.0.0.1', port: own.tlsPort!, localAddress: from });
+            socket.on('error', () => {});
+            socket.resume();
+            await new Promise((resolve) => socket.once('connect', resolve));
+            let closed = false;
+            socket.once('close', () => (closed = true));
+            if (bytes) socket.write(bytes);
+            try {
+              await waitFor(() => closed, `the server to close a TLS connection from ${from} that never finished its handshake`, 10_000);
+            } finally {
+              socket.destroy();
+            }
+          };
+          /** A TLS client from `from`, bound; tried again while the server has not yet counted the closed connection out. */
+          const boundOverTls = (from: string) =>
+            waitFor(async () => {
+              const c = await Client.open(own.tlsPort!, from, '127.0.0.1', { ca: made.cert });
+              clients.push(c);
+              return (await c.request('bind_transceiver', { system_id: `${account.name}:shop`, password: PASSWORD })).command_status ===
+                E.ESME_ROK
+                ? c
+                : null;
+            }, `a TLS bind from ${from}`);
+          // Nothing sent at all.
+          await stalled('127.0.0.12');
+          // Half a ClientHello: a handshake record announcing 512 bytes, of which only the first few come.
+          await stalled('127.0.0.13', Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+          // Each address's one slot is free again: a real TLS client from it binds.
+          await boundOverTls('127.0.0.12');
+          const secure = await boundOverTls('127.0.0.13');
+          expect((await secure.request('enquire_link')).command_status).toBe(E.ESME_ROK);
+        } finally {
+          await closeClients(clients);
+          await own.close();
+        }
+      } finally {
+        made.remove();
+      }
+    });
   });
 
   describe('binds', () => {
@@ -579,6 +637,74 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       const stored = await row(resp.message_id as string);
       expect(Number(stored?.deferred_until)).toBe(at.getTime());
       expect(Number(stored?.valid_until)).toBe(at.getTime() + 2 * 3_600_000);
+    });
+
+    /**
+     * A submit_sm written byte by byte, with schedule_delivery_time and validity_period exactly as given
+     * (the package's client would pad a short string into a relative time it can read), answered with
+     * its status; rejected if the server closes the connection instead.
+     */
+    function rawSubmitSm(c: Client, sequence: number, times: { schedule?: string; validity?: string }): Promise<number> {
+      const cstring = (value: string) => Buffer.concat([Buffer.from(value, 'latin1'), Buffer.alloc(1)]);
+      const text = Buffer.from('raw times', 'latin1');
+      const body = Buffer.concat([
+        cstring(''), // service_type
+        Buffer.from([0, 0]), // source_addr_ton, source_addr_npi
+        cstring('MyShop'),
+        Buffer.from([1, 1]), // dest_addr_ton, dest_addr_npi
+        cstring('33612345612'),
+        Buffer.from([0, 0, 0]), // esm_class, protocol_id, priority_flag
+        cstring(times.schedule ?? ''),
+        cstring(times.validity ?? ''),
+        Buffer.from([0, 0, 0, 0, text.length]), // registered_delivery, replace_if_present_flag, data_coding, sm_default_msg_id, sm_length
+        text,
+      ]);
+      const header = Buffer.alloc(16);
+      header.writeUInt32BE(16 + body.length, 0);
+      header.writeUInt32BE(0x00000004, 4); // submit_sm
+      header.writeUInt32BE(sequence, 12);
+      return new Promise((resolve, reject) => {
+        const socket = c.session.socket;
+        const done = () => {
+          c.session.off('pdu', onPdu);
+          socket.off('close', onClose);
+        };
+        const onPdu = (pdu: smpp.PDU) => {
+          if (pdu.command !== 'submit_sm_resp' || pdu.sequence_number !== sequence) return;
+          done();
+          resolve(pdu.command_status);
+        };
+        const onClose = () => {
+          done();
+          reject(new Error('the server closed the connection instead of answering'));
+        };
+        c.session.on('pdu', onPdu);
+        socket.once('close', onClose);
+        socket.write(Buffer.concat([header, body]));
+      });
+    }
+
+    it('refuses a validity_period the smpp package cannot read (relative time "1R") with ESME_RINVEXPIRY, writing nothing, and stays bound', async () => {
+      const c = await bound();
+      // The same bytes with a relative time it can read (one hour): accepted, so the refusal below is the time's.
+      expect(await rawSubmitSm(c, 0x7f000001, { validity: '000000010000000R' })).toBe(E.ESME_ROK);
+      const before = await state();
+      expect(await rawSubmitSm(c, 0x7f000002, { validity: '1R' })).toBe(E.ESME_RINVEXPIRY);
+      expect(await state()).toEqual(before);
+      const resp = await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345613', short_message: 'still bound' });
+      expect(resp.command_status).toBe(E.ESME_ROK);
+      expect(await row(resp.message_id as string)).toMatchObject({ channel: 'smpp', message: 'still bound' });
+    });
+
+    it('refuses a schedule_delivery_time the smpp package cannot read (relative time "1R") with ESME_RINVSCHED, writing nothing, and stays bound', async () => {
+      const c = await bound();
+      const before = await state();
+      expect(await rawSubmitSm(c, 0x7f000003, { schedule: '1R' })).toBe(E.ESME_RINVSCHED);
+      expect(await rawSubmitSm(c, 0x7f000004, { schedule: '1R', validity: '1R' })).toBe(E.ESME_RINVSCHED);
+      expect(await state()).toEqual(before);
+      const resp = await c.request('submit_sm', { source_addr: 'MyShop', destination_addr: '+33612345614', short_message: 'still bound' });
+      expect(resp.command_status).toBe(E.ESME_ROK);
+      expect(await row(resp.message_id as string)).toMatchObject({ channel: 'smpp', message: 'still bound' });
     });
 
     it('refuses with the status that says why, writing and debiting nothing', async () => {

@@ -31,8 +31,12 @@ export interface SmppServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   host: string;
-  /** Also listen for SMPP over TLS on `port` (0: a free one) with this certificate (PEM): the same server, sessions and limits. */
-  tls?: { port: number; key: string; cert: string };
+  /**
+   * Also listen for SMPP over TLS on `port` (0: a free one) with this certificate (PEM): the same server,
+   * sessions and limits. A connection whose TLS handshake has not finished within `handshakeTimeoutMs`
+   * (default 10 s; Node's own is 120 s) is closed, and its slot of its address's share given back.
+   */
+  tls?: { port: number; key: string; cert: string; handshakeTimeoutMs?: number };
   /** Connections at once (default 1000); more are refused by the listener. */
   maxSessions?: number;
   /** Connections at once from one address (default a quarter of maxSessions): idle ones cannot keep others out. */
@@ -786,15 +790,27 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   }
 
   /** A listener for plain SMPP (`tls` absent) or SMPP over TLS, sharing every session's state. */
-  async function listen(port: number, tls?: { key: string; cert: string }): Promise<ReturnType<typeof smpp.createServer>> {
-    // A TLS handshake gets 10 s (Node's default is 120 s): connections that never finish it hold no slot long.
-    const server = smpp.createServer(tls ? { key: tls.key, cert: tls.cert, handshakeTimeout: 10_000 } : {}, onSession);
+  async function listen(
+    port: number,
+    tls?: { key: string; cert: string; handshakeTimeoutMs?: number },
+  ): Promise<ReturnType<typeof smpp.createServer>> {
+    // A TLS handshake gets 10 s by default (Node's is 120 s): connections that never finish it hold no slot long.
+    const server = smpp.createServer(
+      tls ? { key: tls.key, cert: tls.cert, handshakeTimeout: tls.handshakeTimeoutMs ?? 10_000 } : {},
+      onSession,
+    );
     server.maxConnections = options.maxSessions ?? 1000;
     server.on('error', (error: Error) => log.warn({ err: error }, 'smpp: listener error'));
     // After the package's own listener: a plain connection has its session by then, a TLS one its wrapper.
     server.on('connection', onConnection);
     // A handshake that fails (no TLS spoken, a certificate refused) closes only that connection.
-    if (tls) server.on('tlsClientError', (error: Error) => log.info({ err: error }, 'smpp: TLS handshake failed'));
+    // A handshake that times out only emits tlsClientError: its socket stays open (holding its address's
+    // share) unless destroyed here.
+    if (tls)
+      server.on('tlsClientError', (error: Error, socket: { destroy(): void }) => {
+        log.info({ err: error }, 'smpp: TLS handshake failed');
+        socket.destroy();
+      });
     await new Promise<void>((resolve, reject) => {
       const onError = (error: Error) => reject(error);
       server.once('error', onError);
