@@ -333,6 +333,37 @@ describe('SMPP carrier against a hostile SMSC: responses', () => {
     expect(await carrier.submit(message(2))).toMatchObject({ ok: false, retry: false, code: 'ESME_RINVCMDLEN' });
   });
 
+  it('a submit_sm answered by another command with status 0: the outcome is unknown, so retry and a new link (never failed for good)', async () => {
+    let n = 0;
+    const { smsc, carrier } = await rawSetup('', (s) => {
+      s.onSubmit = (c, p) => {
+        n += 1;
+        if (n === 1) c.write(rawPdu(CMD.generic_nack, 0, p.seq));
+        else s.accept(c, p);
+      };
+    });
+    await bound(smsc, carrier);
+    expect(await carrier.submit(message(1))).toMatchObject({ ok: false, retry: true, code: 'DISCONNECTED' });
+    await bound(smsc, carrier, 2);
+    expect(await carrier.submit(message(1))).toMatchObject({ ok: true });
+  });
+
+  it('a bind answered by a generic_nack with status 0 is no bind: nothing is submitted on that link', async () => {
+    let n = 0;
+    const { smsc, carrier, lines } = await rawSetup('', (s) => {
+      const accept = s.onBind;
+      s.onBind = (c, p) => {
+        n += 1;
+        if (n === 1) c.write(rawPdu(CMD.generic_nack, 0, p.seq));
+        else accept(c, p);
+      };
+    });
+    await bound(smsc, carrier, 2);
+    expect(lines.some((l) => /answered with generic_nack/.test(String((l.obj as { err?: unknown }).err)))).toBe(true);
+    expect(await carrier.submit(message())).toMatchObject({ ok: true });
+    expect(smsc.conns[0].submits()).toEqual([]);
+  });
+
   it('a bind refused, then a bind never answered: keeps trying and binds in the end, never crashing', async () => {
     let n = 0;
     const { smsc, carrier } = await rawSetup('', (s) => {

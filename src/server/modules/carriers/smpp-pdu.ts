@@ -54,8 +54,8 @@ export function describeStatus(status: number): string {
  * command_status values after which a submit is retried later (`retry: true`) instead of failing
  * the message:
  * - ESME_RTHROTTLED, ESME_RMSGQFUL: the SMSC asks us to slow down; the carrier also pauses sending.
- * - ESME_RSYSERR: an SMSC-side fault, usually transient (a permanent one ends in `failed` when the
- *   dispatcher's retries run out).
+ * - ESME_RSYSERR: an SMSC-side fault, usually transient (a message refused so for good ends `expired`
+ *   when its validity period is over).
  * - ESME_RX_T_APPN: "temporary application error" by definition.
  * - ESME_RINVBNDSTS: the SMSC does not see us bound; the carrier rebinds.
  * Every other status, vendor-specific ones included, fails the message.

@@ -428,6 +428,11 @@ class SmppCarrier implements Carrier {
             fail(new Error(`${kind} refused: ${describeStatus(resp.command_status)}`));
             return;
           }
+          if (resp.command !== `${kind}_resp`) {
+            // A generic_nack or another command with status 0 is no bind.
+            fail(new Error(`${kind} answered with ${resp.command}, not ${kind}_resp`));
+            return;
+          }
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -660,7 +665,14 @@ class SmppCarrier implements Carrier {
     const status = resp.command_status;
     const total = msg.parts.length;
     const partLabel = total > 1 ? ` part ${part.index + 1}/${total}` : '';
-    if (status === 0 && resp.command === 'submit_sm_resp') {
+    if (status === 0 && resp.command !== 'submit_sm_resp') {
+      // Another command, status 0, under the submit's sequence number: the SMSC is confused and the
+      // submit's outcome unknown, as after a timeout: the connection is dropped and the message retried.
+      conn.inflight.set(seq, entry);
+      this.connectionLost(conn, `the SMSC answered a submit_sm with ${resp.command}`);
+      return;
+    }
+    if (status === 0) {
       part.state = 'accepted';
       // As receipts name it (parseReceipt): some SMSCs pad the id with spaces; no control character
       // (PostgreSQL cannot store a NUL).
@@ -689,8 +701,12 @@ class SmppCarrier implements Carrier {
       if (code === 'ESME_RINVBNDSTS') this.connectionLost(conn, 'the SMSC answered ESME_RINVBNDSTS (not bound)');
     } else {
       part.state = 'refused';
-      const code = status === 0 ? 'GENERIC_NACK' : statusName(status);
-      this.settle(msg, { ok: false, retry: false, code, reason: `SMSC refused${partLabel}: ${describeStatus(status)}` });
+      this.settle(msg, {
+        ok: false,
+        retry: false,
+        code: statusName(status),
+        reason: `SMSC refused${partLabel}: ${describeStatus(status)}`,
+      });
     }
     this.notifyDrain();
     this.pump();
