@@ -27,7 +27,9 @@ for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
   ['64:ff9b:1::', 48], // local-use NAT64
+  ['100::', 64], // discard-only
   ['fc00::', 7], // unique local
+  ['fec0::', 10], // site-local (deprecated, still routed by some networks)
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
 ] as const) {
@@ -40,9 +42,12 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 4) return PRIVATE.check(address, 'ipv4');
   if (family !== 6) return false;
   const g = ipv6Groups(address);
-  // An IPv4 address inside IPv6: mapped (::ffff:a.b.c.d) or through NAT64's well-known prefix (64:ff9b::/96).
+  // An IPv4 address inside IPv6: mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d, deprecated), through
+  // NAT64's well-known prefix (64:ff9b::/96), or a 6to4 gateway's (2002:AABB:CCDD::/48).
+  const ipv4 = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
   const nat64 = g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0);
-  const inside = mappedIpv4(g) ?? (nat64 ? `${g[6] >> 8}.${g[6] & 0xff}.${g[7] >> 8}.${g[7] & 0xff}` : null);
+  const compatible = g.slice(0, 6).every((x) => x === 0) && (g[6] !== 0 || g[7] > 1);
+  const inside = mappedIpv4(g) ?? (nat64 || compatible ? ipv4(g[6], g[7]) : null) ?? (g[0] === 0x2002 ? ipv4(g[1], g[2]) : null);
   if (inside) return PRIVATE.check(inside, 'ipv4');
   return PRIVATE.check(address, 'ipv6');
 }
