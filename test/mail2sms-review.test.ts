@@ -657,15 +657,15 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
     expect(after.credits[big.id]).toBe(0);
   });
 
-  it('reads a UTF-16 contact file (as Windows Notepad saves "Unicode") or refuses it with a 5xx', async () => {
+  it('reads a UTF-16 contact file (as Windows Notepad saves "Unicode")', async () => {
     const content = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('+33612340130\r\n+33612340131\r\n', 'utf16le')]);
     const sent = await send({
       subject: `Account=${account.name};Login=mailer;Password=${PASSWORD};From=MyShop;NoStop=1`,
       text: 'UTF-16 file',
       attachments: [{ filename: 'contact.txt', content }],
     });
+    expect(sent.ok, sent.ok ? '' : sent.response).toBe(true);
     if (sent.ok) expect((await rows(sent.jobId)).map((r) => r.receiver)).toEqual(['+33612340130', '+33612340131']);
-    else expect([sent.code, sent.response]).toEqual([550, expect.stringMatching(/^550 5\.6\.0 /)]);
   });
 
   it('refuses a contact file over the receivers limit with a 5xx (too many receivers), not a 451', async () => {

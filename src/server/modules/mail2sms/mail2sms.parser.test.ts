@@ -176,6 +176,11 @@ describe('mail2sms contact file', () => {
       '+33612345671',
     ]);
     expect(contactFileReceivers(Buffer.from([0x2b, 0x33, 0x33, 0xe9, 0x0a]))).toEqual(['+33é']);
+    // UTF-16 with its byte order mark (Windows Notepad's "Unicode"), little- and big-endian.
+    const utf16le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('+33612345678\r\n0612345679\r\n', 'utf16le')]);
+    expect(contactFileReceivers(utf16le)).toEqual(['+33612345678', '0612345679']);
+    const utf16be = Buffer.from(utf16le.subarray(2)).swap16();
+    expect(contactFileReceivers(Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be]))).toEqual(['+33612345678', '0612345679']);
   });
 });
 

@@ -416,10 +416,17 @@ const latin1 = new TextDecoder('latin1');
 /** The receivers of a contact file: one a line (commas also split), blank lines skipped. */
 export function contactFileReceivers(content: Uint8Array): string[] {
   let text: string;
-  try {
-    text = utf8.decode(content);
-  } catch {
-    text = latin1.decode(content);
+  if (content[0] === 0xff && content[1] === 0xfe) {
+    // UTF-16 with its byte order mark, as Windows Notepad saves "Unicode".
+    text = new TextDecoder('utf-16le').decode(content);
+  } else if (content[0] === 0xfe && content[1] === 0xff) {
+    text = new TextDecoder('utf-16be').decode(content);
+  } else {
+    try {
+      text = utf8.decode(content);
+    } catch {
+      text = latin1.decode(content);
+    }
   }
   return splitReceivers(text.replace(/^\ufeff/, ''));
 }
