@@ -12,7 +12,14 @@ import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js
 import { checkCallbackUrl } from '../src/server/modules/accounts/sms-users.service.js';
 import { createCarrier } from '../src/server/modules/carriers/carrier.js';
 import { type CallbacksWorkerDeps, createCallbackClient, createCallbacksWorker } from '../src/server/modules/dispatch/callbacks.service.js';
-import { fakeClock, manualCarrier, memoryLog, silentLog, waitFor } from '../src/server/modules/dispatch/dispatch-testing.js';
+import {
+  fakeClock,
+  manualCarrier,
+  memoryLog,
+  silentLog,
+  startDispatcherWithCallbacks,
+  waitFor,
+} from '../src/server/modules/dispatch/dispatch-testing.js';
 import { createDispatcher } from '../src/server/modules/dispatch/dispatcher.service.js';
 import { startDispatching } from '../src/server/modules/dispatch/dispatching.js';
 import { type AppTestContext, describeEachDialectWithApp } from './app.js';
@@ -394,33 +401,15 @@ describeEachDialectWithApp(
       carrier = createCarrier('simulator?receipt_delay=0&tps=1000000', { clock: systemClock, log: silentLog }),
     ) {
       const { log, lines } = memoryLog();
-      const worker = createCallbacksWorker({
-        repository: ctx.app.services.callbacks,
-        clock,
-        owner: `cb-${Math.random().toString(36).slice(2)}`,
-        log,
-        pollMs: 20,
-        allowPrivate: true,
-        ...workerOptions,
-      });
-      const dispatcher = createDispatcher({
-        repository: ctx.app.services.dispatch,
+      const { worker, dispatcher, stop } = await startDispatcherWithCallbacks({
+        services: ctx.app.services,
         carrier,
         clock,
-        owner: 'dispatch-review',
         log,
-        pollMs: 20,
-        onCallbacksQueued: () => worker.wake(),
+        worker: workerOptions,
+        workerStopMs: 500,
       });
-      const unsubscribe = ctx.app.services.onAccepted(() => dispatcher.wake());
-      worker.start();
-      await dispatcher.start();
-      stops.push(async () => {
-        unsubscribe();
-        await dispatcher.stop();
-        await carrier.close();
-        await worker.stop(500);
-      });
+      stops.push(stop);
       return { worker, dispatcher, lines };
     }
 

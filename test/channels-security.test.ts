@@ -10,7 +10,6 @@
 import { randomInt } from 'node:crypto';
 import http from 'node:http';
 import { type AddressInfo, createConnection } from 'node:net';
-import nodemailer from 'nodemailer';
 import smpp from 'smpp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../src/server/clock.js';
@@ -30,6 +29,7 @@ import { describeEachDialectWithApp } from './app.js';
 import { createAccount, createSender, createSmsUser } from './factories.js';
 import { ledger } from './ledger.js';
 import { SmppClient as Esme } from './smpp-client.js';
+import { type MailOptions, mailVia } from './smtp-client.js';
 
 const E = smpp.errors;
 const PATH = '/cgi-bin/sms/http2sms.cgi';
@@ -43,22 +43,6 @@ const freshIp = () => {
   lastIp++;
   return `10.${77 + (lastIp >> 16)}.${(lastIp >> 8) & 255}.${lastIp & 255}`;
 };
-
-type MailOptions = Parameters<ReturnType<typeof nodemailer.createTransport>['sendMail']>[0];
-type Sent = { ok: true; response: string } | { ok: false; code: number | undefined; response: string };
-
-async function mailVia(port: number, mail: MailOptions, transport: object = {}): Promise<Sent> {
-  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, ...transport });
-  try {
-    const info = await t.sendMail({ from: 'app@example.com', to: 'email2sms@relais.test', ...mail });
-    return { ok: true, response: info.response };
-  } catch (error) {
-    const e = error as { responseCode?: number; response?: string; message: string };
-    return { ok: false, code: e.responseCode, response: e.response ?? e.message };
-  } finally {
-    t.close();
-  }
-}
 
 /** Whether `text` holds a C0 or C1 control character (CR, LF, NUL, NEL…). */
 const hasControl = (text: string) => [...text].some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f));

@@ -10,7 +10,6 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import nodemailer from 'nodemailer';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../src/server/modules/accounts/accounts.repository.js';
 import { silentLog } from '../src/server/modules/dispatch/dispatch-testing.js';
@@ -18,6 +17,7 @@ import { type Mail2SmsServer, startMail2Sms } from '../src/server/modules/mail2s
 import { describeEachDialectWithApp } from './app.js';
 import { createAccount, createSender, createSmsUser } from './factories.js';
 import { ledger } from './ledger.js';
+import { type MailOptions, mailVia, type Sent } from './smtp-client.js';
 import { selfSignedCertificate } from './tls.js';
 
 const PASSWORD = 'mail-review-2024';
@@ -32,22 +32,6 @@ const CONFIG = {
   tlsKeyFile: null,
   http2smsRateLimit: { perIp: 0, perUser: 0, authFailuresPerMinute: AUTH_FAILURES_PER_MINUTE, windowMs: 1000 },
 };
-
-type MailOptions = Parameters<ReturnType<typeof nodemailer.createTransport>['sendMail']>[0];
-type Sent = { ok: true; response: string; jobId: number } | { ok: false; code: number | undefined; response: string };
-
-async function mailVia(port: number, mail: MailOptions, transport: object = {}): Promise<Sent> {
-  const t = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, ...transport });
-  try {
-    const info = await t.sendMail({ from: 'app@example.com', to: 'email2sms@relais.test', ...mail });
-    return { ok: true, response: info.response, jobId: Number(/job (\d+)/.exec(info.response)?.[1]) };
-  } catch (error) {
-    const e = error as { responseCode?: number; response?: string; message: string };
-    return { ok: false, code: e.responseCode, response: e.response ?? e.message };
-  } finally {
-    t.close();
-  }
-}
 
 /** A raw RFC 5322 message (CRLF), headers as given. */
 function rawMail(headers: Record<string, string>, body: string): string {

@@ -11,9 +11,8 @@ import {
 import { type HttpListener, startHttpListener } from '../../../../test/http-listener.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
-import { type CallbacksWorkerDeps, callbackRetryDelayMs, callbackUrl, createCallbacksWorker } from './callbacks.service.js';
-import { fakeClock, memoryLog, waitFor } from './dispatch-testing.js';
-import { createDispatcher } from './dispatcher.service.js';
+import { type CallbacksWorkerDeps, callbackRetryDelayMs, callbackUrl } from './callbacks.service.js';
+import { fakeClock, memoryLog, startDispatcherWithCallbacks, waitFor } from './dispatch-testing.js';
 
 describe('callback URL and back-off', () => {
   it('appends the parameters to the URL’s own query string', () => {
@@ -106,33 +105,14 @@ describeEachDialectWithApp(
     async function start(workerOptions: Partial<CallbacksWorkerDeps> = {}) {
       const { log, lines } = memoryLog();
       const carrier = createCarrier('simulator?receipt_delay=0&tps=1000000', { clock: systemClock, log });
-      const worker = createCallbacksWorker({
-        repository: ctx.app.services.callbacks,
-        clock,
-        owner: 'cb-test',
-        log,
-        pollMs: 20,
-        allowPrivate: true,
-        ...workerOptions,
-      });
-      const dispatcher = createDispatcher({
-        repository: ctx.app.services.dispatch,
+      const { worker, dispatcher, stop } = await startDispatcherWithCallbacks({
+        services: ctx.app.services,
         carrier,
         clock,
-        owner: 'dispatch-test',
         log,
-        pollMs: 20,
-        onCallbacksQueued: () => worker.wake(),
+        worker: workerOptions,
       });
-      const unsubscribe = ctx.app.services.onAccepted(() => dispatcher.wake());
-      worker.start();
-      await dispatcher.start();
-      stops.push(async () => {
-        unsubscribe();
-        await dispatcher.stop();
-        await carrier.close();
-        await worker.stop();
-      });
+      stops.push(stop);
       return { worker, dispatcher, lines };
     }
 

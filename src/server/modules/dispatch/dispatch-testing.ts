@@ -1,7 +1,9 @@
+import type { Clock } from '../../clock.js';
 import { systemClock } from '../../clock.js';
 import type { Services } from '../../services.js';
 import type { Carrier, CarrierMessage, Receipt, SubmitResult } from '../carriers/carrier.js';
-import type { DispatchLog } from './dispatcher.service.js';
+import { type CallbacksWorker, type CallbacksWorkerDeps, createCallbacksWorker } from './callbacks.service.js';
+import { createDispatcher, type Dispatcher, type DispatcherDeps, type DispatchLog } from './dispatcher.service.js';
 import { type Dispatching, startDispatching } from './dispatching.js';
 
 // Helpers for the dispatch tests (never imported by the server).
@@ -123,6 +125,56 @@ export function manualCarrier(window = Number.POSITIVE_INFINITY) {
  */
 export function startSimulatorDispatching(services: Services): Promise<Dispatching> {
   return startDispatching({ carrierSpec: 'simulator?receipt_delay=10', services, clock: systemClock, log: silentLog });
+}
+
+/**
+ * A dispatcher on `carrier` and a callbacks worker wired as `relais serve` wires them (the dispatcher woken
+ * by each accepted job, the worker by the callbacks it queues), both polling every 20 ms, private callback
+ * addresses allowed; `stop` ends the dispatcher, the carrier and the worker (waiting `workerStopMs`).
+ */
+export async function startDispatcherWithCallbacks(args: {
+  services: Services;
+  carrier: Carrier;
+  clock: Clock;
+  log: DispatchLog;
+  /** The dispatcher's repository (default: the services'). */
+  repository?: DispatcherDeps['repository'];
+  worker?: Partial<CallbacksWorkerDeps>;
+  workerStopMs?: number;
+}): Promise<{ worker: CallbacksWorker; dispatcher: Dispatcher; stop(): Promise<void> }> {
+  const { services, carrier, clock, log } = args;
+  const tag = Math.random().toString(36).slice(2);
+  const worker = createCallbacksWorker({
+    repository: services.callbacks,
+    clock,
+    owner: `callbacks-${tag}`,
+    log,
+    pollMs: 20,
+    allowPrivate: true,
+    ...args.worker,
+  });
+  const dispatcher = createDispatcher({
+    repository: args.repository ?? services.dispatch,
+    carrier,
+    clock,
+    owner: `dispatcher-${tag}`,
+    log,
+    pollMs: 20,
+    onCallbacksQueued: () => worker.wake(),
+  });
+  const unsubscribe = services.onAccepted(() => dispatcher.wake());
+  worker.start();
+  await dispatcher.start();
+  return {
+    worker,
+    dispatcher,
+    async stop() {
+      unsubscribe();
+      await dispatcher.stop();
+      await carrier.close();
+      await worker.stop(args.workerStopMs);
+    },
+  };
 }
 
 /** A log that keeps nothing (servers and dispatchers under test). */

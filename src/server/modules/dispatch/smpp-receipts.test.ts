@@ -12,10 +12,8 @@ import { type HttpListener, startHttpListener } from '../../../../test/http-list
 import { startTestSmsc, type TestSmsc } from '../../../../test/smsc.js';
 import { systemClock } from '../../clock.js';
 import { createCarrier } from '../carriers/carrier.js';
-import { createCallbacksWorker } from './callbacks.service.js';
-import { memoryLog, waitFor } from './dispatch-testing.js';
+import { memoryLog, startDispatcherWithCallbacks, waitFor } from './dispatch-testing.js';
 import type { DispatcherDeps } from './dispatcher.service.js';
-import { createDispatcher } from './dispatcher.service.js';
 
 // The dispatcher on the SMPP carrier against the loopback test SMSC: receipts recorded in groups,
 // OVH codes of SMPP receipts, callbacks delivered.
@@ -81,32 +79,8 @@ describeEachDialectWithApp('dispatcher on SMPP: receipts', (ctx) => {
         return ctx.app.services.dispatch.settle(owner, batch, now);
       },
     };
-    const worker = createCallbacksWorker({
-      repository: ctx.app.services.callbacks,
-      clock: systemClock,
-      owner: 'cb-smpp',
-      log,
-      pollMs: 20,
-      allowPrivate: true,
-    });
-    const dispatcher = createDispatcher({
-      repository,
-      carrier,
-      clock: systemClock,
-      owner: `smpp-${Math.random().toString(36).slice(2)}`,
-      log,
-      pollMs: 20,
-      onCallbacksQueued: () => worker.wake(),
-    });
-    const unsubscribe = ctx.app.services.onAccepted(() => dispatcher.wake());
-    worker.start();
-    await dispatcher.start();
-    stops.push(async () => {
-      unsubscribe();
-      await dispatcher.stop();
-      await carrier.close();
-      await worker.stop();
-    });
+    const { stop } = await startDispatcherWithCallbacks({ services: ctx.app.services, carrier, clock: systemClock, log, repository });
+    stops.push(stop);
     return { receiptsPerCommit, lines };
   }
 

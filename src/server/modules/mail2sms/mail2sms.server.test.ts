@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
 import { ledger } from '../../../../test/ledger.js';
+import { type MailOptions, mailVia as sendVia } from '../../../../test/smtp-client.js';
 import { zonedTimeToUtc } from '../../time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import type { SendingService } from '../sending/sending.service.js';
@@ -19,22 +19,6 @@ const ACCENTED_PASSWORD = 'mot-de-passé-ü';
 const MAX_SIZE = 200_000;
 const silentLog = { debug() {}, info() {}, warn() {}, error() {} };
 const CONFIG = { smtpMaxSize: MAX_SIZE, tlsCertFile: null, tlsKeyFile: null };
-
-type MailOptions = Parameters<ReturnType<typeof nodemailer.createTransport>['sendMail']>[0];
-type Sent = { ok: true; response: string; jobId: number } | { ok: false; code: number | undefined; response: string };
-
-async function sendVia(port: number, mail: MailOptions, transportOptions: object = {}): Promise<Sent> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, ...transportOptions });
-  try {
-    const info = await transport.sendMail({ from: 'app@example.com', to: 'email2sms@relais.test', ...mail });
-    return { ok: true, response: info.response, jobId: Number(/job (\d+)/.exec(info.response)?.[1]) };
-  } catch (error) {
-    const e = error as { responseCode?: number; response?: string; message: string };
-    return { ok: false, code: e.responseCode, response: e.response ?? e.message };
-  } finally {
-    transport.close();
-  }
-}
 
 /** `hhmmddMMYYYY` of `ms` in `timeZone`, and the instant it names (seconds dropped). */
 function deferredOf(ms: number, timeZone: string): { value: string; at: number } {
