@@ -105,7 +105,7 @@ export function createCallbacksRepository(database: Database) {
       limit: number,
       leaseMs: number,
       completed: readonly number[] = [],
-      /** Rows queued for these URLs are left (the worker has enough of them in hand). */
+      /** Rows queued for these URLs are left (the worker's suspended and stalled receivers). */
       excludeUrls: readonly string[] = [],
     ): Promise<DueCallback[]> {
       if (completed.length === 0) return claimIn(db, owner, now, limit, leaseMs, excludeUrls);

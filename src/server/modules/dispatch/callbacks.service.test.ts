@@ -246,6 +246,23 @@ describeEachDialectWithApp(
       expect(row.last_error).toBe('no answer within 200 ms');
     });
 
+    it('a URL none of whose calls end gives its rows in hand back and is left out: another URL is called meanwhile', async () => {
+      const silent = await userWithCallback('/hang');
+      const fine = await userWithCallback('/ok');
+      const hungBefore = hung.length;
+      // Two calls to a URL at once (4 / 2); no answer for 60 s, so no timeout: only the stall (50 ms) acts.
+      const { lines } = await start({ timeoutMs: 60_000, concurrency: 4, stallMs: 50, suspendMs: 600_000 });
+      const silentIds = await silent(Array.from({ length: 6 }, (_, i) => `+336123460${String(i).padStart(2, '0')}`));
+      await waitFor(() => lines.some((l) => l.msg === 'callback: URL slow to answer, its rows in hand given back'), 'stalled');
+      const [fineId] = await fine(['+33612346099']);
+      await waitFor(() => callsFor(fineId).length === 2, 'the other URL called, sent and delivered');
+      expect(hung.length - hungBefore).toBe(2);
+      const firstRows = await Promise.all(silentIds.map(async (id) => (await outbox(id))[0]));
+      expect(firstRows.map((r) => r.attempts)).toEqual([0, 0, 0, 0, 0, 0]);
+      // The silent URL's rows leave with this test (the next ones count their own calls to /hang).
+      for (const id of silentIds) for (const r of await outbox(id)) await ctx.app.services.callbacks.drop(r.id);
+    });
+
     it('calls a silent URL half its concurrency at once, then suspends it: the rows in hand go back unattempted', async () => {
       const send = await userWithCallback('/hang');
       const hungBefore = hung.length;

@@ -109,7 +109,7 @@ export interface CallbacksWorkerDeps {
   /** Unique per process: the lease owner of claimed rows. */
   owner: string;
   log: DispatchLog;
-  /** The HTTP client (default: `createCallbackClient(concurrency / 2, { allowPrivate })`, one URL's share, closed by `stop`). */
+  /** The HTTP client (default: `createCallbackClient(concurrency, { allowPrivate })`, closed by `stop`). */
   get?: CallbackGet;
   /** Whether callbacks may reach loopback and private addresses (config `callbackPrivate`; default false). */
   allowPrivate?: boolean;
@@ -149,7 +149,10 @@ export interface CallbacksWorkerDeps {
 export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const { repository, clock, owner, log } = deps;
   const concurrency = deps.concurrency ?? 128;
-  const client = deps.get ? null : createCallbackClient(Math.max(1, Math.floor(concurrency / 2)), { allowPrivate: deps.allowPrivate });
+  /** Calls in flight to one URL at most: the other half is always there for the other receivers. */
+  const perUrl = Math.max(1, Math.floor(concurrency / 2));
+  // Sockets are pooled by host: several customers' URLs on one host must not share one URL's share.
+  const client = deps.get ? null : createCallbackClient(concurrency, { allowPrivate: deps.allowPrivate });
   const get = deps.get ?? client!.get;
   /** Claims wait until this many calls can start (or none is running): fewer, larger claims. */
   const minClaim = Math.max(1, Math.floor(concurrency / 8));
@@ -161,8 +164,6 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   const suspendMs = deps.suspendMs ?? 30_000;
 
   // ---- fairness between receivers ----
-  /** Calls in flight to one URL at most: the other half is always there for the other receivers. */
-  const perUrl = Math.max(1, Math.floor(concurrency / 2));
   /** Calls in flight by URL. */
   const callsTo = new Map<string, number>();
   /** Claimed rows waiting for a call slot of their URL, with when they were claimed. */
@@ -192,7 +193,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
       if (since === undefined || now - since <= stallMs) continue;
       stalled.add(url);
       inHand.delete(url);
-      giveBack(
+      void giveBack(
         waiting.map((w) => w.c),
         clock.now(),
       );
@@ -207,9 +208,9 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
   }
 
   /** Gives rows back unattempted (a suspended URL's, those held too long, all of them on stop). */
-  function giveBack(rows: readonly DueCallback[], nextAttemptAt: number): void {
-    if (rows.length === 0) return;
-    void repository
+  function giveBack(rows: readonly DueCallback[], nextAttemptAt: number): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return repository
       .release(
         owner,
         rows.map((c) => c.id),
@@ -224,7 +225,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     suspended.set(url, until);
     const waiting = inHand.get(url) ?? [];
     inHand.delete(url);
-    giveBack(
+    void giveBack(
       waiting.map((w) => w.c),
       until,
     );
@@ -242,7 +243,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     }
     const until = suspended.get(c.url);
     if (until !== undefined && until > now) {
-      giveBack([c], until);
+      void giveBack([c], until);
     } else if ((callsTo.get(c.url) ?? 0) < perUrl) {
       launch(c, c.url);
     } else {
@@ -259,7 +260,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     const now = clock.now();
     while (waiting.length > 0 && (callsTo.get(url) ?? 0) < perUrl) {
       const w = waiting.shift()!;
-      if (now - w.claimedAt > leaseMs / 2) giveBack([w.c], now);
+      if (now - w.claimedAt > leaseMs / 2) void giveBack([w.c], now);
       else launch(w.c, url);
     }
     if (waiting.length === 0) inHand.delete(url);
@@ -432,7 +433,7 @@ export function createCallbacksWorker(deps: CallbacksWorkerDeps) {
     // The rows in hand are free for another worker at once.
     const waiting = [...inHand.values()].flat().map((w) => w.c);
     inHand.clear();
-    giveBack(waiting, clock.now());
+    await giveBack(waiting, clock.now());
   }
 
   return {
