@@ -1,4 +1,5 @@
 import type { AddressInfo, Socket } from 'node:net';
+import { clientOf } from '../../ip-address.js';
 import { createLoginAttempts } from '../../login-attempts.js';
 import type { Services } from '../../services.js';
 import type { AccountAccess } from '../auth/principal.js';
@@ -623,7 +624,11 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
   }
 
-  /** Sockets open, on both ports, and how many by address (a TLS one counted from before its handshake). */
+  /**
+   * Sockets open, on both ports, and how many by client (a TLS one counted from before its handshake): an
+   * IPv4 address, or an IPv6 /64 — a host that has a /64 would otherwise open the whole server's share
+   * from addresses of its own.
+   */
   const sockets = new Set<Socket>();
   const socketsFrom = new Map<string, number>();
   const addressOf = (socket: Socket) => (socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
@@ -635,19 +640,20 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
    */
   function onConnection(socket: Socket): void {
     const ip = addressOf(socket);
-    const fromThere = socketsFrom.get(ip) ?? 0;
+    const client = clientOf(ip);
+    const fromThere = socketsFrom.get(client) ?? 0;
     if (fromThere >= maxPerAddress) {
-      log.info({ ip, connections: fromThere }, 'smpp: too many connections from one address, closed');
+      log.info({ ip, client, connections: fromThere }, 'smpp: too many connections from one address, closed');
       socket.destroy();
       return;
     }
-    socketsFrom.set(ip, fromThere + 1);
+    socketsFrom.set(client, fromThere + 1);
     sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);
-      const left = (socketsFrom.get(ip) ?? 1) - 1;
-      if (left > 0) socketsFrom.set(ip, left);
-      else socketsFrom.delete(ip);
+      const left = (socketsFrom.get(client) ?? 1) - 1;
+      if (left > 0) socketsFrom.set(client, left);
+      else socketsFrom.delete(client);
     });
   }
 
