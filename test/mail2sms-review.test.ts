@@ -413,6 +413,77 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
     expect(await state()).toEqual(before);
   });
 
+  it('closes a session past its deadline (421) however busy it keeps, even one trickling DATA, recording nothing', async () => {
+    const bounded = await startMail2Sms({
+      services: ctx.app.services,
+      config: CONFIG,
+      log: silentLog,
+      port: 0,
+      host: '127.0.0.1',
+      socketTimeoutMs: 60_000,
+      sessionDeadlineMs: 400,
+    });
+    extraServers.push(bounded);
+    const before = await state();
+    const chatty = await open(bounded.port);
+    expect((await chatty.reply()).code).toBe(220);
+    await chatty.cmd('EHLO chatty.test');
+    const trickling = await open(bounded.port);
+    await trickling.reply();
+    await trickling.cmd('EHLO trickle.test');
+    await trickling.cmd('MAIL FROM:<app@example.com>');
+    await trickling.cmd('RCPT TO:<email2sms@relais.test>');
+    expect((await trickling.cmd('DATA')).code).toBe(354);
+    trickling.write(`Subject: ${subject('MyShop:+33612340041::::1')}\r\n\r\n`);
+    // Never idle: a NOOP, a byte of text, again and again, until the server hangs up.
+    let last: Reply = { code: 250, text: '' };
+    while (last.code === 250) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      last = await chatty.cmd('NOOP');
+    }
+    expect(last.code).toBe(421);
+    expect(last.text).toMatch(/Session too long/);
+    let closing: Reply | undefined;
+    const closingReply = trickling.reply().then((r) => {
+      closing = r;
+    });
+    while (closing === undefined) {
+      trickling.write('x');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await closingReply;
+    expect(closing.code).toBe(421);
+    expect((await chatty.reply()).code).toBe(0);
+    expect((await trickling.reply()).code).toBe(0);
+    expect(await state()).toEqual(before);
+  });
+
+  it('answers a mail read in full before its session’s deadline closes it', async () => {
+    const bounded = await startMail2Sms({
+      services: ctx.app.services,
+      config: CONFIG,
+      log: silentLog,
+      port: 0,
+      host: '127.0.0.1',
+      sessionDeadlineMs: 2_000,
+    });
+    extraServers.push(bounded);
+    const c = await open(bounded.port);
+    await c.reply();
+    await c.cmd('EHLO ontime.test');
+    await c.cmd('MAIL FROM:<app@example.com>');
+    await c.cmd('RCPT TO:<email2sms@relais.test>');
+    expect((await c.cmd('DATA')).code).toBe(354);
+    const answer = await c.cmd(dataOf(rawMail({ Subject: subject('MyShop:+33612340042::::1') }, 'In time')).replace(/\r\n$/, ''));
+    expect(answer.code).toBe(250);
+    let last: Reply = { code: 250, text: '' };
+    while (last.code === 250) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      last = await c.cmd('NOOP');
+    }
+    expect(last.code).toBe(421);
+  });
+
   it('limits sessions (421 past maxClients) and frees the places of closed ones', async () => {
     const small = await startMail2Sms({
       services: ctx.app.services,

@@ -60,6 +60,13 @@ export interface Mail2SmsServerOptions {
   maxClientsPerAddress?: number;
   /** Idle time before a session is dropped (default 60 s). */
   socketTimeoutMs?: number;
+  /**
+   * The longest a session may last (default 10 minutes, RFC 5321's DATA timeout): a client that trickles a
+   * byte now and then is never idle, and would otherwise keep its session — and its share of them — for
+   * ever. A session past it gets 421 and is closed, while a mail's DATA is still arriving too; a mail
+   * already read is answered first.
+   */
+  sessionDeadlineMs?: number;
   /** On close, how long sessions may finish before they are cut (default 10 s). */
   closeTimeoutMs?: number;
 }
@@ -147,8 +154,12 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
   const tls = options.tls === undefined ? loadTls(config) : options.tls;
   const maxSize = config.smtpMaxSize;
 
+  /** Sessions whose mail is read in full and being decided: the session deadline waits for their reply. */
+  const deciding = new Set<string>();
+
   async function handle(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const { bytes, tooBig } = await readMessage(stream, maxSize);
+    deciding.add(session.id);
     if (tooBig) throw smtpError(552, '5.3.4', `Message too big: at most ${maxSize} bytes`);
     let mail: Awaited<ReturnType<typeof simpleParser>>;
     try {
@@ -178,6 +189,25 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
   /** Sessions open by client address, and the ids of those counted (a refused one is not). */
   const sessionsFrom = new Map<string, number>();
   const counted = new Set<string>();
+  const sessionDeadlineMs = options.sessionDeadlineMs ?? 10 * 60_000;
+  /** Each open session's deadline timer. */
+  const deadlines = new Map<string, NodeJS.Timeout>();
+
+  /** Closes a session past its deadline with 421 (smtp-server's connection, found by its session id). */
+  function expire(sessionId: string): void {
+    deadlines.delete(sessionId);
+    if (deciding.has(sessionId)) {
+      deadlines.set(sessionId, setTimeout(() => expire(sessionId), 100).unref());
+      return;
+    }
+    const connections = (server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void }> }).connections;
+    for (const connection of connections) {
+      if (connection.id !== sessionId) continue;
+      log.info({ sessionId, deadlineMs: sessionDeadlineMs }, 'mail2sms: session past its deadline, closed');
+      connection.send(421, `4.4.2 Session too long (${Math.round(sessionDeadlineMs / 1000)} s at most); reconnect to send more`);
+      return;
+    }
+  }
   const server = new SMTPServer({
     banner: 'Relais mail2sms',
     ...(tls ? { key: tls.key, cert: tls.cert } : {}),
@@ -200,9 +230,13 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
       if (count >= maxPerAddress) return callback(smtpError(421, '4.7.0', 'Too many connections from your address; try again later'));
       sessionsFrom.set(client, count + 1);
       counted.add(session.id);
+      deadlines.set(session.id, setTimeout(() => expire(session.id), sessionDeadlineMs).unref());
       callback();
     },
     onClose(session) {
+      clearTimeout(deadlines.get(session.id));
+      deadlines.delete(session.id);
+      deciding.delete(session.id);
       if (!counted.delete(session.id)) return;
       const client = clientOf(session.remoteAddress);
       const left = (sessionsFrom.get(client) ?? 1) - 1;
@@ -219,8 +253,12 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
     },
     onData(stream, session, callback) {
       handle(stream, session).then(
-        (reply) => callback(null, reply),
+        (reply) => {
+          deciding.delete(session.id);
+          callback(null, reply);
+        },
         (error: unknown) => {
+          deciding.delete(session.id);
           if (error instanceof SmtpReply) return callback(error);
           log.error({ err: error, ip: session.remoteAddress, sessionId: session.id }, 'mail2sms: temporary failure');
           stream.resume();
