@@ -39,16 +39,39 @@ export function buildOutgoing(overrides: Partial<Insertable<OutgoingRow>> & { ac
   };
 }
 
-/** Inserts rows (in the given order, so ids increase with it) and returns their ids. */
-export async function insertOutgoing(database: Database, rows: Insertable<OutgoingRow>[]): Promise<number[]> {
+/** When a factory's pending message is due: never (no dispatcher of a test claims it unless the test says so). */
+export const FACTORY_QUEUE_DUE = 253_402_300_799_000; // 9999-12-31T23:59:59Z
+
+/**
+ * Inserts rows (in the given order, so ids increase with it) and returns their ids. A pending row gets its
+ * dispatch queue entry, as an accepted message has (not due: see FACTORY_QUEUE_DUE), so that deleting it
+ * cancels it and gives its credits back; `queued: false` leaves pending rows without one (as the demo's).
+ */
+export async function insertOutgoing(
+  database: Database,
+  rows: Insertable<OutgoingRow>[],
+  options: { queued?: boolean } = {},
+): Promise<number[]> {
   const ids: number[] = [];
   for (let i = 0; i < rows.length; i += 500) {
-    const inserted = await database.db
-      .insertInto('outgoing')
-      .values(rows.slice(i, i + 500))
-      .returning('id')
-      .execute();
+    const slice = rows.slice(i, i + 500);
+    const inserted = await database.db.insertInto('outgoing').values(slice).returning('id').execute();
     ids.push(...inserted.map((r) => r.id));
+    const entries = slice.flatMap((row, k) =>
+      row.status === 'pending' && options.queued !== false
+        ? [
+            {
+              outgoing_id: inserted[k].id,
+              account_id: row.account_id,
+              priority: row.priority ?? 1,
+              due_at: FACTORY_QUEUE_DUE,
+              attempts: 0,
+              lease_until: 0,
+            },
+          ]
+        : [],
+    );
+    if (entries.length) await database.db.insertInto('dispatch_queue').values(entries).execute();
   }
   return ids;
 }

@@ -10,6 +10,7 @@ import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { AppError, HTTP_STATUS } from './errors.js';
+import { isUnstorable, UNSTORABLE_MESSAGE } from './input-text.js';
 import { isManagerPage, registerManager, sendManagerPage } from './manager-static.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
 import { authPlugin } from './modules/auth/auth.plugin.js';
@@ -45,7 +46,7 @@ function containsNonFinite(value: unknown, depth = 0): boolean {
 }
 
 function containsNul(value: unknown, depth = 0): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
+  if (typeof value === 'string') return isUnstorable(value);
   if (depth > 8 || value === null || typeof value !== 'object') return false;
   for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsNul(v, depth + 1)) return true;
   return false;
@@ -142,12 +143,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         .trim(),
   });
 
-  // NUL characters are refused everywhere: PostgreSQL cannot store them in text, and no SMS needs one.
+  // NUL characters and lone surrogates are refused everywhere (see `isUnstorable`).
   // (OVH's http2sms answers in its own format and refuses them itself.)
   app.addHook('preValidation', async (request) => {
     if (request.url.startsWith('/cgi-bin/')) return;
     if (containsNul(request.query) || containsNul(request.body) || containsNul(request.params)) {
-      throw new AppError('VALIDATION_FAILED', 'the request contains a NUL character (\\u0000), which is not allowed');
+      throw new AppError('VALIDATION_FAILED', `the request ${UNSTORABLE_MESSAGE}`);
     }
   });
 

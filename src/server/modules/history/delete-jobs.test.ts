@@ -177,8 +177,8 @@ describeEachDialect('delete jobs', (ctx) => {
       Array.from({ length: n }, () =>
         buildOutgoing({ account_id: a.accountId, user_login: 'apiuser', status: 'pending', credits: 2, user_id: a.userId }),
       );
-    const byIds = await insertOutgoing(ctx.database, pending(3));
-    const byJob = await insertOutgoing(ctx.database, pending(3));
+    const byIds = await insertOutgoing(ctx.database, pending(3), { queued: false });
+    const byJob = await insertOutgoing(ctx.database, pending(3), { queued: false });
     // Queued: the first of each group free, the second held by a running lease, the third's lease ran out.
     const entries = [byIds, byJob].flatMap((ids) =>
       ids.map((id, i) => ({

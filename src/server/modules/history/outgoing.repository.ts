@@ -971,7 +971,12 @@ export function createOutgoingRepository(
         if (!row) return 'not-found';
         if (row.status !== 'pending') return 'not-pending';
         const [canceled] = await cancelQueued(trx, [row], now);
-        if (!canceled) return 'held';
+        if (!canceled) {
+          // Its entry stays: a dispatcher holds it. Gone already: another cancellation took it (the row
+          // is gone too, below) — or it never had one (a demo row, never charged: deleted, nothing back).
+          const entry = await trx.selectFrom('dispatch_queue').select('outgoing_id').where('outgoing_id', '=', id).executeTakeFirst();
+          if (entry) return 'held';
+        }
         // Deleted here, as the database says: of two cancellations at once, one only gives the credits back.
         const gone = await trx
           .deleteFrom('outgoing')
@@ -981,7 +986,7 @@ export function createOutgoingRepository(
           .executeTakeFirst();
         if (!gone) return 'not-found';
         await purgeDeletedText(trx, dialect, [id]);
-        await refundCredits(trx, scope.accountId, [row]);
+        if (canceled) await refundCredits(trx, scope.accountId, [row]);
         return 'canceled';
       });
     },
@@ -1151,18 +1156,20 @@ export async function lockQueueEntries(trx: Kysely<DB>, dialect: Database['diale
  */
 export async function cancelQueued<T extends { id: number }>(trx: Kysely<DB>, pending: readonly T[], now: number): Promise<T[]> {
   if (pending.length === 0) return [];
-  const held = new Set<number>();
+  // Canceled: those whose entry this deletes. A pending message with no entry at all (demo rows, which
+  // were never charged) is not canceled either: there is nothing to give back for it.
+  const canceled = new Set<number>();
   for (let i = 0; i < pending.length; i += 1000) {
     const ids = pending.slice(i, i + 1000).map((r) => r.id);
-    await trx
+    const removed = await trx
       .deleteFrom('dispatch_queue')
       .where('outgoing_id', 'in', ids)
       .where((eb) => eb.or([eb('lease_owner', 'is', null), eb('lease_until', '<', now)]))
+      .returning('outgoing_id')
       .execute();
-    const left = await trx.selectFrom('dispatch_queue').select('outgoing_id').where('outgoing_id', 'in', ids).execute();
-    for (const r of left) held.add(r.outgoing_id);
+    for (const r of removed) canceled.add(Number(r.outgoing_id));
   }
-  return pending.filter((r) => !held.has(r.id));
+  return pending.filter((r) => canceled.has(r.id));
 }
 
 /**

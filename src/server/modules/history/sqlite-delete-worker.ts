@@ -27,7 +27,6 @@ const remove = {
   ),
 };
 const unqueue = db.prepare('delete from dispatch_queue where outgoing_id = ? and (lease_owner is null or lease_until < ?)');
-const queued = db.prepare('select 1 from dispatch_queue where outgoing_id = ?').pluck();
 const refundAccount = db.prepare('update accounts set credits = credits + ? where id = ?');
 const refundUser = db.prepare('update sms_users set quota = quota + ? where id = ? and account_id = ? and quota is not null');
 const refundUserQuota = db.prepare(
@@ -58,8 +57,9 @@ const batch = db.transaction((m) => {
   const ofUsers = [];
   for (const r of gone) {
     if (r.status !== 'pending') continue;
-    // Canceled unless a dispatcher holds it right now (then it goes on, as in cancelQueued).
-    if (unqueue.run(r.id, m.now).changes === 0 && queued.get(r.id) !== undefined) continue;
+    // Canceled when its queue entry goes: not when a dispatcher holds it right now (then it goes on), nor
+    // when it has none (demo rows, never charged), as in cancelQueued.
+    if (unqueue.run(r.id, m.now).changes === 0) continue;
     refunded += r.credits;
     if (r.user_id !== null) ofUsers.push(r);
   }

@@ -8,7 +8,13 @@ import type { SmsUser } from '../accounts/sms-users.repository.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
-import { MAX_DEFERRAL_MINUTES, MAX_MESSAGE_LENGTH, type SendInput, type SendingService } from '../sending/sending.service.js';
+import {
+  MAX_DEFERRAL_MINUTES,
+  MAX_MESSAGE_LENGTH,
+  MAX_RECEIVERS,
+  type SendInput,
+  type SendingService,
+} from '../sending/sending.service.js';
 import type { Http2smsParams } from './http2sms-params.js';
 import { HTTP2SMS_STATUS, type Http2smsOutcome } from './http2sms-response.js';
 
@@ -179,7 +185,7 @@ export function createHttp2smsService(deps: { smsUsers: SmsUsersService; sending
       // One piece is checked by sending itself (an invalid one refuses the job); several are checked
       // here first so that one bad number refuses the whole request instead of being dropped.
       if (request.receiverPieces.length > 1 || /\s/.test(request.receiverPieces[0])) {
-        const { invalid } = parseReceiverList(request.receiverPieces, access.account.defaultCountry);
+        const { invalid } = parseReceiverList(request.receiverPieces, access.account.defaultCountry, MAX_RECEIVERS);
         if (invalid.length > 0)
           return refuse(HTTP2SMS_STATUS.INVALID_PARAMETER, `Invalid to: ${quote(invalid[0])} is not a valid phone number`);
       }

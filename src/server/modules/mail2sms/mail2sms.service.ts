@@ -8,7 +8,7 @@ import type { SmsUser } from '../accounts/sms-users.repository.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { parseReceiverList } from '../sending/phone.js';
-import { MAX_DEFERRAL_MINUTES, type SendInput, type SendingService, type SendReport } from '../sending/sending.service.js';
+import { MAX_DEFERRAL_MINUTES, MAX_RECEIVERS, type SendInput, type SendingService, type SendReport } from '../sending/sending.service.js';
 import { type Mail2SmsParseRefusalReason, type Mail2SmsRequest, quote } from './mail2sms.parser.js';
 
 /** How far ahead `Deferred` may be (the sending service's limit, one year), refused here in mail2sms' words. */
@@ -91,7 +91,7 @@ export function createMail2SmsService(deps: {
       // here first, so that one bad number refuses the whole mail instead of being dropped.
       const invalid =
         request.receivers.length > 1 || /[\s,;]/.test(request.receivers[0])
-          ? parseReceiverList(request.receivers, access.account.defaultCountry).invalid
+          ? parseReceiverList(request.receivers, access.account.defaultCountry, MAX_RECEIVERS).invalid
           : [];
       if (invalid.length > 0) {
         const more = invalid.length > 1 ? ` (and ${invalid.length - 1} more)` : '';

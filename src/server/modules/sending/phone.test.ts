@@ -72,6 +72,7 @@ describe('parseReceiverList', () => {
     expect(parseReceiverList('0612345678, +32470123456;0033751234567\n+447400123456\r\n+12015550123 +4930123456', 'FR')).toEqual({
       valid: ['+33612345678', '+32470123456', '+33751234567', '+447400123456', '+12015550123', '+4930123456'],
       invalid: [],
+      tooMany: false,
     });
   });
 
@@ -79,6 +80,7 @@ describe('parseReceiverList', () => {
     expect(parseReceiverList('06 12 34 56 78; 06 12 34 56 7, abc', 'FR')).toEqual({
       valid: ['+33612345678'],
       invalid: ['06 12 34 56 7', 'abc'],
+      tooMany: false,
     });
   });
 
@@ -86,6 +88,7 @@ describe('parseReceiverList', () => {
     expect(parseReceiverList('0612345678 123 0751234567', 'FR')).toEqual({
       valid: ['+33612345678', '+33751234567'],
       invalid: ['123'],
+      tooMany: false,
     });
   });
 
@@ -94,12 +97,22 @@ describe('parseReceiverList', () => {
     expect(parseReceiverList(input, 'FR')).toEqual({
       valid: ['+33612345678', '+33751234567'],
       invalid: ['x'],
+      tooMany: false,
     });
   });
 
   it('gives nothing for empty input', () => {
-    expect(parseReceiverList(' ,;\n ', 'FR')).toEqual({ valid: [], invalid: [] });
-    expect(parseReceiverList([], 'FR')).toEqual({ valid: [], invalid: [] });
+    expect(parseReceiverList(' ,;\n ', 'FR')).toEqual({ valid: [], invalid: [], tooMany: false });
+    expect(parseReceiverList([], 'FR')).toEqual({ valid: [], invalid: [], tooMany: false });
+  });
+
+  it('stops once more than `max` receivers are found, counting each word of a piece read word by word', () => {
+    expect(parseReceiverList(['0612345678,0612345679', '0612345670'], 'FR', 3)).toMatchObject({ valid: expect.any(Array), tooMany: false });
+    expect(parseReceiverList(['0612345678,0612345679', '0612345670'], 'FR', 2)).toMatchObject({ tooMany: true });
+    // A spaced number is one receiver; a piece of invalid words counts each word.
+    expect(parseReceiverList(['06 12 34 56 78', '06 12 34 56 79'], 'FR', 2)).toMatchObject({ tooMany: false });
+    expect(parseReceiverList(['1 1 1'], 'FR', 2)).toEqual({ valid: [], invalid: [], tooMany: true });
+    expect(parseReceiverList(['1 1'], 'FR', 2)).toEqual({ valid: [], invalid: ['1 1'], tooMany: false });
   });
 
   it('never throws on any input', () => {

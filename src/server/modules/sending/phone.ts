@@ -56,28 +56,45 @@ export function normalizeReceiver(raw: string, defaultCountry: string): Receiver
  * Receivers from free input: strings are split on commas, semicolons and line breaks, then on other
  * whitespace unless the whole piece is one valid number (so `06 12 34 56 78` stays one number). A
  * piece whose words are all invalid is reported whole. `valid` is E.164, deduplicated, in input
- * order; `invalid` holds the refused pieces as given (trimmed).
+ * order; `invalid` holds the refused pieces as given (trimmed). Reading stops, `tooMany` set, once
+ * more than `max` receivers were found (a piece read word by word counts each of its words): a list
+ * past the limit costs no more to refuse than one at it.
  */
-export function parseReceiverList(input: string | string[], defaultCountry: string): { valid: string[]; invalid: string[] } {
+export function parseReceiverList(
+  input: string | string[],
+  defaultCountry: string,
+  max = Number.POSITIVE_INFINITY,
+): { valid: string[]; invalid: string[]; tooMany: boolean } {
   const valid = new Set<string>();
   const invalid: string[] = [];
   const pieces = (Array.isArray(input) ? input : [input])
     .flatMap((item) => item.split(/[,;\r\n]+/))
     .map((piece) => piece.trim())
     .filter((piece) => piece !== '');
+  if (pieces.length > max) return { valid: [], invalid: [], tooMany: true };
+  let found = 0;
   for (const piece of pieces) {
     // No number is this long: refused as it is, not read word by word (each word costs ~20 µs to parse).
     if (piece.length > MAX_PIECE_LENGTH) {
       invalid.push(`${piece.slice(0, 40)}…`);
+      found++;
       continue;
     }
     const whole = normalizeReceiver(piece, defaultCountry);
     if (whole.ok) {
       valid.add(whole.e164);
+      found++;
       continue;
     }
-    const words = piece.split(/\s+/).map((word) => ({ word, result: normalizeReceiver(word, defaultCountry) }));
-    if (words.length === 1 || !words.some(({ result }) => result.ok)) {
+    const split = piece.split(/\s+/);
+    found += split.length;
+    if (found > max) return { valid: [], invalid: [], tooMany: true };
+    if (split.length === 1) {
+      invalid.push(piece);
+      continue;
+    }
+    const words = split.map((word) => ({ word, result: normalizeReceiver(word, defaultCountry) }));
+    if (!words.some(({ result }) => result.ok)) {
       invalid.push(piece);
       continue;
     }
@@ -86,5 +103,5 @@ export function parseReceiverList(input: string | string[], defaultCountry: stri
       else invalid.push(word);
     }
   }
-  return { valid: [...valid], invalid };
+  return { valid: [...valid], invalid, tooMany: found > max };
 }

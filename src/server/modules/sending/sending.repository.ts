@@ -3,6 +3,7 @@ import type { Database } from '../../db/database.js';
 import type { DB } from '../../db/schema.js';
 import { AppError } from '../../errors.js';
 import { OUTGOING_MESSAGE_COLUMNS } from '../history/outgoing.repository.js';
+import { roundCredits, sumCredits } from './credits.js';
 
 /** One validated job, ready to be written: every row, the debit and the queue entries go together. */
 export interface PreparedJob {
@@ -114,29 +115,30 @@ export function createSendingRepository(database: Database) {
         const debits = new Map<number, number>();
         const quotaDebits = new Map<number, number>();
         const outcomes: ({ total: number; creditsLeft: number; quotaPaid: number } | AppError)[] = jobs.map((job) => {
-          const total = job.credits.reduce((a, b) => a + b, 0);
-          const balance = balances.get(job.accountId);
+          const total = sumCredits(job.credits);
+          const read = balances.get(job.accountId);
+          const balance = read === undefined ? undefined : roundCredits(read);
           if (balance === undefined) return new AppError('ACCOUNT_NOT_FOUND', 'The SMS account no longer exists');
           if (job.userId !== null) {
             if (!quotas.has(job.userId)) return new AppError('USER_NOT_FOUND', 'The SMS user no longer exists');
             const quota = quotas.get(job.userId)!;
-            if (quota !== null && quota < total)
+            if (quota !== null && roundCredits(quota) < total)
               return new AppError('INSUFFICIENT_CREDITS', `The SMS user's quota is too small for ${total} credits`);
           }
           if (balance < total) return new AppError('INSUFFICIENT_CREDITS', `Not enough credits: this job needs ${total}`);
-          balances.set(job.accountId, balance - total);
-          debits.set(job.accountId, (debits.get(job.accountId) ?? 0) + total);
+          balances.set(job.accountId, roundCredits(balance - total));
+          debits.set(job.accountId, roundCredits((debits.get(job.accountId) ?? 0) + total));
           // 0: not paid from a quota; else which quota paid (its epoch + 1: see migration 0011).
           let quotaPaid = 0;
           if (job.userId !== null) {
             const quota = quotas.get(job.userId)!;
             if (quota !== null) {
-              quotas.set(job.userId, quota - total);
-              quotaDebits.set(job.userId, (quotaDebits.get(job.userId) ?? 0) + total);
+              quotas.set(job.userId, roundCredits(quota - total));
+              quotaDebits.set(job.userId, roundCredits((quotaDebits.get(job.userId) ?? 0) + total));
               quotaPaid = epochs.get(job.userId)! + 1;
             }
           }
-          return { total, creditsLeft: balance - total, quotaPaid };
+          return { total, creditsLeft: roundCredits(balance - total), quotaPaid };
         });
 
         const p = (i: number) => (dialect === 'postgres' ? `$${i}` : '?');

@@ -3,10 +3,11 @@ import { analyzeSms, withStopClause } from '../../../shared/sms-encoding.js';
 import type { Channel } from '../../../shared/status.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import { checkOneLine, excerpt } from '../../input-text.js';
+import { checkOneLine, excerpt, isUnstorable, UNSTORABLE_MESSAGE } from '../../input-text.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
 import type { AccountAccess } from '../auth/principal.js';
+import { roundCredits, sumCredits } from './credits.js';
 import { parseReceiverList } from './phone.js';
 import type { AcceptResult, PreparedJob, SendingRepository } from './sending.repository.js';
 
@@ -83,6 +84,17 @@ export function rateFor(receiver: string, rates: Readonly<Record<string, number>
 }
 
 /**
+ * Whether the database refused a statement for the values it was given — PostgreSQL's classes 22 (data
+ * exception), 23 (integrity constraint) and 54 (program limit, such as an index row too big), SQLite's
+ * constraint, too-big and mismatch errors — before any commit: nothing of the transaction remains.
+ */
+export function isRowRefusal(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return false;
+  return /^(22|23|54)[0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH)/.test(code);
+}
+
+/**
  * Accepted batches being written at once (see `drain`). 4 rather than 2 (2026-12-07, alternating runs of
  * `bench:send`, 64 clients): acceptance 7,508 / 8,340 vs 6,723 / 7,737 jobs/s, and with the dispatcher
  * 6,631 vs 4,910 (receipts and callbacks 2,685 vs 2,141 msg/s): the writing thread finds the next batch
@@ -134,6 +146,13 @@ export function createSendingService(deps: SendingServiceDeps) {
       // A writer wakes the dispatcher beside it itself: only this thread's own commits are announced.
       if (!elsewhere && results.some((r) => r.ok)) deps.onAccepted?.();
     } catch (error) {
+      // One job's rows the database refused (a value it cannot store or index) fail that job only: the
+      // batch was rolled back whole, so each of its jobs is written again alone. Any other failure
+      // (connection lost, database down) fails the batch: whether its commit happened may be unknown.
+      if (batch.length > 1 && isRowRefusal(error)) {
+        for (const w of batch) await write([w]);
+        return;
+      }
       for (const w of batch) w.reject(error);
     }
   }
@@ -203,14 +222,11 @@ export function createSendingService(deps: SendingServiceDeps) {
       if (input.receivers.length > MAX_RECEIVERS) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
       if (input.tag !== undefined && input.tag.length > MAX_TAG_LENGTH)
         throw new AppError('VALIDATION_FAILED', `tag is too long (at most ${MAX_TAG_LENGTH} characters)`);
-      // Every channel, whatever it checked: PostgreSQL cannot store NUL in text (and a job written with others
-      // in one commit must not fail theirs), and no SMS needs one.
-      const hasNul = (value: unknown) => typeof value === 'string' && value.includes('\u0000');
-      if ([input.message, input.tag, input.sender].some(hasNul) || input.receivers.some(hasNul)) {
-        throw new AppError(
-          'VALIDATION_FAILED',
-          'the message, tag, sender or a receiver contains a NUL character (\\u0000), which is not allowed',
-        );
+      // Every channel, whatever it checked (SMPP's UCS-2 and mail2sms's UTF-16 can decode to a lone
+      // surrogate): a job written with others in one commit must not fail theirs, and what is stored
+      // must be what was counted and charged.
+      if ([input.message, input.tag, input.sender].some(isUnstorable) || input.receivers.some(isUnstorable)) {
+        throw new AppError('VALIDATION_FAILED', `the message, tag, sender or a receiver ${UNSTORABLE_MESSAGE}`);
       }
       // Kept and shown as one line (lists, exports, logs); the message itself may have several.
       if (input.tag !== undefined) checkOneLine('tag', input.tag);
@@ -226,7 +242,9 @@ export function createSendingService(deps: SendingServiceDeps) {
         sender = input.sender;
       }
 
-      const { valid, invalid } = parseReceiverList(input.receivers, access.account.defaultCountry);
+      const { valid, invalid, tooMany } = parseReceiverList(input.receivers, access.account.defaultCountry, MAX_RECEIVERS);
+      // An item may hold several numbers (`"+336…,+337…"`, as http2sms's `to`): the limit counts numbers.
+      if (tooMany) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
       if (valid.length === 0)
         throw new AppError('INVALID_RECEIVER', `no valid receiver (refused: ${invalid.slice(0, 5).map(excerpt).join(', ')})`);
 
@@ -248,7 +266,7 @@ export function createSendingService(deps: SendingServiceDeps) {
         );
       const sendAt = Math.max(deferredUntil ?? now, now);
       const tag = input.tag || randomTag();
-      const credits = valid.map((r) => rateFor(r, deps.creditRates) * analysis.parts);
+      const credits = valid.map((r) => roundCredits(rateFor(r, deps.creditRates) * analysis.parts));
 
       const result = await commit({
         accountId: access.account.id,
@@ -280,7 +298,7 @@ export function createSendingService(deps: SendingServiceDeps) {
         ids: result.ids,
         validReceivers: valid,
         invalidReceivers: invalid,
-        totalCreditsRemoved: credits.reduce((a, b) => a + b, 0),
+        totalCreditsRemoved: sumCredits(credits),
         tag,
         jobId: result.jobId,
         creditsLeft: result.creditsLeft,
