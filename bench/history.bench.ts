@@ -91,7 +91,10 @@ async function benchDialect(dialect: Dialect) {
           last = batch[batch.length - 1];
         }
         if (last && seen > 100) {
-          deepCursor = encodeCursor({ way: 'after', value: sortValueOf(last, sort), id: last.id }, queryFingerprint(sort, filter, null));
+          deepCursor = encodeCursor(
+            { way: 'after', value: sortValueOf(last, sort), id: last.id },
+            queryFingerprint(sort, filter, account.id, null),
+          );
         }
         const time = async (url: string) => {
           const times: number[] = [];

@@ -11,6 +11,7 @@ import * as m0008 from './migrations/0008-smpp-receipts.js';
 import * as m0009 from './migrations/0009-credit-changes.js';
 import * as m0010 from './migrations/0010-ovh-keys.js';
 import * as m0011 from './migrations/0011-job-quota-paid.js';
+import * as m0012 from './migrations/0012-message-sort-prefix.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -35,6 +36,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0009-credit-changes': m0009,
   '0010-ovh-keys': m0010,
   '0011-job-quota-paid': m0011,
+  '0012-message-sort-prefix': m0012,
 };
 
 async function migrator(database: Database): Promise<Migrator> {

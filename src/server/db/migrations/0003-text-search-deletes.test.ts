@@ -135,18 +135,21 @@ describeEachDialect('migration 0003 on an existing database', (ctx) => {
     expect((await days()).find((d) => d.day === first)).toEqual({ day: first, min: ids[200], max: late });
   });
 
-  it('(0007) keeps the order of the message sort, receiver test on the index entry (SQLite; PostgreSQL unchanged)', async () => {
+  it('(0007, 0012) sorts messages by their first 200 characters, receiver test on the index entry (SQLite)', async () => {
     if (database.dialect === 'postgres') {
       const { rows } = await sql<{
         indexdef: string;
       }>`select indexdef from pg_indexes where indexname = 'outgoing_message' and schemaname = current_schema()`.execute(database.db);
-      expect(rows.map((r) => r.indexdef.replace(/^.* USING btree /, ''))).toEqual(['(account_id, message, id)']);
+      expect(rows.map((r) => r.indexdef.replace(/^.* USING btree /, ''))).toEqual(['(account_id, substr(message, 1, 200), id)']);
       return;
     }
     const { rows } = await sql<{ name: string }>`select name from pragma_index_info('outgoing_message') order by seqno`.execute(
       database.db,
     );
-    expect(rows.map((r) => r.name)).toEqual(['account_id', 'message', 'id', 'receiver']);
+    // The second column is an expression (no name): the text's first 200 characters.
+    expect(rows.map((r) => r.name)).toEqual(['account_id', null, 'id', 'receiver']);
+    const { rows: made } = await sql<{ sql: string }>`select sql from sqlite_master where name = 'outgoing_message'`.execute(database.db);
+    expect(made[0].sql).toMatch(/\(account_id, substr\(message, 1, 200\), id, receiver\)/);
     // The planner has its statistics, as it has the other indexes' (without them it took this index for any receiver filter).
     const stats = await sql<{
       idx: string;
@@ -154,7 +157,7 @@ describeEachDialect('migration 0003 on an existing database', (ctx) => {
     expect(stats.rows.map((r) => r.idx).sort()).toEqual(['outgoing_message', 'outgoing_user']);
     const { rows: plan } = await sql<{
       detail: string;
-    }>`explain query plan select id from outgoing where account_id = 1 and +receiver >= '+336' and +receiver < '+337' order by message desc, id desc limit 5`.execute(
+    }>`explain query plan select id from outgoing where account_id = 1 and +receiver >= '+336' and +receiver < '+337' order by substr(outgoing.message, 1, 200) desc, id desc limit 5`.execute(
       database.db,
     );
     // Walks the index in the sort's order: no sort step (a temp B-tree) was needed.

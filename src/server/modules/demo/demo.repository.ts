@@ -29,6 +29,8 @@ export interface DemoAccount {
   id: number;
   name: string;
   timezone: string;
+  /** Whether the account keeps its messages' texts (privacy): when not, its rows are written without them. */
+  storeText: boolean;
 }
 
 export interface DemoUser {
@@ -71,13 +73,25 @@ export function createDemoRepository(database: Database) {
   const { db } = database;
   const findDemoUsers = (accountId: number): Promise<DemoUser[]> =>
     db.selectFrom('sms_users').select(['id', 'login']).where('account_id', '=', accountId).orderBy('id').execute();
+  // Only `enable` senders may be used to send (as acceptance checks): no history from any other.
   const findSenders = async (accountId: number): Promise<string[]> => {
-    const rows = await db.selectFrom('senders').select('sender').where('account_id', '=', accountId).orderBy('id').execute();
+    const rows = await db
+      .selectFrom('senders')
+      .select('sender')
+      .where('account_id', '=', accountId)
+      .where('status', '=', 'enable')
+      .orderBy('id')
+      .execute();
     return rows.map((r) => r.sender);
   };
   return {
     async findAccountByName(name: string): Promise<DemoAccount | undefined> {
-      return db.selectFrom('accounts').select(['id', 'name', 'timezone']).where('name', '=', name).executeTakeFirst();
+      const row = await db
+        .selectFrom('accounts')
+        .select(['id', 'name', 'timezone', 'store_text'])
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return row && { id: row.id, name: row.name, timezone: row.timezone, storeText: row.store_text !== 0 };
     },
 
     /** The account's SMS users, oldest first. */
@@ -105,10 +119,13 @@ export function createDemoRepository(database: Database) {
       return findDemoUsers(accountId);
     },
 
-    /** The account's senders, oldest first. */
+    /** The account's enabled senders, oldest first. */
     findSenders,
 
-    /** The account's senders; when it has none, adds these first. */
+    /**
+     * The account's enabled senders; when it has none, adds these first (enabled). Its other senders
+     * stay as they are: a name one of them already has is not added (so the answer may still be empty).
+     */
     async ensureDemoSenders(accountId: number, create: { sender: string; description: string }[], now: number): Promise<string[]> {
       const existing = await findSenders(accountId);
       if (existing.length > 0 || create.length === 0) return existing;

@@ -6,6 +6,8 @@ import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { offsetAt } from '../../time-zone.js';
 import { createPasswordHasher, generatePassword, type PasswordHasher } from '../auth/password.js';
+import { EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from '../dispatch/dispatch.repository.js';
+import { MAX_DEFERRAL_MINUTES } from '../sending/sending.service.js';
 import { type BulkLoadStrategy, createDemoRepository, type DemoRepository, type DemoUser, type NewOutgoingRow } from './demo.repository.js';
 import { type Category, type Random, TEMPLATES, type TextContext, tagFor } from './demo-texts.js';
 
@@ -15,6 +17,10 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Validity period of every demo message (OVH's default `validityPeriod`: 2880 minutes). */
 const VALIDITY_MS = 2 * DAY_MS;
+/** How far ahead of its creation a message may be scheduled, on every channel. */
+const MAX_DEFERRAL_MS = MAX_DEFERRAL_MINUTES * MINUTE_MS;
+/** How long a message just created is still queued (not scheduled) without having gone out. */
+const QUEUED_MS = 2 * MINUTE_MS;
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness
@@ -222,6 +228,11 @@ export interface DemoGenerationOptions {
   timeZone?: string;
   /** Rows per yielded batch (default 1,000: small batches die young, which spares the garbage collector a third of its work). */
   batchSize?: number;
+  /**
+   * Whether the account keeps its messages' texts (default true). When not, rows are written as its own
+   * messages are: no text (`message` empty, `redacted_at` = `created_at`), encoding and parts of the text sent.
+   */
+  storeText?: boolean;
 }
 
 interface Slot {
@@ -283,6 +294,7 @@ function planSlots(count: number, now: number, spanDays: number, timeZone: strin
  */
 export function* generateDemoRows(options: DemoGenerationOptions): Generator<NewOutgoingRow[]> {
   const { accountId, users, count, now } = options;
+  const storeText = options.storeText ?? true;
   const senders = options.senders.length > 0 ? options.senders : ['Relais'];
   const spanDays = options.spanDays ?? 365;
   const batchSize = options.batchSize ?? 1_000;
@@ -371,10 +383,13 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
     let canceledAt: number | null = null;
     let errorCode: string | null = null;
     let errorText: string | null = null;
+    // Created longer ago than the longest deferral, it cannot be pending any more: its time has come.
+    if (status === 'pending' && now - createdAt > MAX_DEFERRAL_MS - 10 * MINUTE_MS) status = 'delivered';
     if (status === 'pending') {
-      // Queued if just created, otherwise scheduled for later.
-      if (now - createdAt > 2 * MINUTE_MS || rng() < 0.3)
-        deferredUntil = roundUp(now + between(10 * MINUTE_MS, 14 * DAY_MS), 5 * MINUTE_MS);
+      // Queued if just created, otherwise scheduled for later (never a row waiting for nothing: the
+      // demo queues none of its rows, so a pending one is recent or its time is still to come).
+      if (now - createdAt > QUEUED_MS || rng() < 0.3)
+        deferredUntil = Math.min(roundUp(now + between(10 * MINUTE_MS, 14 * DAY_MS), 5 * MINUTE_MS), createdAt + MAX_DEFERRAL_MS);
     } else if (status === 'canceled') {
       if (rng() < 0.6) {
         deferredUntil = roundUp(createdAt + between(HOUR_MS, 7 * DAY_MS), 5 * MINUTE_MS);
@@ -393,6 +408,8 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
         sendAt = deferredUntil;
       }
       sentAt = sendAt + (channel === 'smpp' ? between(150, 1500) : between(400, 6000));
+      // A scheduled message whose time has come is going out (not left pending past its time).
+      if (sentAt > now && deferredUntil !== null && deferredUntil <= now) sentAt = now;
       if (sentAt > now) {
         status = 'pending';
         sentAt = null;
@@ -427,6 +444,15 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
           expiredAt = null;
         }
       }
+      // No receipt within the validity and its grace: expired, as the dispatcher's housekeeping leaves it.
+      if (status === 'sent') {
+        const receiptDeadline = (deferredUntil ?? createdAt) + VALIDITY_MS + RECEIPT_GRACE_MS;
+        if (receiptDeadline < now) {
+          status = 'expired';
+          expiredAt = receiptDeadline;
+          errorText = EXPIRED_WITHOUT_RECEIPT;
+        }
+      }
     }
     return {
       account_id: accountId,
@@ -436,8 +462,8 @@ export function* generateDemoRows(options: DemoGenerationOptions): Generator<New
       channel,
       sender,
       receiver: receiver(),
-      message,
-      redacted_at: null,
+      message: storeText ? message : '',
+      redacted_at: storeText ? null : createdAt,
       encoding,
       parts,
       credits: parts,
@@ -525,6 +551,15 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
       const account = await repository.findAccountByName(options.accountName);
       if (!account) throw new AppError('ACCOUNT_NOT_FOUND', `No SMS account named ${options.accountName}`);
       const now = clock.now();
+      const senders = await repository.ensureDemoSenders(account.id, [...DEMO_SENDERS], now);
+      if (senders.length === 0) {
+        // Its senders bear the demo senders' names, none enabled: no channel would send from them (checked
+        // first: nothing is added then).
+        throw new AppError(
+          'INVALID_SENDER',
+          `The SMS account ${account.name} has no enabled sender (and ${DEMO_SENDERS.map((s) => s.sender).join(', ')} exist, not enabled): enable one first`,
+        );
+      }
       let users = await repository.findDemoUsers(account.id);
       if (users.length === 0) {
         const create = await Promise.all(
@@ -536,7 +571,6 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
         );
         users = await repository.ensureDemoUsers(account.id, create, now);
       }
-      const senders = await repository.ensureDemoSenders(account.id, [...DEMO_SENDERS], now);
 
       const total = options.messages;
       const elapsed = () => (performance.now() - started) / 1000;
@@ -554,6 +588,7 @@ export function createDemoService(deps: { repository: DemoRepository; hasher: Pa
           now,
           spanDays: options.spanDays,
           timeZone: account.timezone,
+          storeText: account.storeText,
         })) {
           await load.write(batch);
           inserted += batch.length;

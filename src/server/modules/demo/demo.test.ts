@@ -14,6 +14,8 @@ import { migrateToLatest } from '../../db/migrate.js';
 import { DAY_MS } from '../../db/schema.js';
 import { indexPendingText, purgeLeftDeletedText } from '../../db/sqlite-text-index.js';
 import { createPasswordHasher } from '../auth/password.js';
+import { EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from '../dispatch/dispatch.repository.js';
+import { MAX_DEFERRAL_MINUTES } from '../sending/sending.service.js';
 import {
   copyLine,
   createDemoRepository,
@@ -22,7 +24,7 @@ import {
   type OutgoingBulkLoad,
   REBUILD_MIN_ROWS,
 } from './demo.repository.js';
-import { DEMO_USER_LOGINS, generateDemoRows, runDemo } from './demo.service.js';
+import { DEMO_SENDERS, DEMO_USER_LOGINS, generateDemoRows, runDemo } from './demo.service.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-25T10:30:00Z');
@@ -36,7 +38,11 @@ const USERS = [
 const SENDERS = ['Relais', 'INFO', 'Promo'];
 const hasher = createPasswordHasher({ fast: true });
 
-function generate(count: number, seed: string | number = 'test', extra: { spanDays?: number; batchSize?: number } = {}): NewOutgoingRow[] {
+function generate(
+  count: number,
+  seed: string | number = 'test',
+  extra: { spanDays?: number; batchSize?: number; storeText?: boolean } = {},
+): NewOutgoingRow[] {
   return [...generateDemoRows({ accountId: 7, users: USERS, senders: SENDERS, count, seed, now: NOW, ...extra })].flat();
 }
 
@@ -57,8 +63,18 @@ function checkConsistent(r: NewOutgoingRow, now: number): void {
   for (const t of [r.delivered_at, r.failed_at, r.expired_at])
     if (t !== null && r.sent_at !== null && t < r.sent_at) fail('final state before sent');
   if (r.deferred_until !== null && r.sent_at !== null && r.sent_at < r.deferred_until) fail('sent before its deferred time');
-  if (r.status === 'pending' && r.deferred_until !== null && r.deferred_until <= now && r.created_at < now - DAY)
-    fail('pending long after its time');
+  // The demo queues none of its rows: a pending one was just created, or its time is still to come.
+  if (r.status === 'pending' && r.created_at < now - 5 * 60_000 && !(r.deferred_until !== null && r.deferred_until > now))
+    fail('pending with nothing to wait for');
+  if (r.deferred_until !== null && r.deferred_until - r.created_at > MAX_DEFERRAL_MINUTES * 60_000)
+    fail('deferred beyond what any channel allows');
+  // The dispatcher's housekeeping (expireUnconfirmed) would have nothing to change.
+  if (r.status === 'sent' && (r.valid_until ?? Number.POSITIVE_INFINITY) < now - RECEIPT_GRACE_MS) fail('sent past its receipt’s time');
+  if (r.status === 'expired' && r.error_text !== null) {
+    if (r.error_text !== EXPIRED_WITHOUT_RECEIPT || r.error_code !== null || r.expired_at !== (r.valid_until ?? 0) + RECEIPT_GRACE_MS)
+      fail('expired without receipt unlike the dispatcher’s');
+  }
+  if (r.status !== 'expired' && r.status !== 'failed' && r.error_text !== null) fail('error text without an error');
   if (r.credits !== r.parts || r.parts < 1) fail('credits vs parts');
   if (r.user_id === null ? r.user_login !== '' || r.channel !== 'manager' : r.channel === 'manager') fail('user vs channel');
 }
@@ -167,6 +183,25 @@ describe('generateDemoRows', () => {
     expect(rows.some((r) => r.parts >= 2 && r.encoding === 'gsm7')).toBe(true);
     const tags = new Set(rows.map((r) => r.tag));
     for (const tag of ['', 'otp', 'rappel', 'promo-2026-11']) expect(tags).toContain(tag);
+  });
+
+  it('leaves no `sent` row past its receipt’s time: expired as the dispatcher would, the carriers’ expiries kept', () => {
+    const expired = rows.filter((r) => r.status === 'expired');
+    const withoutReceipt = expired.filter((r) => r.error_text === EXPIRED_WITHOUT_RECEIPT);
+    expect(withoutReceipt.length).toBeGreaterThan(rows.length * 0.03);
+    expect(expired.length - withoutReceipt.length).toBeGreaterThan(rows.length * 0.01);
+    // Still `sent`: only recent ones, their receipt still awaited.
+    const sent = rows.filter((r) => r.status === 'sent');
+    expect(sent.length).toBeGreaterThan(0);
+    for (const r of sent) expect(r.valid_until).toBeGreaterThanOrEqual(NOW - RECEIPT_GRACE_MS);
+  });
+
+  it('writes no texts for an account that stores none, the rest of each row unchanged', () => {
+    const secret = generate(2_000, 'secret', { storeText: false });
+    const plain = generate(2_000, 'secret');
+    expect(secret.map(({ message, redacted_at, ...r }) => r)).toEqual(plain.map(({ message, redacted_at, ...r }) => r));
+    for (const r of secret) expect([r.message, r.redacted_at]).toEqual(['', r.created_at]);
+    for (const r of plain) expect(r.redacted_at).toBeNull();
   });
 
   it('gives each row the encoding and parts analyzeSms counts', () => {
@@ -482,6 +517,86 @@ describeEachDialect('demo loader', (ctx) => {
       .execute();
     await indexText(ctx.database);
     expect(await countSearch(ctx.database, accountId, 'zyxwvu')).toEqual({ index: 1, scan: 1 });
+  });
+});
+
+describeEachDialect('demo loader: the account’s senders and privacy', (ctx) => {
+  const clock = { now: () => NOW };
+
+  it('uses only the account’s enabled senders, adding the demo ones when it has none, and keeps its senders as they were', async () => {
+    const { db } = ctx.database;
+    const name = 'sms-se12345-1';
+    const accountId = await createAccount(ctx.database, name);
+    const add = (sender: string, status: string) =>
+      db.insertInto('senders').values({ account_id: accountId, sender, description: '', status, type: 'alpha', created_at: NOW }).execute();
+    await add('Refused', 'refused');
+    await add('Waiting', 'waitingValidation');
+    await add('INFO', 'disable');
+    const senders = () => db.selectFrom('senders').select(['sender', 'status']).where('account_id', '=', accountId).orderBy('id').execute();
+    const before = await senders();
+    await runDemo({ database: ctx.database, clock, hasher, accountName: name, messages: 500, seed: 'senders' });
+    // The demo senders not named as one of its own, enabled; its own untouched.
+    expect(await senders()).toEqual([...before, { sender: 'Relais', status: 'enable' }, { sender: 'Promo', status: 'enable' }]);
+    const used = await db.selectFrom('outgoing').select('sender').distinct().where('account_id', '=', accountId).execute();
+    expect(used.map((r) => r.sender).sort()).toEqual(['Promo', 'Relais']);
+
+    // Once it has enabled senders, only those: none added.
+    await db.updateTable('senders').set({ status: 'disable' }).where('account_id', '=', accountId).where('sender', '=', 'Promo').execute();
+    const second = await senders();
+    const { last } = await db
+      .selectFrom('outgoing')
+      .select((eb) => eb.fn.max('id').as('last'))
+      .where('account_id', '=', accountId)
+      .executeTakeFirstOrThrow();
+    await runDemo({ database: ctx.database, clock, hasher, accountName: name, messages: 300, seed: 'senders-2' });
+    expect(await senders()).toEqual(second);
+    const added = await db
+      .selectFrom('outgoing')
+      .select('sender')
+      .distinct()
+      .where('account_id', '=', accountId)
+      .where('id', '>', Number(last))
+      .execute();
+    expect(added.map((r) => r.sender)).toEqual(['Relais']);
+  });
+
+  it('refuses, writing nothing, an account whose senders bear the demo senders’ names but none is enabled', async () => {
+    const { db } = ctx.database;
+    const name = 'sms-se54321-1';
+    const accountId = await createAccount(ctx.database, name);
+    await db
+      .insertInto('senders')
+      .values(
+        DEMO_SENDERS.map((s) => ({
+          account_id: accountId,
+          sender: s.sender,
+          description: '',
+          status: 'disable',
+          type: 'alpha',
+          created_at: NOW,
+        })),
+      )
+      .execute();
+    await expect(runDemo({ database: ctx.database, clock, hasher, accountName: name, messages: 10 })).rejects.toMatchObject({
+      code: 'INVALID_SENDER',
+    });
+    const rows = await db.selectFrom('outgoing').select('id').where('account_id', '=', accountId).execute();
+    expect(rows).toEqual([]);
+  });
+
+  it('writes no texts into an account that stores none', async () => {
+    const { db } = ctx.database;
+    const name = 'sms-st12345-1';
+    const accountId = await createAccount(ctx.database, name);
+    await db.updateTable('accounts').set({ store_text: 0 }).where('id', '=', accountId).execute();
+    await runDemo({ database: ctx.database, clock, hasher, accountName: name, messages: 300, seed: 'no-text' });
+    const rows = await db
+      .selectFrom('outgoing')
+      .select(['message', 'redacted_at', 'created_at'])
+      .where('account_id', '=', accountId)
+      .execute();
+    expect(rows).toHaveLength(300);
+    for (const r of rows) expect([r.message, r.redacted_at]).toEqual(['', r.created_at]);
   });
 });
 

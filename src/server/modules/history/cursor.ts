@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../../errors.js';
-import type { HistoryFilter, HistorySort } from './history-query.js';
+import { isUnstorable } from '../../input-text.js';
+import { type HistoryFilter, type HistorySort, MESSAGE_SORT_LENGTH } from './history-query.js';
 
 /** A position in one ordered, filtered history: the row's sort value and id, and which way to read. */
 export interface Cursor {
@@ -10,10 +11,13 @@ export interface Cursor {
   way: 'after' | 'before';
 }
 
-/** Ties a cursor to its query, so a cursor reused with another sort or filter is refused, not misread. */
-export function queryFingerprint(sort: HistorySort, filter: HistoryFilter, scope: string | null): string {
+/**
+ * Ties a cursor to its query — sort, filter, account and SMS user — so that a cursor reused with another
+ * is refused, not misread.
+ */
+export function queryFingerprint(sort: HistorySort, filter: HistoryFilter, accountId: number, userLogin: string | null): string {
   return createHash('sha256')
-    .update(JSON.stringify([sort.key, sort.direction, filter, scope]))
+    .update(JSON.stringify([sort.key, sort.direction, filter, accountId, userLogin]))
     .digest('base64url')
     .slice(0, 12);
 }
@@ -23,8 +27,8 @@ export function encodeCursor(cursor: Cursor, fingerprint: string): string {
   return Buffer.from(JSON.stringify([cursor.way === 'after' ? 'a' : 'b', cursor.value, cursor.id, fingerprint])).toString('base64url');
 }
 
-/** Longest sort value a cursor may carry (a message text is at most a few thousand characters). */
-const MAX_CURSOR_VALUE = 10_000;
+/** Longest sort value a cursor may carry: a text's first characters (see MESSAGE_SORT_LENGTH), in UTF-16 units. */
+const MAX_CURSOR_VALUE = 2 * MESSAGE_SORT_LENGTH;
 
 /**
  * Reads a cursor made by `encodeCursor` for the same query; anything else is INVALID_CURSOR. `numeric`: the
@@ -34,7 +38,7 @@ const MAX_CURSOR_VALUE = 10_000;
 export function decodeCursor(raw: string, fingerprint: string, numeric = true): Cursor {
   let parsed: unknown;
   try {
-    if (!/^[A-Za-z0-9_-]{1,2000}$/.test(raw)) throw new Error('not base64url');
+    if (!/^[A-Za-z0-9_-]{1,4000}$/.test(raw)) throw new Error('not base64url');
     parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8'));
   } catch {
     throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
@@ -49,7 +53,11 @@ export function decodeCursor(raw: string, fingerprint: string, numeric = true): 
   ) {
     throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
   }
-  if (numeric ? !Number.isSafeInteger(parsed[1]) : typeof parsed[1] !== 'string' || parsed[1].length > MAX_CURSOR_VALUE) {
+  if (
+    numeric
+      ? !Number.isSafeInteger(parsed[1])
+      : typeof parsed[1] !== 'string' || parsed[1].length > MAX_CURSOR_VALUE || isUnstorable(parsed[1])
+  ) {
     throw new AppError('INVALID_CURSOR', 'cursor is not one this API gave out');
   }
   if (parsed[3] !== fingerprint) {

@@ -94,7 +94,7 @@ describe('history query parsing', () => {
   });
 
   it('never fails other than with a clear AppError, whatever the sort or cursor (fuzzed)', () => {
-    const fingerprint = queryFingerprint({ key: 'date', direction: 'desc' }, {}, null);
+    const fingerprint = queryFingerprint({ key: 'date', direction: 'desc' }, {}, 1, null);
     fc.assert(
       fc.property(anyValue, fc.string(), fc.base64String(), (sort, cursor, b64) => {
         onlyClearErrors(() => parseSort(sort));
@@ -123,11 +123,11 @@ describe('history query parsing', () => {
         fc.boolean(),
         (value, id, after) => {
           const numeric = typeof value === 'number';
-          const fp = queryFingerprint({ key: numeric ? 'date' : 'sender', direction: 'asc' }, { user: 'x' }, null);
+          const fp = queryFingerprint({ key: numeric ? 'date' : 'sender', direction: 'asc' }, { user: 'x' }, 1, null);
           const cursor = { value, id, way: after ? ('after' as const) : ('before' as const) };
           expect(decodeCursor(encodeCursor(cursor, fp), fp, numeric)).toEqual(cursor);
           expect(() => decodeCursor(encodeCursor(cursor, fp), fp, !numeric)).toThrow(AppError);
-          const other = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'y' }, null);
+          const other = queryFingerprint({ key: 'sender', direction: 'asc' }, { user: 'y' }, 1, null);
           expect(() => decodeCursor(encodeCursor(cursor, fp), other, numeric)).toThrow(AppError);
         },
       ),

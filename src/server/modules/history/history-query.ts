@@ -1,6 +1,6 @@
 import { CHANNELS, type Channel, isChannel, isOutgoingStatus, OUTGOING_STATUSES, type OutgoingStatus } from '../../../shared/status.js';
 import { AppError } from '../../errors.js';
-import { zonedTimeToUtc } from '../../time-zone.js';
+import { offsetAt, zonedTimeToUtc } from '../../time-zone.js';
 
 /** What the history can be filtered by (every part optional; all parts must match). */
 export interface HistoryFilter {
@@ -19,6 +19,30 @@ export interface HistoryFilter {
   q?: string;
   /** Only these message ids (ascending, no repeats; at most MAX_FILTER_IDS). */
   ids?: number[];
+  /**
+   * Only messages up to this id (not a query parameter): a deletion by filter takes the messages that
+   * existed when it was asked for, never those sent while it runs.
+   */
+  upTo?: number;
+}
+
+/**
+ * The message sort reads this many first characters of each text, then the id (migration 0012): its
+ * index and its cursors hold no more, whatever the text's length.
+ */
+export const MESSAGE_SORT_LENGTH = 200;
+
+/** The sort value of a text: its first MESSAGE_SORT_LENGTH characters (code points, as SQL's substr counts). */
+export function messageSortValue(message: string): string {
+  if (message.length <= MESSAGE_SORT_LENGTH) return message;
+  let end = 0;
+  let count = 0;
+  while (end < message.length && count < MESSAGE_SORT_LENGTH) {
+    const code = message.charCodeAt(end);
+    end += code >= 0xd800 && code <= 0xdbff && end + 1 < message.length ? 2 : 1;
+    count++;
+  }
+  return message.slice(0, end);
 }
 
 /** Sort keys of the API and the column each one reads. */
@@ -103,41 +127,60 @@ function idList(value: unknown): number[] | undefined {
   return [...ids].sort((a, b) => a - b);
 }
 
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Year 10000 (as a wall-clock time): no day of it can be written `YYYY-MM-DD`. */
+const YEAR_10000 = Date.UTC(10_000, 0, 1);
 
 /**
  * Parses an ISO 8601 date or datetime to epoch ms. Without an offset it is read in `timeZone` (the
  * account's). `end` makes it inclusive at its own precision: `2024-05-01` → the last ms of that day,
- * `…T10:00:00` → 10:00:00.999.
+ * `…T10:00:00` → 10:00:00.999, `…T10:00:00.5` → 10:00:00.599, `…T10:00:00.500` → 10:00:00.500.
  */
 export function parseDateParam(name: string, raw: string, timeZone: string, end: boolean): number {
   const m = DATE_RE.exec(raw.trim());
   if (!m)
     throw new AppError('INVALID_FILTER', `${name} must be an ISO 8601 date or datetime such as 2024-05-01 or 2024-05-01T10:30:00+02:00`);
-  const [, y, mo, d, h, mi, s, zone] = m;
-  const parts = { year: +y, month: +mo, day: +d, hour: h ? +h : 0, minute: mi ? +mi : 0, second: s ? +s : 0 };
+  const [, y, mo, d, h, mi, s, fraction, zone] = m;
+  const parts = {
+    year: +y,
+    month: +mo,
+    day: +d,
+    hour: h ? +h : 0,
+    minute: mi ? +mi : 0,
+    second: s ? +s : 0,
+    // Milliseconds: what a stored time holds (finer digits are below what any message's time can tell).
+    ms: fraction ? Number(fraction.slice(0, 3).padEnd(3, '0')) : 0,
+  };
   const check = new Date(Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second));
+  const offsetDigits = zone && zone !== 'Z' ? zone.slice(1).replace(':', '') : '0000';
   if (
     check.getUTCMonth() !== parts.month - 1 ||
     check.getUTCDate() !== parts.day ||
     parts.hour > 23 ||
     parts.minute > 59 ||
     parts.second > 59 ||
-    parts.year < 1970
+    parts.year < 1970 ||
+    Number(offsetDigits.slice(0, 2)) > 23 ||
+    Number(offsetDigits.slice(2)) > 59
   ) {
     throw new AppError('INVALID_FILTER', `${name} is not a real date: ${raw}`);
   }
   const instant = (p: typeof parts): number => {
-    if (!zone) return zonedTimeToUtc(p, timeZone);
+    if (!zone) return zonedTimeToUtc(p, timeZone) + p.ms;
     const sign = zone === 'Z' ? 0 : zone[0] === '-' ? -1 : 1;
-    const digits = zone === 'Z' ? '0000' : zone.slice(1).replace(':', '');
-    const offset = sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2))) * 60_000;
-    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second) - offset;
+    const offset = sign * (Number(offsetDigits.slice(0, 2)) * 60 + Number(offsetDigits.slice(2))) * 60_000;
+    return Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second, p.ms) - offset;
   };
-  if (!end) return instant(parts);
-  // Inclusive end: one ms before the next day / minute / second begins (days may have 23 or 25 hours).
-  const unit = !h ? 86_400_000 : s === undefined ? 60_000 : 1000;
-  const next = new Date(Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) + unit);
+  const inRange = (at: number): number => {
+    // An offset can carry 9999-12-31 into year 10000 in the account's time zone, whose days the answers write.
+    if (at + offsetAt(at, timeZone) >= YEAR_10000) throw new AppError('INVALID_FILTER', `${name} is after the year 9999: ${raw}`);
+    return at;
+  };
+  if (!end) return inRange(instant(parts));
+  // Inclusive end: one ms before the next day / minute / second / fraction begins (days may have 23 or 25 hours).
+  const unit = !h ? 86_400_000 : s === undefined ? 60_000 : !fraction ? 1000 : 10 ** Math.max(0, 3 - fraction.length);
+  const next = new Date(Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second, parts.ms) + unit);
   const nextParts = {
     year: next.getUTCFullYear(),
     month: next.getUTCMonth() + 1,
@@ -145,8 +188,9 @@ export function parseDateParam(name: string, raw: string, timeZone: string, end:
     hour: next.getUTCHours(),
     minute: next.getUTCMinutes(),
     second: next.getUTCSeconds(),
+    ms: next.getUTCMilliseconds(),
   };
-  return instant(nextParts) - 1;
+  return inRange(instant(nextParts) - 1);
 }
 
 const RECEIVER_RE = /^\+?[0-9]{1,15}$/;

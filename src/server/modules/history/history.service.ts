@@ -137,7 +137,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
         throw new AppError('VALIDATION_FAILED', 'limit must be between 1 and 1000');
       const scope = scopeOf(access);
-      const fingerprint = queryFingerprint(sort, filter, scope.userLogin);
+      const fingerprint = queryFingerprint(sort, filter, scope.accountId, scope.userLogin);
       const cursor =
         typeof query.cursor === 'string' && query.cursor !== '' ? decodeCursor(query.cursor, fingerprint, sort.key === 'date') : null;
       if (query.cursor !== undefined && typeof query.cursor !== 'string') throw new AppError('INVALID_CURSOR', 'cursor must be a string');
@@ -255,7 +255,8 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       raw: RawFilter,
       options: { auditEmpty?: boolean } = {},
     ): Promise<{ deleted: number } | { job: DeleteJob }> {
-      const filter = parse(access, raw);
+      // The messages that exist now: those sent while it runs are not deleted (nor, pending, canceled).
+      const filter = { ...parse(access, raw), upTo: await outgoing.maxId() };
       const scope = scopeOf(access);
       const { exact } = await outgoing.count({ scope, filter, cap: SYNC_DELETE_LIMIT });
       if (exact) {
@@ -281,7 +282,7 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       const job = await deletions.createJob({
         accountId: access.account.id,
         actor: access.actor,
-        filter: { ...raw, ...scopeFilter(scope) },
+        filter: { ...raw, ...scopeFilter(scope), __upTo: filter.upTo },
         now: clock.now(),
       });
       startJob(job, scope, filter);
@@ -354,9 +355,11 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       const jobs = await deletions.findRunningJobs();
       for (const job of jobs) {
         if (running.has(job.id)) continue;
-        const { __scopeUser, ...raw } = job.filter as RawFilter & { __scopeUser?: string };
+        const { __scopeUser, __upTo, ...raw } = job.filter as RawFilter & { __scopeUser?: string; __upTo?: unknown };
         const scope = { accountId: job.accountId, userLogin: typeof __scopeUser === 'string' ? __scopeUser : null };
-        startJob(job, scope, parseHistoryFilter(raw, job.timeZone));
+        const filter = parseHistoryFilter(raw, job.timeZone);
+        // A job started before the bound was kept deletes as it did (everything matching).
+        startJob(job, scope, Number.isSafeInteger(__upTo) ? { ...filter, upTo: __upTo as number } : filter);
       }
       return jobs.length;
     },

@@ -10,7 +10,14 @@ import { type Database, foldText } from '../../db/database.js';
 import { DAY_MS, type DB, type OutgoingRow } from '../../db/schema.js';
 import { purgeDeletedText, TEXT_INDEX_TAIL } from '../../db/sqlite-text-index.js';
 import type { Cursor } from './cursor.js';
-import { DEFAULT_SORT, type HistoryFilter, type HistorySort, SORT_COLUMNS } from './history-query.js';
+import {
+  DEFAULT_SORT,
+  type HistoryFilter,
+  type HistorySort,
+  MESSAGE_SORT_LENGTH,
+  messageSortValue,
+  SORT_COLUMNS,
+} from './history-query.js';
 import { seedCsvLine } from './seed-csv-sql.js';
 import { type SqliteCsvThreads, startSqliteCsvThreads } from './sqlite-csv-threads.js';
 
@@ -382,10 +389,16 @@ export function createOutgoingRepository(
     if (filter.tag !== undefined) c.push(eb('outgoing.tag', '=', filter.tag));
     if (filter.receiver && 'exact' in filter.receiver) c.push(eb('outgoing.receiver', '=', filter.receiver.exact));
     if (filter.receiver && 'prefix' in filter.receiver) {
-      // Receivers hold only "+" and digits, and ":" sorts right after "9": a plain index range.
-      c.push(eb(receiverColumn, '>=', filter.receiver.prefix), eb(receiverColumn, '<', `${filter.receiver.prefix}:`));
+      // Receivers hold only "+" and digits — and "X" once masked (MASKED_RECEIVER keeps the prefix) — and
+      // "Y" sorts after each of them: a plain index range.
+      c.push(eb(receiverColumn, '>=', filter.receiver.prefix), eb(receiverColumn, '<', `${filter.receiver.prefix}Y`));
     }
     if (filter.ids) c.push(eb('outgoing.id', 'in', filter.ids));
+    if (filter.upTo !== undefined) {
+      // `+id` on SQLite: tested on the index entries walked, never a walk of the rowid range.
+      const id = dialect === 'sqlite' ? sql<number>`+${sql.ref('outgoing.id')}` : sql<number>`${sql.ref('outgoing.id')}`;
+      c.push(eb(id, '<=', filter.upTo));
+    }
     if (broad.ids) {
       // `+id` on SQLite: a test of the index entry's id, never a walk of the rowid range.
       const id = dialect === 'sqlite' ? sql<number>`+${sql.ref('outgoing.id')}` : sql<number>`${sql.ref('outgoing.id')}`;
@@ -427,6 +440,11 @@ export function createOutgoingRepository(
   ): Promise<{ rows: unknown[][]; more: boolean; last?: unknown[] }> {
     const { scope, filter, sort, cursor, limit } = args;
     const column = SORT_COLUMNS[sort.key];
+    // What the order reads: the column, or a text's first characters (as its index holds: migration 0012).
+    const sortBy =
+      column === 'message'
+        ? sql<string>`substr(${sql.ref('outgoing.message')}, 1, ${sql.lit(MESSAGE_SORT_LENGTH)})`
+        : sql<string | number>`${sql.ref(`outgoing.${column}`)}`;
     const backwards = cursor?.way === 'before';
     // Reading backwards means reading the reversed order, then turning the page around.
     const direction = backwards ? (sort.direction === 'asc' ? 'desc' : 'asc') : sort.direction;
@@ -466,11 +484,11 @@ export function createOutgoingRepository(
     const where = (eb: OutgoingEB, text: TextPlan, segment: Segment) => {
       const c = conditions(eb, scope, bounded, text, broad);
       if (cursor && segment === 'tuple') {
-        c.push(eb(eb.refTuple(`outgoing.${column}`, 'outgoing.id'), op, eb.tuple(cursor.value as never, cursor.id)));
+        c.push(sql<SqlBool>`(${sortBy}, ${sql.ref('outgoing.id')}) ${sql.raw(op)} (${cursor.value}, ${cursor.id})`);
       } else if (cursor && segment === 'equal') {
-        c.push(eb(`outgoing.${column}`, '=', cursor.value as never), eb('outgoing.id', op, cursor.id));
+        c.push(eb(sortBy, '=', cursor.value as never), eb('outgoing.id', op, cursor.id));
       } else if (cursor && segment === 'beyond') {
-        c.push(eb(`outgoing.${column}`, op, cursor.value as never));
+        c.push(eb(sortBy, op, cursor.value as never));
       }
       return eb.and(c);
     };
@@ -490,7 +508,7 @@ export function createOutgoingRepository(
         .selectFrom('outgoing')
         .select('outgoing.id')
         .where((inner) => where(inner as unknown as OutgoingEB, { kind: 'none' }, segment))
-        .orderBy(`outgoing.${column}`, direction)
+        .orderBy(sortBy, direction)
         .orderBy('outgoing.id', direction)
         .limit(size);
     const page = (segment: Segment, text: TextPlan, window: number | null, want: number) =>
@@ -514,7 +532,7 @@ export function createOutgoingRepository(
             ? where(eb, text, segment)
             : eb.and([eb('outgoing.id', 'in', windowIds(eb, segment, window)), ...textConditions(text)]),
         )
-        .orderBy(`outgoing.${column}`, direction)
+        .orderBy(sortBy, direction)
         .orderBy('outgoing.id', direction)
         .limit(want)
         .compile();
@@ -536,7 +554,7 @@ export function createOutgoingRepository(
               .select(columns.map((c) => `outgoing.${c}` as const))
               .select(hit.as('hit'))
               .where((eb) => where(eb, { kind: 'none' }, segment))
-              .orderBy(`outgoing.${column}`, direction)
+              .orderBy(sortBy, direction)
               .orderBy('outgoing.id', direction)
               .limit(size - window.length)
               .compile(),
@@ -900,6 +918,15 @@ export function createOutgoingRepository(
     },
 
     /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
+    /** The largest message id of any account (0 when there is none): every message accepted later has a larger one. */
+    async maxId(): Promise<number> {
+      const row = await db
+        .selectFrom('outgoing')
+        .select((eb) => eb.fn.max<number | null>('id').as('id'))
+        .executeTakeFirst();
+      return Number(row?.id ?? 0);
+    },
+
     async findIds(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): Promise<number[]> {
       const { rows } = await db.executeQuery(this.findIdsQuery(args));
       return rows.map((r) => r.id);
@@ -1237,7 +1264,7 @@ export function sortValueOf(o: LeanOutgoing, sort: HistorySort): string | number
     case 'user':
       return o.userLogin ?? '';
     case 'message':
-      return o.message ?? '';
+      return messageSortValue(o.message ?? '');
     default:
       return o[sort.key];
   }

@@ -1,3 +1,4 @@
+import { createCsvFormatter } from '../../../shared/csv.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
@@ -17,14 +18,20 @@ import {
   readDocumentId,
 } from './ovh-sms.views.js';
 
+/** The CSV of an empty document (`documentIsEmpty`): the detailed format's header line, as an export of no message. */
+async function* headerOnly(timeZone: string): AsyncGenerator<ExportChunk> {
+  yield { rows: 0, data: createCsvFormatter('detailed', timeZone).header };
+}
+
 const documentNotFound = () => new AppError('NOT_FOUND', 'This document does not exist (or has expired)');
 
 /**
  * History documents of the OVH API (`GET /sms/{serviceName}/document`, `GET /me/document/{id}` and its
  * `getUrl`): a document's id carries, signed with the server secret, what it holds — the account, the
- * range (its end at most the moment it was asked for), the tag — and the consumer key that asked; the CSV
- * (Relais' detailed format) is made when it is read. Only that consumer key sees the document, and only
- * while it stays valid; the download URL holds a second MAC, so that an id seen in a log opens nothing.
+ * range (its end at most the moment it was asked for; one starting later is empty), the tag — and the
+ * consumer key that asked; the CSV (Relais' detailed format) is made when it is read. Only that consumer
+ * key sees the document, and only while it stays valid; the download URL holds a second MAC, so that an
+ * id seen in a log opens nothing.
  */
 export function createOvhDocumentsService(deps: {
   history: HistoryService;
@@ -51,8 +58,11 @@ export function createOvhDocumentsService(deps: {
     }
   }
 
-  const csvOf = (claims: DocumentClaims, access: AccountAccess) =>
-    history.exportText(access, documentFilterOf(claims), { format: 'detailed', limit: null });
+  function csvOf(claims: DocumentClaims, access: AccountAccess): AsyncGenerator<ExportChunk> {
+    const filter = documentFilterOf(claims);
+    if (filter === null) return headerOnly(access.account.timezone);
+    return history.exportText(access, filter, { format: 'detailed', limit: null });
+  }
 
   return {
     /** A document of `access`' outgoing history as `query` asks (`wayType`, `creationDatetime.from/.to`, `tag`): its id. */

@@ -269,7 +269,7 @@ describeEachDialectWithApp(
       ]);
     });
 
-    it('changes the description (PUT), answers null, and refuses read-only or unknown fields without changing anything', async () => {
+    it('changes the description (PUT), answers null, ignores the counters, and refuses other read-only or unknown fields without changing anything', async () => {
       const path = `/sms/${busy.name}`;
       const put = (body: unknown) => call(keys, 'PUT', path, { body });
       const changed = await put({ description: 'Shop alerts' });
@@ -279,12 +279,12 @@ describeEachDialectWithApp(
       // A script sending back the whole object it read, with a new description.
       const whole = await put({ ...read, description: 'Shop alerts 2' });
       expect([whole.statusCode, whole.body]).toEqual([200, 'null']);
+      // The counters change on their own (an SMS sent since it was read): another value is ignored, not taken.
+      const counters = await put({ ...read, description: 'Shop alerts 2', creditsLeft: 1_000_000, userQuantityWithQuota: 7 });
+      expect([counters.statusCode, counters.body]).toEqual([200, 'null']);
+      expect(await credits(busy)).toBe(10);
 
       const refusals: [unknown, string][] = [
-        [
-          { description: 'x', creditsLeft: 1_000_000 },
-          'creditsLeft cannot be changed: credits are given by the operator (relais account credit)',
-        ],
         [
           { callBack: 'https://example.com/dlr' },
           'callBack cannot be changed: Relais calls back per SMS user: set callBack on /sms/{serviceName}/users/{login}',
@@ -1061,6 +1061,8 @@ describeEachDialectWithApp(
           { wayType: 'outgoing', sender: 'x' },
           'Unknown parameter "sender" (this call takes wayType, creationDatetime.from, creationDatetime.to, tag)',
         ],
+        // Refused at once, as the history refuses it, rather than in an id that cannot be opened.
+        [{ wayType: 'outgoing', tag: 't'.repeat(501) }, 'tag is too long (at most 500 characters)'],
       ];
       for (const [query, message] of bad) {
         const res = await get(`/sms/${history.name}/document`, query);

@@ -13,6 +13,7 @@ import {
   differedDeliveryOf,
   documentFilterOf,
   documentIdOf,
+  documentIsEmpty,
   documentKeyMatches,
   documentKeyOf,
   documentNameOf,
@@ -230,10 +231,16 @@ describe('OVH bodies', () => {
     expect(accountPatchOf({ callBack: '', stopCallBack: null }, current)).toEqual({});
   });
 
-  it('refuses a read-only field with another value, an unknown field and a body that is no object, saying why', () => {
-    expect(refusal(() => accountPatchOf({ creditsLeft: 1e6 }, current))).toMatchObject({
+  it('ignores the counters sent back with another value: they change on their own between a read and a write', () => {
+    const stale = { ...current, creditsLeft: 11, creditsHoldByQuota: 2, userQuantityWithQuota: 0 };
+    expect(accountPatchOf({ ...stale, description: 'New' }, current)).toEqual({ description: 'New' });
+    expect(accountPatchOf({ creditsLeft: 1e6 }, current)).toEqual({});
+  });
+
+  it('refuses another read-only field with another value, an unknown field and a body that is no object, saying why', () => {
+    expect(refusal(() => accountPatchOf({ name: 'sms-ab12345-2' }, current))).toMatchObject({
       code: 'VALIDATION_FAILED',
-      message: 'creditsLeft cannot be changed: credits are given by the operator (relais account credit)',
+      message: 'name cannot be changed: an SMS account keeps its name',
     });
     expect(refusal(() => accountPatchOf({ callBack: 'https://example.com/dlr' }, current)).message).toBe(
       'callBack cannot be changed: Relais calls back per SMS user: set callBack on /sms/{serviceName}/users/{login}',
@@ -299,6 +306,9 @@ describe('OVH list filters', () => {
     // National numbers in the account's country; an unencoded + (a space) read back as +.
     expect(filter({ receiver: '06 12 34 56 78' }).raw.receiver).toBe('+33612345678');
     expect(filter({ 'creationDatetime.from': '2024-06-01T10:00:00 02:00' }).raw.from).toBe('2024-06-01T10:00:00+02:00');
+    expect(filter({ sender: ' 33699999999' }).raw.sender).toBe('+33699999999');
+    expect(filter({ receiver: ' 4915112345678' }).raw.receiver).toBe('+4915112345678');
+    expect(filter({ sender: ' MyShop' }).raw.sender).toBe(' MyShop');
   });
 
   it('refuses bad values and unknown or repeated parameters with clear messages', () => {
@@ -447,10 +457,29 @@ describe('OVH documents', () => {
     expect(refusal(() => documentRangeOf({ wayType: 'outgoing', sender: 'x' }, PARIS, now)).message).toMatch(/^Unknown parameter "sender"/);
   });
 
+  it('makes a range starting after now an empty document, and refuses at once what the download’s filter would', () => {
+    const now = Date.UTC(2024, 5, 13, 10, 0, 0, 500);
+    const later = documentRangeOf({ wayType: 'outgoing', 'creationDatetime.from': '2024-06-13T11:00:00Z' }, PARIS, now);
+    expect(later).toEqual({ from: Date.UTC(2024, 5, 13, 11), to: now + 499, tag: null });
+    expect(documentIsEmpty(later)).toBe(true);
+    expect(documentFilterOf(later)).toBeNull();
+    // Starting within the current second: not empty, and read back as asked.
+    const thisSecond = documentRangeOf({ wayType: 'outgoing', 'creationDatetime.from': '2024-06-13T10:00:00Z' }, PARIS, now);
+    expect(documentIsEmpty(thisSecond)).toBe(false);
+    expect(refusal(() => documentRangeOf({ wayType: 'outgoing', tag: 't'.repeat(501) }, PARIS, now))).toMatchObject({
+      code: 'INVALID_FILTER',
+      message: 'tag is too long (at most 500 characters)',
+    });
+    expect(
+      refusal(() => documentRangeOf({ wayType: 'outgoing', 'creationDatetime.from': '2030-01-01', tag: 't'.repeat(501) }, PARIS, now))
+        .message,
+    ).toBe('tag is too long (at most 500 characters)');
+  });
+
   it('gives the history filter that reads back exactly the document’s range', () => {
-    const filter = parseHistoryFilter(documentFilterOf(claims), PARIS);
+    const filter = parseHistoryFilter(documentFilterOf(claims) ?? {}, PARIS);
     expect(filter).toEqual({ from: claims.from, to: claims.to, tag: 'été' });
-    expect(parseHistoryFilter(documentFilterOf({ from: null, to: T - 1, tag: null }), 'UTC')).toEqual({ to: T - 1 });
+    expect(parseHistoryFilter(documentFilterOf({ from: null, to: T - 1, tag: null }) ?? {}, 'UTC')).toEqual({ to: T - 1 });
   });
 
   it('shows a document as OVH’s document object', () => {

@@ -6,7 +6,7 @@ import { deliveryReceiptOf, PTT_CODES, pttOf } from '../../../shared/ovh-codes.j
 import { OUTGOING_STATUSES, type OutgoingStatus } from '../../../shared/status.js';
 import { AppError } from '../../errors.js';
 import type { Account } from '../accounts/accounts.repository.js';
-import { parseDateParam, type RawFilter } from '../history/history-query.js';
+import { parseDateParam, parseHistoryFilter, type RawFilter } from '../history/history-query.js';
 import type { OutgoingIdRow } from '../history/outgoing.repository.js';
 import { normalizeReceiver } from '../sending/phone.js';
 import type { SendInput, SendReport } from '../sending/sending.service.js';
@@ -168,6 +168,12 @@ const ACCOUNT_READ_ONLY: Readonly<Record<Exclude<keyof OvhAccount, 'description'
   stopCallBack: 'Relais handles no STOP replies',
 };
 
+/**
+ * Read-only fields that change on their own (a message sent, a quota set): a script sending back the
+ * object it read a moment ago has a stale value, so any value is ignored, as OVH ignores read-only ones.
+ */
+const ACCOUNT_COUNTERS: ReadonlySet<string> = new Set(['creditsLeft', 'creditsHoldByQuota', 'userQuantityWithQuota']);
+
 /** Whether a value sent back equals the account's (OVH's account object holds only primitives). */
 function sameValue(a: unknown, b: unknown): boolean {
   const blank = (v: unknown) => v === null || v === undefined || v === '';
@@ -181,8 +187,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /**
  * The change a `PUT /sms/{serviceName}` body asks for: its description. The other fields of the account
- * object are accepted only with the value they have (a script may send back the whole object it read);
- * another value, or a field the object does not have, is refused with the reason, and nothing changes.
+ * object are accepted only with the value they have (a script may send back the whole object it read),
+ * its counters (`ACCOUNT_COUNTERS`) with any value; another value, or a field the object does not have,
+ * is refused with the reason, and nothing changes.
  */
 export function accountPatchOf(body: unknown, current: OvhAccount): { description?: string } {
   if (!isPlainObject(body))
@@ -193,7 +200,7 @@ export function accountPatchOf(body: unknown, current: OvhAccount): { descriptio
       if (typeof value !== 'string') throw new AppError('VALIDATION_FAILED', 'Invalid parameter description: must be a string');
       patch.description = value;
     } else if (Object.hasOwn(ACCOUNT_READ_ONLY, field)) {
-      if (!sameValue(value, current[field as keyof OvhAccount])) {
+      if (!ACCOUNT_COUNTERS.has(field) && !sameValue(value, current[field as keyof OvhAccount])) {
         throw new AppError(
           'VALIDATION_FAILED',
           `${field} cannot be changed: ${ACCOUNT_READ_ONLY[field as keyof typeof ACCOUNT_READ_ONLY]}`,
@@ -348,6 +355,14 @@ function datetimeParam(name: string, value: string, timeZone: string, end: boole
   }
 }
 
+/**
+ * A sender or receiver of a query string: ` 33612345678` is `+33612345678` whose `+` was left unencoded
+ * (no sender or number starts with a space).
+ */
+function plusOf(value: string | undefined): string | undefined {
+  return value !== undefined && /^ [1-9]\d{0,14}$/.test(value) ? `+${value.slice(1)}` : value;
+}
+
 /** `creationDatetime.from` and `.to` (inclusive, read in `timeZone` when they have no offset). */
 function dateRange(
   query: Record<string, unknown>,
@@ -395,12 +410,12 @@ export function ovhOutgoingFilter(
   if (from) raw.from = from.text;
   if (to) raw.to = to.text;
 
-  const sender = single('sender', query.sender);
+  const sender = plusOf(single('sender', query.sender));
   if (sender !== undefined) raw.sender = sender;
   const tag = single('tag', query.tag);
   if (tag !== undefined) raw.tag = tag;
 
-  const receiver = single('receiver', query.receiver);
+  const receiver = plusOf(single('receiver', query.receiver));
   if (receiver !== undefined) {
     const normalised = normalizeReceiver(receiver, options.defaultCountry);
     if (normalised.ok) raw.receiver = normalised.e164;
@@ -479,7 +494,8 @@ export interface DocumentClaims {
 /**
  * The history a `/document` query asks for, as of `now`: its end is at most the end of the second of
  * `now` (the history's filters count in seconds), so that the document does not grow with the messages
- * accepted after it was asked for.
+ * accepted after it was asked for; one starting after that is empty (`documentIsEmpty`). What the
+ * download's history filter would refuse is refused here, so that no id is given that cannot be opened.
  */
 export function documentRangeOf(
   query: Record<string, unknown>,
@@ -496,11 +512,32 @@ export function documentRangeOf(
   // A second's last ms (as an inclusive end to the second is), so that it reads back as itself.
   const asOf = Math.floor(now / 1000) * 1000 + 999;
   const end = to === undefined ? asOf : Math.min(to.ms, asOf);
-  return { from: from?.ms ?? null, to: end, tag: single('tag', query.tag) ?? null };
+  const range = { from: from?.ms ?? null, to: end, tag: single('tag', query.tag) ?? null };
+  try {
+    parseHistoryFilter(documentFilterOf(range) ?? { tag: range.tag }, timeZone);
+  } catch (error) {
+    if (error instanceof AppError) throw new AppError(error.code, historyWordsToOvh(error.message));
+    throw error;
+  }
+  return range;
 }
 
-/** The history filter of a document (its instants written so that `parseHistoryFilter` reads them back exactly). */
-export function documentFilterOf(claims: Pick<DocumentClaims, 'from' | 'to' | 'tag'>): RawFilter {
+/** A history filter's message with OVH's names of a document's parameters (`from` is `creationDatetime.from`). */
+function historyWordsToOvh(message: string): string {
+  return message.replace(/^(from|to)\b/, 'creationDatetime.$1').replace(/\bafter to$/, 'after creationDatetime.to');
+}
+
+/** Whether a document's range starts after its end, the moment it was asked for: it holds no message. */
+export function documentIsEmpty(claims: Pick<DocumentClaims, 'from' | 'to'>): boolean {
+  return claims.from !== null && claims.from > claims.to;
+}
+
+/**
+ * The history filter of a document (its instants written so that `parseHistoryFilter` reads them back
+ * exactly); null when it is empty (`documentIsEmpty`): there is nothing to read.
+ */
+export function documentFilterOf(claims: Pick<DocumentClaims, 'from' | 'to' | 'tag'>): RawFilter | null {
+  if (documentIsEmpty(claims)) return null;
   const raw: RawFilter = { to: new Date(claims.to).toISOString() };
   if (claims.from !== null) raw.from = new Date(claims.from).toISOString();
   if (claims.tag !== null) raw.tag = claims.tag;
