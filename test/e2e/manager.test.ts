@@ -6,7 +6,7 @@ import { SYSTEM_ACTOR } from '../../src/server/modules/accounts/accounts.service
 import { COUNT_DELAY_MS, POLL_MS } from '../../src/web/features/history/use-history.js';
 import { describeEachDialectWithApp } from '../app.js';
 import { bearer, createSender, createSmsUser, type SeededAccount, seedCustomerWithAccount, type TestSession } from '../factories.js';
-import { buildOutgoing, insertOutgoing } from '../outgoing-factory.js';
+import { buildOutgoing, FACTORY_QUEUE_DUE, insertOutgoing } from '../outgoing-factory.js';
 import {
   apiSession,
   launchBrowser,
@@ -432,8 +432,12 @@ describeEachDialectWithApp('Manager in a real browser', (ctx) => {
     // Pending ones give their credits back, which the header shows once they are deleted.
     const headerCredits = async () => Number((await page.locator('.credits').first().textContent())?.replace(/\D/g, ''));
     const creditsBefore = await headerCredits();
-    // One of them at least is waiting to be sent (the history of this test is inserted, with no queue).
+    // One of them at least is waiting to be sent, in the queue (the history of this test is inserted delivered).
     await ctx.database.db.updateTable('outgoing').set({ status: 'pending', sent_at: null }).where('id', '=', chosen[0]).execute();
+    await ctx.database.db
+      .insertInto('dispatch_queue')
+      .values({ outgoing_id: chosen[0], account_id: account.id, priority: 1, due_at: FACTORY_QUEUE_DUE, attempts: 0, lease_until: 0 })
+      .execute();
     let refunded = 0;
     for (const id of chosen) {
       const message = (await ctx.app.inject({ url: `/api/v1/accounts/${account.name}/outgoing/${id}`, headers: seeded.auth })).json();
