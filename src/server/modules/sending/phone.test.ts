@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeReceiver, parseReceiverList } from './phone.js';
+import { normalizeReceiver, parseReceiverList, parseReceiverListAsync } from './phone.js';
 
 describe('normalizeReceiver', () => {
   it.each([
@@ -113,6 +113,27 @@ describe('parseReceiverList', () => {
     expect(parseReceiverList(['06 12 34 56 78', '06 12 34 56 79'], 'FR', 2)).toMatchObject({ tooMany: false });
     expect(parseReceiverList(['1 1 1'], 'FR', 2)).toEqual({ valid: [], invalid: [], tooMany: true });
     expect(parseReceiverList(['1 1'], 'FR', 2)).toEqual({ valid: [], invalid: ['1 1'], tooMany: false });
+  });
+
+  it('reads a long list between turns of the event loop, with the same result as at once', async () => {
+    // 12,000 pieces (three turns): numbers, spaced numbers, repeats, invalid words beside valid ones.
+    const list = Array.from({ length: 12_000 }, (_, i) =>
+      i % 7 === 0
+        ? `06 12 ${String(i % 100).padStart(2, '0')} 56 78`
+        : i % 11 === 0
+          ? `0612345678 x${i}`
+          : `+3361${String(i).padStart(7, '0')}`,
+    );
+    const turns: number[] = [];
+    const ticking = setInterval(() => turns.push(turns.length), 0);
+    const read = await parseReceiverListAsync(list, 'FR', 100_000);
+    clearInterval(ticking);
+    expect(read).toEqual(parseReceiverList(list, 'FR', 100_000));
+    expect(read.valid.length).toBeGreaterThan(9_000);
+    // Timers ran while it read: it gave the event loop back.
+    expect(turns.length).toBeGreaterThan(0);
+    expect(await parseReceiverListAsync(list, 'FR', 11_000)).toEqual({ valid: [], invalid: [], tooMany: true });
+    expect(await parseReceiverListAsync([...list, '1 2 3'], 'FR', 12_001)).toEqual(parseReceiverList([...list, '1 2 3'], 'FR', 12_001));
   });
 
   it('never throws on any input', () => {

@@ -8,7 +8,7 @@ import { createTtlLruCache } from '../../ttl-cache.js';
 import { RECENT_READ_TTL_MS } from '../accounts/accounts.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { roundCredits, sumCredits } from './credits.js';
-import { parseReceiverList } from './phone.js';
+import { parseReceiverList, parseReceiverListAsync } from './phone.js';
 import type { AcceptResult, PreparedJob, SendingRepository } from './sending.repository.js';
 
 /** OVH's job fields (OVH-COMPAT §1, POST …/jobs). */
@@ -242,7 +242,10 @@ export function createSendingService(deps: SendingServiceDeps) {
         sender = input.sender;
       }
 
-      const { valid, invalid, tooMany } = parseReceiverList(input.receivers, access.account.defaultCountry, MAX_RECEIVERS);
+      const { valid, invalid, tooMany } =
+        input.receivers.length > 1_000
+          ? await parseReceiverListAsync(input.receivers, access.account.defaultCountry, MAX_RECEIVERS)
+          : parseReceiverList(input.receivers, access.account.defaultCountry, MAX_RECEIVERS);
       // An item may hold several numbers (`"+336…,+337…"`, as http2sms's `to`): the limit counts numbers.
       if (tooMany) throw new AppError('VALIDATION_FAILED', `at most ${MAX_RECEIVERS} receivers in one job`);
       if (valid.length === 0)
