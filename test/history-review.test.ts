@@ -314,6 +314,44 @@ describeEachDialectWithApp('history API review', (ctx) => {
       }
     });
 
+    it('leads back from an empty page past a cursor (the rows beyond it deleted meanwhile), in every way and order', async () => {
+      for (const [sort, way] of [
+        ['date', 'next'],
+        ['%2Bdate', 'next'],
+        ['sender', 'next'],
+        ['-sender', 'next'],
+        ['date', 'prev'],
+        ['sender', 'prev'],
+        ['-sender', 'prev'],
+      ] as const) {
+        const own = await seedCustomerWithAccount(ctx.app);
+        const rows = await insertRows(
+          ctx,
+          Array.from({ length: 6 }, (_, i) => ({
+            account_id: own.account.id,
+            sender: `S${i % 2}`,
+            created_at: Date.UTC(2024, 4, 1, 8, 0, i),
+          })),
+        );
+        const all = (await page(own, `sort=${sort}&limit=6`)).data.map((r) => r.id as number);
+        expect(all).toHaveLength(6);
+        // The middle page of three, then every row beyond it (forwards) or before it (backwards) deleted.
+        const first = await page(own, `sort=${sort}&limit=2`);
+        const middle = await page(own, `sort=${sort}&limit=2&cursor=${first.nextCursor}`);
+        const gone = way === 'next' ? all.slice(4) : all.slice(0, 2);
+        await ctx.app.inject({ method: 'POST', url: `${base(own)}/outgoing/delete`, headers: own.auth, payload: { ids: gone } });
+        const beyond = await page(own, `sort=${sort}&limit=2&cursor=${way === 'next' ? middle.nextCursor : middle.prevCursor}`);
+        expect([sort, way, beyond.data]).toEqual([sort, way, []]);
+        const ahead = way === 'next' ? beyond.nextCursor : beyond.prevCursor;
+        const backCursor = way === 'next' ? beyond.prevCursor : beyond.nextCursor;
+        expect([sort, way, ahead, typeof backCursor]).toEqual([sort, way, null, 'string']);
+        // Back: the middle page's rows, its edge row included.
+        const back = await page(own, `sort=${sort}&limit=2&cursor=${backCursor}`);
+        expect([sort, way, back.data.map((r) => r.id)]).toEqual([sort, way, all.slice(2, 4)]);
+        expect(rows).toHaveLength(6);
+      }
+    });
+
     it('pages past messages of a few thousand characters when sorted by message (their cursor must be usable)', async () => {
       const long = await seedCustomerWithAccount(ctx.app);
       // 1,600 characters: a text of 11 concatenated SMS (at most 5,000 characters are accepted).

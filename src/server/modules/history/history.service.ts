@@ -149,11 +149,33 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       const last = page.rows[page.rows.length - 1];
       const forwardMore = cursor?.way === 'before' ? true : page.more;
       const backwardMore = cursor === null ? false : cursor.way === 'before' ? page.more : true;
+      // An empty page past a cursor (the rows beyond it were deleted meanwhile) still leads back: to the
+      // rows on the cursor's side, the cursor's own row included (its id moved by one, beyond it in the order).
+      const back =
+        cursor && page.rows.length === 0
+          ? encodeCursor(
+              {
+                way: cursor.way === 'after' ? 'before' : 'after',
+                value: cursor.value,
+                id: cursor.id + ((cursor.way === 'after') === (sort.direction === 'asc') ? 1 : -1),
+              },
+              fingerprint,
+            )
+          : null;
       return {
         data: page.rows,
-        nextCursor: last && forwardMore ? encodeCursor({ way: 'after', value: sortValueOf(last, sort), id: last.id }, fingerprint) : null,
+        nextCursor:
+          last && forwardMore
+            ? encodeCursor({ way: 'after', value: sortValueOf(last, sort), id: last.id }, fingerprint)
+            : cursor?.way === 'before'
+              ? back
+              : null,
         prevCursor:
-          first && backwardMore ? encodeCursor({ way: 'before', value: sortValueOf(first, sort), id: first.id }, fingerprint) : null,
+          first && backwardMore
+            ? encodeCursor({ way: 'before', value: sortValueOf(first, sort), id: first.id }, fingerprint)
+            : cursor?.way === 'after'
+              ? back
+              : null,
         total: total.count,
         totalIsExact: total.exact,
       };
