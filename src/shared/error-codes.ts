@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'INVALID_CREDENTIALS', // wrong e-mail/login or password
   'CSRF_FAILED', // a cookie-authenticated write without the right X-CSRF-Token header
   'FORBIDDEN', // authenticated but not allowed to do this
+  'IP_NOT_ALLOWED', // an SMS user's token (or login) used from an address outside the user's IP restrictions
   // auth of the OVH-compatible API (OVH-COMPAT.md §2; answered there as OVH's errorCode without the prefix)
   'OVH_INVALID_KEY', // unknown application key
   'OVH_INVALID_CREDENTIAL', // unknown, refused, expired or not yet validated consumer key
@@ -40,6 +41,7 @@ export const ERROR_CODES = [
   'INVALID_RECEIVER',
   'INVALID_SENDER',
   'INSUFFICIENT_CREDITS',
+  'ACCOUNT_DISABLED', // the operator disabled the SMS account: it sends nothing
   'CARRIER_UNAVAILABLE',
   // anything unexpected
   'INTERNAL',

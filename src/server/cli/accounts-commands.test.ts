@@ -217,6 +217,39 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
     expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('--id must be a token id') });
   }, 60_000);
 
+  it('the operator refuses a sender and disables an account: the customer cannot undo either, and nothing is sent', async () => {
+    const account = 'sms-ds12345-1';
+    expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com', '--credits', '10')).code).toBe(0);
+    await relais('sender', 'add', '--account', account, '--sender', 'BANK');
+    await relais('sender', 'add', '--account', account, '--sender', 'MyShop');
+    expect(await relais('sender', 'update', '--account', account, '--sender', 'BANK', '--status', 'refused')).toMatchObject({
+      code: 0,
+      stdout: `Sender "BANK" of ${account}: refused.\n`,
+    });
+    const bad = await relais('sender', 'update', '--account', account, '--sender', 'BANK', '--status', 'maybe');
+    expect(bad).toMatchObject({ code: 1, stderr: expect.stringContaining('Invalid sender status "maybe"') });
+    const database = openDatabase(`sqlite:${file}`);
+    try {
+      const services = composeServices({ config: testConfig(), database, clock: systemClock });
+      const owner = { kind: 'customer', customerId: 1, email: 'owner@example.com' } as const;
+      await expect(services.senders.update(owner as never, account, 'BANK', { status: 'enable' })).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+      });
+      await expect(services.senders.delete(owner as never, account, 'BANK')).rejects.toMatchObject({ code: 'FORBIDDEN' });
+
+      const disabled = await relais('account', 'update', '--name', account, '--status', 'disable');
+      expect(disabled).toMatchObject({ code: 0, stdout: expect.stringContaining('DISABLED (sends nothing)') });
+      const sent = await relais('send', '--account', account, '--sender', 'MyShop', '--to', '+33612345678', '--message', 'Hello');
+      expect(sent).toMatchObject({ code: 1, stderr: expect.stringContaining('ACCOUNT_DISABLED') });
+      const later = composeServices({ config: testConfig(), database, clock: systemClock });
+      await expect(later.accounts.update(owner as never, account, { status: 'enable' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      expect((await relais('account', 'update', '--name', account, '--status', 'enable')).code).toBe(0);
+      expect((await relais('send', '--account', account, '--sender', 'MyShop', '--to', '+33612345678', '--message', 'Hello')).code).toBe(0);
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
   it('list the accounts, and give or take back credits', async () => {
     const account = 'sms-cr12345-1';
     expect((await relais('account', 'create', '--name', account, '--owner', 'owner@example.com', '--credits', '10')).code).toBe(0);
@@ -293,6 +326,7 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
       storeText: true,
       redactAfterDays: 30,
       retentionDays: null,
+      status: 'enable',
     });
     // Read back by the services, as the server and the privacy keeper see it.
     const database = openDatabase(`sqlite:${file}`);

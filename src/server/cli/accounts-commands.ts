@@ -50,7 +50,8 @@ function yesNoOption(option: string) {
 function settingsText(a: Account): string {
   const texts = a.storeText ? `texts kept${a.redactAfterDays === null ? '' : ` ${a.redactAfterDays} days`}` : 'texts not stored';
   const messages = a.retentionDays === null ? 'messages kept' : `messages deleted after ${a.retentionDays} days`;
-  return `Account ${a.name}: ${a.timezone}, country ${a.defaultCountry}, ${texts}, ${messages}${a.description ? `, "${a.description}"` : ''}.`;
+  const disabled = a.status === 'enable' ? '' : ' DISABLED (sends nothing),';
+  return `Account ${a.name}:${disabled} ${a.timezone}, country ${a.defaultCountry}, ${texts}, ${messages}${a.description ? `, "${a.description}"` : ''}.`;
 }
 
 /** A credit change in one line of text: when, how many, the balance after, who, and why. */
@@ -118,7 +119,7 @@ export function registerAccountsCommands(program: Command): void {
 
   account
     .command('update')
-    .description("change an account's settings: description, timezone, default country, privacy and retention")
+    .description("change an account's settings: description, timezone, default country, privacy, retention and status")
     .requiredOption('--name <name>', 'account name, e.g. sms-ab12345-1')
     .option('--description <text>', 'description')
     .option('--timezone <zone>', 'IANA timezone of its dates (e.g. Europe/Paris)')
@@ -126,6 +127,7 @@ export function registerAccountsCommands(program: Command): void {
     .option('--store-text <yes|no>', 'keep the texts of new messages (no: sent, then kept without their text)', yesNoOption('--store-text'))
     .option('--redact-after-days <n|never>', 'erase texts older than N days', dayLimitOption('--redact-after-days'))
     .option('--retention-days <n|never>', 'delete messages older than N days (pending ones excepted)', dayLimitOption('--retention-days'))
+    .option('--status <enable|disable>', 'disable: the account sends nothing, on any channel (its history stays readable)')
     .option('--json', 'print JSON')
     .action(
       async (
@@ -137,6 +139,7 @@ export function registerAccountsCommands(program: Command): void {
           storeText?: boolean;
           redactAfterDays?: number | 'never';
           retentionDays?: number | 'never';
+          status?: string;
         },
       ) => {
         const days = (v: number | 'never') => (v === 'never' ? null : v);
@@ -147,11 +150,12 @@ export function registerAccountsCommands(program: Command): void {
           ...(options.storeText === undefined ? {} : { storeText: options.storeText }),
           ...(options.redactAfterDays === undefined ? {} : { redactAfterDays: days(options.redactAfterDays) }),
           ...(options.retentionDays === undefined ? {} : { retentionDays: days(options.retentionDays) }),
+          ...(options.status === undefined ? {} : { status: options.status as 'enable' | 'disable' }),
         };
         if (Object.keys(patch).length === 0)
           throw new AppError(
             'VALIDATION_FAILED',
-            'Nothing to change: give --description, --timezone, --default-country, --store-text, --redact-after-days or --retention-days',
+            'Nothing to change: give --description, --timezone, --default-country, --store-text, --redact-after-days, --retention-days or --status',
           );
         const updated = await withContext(({ services }) => services.accounts.update(SYSTEM_ACTOR, options.name, patch));
         printResult(
@@ -164,6 +168,7 @@ export function registerAccountsCommands(program: Command): void {
             storeText: updated.storeText,
             redactAfterDays: updated.redactAfterDays,
             retentionDays: updated.retentionDays,
+            status: updated.status,
           },
           settingsText(updated),
         );

@@ -96,7 +96,9 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('fill an SMS account with realistic sent-SMS history, fast (creates demo SMS users when it has none, and senders when it has no enabled one)')
+    .description(
+      'fill an SMS account with realistic sent-SMS history, fast (creates demo SMS users when it has none, and senders when it has no enabled one)',
+    )
     .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1')
     .requiredOption('--messages <n>', 'how many messages (e.g. 100000, 250k, 10M)', parseMessageCount)
     .option('--seed <seed>', 'same seed, same messages (default: random)')

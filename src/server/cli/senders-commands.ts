@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { SYSTEM_ACTOR } from '../modules/accounts/accounts.service.js';
 import { type GlobalOptions, printResult, withContext } from './context.js';
 
-/** `sender add|list`: the names or numbers an account's messages are sent from. */
+/** `sender add|update|list`: the names or numbers an account's messages are sent from. */
 export function registerSendersCommands(program: Command): void {
   const sender = program.command('sender').description('senders (the names or numbers messages are sent from)');
   sender
@@ -20,6 +20,30 @@ export function registerSendersCommands(program: Command): void {
         options,
         { account: options.account, sender: created.sender, type: created.type, status: created.status },
         `Sender "${created.sender}" (${created.type}) added to ${options.account}.`,
+      );
+    });
+
+  sender
+    .command('update')
+    .description(
+      "change a sender's status or description; refused and waitingValidation are the operator's: its customer can then neither enable it nor (refused) remove it",
+    )
+    .requiredOption('--account <name>', 'SMS account')
+    .requiredOption('--sender <sender>', 'the sender')
+    .option('--status <status>', 'enable | disable | refused | waitingValidation')
+    .option('--description <text>', 'description')
+    .option('--json', 'print JSON')
+    .action(async (options: GlobalOptions & { account: string; sender: string; status?: string; description?: string }) => {
+      const updated = await withContext(({ services }) =>
+        services.senders.update(SYSTEM_ACTOR, options.account, options.sender, {
+          status: options.status,
+          description: options.description,
+        }),
+      );
+      printResult(
+        options,
+        { account: options.account, sender: updated.sender, type: updated.type, status: updated.status, description: updated.description },
+        `Sender "${updated.sender}" of ${options.account}: ${updated.status}.`,
       );
     });
 

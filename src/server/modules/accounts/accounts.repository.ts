@@ -29,6 +29,8 @@ export interface AccountPatch {
   storeText?: boolean;
   redactAfterDays?: number | null;
   retentionDays?: number | null;
+  /** `enable` or `disable` (the operator only: a disabled account sends nothing). */
+  status?: 'enable' | 'disable';
 }
 
 /** One change of an account's credits by the operator, as its audit trail (`credit_changes`) keeps it. */
@@ -224,7 +226,7 @@ export function createAccountsRepository(db: Kysely<DB>) {
     /** Applies `patch` and returns the account as it now is (undefined when it no longer exists). */
     async update(id: number, patch: AccountPatch): Promise<Account | undefined> {
       const set: Partial<
-        Pick<AccountRow, 'description' | 'timezone' | 'default_country' | 'store_text' | 'redact_after_days' | 'retention_days'>
+        Pick<AccountRow, 'description' | 'timezone' | 'default_country' | 'store_text' | 'redact_after_days' | 'retention_days' | 'status'>
       > = {};
       if (patch.description !== undefined) set.description = patch.description;
       if (patch.timezone !== undefined) set.timezone = patch.timezone;
@@ -232,6 +234,7 @@ export function createAccountsRepository(db: Kysely<DB>) {
       if (patch.storeText !== undefined) set.store_text = patch.storeText ? 1 : 0;
       if (patch.redactAfterDays !== undefined) set.redact_after_days = patch.redactAfterDays;
       if (patch.retentionDays !== undefined) set.retention_days = patch.retentionDays;
+      if (patch.status !== undefined) set.status = patch.status;
       if (Object.keys(set).length > 0) await db.updateTable('accounts').set(set).where('id', '=', id).execute();
       return findById(id);
     },

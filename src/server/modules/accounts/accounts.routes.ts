@@ -21,6 +21,7 @@ import {
   senderView,
   smsUserView,
   strictSettingsProblem,
+  strictSmsUserProblem,
   TokenParams,
   TokenSchema,
   tokenView,
@@ -121,6 +122,11 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         body: CreateSmsUserBody,
         response: { 201: CreatedSmsUserSchema },
       },
+      // Before the schema, which coerces types (a quota of "" would become null: no quota).
+      preValidation: async (request: { body: unknown }) => {
+        const problem = strictSmsUserProblem(request.body);
+        if (problem) throw new AppError('VALIDATION_FAILED', problem);
+      },
     },
     async (request, reply) => {
       const { user, password } = await smsUsers.create(principalOf(request), request.params.account, request.body);
@@ -145,6 +151,11 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: UserParams,
         body: UpdateSmsUserBody,
         response: { 200: CreatedSmsUserSchema },
+      },
+      // Before the schema, which coerces types (a quota of "" would become null: no quota).
+      preValidation: async (request: { body: unknown }) => {
+        const problem = strictSmsUserProblem(request.body);
+        if (problem) throw new AppError('VALIDATION_FAILED', problem);
       },
     },
     async (request) => {

@@ -113,6 +113,20 @@ export const CreateSmsUserBody = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * An SMS user body's fields whose JSON type is checked before the schema's type coercion: a quota of `""`
+ * would be read as null — no quota, the whole account to spend — and `true` as 1; `generatePassword: "no"`
+ * as true. Answers the first problem, or null.
+ */
+export function strictSmsUserProblem(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return null;
+  const b = body as Record<string, unknown>;
+  if ('quota' in b && b.quota !== null && typeof b.quota !== 'number')
+    return 'body parameter "quota" must be a number of credits, or null for no quota';
+  if ('generatePassword' in b && typeof b.generatePassword !== 'boolean') return 'body parameter "generatePassword" must be true or false';
+  return null;
+}
+
 export const UpdateSmsUserBody = Type.Object(
   {
     password: Type.Optional(Password),

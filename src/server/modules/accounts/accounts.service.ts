@@ -305,6 +305,13 @@ export function createAccountsService(deps: {
       }
       if (patch.redactAfterDays !== undefined) clean.redactAfterDays = checkDayLimit('redactAfterDays', patch.redactAfterDays);
       if (patch.retentionDays !== undefined) clean.retentionDays = checkDayLimit('retentionDays', patch.retentionDays);
+      if (patch.status !== undefined) {
+        if (actor.kind !== 'system')
+          throw new AppError('FORBIDDEN', 'Only the operator enables or disables an account (relais account update --status)');
+        if (patch.status !== 'enable' && patch.status !== 'disable')
+          throw new AppError('VALIDATION_FAILED', `The status must be enable or disable, got ${excerpt(String(patch.status))}`);
+        clean.status = patch.status;
+      }
       const updated = await accounts.update(account.id, clean);
       recent.delete(name);
       deps.onChanged?.(account.id);

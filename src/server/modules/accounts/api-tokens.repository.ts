@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { DB } from '../../db/schema.js';
+import { parseRestrictions } from './sms-users.repository.js';
 
 /** An API token as listed (never its secret nor the secret's hash). */
 export interface ApiToken {
@@ -80,9 +81,16 @@ export function createApiTokensRepository(db: Kysely<DB>) {
     },
 
     /** The token with its secret hash: only for verifying a bearer token. */
-    async findForVerification(id: number): Promise<{ token: ApiToken; secretHash: string } | undefined> {
-      const row = await selectTokens().select('t.secret_hash').where('t.id', '=', id).executeTakeFirst();
-      return row && { token: toApiToken(row), secretHash: row.secret_hash };
+    /** The token, its secret's hash and its SMS user's IP restrictions (empty for an account token). */
+    async findForVerification(id: number): Promise<{ token: ApiToken; secretHash: string; ipRestrictions: string[] } | undefined> {
+      const row = await selectTokens().select(['t.secret_hash', 'u.ip_restrictions']).where('t.id', '=', id).executeTakeFirst();
+      return (
+        row && {
+          token: toApiToken(row),
+          secretHash: row.secret_hash,
+          ipRestrictions: row.ip_restrictions === null ? [] : parseRestrictions(row.ip_restrictions),
+        }
+      );
     },
 
     async markUsed(id: number, at: number): Promise<void> {

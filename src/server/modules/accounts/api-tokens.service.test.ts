@@ -70,7 +70,14 @@ describeEachDialect('API token and SMS user verification', (ctx) => {
     const { token, bearer } = await tokens.create(SYSTEM_ACTOR, name, { name: 'ci' });
     expect(bearer).toMatch(new RegExp(`^rls_${token.id}_[A-Za-z0-9_-]{43}$`));
     const results = await Promise.all([tokens.verify(bearer), tokens.verify(bearer), tokens.verify(bearer)]);
-    expect(results[0]).toEqual({ kind: 'token', tokenId: token.id, accountId: token.accountId, userId: null, userLogin: null });
+    expect(results[0]).toEqual({
+      kind: 'token',
+      tokenId: token.id,
+      accountId: token.accountId,
+      userId: null,
+      userLogin: null,
+      ipRestrictions: [],
+    });
     expect(results[2]).toEqual(results[0]);
     for (let i = 0; i < 20; i++) await tokens.verify(bearer);
     expect(calls.verify).toBe(1);

@@ -59,14 +59,20 @@ export function createApiTokensService(deps: {
       accountId: token.accountId,
       userId: token.userId,
       userLogin: token.userLogin,
+      ipRestrictions: found.ipRestrictions,
     };
     return { kind: 'verified', value: { principal, secretHash: found.secretHash } };
   }
 
-  /** A token verified earlier, as its row now says: not revoked, nor gone (its SMS user deleted), nor holding another secret. */
+  /**
+   * A token verified earlier, as its row now says: not revoked, nor gone (its SMS user deleted), nor holding
+   * another secret; with its user's IP restrictions read again.
+   */
   async function reread(known: VerifiedToken): Promise<VerifiedToken | null> {
     const found = await tokens.findForVerification(known.principal.tokenId);
-    return found !== undefined && found.token.revokedAt === null && found.secretHash === known.secretHash ? known : null;
+    if (found === undefined || found.token.revokedAt !== null || found.secretHash !== known.secretHash) return null;
+    // Its user's IP restrictions as they are now (changed by the Manager, the CLI or another process).
+    return { ...known, principal: { ...known.principal, ipRestrictions: found.ipRestrictions } };
   }
 
   async function getToken(accountId: number, id: number): Promise<ApiToken> {

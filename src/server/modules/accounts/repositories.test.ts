@@ -202,7 +202,7 @@ describeEachDialect('accounts repositories', (ctx) => {
       },
     ]);
     expect(listed[0]).not.toHaveProperty('secretHash');
-    expect(await r.tokens.findForVerification(userToken)).toEqual({ token: listed[1], secretHash: 'SH2' });
+    expect(await r.tokens.findForVerification(userToken)).toEqual({ token: listed[1], secretHash: 'SH2', ipRestrictions: [] });
     expect(await r.tokens.find(account.id + 1000, accountToken)).toBeUndefined();
     await r.tokens.markUsed(accountToken, T0 + 5);
     expect(await r.tokens.revoke(accountToken, T0 + 9)).toBe(true);

@@ -21,6 +21,24 @@ function checkStatus(status: string): SenderStatus {
   return status as SenderStatus;
 }
 
+/**
+ * What a customer (or its token, or an OVH key) may set: enable or disable its own senders. `refused` and
+ * `waitingValidation` are the operator's decisions (`relais sender …`): a sender in either state stays
+ * there until the operator says otherwise, and a refused one is not deleted to be added again.
+ */
+function checkCustomerStatus(actor: Actor, current: SenderStatus | null, wanted: SenderStatus | undefined): void {
+  if (actor.kind === 'system') return;
+  if (current === 'refused' || current === 'waitingValidation') {
+    if (wanted !== undefined && wanted !== current)
+      throw new AppError(
+        'FORBIDDEN',
+        `This sender is ${current === 'refused' ? 'refused' : 'awaiting validation'} by the operator: only the operator may change its status (relais sender update)`,
+      );
+  } else if (wanted === 'refused' || wanted === 'waitingValidation') {
+    throw new AppError('FORBIDDEN', `Only the operator sets a sender to ${wanted}; choose enable or disable`);
+  }
+}
+
 function checkDescription(description: string): string {
   if (description.length > 200) throw new AppError('VALIDATION_FAILED', 'The description must be at most 200 characters');
   return checkOneLine('The description', description);
@@ -70,7 +88,11 @@ export function createSendersService(deps: {
         accountId: account.id,
         sender: input.sender,
         description: checkDescription(input.description ?? ''),
-        status: checkStatus(input.status ?? 'enable'),
+        status: (() => {
+          const status = checkStatus(input.status ?? 'enable');
+          checkCustomerStatus(actor, null, status);
+          return status;
+        })(),
         type,
         createdAt: clock.now(),
       });
@@ -80,9 +102,11 @@ export function createSendersService(deps: {
 
     async update(actor: Actor, accountName: string, value: string, patch: { description?: string; status?: string }): Promise<Sender> {
       const sender = await getSender(actor, accountName, value, 'senders:write');
+      const status = patch.status === undefined ? undefined : checkStatus(patch.status);
+      checkCustomerStatus(actor, sender.status, status);
       const updated = await senders.update(sender.id, {
         description: patch.description === undefined ? undefined : checkDescription(patch.description),
-        status: patch.status === undefined ? undefined : checkStatus(patch.status),
+        status,
       });
       deps.onChanged?.(sender.accountId);
       if (!updated) throw new AppError('SENDER_NOT_FOUND', `No sender "${excerpt(value)}"`);
@@ -91,6 +115,8 @@ export function createSendersService(deps: {
 
     async delete(actor: Actor, accountName: string, value: string): Promise<void> {
       const sender = await getSender(actor, accountName, value, 'senders:write');
+      if (actor.kind !== 'system' && sender.status === 'refused')
+        throw new AppError('FORBIDDEN', 'This sender was refused by the operator: only the operator may remove it');
       await senders.delete(sender.id);
       deps.onChanged?.(sender.accountId);
     },

@@ -33,7 +33,8 @@ const COLUMNS = ['id', 'account_id', 'login', 'ip_restrictions', 'quota', 'callb
 
 type Row = Pick<Selectable<SmsUserRow>, (typeof COLUMNS)[number]>;
 
-function parseRestrictions(json: string): string[] {
+/** A user's stored IP restrictions (`ip_restrictions`, JSON); unreadable: none. */
+export function parseRestrictions(json: string): string[] {
   try {
     const value: unknown = JSON.parse(json);
     return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];

@@ -113,7 +113,7 @@ describe('the access rule', () => {
   });
 
   it('lets an account token manage users and senders, not settings nor tokens', () => {
-    expect(allowed({ kind: 'token', tokenId: 1, accountId: 1, userId: null, userLogin: null })).toEqual([
+    expect(allowed({ kind: 'token', tokenId: 1, accountId: 1, userId: null, userLogin: null, ipRestrictions: [] })).toEqual([
       'account:read',
       'users:read',
       'users:write',
@@ -123,7 +123,7 @@ describe('the access rule', () => {
   });
 
   it('lets a user-scoped token only read', () => {
-    expect(allowed({ kind: 'token', tokenId: 1, accountId: 1, userId: 4, userLogin: 'app' })).toEqual([
+    expect(allowed({ kind: 'token', tokenId: 1, accountId: 1, userId: 4, userLogin: 'app', ipRestrictions: [] })).toEqual([
       'account:read',
       'users:read',
       'senders:read',

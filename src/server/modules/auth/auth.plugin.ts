@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../../errors.js';
+import { isIpAllowed } from '../accounts/sms-users.service.js';
 import { SESSION_TTL_MS } from './auth.service.js';
 import { safeEqual } from './password.js';
 import type { Principal } from './principal.js';
@@ -81,7 +82,12 @@ export const authPlugin = fp(
           throw new AppError('RATE_LIMITED', `Too many invalid API tokens from this address; try again in ${retryAfter} s`);
         }
         if (!attempt.outcome.ok) throw new AppError('UNAUTHENTICATED', 'The API token is invalid or revoked');
-        request.principal = attempt.outcome.principal;
+        const { principal } = attempt.outcome;
+        // An SMS user's token acts as that user: its IP restrictions hold here as on every channel.
+        if (principal.kind === 'token' && principal.ipRestrictions.length > 0 && !isIpAllowed(principal.ipRestrictions, request.ip)) {
+          throw new AppError('IP_NOT_ALLOWED', `This token's SMS user may not be used from ${request.ip} (its IP restrictions)`);
+        }
+        request.principal = principal;
         return;
       }
       const cookie = sessionCookieOf(request, config.secureCookies);

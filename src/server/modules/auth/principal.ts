@@ -16,6 +16,8 @@ export type Principal =
       /** …and optionally to one SMS user, whose messages only it sees. */
       userId: number | null;
       userLogin: string | null;
+      /** That user's IP restrictions (empty: any address), checked on every request of the token. */
+      ipRestrictions: readonly string[];
     }
   | {
       /** A consumer key of the OVH-compatible API (`/1.0/…`): acts for the customer who validated it, within its access rules. */

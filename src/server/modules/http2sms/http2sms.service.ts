@@ -209,6 +209,8 @@ export function createHttp2smsService(deps: { smsUsers: SmsUsersService; sending
             return refuse(HTTP2SMS_STATUS.INVALID_PARAMETER, `Invalid parameter: ${error.message}`);
           case 'INSUFFICIENT_CREDITS':
             return refuse(HTTP2SMS_STATUS.NOT_ENOUGH_CREDITS, error.message);
+          case 'ACCOUNT_DISABLED':
+            return refuse(HTTP2SMS_STATUS.NOT_AUTHORISED, error.message);
           default:
             throw error;
         }

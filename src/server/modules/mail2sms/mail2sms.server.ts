@@ -31,6 +31,7 @@ const REFUSAL_REPLY: Readonly<Record<Mail2SmsRefusalReason, { code: number; stat
   TOO_MANY_FAILED_LOGINS: { code: 450, status: '4.7.0' },
   UNKNOWN_SENDER: { code: 550, status: '5.7.1' },
   INSUFFICIENT_CREDITS: { code: 550, status: '5.7.1' },
+  ACCOUNT_DISABLED: { code: 550, status: '5.7.1' },
 };
 /** Failed logins from one address in a minute without `config.http2smsRateLimit` (its default). */
 const DEFAULT_AUTH_FAILURES_PER_MINUTE = 30;

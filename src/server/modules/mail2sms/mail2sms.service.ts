@@ -25,7 +25,8 @@ export type Mail2SmsRefusalReason =
   | 'TOO_MANY_FAILED_LOGINS'
   | 'UNKNOWN_SENDER'
   | 'INVALID_RECEIVER'
-  | 'INSUFFICIENT_CREDITS';
+  | 'INSUFFICIENT_CREDITS'
+  | 'ACCOUNT_DISABLED';
 
 export interface Mail2SmsRefusal {
   ok: false;
@@ -123,6 +124,8 @@ export function createMail2SmsService(deps: {
             return refuse('INVALID_RECEIVER', `Invalid receiver: ${quote(request.receivers[0])} is not a valid phone number`);
           case 'INSUFFICIENT_CREDITS':
             return refuse('INSUFFICIENT_CREDITS', error.message);
+          case 'ACCOUNT_DISABLED':
+            return refuse('ACCOUNT_DISABLED', error.message);
           case 'VALIDATION_FAILED':
             return refuse('INVALID_FIELD', `Invalid mail: ${error.message}`);
           default:

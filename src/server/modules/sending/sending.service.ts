@@ -215,6 +215,9 @@ export function createSendingService(deps: SendingServiceDeps) {
     /** Validates and accepts a job for `access`'s account through `channel`. */
     async accept(access: AccountAccess, channel: Channel, input: SendInput): Promise<SendReport> {
       const now = clock.now();
+      // Every channel comes here: an account the operator disabled sends nothing, however it is reached.
+      if (access.account.status !== 'enable')
+        throw new AppError('ACCOUNT_DISABLED', `The SMS account ${access.account.name} is disabled by the operator: it sends nothing`);
       if (typeof input.message !== 'string' || input.message.trim() === '') throw new AppError('VALIDATION_FAILED', 'message is empty');
       if (input.message.length > MAX_MESSAGE_LENGTH)
         throw new AppError('VALIDATION_FAILED', `message is too long (at most ${MAX_MESSAGE_LENGTH} characters)`);
