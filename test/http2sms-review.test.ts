@@ -469,6 +469,19 @@ describeEachDialectWithApp(
         expect([res.statusCode, res.body.split('\n')[0]]).toEqual([200, 'OK']);
       });
 
+      it('answers a malformed multipart form with a KO in the protocol, recording nothing', async () => {
+        const before = await t.state();
+        for (const contentType of ['multipart/form-data', 'multipart/form-data; boundary=abc']) {
+          const res = await t.post('--abc\r\nContent-Disposition: form-data; name="to"\r\n\r\n+33612340172', { contentType });
+          expect([contentType, res.statusCode, res.body.split('\n')]).toEqual([
+            contentType,
+            400,
+            ['KO', expect.stringMatching(/^Malformed multipart form/)],
+          ]);
+        }
+        expect(await t.state()).toEqual(before);
+      });
+
       it('answers a POST without a Content-Type in the protocol (KO, never 5xx) and records nothing', async () => {
         const before = await t.state();
         const res = await ctx.app.inject({ method: 'POST', url: PATH, payload: query(base()), remoteAddress: freshIp() });

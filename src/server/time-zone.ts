@@ -29,18 +29,18 @@ export function offsetAt(ms: number, timeZone: string): number {
 
 /**
  * The instant at which the wall clock of `timeZone` reads the given time (month 1–12). In a DST gap
- * the later offset applies; in a DST overlap the earlier instant is chosen.
+ * the offset before it applies (02:30 on the spring-forward day is read as 03:30); in a DST overlap the
+ * earlier instant is chosen (the first 02:30 of the autumn night), east of UTC as west of it.
  */
 export function zonedTimeToUtc(
   parts: { year: number; month: number; day: number; hour: number; minute: number; second: number },
   timeZone: string,
 ): number {
   const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
-  const first = wall - offsetAt(wall, timeZone);
-  const second = wall - offsetAt(first, timeZone);
-  if (first === second) return first;
-  // Around a transition: take the earliest candidate that really reads `wall`.
-  const candidates = [Math.min(first, second), Math.max(first, second)];
+  // The offsets on either side of any change near that time (a day is wider than any transition).
+  const before = offsetAt(wall - 86_400_000, timeZone);
+  const after = offsetAt(wall + 86_400_000, timeZone);
+  const candidates = before === after ? [wall - before] : [wall - before, wall - after].sort((a, b) => a - b);
   for (const c of candidates) if (c + offsetAt(c, timeZone) === wall) return c;
-  return Math.max(first, second);
+  return wall - before;
 }

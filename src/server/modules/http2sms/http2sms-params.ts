@@ -148,9 +148,17 @@ function decodeValue(raw: string, decoder: Decoder | undefined, plusIsSpace = tr
   }
 }
 
-/** `to`: a literal `+` at the start of a number (value start, or after a comma) means `+`, not a space. */
+/**
+ * `to`: a literal `+` at the start of a number (value start, or after any separator of receivers: comma,
+ * semicolon, line break, written or percent-encoded) means `+`, not a space.
+ */
 function protectLeadingPlus(raw: string): string {
-  return raw.replace(/(^|,|%2[cC])((?:\s|%20)*)\+(?=\d|%3[0-9])/g, '$1$2%2B');
+  return raw.replace(/(^|[,;\r\n]|%2[cC]|%3[bB]|%0[aAdD])((?:\s|%20)*)\+(?=\d|%3[0-9])/g, '$1$2%2B');
+}
+
+/** `from`: a literal `+` starting a numeric sender (`+33700000001`) means `+`, as it does in `to`. */
+function protectSenderPlus(raw: string): string {
+  return /^\+(?:\d|%3[0-9])+$/.test(raw) ? `%2B${raw.slice(1)}` : raw;
 }
 
 /** The `charset` parameter of a Content-Type header value, lower-cased. */
@@ -203,6 +211,8 @@ export function readHttp2smsParams(input: ReadParamsInput): ReadParamsResult {
     if (name === 'to') {
       const value = decodeValue(protectLeadingPlus(raw), decoder);
       params.to = params.to === undefined ? value : `${params.to},${value}`;
+    } else if (name === 'from') {
+      params.from = decodeValue(protectSenderPlus(raw), decoder);
     } else {
       params[name] = decodeValue(raw, name === 'charset' ? windows1252 : decoder);
     }

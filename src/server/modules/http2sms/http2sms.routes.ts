@@ -1,3 +1,6 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import busboy from 'busboy';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
 import { clientOf } from '../../ip-address.js';
@@ -14,6 +17,44 @@ import {
 } from './http2sms-response.js';
 
 const INTERNAL_MESSAGE = 'Internal error; nothing was sent, try again';
+
+/** The largest multipart form read (100,000 receivers fit in 2 MB); more is refused. */
+const MAX_MULTIPART_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A `multipart/form-data` form (PHP's cURL given an array, `curl -F`) as the urlencoded body the route
+ * reads: each field's bytes as sent, percent-encoded (a `+` in it is a `+`), read by `readHttp2smsParams`
+ * with the request's charset as a urlencoded form is. Files are ignored.
+ */
+function multipartAsForm(headers: IncomingHttpHeaders, payload: Readable): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    let parser: busboy.Busboy;
+    try {
+      // latin1: each byte one character, so the field's bytes come back as they were sent.
+      parser = busboy({ headers, defCharset: 'latin1', limits: { fields: 200, fieldSize: MAX_MULTIPART_BYTES, files: 0, parts: 200 } });
+    } catch (error) {
+      reject(Object.assign(new Error(`Malformed multipart form: ${(error as Error).message}`), { statusCode: 400 }));
+      return;
+    }
+    const pairs: string[] = [];
+    let size = 0;
+    parser.on('field', (name, value) => {
+      size += value.length;
+      pairs.push(
+        `${encodeURIComponent(name)}=${[...Buffer.from(value, 'latin1')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('')}`,
+      );
+    });
+    parser.on('file', (_name, file) => file.resume());
+    parser.on('error', (error) =>
+      reject(Object.assign(new Error(`Malformed multipart form: ${(error as Error).message}`), { statusCode: 400 })),
+    );
+    parser.on('close', () => {
+      if (size > MAX_MULTIPART_BYTES) reject(Object.assign(new Error('Multipart form too large'), { statusCode: 413 }));
+      else resolve(Buffer.from(pairs.join('&'), 'latin1'));
+    });
+    payload.pipe(parser);
+  });
+}
 
 type Authorized = Awaited<ReturnType<Http2smsService['authorize']>>;
 type Refusal = Extract<Http2smsOutcome, { ok: false }>;
@@ -55,6 +96,9 @@ export const http2smsRoutes: FastifyPluginAsync = async (app) => {
   // Only form bodies, as raw bytes (the charset decides how to read them); encapsulated in this plugin.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('multipart/form-data', (request: FastifyRequest, payload: FastifyRequest['raw']) =>
+    multipartAsForm(request.headers, payload),
+  );
 
   const userOf = new WeakMap<FastifyRequest, number>();
   const perIp =

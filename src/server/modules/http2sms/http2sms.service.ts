@@ -116,7 +116,8 @@ export function createHttp2smsService(deps: { smsUsers: SmsUsersService; sending
       if (receiverPieces.length === 0) return refuse(HTTP2SMS_STATUS.MISSING_PARAMETER, 'Missing to');
 
       const tag = params.tag?.trim() || undefined;
-      if (tag !== undefined && tag.length > HTTP2SMS_MAX_TAG_LENGTH) {
+      // Characters as a person counts them (an emoji is one), not UTF-16 units.
+      if (tag !== undefined && [...tag].length > HTTP2SMS_MAX_TAG_LENGTH) {
         return refuse(HTTP2SMS_STATUS.INVALID_PARAMETER, `Invalid tag: is too long (at most ${HTTP2SMS_MAX_TAG_LENGTH} characters)`);
       }
       const klass = params.class?.trim() || undefined;
