@@ -622,17 +622,30 @@ describeEachDialectWithApp(
       expect(dispatcher.inFlight).toBe(0);
     });
 
-    it('a message waiting in the dispatcher behind a full carrier window is not yet handed over: canceling or deleting it stops it (credits back)', async () => {
-      // A window of one whose submit the carrier does not answer (an SMSC that hangs, or a full window):
-      // the next messages are claimed and wait in the dispatcher, not at the carrier.
+    it('messages claimed ahead of a carrier that went away go back to the queue within a second: canceling or deleting them then stops them (credits back)', async () => {
+      // A window of one; the SMSC answers the first submit with a retry and goes away (the link is down):
+      // the two messages claimed ahead of it, waiting in the dispatcher, are given back to the queue.
+      // (Behind a window that is merely full they stay claimed, a few milliseconds: handed over at once.)
       const manual = manualCarrier(1);
-      const { dispatcher } = await startDispatcher(manual.carrier);
+      let up = true;
+      const flaky: Carrier = {
+        name: 'flaky',
+        get ready() {
+          return up && manual.carrier.ready;
+        },
+        start: (onReceipt) => manual.carrier.start(onReceipt),
+        submit: (message) => manual.carrier.submit(message),
+        close: () => manual.carrier.close(),
+      };
+      const { dispatcher } = await startDispatcher(flaky);
       const [first] = await sendIds({ receivers: ['+33612351101'] });
       await waitFor(() => manual.pending.length === 1, 'the first message at the carrier');
       const [canceled] = await sendIds({ receivers: ['+33612351102'] });
       const [deleted] = await sendIds({ receivers: ['+33612351103'] });
       await waitFor(() => dispatcher.inFlight === 3, 'the two others claimed, waiting for room');
-      expect(manual.pending.map((p) => p.message.id)).toEqual([first]);
+      up = false;
+      for (const p of manual.pending.splice(0)) p.answer({ ok: false, retry: true, reason: 'link lost' });
+      await waitFor(() => dispatcher.inFlight === 0, 'the claimed messages given back');
       const before = await credits();
       const cancel = await ovh('DELETE', `/sms/${account()}/jobs/${canceled}`);
       const del = await ctx.app.inject({
@@ -642,13 +655,16 @@ describeEachDialectWithApp(
       });
       expect(del.statusCode, del.body).toBeLessThan(300);
       const creditsBack = (await credits()) - before;
-      // The carrier comes back: whatever was not stopped goes out now.
+      // The carrier comes back: only the first (retried) goes out.
+      up = true;
+      clock.advance(60_000);
+      dispatcher.wake();
       const handed: number[] = [];
       await waitFor(() => {
         for (const p of manual.pending) handed.push(p.message.id);
-        manual.acceptAll('window');
-        return dispatcher.inFlight === 0;
-      }, 'nothing left in flight');
+        manual.acceptAll('back');
+        return handed.includes(first) && dispatcher.inFlight === 0;
+      }, 'the first message handed over again');
       expect({
         ovhCancel: cancel.statusCode,
         creditsBack,

@@ -259,11 +259,15 @@ export function createDispatchRepository(database: Database) {
       const decided = [...deciding.get(status)!];
       for (const c of chunks(decided)) {
         const ids = c.map(([id]) => id);
-        const at = byId(
+        // Never before the message was recorded sent: a receipt can come before the carrier's answer to the
+        // submit (parked, then applied once `sent` is recorded, later than the receipt's own time).
+        const reported = byId(
           ids,
           c.map(([, r]) => r.at),
           'bigint',
         );
+        const sentAt = sql.ref('outgoing.sent_at');
+        const at = sql<number>`case when ${reported} < ${sentAt} then ${sentAt} else ${reported} end`;
         const keepError = status !== 'delivered';
         const updated = await trx
           .updateTable('outgoing')
@@ -299,16 +303,17 @@ export function createDispatchRepository(database: Database) {
               ),
             ),
           )
-          .returning(returningTarget)
+          .returning([...returningTarget(), 'outgoing.sent_at'])
           .execute();
         const done = new Map(updated.map((u) => [u.id, u]));
         for (const [id, r] of c) {
-          const target = done.get(id);
-          if (!target) continue;
+          const found = done.get(id);
+          if (!found) continue;
+          const { sent_at, ...target } = found;
           events.push({
             id,
             status,
-            at: r.at,
+            at: sent_at !== null && r.at < Number(sent_at) ? Number(sent_at) : r.at,
             errorCode: keepError ? r.errorCode : null,
             errorText: keepError ? r.errorText : null,
             target,

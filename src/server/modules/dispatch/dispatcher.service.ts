@@ -52,6 +52,8 @@ type WriteItem =
   | { kind: 'receipt'; receipt: Receipt; resolve: () => void; reject: (e: unknown) => void };
 
 const MAX_WRITE_BATCH = 500;
+/** How long the backlog stays claimed while the carrier takes nothing (see `releaseBacklog`). */
+const BACKLOG_HOLD_MS = 1_000;
 
 /**
  * The dispatcher: claims due messages (leases), hands them to the carrier, records what it answered
@@ -95,6 +97,8 @@ export function createDispatcher(deps: DispatcherDeps) {
   let woken = false;
   /** When the last claim started (real time: the pace of the idle poll). */
   let lastClaimAt = 0;
+  /** Since when (real time) the carrier has taken nothing while messages wait in the backlog; null: it takes them. */
+  let idleSince: number | null = null;
   let running = false;
   let stopping = false;
   let stopped = false;
@@ -240,8 +244,15 @@ export function createDispatcher(deps: DispatcherDeps) {
   function submit(m: ClaimedMessage): void {
     const parts = partsOf(m);
     unrecordedParts += parts;
-    void carrier
-      .submit(toCarrier(m))
+    // Called at once (the carrier counts it in its window before `ready` is read again); one that throws
+    // instead of answering (the interface says it never does) is a retry too.
+    let submitted: Promise<SubmitResult>;
+    try {
+      submitted = carrier.submit(toCarrier(m));
+    } catch (error) {
+      submitted = Promise.reject(error);
+    }
+    void submitted
       .then(
         (result) => result,
         (err: unknown): SubmitResult => ({
@@ -268,7 +279,25 @@ export function createDispatcher(deps: DispatcherDeps) {
   function pump(): void {
     while (backlog.length > 0 && carrier.ready && !stopping) {
       if (unrecordedParts > 0 && unrecordedParts + partsOf(backlog[0]) > maxUnrecordedParts) return;
-      submit(backlog.shift()!);
+      const m = backlog.shift()!;
+      // Its validity may have ended while it waited for room at the carrier: expired, never handed over.
+      if (m.validUntil !== null && m.validUntil <= clock.now()) {
+        void record({ kind: 'expired', id: m.id }).finally(() => settled(m.id));
+        continue;
+      }
+      submit(m);
+    }
+  }
+
+  /**
+   * Gives the backlog back to the queue (its leases end now) when the carrier has taken nothing for
+   * BACKLOG_HOLD_MS (an SMSC down, a link being set up again): held here, those messages could be
+   * neither canceled nor deleted with their credits back, however long the carrier stayed away.
+   */
+  function releaseBacklog(): void {
+    const now = clock.now();
+    for (const m of backlog.splice(0)) {
+      void record({ kind: 'released', id: m.id, retryAt: now, attempts: m.attempts }).finally(() => settled(m.id));
     }
   }
 
@@ -280,6 +309,11 @@ export function createDispatcher(deps: DispatcherDeps) {
       const working = carrier.ready || unrecordedParts > 0;
       const since = Date.now() - lastClaimAt;
       const due = moreDue || (woken && since >= claimGapMs) || since >= pollMs;
+      if (working) idleSince = null;
+      else if (backlog.length > 0) {
+        idleSince ??= Date.now();
+        if (Date.now() - idleSince >= BACKLOG_HOLD_MS) releaseBacklog();
+      }
       // Claims ahead while the backlog runs low, so the carrier's window never waits for a claim.
       if (room <= 0 || backlog.length >= batch || !working || !due) {
         let wait = backlog.length > 0 ? readyPollMs : !working ? Math.min(pollMs, 50) : pollMs;
