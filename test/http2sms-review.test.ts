@@ -469,6 +469,28 @@ describeEachDialectWithApp(
         expect([res.statusCode, res.body.split('\n')[0]]).toEqual([200, 'OK']);
       });
 
+      it('refuses a body over 4 MB (urlencoded or multipart) in the protocol, recording nothing', async () => {
+        const before = await t.state();
+        const huge = `${query(base({ to: '+33612340173' }))}&message=${'x'.repeat(5 * 1024 * 1024)}`;
+        const urlencoded = await t.post(huge);
+        expect([urlencoded.statusCode, urlencoded.body.split('\n')[0]]).toEqual([413, 'KO']);
+        const boundary = 'big';
+        const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="message"\r\n\r\n${'x'.repeat(5 * 1024 * 1024)}\r\n--${boundary}--\r\n`;
+        const res = await t.post(multipart, { contentType: `multipart/form-data; boundary=${boundary}` });
+        expect([res.statusCode, res.body.split('\n')[0]]).toEqual([413, 'KO']);
+        expect(await t.state()).toEqual(before);
+      });
+
+      it('ignores an Authorization header meant for something else (http2sms authenticates by its login)', async () => {
+        const res = await ctx.app.inject({
+          method: 'GET',
+          url: `${PATH}?${query(base({ to: '+33612340174', message: 'with a stray header' }))}`,
+          headers: { authorization: 'Bearer not-a-relais-token' },
+          remoteAddress: freshIp(),
+        });
+        expect([res.statusCode, res.body.split('\n')[0]]).toEqual([200, 'OK']);
+      });
+
       it('answers a malformed multipart form with a KO in the protocol, recording nothing', async () => {
         const before = await t.state();
         for (const contentType of ['multipart/form-data', 'multipart/form-data; boundary=abc']) {

@@ -13,7 +13,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../src/server/modules/accounts/accounts.repository.js';
 import { silentLog } from '../src/server/modules/dispatch/dispatch-testing.js';
-import { type Mail2SmsServer, startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
+import { type Mail2SmsServer, type Mail2SmsServerOptions, startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
 import { describeEachDialectWithApp } from './app.js';
 import { createAccount, createSender, createSmsUser } from './factories.js';
 import { ledger } from './ledger.js';
@@ -138,6 +138,28 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
   let poor: Account;
   const clients: RawSmtp[] = [];
   const extraServers: Mail2SmsServer[] = [];
+  /** Another server on the same services with these options, closed after the test. */
+  const extraServer = async (options: Partial<Mail2SmsServerOptions>) => {
+    const server = await startMail2Sms({
+      services: ctx.app.services,
+      config: CONFIG,
+      log: silentLog,
+      port: 0,
+      host: '127.0.0.1',
+      ...options,
+    });
+    extraServers.push(server);
+    return server;
+  };
+  /** NOOP every `everyMs` until the server answers something else (its closing 421). */
+  const noopUntilClosed = async (c: RawSmtp, everyMs: number): Promise<Reply> => {
+    let last: Reply = { code: 250, text: '' };
+    while (last.code === 250) {
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+      last = await c.cmd('NOOP');
+    }
+    return last;
+  };
   const state = () => ledger(ctx.database);
   const subject = (rest: string, login = 'mailer', password = PASSWORD, name = account.name) => `${name}:${login}:${password}:${rest}`;
   const send = (mail: MailOptions, localAddress = '127.0.0.1') => mailVia(smtp.port, mail, { localAddress });
@@ -331,15 +353,7 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
   it('drops commands pipelined after STARTTLS in plaintext (no command injection into the TLS session)', async () => {
     const made = await selfSignedCertificate();
     try {
-      const secured = await startMail2Sms({
-        services: ctx.app.services,
-        config: CONFIG,
-        tls: { key: made.key, cert: made.cert },
-        log: silentLog,
-        port: 0,
-        host: '127.0.0.1',
-      });
-      extraServers.push(secured);
+      const secured = await extraServer({ tls: { key: made.key, cert: made.cert } });
       const before = await state();
       const c = await open(secured.port);
       await c.reply();
@@ -387,15 +401,7 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
   });
 
   it('times idle sessions out (421), even one stuck in the middle of DATA, recording nothing', async () => {
-    const quick = await startMail2Sms({
-      services: ctx.app.services,
-      config: CONFIG,
-      log: silentLog,
-      port: 0,
-      host: '127.0.0.1',
-      socketTimeoutMs: 300,
-    });
-    extraServers.push(quick);
+    const quick = await extraServer({ socketTimeoutMs: 300 });
     const before = await state();
     const idle = await open(quick.port);
     expect((await idle.reply()).code).toBe(220);
@@ -414,16 +420,7 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
   });
 
   it('closes a session past its deadline (421) however busy it keeps, even one trickling DATA, recording nothing', async () => {
-    const bounded = await startMail2Sms({
-      services: ctx.app.services,
-      config: CONFIG,
-      log: silentLog,
-      port: 0,
-      host: '127.0.0.1',
-      socketTimeoutMs: 60_000,
-      sessionDeadlineMs: 400,
-    });
-    extraServers.push(bounded);
+    const bounded = await extraServer({ socketTimeoutMs: 60_000, sessionDeadlineMs: 400 });
     const before = await state();
     const chatty = await open(bounded.port);
     expect((await chatty.reply()).code).toBe(220);
@@ -436,11 +433,7 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
     expect((await trickling.cmd('DATA')).code).toBe(354);
     trickling.write(`Subject: ${subject('MyShop:+33612340041::::1')}\r\n\r\n`);
     // Never idle: a NOOP, a byte of text, again and again, until the server hangs up.
-    let last: Reply = { code: 250, text: '' };
-    while (last.code === 250) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      last = await chatty.cmd('NOOP');
-    }
+    const last = await noopUntilClosed(chatty, 20);
     expect(last.code).toBe(421);
     expect(last.text).toMatch(/Session too long/);
     let closing: Reply | undefined;
@@ -459,15 +452,7 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
   });
 
   it('answers a mail read in full before its session’s deadline closes it', async () => {
-    const bounded = await startMail2Sms({
-      services: ctx.app.services,
-      config: CONFIG,
-      log: silentLog,
-      port: 0,
-      host: '127.0.0.1',
-      sessionDeadlineMs: 2_000,
-    });
-    extraServers.push(bounded);
+    const bounded = await extraServer({ sessionDeadlineMs: 2_000 });
     const c = await open(bounded.port);
     await c.reply();
     await c.cmd('EHLO ontime.test');
@@ -476,25 +461,11 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
     expect((await c.cmd('DATA')).code).toBe(354);
     const answer = await c.cmd(dataOf(rawMail({ Subject: subject('MyShop:+33612340042::::1') }, 'In time')).replace(/\r\n$/, ''));
     expect(answer.code).toBe(250);
-    let last: Reply = { code: 250, text: '' };
-    while (last.code === 250) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      last = await c.cmd('NOOP');
-    }
-    expect(last.code).toBe(421);
+    expect((await noopUntilClosed(c, 50)).code).toBe(421);
   });
 
   it('limits sessions (421 past maxClients) and frees the places of closed ones', async () => {
-    const small = await startMail2Sms({
-      services: ctx.app.services,
-      config: CONFIG,
-      log: silentLog,
-      port: 0,
-      host: '127.0.0.1',
-      maxClients: 4,
-      maxClientsPerAddress: 4,
-    });
-    extraServers.push(small);
+    const small = await extraServer({ maxClients: 4, maxClientsPerAddress: 4 });
     const held: RawSmtp[] = [];
     for (let i = 0; i < 4; i++) {
       const c = await open(small.port, `127.0.0.${10 + i}`);

@@ -68,8 +68,9 @@ export const authPlugin = fp(
     });
 
     app.addHook('onRequest', async (request, reply) => {
-      // The OVH-compatible API authenticates its own way (signed requests: ovh-api.plugin.ts).
-      if (request.url.startsWith('/1.0/')) return;
+      // The OVH-compatible API authenticates its own way (signed requests: ovh-api.plugin.ts), and http2sms
+      // by its login and password: a header a script sends there for something else is not an API token.
+      if (request.url.startsWith('/1.0/') || request.url.startsWith('/cgi-bin/')) return;
       const authorization = request.headers.authorization;
       if (authorization !== undefined && /^bearer\s/i.test(authorization)) {
         const attempt = await apiAuthAttempts.attempt(request.ip, async () => {
