@@ -11,7 +11,7 @@ import { createCustomersService } from './modules/accounts/customers.service.js'
 import { createSendersRepository } from './modules/accounts/senders.repository.js';
 import { createSendersService } from './modules/accounts/senders.service.js';
 import { createSmsUsersRepository } from './modules/accounts/sms-users.repository.js';
-import { createSmsUsersService } from './modules/accounts/sms-users.service.js';
+import { checkCallbackUrl, createSmsUsersService } from './modules/accounts/sms-users.service.js';
 import { createAuthService } from './modules/auth/auth.service.js';
 import { createPasswordHasher } from './modules/auth/password.js';
 import type { ResolveAccountAccess } from './modules/auth/principal.js';
@@ -50,6 +50,7 @@ export function composeServices(deps: ServiceDeps) {
     defaultTimeZone: deps.config.defaultTimeZone,
     // Its settings changed: the next job reads `storeText` again.
     onChanged: (accountId) => sending.forgetAccount(accountId),
+    checkCallbackUrl: (url) => checkCallbackUrl(url, deps.config.callbackPrivate),
   });
   const userRows = createSmsUsersRepository(db);
   const apiTokens = createApiTokensService({ tokens: createApiTokensRepository(db), users: userRows, accounts, hasher, clock });

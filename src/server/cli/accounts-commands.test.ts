@@ -327,6 +327,7 @@ describe('relais customer/account/user/sender/token commands (real process, SQLi
       redactAfterDays: 30,
       retentionDays: null,
       status: 'enable',
+      callbackUrl: null,
     });
     // Read back by the services, as the server and the privacy keeper see it.
     const database = openDatabase(`sqlite:${file}`);

@@ -128,6 +128,7 @@ export function registerAccountsCommands(program: Command): void {
     .option('--redact-after-days <n|never>', 'erase texts older than N days', dayLimitOption('--redact-after-days'))
     .option('--retention-days <n|never>', 'delete messages older than N days (pending ones excepted)', dayLimitOption('--retention-days'))
     .option('--status <enable|disable>', 'disable: the account sends nothing, on any channel (its history stays readable)')
+    .option('--callback-url <url|none>', "called on each status change of messages without an SMS user's own URL")
     .option('--json', 'print JSON')
     .action(
       async (
@@ -140,6 +141,7 @@ export function registerAccountsCommands(program: Command): void {
           redactAfterDays?: number | 'never';
           retentionDays?: number | 'never';
           status?: string;
+          callbackUrl?: string;
         },
       ) => {
         const days = (v: number | 'never') => (v === 'never' ? null : v);
@@ -151,11 +153,12 @@ export function registerAccountsCommands(program: Command): void {
           ...(options.redactAfterDays === undefined ? {} : { redactAfterDays: days(options.redactAfterDays) }),
           ...(options.retentionDays === undefined ? {} : { retentionDays: days(options.retentionDays) }),
           ...(options.status === undefined ? {} : { status: options.status as 'enable' | 'disable' }),
+          ...(options.callbackUrl === undefined ? {} : { callbackUrl: options.callbackUrl === 'none' ? null : options.callbackUrl }),
         };
         if (Object.keys(patch).length === 0)
           throw new AppError(
             'VALIDATION_FAILED',
-            'Nothing to change: give --description, --timezone, --default-country, --store-text, --redact-after-days, --retention-days or --status',
+            'Nothing to change: give --description, --timezone, --default-country, --store-text, --redact-after-days, --retention-days, --status or --callback-url',
           );
         const updated = await withContext(({ services }) => services.accounts.update(SYSTEM_ACTOR, options.name, patch));
         printResult(
@@ -169,6 +172,7 @@ export function registerAccountsCommands(program: Command): void {
             redactAfterDays: updated.redactAfterDays,
             retentionDays: updated.retentionDays,
             status: updated.status,
+            callbackUrl: updated.callbackUrl,
           },
           settingsText(updated),
         );

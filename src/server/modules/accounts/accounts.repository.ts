@@ -18,6 +18,8 @@ export interface Account {
   redactAfterDays: number | null;
   /** Messages older than this many days are deleted, pending ones excepted (null: kept). */
   retentionDays: number | null;
+  /** Called on every status change of the messages sent with no SMS user, or whose user has no URL of its own. */
+  callbackUrl: string | null;
   createdAt: number;
 }
 
@@ -31,6 +33,8 @@ export interface AccountPatch {
   retentionDays?: number | null;
   /** `enable` or `disable` (the operator only: a disabled account sends nothing). */
   status?: 'enable' | 'disable';
+  /** The account's callback URL (null: none). */
+  callbackUrl?: string | null;
 }
 
 /** One change of an account's credits by the operator, as its audit trail (`credit_changes`) keeps it. */
@@ -65,6 +69,7 @@ const COLUMNS = [
   'store_text',
   'redact_after_days',
   'retention_days',
+  'callback_url',
   'created_at',
 ] as const;
 
@@ -83,6 +88,7 @@ function toAccount(row: Row): Account {
     storeText: Number(row.store_text) !== 0,
     redactAfterDays: row.redact_after_days === null ? null : Number(row.redact_after_days),
     retentionDays: row.retention_days === null ? null : Number(row.retention_days),
+    callbackUrl: row.callback_url,
     createdAt: row.created_at,
   };
 }
@@ -114,7 +120,7 @@ export function createAccountsRepository(db: Kysely<DB>) {
      * transaction (`initialCredits`: who gave them and why).
      */
     async insert(
-      input: Omit<Account, 'id' | 'status' | 'storeText' | 'redactAfterDays' | 'retentionDays'> & { status?: string },
+      input: Omit<Account, 'id' | 'status' | 'storeText' | 'redactAfterDays' | 'retentionDays' | 'callbackUrl'> & { status?: string },
       initialCredits: { actor: string; reason: string } = { actor: 'operator', reason: 'initial credits' },
     ): Promise<Account> {
       try {
@@ -226,7 +232,10 @@ export function createAccountsRepository(db: Kysely<DB>) {
     /** Applies `patch` and returns the account as it now is (undefined when it no longer exists). */
     async update(id: number, patch: AccountPatch): Promise<Account | undefined> {
       const set: Partial<
-        Pick<AccountRow, 'description' | 'timezone' | 'default_country' | 'store_text' | 'redact_after_days' | 'retention_days' | 'status'>
+        Pick<
+          AccountRow,
+          'description' | 'timezone' | 'default_country' | 'store_text' | 'redact_after_days' | 'retention_days' | 'status' | 'callback_url'
+        >
       > = {};
       if (patch.description !== undefined) set.description = patch.description;
       if (patch.timezone !== undefined) set.timezone = patch.timezone;
@@ -235,6 +244,7 @@ export function createAccountsRepository(db: Kysely<DB>) {
       if (patch.redactAfterDays !== undefined) set.redact_after_days = patch.redactAfterDays;
       if (patch.retentionDays !== undefined) set.retention_days = patch.retentionDays;
       if (patch.status !== undefined) set.status = patch.status;
+      if (patch.callbackUrl !== undefined) set.callback_url = patch.callbackUrl;
       if (Object.keys(set).length > 0) await db.updateTable('accounts').set(set).where('id', '=', id).execute();
       return findById(id);
     },

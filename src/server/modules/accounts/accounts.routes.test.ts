@@ -54,8 +54,15 @@ describeEachDialectWithApp(
         storeText: true,
         redactAfterDays: null,
         retentionDays: null,
+        callbackUrl: null,
         createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
       });
+      // The account's callback URL: set, then cleared.
+      expect((await asOwner('PATCH', '', { callbackUrl: 'https://example.com/sms-status' })).json()).toMatchObject({
+        callbackUrl: 'https://example.com/sms-status',
+      });
+      expect((await asOwner('PATCH', '', { callbackUrl: 'not a url' })).statusCode).toBe(400);
+      expect((await asOwner('PATCH', '', { callbackUrl: null })).json()).toMatchObject({ callbackUrl: null });
       const patched = await asOwner('PATCH', '', { description: 'Shop', timezone: 'america/new_york', defaultCountry: 'be' });
       expect(patched.statusCode).toBe(200);
       expect(patched.json()).toMatchObject({ description: 'Shop', timezone: 'America/New_York', defaultCountry: 'BE' });

@@ -44,6 +44,11 @@ export const AccountSchema = Type.Object({
   storeText: Type.Boolean({ description: 'false: new messages are kept without their text' }),
   redactAfterDays: Nullable(Type.Integer({ description: 'texts of older messages are erased; null = never' })),
   retentionDays: Nullable(Type.Integer({ description: 'older messages are deleted (pending ones excepted); null = kept' })),
+  callbackUrl: Nullable(
+    Type.String({
+      description: 'called on every status change of the messages sent with no SMS user, or whose user has no URL of its own',
+    }),
+  ),
   createdAt: DateTime,
 });
 
@@ -77,6 +82,11 @@ export const AccountPatchBody = Type.Object(
     storeText: Type.Optional(Type.Boolean({ description: 'false: new messages are kept without their text (applies at once)' })),
     redactAfterDays: Type.Optional(DayLimit('erase the texts of messages older than this many days; null = never')),
     retentionDays: Type.Optional(DayLimit('delete the messages older than this many days (pending ones excepted); null = keep them')),
+    callbackUrl: Type.Optional(
+      Nullable(
+        Type.String({ maxLength: 2048, description: "the account's callback URL (for messages with no SMS user's URL); null = none" }),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -209,6 +219,7 @@ export function accountView(account: Account): Static<typeof AccountSchema> {
     storeText: account.storeText,
     redactAfterDays: account.redactAfterDays,
     retentionDays: account.retentionDays,
+    callbackUrl: account.callbackUrl,
     createdAt: iso(account.createdAt),
   };
 }

@@ -168,6 +168,8 @@ export function createAccountsService(deps: {
   defaultTimeZone: string;
   /** Called after an account's settings changed (the sending service forgets its `storeText`). */
   onChanged?: (accountId: number) => void;
+  /** Checks a callback URL as the SMS users' are checked (`checkCallbackUrl` with the config's `callbackPrivate`). */
+  checkCallbackUrl?: (url: string) => string;
 }) {
   const { accounts, customers, clock } = deps;
   const recent = createTtlLruCache<Account>({ max: 10_000, ttlMs: RECENT_READ_TTL_MS, clock });
@@ -305,6 +307,11 @@ export function createAccountsService(deps: {
       }
       if (patch.redactAfterDays !== undefined) clean.redactAfterDays = checkDayLimit('redactAfterDays', patch.redactAfterDays);
       if (patch.retentionDays !== undefined) clean.retentionDays = checkDayLimit('retentionDays', patch.retentionDays);
+      if (patch.callbackUrl !== undefined) {
+        if (patch.callbackUrl !== null && typeof patch.callbackUrl !== 'string')
+          throw new AppError('VALIDATION_FAILED', 'callbackUrl must be a URL, or null for none');
+        clean.callbackUrl = patch.callbackUrl === null ? null : (deps.checkCallbackUrl ?? ((url: string) => url))(patch.callbackUrl);
+      }
       if (patch.status !== undefined) {
         if (actor.kind !== 'system')
           throw new AppError('FORBIDDEN', 'Only the operator enables or disables an account (relais account update --status)');

@@ -8,6 +8,7 @@ import {
   type SeededAccount,
   seedCustomerWithAccount,
 } from '../../../../test/factories.js';
+import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import type { Receipt } from '../carriers/carrier.js';
 import { callbackParams, EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from './dispatch.repository.js';
 import { fakeClock } from './dispatch-testing.js';
@@ -358,12 +359,11 @@ describeEachDialectWithApp(
       });
       expect(await ctx.app.services.callbacks.findByOutgoing(noUrl)).toEqual([]);
 
-      // The account's URL when the SMS user has none (or for the Manager's messages).
-      await db()
-        .updateTable('accounts')
-        .set({ callback_url: 'https://account.example.com/cb' })
-        .where('id', '=', seeded.account.id)
-        .execute();
+      // The account's URL when the SMS user has none (or for the Manager's messages), as its settings set it.
+      const patched = await ctx.app.services.accounts.update(SYSTEM_ACTOR, seeded.account.name, {
+        callbackUrl: 'https://account.example.com/cb',
+      });
+      expect(patched.callbackUrl).toBe('https://account.example.com/cb');
       const [byAccount] = await send({});
       await repo().claim('a', clock.now(), 10, LEASE);
       await repo().markFailed('a', byAccount, '54', 'forbidden destination', clock.now());

@@ -284,15 +284,20 @@ describeEachDialectWithApp(
       expect([counters.statusCode, counters.body]).toEqual([200, 'null']);
       expect(await credits(busy)).toBe(10);
 
+      // The account's callback URL: set, shown, cleared (empty).
+      expect((await put({ callBack: 'https://example.com/dlr' })).statusCode).toBe(200);
+      expect((await get(path)).json()).toMatchObject({ callBack: 'https://example.com/dlr' });
+      expect((await put({ ...((await get(path)).json() as Record<string, unknown>), description: 'Shop alerts 2' })).statusCode).toBe(200);
+      expect((await put({ callBack: '' })).statusCode).toBe(200);
+      expect((await get(path)).json()).toMatchObject({ callBack: null });
+
       const refusals: [unknown, string][] = [
-        [
-          { callBack: 'https://example.com/dlr' },
-          'callBack cannot be changed: Relais calls back per SMS user: set callBack on /sms/{serviceName}/users/{login}',
-        ],
+        [{ callBack: 'ftp://example.com/dlr' }, expect.stringMatching(/callback URL/i) as unknown as string],
+        [{ stopCallBack: 'https://example.com/stop' }, 'stopCallBack cannot be changed: Relais handles no STOP replies'],
         [{ status: 'disable' }, 'status cannot be changed: an SMS account is enabled or disabled by the operator'],
         [
           { automaticRecreditAmount: 100 },
-          'Unknown field "automaticRecreditAmount": a Relais SMS account has no such setting (only description can be changed)',
+          'Unknown field "automaticRecreditAmount": a Relais SMS account has no such setting (only description and callBack can be changed)',
         ],
         [{ description: 'y'.repeat(201) }, 'The description must be at most 200 characters'],
       ];

@@ -177,6 +177,7 @@ describe('OVH objects', () => {
       storeText: true,
       redactAfterDays: null,
       retentionDays: null,
+      callbackUrl: null,
       createdAt: T,
     };
     expect(toOvhAccount(account, [{ quota: null }, { quota: 10 }, { quota: 0 }])).toEqual({
@@ -242,12 +243,13 @@ describe('OVH bodies', () => {
       code: 'VALIDATION_FAILED',
       message: 'name cannot be changed: an SMS account keeps its name',
     });
-    expect(refusal(() => accountPatchOf({ callBack: 'https://example.com/dlr' }, current)).message).toBe(
-      'callBack cannot be changed: Relais calls back per SMS user: set callBack on /sms/{serviceName}/users/{login}',
+    expect(accountPatchOf({ callBack: 'https://example.com/dlr' }, current)).toEqual({ callbackUrl: 'https://example.com/dlr' });
+    expect(refusal(() => accountPatchOf({ callBack: 3 }, current)).message).toBe(
+      'Invalid parameter callBack: must be a URL, or empty for none',
     );
     expect(refusal(() => accountPatchOf({ status: 'disable' }, current)).message).toMatch(/^status cannot be changed/);
     expect(refusal(() => accountPatchOf({ templates: {} }, current)).message).toBe(
-      'Unknown field "templates": a Relais SMS account has no such setting (only description can be changed)',
+      'Unknown field "templates": a Relais SMS account has no such setting (only description and callBack can be changed)',
     );
     expect(refusal(() => accountPatchOf({ description: 3 }, current)).message).toBe('Invalid parameter description: must be a string');
     expect(refusal(() => accountPatchOf([], current)).message).toMatch(/^The body must be a JSON object/);

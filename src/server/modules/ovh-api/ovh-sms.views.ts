@@ -71,8 +71,8 @@ export interface OvhAccount {
   /** Always 0: a Relais quota limits what an SMS user may spend of the account's credits, it holds none aside. */
   creditsHoldByQuota: number;
   userQuantityWithQuota: number;
-  /** Relais calls back per SMS user (`/users/{login}`), never per account: null. */
-  callBack: null;
+  /** The account's callback URL (for messages without an SMS user's own), or null. */
+  callBack: string | null;
   /** Relais handles no STOP replies: null. */
   stopCallBack: null;
 }
@@ -138,7 +138,7 @@ export function toOvhAccount(account: Account, users: readonly { quota: number |
     creditsLeft: account.credits,
     creditsHoldByQuota: 0,
     userQuantityWithQuota: users.filter((u) => u.quota !== null).length,
-    callBack: null,
+    callBack: account.callbackUrl,
     stopCallBack: null,
   };
 }
@@ -158,13 +158,12 @@ export function toOvhSendingReport(report: SendReport) {
 // Bodies
 
 /** Why each field of the account object cannot be changed through `PUT /sms/{serviceName}`. */
-const ACCOUNT_READ_ONLY: Readonly<Record<Exclude<keyof OvhAccount, 'description'>, string>> = {
+const ACCOUNT_READ_ONLY: Readonly<Record<Exclude<keyof OvhAccount, 'description' | 'callBack'>, string>> = {
   name: 'an SMS account keeps its name',
   status: 'an SMS account is enabled or disabled by the operator',
   creditsLeft: 'credits are given by the operator (relais account credit)',
   creditsHoldByQuota: 'Relais holds no credits aside for quotas',
   userQuantityWithQuota: 'it counts the SMS users with a quota (set on /sms/{serviceName}/users/{login})',
-  callBack: 'Relais calls back per SMS user: set callBack on /sms/{serviceName}/users/{login}',
   stopCallBack: 'Relais handles no STOP replies',
 };
 
@@ -186,19 +185,25 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The change a `PUT /sms/{serviceName}` body asks for: its description. The other fields of the account
+ * The change a `PUT /sms/{serviceName}` body asks for: its description and its callback URL (`callBack`,
+ * empty or null for none). The other fields of the account
  * object are accepted only with the value they have (a script may send back the whole object it read),
  * its counters (`ACCOUNT_COUNTERS`) with any value; another value, or a field the object does not have,
  * is refused with the reason, and nothing changes.
  */
-export function accountPatchOf(body: unknown, current: OvhAccount): { description?: string } {
+export function accountPatchOf(body: unknown, current: OvhAccount): { description?: string; callbackUrl?: string | null } {
   if (!isPlainObject(body))
-    throw new AppError('VALIDATION_FAILED', 'The body must be a JSON object with the fields to change (description)');
-  const patch: { description?: string } = {};
+    throw new AppError('VALIDATION_FAILED', 'The body must be a JSON object with the fields to change (description, callBack)');
+  const patch: { description?: string; callbackUrl?: string | null } = {};
   for (const [field, value] of Object.entries(body)) {
     if (field === 'description') {
       if (typeof value !== 'string') throw new AppError('VALIDATION_FAILED', 'Invalid parameter description: must be a string');
       patch.description = value;
+    } else if (field === 'callBack') {
+      if (value !== null && typeof value !== 'string')
+        throw new AppError('VALIDATION_FAILED', 'Invalid parameter callBack: must be a URL, or empty for none');
+      // Sent back unchanged, it is no change (a URL the server would refuse now stays as it is).
+      if (!sameValue(value, current.callBack)) patch.callbackUrl = value === null || value === '' ? null : value;
     } else if (Object.hasOwn(ACCOUNT_READ_ONLY, field)) {
       if (!ACCOUNT_COUNTERS.has(field) && !sameValue(value, current[field as keyof OvhAccount])) {
         throw new AppError(
@@ -209,7 +214,7 @@ export function accountPatchOf(body: unknown, current: OvhAccount): { descriptio
     } else {
       throw new AppError(
         'VALIDATION_FAILED',
-        `Unknown field "${field}": a Relais SMS account has no such setting (only description can be changed)`,
+        `Unknown field "${field}": a Relais SMS account has no such setting (only description and callBack can be changed)`,
       );
     }
   }
