@@ -12,6 +12,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Account } from '../src/server/modules/accounts/accounts.repository.js';
+import { SYSTEM_ACTOR } from '../src/server/modules/accounts/accounts.service.js';
 import { silentLog } from '../src/server/modules/dispatch/dispatch-testing.js';
 import { type Mail2SmsServer, type Mail2SmsServerOptions, startMail2Sms } from '../src/server/modules/mail2sms/mail2sms.server.js';
 import { describeEachDialectWithApp } from './app.js';
@@ -540,6 +541,16 @@ describeEachDialectWithApp('mail2sms under attack', (ctx) => {
     expect(namedEq).toMatchObject([{ user_login: 'equals' }]);
     // In the positional form, ":" in a password cannot be told from a separator: refused, saying so.
     await expectRefused({ subject: subject('MyShop:+33612340063', 'colon', COLON_PASSWORD), text: 'x' }, 550, /5\.[67]\.\d/);
+  });
+
+  it('refuses every mail of an account the operator disabled (550 5.7.1, saying so), and sends again once enabled', async () => {
+    await ctx.app.services.accounts.update(SYSTEM_ACTOR, account.name, { status: 'disable' });
+    try {
+      await expectRefused({ subject: subject('MyShop:+33612340064'), text: 'Disabled' }, 550, /5\.7\.1/, /disabled by the operator/);
+    } finally {
+      await ctx.app.services.accounts.update(SYSTEM_ACTOR, account.name, { status: 'enable' });
+    }
+    expect(await expectAccepted({ subject: subject('MyShop:+33612340065'), text: 'Enabled again' })).toHaveLength(1);
   });
 
   // --- MIME bombs and bodies ---------------------------------------------------------------------

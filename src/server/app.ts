@@ -45,10 +45,10 @@ function containsNonFinite(value: unknown, depth = 0): boolean {
   return false;
 }
 
-function containsNul(value: unknown, depth = 0): boolean {
+function containsUnstorable(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return isUnstorable(value);
   if (depth > 8 || value === null || typeof value !== 'object') return false;
-  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsNul(v, depth + 1)) return true;
+  for (const v of Array.isArray(value) ? value : Object.values(value)) if (containsUnstorable(v, depth + 1)) return true;
   return false;
 }
 
@@ -147,7 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // (OVH's http2sms answers in its own format and refuses them itself.)
   app.addHook('preValidation', async (request) => {
     if (request.url.startsWith('/cgi-bin/')) return;
-    if (containsNul(request.query) || containsNul(request.body) || containsNul(request.params)) {
+    if (containsUnstorable(request.query) || containsUnstorable(request.body) || containsUnstorable(request.params)) {
       throw new AppError('VALIDATION_FAILED', `the request ${UNSTORABLE_MESSAGE}`);
     }
   });
