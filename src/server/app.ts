@@ -1,9 +1,16 @@
+import { AjvCompiler } from '@fastify/ajv-compiler';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
 import type { ErrorBody } from '../shared/error-codes.js';
 import { isAbandoned } from './client-gone.js';
 import { type Clock, systemClock } from './clock.js';
@@ -64,6 +71,23 @@ function validationMessage(error: FastifyError): string {
   return `${where} ${first?.message ?? error.message}`;
 }
 
+const ajvPool = AjvCompiler();
+
+/**
+ * The validators: query strings, paths and headers are text, so their schemas' types are reached by
+ * coercion (`limit=50`, `status=sent` as a one-item array); so are the OVH API's and http2sms's bodies,
+ * which existing clients send as they always have. A JSON body of the native API (`/api/v1`) is taken
+ * as typed: coercion would silently change its meaning (`"quota": ""` read as no quota, `"storeText":
+ * null` as false, `[5]` as 5) where a client deserves a 400 naming the field.
+ */
+type ValidatorBuilder = NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator'];
+const nativeBodiesUncoerced: ValidatorBuilder = (externalSchemas, options) => {
+  const serverOptions = options as { customOptions: Record<string, unknown> };
+  const coercing = ajvPool(externalSchemas, serverOptions);
+  const typed = ajvPool(externalSchemas, { ...serverOptions, customOptions: { ...serverOptions.customOptions, coerceTypes: false } });
+  return (route) => (route.httpPart === 'body' && route.url?.startsWith('/api/v1/') ? typed(route) : coercing(route));
+};
+
 /** The Fastify app with every route; `app.inject` tests it without a socket. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -74,6 +98,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // One log line per request would cost more than the request itself at our rates.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: nativeBodiesUncoerced } },
     // Only the configured proxies' X-Forwarded-* headers are read (none by default).
     ...(deps.config.trustProxy.length > 0 ? { trustProxy: [...deps.config.trustProxy] } : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -202,6 +202,11 @@ describeEachDialectWithApp(
         { login: 'okay', quota: -1 },
         { login: 'okay', callbackUrl: 'ftp://example.com' },
         { login: 'okay', extra: true },
+        // Taken as typed, never coerced: a one-address string is not a list, 12345 is not a login.
+        { login: 'okay', ipRestrictions: '192.0.2.1' },
+        { login: 12345 },
+        { login: 'okay', callbackUrl: 5 },
+        { login: 'okay', password: ['correct horse battery'] },
       ]) {
         expectError(await asOwner('POST', '/users', payload), 400, 'VALIDATION_FAILED');
       }

@@ -44,6 +44,22 @@ const sortProperty = Type.Optional(
 
 export const FilterQuery = Type.Object(filterProperties, { additionalProperties: false });
 
+/**
+ * The same filters in a JSON body, which is taken as typed (never coerced): `ids` as JSON numbers, or
+ * as the query string writes them.
+ */
+export const BodyFilter = Type.Object(
+  {
+    ...filterProperties,
+    ids: Type.Optional(
+      Type.Union([Type.String(), Type.Array(Type.Union([Type.Integer(), Type.String()]))], {
+        description: 'only these message ids (at most 1000): [1, 2, 3], or "1,2,3" as in the query string',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const ListQuery = Type.Object(
   {
     ...filterProperties,
@@ -116,7 +132,7 @@ export const DeleteBody = Type.Object(
         description: 'message ids, at most 10,000',
       }),
     ),
-    filter: Type.Optional(FilterQuery),
+    filter: Type.Optional(BodyFilter),
   },
   { additionalProperties: false, description: 'either ids or filter' },
 );

@@ -174,6 +174,35 @@ describeEachDialectWithApp('sending jobs', (ctx) => {
     expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
   });
 
+  it('takes a JSON body as typed: a value of another type is refused naming its field, never coerced into a meaning', async () => {
+    const before = { credits: await credits(), rows: (await history()).total };
+    const base = { message: 'hi', receivers: ['+33612345678'], sender: 'MyShop' };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ...base, receivers: '+33612345678' }, 'receivers'],
+      [{ ...base, message: ['hi'] }, 'message'],
+      [{ ...base, noStopClause: 'false' }, 'noStopClause'],
+      [{ ...base, noStopClause: null }, 'noStopClause'],
+      [{ ...base, differedPeriod: '10' }, 'differedPeriod'],
+      [{ ...base, validityPeriod: [60] }, 'validityPeriod'],
+      [{ ...base, sender: 42 }, 'sender'],
+      [{ ...base, tag: true }, 'tag'],
+    ];
+    for (const [payload, field] of cases) {
+      const res = await post(payload);
+      expect([field, res.statusCode, res.json().error.code, res.json().error.message]).toEqual([
+        field,
+        400,
+        'VALIDATION_FAILED',
+        expect.stringContaining(`"${field}"`),
+      ]);
+    }
+    expect({ credits: await credits(), rows: (await history()).total }).toEqual(before);
+    // The query string is text: its numbers and lists are still read from it.
+    const pending = await history('&status=pending');
+    expect(pending.data.length).toBeGreaterThan(0);
+    expect(new Set(pending.data.map((row: { status: string }) => row.status))).toEqual(new Set(['pending']));
+  });
+
   it('refuses a send time more than a year ahead whatever the channel gives; one in the past is sent now', async () => {
     const before = { credits: await credits(), rows: (await history()).total, queued: await queued() };
     const access = accountAccessFor(seeded.account, null, 'test');
