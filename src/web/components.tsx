@@ -17,11 +17,12 @@ export function OnceSecret({ label, value }: { label: string; value: string }) {
   );
 }
 
-export function ErrorText({ error }: { error: { message: string } | null }) {
+/** An error as an alert; `id` lets a field point at it (`aria-describedby`). */
+export function ErrorText({ error, id }: { error: { message: string } | null; id?: string }) {
   const { t } = useI18n();
   if (!error) return null;
   return (
-    <p className="error" role="alert">
+    <p className="error" role="alert" id={id}>
       {t('common.error', { message: error.message })}
     </p>
   );

@@ -1,8 +1,60 @@
-import { type ReactNode, useEffect, useState } from 'react';
-import { accountPath } from './api.js';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { accountPath, api, isAbort } from './api.js';
 import { LANGS, useI18n } from './i18n.js';
 import { Link, navigate, useLocation } from './router.js';
 import { rememberAccount, useSession } from './session.js';
+import type { Account } from './types.js';
+
+/** The SMS account of the page being shown, as GET /accounts/{account} answers it (its status, mostly). */
+export interface CurrentAccount {
+  /** null while loading, off an account's pages, or when it cannot be read (the page says why). */
+  account: Account | null;
+  /** Reads it again (e.g. after a send refused with ACCOUNT_DISABLED). */
+  reload(): void;
+}
+
+const CurrentAccountContext = createContext<CurrentAccount>({ account: null, reload: () => undefined });
+
+/** The account of the page (see `CurrentAccount`), read by the frame once per page shown. */
+export function useCurrentAccount(): CurrentAccount {
+  return useContext(CurrentAccountContext);
+}
+
+/**
+ * Reads `account` (not in /auth/me, which has no status) each time a page of it is shown, so that an
+ * account disabled or enabled again by the operator shows as such on the next page.
+ */
+function useAccountDetails(account: string | null, pathname: string): CurrentAccount {
+  const [details, setDetails] = useState<Account | null>(null);
+  const [serial, setSerial] = useState(0);
+  const onAccountPage = account !== null && pathname.startsWith(accountPath(account, '/'));
+  // biome-ignore lint/correctness/useExhaustiveDependencies: read again on each page and when serial asks for it
+  useEffect(() => {
+    if (!onAccountPage || account === null) {
+      setDetails(null);
+      return;
+    }
+    const abort = new AbortController();
+    api.get<Account>(accountPath(account, ''), undefined, abort.signal).then(setDetails, (e) => {
+      if (!isAbort(e)) setDetails(null);
+    });
+    return () => abort.abort();
+  }, [account, onAccountPage, pathname, serial]);
+  const reload = useCallback(() => setSerial((n) => n + 1), []);
+  // Another account's answer (just switched) is not this one's.
+  const shown = onAccountPage && details?.name === account ? details : null;
+  return useMemo(() => ({ account: shown, reload }), [shown, reload]);
+}
+
+/** The operator disabled the account: nothing is sent (shown above every page of the account). */
+export function DisabledAccountNotice() {
+  const { t } = useI18n();
+  return (
+    <p className="warning" role="alert" data-notice="account-disabled" style={{ marginBottom: '1rem' }}>
+      <span aria-hidden="true">⚠</span> {t('account.disabled')}
+    </p>
+  );
+}
 
 /** FR | EN: switches the Manager's language (remembered). */
 export function LangSwitch() {
@@ -43,6 +95,7 @@ export function Layout({ account, children }: { account: string | null; children
   const { pathname } = useLocation();
   const accounts = me?.accounts ?? [];
   const current = accounts.find((a) => a.name === account);
+  const details = useAccountDetails(account, pathname);
 
   const switchAccount = (name: string) => {
     rememberAccount(name);
@@ -154,8 +207,9 @@ export function Layout({ account, children }: { account: string | null; children
           {tools}
         </div>
       </div>
-      <main id="main" className="main" tabIndex={-1}>
-        {children}
+      <main id="main" className="main" tabIndex={-1} data-account-status={details.account?.status}>
+        {details.account?.status === 'disable' && <DisabledAccountNotice />}
+        <CurrentAccountContext.Provider value={details}>{children}</CurrentAccountContext.Provider>
       </main>
     </div>
   );

@@ -24,7 +24,8 @@ export interface Me {
 }
 
 export interface Account extends AccountSummary {
-  status: string;
+  /** `disable`: the operator disabled the account (`relais account update --status disable`); it sends nothing. */
+  status: 'enable' | 'disable';
   defaultCountry: string;
   /** False: new messages are kept without their text. */
   storeText: boolean;
@@ -32,6 +33,8 @@ export interface Account extends AccountSummary {
   redactAfterDays: number | null;
   /** Messages older than this many days are deleted (null: kept). */
   retentionDays: number | null;
+  /** Called on every status change of the SMS sent with no SMS user, or whose user has no URL of its own (null: none). */
+  callbackUrl: string | null;
   createdAt: string;
 }
 

@@ -1,4 +1,4 @@
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useId, useState } from 'react';
 import { type ApiError, accountPath, api } from '../../api.js';
 import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
@@ -79,6 +79,7 @@ export function SettingsPage({ account }: { account: string }) {
     <section className="page narrow">
       <h1>{t('settings.title')}</h1>
       <ErrorText error={current.error} />
+      {current.data && <AccountStatus status={current.data.status} />}
       {form && (
         <CardForm title={t('settings.privacy')} submitLabel={t('common.save')} onSubmit={(e) => void save(e)}>
           <label className="check">
@@ -99,8 +100,91 @@ export function SettingsPage({ account }: { account: string }) {
           )}
         </CardForm>
       )}
+      {current.data && <CallbackForm path={path} initial={current.data.callbackUrl} />}
       <CreditHistory account={account} />
     </section>
+  );
+}
+
+/** Whether the account sends (the operator enables and disables it: `relais account update --status`). */
+function AccountStatus({ status }: { status: Account['status'] }) {
+  const { t } = useI18n();
+  const enabled = status !== 'disable';
+  return (
+    <section className="card" aria-labelledby="account-status-title" data-account-status={status}>
+      <h2 id="account-status-title">{t('settings.statusTitle')}</h2>
+      <p className="help">
+        <span className={`badge ${enabled ? 'status-delivered' : 'status-failed'}`}>
+          {enabled ? t('settings.statusEnable') : t('settings.statusDisable')}
+        </span>{' '}
+        {enabled ? t('settings.statusEnableHint') : t('settings.statusDisableHint')}
+      </p>
+    </section>
+  );
+}
+
+/**
+ * The account's callback URL, its own form: called on every status change of the SMS sent with no SMS
+ * user, or by a user with no URL of its own. Empty = none (null). The server checks it as it checks the
+ * SMS users' URLs, and its refusal shows under the field.
+ */
+function CallbackForm({ path, initial }: { path: string; initial: string | null }) {
+  const { t } = useI18n();
+  const id = useId();
+  const [value, setValue] = useState(initial ?? '');
+  const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<'set' | 'cleared' | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    if (busy) return;
+    const url = value.trim();
+    setError(null);
+    setSaved(null);
+    setBusy(true);
+    try {
+      const answer = await api.patch<Account>(path, { callbackUrl: url === '' ? null : url });
+      setValue(answer.callbackUrl ?? '');
+      setSaved(answer.callbackUrl === null ? 'cleared' : 'set');
+    } catch (e) {
+      setError(e as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <CardForm title={t('settings.callbackTitle')} submitLabel={t('settings.callbackSave')} onSubmit={(e) => void save(e)}>
+      <label>
+        {t('settings.callbackUrl')}
+        <input
+          type="text"
+          inputMode="url"
+          name="callbackUrl"
+          autoComplete="off"
+          spellCheck={false}
+          maxLength={2048}
+          placeholder="https://example.com/sms-status"
+          value={value}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={`${id}-hint${error ? ` ${id}-error` : ''}`}
+          onChange={(e) => {
+            setValue(e.target.value);
+            setSaved(null);
+          }}
+        />
+        <span className="hint" id={`${id}-hint`}>
+          {t('settings.callbackHint')}
+        </span>
+      </label>
+      <ErrorText error={error} id={`${id}-error`} />
+      {saved && (
+        <p className="notice" role="status">
+          {saved === 'set' ? t('settings.callbackSaved') : t('settings.callbackCleared')}
+        </p>
+      )}
+    </CardForm>
   );
 }
 

@@ -3,6 +3,7 @@ import { analyzeSms, STOP_CLAUSE } from '../../../shared/sms-encoding.js';
 import { type ApiError, accountPath, api } from '../../api.js';
 import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
+import { useCurrentAccount } from '../../layout.js';
 import { Link } from '../../router.js';
 import { useSession } from '../../session.js';
 import type { Sender, SendReport } from '../../types.js';
@@ -31,6 +32,9 @@ function minutesUntil(local: string): number | undefined {
 export function SendPage({ account }: { account: string }) {
   const { t, n } = useI18n();
   const session = useSession();
+  const current = useCurrentAccount();
+  // The server refuses anyway (403 ACCOUNT_DISABLED); the button says so before.
+  const disabled = current.account?.status === 'disable';
   const senders = useResource<Sender[]>(accountPath(account, '/senders'));
   const enabled = (senders.data ?? []).filter((s) => s.status === 'enable');
   const [sender, setSender] = useState('');
@@ -67,6 +71,8 @@ export function SendPage({ account }: { account: string }) {
       void session.refresh().catch(() => undefined);
     } catch (e) {
       setError(e as ApiError);
+      // Disabled meanwhile by the operator: the frame's notice and this button follow.
+      if ((e as ApiError).code === 'ACCOUNT_DISABLED') current.reload();
     } finally {
       setBusy(false);
     }
@@ -142,9 +148,22 @@ export function SendPage({ account }: { account: string }) {
           </div>
         )}
         <div>
-          <button type="submit" className="primary" disabled={busy || receiverList.length === 0}>
+          <button
+            type="submit"
+            className="primary"
+            disabled={busy || disabled || receiverList.length === 0}
+            aria-describedby={disabled ? 'send-disabled' : undefined}
+          >
             {busy ? t('send.busy') : t('send.submit')}
           </button>
+          {disabled && (
+            <>
+              {' '}
+              <span className="hint" id="send-disabled">
+                {t('send.disabledHint')}
+              </span>
+            </>
+          )}
         </div>
       </form>
     </section>
