@@ -341,6 +341,9 @@ describeEachDialectWithApp(
       expect(await h.row(await send({ tag: 'summer-campaign', noStop: '1' }))).toMatchObject({ tag: 'summer-campaign' });
       expect(await h.row(await send({ senderForResponse: '1', from: undefined }))).toMatchObject({ sender: '' });
       expect(await h.row(await send({ senderForResponse: '1', from: '' }))).toMatchObject({ sender: '' });
+      // A flag is read as the other parameters are: spaces or a line break around it are not its value.
+      expect((await h.row(await send({ noStop: ' 1\n' }))).message).toBe('Hello');
+      expect(await h.row(await send({ senderForResponse: '1 ', from: undefined }))).toMatchObject({ sender: '' });
       const flash = await send({ class: '0' });
       const job = await ctx.database.db
         .selectFrom('outgoing')

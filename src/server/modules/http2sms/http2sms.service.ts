@@ -48,7 +48,9 @@ function quote(value: string): string {
   return `"${excerpt(value)}"`;
 }
 
-function flag(name: string, value: string | undefined): boolean | Refusal {
+function flag(name: string, raw: string | undefined): boolean | Refusal {
+  // Read as the other parameters are: spaces around (a script's "noStop=1 ") are not part of the value.
+  const value = raw?.trim();
   if (value === undefined || value === '' || value === '0') return false;
   if (value === '1') return true;
   return refuse(HTTP2SMS_STATUS.INVALID_PARAMETER, `Invalid ${name}: ${quote(value)}, expected 1 or 0`);
