@@ -4,19 +4,21 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyServerOptions,
   LogController,
+  type RouteOptions,
 } from 'fastify';
-import type { ErrorBody } from '../shared/error-codes.js';
+import { ERROR_CODES, type ErrorBody, type ErrorCode } from '../shared/error-codes.js';
 import { isAbandoned } from './client-gone.js';
 import { type Clock, systemClock } from './clock.js';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
-import { AppError, HTTP_STATUS } from './errors.js';
+import { AppError, HTTP_STATUS, withoutServiceChecks } from './errors.js';
 import { isUnstorable, UNSTORABLE_MESSAGE } from './input-text.js';
 import { isManagerPage, registerManager, sendManagerPage } from './manager-static.js';
 import { accountsRoutes } from './modules/accounts/accounts.routes.js';
@@ -85,8 +87,63 @@ const nativeBodiesUncoerced: ValidatorBuilder = (externalSchemas, options) => {
   const serverOptions = options as { customOptions: Record<string, unknown> };
   const coercing = ajvPool(externalSchemas, serverOptions);
   const typed = ajvPool(externalSchemas, { ...serverOptions, customOptions: { ...serverOptions.customOptions, coerceTypes: false } });
-  return (route) => (route.httpPart === 'body' && route.url?.startsWith('/api/v1/') ? typed(route) : coercing(route));
+  // The rules a service checks itself (`checkedByService`) are documented, not compiled: the service answers them.
+  return (route) => {
+    const compiled = { ...route, schema: withoutServiceChecks(route.schema) };
+    return route.httpPart === 'body' && route.url?.startsWith('/api/v1/') ? typed(compiled) : coercing(compiled);
+  };
 };
+
+/** The body of every error answer of the native API, a component of its document (`ErrorBody` in error-codes.ts). */
+const ErrorBodySchema = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.Unsafe<ErrorCode>(
+        Type.String({ enum: [...ERROR_CODES], description: 'what went wrong, for programs (its HTTP status is always the same)' }),
+      ),
+      message: Type.String({ description: 'what went wrong, for people' }),
+    }),
+  },
+  { $id: 'ErrorBody', description: 'An error: its code (from the catalogue) and a message' },
+);
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: Type.Ref('ErrorBody') } },
+});
+
+/** The error answers every native API operation may give (the catalogue's codes: see ErrorBody). */
+const ERROR_RESPONSES = {
+  '4xx': errorResponse(
+    'Refused: 400 invalid request, 401 not authenticated, 402 not enough credits, 403 not allowed, 404 not found, 409 already exists, 413 body too large, 415 not JSON, 429 too many requests',
+  ),
+  '5xx': errorResponse('Failed on the server side (500), or the carrier is unavailable (503)'),
+};
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Documents what every native API route has in common: its error answers, and who may call it: by
+ * default a bearer token or the Manager session; a route may say otherwise (`security`). A write by
+ * the session also needs the X-CSRF-Token header (auth.plugin.ts), so the session goes with `csrf` there.
+ */
+function documentNativeRoute(route: RouteOptions): void {
+  if (!route.url.startsWith('/api/v1/')) return;
+  const schema = route.schema ?? {};
+  const methods = Array.isArray(route.method) ? route.method : [route.method];
+  const write = methods.some((method) => !SAFE_METHODS.has(method));
+  let security = schema.security as Record<string, string[]>[] | undefined;
+  if (write) {
+    security = (security ?? [{ bearer: [] }, { session: [] }]).map((requirement) =>
+      'session' in requirement && !('csrf' in requirement) ? { ...requirement, csrf: [] } : requirement,
+    );
+  }
+  route.schema = {
+    ...schema,
+    ...(security ? { security } : {}),
+    response: { ...ERROR_RESPONSES, ...(schema.response as object | undefined) },
+  };
+}
 
 /** The Fastify app with every route; `app.inject` tests it without a socket. */
 export async function buildApp(deps: AppDeps): Promise<App> {
@@ -118,6 +175,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     if (error.statusCode === 429) return reply.status(429).send(errorBody('RATE_LIMITED', 'Too many requests, try again later'));
     if (error.statusCode === 413) return reply.status(413).send(errorBody('PAYLOAD_TOO_LARGE', 'The request body is too large'));
+    if (error.statusCode === 415) return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', error.message));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.status(error.statusCode).send(errorBody('VALIDATION_FAILED', error.message));
     }
@@ -133,6 +191,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (isManagerPage(request)) return sendManagerPage(reply);
     reply.status(404).send(errorBody('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`));
   });
+
+  // Before every route (and the document's own hook): each native API route gets its error answers and security.
+  app.addSchema(ErrorBodySchema);
+  app.addHook('onRoute', documentNativeRoute);
 
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
@@ -152,10 +214,35 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             name: 'relais_session',
             description: 'The Manager session (named __Host-relais_session over HTTPS); writes also need the X-CSRF-Token header',
           },
+          csrf: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'X-CSRF-Token',
+            description:
+              'The CSRF token of the session (answered by sign-in and GET /api/v1/auth/me), sent with every write by the session',
+          },
         },
       },
       security: [{ bearer: [] }, { session: [] }],
+      tags: [
+        { name: 'auth', description: 'The Manager session: sign in and out, who is signed in' },
+        { name: 'accounts', description: 'SMS accounts: their settings and credit changes' },
+        {
+          name: 'users',
+          description: 'SMS users of an account: the logins of the OVH-compatible channels, with IP restrictions and quotas',
+        },
+        { name: 'senders', description: 'The senders an account may send from' },
+        { name: 'tokens', description: 'API tokens of an account or of one SMS user (managed in the Manager session)' },
+        { name: 'sending', description: 'Sending SMS' },
+        { name: 'history', description: 'The history of sent SMS: pages, counts, statistics, downloads, deletion and redaction' },
+        {
+          name: 'ovh-keys',
+          description: "The customer's keys of the OVH-compatible API: applications and consumer keys (Manager session)",
+        },
+      ],
     },
+    // Shared schemas are components named by their $id (ErrorBody, Outgoing…), not def-0, def-1…
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   // Its own CSP (the page's inline scripts by hash), framed by nobody, without upgrade-insecure-requests (plain HTTP on a LAN).
   await app.register(swaggerUi, {

@@ -21,6 +21,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INVALID_FILTER: 400,
   TOO_MANY_IDS: 400,
   PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   RATE_LIMITED: 429,
   NOT_FOUND: 404,
   UNAUTHENTICATED: 401,
@@ -54,3 +55,36 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   CARRIER_UNAVAILABLE: 503,
   INTERNAL: 500,
 };
+
+const CHECKED_BY_SERVICE = Symbol('checkedByService');
+
+/**
+ * `schema` whose `keywords` a service checks itself, answering its own error code with its own sentence
+ * (INVALID_SORT, INVALID_FILTER, TOO_MANY_IDS, INVALID_SENDER…) rather than the validator's 400
+ * VALIDATION_FAILED: the API document shows them, the request validator leaves them out (see
+ * `withoutServiceChecks`), so a client reads the rule and gets the answer the service always gave.
+ */
+export function checkedByService<T extends object>(schema: T, keywords: readonly string[]): T {
+  return { ...schema, [CHECKED_BY_SERVICE]: keywords };
+}
+
+/** `schema` as the request validator compiles it: the keywords `checkedByService` marked left out (a copy where any is). */
+export function withoutServiceChecks<T>(schema: T): T {
+  if (Array.isArray(schema)) {
+    const items = schema.map((item) => withoutServiceChecks(item));
+    return (items.some((item, i) => item !== schema[i]) ? items : schema) as T;
+  }
+  if (schema === null || typeof schema !== 'object') return schema;
+  const object = schema as Record<string | symbol, unknown>;
+  const dropped = (object[CHECKED_BY_SERVICE] as readonly string[] | undefined) ?? [];
+  let copy: Record<string | symbol, unknown> | undefined = dropped.length > 0 ? { ...object } : undefined;
+  for (const keyword of dropped) delete copy![keyword];
+  for (const [key, value] of Object.entries(object)) {
+    if (dropped.includes(key)) continue;
+    const stripped = withoutServiceChecks(value);
+    if (stripped === value) continue;
+    copy ??= { ...object };
+    copy[key] = stripped;
+  }
+  return (copy ?? schema) as T;
+}

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'INVALID_FILTER', // a filter value is malformed (date, status, channel…)
   'TOO_MANY_IDS', // an id list is longer than allowed
   'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE', // a request body of a type the route does not read (the native API reads JSON)
   'RATE_LIMITED',
   'NOT_FOUND', // no such route
   // auth

@@ -38,6 +38,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { accounts, smsUsers, senders, apiTokens } = app.services;
   const auth = { onRequest: app.requireAuth };
   const base = '/api/v1/accounts/:account';
+  // What no API token may do (accounts.service.ts `assertAllowed`): only the signed-in owner, in the Manager.
+  const sessionOnly = [{ session: [] }];
 
   // Accounts
 
@@ -45,14 +47,28 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/accounts',
     {
       ...auth,
-      schema: { tags: ['accounts'], summary: 'The SMS accounts the caller may reach', response: { 200: Type.Array(AccountSchema) } },
+      schema: {
+        tags: ['accounts'],
+        operationId: 'listAccounts',
+        summary: 'The SMS accounts the caller may reach',
+        response: { 200: Type.Array(AccountSchema) },
+      },
     },
     async (request) => (await accounts.list(principalOf(request))).map(accountView),
   );
 
   app.get(
     base,
-    { ...auth, schema: { tags: ['accounts'], summary: 'One SMS account', params: AccountParams, response: { 200: AccountSchema } } },
+    {
+      ...auth,
+      schema: {
+        tags: ['accounts'],
+        operationId: 'getAccount',
+        summary: 'One SMS account',
+        params: AccountParams,
+        response: { 200: AccountSchema },
+      },
+    },
     async (request) => accountView(await accounts.get(principalOf(request), request.params.account)),
   );
 
@@ -62,6 +78,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['accounts'],
+        operationId: 'listCreditChanges',
         summary: "The account's credit changes (credits given or taken back by the operator), newest first",
         params: AccountParams,
         querystring: CreditChangesQuery,
@@ -80,6 +97,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['accounts'],
+        operationId: 'updateAccount',
+        security: sessionOnly,
         summary:
           "Changes the account's description, timezone, default country, and privacy: storeText, redactAfterDays and retentionDays (null turns a limit off; the owner only)",
         params: AccountParams,
@@ -103,6 +122,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['users'],
+        operationId: 'listUsers',
         summary: 'The SMS users of the account (a user-scoped token sees only its own)',
         params: AccountParams,
         response: { 200: Type.Array(SmsUserSchema) },
@@ -117,6 +137,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['users'],
+        operationId: 'createUser',
         summary: 'Creates an SMS user; without a password one is generated and returned once',
         params: AccountParams,
         body: CreateSmsUserBody,
@@ -136,7 +157,10 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     `${base}/users/:login`,
-    { ...auth, schema: { tags: ['users'], summary: 'One SMS user', params: UserParams, response: { 200: SmsUserSchema } } },
+    {
+      ...auth,
+      schema: { tags: ['users'], operationId: 'getUser', summary: 'One SMS user', params: UserParams, response: { 200: SmsUserSchema } },
+    },
     async (request) => smsUserView(await smsUsers.get(principalOf(request), request.params.account, request.params.login)),
   );
 
@@ -146,6 +170,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['users'],
+        operationId: 'updateUser',
         summary:
           'Changes the password (given, or generated with generatePassword and answered once), IP restrictions, quota or callback URL (null clears quota and callback)',
         params: UserParams,
@@ -170,6 +195,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['users'],
+        operationId: 'deleteUser',
         summary: 'Deletes the SMS user and its tokens; its history stays',
         params: UserParams,
         response: { 204: Type.Null() },
@@ -189,6 +215,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['senders'],
+        operationId: 'listSenders',
         summary: 'The senders of the account',
         params: AccountParams,
         response: { 200: Type.Array(SenderSchema) },
@@ -203,6 +230,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['senders'],
+        operationId: 'createSender',
         summary: 'Adds a sender (enabled unless said otherwise)',
         params: AccountParams,
         body: CreateSenderBody,
@@ -215,7 +243,10 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     `${base}/senders/:sender`,
-    { ...auth, schema: { tags: ['senders'], summary: 'One sender', params: SenderParams, response: { 200: SenderSchema } } },
+    {
+      ...auth,
+      schema: { tags: ['senders'], operationId: 'getSender', summary: 'One sender', params: SenderParams, response: { 200: SenderSchema } },
+    },
     async (request) => senderView(await senders.get(principalOf(request), request.params.account, request.params.sender)),
   );
 
@@ -225,6 +256,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['senders'],
+        operationId: 'updateSender',
         summary: 'Changes the description or status',
         params: SenderParams,
         body: UpdateSenderBody,
@@ -236,7 +268,16 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.delete(
     `${base}/senders/:sender`,
-    { ...auth, schema: { tags: ['senders'], summary: 'Deletes a sender', params: SenderParams, response: { 204: Type.Null() } } },
+    {
+      ...auth,
+      schema: {
+        tags: ['senders'],
+        operationId: 'deleteSender',
+        summary: 'Deletes a sender',
+        params: SenderParams,
+        response: { 204: Type.Null() },
+      },
+    },
     async (request, reply) => {
       await senders.delete(principalOf(request), request.params.account, request.params.sender);
       return reply.status(204).send(null);
@@ -251,6 +292,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['tokens'],
+        operationId: 'listTokens',
+        security: sessionOnly,
         summary: 'The API tokens of the account, revoked ones included',
         params: AccountParams,
         response: { 200: Type.Array(TokenSchema) },
@@ -265,6 +308,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags: ['tokens'],
+        operationId: 'createToken',
+        security: sessionOnly,
         summary: 'Creates an API token for the account or one SMS user; the token is shown once',
         params: AccountParams,
         body: CreateTokenBody,
@@ -282,7 +327,14 @@ export const accountsRoutes: FastifyPluginAsyncTypebox = async (app) => {
     `${base}/tokens/:id`,
     {
       ...auth,
-      schema: { tags: ['tokens'], summary: 'Revokes an API token (at once)', params: TokenParams, response: { 204: Type.Null() } },
+      schema: {
+        tags: ['tokens'],
+        operationId: 'revokeToken',
+        security: sessionOnly,
+        summary: 'Revokes an API token (at once)',
+        params: TokenParams,
+        response: { 204: Type.Null() },
+      },
     },
     async (request, reply) => {
       await apiTokens.revoke(principalOf(request), request.params.account, request.params.id);

@@ -37,7 +37,7 @@ export const AccountSummarySchema = Type.Object({
 export const AccountSchema = Type.Object({
   name: Type.String({ examples: ['sms-ab12345-1'] }),
   description: Type.String(),
-  status: Type.String({ description: 'enable or disable' }),
+  status: Type.String({ enum: ['enable', 'disable'], description: 'enable or disable (set by the operator)' }),
   credits: Type.Number({ description: 'credits left' }),
   timezone: Type.String({ description: 'IANA timezone: history dates and CSV are in it' }),
   defaultCountry: Type.String({ description: 'ISO 3166 alpha-2: national receiver numbers are read in it' }),

@@ -109,6 +109,8 @@ describeEachDialectWithApp(
         accounts: [{ name: account.name, description: 'Shop', credits: 42, timezone: 'Europe/Paris' }],
         // Every service runs by default, HTTPS on its default port: the Manager's OVH snippets name it.
         httpsPort: 8443,
+        // The Manager counts the parts of a text with the mention the server appends.
+        stopClause: 'STOP au 36180',
       });
       const anonymous = await ctx.app.inject({ url: '/api/v1/auth/me' });
       expect(anonymous.statusCode).toBe(401);
@@ -222,8 +224,8 @@ describeEachDialectWithApp(
       const { customer } = await seedCustomerWithAccount(ctx.app);
       const session = await signIn(ctx.app, customer.email);
       const res = await ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers });
-      expect(res.json()).toMatchObject({ httpsPort: null });
+      expect(res.json()).toMatchObject({ httpsPort: null, stopClause: 'Stop: reply STOP' });
     });
   },
-  { config: { services: ['http', 'dispatcher'] } },
+  { config: { services: ['http', 'dispatcher'], stopClause: 'Stop: reply STOP' } },
 );

@@ -33,6 +33,9 @@ const MeSchema = Type.Object({
   httpsPort: Type.Union([Type.Integer(), Type.Null()], {
     description: 'the port of this Relais’ HTTPS service (OVH’s npm clients use only HTTPS); null when it does not run',
   }),
+  stopClause: Type.String({
+    description: 'the STOP mention appended (after a line break) to messages sent without noStopClause (RELAIS_STOP_CLAUSE)',
+  }),
 });
 
 /** The Manager's sign-in, sign-out and "who am I" under /api/v1/auth. */
@@ -77,6 +80,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { csrf: false },
       schema: {
         tags,
+        operationId: 'signIn',
         summary: 'Signs a customer in: sets the relais_session cookie (HttpOnly, SameSite=Lax) and answers the CSRF token',
         security: [],
         body: SignInBody,
@@ -92,7 +96,16 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/api/v1/auth/sign-out',
-    { schema: { tags, summary: 'Ends the session (and clears the cookie); answers 204 even without one', response: { 204: Type.Null() } } },
+    {
+      schema: {
+        tags,
+        operationId: 'signOut',
+        summary: 'Ends the session (and clears the cookie); answers 204 even without one',
+        // The session (with its CSRF token), or nothing at all.
+        security: [{ session: [] }, {}],
+        response: { 204: Type.Null() },
+      },
+    },
     async (request, reply) => {
       if (request.principal) await auth.signOut(request.principal);
       clearSessionCookie(reply, config.secureCookies);
@@ -106,6 +119,9 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireAuth,
       schema: {
         tags,
+        operationId: 'getMe',
+        // Only a signed-in customer has a profile: an API token is FORBIDDEN here.
+        security: [{ session: [] }],
         summary: 'The signed-in customer, the CSRF token of the session and their SMS accounts',
         response: { 200: MeSchema },
       },
@@ -117,6 +133,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
         csrfToken: me.csrfToken,
         accounts: me.accounts.map(accountSummaryView),
         httpsPort: config.services.includes('https') ? config.httpsPort : null,
+        stopClause: config.stopClause,
       };
     },
   );

@@ -75,7 +75,8 @@ export type RawFilter = Partial<Record<(typeof FILTER_PARAMS)[number], unknown>>
 /** The `user` value that selects messages sent without an SMS user (from the Manager). */
 export const NO_USER = '-';
 
-const MAX_TEXT = 500;
+/** The longest text filter value, in UTF-16 units (the document's maxLength). */
+export const MAX_FILTER_TEXT = 500;
 
 /** Most ids one `ids` filter may list (the Manager polls the rows on screen with it). */
 export const MAX_FILTER_IDS = 1000;
@@ -87,7 +88,7 @@ function text(name: string, value: unknown): string | undefined {
     return text(name, value[0]);
   }
   if (typeof value !== 'string') throw new AppError('INVALID_FILTER', `${name} must be a string`);
-  if (value.length > MAX_TEXT) throw new AppError('INVALID_FILTER', `${name} is too long (at most ${MAX_TEXT} characters)`);
+  if (value.length > MAX_FILTER_TEXT) throw new AppError('INVALID_FILTER', `${name} is too long (at most ${MAX_FILTER_TEXT} characters)`);
   return value;
 }
 

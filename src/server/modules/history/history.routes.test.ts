@@ -271,6 +271,15 @@ describeEachDialectWithApp(
       expect(jsonl.map((l) => JSON.parse(l).message)).toEqual(Array.from({ length: count }, (_, i) => text(i)));
     });
 
+    it('lists the SMS user logins of the history, a deleted user’s and one never created included; a user token its own only', async () => {
+      // 'crm' has rows but no SMS user (deleted since, or a demo row); the Manager's messages have none.
+      expect((await get(path('/users'))).json()).toEqual({ data: ['apiuser', 'crm'] });
+      expect((await get(path('/users'), main.scopedHeaders!)).json()).toEqual({ data: ['apiuser'] });
+      expect((await get(`/api/v1/accounts/${other.account.name}/outgoing/users`, other.headers)).json()).toEqual({ data: [] });
+      const foreign = await get(`/api/v1/accounts/${main.account.name}/outgoing/users`, other.headers);
+      expect([foreign.statusCode, foreign.json().error.code]).toEqual([404, 'ACCOUNT_NOT_FOUND']);
+    });
+
     it('gives an SMS-user-scoped token only that user’s messages', async () => {
       const res = await get(path(), main.scopedHeaders!);
       expect(res.json().data.map((r: { user: string }) => r.user)).toEqual(['apiuser', 'apiuser']);
@@ -285,6 +294,7 @@ describeEachDialectWithApp(
       const routes: [string, string, unknown?][] = [
         ['GET', `/api/v1/accounts/${account}/outgoing`],
         ['GET', `/api/v1/accounts/${account}/outgoing/count`],
+        ['GET', `/api/v1/accounts/${account}/outgoing/users`],
         ['GET', `/api/v1/accounts/${account}/outgoing/${ids[0]}`],
         ['DELETE', `/api/v1/accounts/${account}/outgoing/${ids[0]}`],
         ['POST', `/api/v1/accounts/${account}/outgoing/delete`, { ids: [ids[0]] }],

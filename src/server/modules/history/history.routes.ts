@@ -25,8 +25,18 @@ import {
   RedactBody,
   RedactResult,
 } from './history.schemas.js';
+import { HISTORY_USER_LOGINS_MAX } from './history.service.js';
 
 const tags = ['history'];
+
+/**
+ * A download's answer: its media type and text, for the document. The route answers a stream of that
+ * text, which Fastify sends as it is (it serializes no stream).
+ */
+const download = (mediaType: string, description: string) => ({
+  description,
+  content: { [mediaType]: { schema: Type.Unsafe<Readable>(Type.String()) } },
+});
 
 /** The history API: list, get, delete, export. Every route works inside one account the caller may reach. */
 export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -54,6 +64,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'listOutgoing',
         summary: 'The history of sent SMS: one page, filtered and sorted on the server, with keyset cursors',
         params: AccountParams,
         querystring: ListQuery,
@@ -74,6 +85,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'countOutgoing',
         summary: 'The exact number of messages matching the filters (slower than the capped total of a page)',
         params: AccountParams,
         querystring: FilterQuery,
@@ -84,8 +96,30 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   app.get(
+    '/api/v1/accounts/:account/outgoing/users',
+    {
+      ...auth,
+      schema: {
+        tags,
+        operationId: 'listOutgoingUsers',
+        summary: "The SMS user logins found in the history, deleted users' included (the values of the user filter)",
+        params: AccountParams,
+        response: {
+          200: Type.Object({
+            data: Type.Array(Type.String(), { description: `sorted; at most ${HISTORY_USER_LOGINS_MAX}; "-" (no SMS user) is not listed` }),
+          }),
+        },
+      },
+    },
+    async (request) => ({ data: await history.userLogins(await access(request)) }),
+  );
+
+  app.get(
     '/api/v1/accounts/:account/outgoing/:id',
-    { ...auth, schema: { tags, summary: 'One message', params: MessageParams, response: { 200: OutgoingSchema } } },
+    {
+      ...auth,
+      schema: { tags, operationId: 'getOutgoing', summary: 'One message', params: MessageParams, response: { 200: OutgoingSchema } },
+    },
     async (request) => {
       const a = await access(request);
       return toPublicOutgoing(await history.get(a, request.params.id), getTimeFormatter(a.account.timezone));
@@ -96,11 +130,17 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/accounts/:account/outgoing/:id',
     {
       ...auth,
-      schema: { tags, summary: 'Deletes one message (a pending one is canceled and its credits given back)', params: MessageParams },
+      schema: {
+        tags,
+        operationId: 'deleteOutgoing',
+        summary: 'Deletes one message (a pending one is canceled and its credits given back)',
+        params: MessageParams,
+        response: { 204: Type.Null() },
+      },
     },
     async (request, reply) => {
       await history.deleteOne(await access(request), request.params.id);
-      return reply.status(204).send();
+      return reply.status(204).send(null);
     },
   );
 
@@ -110,6 +150,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'deleteOutgoingMany',
         summary: 'Deletes messages by ids (up to 10,000) or everything matching a filter',
         description:
           'Answers 200 { deleted } when done, or 202 { job } for a large deletion by filter running in bounded batches; follow it at /outgoing/delete-jobs/{id}.',
@@ -135,6 +176,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'redactOutgoing',
         summary: 'Redacts messages by ids (up to 10,000): texts erased, receivers masked (+336XXXXXX78), every other field kept',
         description:
           'Pending messages are left as they are (they are still to be sent) and listed in `pending`. Audited in /deletions (kind `redact`).',
@@ -148,7 +190,16 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/v1/accounts/:account/outgoing/delete-jobs/:id',
-    { ...auth, schema: { tags, summary: 'Progress of a deletion by filter', params: JobParams, response: { 200: DeleteJobSchema } } },
+    {
+      ...auth,
+      schema: {
+        tags,
+        operationId: 'getDeleteJob',
+        summary: 'Progress of a deletion by filter',
+        params: JobParams,
+        response: { 200: DeleteJobSchema },
+      },
+    },
     async (request) => {
       const a = await access(request);
       return jobView(await history.getDeleteJob(a, request.params.id), a.account.timezone);
@@ -161,6 +212,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'listDeletions',
         summary: 'The audit trail of deletions (who, when, how many, which ids or filter — never the texts)',
         params: AccountParams,
         querystring: Type.Object(
@@ -184,12 +236,13 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'exportOutgoingCsv',
         summary: "Downloads the history as CSV (the seed's format and its 2000 most recent rows by default)",
         description:
           'format=seed: `date;sender;receiver;message;status`, dates YYYYMMDDHHMMSS in the account timezone. format=detailed: every field. all=true streams every match with no row cap.',
         params: AccountParams,
         querystring: ExportQuery,
-        produces: ['text/csv'],
+        response: { 200: download('text/csv', 'the CSV file (UTF-8, `;`-separated, a header line first)') },
       },
     },
     async (request, reply) => {
@@ -213,10 +266,11 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'exportOutgoingJsonl',
         summary: 'Streams every matching message as JSON lines (one object a line, the shape of the list API)',
         params: AccountParams,
         querystring: JsonlQuery,
-        produces: ['application/x-ndjson'],
+        response: { 200: download('application/x-ndjson', 'one message a line, each the JSON object GET /outgoing/{id} answers') },
       },
     },
     async (request, reply) => {

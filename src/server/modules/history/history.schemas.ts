@@ -1,5 +1,8 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
+import { CHANNELS, ENCODINGS, OUTGOING_STATUSES } from '../../../shared/status.js';
+import { checkedByService } from '../../errors.js';
+import { MAX_DELETE_IDS } from './history.service.js';
+import { MAX_FILTER_IDS, MAX_FILTER_TEXT, SORT_COLUMNS } from './history-query.js';
 
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Union([t, Type.Null()]);
 const IsoTime = Type.String({ description: 'ISO 8601 with the account timezone offset, e.g. 2024-05-01T10:30:00+02:00' });
@@ -18,28 +21,44 @@ export const JobParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'delete job id' }),
 });
 
+/** The longest text of one filter (history-query.ts answers INVALID_FILTER beyond). */
+
+/** A filter's text: its length checked by the history's filter parser (INVALID_FILTER), not by the validator. */
+const FilterText = (description?: string) =>
+  checkedByService(Type.String({ maxLength: MAX_FILTER_TEXT, ...(description ? { description } : {}) }), ['maxLength']);
+
 const filterProperties = {
-  user: Type.Optional(Type.String({ description: 'SMS user login; "-" for messages sent with no SMS user (from the Manager)' })),
-  channel: Type.Optional(Type.String({ description: `one or several, comma-separated: ${CHANNELS.join(', ')}` })),
-  sender: Type.Optional(Type.String()),
-  receiver: Type.Optional(Type.String({ description: 'exact E.164 number, or a prefix ending with * (e.g. +336*)' })),
-  status: Type.Optional(Type.String({ description: `one or several, comma-separated: ${OUTGOING_STATUSES.join(', ')}` })),
-  tag: Type.Optional(Type.String()),
-  from: Type.Optional(Type.String({ description: 'ISO 8601 date or datetime, inclusive; without offset, in the account timezone' })),
-  to: Type.Optional(Type.String({ description: 'ISO 8601 date or datetime, inclusive (a date covers the whole day)' })),
-  q: Type.Optional(Type.String({ description: 'text contained in the message: case-insensitive, accents matter' })),
+  user: Type.Optional(FilterText('SMS user login; "-" for messages sent with no SMS user (from the Manager)')),
+  channel: Type.Optional(FilterText(`one or several, comma-separated: ${CHANNELS.join(', ')}`)),
+  sender: Type.Optional(FilterText()),
+  receiver: Type.Optional(FilterText('exact E.164 number, or a prefix ending with * (e.g. +336*)')),
+  status: Type.Optional(FilterText(`one or several, comma-separated: ${OUTGOING_STATUSES.join(', ')}`)),
+  tag: Type.Optional(FilterText()),
+  from: Type.Optional(FilterText('ISO 8601 date or datetime, inclusive; without offset, in the account timezone')),
+  to: Type.Optional(FilterText('ISO 8601 date or datetime, inclusive (a date covers the whole day)')),
+  q: Type.Optional(FilterText('text contained in the message: case-insensitive, accents matter')),
+  // (TOO_MANY_IDS beyond MAX_FILTER_IDS, counted once the comma-separated ones are split.)
   ids: Type.Optional(
-    Type.Array(Type.String(), {
-      description:
-        'only these message ids, comma-separated (ids=1,2,3) or repeated (ids=1&ids=2), at most 1000: the ones that exist and the caller may see',
-    }),
+    checkedByService(
+      Type.Array(Type.String(), {
+        maxItems: MAX_FILTER_IDS,
+        description: `only these message ids, comma-separated (ids=1,2,3) or repeated (ids=1&ids=2), at most ${MAX_FILTER_IDS}: the ones that exist and the caller may see`,
+      }),
+      ['maxItems'],
+    ),
   ),
 };
 
+// One of the sort keys, with an optional + or - (an unencoded + arrives as a space); empty for the default.
+// Checked by the history's sort parser, which answers INVALID_SORT naming the sortable keys.
 const sortProperty = Type.Optional(
-  Type.String({
-    description: 'date (newest first, the default), +date, sender, receiver, message, status, user, channel; prefix - for descending',
-  }),
+  checkedByService(
+    Type.String({
+      pattern: `^([-+ ]?(${Object.keys(SORT_COLUMNS).join('|')}))?$`,
+      description: `${Object.keys(SORT_COLUMNS).join(', ')}; date alone is newest first (the default), +date oldest first; prefix - for descending`,
+    }),
+    ['pattern'],
+  ),
 );
 
 export const FilterQuery = Type.Object(filterProperties, { additionalProperties: false });
@@ -52,9 +71,13 @@ export const BodyFilter = Type.Object(
   {
     ...filterProperties,
     ids: Type.Optional(
-      Type.Union([Type.String(), Type.Array(Type.Union([Type.Integer(), Type.String()]))], {
-        description: 'only these message ids (at most 1000): [1, 2, 3], or "1,2,3" as in the query string',
-      }),
+      Type.Union(
+        [
+          Type.String(),
+          checkedByService(Type.Array(Type.Union([Type.Integer(), Type.String()]), { maxItems: MAX_FILTER_IDS }), ['maxItems']),
+        ],
+        { description: `only these message ids (at most ${MAX_FILTER_IDS}): [1, 2, 3], or "1,2,3" as in the query string` },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -104,7 +127,7 @@ export const OutgoingSchema = Type.Object(
     tag: Type.String(),
     parts: Type.Integer(),
     credits: Type.Number(),
-    encoding: Type.String(),
+    encoding: Type.String({ enum: [...ENCODINGS] }),
     carrierMessageId: Nullable(Type.String()),
     errorCode: Nullable(Type.String()),
     errorText: Nullable(Type.String()),
@@ -124,29 +147,27 @@ export const PageSchema = Type.Object({
   totalIsExact: Type.Boolean(),
 });
 
-export const DeleteBody = Type.Object(
-  {
-    ids: Type.Optional(
-      Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
-        minItems: 1,
-        description: 'message ids, at most 10,000',
-      }),
-    ),
-    filter: Type.Optional(BodyFilter),
-  },
-  { additionalProperties: false, description: 'either ids or filter' },
+/** Message ids to delete or redact: more than MAX_DELETE_IDS are TOO_MANY_IDS (answered by the history service). */
+const BatchIds = checkedByService(
+  Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+    minItems: 1,
+    maxItems: MAX_DELETE_IDS,
+    description: 'message ids, at most 10,000',
+  }),
+  ['maxItems'],
+);
+
+// Either ids or filter, never both: the route answers VALIDATION_FAILED with its own sentence otherwise.
+export const DeleteBody = checkedByService(
+  Type.Object(
+    { ids: Type.Optional(BatchIds), filter: Type.Optional(BodyFilter) },
+    { additionalProperties: false, description: 'either ids or filter', oneOf: [{ required: ['ids'] }, { required: ['filter'] }] },
+  ),
+  ['oneOf'],
 );
 export type DeleteBody = Static<typeof DeleteBody>;
 
-export const RedactBody = Type.Object(
-  {
-    ids: Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
-      minItems: 1,
-      description: 'message ids, at most 10,000',
-    }),
-  },
-  { additionalProperties: false },
-);
+export const RedactBody = Type.Object({ ids: BatchIds }, { additionalProperties: false });
 export type RedactBody = Static<typeof RedactBody>;
 
 export const RedactResult = Type.Object({
@@ -173,7 +194,7 @@ export const DeleteResult = Type.Object({
 export const AuditSchema = Type.Object({
   id: Type.Integer(),
   actor: Type.String(),
-  kind: Type.String(),
+  kind: Type.String({ enum: ['ids', 'filter', 'redact'], description: 'ids or filter: a deletion; redact: a redaction' }),
   createdAt: IsoTime,
   count: Type.Integer(),
   ids: Type.Union([Type.Array(Type.Integer()), Type.Null()]),

@@ -55,6 +55,9 @@ export interface HistoryServiceDeps {
   batchBudgetMs?: number;
 }
 
+/** At most this many logins answered by `userLogins` (an account has a few SMS users, not thousands). */
+export const HISTORY_USER_LOGINS_MAX = 1000;
+
 function scopeOf(access: AccountAccess): HistoryScope {
   return { accountId: access.account.id, userLogin: access.userLogin };
 }
@@ -185,6 +188,11 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     async count(access: AccountAccess, query: RawFilter): Promise<number> {
       const { count } = await outgoing.count({ scope: scopeOf(access), filter: parse(access, query), cap: Number.MAX_SAFE_INTEGER });
       return count;
+    },
+
+    /** The SMS user logins of the history (deleted users' included), sorted: the Manager's user filter. */
+    async userLogins(access: AccountAccess): Promise<string[]> {
+      return outgoing.userLogins(scopeOf(access), HISTORY_USER_LOGINS_MAX);
     },
 
     async get(access: AccountAccess, id: number): Promise<Outgoing> {

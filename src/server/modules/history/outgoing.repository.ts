@@ -917,7 +917,38 @@ export function createOutgoingRepository(
       return row ? toOutgoing(row) : undefined;
     },
 
-    /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
+    /**
+     * The SMS user logins found in the account's history (a user deleted since included), in order, at
+     * most `cap`: one seek of the (account, user_login, …) index per login, whatever the rows.
+     */
+    async userLogins(scope: HistoryScope, cap: number): Promise<string[]> {
+      if (scope.userLogin !== null) {
+        const own = await db
+          .selectFrom('outgoing')
+          .select('id')
+          .where('account_id', '=', scope.accountId)
+          .where('user_login', '=', scope.userLogin)
+          .limit(1)
+          .executeTakeFirst();
+        return own ? [scope.userLogin] : [];
+      }
+      const logins: string[] = [];
+      // '' is a message sent with no SMS user: the first login is the smallest above it.
+      let after = '';
+      while (logins.length < cap) {
+        const row = await db
+          .selectFrom('outgoing')
+          .select((eb) => eb.fn.min<string | null>('user_login').as('login'))
+          .where('account_id', '=', scope.accountId)
+          .where('user_login', '>', after)
+          .executeTakeFirst();
+        if (row?.login == null) break;
+        logins.push(row.login);
+        after = row.login;
+      }
+      return logins;
+    },
+
     /** The largest message id of any account (0 when there is none): every message accepted later has a larger one. */
     async maxId(): Promise<number> {
       const row = await db
@@ -927,6 +958,7 @@ export function createOutgoingRepository(
       return Number(row?.id ?? 0);
     },
 
+    /** Up to `limit` ids matching the filter (any order): the next batch of a deletion by filter. */
     async findIds(args: { scope: HistoryScope; filter: HistoryFilter; limit: number }): Promise<number[]> {
       const { rows } = await db.executeQuery(this.findIdsQuery(args));
       return rows.map((r) => r.id);

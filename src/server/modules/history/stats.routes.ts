@@ -14,6 +14,7 @@ export const statsRoutes: FastifyPluginAsyncTypebox = async (app) => {
       onRequest: app.requireAuth,
       schema: {
         tags: ['history'],
+        operationId: 'getStats',
         summary: 'Messages per day and status (days in the account timezone), with the filters of the history',
         description:
           'The period runs from the day of `from` to the day of `to` (a datetime counts from or up to that instant within its day). ' +

@@ -77,10 +77,21 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { ovhKeys } = app.services;
   const auth = { onRequest: app.requireAuth };
   const tags = ['ovh-keys'];
+  // Every route here: the signed-in customer only (an API token is FORBIDDEN), writes with the CSRF token (app.ts).
+  const security = [{ session: [] }];
 
   app.get(
     '/api/v1/ovh/applications',
-    { ...auth, schema: { tags, summary: "The customer's OVH API applications", response: { 200: Type.Array(ApplicationSchema) } } },
+    {
+      ...auth,
+      schema: {
+        tags,
+        operationId: 'listOvhApplications',
+        security,
+        summary: "The customer's OVH API applications",
+        response: { 200: Type.Array(ApplicationSchema) },
+      },
+    },
     async (request) => (await ovhKeys.listApplications(principalOf(request))).map(applicationView),
   );
 
@@ -90,6 +101,8 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'createOvhApplication',
+        security,
         summary: 'Creates an OVH API application; its secret is shown once',
         body: Type.Object(
           { name: Type.String({ minLength: 1, maxLength: 100 }), description: Type.Optional(Type.String({ maxLength: 500 })) },
@@ -108,7 +121,14 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/v1/ovh/applications/:id',
     {
       ...auth,
-      schema: { tags, summary: 'Deletes an application and every consumer key of it', params: IdParams, response: { 204: Type.Null() } },
+      schema: {
+        tags,
+        operationId: 'deleteOvhApplication',
+        security,
+        summary: 'Deletes an application and every consumer key of it',
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
     },
     async (request, reply) => {
       await ovhKeys.deleteApplication(principalOf(request), request.params.id);
@@ -122,6 +142,8 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'createOvhCredential',
+        security,
         summary: 'Creates a consumer key of the application, validated at once, for the customer; the key is shown once',
         params: IdParams,
         body: Type.Object(
@@ -146,13 +168,32 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/api/v1/ovh/credentials',
-    { ...auth, schema: { tags, summary: 'The consumer keys the customer validated', response: { 200: Type.Array(CredentialSchema) } } },
+    {
+      ...auth,
+      schema: {
+        tags,
+        operationId: 'listOvhCredentials',
+        security,
+        summary: 'The consumer keys the customer validated',
+        response: { 200: Type.Array(CredentialSchema) },
+      },
+    },
     async (request) => (await ovhKeys.listCredentials(principalOf(request))).map(credentialView),
   );
 
   app.delete(
     '/api/v1/ovh/credentials/:id',
-    { ...auth, schema: { tags, summary: 'Revokes a consumer key', params: IdParams, response: { 204: Type.Null() } } },
+    {
+      ...auth,
+      schema: {
+        tags,
+        operationId: 'revokeOvhCredential',
+        security,
+        summary: 'Revokes a consumer key',
+        params: IdParams,
+        response: { 204: Type.Null() },
+      },
+    },
     async (request, reply) => {
       await ovhKeys.revokeCredential(principalOf(request), request.params.id);
       return reply.status(204).send(null);
@@ -165,6 +206,8 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'getOvhCredentialRequest',
+        security,
         summary: 'A consumer key request, as its validation page shows it',
         params: TokenParams,
         response: { 200: RequestSchema },
@@ -182,6 +225,8 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'validateOvhCredentialRequest',
+        security,
         summary: "Validates a consumer key request for the signed-in customer's accounts, for the chosen time",
         params: TokenParams,
         body: Type.Object({ validity: Validity }, { additionalProperties: false }),
@@ -198,6 +243,8 @@ export const ovhKeysRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...auth,
       schema: {
         tags,
+        operationId: 'refuseOvhCredentialRequest',
+        security,
         summary: 'Refuses a consumer key request',
         params: TokenParams,
         response: { 200: Type.Object({ status: Type.String(), redirection: Type.Union([Type.String(), Type.Null()]) }) },
