@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { AjvCompiler } from '@fastify/ajv-compiler';
 import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
@@ -145,6 +146,42 @@ function documentNativeRoute(route: RouteOptions): void {
   };
 }
 
+/**
+ * A request Node's HTTP parser refused before any route saw it. The usual case is a script writing its
+ * text into the address without URL-encoding it (`message=café` in ISO-8859-1 or UTF-8 bytes): http2sms
+ * answers it a KO in its own text format, the API its JSON error, each saying what to do.
+ */
+function answerUnreadableRequest(
+  this: { log: FastifyBaseLogger },
+  error: Error & { code?: string; rawPacket?: unknown },
+  socket: Socket,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, label] =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? ['408', 'Request Timeout']
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? ['431', 'Request Header Fields Too Large']
+        : ['400', 'Bad Request'];
+  const reason =
+    error.code === 'HPE_INVALID_URL'
+      ? 'The address holds characters that are not URL-encoded: encode every parameter value (é is %C3%A9 in UTF-8)'
+      : status === '400'
+        ? 'The request is not valid HTTP'
+        : label;
+  const requestLine = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 32).toString('latin1') : '';
+  const http2sms = /^(GET|POST|HEAD) \/cgi-bin\//.test(requestLine);
+  const body = http2sms ? `KO\n${reason}` : JSON.stringify(errorBody('VALIDATION_FAILED', reason));
+  const type = http2sms ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+  this.log.debug({ err: error }, 'unreadable request');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 /** The Fastify app with every route; `app.inject` tests it without a socket. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const app = Fastify({
@@ -152,6 +189,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: 16 * 1024 * 1024,
     // OVH's document ids (signed, carrying their filters) are longer than the default 100 characters.
     routerOptions: { maxParamLength: 1000 },
+    clientErrorHandler: answerUnreadableRequest,
     // One log line per request would cost more than the request itself at our rates.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
