@@ -54,25 +54,27 @@ function AccountRoutes({ account, page }: { account: string; page: string }) {
   useEffect(() => {
     if (known) rememberAccount(account);
   }, [account, known]);
+  // Each page is keyed by its account: switching accounts starts it afresh (no token shown once, no
+  // sending report, no sender chosen, no row of the other account left on screen).
   let content: ReactElement;
   switch (page) {
     case 'history':
       content = <HistoryPage key={account} account={account} />;
       break;
     case 'send':
-      content = <SendPage account={account} />;
+      content = <SendPage key={account} account={account} />;
       break;
     case 'users':
-      content = <UsersPage account={account} />;
+      content = <UsersPage key={account} account={account} />;
       break;
     case 'senders':
-      content = <SendersPage account={account} />;
+      content = <SendersPage key={account} account={account} />;
       break;
     case 'tokens':
-      content = <TokensPage account={account} />;
+      content = <TokensPage key={account} account={account} />;
       break;
     case 'settings':
-      content = <SettingsPage account={account} />;
+      content = <SettingsPage key={account} account={account} />;
       break;
     default:
       content = <p className="page">{t('common.notFound')}</p>;

@@ -1,6 +1,6 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { ApiError, api, setCsrfToken, setUnauthenticatedHandler } from './api.js';
-import type { Me } from './types.js';
+import type { AccountSummary, Me } from './types.js';
 
 /** Who is signed in (from GET /auth/me), and the sign-in / sign-out actions. */
 export interface Session {
@@ -90,4 +90,10 @@ export function useSession(): Session {
   const value = useContext(SessionContext);
   if (!value) throw new Error('useSession outside SessionProvider');
   return value;
+}
+
+/** The signed-in customer's account `name` as /auth/me lists it (its timezone, credits), if it is one of theirs. */
+export function useAccountSummary(name: string): AccountSummary | undefined {
+  const { me } = useSession();
+  return me?.accounts.find((a) => a.name === name);
 }

@@ -21,6 +21,8 @@ export interface Me {
   accounts: AccountSummary[];
   /** This Relais' HTTPS port (OVH's npm clients use only HTTPS); null when HTTPS does not run. */
   httpsPort: number | null;
+  /** The STOP mention this server appends (RELAIS_STOP_CLAUSE); absent from an older server (then the default one). */
+  stopClause?: string;
 }
 
 export interface Account extends AccountSummary {

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useId, useState } from 'react';
 import { type ApiError, accountPath, api } from '../../api.js';
-import { ErrorText } from '../../components.js';
+import { AccountNotFound, ErrorText } from '../../components.js';
+import { isAccountMissing } from '../../errors.js';
 import { useI18n } from '../../i18n.js';
 import { CardForm } from '../../list-page.js';
 import type { Account, CreditChange } from '../../types.js';
@@ -74,6 +75,8 @@ export function SettingsPage({ account }: { account: string }) {
       />
     </label>
   );
+
+  if (isAccountMissing(current.error)) return <AccountNotFound title={t('settings.title')} />;
 
   return (
     <section className="page narrow">

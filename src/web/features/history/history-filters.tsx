@@ -157,20 +157,26 @@ export interface HistoryFiltersProps {
   /** Shown next to the "Filtres" button on a phone (the sort menu). */
   toolbar?: ReactNode;
   users: SmsUser[];
+  /** Logins of the history with no SMS user any more (deleted): offered too, marked as such. */
+  formerUsers?: readonly string[];
   senders: Sender[];
   onChange(key: FilterKey, value: string): void;
   onClear(): void;
 }
 
 /** "Filtre utilisateurs" first (the seed's), then status and search; the rest behind "More filters". */
-export function HistoryFiltersBar({ filters, compact, toolbar, users, senders, onChange, onClear }: HistoryFiltersProps) {
+export function HistoryFiltersBar({ filters, compact, toolbar, users, formerUsers = [], senders, onChange, onClear }: HistoryFiltersProps) {
   const { t } = useI18n();
   const [shown, setShown] = useState(false);
   const inUse = FILTER_KEYS.filter((key) => filters[key]).length;
   const advanced = Boolean(filters.channel || filters.sender || filters.receiver || filters.from || filters.to || filters.tag);
   const [open, setOpen] = useState(advanced);
   const user = filters.user ?? '';
-  const knownUser = user === '' || user === NO_USER || users.some((u) => u.login === user);
+  const userChoices = [
+    ...users.map((u) => ({ login: u.login, former: false })),
+    ...formerUsers.map((login) => ({ login, former: true })),
+  ].sort((a, b) => (a.login < b.login ? -1 : a.login > b.login ? 1 : 0));
+  const knownUser = user === '' || user === NO_USER || userChoices.some((u) => u.login === user);
   const sender = filters.sender ?? '';
   const toggle = compact && (
     <div className="filters-toolbar">
@@ -191,9 +197,9 @@ export function HistoryFiltersBar({ filters, compact, toolbar, users, senders, o
             <span>{t('filters.user')}</span>
             <select name="user" value={user} onChange={(e) => onChange('user', e.target.value)}>
               <option value="">{t('filters.allUsers')}</option>
-              {users.map((u) => (
+              {userChoices.map((u) => (
                 <option key={u.login} value={u.login}>
-                  {u.login}
+                  {u.former ? t('filters.formerUser', { login: u.login }) : u.login}
                 </option>
               ))}
               {!knownUser && <option value={user}>{user}</option>}

@@ -1,7 +1,8 @@
 import type { ColumnVisibilityState } from '@tanstack/react-table';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { type ApiError, accountPath, api, apiUrl } from '../../api.js';
-import { ConfirmDialog } from '../../components.js';
+import { AccountNotFound, ConfirmDialog, ErrorText } from '../../components.js';
+import { describeError, isAccountMissing } from '../../errors.js';
 import { useI18n } from '../../i18n.js';
 import { Link, navigate, useLocation } from '../../router.js';
 import { useSession } from '../../session.js';
@@ -63,11 +64,25 @@ export function HistoryPage({ account }: { account: string }) {
   const setSelection = useCallback((next: Selection) => setSelected({ key: viewKey, selection: next }), [viewKey]);
 
   const [users, setUsers] = useState<SmsUser[]>([]);
+  /** Logins found in the history with no SMS user any more (deleted): still a filter of their messages. */
+  const [formerUsers, setFormerUsers] = useState<string[]>([]);
   const [senders, setSenders] = useState<Sender[]>([]);
   const firstRowsShown = history.generation > 0;
   useEffect(() => {
     if (!firstRowsShown) return;
-    api.get<SmsUser[]>(accountPath(account, '/users')).then(setUsers, () => setUsers([]));
+    // Both lists together, so that the filter's choices appear at once. An older server has no
+    // …/outgoing/users (404): the current users only.
+    void Promise.all([
+      api.get<SmsUser[]>(accountPath(account, '/users')).catch(() => [] as SmsUser[]),
+      api
+        .get<{ data: string[] } | string[]>(accountPath(account, '/outgoing/users'))
+        .then((answer) => (Array.isArray(answer) ? answer : (answer?.data ?? [])))
+        .catch(() => [] as string[]),
+    ]).then(([current, seen]) => {
+      const known = new Set(current.map((u) => u.login));
+      setUsers(current);
+      setFormerUsers(seen.filter((login) => typeof login === 'string' && login !== '' && !known.has(login)));
+    });
     api.get<Sender[]>(accountPath(account, '/senders')).then(setSenders, () => setSenders([]));
   }, [account, firstRowsShown]);
 
@@ -174,7 +189,7 @@ export function HistoryPage({ account }: { account: string }) {
       // Deleting a pending message gives its credits back: the header's figure comes with the session.
       void session.refresh().catch(() => undefined);
     } catch (error) {
-      setDeleting((d) => d && { ...d, error: error instanceof Error ? error.message : String(error) });
+      setDeleting((d) => d && { ...d, error: describeError(error, t).text });
     }
   };
 
@@ -198,19 +213,7 @@ export function HistoryPage({ account }: { account: string }) {
   };
 
   const error: ApiError | null = history.error;
-  if (error && (error.status === 404 || error.status === 403) && history.rows.length === 0) {
-    return (
-      <section className="page">
-        <h1>{t('history.title')}</h1>
-        <p className="error" role="alert" data-error="account">
-          {t('common.accountNotFound')}
-        </p>
-        <p>
-          <Link to="/accounts">{t('nav.accounts')}</Link>
-        </p>
-      </section>
-    );
-  }
+  if (isAccountMissing(error) && history.rows.length === 0) return <AccountNotFound title={t('history.title')} />;
 
   const filtered = hasFilters(view);
   const totalText = history.totalIsExact ? t('history.count', { n: history.total }) : t('history.countAtLeast', { n: history.total });
@@ -265,6 +268,7 @@ export function HistoryPage({ account }: { account: string }) {
         compact={compact}
         toolbar={<SortSelect sort={view.sort} onChange={(sort) => go({ ...view, sort })} />}
         users={users}
+        formerUsers={formerUsers}
         senders={senders}
         onChange={onFilter}
         onClear={() => go({ ...view, filters: {} })}
@@ -318,17 +322,13 @@ export function HistoryPage({ account }: { account: string }) {
 
       {error && history.rows.length > 0 && (
         <p className="error" role="alert">
-          {t('common.error', { message: error.message })}{' '}
+          {describeError(error, t).text}{' '}
           <button type="button" className="link" onClick={history.reload}>
             {t('common.retry')}
           </button>
         </p>
       )}
-      {error && history.rows.length === 0 && (
-        <p className="error" role="alert">
-          {t('common.error', { message: error.message })}
-        </p>
-      )}
+      {error && history.rows.length === 0 && <ErrorText error={error} />}
 
       <div className={`history-body${detailRow ? ' with-detail' : ''}`}>
         <HistoryTable

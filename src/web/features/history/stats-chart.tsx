@@ -12,8 +12,22 @@ const SERIES = [
   { key: 'failed', className: 'bar-failed' },
 ] as const;
 
+/** The statuses drawn together as "others". */
+const OTHERS = ['pending', 'expired', 'canceled'] as const;
+
 function others(day: DailyCounts): number {
   return day.pending + day.expired + day.canceled;
+}
+
+/**
+ * A day's counts as its bar's title tells them: every status drawn, then each of the "others" that
+ * has any, so that the figures add up to the day's whole count.
+ */
+function dayCounts(day: DailyCounts): { key: (typeof SERIES)[number]['key'] | (typeof OTHERS)[number]; value: number }[] {
+  return [
+    ...SERIES.map((s) => ({ key: s.key, value: day[s.key] })),
+    ...OTHERS.filter((key) => day[key] > 0).map((key) => ({ key, value: day[key] })),
+  ];
 }
 
 /** Messages per day by status for the filtered period, above the history (`GET …/stats`). */
@@ -95,7 +109,9 @@ export function StatsChart({ account, query, ready }: { account: string; query: 
           ];
           return (
             <g key={day.day}>
-              <title>{`${dayLabel(day.day)} — ${SERIES.map((s) => `${t(`status.${s.key}`)} ${n(day[s.key])}`).join(', ')}`}</title>
+              <title>{`${dayLabel(day.day)} — ${dayCounts(day)
+                .map((c) => `${t(`status.${c.key}`)} ${n(c.value)}`)
+                .join(', ')}`}</title>
               {parts.map((p) => {
                 if (p.value === 0) return null;
                 const h = (p.value / max) * (height - 2);

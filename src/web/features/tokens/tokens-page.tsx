@@ -1,8 +1,10 @@
 import { useState } from 'react';
 import { accountPath, api } from '../../api.js';
-import { ErrorText, OnceSecret, When } from '../../components.js';
+import { AccountNotFound, ErrorText, OnceSecret, When } from '../../components.js';
+import { isAccountMissing } from '../../errors.js';
 import { useI18n } from '../../i18n.js';
 import { CardForm, ListTable, useListActions } from '../../list-page.js';
+import { useAccountSummary } from '../../session.js';
 import type { ApiToken, SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
 
@@ -12,6 +14,7 @@ export function TokensPage({ account }: { account: string }) {
   const path = accountPath(account, '/tokens');
   const tokens = useResource<ApiToken[]>(path);
   const users = useResource<SmsUser[]>(accountPath(account, '/users'));
+  const zone = useAccountSummary(account)?.timezone;
   const { error, submit } = useListActions(tokens);
   const [name, setName] = useState('');
   const [user, setUser] = useState('');
@@ -23,12 +26,13 @@ export function TokensPage({ account }: { account: string }) {
     setName('');
   });
 
+  if (isAccountMissing(tokens.error)) return <AccountNotFound title={t('tokens.title')} />;
+
   return (
     <section className="page">
       <h1>{t('tokens.title')}</h1>
       <p className="muted">{t('tokens.intro')}</p>
-      <ErrorText error={tokens.error ?? error} />
-      {shown && <OnceSecret label={t('tokens.shown')} value={shown} />}
+      <ErrorText error={tokens.error} />
       <ListTable
         columns={[t('tokens.name'), t('tokens.user'), t('tokens.created'), t('tokens.lastUsed'), t('senders.status')]}
         actionsLabel={t('tokens.revoke')}
@@ -39,10 +43,10 @@ export function TokensPage({ account }: { account: string }) {
             <td data-label={t('tokens.name')}>{token.name || <span className="muted">#{token.id}</span>}</td>
             <td data-label={t('tokens.user')}>{token.user ?? <span className="muted">{t('tokens.wholeAccount')}</span>}</td>
             <td data-label={t('tokens.created')}>
-              <When iso={token.createdAt} />
+              <When iso={token.createdAt} zone={zone} />
             </td>
             <td data-label={t('tokens.lastUsed')}>
-              <When iso={token.lastUsedAt} />
+              <When iso={token.lastUsedAt} zone={zone} />
             </td>
             <td data-label={t('senders.status')}>{token.revokedAt ? t('tokens.revoked') : t('tokens.active')}</td>
             <td className="actions-cell">
@@ -66,6 +70,8 @@ export function TokensPage({ account }: { account: string }) {
         })}
         remove={(token) => api.delete(`${path}/${token.id}`)}
       />
+      {/* Shown once, next to the form (not above a long list): brought into view, its Copy button focused. */}
+      {shown && <OnceSecret label={t('tokens.shown')} value={shown} />}
       <CardForm title={t('tokens.create')} submitLabel={t('tokens.create')} onSubmit={create}>
         <div className="form-row">
           <label>
@@ -84,6 +90,7 @@ export function TokensPage({ account }: { account: string }) {
             </select>
           </label>
         </div>
+        <ErrorText error={error} />
       </CardForm>
     </section>
   );

@@ -1,8 +1,10 @@
-import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
 import { accountPath, api } from '../../api.js';
-import { ErrorText, OnceSecret, When } from '../../components.js';
+import { AccountNotFound, ErrorText, OnceSecret, When } from '../../components.js';
+import { isAccountMissing } from '../../errors.js';
 import { useI18n } from '../../i18n.js';
 import { CardForm, ListTable, useListActions } from '../../list-page.js';
+import { useAccountSummary } from '../../session.js';
 import type { SmsUser } from '../../types.js';
 import { useResource } from '../../use-resource.js';
 
@@ -37,28 +39,42 @@ function settingsBody(input: SettingsInput) {
 /** Quota, IP restrictions and callback URL: the fields of the creation and the edit forms. */
 function SettingsFields({ value, onChange, first }: { value: SettingsInput; onChange(v: SettingsInput): void; first?: ReactNode }) {
   const { t } = useI18n();
+  const id = useId();
   return (
     <>
       <div className="form-row">
         {first}
-        <label>
-          {t('users.quota')}
+        <div className="form-field">
+          <label htmlFor={`${id}-quota`}>{t('users.quota')}</label>
           <input
+            id={`${id}-quota`}
             name="quota"
             type="number"
             min={0}
             step="any"
             value={value.quota}
             onChange={(e) => onChange({ ...value, quota: e.target.value })}
+            aria-describedby={`${id}-quota-hint`}
           />
-          <span className="hint">{t('users.quotaHint')}</span>
-        </label>
+          <span className="hint" id={`${id}-quota-hint`}>
+            {t('users.quotaHint')}
+          </span>
+        </div>
       </div>
-      <label>
-        {t('users.ips')}
-        <textarea name="ips" rows={2} value={value.ips} onChange={(e) => onChange({ ...value, ips: e.target.value })} />
-        <span className="hint">{t('users.ipsHint')}</span>
-      </label>
+      <div className="form-field">
+        <label htmlFor={`${id}-ips`}>{t('users.ips')}</label>
+        <textarea
+          id={`${id}-ips`}
+          name="ips"
+          rows={2}
+          value={value.ips}
+          onChange={(e) => onChange({ ...value, ips: e.target.value })}
+          aria-describedby={`${id}-ips-hint`}
+        />
+        <span className="hint" id={`${id}-ips-hint`}>
+          {t('users.ipsHint')}
+        </span>
+      </div>
       <label>
         {t('users.callback')}
         <input
@@ -78,8 +94,11 @@ export function UsersPage({ account }: { account: string }) {
   const { t, n } = useI18n();
   const path = accountPath(account, '/users');
   const users = useResource<SmsUser[]>(path);
+  const zone = useAccountSummary(account)?.timezone;
   const { error, submit } = useListActions(users);
   const [login, setLogin] = useState('');
+  /** The login of the last creation asked for (its refusal names it). */
+  const [asked, setAsked] = useState('');
   const [settings, setSettings] = useState<SettingsInput>(noSettings);
   const [secret, setSecret] = useState<{ label: string; password: string } | null>(null);
   const [editing, setEditing] = useState<{ login: string; settings: SettingsInput; newPassword: boolean } | null>(null);
@@ -95,6 +114,7 @@ export function UsersPage({ account }: { account: string }) {
 
   const create = submit(async () => {
     setSecret(null);
+    setAsked(login);
     const user = await api.post<SmsUser & { password?: string }>(path, { login, ...settingsBody(settings) });
     setSecret({ label: t('users.created', { login: user.login }), password: user.password ?? '' });
     setLogin('');
@@ -112,12 +132,13 @@ export function UsersPage({ account }: { account: string }) {
     setEditing(null);
   });
 
+  if (isAccountMissing(users.error)) return <AccountNotFound title={t('users.title')} />;
+
   return (
     <section className="page">
       <h1>{t('users.title')}</h1>
       <p className="muted">{t('users.intro')}</p>
       <ErrorText error={users.error} />
-      {secret && <OnceSecret label={secret.label} value={secret.password} />}
       <ListTable
         columns={[t('users.login'), t('users.ips'), t('users.quota'), t('users.callback'), t('tokens.created')]}
         actionsLabel={t('common.actions')}
@@ -136,7 +157,7 @@ export function UsersPage({ account }: { account: string }) {
               {u.callbackUrl ?? <span className="muted">—</span>}
             </td>
             <td data-label={t('tokens.created')}>
-              <When iso={u.createdAt} />
+              <When iso={u.createdAt} zone={zone} />
             </td>
             <td className="actions-cell">
               <button
@@ -183,6 +204,8 @@ export function UsersPage({ account }: { account: string }) {
           </CardForm>
         </div>
       )}
+      {/* Shown once, next to the forms (not above a long list): brought into view, its Copy button focused. */}
+      {secret && <OnceSecret label={secret.label} value={secret.password} />}
       <CardForm title={t('users.create')} submitLabel={t('common.create')} onSubmit={create}>
         <SettingsFields
           value={settings}
@@ -190,11 +213,11 @@ export function UsersPage({ account }: { account: string }) {
           first={
             <label>
               {t('users.login')}
-              <input name="login" required minLength={3} maxLength={32} value={login} onChange={(e) => setLogin(e.target.value)} />
+              <input name="login" required minLength={3} value={login} onChange={(e) => setLogin(e.target.value)} />
             </label>
           }
         />
-        <ErrorText error={error} />
+        <ErrorText error={error} hints={{ USER_EXISTS: t('users.exists', { login: asked }) }} />
       </CardForm>
     </section>
   );
