@@ -5,7 +5,7 @@ import smpp from 'smpp';
 
 const internals = smpp as unknown as {
   filters?: { time?: { decode?: (value: unknown) => unknown } };
-  PDU: { commandLength?: (stream: unknown) => number | false };
+  PDU: { commandLength?: (stream: unknown) => number | false; prototype: { fromBuffer?: (buffer: Buffer) => unknown } };
 };
 
 // An SMPP time the package cannot read (`1R`, a relative time too short) made it throw while decoding the
@@ -32,6 +32,25 @@ if (typeof commandLength === 'function') {
     if (length !== false && length < 16) throw new Error(`PDU length was too small (${length}, at least 16)`);
     return length;
   };
+}
+
+// The package decodes a PDU's fields as it sees fit (data_coding 1 read as GSM 03.38, an octet it cannot
+// map read as a space, an SMPP time it half reads, sm_length ignored): the bytes a PDU was read from are
+// kept for the commands it reads (submit_sm, data_sm, submit_multi), so that the SMPP server can read a
+// customer's submit itself, strictly (`pduBytes`).
+const bytesOf = new WeakMap<object, Buffer>();
+const KEPT_COMMANDS = new Set([0x00000004, 0x00000103, 0x00000021]);
+const fromBuffer = internals.PDU.prototype.fromBuffer;
+if (typeof fromBuffer === 'function') {
+  internals.PDU.prototype.fromBuffer = function (this: object, buffer: Buffer) {
+    if (buffer.length >= 8 && KEPT_COMMANDS.has(buffer.readUInt32BE(4))) bytesOf.set(this, buffer);
+    return fromBuffer.call(this, buffer);
+  };
+}
+
+/** The bytes (header included) a submit_sm, data_sm or submit_multi was decoded from; undefined for any other PDU, or one made here. */
+export function pduBytes(pdu: object): Buffer | undefined {
+  return bytesOf.get(pdu);
 }
 
 export default smpp;

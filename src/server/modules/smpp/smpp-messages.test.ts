@@ -9,24 +9,33 @@ import {
   receiptDeliverSm,
   SMPP_STATUSES,
   type SmppReceipt,
-  type SubmitMultiLike,
-  type SubmitSmLike,
+  senderCandidates,
+  smppTimeOf,
 } from './smpp-messages.js';
+import { readSubmitPdu, type SubmitFields } from './smpp-submit-reader.js';
 
 const NOW = Date.UTC(2026, 11, 7, 10, 0, 0);
 
-/** A submit_sm as a program sends it, decoded by the `smpp` package as the server receives it. */
-function received(fields: Record<string, unknown>): SubmitSmLike {
-  const bytes = new smpp.PDU('submit_sm', {
-    source_addr: 'MyShop',
-    destination_addr: '33612345678',
-    dest_addr_ton: 1,
-    ...fields,
-  }).toBuffer();
-  return new smpp.PDU(bytes) as unknown as SubmitSmLike;
+/** The fields of a PDU's bytes, as the server reads them. */
+function read(bytes: Buffer): SubmitFields {
+  const result = readSubmitPdu(bytes);
+  if (!result.ok) throw new Error(`unreadable: ${result.refusal.reason}`);
+  return result.fields;
 }
 
-function refusalOf(pdu: SubmitSmLike): string {
+/** A submit_sm as a program sends it (written by the `smpp` package), read as the server reads it. */
+function received(fields: Record<string, unknown>): SubmitFields {
+  return read(
+    new smpp.PDU('submit_sm', {
+      source_addr: 'MyShop',
+      destination_addr: '33612345678',
+      dest_addr_ton: 1,
+      ...fields,
+    }).toBuffer(),
+  );
+}
+
+function refusalOf(pdu: SubmitFields): string {
   const result = decodeSubmit(pdu, NOW);
   if (result.ok) throw new Error('accepted');
   return result.refusal.status;
@@ -41,6 +50,7 @@ describe('decodeSubmit', () => {
         text: 'Hello @ 5€ {ok}',
         concat: null,
         sender: 'MyShop',
+        senderTon: 0,
         receiver: '+33612345678',
         coding: '7bit',
         class: null,
@@ -132,15 +142,60 @@ describe('decodeSubmit', () => {
     );
     expect(refusalOf(received({ short_message: 'x', schedule_delivery_time: new Date(NOW + 400 * 86_400_000) }))).toBe('ESME_RINVSCHED');
     expect(refusalOf(received({ short_message: 'x', validity_period: new Date(NOW - 1000) }))).toBe('ESME_RINVEXPIRY');
-    expect(refusalOf({ short_message: { message: 'x' }, destination_addr: '1', schedule_delivery_time: 'garbage' })).toBe('ESME_RINVSCHED');
+    expect(refusalOf({ ...received({ short_message: 'x' }), schedule_delivery_time: 'garbage' })).toBe('ESME_RINVSCHED');
+    expect(refusalOf(received({ short_message: 'x', replace_if_present_flag: 1 }))).toBe('ESME_RINVREPFLAG');
+  });
+});
+
+describe('SMPP times and senders', () => {
+  it('reads absolute times (tenths, offset in quarter-hours) and relative ones, and nothing else', () => {
+    const at = Date.UTC(2026, 11, 8, 10, 0, 0);
+    expect(smppTimeOf('', NOW)).toBeNull();
+    expect(smppTimeOf('261208100000000+', NOW)).toBe(at);
+    expect(smppTimeOf('261208100000504+', NOW)).toBe(at + 500 - 3_600_000);
+    expect(smppTimeOf('261208100000048-', NOW)).toBe(at + 12 * 3_600_000);
+    expect(smppTimeOf('000001023000000R', NOW)).toBe(NOW + 86_400_000 + 2.5 * 3_600_000);
+    for (const bad of [
+      '261208100000000',
+      '261208100000000X',
+      '261208100000049+',
+      '26120810000000+',
+      '261131100000000+',
+      '261208240000000+',
+      '261208100060000+',
+      '261208',
+      '1R',
+      '000001000000100R',
+    ])
+      expect([bad, smppTimeOf(bad, NOW)]).toEqual([bad, 'bad']);
+  });
+
+  it('tries a TON 1 numeric sender with its + first, then as given; any other sender as given', () => {
+    expect(senderCandidates({ sender: '33612300000', senderTon: 1 })).toEqual(['+33612300000', '33612300000']);
+    expect(senderCandidates({ sender: '33612300000', senderTon: 0 })).toEqual(['33612300000']);
+    expect(senderCandidates({ sender: 'MyShop', senderTon: 1 })).toEqual(['MyShop']);
+    expect(senderCandidates({ sender: null, senderTon: 1 })).toEqual([]);
+  });
+});
+
+describe('decodeSubmit: the octets of the text', () => {
+  it('reads data_coding 1 as IA5 (ASCII), refuses octets no alphabet holds, and UCS-2 of an odd length', () => {
+    expect(decodeSubmit(received({ data_coding: 1, short_message: Buffer.from('a@b $5_{x}', 'latin1') }), NOW)).toMatchObject({
+      submit: { text: 'a@b $5_{x}' },
+    });
+    expect(refusalOf(received({ data_coding: 0, short_message: Buffer.from('Caf\u00e9', 'latin1') }))).toBe('ESME_RINVDCS');
+    expect(refusalOf(received({ data_coding: 8, short_message: Buffer.from([0, 0x48, 0]) }))).toBe('ESME_RINVMSGLEN');
+    // A UDH whose length runs past the message.
+    expect(refusalOf(received({ esm_class: 0x40, data_coding: 0, short_message: Buffer.from([0x09, 0x00, 0x03, 1, 2, 1]) }))).toBe(
+      'ESME_RINVESMCLASS',
+    );
   });
 });
 
 describe('decodeSubmitMulti', () => {
-  /** A submit_multi as a program sends it, decoded by the `smpp` package as the server receives it. */
-  function multi(fields: Record<string, unknown>): SubmitMultiLike {
-    const bytes = new smpp.PDU('submit_multi', { source_addr: 'MyShop', short_message: 'Hello all', ...fields }).toBuffer();
-    return new smpp.PDU(bytes) as unknown as SubmitMultiLike;
+  /** A submit_multi as a program sends it (written by the `smpp` package), read as the server reads it. */
+  function multi(fields: Record<string, unknown>): SubmitFields {
+    return read(new smpp.PDU('submit_multi', { source_addr: 'MyShop', short_message: 'Hello all', ...fields }).toBuffer());
   }
 
   it('reads the message as submit_sm’s and every destination in its order: addresses (TON 1 with its +) and list names', () => {
@@ -161,6 +216,7 @@ describe('decodeSubmitMulti', () => {
         text: 'Hello all',
         concat: null,
         sender: 'MyShop',
+        senderTon: 0,
         coding: '7bit',
         class: null,
         deferredUntil: null,
@@ -186,15 +242,20 @@ describe('decodeSubmitMulti', () => {
   });
 
   it('refuses no destination and more than 255 (ESME_RINVNUMDESTS) before reading the message, and a bad message as submit_sm', () => {
-    const refusal = (pdu: SubmitMultiLike) => {
+    const refusal = (pdu: SubmitFields) => {
       const result = decodeSubmitMulti(pdu, NOW);
       return result.ok ? 'accepted' : result.refusal.status;
     };
     expect(refusal(multi({ dest_address: [] }))).toBe('ESME_RINVNUMDESTS');
     // The package writes number_of_dests in one octet and cannot send 256: a decoder that could is still held to 255.
-    const many = Array.from({ length: MAX_MULTI_DESTINATIONS + 1 }, (_, i) => ({ destination_addr: `06123${String(i).padStart(5, '0')}` }));
-    expect(refusal({ short_message: { message: 'x' }, dest_address: many })).toBe('ESME_RINVNUMDESTS');
-    expect(refusal({ short_message: { message: 'x' }, dest_address: many.slice(0, MAX_MULTI_DESTINATIONS) })).toBe('accepted');
+    const many = Array.from({ length: MAX_MULTI_DESTINATIONS + 1 }, (_, i) => ({
+      dest_addr_ton: 0,
+      dest_addr_npi: 1,
+      destination_addr: `06123${String(i).padStart(5, '0')}`,
+    }));
+    const one = multi({ dest_address: [{ destination_addr: '0612345678' }] });
+    expect(refusal({ ...one, dest_address: many })).toBe('ESME_RINVNUMDESTS');
+    expect(refusal({ ...one, dest_address: many.slice(0, MAX_MULTI_DESTINATIONS) })).toBe('accepted');
     expect(refusal(multi({ short_message: '', dest_address: [{ destination_addr: '0612345678' }] }))).toBe('ESME_RINVMSGLEN');
     expect(refusal(multi({ data_coding: 4, short_message: Buffer.from([1]), dest_address: [{ destination_addr: '0612345678' }] }))).toBe(
       'ESME_RINVDCS',

@@ -1,29 +1,12 @@
 import type { OutgoingStatus } from '../../../shared/status.js';
+import type { SubmitFields } from './smpp-submit-reader.js';
+import { decodeText, type TextAlphabet } from './smpp-text.js';
 
 /**
- * What Relais' SMPP server reads from a customer's submit_sm or submit_multi and writes in the receipts
- * it owes: pure functions over PDU fields as the `smpp` package decodes them (no socket, no database).
+ * What Relais' SMPP server reads from a customer's submit_sm, data_sm or submit_multi and writes in the
+ * receipts it owes: pure functions over the PDU's fields as `readSubmitPdu` reads them from its bytes
+ * (no socket, no database).
  */
-
-/** The fields of a submit_sm this server reads (names as in SMPP 3.4 and the `smpp` package). */
-export interface SubmitSmLike {
-  source_addr_ton?: number;
-  source_addr?: string;
-  dest_addr_ton?: number;
-  destination_addr?: string;
-  esm_class?: number;
-  registered_delivery?: number;
-  data_coding?: number | null;
-  /** Dates when given (the package decodes absolute and relative times), '' when not. */
-  schedule_delivery_time?: unknown;
-  validity_period?: unknown;
-  /** `{ message, udh? }` as decoded by the package (a Buffer when it could not decode the alphabet). */
-  short_message?: unknown;
-  message_payload?: unknown;
-  sar_msg_ref_num?: number;
-  sar_total_segments?: number;
-  sar_segment_seqnum?: number;
-}
 
 /** Which receipts the program asked for (registered_delivery bits 0–1). */
 export type ReceiptWish = 'final' | 'failure';
@@ -41,6 +24,8 @@ export interface DecodedMessage {
   concat: ConcatInfo | null;
   /** The sender as given; null when empty (the reply-capable number: `senderForResponse`). */
   sender: string | null;
+  /** source_addr_ton: a TON 1 (international) numeric sender may be held by the account with its `+` (`senderCandidates`). */
+  senderTon: number;
   coding: '7bit' | '8bit';
   class: 'flash' | 'phoneDisplay' | null;
   /** Epoch ms; null: as soon as possible. */
@@ -53,12 +38,6 @@ export interface DecodedMessage {
 /** A submit_sm read: one message (or part) to one receiver. */
 export interface DecodedSubmit extends DecodedMessage {
   receiver: string;
-}
-
-/** The fields of a submit_multi this server reads: submit_sm's, with `dest_address` for the receivers. */
-export interface SubmitMultiLike extends Omit<SubmitSmLike, 'dest_addr_ton' | 'destination_addr'> {
-  /** As the package decodes it: `{ dest_addr_ton, dest_addr_npi, destination_addr }` (dest_flag 1) or `{ dl_name }` (any other flag). */
-  dest_address?: unknown;
 }
 
 /** One entry of a submit_multi's dest_address (SMPP 3.4 §5.2.25). */
@@ -80,6 +59,7 @@ export const MAX_MULTI_DESTINATIONS = 255;
 export const SMPP_STATUSES = [
   'ESME_ROK',
   'ESME_RINVMSGLEN',
+  'ESME_RINVCMDLEN',
   'ESME_RINVCMDID',
   'ESME_RINVBNDSTS',
   'ESME_RALYBND',
@@ -93,11 +73,14 @@ export const SMPP_STATUSES = [
   'ESME_RMSGQFUL',
   'ESME_RINVESMCLASS',
   'ESME_RSUBMITFAIL',
+  'ESME_RINVREPFLAG',
   'ESME_RTHROTTLED',
   'ESME_RINVSCHED',
   'ESME_RINVEXPIRY',
   'ESME_RX_T_APPN',
   'ESME_RQUERYFAIL',
+  'ESME_RINVTLVSTREAM',
+  'ESME_RINVTLVLEN',
   'ESME_RMISSINGTLV',
   'ESME_RINVTLVVAL',
   'ESME_RINVDCS',
@@ -125,21 +108,21 @@ const ESM_TYPE_MASK = 0x3c;
 const MAX_SCHEDULE_AHEAD_MS = 525_600 * 60_000;
 
 /**
- * data_coding values accepted, with the alphabet the `smpp` package decodes them with (so the text it
- * gives is right) and the message class they carry: 0 SMSC default (GSM 03.38), 1 IA5 (read as GSM, as
- * the package does), 3 Latin-1, 8 UCS-2, and the GSM 03.38 class groups for flash (class 0) and
- * phone-display (class 1) messages. Binary data and SIM/toolkit classes are refused: Relais keeps text.
+ * data_coding values accepted, with the alphabet their octets are read in and the message class they
+ * carry: 0 SMSC default (GSM 03.38), 1 IA5 (ASCII; see `decodeText` for GSM septets labelled 1), 3
+ * Latin-1, 8 UCS-2, and the GSM 03.38 class groups for flash (class 0) and phone-display (class 1)
+ * messages. Binary data, other alphabets and SIM/toolkit classes are refused: Relais keeps text.
  */
-const CODINGS: ReadonlyMap<number, { coding: '7bit' | '8bit'; class: DecodedSubmit['class'] }> = new Map([
-  [0x00, { coding: '7bit', class: null }],
-  [0x01, { coding: '7bit', class: null }],
-  [0x03, { coding: '7bit', class: null }],
-  [0x08, { coding: '8bit', class: null }],
-  [0x10, { coding: '7bit', class: 'flash' }],
-  [0x11, { coding: '7bit', class: 'phoneDisplay' }],
-  [0x18, { coding: '8bit', class: 'flash' }],
-  [0xf0, { coding: '7bit', class: 'flash' }],
-  [0xf1, { coding: '7bit', class: 'phoneDisplay' }],
+const CODINGS: ReadonlyMap<number, { alphabet: TextAlphabet; coding: '7bit' | '8bit'; class: DecodedSubmit['class'] }> = new Map([
+  [0x00, { alphabet: 'gsm', coding: '7bit', class: null }],
+  [0x01, { alphabet: 'ia5', coding: '7bit', class: null }],
+  [0x03, { alphabet: 'latin1', coding: '7bit', class: null }],
+  [0x08, { alphabet: 'ucs2', coding: '8bit', class: null }],
+  [0x10, { alphabet: 'gsm', coding: '7bit', class: 'flash' }],
+  [0x11, { alphabet: 'gsm', coding: '7bit', class: 'phoneDisplay' }],
+  [0x18, { alphabet: 'ucs2', coding: '8bit', class: 'flash' }],
+  [0xf0, { alphabet: 'gsm', coding: '7bit', class: 'flash' }],
+  [0xf1, { alphabet: 'gsm', coding: '7bit', class: 'phoneDisplay' }],
 ]);
 
 const refuse = (status: SmppStatusName, reason: string): { ok: false; refusal: SubmitRefusal } => ({
@@ -147,19 +130,58 @@ const refuse = (status: SmppStatusName, reason: string): { ok: false; refusal: S
   refusal: { status, reason },
 });
 
-function concatFromUdh(udh: unknown): ConcatInfo | null | 'bad' {
-  if (!Array.isArray(udh)) return null;
-  for (const ie of udh) {
-    if (!Buffer.isBuffer(ie) || ie.length < 2) return 'bad';
+/** The information elements of a user data header (its length octet excluded), or 'bad' when one runs past its end. */
+function udhElements(udh: Buffer): Buffer[] | 'bad' {
+  const elements: Buffer[] = [];
+  let at = 0;
+  while (at < udh.length) {
+    if (at + 2 > udh.length || at + 2 + udh[at + 1] > udh.length) return 'bad';
+    elements.push(udh.subarray(at, at + 2 + udh[at + 1]));
+    at += 2 + udh[at + 1];
+  }
+  return elements;
+}
+
+function concatFromUdh(elements: Buffer[]): ConcatInfo | null {
+  for (const ie of elements) {
     if (ie[0] === IEI_CONCAT_8 && ie.length === 5) return { ref: ie[2], total: ie[3], seq: ie[4] };
     if (ie[0] === IEI_CONCAT_16 && ie.length === 6) return { ref: ie.readUInt16BE(2), total: ie[4], seq: ie[5] };
   }
   return null;
 }
 
-function timeOf(value: unknown): number | null | 'bad' {
-  if (value === undefined || value === null || value === '') return null;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'bad' : value.getTime();
+const QUARTER_HOUR_MS = 15 * 60_000;
+
+/**
+ * An SMPP time (SMPP 3.4 §7.1.1) as of `now`: '' none (null); absolute `YYMMDDhhmmsstnn±` (tenths of a
+ * second, then the offset from UTC in quarter-hours, at most 48) on a date that exists; relative
+ * `YYMMDDhhmmss000R` (years, months, days… from now). Anything else is 'bad'.
+ */
+export function smppTimeOf(value: string, now: number): number | null | 'bad' {
+  if (value === '') return null;
+  const absolute = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d)(\d\d)([+-])$/.exec(value);
+  if (absolute) {
+    const [year, month, day, hour, minute, second, tenth, quarters] = absolute.slice(1, 9).map(Number);
+    if (quarters > 48) return 'bad';
+    const local = new Date(Date.UTC(2000 + year, month - 1, day, hour, minute, second, tenth * 100));
+    const readBack = [
+      local.getUTCFullYear() - 2000,
+      local.getUTCMonth() + 1,
+      local.getUTCDate(),
+      local.getUTCHours(),
+      local.getUTCMinutes(),
+    ];
+    if (readBack.join() !== [year, month, day, hour, minute].join() || second > 59) return 'bad';
+    return local.getTime() - (absolute[9] === '+' ? 1 : -1) * quarters * QUARTER_HOUR_MS;
+  }
+  const relative = /^(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)000R$/.exec(value);
+  if (relative) {
+    const [years, months, days, hours, minutes, seconds] = relative.slice(1, 7).map(Number);
+    const at = new Date(now);
+    at.setUTCFullYear(at.getUTCFullYear() + years, at.getUTCMonth() + months, at.getUTCDate() + days);
+    at.setUTCHours(at.getUTCHours() + hours, at.getUTCMinutes() + minutes, at.getUTCSeconds() + seconds);
+    return at.getTime();
+  }
   return 'bad';
 }
 
@@ -169,18 +191,29 @@ function receiverOf(ton: number | undefined, address: string): string {
 }
 
 /**
- * Reads a submit_sm as of `now`. The text comes from short_message, or message_payload when
+ * The senders a message's source_addr may name, in the order tried: a TON 1 (international) number
+ * given without its `+` (as SMPP writes them) is the account's `+digits` sender, or else the digits as
+ * given; any other sender is itself. Empty for none (the reply-capable number).
+ */
+export function senderCandidates(message: Pick<DecodedMessage, 'sender' | 'senderTon'>): string[] {
+  if (message.sender === null) return [];
+  if (message.senderTon === 1 && /^\d+$/.test(message.sender)) return [`+${message.sender}`, message.sender];
+  return [message.sender];
+}
+
+/**
+ * Reads a submit_sm or data_sm as of `now`. The text comes from short_message, or message_payload when
  * short_message is empty (SMPP 3.4 §5.3.2.32); a concatenation UDH (8- or 16-bit reference) or the
  * sar_* TLVs make it one part of a longer message. Addresses: a TON 1 (international) receiver gets
  * its `+`; other receivers are read as the sending service reads any (national forms in the account's
  * country, `00…`).
  */
-export function decodeSubmit(pdu: SubmitSmLike, now: number): DecodeResult {
-  const decoded = decodeMessage(pdu, now);
+export function decodeSubmit(fields: SubmitFields, now: number): DecodeResult {
+  const decoded = decodeMessage(fields, now);
   if (!decoded.ok) return decoded;
-  const destination = (pdu.destination_addr ?? '').trim();
+  const destination = (fields.destination_addr ?? '').trim();
   if (destination === '') return refuse('ESME_RINVDSTADR', 'destination_addr is empty');
-  return { ok: true, submit: { ...decoded.message, receiver: receiverOf(pdu.dest_addr_ton, destination) } };
+  return { ok: true, submit: { ...decoded.message, receiver: receiverOf(fields.dest_addr_ton, destination) } };
 }
 
 /**
@@ -188,86 +221,83 @@ export function decodeSubmit(pdu: SubmitSmLike, now: number): DecodeResult {
  * order, SME addresses (read as submit_sm's destination_addr) and distribution list names alike. An
  * invalid address is not refused here: submit_multi reports it among the unsuccessful destinations.
  */
-export function decodeSubmitMulti(pdu: SubmitMultiLike, now: number): DecodeMultiResult {
-  const entries = Array.isArray(pdu.dest_address) ? (pdu.dest_address as unknown[]) : [];
+export function decodeSubmitMulti(fields: SubmitFields, now: number): DecodeMultiResult {
+  const entries = fields.dest_address ?? [];
   if (entries.length === 0) return refuse('ESME_RINVNUMDESTS', 'number_of_dests is 0: no destination');
   if (entries.length > MAX_MULTI_DESTINATIONS)
     return refuse('ESME_RINVNUMDESTS', `${entries.length} destinations: at most ${MAX_MULTI_DESTINATIONS}`);
-  const decoded = decodeMessage(pdu, now);
+  const decoded = decodeMessage(fields, now);
   if (!decoded.ok) return decoded;
-  const destinations = entries.map((entry): MultiDestination => {
-    const e = (entry ?? {}) as { dest_addr_ton?: unknown; dest_addr_npi?: unknown; destination_addr?: unknown; dl_name?: unknown };
-    if (typeof e.dl_name === 'string') return { kind: 'list', name: e.dl_name };
-    const ton = typeof e.dest_addr_ton === 'number' ? e.dest_addr_ton : 0;
-    const npi = typeof e.dest_addr_npi === 'number' ? e.dest_addr_npi : 0;
-    const address = typeof e.destination_addr === 'string' ? e.destination_addr : '';
+  const destinations = entries.map((e): MultiDestination => {
+    if ('dl_name' in e) return { kind: 'list', name: e.dl_name };
+    const { dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: address } = e;
     return { kind: 'address', ton, npi, address, receiver: receiverOf(ton, address.trim()) };
   });
   return { ok: true, submit: { ...decoded.message, destinations } };
 }
 
-/** The message of a submit_sm or submit_multi as of `now`: everything but its receivers. */
-function decodeMessage(
-  pdu: SubmitSmLike | SubmitMultiLike,
-  now: number,
-): { ok: true; message: DecodedMessage } | { ok: false; refusal: SubmitRefusal } {
-  const esm = pdu.esm_class ?? 0;
+/** The message of a submit_sm, data_sm or submit_multi as of `now`: everything but its receivers. */
+function decodeMessage(fields: SubmitFields, now: number): { ok: true; message: DecodedMessage } | { ok: false; refusal: SubmitRefusal } {
+  const esm = fields.esm_class;
   if ((esm & ESM_TYPE_MASK) !== 0) return refuse('ESME_RINVESMCLASS', `esm_class 0x${esm.toString(16)} is not a message to send`);
-  const dataCoding = pdu.data_coding ?? 0;
+  const dataCoding = fields.data_coding;
   const coding = CODINGS.get(dataCoding);
   if (!coding)
     return refuse(
       'ESME_RINVDCS',
       `data_coding 0x${dataCoding.toString(16)} is not supported (text only: 0, 1, 3, 8, or GSM/UCS-2 with class 0 or 1)`,
     );
+  // Relais keeps no message to replace: a program asking for it is told so, rather than sending both.
+  if (fields.replace_if_present_flag !== 0)
+    return refuse(
+      'ESME_RINVREPFLAG',
+      `replace_if_present_flag ${fields.replace_if_present_flag}: Relais replaces no message (cancel_sm it, then submit the new one)`,
+    );
 
-  const fromShort = pdu.short_message as { message?: unknown; udh?: unknown } | undefined;
-  const fromPayload = pdu.message_payload as { message?: unknown; udh?: unknown } | undefined;
-  const shortText = fromShort?.message;
-  const hasShort = (typeof shortText === 'string' || Buffer.isBuffer(shortText)) && shortText.length > 0;
-  const hasPayload = fromPayload !== undefined && fromPayload !== null;
-  if (hasShort && hasPayload) return refuse('ESME_RINVMSGLEN', 'short_message and message_payload are both given: use one');
-  const body = hasShort ? fromShort : fromPayload;
-  const message = body?.message;
-  if (typeof message !== 'string') {
-    if (Buffer.isBuffer(message) && message.length > 0) return refuse('ESME_RINVDCS', 'the text could not be decoded with its data_coding');
-    return refuse('ESME_RINVMSGLEN', 'the message is empty');
-  }
+  const hasShort = fields.short_message.length > 0;
+  if (hasShort && fields.message_payload !== undefined)
+    return refuse('ESME_RINVMSGLEN', 'short_message and message_payload are both given: use one');
+  let body = hasShort ? fields.short_message : (fields.message_payload ?? Buffer.alloc(0));
 
   let concat: ConcatInfo | null = null;
-  if (esm & ESM_UDHI) {
-    const fromUdh = concatFromUdh(body?.udh);
-    if (fromUdh === 'bad') return refuse('ESME_RINVESMCLASS', 'the user data header is malformed');
-    concat = fromUdh;
-  } else if (pdu.sar_msg_ref_num !== undefined || pdu.sar_total_segments !== undefined || pdu.sar_segment_seqnum !== undefined) {
-    if (pdu.sar_msg_ref_num === undefined || pdu.sar_total_segments === undefined || pdu.sar_segment_seqnum === undefined)
+  if (esm & ESM_UDHI && body.length > 0) {
+    const headerEnd = 1 + body[0];
+    const elements = headerEnd <= body.length ? udhElements(body.subarray(1, headerEnd)) : 'bad';
+    if (elements === 'bad') return refuse('ESME_RINVESMCLASS', 'the user data header is malformed');
+    concat = concatFromUdh(elements);
+    body = body.subarray(headerEnd);
+  } else if (fields.sar_msg_ref_num !== undefined || fields.sar_total_segments !== undefined || fields.sar_segment_seqnum !== undefined) {
+    if (fields.sar_msg_ref_num === undefined || fields.sar_total_segments === undefined || fields.sar_segment_seqnum === undefined)
       return refuse('ESME_RMISSINGTLV', 'sar_msg_ref_num, sar_total_segments and sar_segment_seqnum go together');
-    concat = { ref: pdu.sar_msg_ref_num, total: pdu.sar_total_segments, seq: pdu.sar_segment_seqnum };
+    concat = { ref: fields.sar_msg_ref_num, total: fields.sar_total_segments, seq: fields.sar_segment_seqnum };
   }
   if (concat && (concat.total < 1 || concat.seq < 1 || concat.seq > concat.total))
     return refuse('ESME_RINVTLVVAL', `part ${concat.seq} of ${concat.total} is not a part of a concatenated message`);
   if (concat && concat.total === 1) concat = null;
-  if (message.length === 0 && !concat) return refuse('ESME_RINVMSGLEN', 'the message is empty');
+  if (body.length === 0 && !concat) return refuse('ESME_RINVMSGLEN', 'the message is empty');
+  const text = decodeText(body, coding.alphabet);
+  if (!text.ok) return refuse(text.status, text.reason);
 
-  const source = (pdu.source_addr ?? '').trim();
+  const source = fields.source_addr.trim();
 
-  const scheduled = timeOf(pdu.schedule_delivery_time);
+  const scheduled = smppTimeOf(fields.schedule_delivery_time, now);
   if (scheduled === 'bad') return refuse('ESME_RINVSCHED', 'schedule_delivery_time is not a valid SMPP time');
   if (scheduled !== null && scheduled > now + MAX_SCHEDULE_AHEAD_MS)
     return refuse('ESME_RINVSCHED', 'schedule_delivery_time is more than a year ahead');
   const deferredUntil = scheduled !== null && scheduled > now ? scheduled : null;
-  const validUntil = timeOf(pdu.validity_period);
+  const validUntil = smppTimeOf(fields.validity_period, now);
   if (validUntil === 'bad') return refuse('ESME_RINVEXPIRY', 'validity_period is not a valid SMPP time');
   if (validUntil !== null && validUntil <= (deferredUntil ?? now))
     return refuse('ESME_RINVEXPIRY', 'validity_period ends before the message could be sent');
 
-  const wish = (pdu.registered_delivery ?? 0) & 0x03;
+  const wish = fields.registered_delivery & 0x03;
   return {
     ok: true,
     message: {
-      text: message,
+      text: text.text,
       concat,
       sender: source === '' ? null : source,
+      senderTon: fields.source_addr_ton,
       coding: coding.coding,
       class: coding.class,
       deferredUntil,

@@ -3,9 +3,9 @@ import { clientOf } from '../../ip-address.js';
 import { createLoginAttempts } from '../../login-attempts.js';
 import type { Services } from '../../services.js';
 import type { AccountAccess } from '../auth/principal.js';
-import smpp from '../carriers/smpp-package.js';
+import smpp, { pduBytes } from '../carriers/smpp-package.js';
 import { processOwner } from '../dispatch/dispatching.js';
-import { createSmppService } from './smpp.service.js';
+import { createSmppService, partId } from './smpp.service.js';
 import {
   type ConcatInfo,
   type DecodedMessage,
@@ -18,6 +18,7 @@ import {
   type SubmitRefusal,
 } from './smpp-messages.js';
 import { createSmppReceiptsRepository, type DueReceipt } from './smpp-receipts.repository.js';
+import { readSubmitPdu, type SubmitFields } from './smpp-submit-reader.js';
 
 export interface SmppServerLog {
   debug(obj: object, msg: string): void;
@@ -27,7 +28,7 @@ export interface SmppServerLog {
 }
 
 export interface SmppServerOptions {
-  services: Pick<Services, 'smsUsers' | 'sending' | 'history' | 'clock' | 'database'>;
+  services: Pick<Services, 'smsUsers' | 'sending' | 'history' | 'clock' | 'database' | 'accounts' | 'senders' | 'config'>;
   log: SmppServerLog;
   /** 0 picks a free port (tests). */
   port: number;
@@ -84,18 +85,29 @@ interface Bound {
   stamp: string;
 }
 
-/** The parts of one concatenated message received so far, with the PDUs (submit_sm or submit_multi) to answer once it is whole. */
+/**
+ * The parts of one concatenated message received so far (`holdPart`): those answered on arrival, and
+ * those held, to be answered with the message's outcome once it is whole.
+ */
 interface PartGroup {
   total: number;
   /** Destinations of the message (1 for submit_sm): its parts weigh total × destinations. */
   destinations: number;
   parts: (DecodedMessage | undefined)[];
   got: number;
-  pdus: smpp.PDU[];
+  /** PDUs of the parts not answered yet (out of order, or any part of a submit_multi). */
+  held: smpp.PDU[];
   startedAt: number;
+  /** The checks of the parts being answered on arrival: the message is sent once they are done. */
+  checks: Promise<void>[];
+  /** A part answered on arrival was refused after the message became whole: the message is refused with it. */
+  refusal: SubmitRefusal | null;
   /** Sends the message the parts make (part 1's fields, every part's text in order), answering `pdus`. */
   sendWhole: (parts: DecodedMessage[], pdus: readonly smpp.PDU[]) => Promise<void>;
 }
+
+/** What a part answered on arrival is checked with (`SmppService.checkPart`). */
+type PartCheck<T> = (part: T, total: number) => Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }>;
 
 interface Connection {
   id: number;
@@ -116,6 +128,10 @@ interface Connection {
   backlogged: boolean;
   /** Submits being accepted (answered when their commit is done). */
   inFlight: number;
+  /** Their work (`admit`): an unbind waits for it, so that every submit read before it is answered. */
+  work: Set<Promise<void>>;
+  /** The program sent unbind: nothing more is read, the submits read before it are being answered. */
+  unbinding: boolean;
   parts: Map<string, PartGroup>;
   /** Receipts sent and not yet answered, by outbox id. */
   receiptsOut: Set<number>;
@@ -133,6 +149,8 @@ export const MAX_HELD_PARTS = 2_000;
  * bytes each): ~5 MB, and room for the longest message to 255 destinations (75 UCS-2 parts).
  */
 export const MAX_HELD_PART_DESTINATIONS = 20_000;
+/** How long a part answered on arrival waits after its checks for the next parts (`holdPart`). */
+const PART_ANSWER_GRACE_MS = 50;
 const LEASE_MS = 60_000;
 const PURGE_EVERY_MS = 10 * 60_000;
 
@@ -150,16 +168,23 @@ function smppTime(ms: number): string {
 
 const text = (value: unknown): string => (typeof value === 'string' ? value : '');
 
+/** The package's commands by name: a command without `<name>_resp` is answered generic_nack. */
+const commands = (smpp as unknown as { commands: Record<string, unknown> }).commands;
+
 /**
  * The SMPP server for customers' programs (SMPP 3.4 over TCP, on the `smpp` package's server): an SMS
  * user binds as transmitter, receiver or transceiver with `system_id` "account:login" (or `system_type`
  * the account and `system_id` the login) and its password, from an allowed address.
  *
  * - submit_sm: one message to one receiver, sent through the one sending path (channel `smpp`); its
- *   submit_sm_resp carries the message's id and is written only once the message is committed. Long
- *   texts come in message_payload or as concatenated parts (UDH with an 8- or 16-bit reference, or the
- *   sar_* TLVs): the parts are put together and sent as one message, every part answered with its id
- *   once all have arrived (a part that never comes fails the others after `partsTimeoutMs`).
+ *   submit_sm_resp carries the message's id and is written only once the message is committed. The PDU
+ *   is read from its bytes, strictly (`readSubmitPdu`: sm_length, TLVs), its text in its data_coding
+ *   (`decodeText`: no octet dropped or guessed) and its times as SMPP writes them. Long texts come in
+ *   message_payload or as concatenated parts (UDH with an 8- or 16-bit reference, or the sar_* TLVs):
+ *   the parts are put together and sent as one message (`holdPart`: the part completing it is answered
+ *   with its id; parts in order before it on arrival, with part ids; a message whose parts do not all
+ *   come within `partsTimeoutMs` is dropped, nothing written). Every submit reads the account as it is
+ *   now: one the operator disabled after the bind sends nothing.
  * - submit_multi: one text to 1–255 destinations, one job on the same path as submit_sm (parts put
  *   together the same way; all or nothing for credits, quota and sender). Destinations that are not one
  *   valid phone number (ESME_RINVDSTADR) and distribution lists (ESME_RINVDLNAME: Relais keeps none) are
@@ -171,16 +196,27 @@ const text = (value: unknown): string => (typeof value === 'string' ? value : ''
  * - registered_delivery: a receipt (deliver_sm, esm_class 0x04, `id:… stat:DELIVRD err:…` and the
  *   receipted_message_id / message_state TLVs) when the message is final, on a receiver or
  *   transceiver bind of the same SMS user, on any process; kept while none is bound.
- * - query_sm answers the message's state; cancel_sm cancels a pending message (credits given back).
+ * - query_sm (transmitter and transceiver binds) answers the message's state; cancel_sm cancels a
+ *   pending message (credits given back).
  * - data_sm as submit_sm (its text in message_payload).
- * - enquire_link both ways, unbind; replace_sm is answered ESME_RINVCMDID.
+ * - enquire_link both ways; unbind answers the submits read before it, then unbind_resp (`onUnbind`).
+ *   replace_sm, replace_if_present_flag and the commands an ESME does not send are refused
+ *   (ESME_RINVCMDID; generic_nack for outbind and the others without a response).
  * Refusals are answered with the SMPP status that says why (logged with the reason: SMPP 3.4 responses
  * with an error carry no text); unexpected failures with ESME_RX_T_APPN, so the program retries.
  */
 export async function startSmppServer(options: SmppServerOptions): Promise<SmppServer> {
   const { services, log } = options;
   const clock = services.clock;
-  const service = createSmppService({ smsUsers: services.smsUsers, sending: services.sending, history: services.history, clock });
+  const service = createSmppService({
+    smsUsers: services.smsUsers,
+    sending: services.sending,
+    history: services.history,
+    clock,
+    accounts: services.accounts,
+    senders: services.senders,
+    creditRates: services.config.creditRates,
+  });
   const receipts = createSmppReceiptsRepository(services.database);
   const owner = processOwner('smpp-receipts');
   const bindTimeoutMs = options.bindTimeoutMs ?? 30_000;
@@ -199,17 +235,18 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
   let nextId = 1;
   let closing = false;
 
-  /** Runs `work` for a connection's PDU; never throws (a handler that threw would stop the package's reading). */
-  function track(work: () => Promise<void>): void {
+  /** Runs `work` for a connection's PDU; never throws (a handler that threw would stop the package's reading), nor does what it answers. */
+  function track(work: () => Promise<void>): Promise<void> {
     const promise = work()
       .catch((error: unknown) => log.error({ err: error }, 'smpp: unexpected failure'))
       .finally(() => working.delete(promise));
     working.add(promise);
+    return promise;
   }
 
-  /** Reads the connection's PDUs only while it is neither too busy nor leaving its answers unread. */
+  /** Reads the connection's PDUs only while it is neither too busy nor leaving its answers unread (nor unbinding). */
   function updateReading(c: Connection): void {
-    if (c.closed) return;
+    if (c.closed || c.unbinding) return;
     if (c.tooBusy || c.backlogged) c.session.pause();
     else c.session.resume();
   }
@@ -227,10 +264,17 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     });
   }
 
+  /** The response to `pdu`; generic_nack (ESME_RINVCMDID) for a command that has none (outbind, alert_notification). */
+  function responseTo(pdu: smpp.PDU, fields: Record<string, unknown>): smpp.PDU {
+    if (commands[`${pdu.command}_resp`] === undefined)
+      return new smpp.PDU('generic_nack', { sequence_number: pdu.sequence_number, command_status: statusCode('ESME_RINVCMDID') });
+    return pdu.response(fields);
+  }
+
   function answer(c: Connection, pdu: smpp.PDU, fields: Record<string, unknown> = {}): void {
     if (c.closed) return;
     try {
-      c.session.send(pdu.response(fields));
+      c.session.send(responseTo(pdu, fields));
     } catch (error) {
       log.warn({ err: error, connection: c.id }, 'smpp: a response could not be written');
     }
@@ -341,13 +385,14 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   // ---- submits -----------------------------------------------------------------------------------
 
-  function admit(c: Connection, work: () => Promise<void>): void {
+  /** Runs a submit's work, counted in the connection's in-flight submits (reading paused when too many); never rejects. */
+  function admit(c: Connection, work: () => Promise<void>): Promise<void> {
     c.inFlight++;
     if (c.inFlight >= MAX_IN_FLIGHT) {
       c.tooBusy = true;
       updateReading(c);
     }
-    track(async () => {
+    const promise = track(async () => {
       try {
         await work();
       } finally {
@@ -358,12 +403,17 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         }
       }
     });
+    c.work.add(promise);
+    void promise.finally(() => c.work.delete(promise));
+    return promise;
   }
 
   async function send(c: Connection, bound: Bound, submit: DecodedSubmit, pdus: readonly smpp.PDU[]): Promise<void> {
     let outcome: Awaited<ReturnType<typeof service.submit>>;
     try {
-      outcome = await service.submit(bound.access, submit);
+      // The account as it is now: the operator may have disabled it (or enabled it again) since the bind.
+      const current = await service.currentAccess(bound.access);
+      outcome = current.ok ? await service.submit(current.access, submit) : current;
     } catch (error) {
       for (const pdu of pdus) temporaryFailure(c, pdu, error);
       return;
@@ -376,9 +426,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
 
   /** submit_multi: answered with the message id of its first destination sent to, and the destinations left out (unsuccess_sme). */
   async function sendMulti(c: Connection, bound: Bound, submit: DecodedSubmitMulti, pdus: readonly smpp.PDU[]): Promise<void> {
-    let outcome: Awaited<ReturnType<typeof service.submitMulti>>;
+    let outcome: Awaited<ReturnType<typeof service.submitMulti>> | { ok: false; refusal: SubmitRefusal };
     try {
-      outcome = await service.submitMulti(bound.access, submit);
+      const current = await service.currentAccess(bound.access);
+      outcome = current.ok ? await service.submitMulti(current.access, submit) : current;
     } catch (error) {
       for (const pdu of pdus) temporaryFailure(c, pdu, error);
       return;
@@ -408,8 +459,29 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     for (const pdu of pdus) answer(c, pdu, { message_id: outcome.id, unsuccess_sme: unsuccess });
   }
 
+  /**
+   * The fields of a submit as its bytes say (`readSubmitPdu`: sm_length and TLVs checked), or null
+   * once it was refused.
+   */
+  function readFields(c: Connection, pdu: smpp.PDU): SubmitFields | null {
+    const bytes = pduBytes(pdu);
+    if (!bytes) {
+      refuse(c, pdu, { status: 'ESME_RSYSERR', reason: 'the bytes of the PDU were not kept' });
+      return null;
+    }
+    const read = readSubmitPdu(bytes);
+    if (!read.ok) {
+      refuse(c, pdu, read.refusal);
+      return null;
+    }
+    return read.fields;
+  }
+
+  /** submit_sm and data_sm. */
   function onSubmit(c: Connection, bound: Bound, pdu: smpp.PDU): void {
-    const decoded = decodeSubmit(pdu, clock.now());
+    const fields = readFields(c, pdu);
+    if (!fields) return;
+    const decoded = decodeSubmit(fields, clock.now());
     if (!decoded.ok) {
       refuse(c, pdu, decoded.refusal);
       return;
@@ -421,11 +493,17 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
     const { ref, total } = submit.concat;
     const key = `sm\u0000${submit.sender ?? ''}\u0000${submit.receiver}\u0000${ref}\u0000${total}`;
-    holdPart(c, pdu, key, submit, submit.concat, 1, (whole, pdus) => send(c, bound, whole, pdus));
+    const check: PartCheck<DecodedSubmit> = async (part, parts) => {
+      const current = await service.currentAccess(bound.access);
+      return current.ok ? service.checkPart(current.access, part, parts) : current;
+    };
+    holdPart(c, pdu, key, submit, submit.concat, 1, check, (whole, pdus) => send(c, bound, whole, pdus));
   }
 
   function onSubmitMulti(c: Connection, bound: Bound, pdu: smpp.PDU): void {
-    const decoded = decodeSubmitMulti(pdu, clock.now());
+    const fields = readFields(c, pdu);
+    if (!fields) return;
+    const decoded = decodeSubmitMulti(fields, clock.now());
     if (!decoded.ok) {
       refuse(c, pdu, decoded.refusal);
       return;
@@ -439,13 +517,29 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     // JSON: no name or address, whatever octets it holds, can make two lists of destinations look alike.
     const destinations = JSON.stringify(submit.destinations.map((d) => (d.kind === 'list' ? ['list', d.name] : [d.ton, d.npi, d.address])));
     const key = `multi\u0000${submit.sender ?? ''}\u0000${destinations}\u0000${ref}\u0000${total}`;
-    holdPart(c, pdu, key, submit, submit.concat, submit.destinations.length, (whole, pdus) => sendMulti(c, bound, whole, pdus));
+    holdPart(c, pdu, key, submit, submit.concat, submit.destinations.length, null, (whole, pdus) => sendMulti(c, bound, whole, pdus));
   }
 
   /**
-   * Holds one part of a concatenated message under `key` (the command, sender, receivers, reference and
-   * count of the message it belongs to); once every part has come, `sendWhole` gets the message they make
-   * (part 1's fields, every part's text in order) and every part's PDU to answer.
+   * Takes one part of a concatenated message under `key` (the command, sender, receivers, reference and
+   * count of the message it belongs to). Once every part has come, `sendWhole` gets the message they
+   * make (part 1's fields, every part's text in order) and answers the part that completed it (whatever
+   * its number) with the message's id or refusal — and the parts held with it.
+   *
+   * Parts are answered before the message is whole where `check` is given (submit_sm, data_sm), for
+   * programs that wait for each part's answer before sending the next (a window of 1: jSMPP's and
+   * Cloudhopper's default): a part whose earlier parts have all come is answered on arrival, once
+   * `check` passed (the account enabled, receiver, sender, credits and quota for the whole message) and
+   * PART_ANSWER_GRACE_MS went by, with ESME_ROK and a part id of its own (`partId`: no message id;
+   * query_sm and cancel_sm refuse it); refused, it is taken out of the message, and may come again. The
+   * message whole meanwhile (a program sending its parts without waiting), the part is answered with the
+   * message's outcome instead. A part that comes before an earlier one is held, and answered with the
+   * message's outcome; so are submit_multi's parts. A message whose parts do not all come within
+   * `partsTimeoutMs` is dropped, its held parts refused (a part coming later is held anew, and refused
+   * in turn); nothing of it is written or debited, as when its session ends first: its parts answered on
+   * arrival never had the message's answer, and the program, never told the message's id, sends it
+   * again. Memory stays bounded as for held parts: MAX_HELD_PARTS and MAX_HELD_PART_DESTINATIONS count
+   * every message not yet whole, whatever was answered.
    */
   function holdPart<T extends DecodedMessage>(
     c: Connection,
@@ -454,6 +548,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     part: T,
     concat: ConcatInfo,
     destinations: number,
+    check: PartCheck<T> | null,
     sendWhole: (whole: T, pdus: readonly smpp.PDU[]) => Promise<void>,
   ): void {
     const { ref, total, seq } = concat;
@@ -475,8 +570,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         destinations,
         parts: new Array(total).fill(undefined),
         got: 0,
-        pdus: [],
+        held: [],
         startedAt: clock.now(),
+        checks: [],
+        refusal: null,
         // The key names the command: every part held under it is a T.
         sendWhole: (parts, pdus) => sendWhole({ ...(parts[0] as T), text: parts.map((p) => p.text).join(''), concat: null }, pdus),
       };
@@ -489,20 +586,76 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
     group.got++;
     group.parts[seq - 1] = part;
-    group.pdus.push(pdu);
-    if (group.got < group.total) return;
-    c.parts.delete(key);
-    const whole = group;
-    admit(c, () => whole.sendWhole(whole.parts as DecodedMessage[], whole.pdus));
+    const g = group;
+    if (g.got === g.total) {
+      c.parts.delete(key);
+      g.held.push(pdu);
+      admit(c, async () => {
+        // Parts still being checked are answered with the message (they join `held`), or refuse it.
+        await Promise.all(g.checks);
+        if (g.refusal) for (const p of g.held) refuse(c, p, g.refusal);
+        else await g.sendWhole(g.parts as DecodedMessage[], g.held);
+      });
+      return;
+    }
+    if (!check || g.parts.slice(0, seq - 1).includes(undefined)) {
+      g.held.push(pdu);
+      return;
+    }
+    g.checks.push(
+      admit(c, async () => {
+        let outcome: Awaited<ReturnType<PartCheck<T>>>;
+        try {
+          outcome = await check(part, total);
+          // The next parts of a program that sent them without waiting for this answer are read meanwhile:
+          // the message then whole, this part is answered with it.
+          await new Promise((resolve) => setTimeout(resolve, PART_ANSWER_GRACE_MS));
+          // And what had come by then, if this process was too busy to read it before its timers ran.
+          for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+        } catch (error) {
+          temporaryFailure(c, pdu, error);
+          outcome = { ok: false, refusal: { status: 'ESME_RX_T_APPN', reason: 'a part could not be checked' } };
+        }
+        const open = c.parts.get(key) === g;
+        const whole = !open && g.got === g.total;
+        if (outcome.ok) {
+          // Whole meanwhile (its parts sent without waiting for answers): answered with the message.
+          if (whole) g.held.push(pdu);
+          else if (open) answer(c, pdu, { message_id: partId(seq, total) });
+          else refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason: 'its message was dropped while this part was checked' });
+          return;
+        }
+        if (outcome.refusal.status !== 'ESME_RX_T_APPN') refuse(c, pdu, outcome.refusal);
+        if (open) {
+          // Still waiting for parts: this one is taken out, and may come again.
+          g.parts[seq - 1] = undefined;
+          g.got--;
+          if (g.got === 0) c.parts.delete(key);
+        } else if (whole) g.refusal ??= outcome.refusal;
+      }),
+    );
   }
 
+  /** Drops the messages whose parts did not all come in time: their held parts are refused, nothing is written. */
   function expireParts(c: Connection, now: number): void {
     for (const [key, group] of c.parts) {
       if (now - group.startedAt < partsTimeoutMs) continue;
       c.parts.delete(key);
       const reason = `only ${group.got} of the ${group.total} parts of a concatenated message arrived within ${Math.round(partsTimeoutMs / 1000)} s`;
-      for (const pdu of group.pdus) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason });
+      if (group.held.length < group.got)
+        log.info(
+          { connection: c.id, ip: c.ip, login: c.bound?.login, reason, answered: group.got - group.held.length },
+          'smpp: message dropped',
+        );
+      for (const pdu of group.held) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason });
     }
+  }
+
+  /** Refuses the held parts of every unfinished message of a session that ends; nothing of them is written. */
+  function dropParts(c: Connection, why: string): void {
+    for (const group of c.parts.values())
+      for (const pdu of group.held) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason: `${why} before its message was whole` });
+    c.parts.clear();
   }
 
   // ---- query_sm, cancel_sm -----------------------------------------------------------------------
@@ -552,7 +705,32 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     bind_transceiver: 'transceiver',
   };
 
+  /**
+   * unbind: nothing more is read from the connection (a PDU after it in the same read is neither taken
+   * nor answered); the submits read before it are answered once their messages are committed, the held
+   * parts of unfinished messages refused (nothing of them written); then unbind_resp, and the connection
+   * closes.
+   */
+  function onUnbind(c: Connection, pdu: smpp.PDU): void {
+    c.unbinding = true;
+    c.session.pause();
+    track(async () => {
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, closeTimeoutMs).unref());
+      await Promise.race([Promise.allSettled([...c.work]), deadline]);
+      dropParts(c, 'the session ended (unbind)');
+      answer(c, pdu);
+      c.closed = true;
+      c.session.close();
+      // What followed the unbind is read and dropped (`onPdu`), so that the program's end of the connection
+      // is seen and it closes; one that keeps it open is cut.
+      c.session.resume();
+      setTimeout(() => c.session.destroy(), 1_000).unref();
+    });
+  }
+
   function onPdu(c: Connection, pdu: smpp.PDU): void {
+    // Unbinding: whatever was read with the unbind is dropped (reading is paused).
+    if (c.unbinding) return;
     c.lastSeen = clock.now();
     c.enquireSentAt = null;
     if (pdu.isResponse()) return; // deliver_sm_resp and enquire_link_resp go to their callbacks
@@ -563,9 +741,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     }
     if (command === 'generic_nack') return;
     if (command === 'unbind') {
-      answer(c, pdu);
-      c.closed = true;
-      c.session.close();
+      onUnbind(c, pdu);
       return;
     }
     const mode = BINDS[command];
@@ -573,8 +749,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       onBind(c, pdu, mode);
       return;
     }
-    if (command === 'unknown') {
-      answer(c, pdu); // generic_nack, ESME_RINVCMDID
+    // Unknown commands, and those an ESME never sends that have no response (outbind, alert_notification):
+    // generic_nack, ESME_RINVCMDID, so that every request is answered.
+    if (command === 'unknown' || commands[`${command}_resp`] === undefined) {
+      refuse(c, pdu, { status: 'ESME_RINVCMDID', reason: `${command} is not a command an ESME sends` });
       return;
     }
     const bound = c.bound;
@@ -608,7 +786,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         }
         onSubmitMulti(c, bound, pdu);
         return;
+      // SMPP 3.4 §4.8: query_sm comes from a transmitter or transceiver, as the messages it asks about.
       case 'query_sm':
+        if (!canSend) {
+          refuse(c, pdu, { status: 'ESME_RINVBNDSTS', reason: 'query_sm on a receiver bind' });
+          return;
+        }
         onQuery(c, bound, pdu);
         return;
       case 'cancel_sm':
@@ -674,6 +857,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       tooBusy: false,
       backlogged: false,
       inFlight: 0,
+      work: new Set(),
+      unbinding: false,
       parts: new Map(),
       receiptsOut: new Set(),
       closed: false,
@@ -725,13 +910,13 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     try {
       if (completed.length > 0) await receipts.complete(completed.splice(0));
       for (const [userId, set] of receivers) {
-        const open = [...set].filter((c) => !c.closed);
+        const open = [...set].filter((c) => !c.closed && !c.unbinding);
         const room = open.reduce((sum, c) => sum + Math.max(0, receiptWindow - c.receiptsOut.size), 0);
         if (room === 0) continue;
         const due = await receipts.claim(userId, owner, clock.now(), room, LEASE_MS);
         for (const receipt of due) {
           const target = open
-            .filter((c) => !c.closed && c.receiptsOut.size < receiptWindow)
+            .filter((c) => !c.closed && !c.unbinding && c.receiptsOut.size < receiptWindow)
             .sort((a, b) => a.receiptsOut.size - b.receiptsOut.size)[0];
           if (!target) {
             await receipts.release(owner, [receipt.id]);

@@ -1,18 +1,27 @@
+import { randomBytes } from 'node:crypto';
 import type { Outgoing } from '../../../shared/outgoing.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
-import { accountAccessFor } from '../accounts/accounts.service.js';
+import { type AccountsService, accountAccessFor, SYSTEM_ACTOR } from '../accounts/accounts.service.js';
+import type { SendersService } from '../accounts/senders.service.js';
 import type { SmsUsersService } from '../accounts/sms-users.service.js';
 import type { AccountAccess } from '../auth/principal.js';
 import type { HistoryService } from '../history/history.service.js';
+import { roundCredits } from '../sending/credits.js';
 import { normalizeReceiver } from '../sending/phone.js';
-import type { SendInput, SendingService } from '../sending/sending.service.js';
-import type { DecodedMessage, DecodedSubmit, DecodedSubmitMulti, SmppStatusName, SubmitRefusal } from './smpp-messages.js';
+import { rateFor, type SendInput, type SendingService } from '../sending/sending.service.js';
+import {
+  type DecodedMessage,
+  type DecodedSubmit,
+  type DecodedSubmitMulti,
+  type SmppStatusName,
+  type SubmitRefusal,
+  senderCandidates,
+} from './smpp-messages.js';
 
 /** Validity periods the sending service takes, in minutes (as the native API's `validityPeriod`). */
 const MAX_VALIDITY_MINUTES = 525_600;
 
-/** A program's bind, checked. */
 /** A bind's answer; `stamp` tells whether the session may go on later (`sessionsStillAllowed`). */
 export type BindOutcome =
   | { ok: true; access: AccountAccess; userId: number; login: string; stamp: string }
@@ -59,8 +68,19 @@ export type MultiOutcome =
   | { ok: true; id: string; unsuccessful: UnsuccessfulDestination[] }
   | { ok: false; refusal: SubmitRefusal; unsuccessful: UnsuccessfulDestination[] };
 
-/** The sending service's job for a program's message to `receivers` (E.164), as of `now`. */
-function sendInput(submit: DecodedMessage, receivers: string[], now: number): SendInput {
+/**
+ * The ids query_sm and cancel_sm take are the history's (digits): a part of a concatenated message
+ * answered on arrival gets one of these instead (`partId`), which names no message.
+ */
+const PART_ID_PREFIX = 'part-';
+
+/** An id for a part answered before its message is whole: opaque, never a message id, 5 + 16 + … octets (≤ 64). */
+export function partId(seq: number, total: number): string {
+  return `${PART_ID_PREFIX}${randomBytes(12).toString('base64url')}-${seq}of${total}`;
+}
+
+/** The sending service's job for a program's message to `receivers` (E.164) from `sender` (null: none), as of `now`. */
+function sendInput(submit: DecodedMessage, sender: string | null, receivers: string[], now: number): SendInput {
   const sendAt = Math.max(submit.deferredUntil ?? now, now);
   return {
     message: submit.text,
@@ -68,7 +88,7 @@ function sendInput(submit: DecodedMessage, receivers: string[], now: number): Se
     // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
     noStopClause: true,
     coding: submit.coding,
-    ...(submit.sender === null ? { senderForResponse: true } : { sender: submit.sender }),
+    ...(sender === null ? { senderForResponse: true } : { sender }),
     ...(submit.class ? { class: submit.class } : {}),
     ...(submit.deferredUntil === null ? {} : { deferredUntil: submit.deferredUntil }),
     ...(submit.validUntil === null
@@ -114,10 +134,44 @@ export function bindCredentials(systemId: string, systemType: string): { account
  * and cancels a pending message on cancel_sm. Refusals name the SMPP status to answer; unexpected
  * failures (database down…) are thrown, and the server answers them as temporary.
  */
-export function createSmppService(deps: { smsUsers: SmsUsersService; sending: SendingService; history: HistoryService; clock: Clock }) {
-  const { smsUsers, sending, history, clock } = deps;
+export function createSmppService(deps: {
+  smsUsers: SmsUsersService;
+  sending: SendingService;
+  history: HistoryService;
+  clock: Clock;
+  /** The account as it is now (a session keeps its login, not its account: the operator may disable it meanwhile). */
+  accounts: Pick<AccountsService, 'getAccount'>;
+  senders: Pick<SendersService, 'get'>;
+  /** Credits per part by receiver prefix (config `creditRates`), for the checks of a part answered on arrival. */
+  creditRates: Readonly<Record<string, number>>;
+}) {
+  const { smsUsers, sending, history, clock, accounts, senders } = deps;
+
+  /**
+   * Sends `submit` to `receivers` as `access`, from each of the senders its source_addr may name in turn
+   * (`senderCandidates`): the sending service refuses a sender that is not the account's before it
+   * writes anything, so the next one is tried.
+   */
+  async function accept(access: AccountAccess, submit: DecodedMessage, receivers: string[]) {
+    const candidates = senderCandidates(submit);
+    let refused: unknown;
+    for (const sender of candidates.length > 0 ? candidates : [null]) {
+      try {
+        return await sending.accept(access, 'smpp', sendInput(submit, sender, receivers, clock.now()));
+      } catch (error) {
+        if (!(error instanceof AppError) || error.code !== 'INVALID_SENDER') throw error;
+        refused = error;
+      }
+    }
+    throw refused;
+  }
 
   async function message(access: AccountAccess, messageId: string, failure: SmppStatusName): Promise<Outgoing | SubmitRefusal> {
+    if (messageId.startsWith(PART_ID_PREFIX))
+      return refusal(
+        'ESME_RINVMSGID',
+        `"${messageId.slice(0, 64)}" answered a part of a concatenated message: the message's id is the one its last part was answered with`,
+      );
     if (!/^\d{1,15}$/.test(messageId)) return refusal(failure, `message_id "${messageId.slice(0, 20)}" is not one of this server's ids`);
     try {
       return await history.get(access, Number(messageId));
@@ -144,6 +198,83 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
       return { ok: false, refusal: refusal('ESME_RINVPASWD', 'wrong account, login or password') };
     },
 
+    /**
+     * `bound`'s access with its account as it is now (read within RECENT_READ_TTL_MS; a change made by
+     * this process applies at once): an account disabled after the bind sends nothing, one enabled
+     * again sends.
+     */
+    async currentAccess(bound: AccountAccess): Promise<{ ok: true; access: AccountAccess } | { ok: false; refusal: SubmitRefusal }> {
+      try {
+        const account = await accounts.getAccount(SYSTEM_ACTOR, bound.account.name, { recent: true });
+        const user = bound.userId === null ? null : { id: bound.userId, login: bound.userLogin ?? '' };
+        return { ok: true, access: accountAccessFor(account, user, bound.actor) };
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'ACCOUNT_NOT_FOUND')
+          return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', `the SMS account ${bound.account.name} no longer exists`) };
+        throw error;
+      }
+    },
+
+    /**
+     * What can be checked of one part of a concatenated message before the others come, so that it can
+     * be answered on arrival: the account enabled, the receiver, the sender, and the credits and quota
+     * for the whole message as its `total` parts announce it (the sending service checks them all again
+     * when the message is whole).
+     */
+    async checkPart(
+      access: AccountAccess,
+      part: DecodedSubmit,
+      total: number,
+    ): Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }> {
+      const { account } = access;
+      if (account.status !== 'enable')
+        return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', `the SMS account ${account.name} is disabled by the operator`) };
+      const receiver = normalizeReceiver(part.receiver, account.defaultCountry);
+      if (!receiver.ok)
+        return {
+          ok: false,
+          refusal: refusal('ESME_RINVDSTADR', `"${part.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
+        };
+      const candidates = senderCandidates(part);
+      if (candidates.length > 0) {
+        let found = false;
+        for (const candidate of candidates) {
+          try {
+            if ((await senders.get(SYSTEM_ACTOR, account.name, candidate)).status === 'enable') found = true;
+          } catch (error) {
+            if (!(error instanceof AppError) || error.code !== 'SENDER_NOT_FOUND') throw error;
+          }
+          if (found) break;
+        }
+        if (!found)
+          return {
+            ok: false,
+            refusal: refusal('ESME_RINVSRCADR', `"${part.sender?.slice(0, 30)}" is not an enabled sender of ${account.name}`),
+          };
+      }
+      const needed = roundCredits(rateFor(receiver.e164, deps.creditRates) * total);
+      if (account.credits < needed)
+        return {
+          ok: false,
+          refusal: refusal('ESME_RSUBMITFAIL', `${account.name} has ${account.credits} credits: the ${total} parts need ${needed}`),
+        };
+      if (access.userLogin !== null) {
+        let quota: number | null;
+        try {
+          quota = (await smsUsers.getRecent(SYSTEM_ACTOR, account.name, access.userLogin)).user.quota;
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
+        }
+        if (quota !== null && quota < needed)
+          return {
+            ok: false,
+            refusal: refusal('ESME_RSUBMITFAIL', `the SMS user's quota (${quota}) does not cover the ${total} parts (${needed})`),
+          };
+      }
+      return { ok: true };
+    },
+
     /** Whether bound sessions may go on: not once their SMS user is deleted, or its password or allowed addresses changed. */
     sessionsStillAllowed(sessions: readonly { userId: number; stamp: string; ip: string }[]): Promise<boolean[]> {
       return smsUsers.sessionsStillAllowed(sessions);
@@ -159,7 +290,7 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
           refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
         };
       try {
-        const report = await sending.accept(access, 'smpp', sendInput(submit, [receiver.e164], clock.now()));
+        const report = await accept(access, submit, [receiver.e164]);
         return { ok: true, id: String(report.ids[0]) };
       } catch (error) {
         return { ok: false, refusal: refusalOf(error, `"${submit.receiver.slice(0, 30)}" is not a valid phone number`) };
@@ -207,7 +338,7 @@ export function createSmppService(deps: { smsUsers: SmsUsersService; sending: Se
         };
       }
       try {
-        const report = await sending.accept(access, 'smpp', sendInput(submit, [...receivers], clock.now()));
+        const report = await accept(access, submit, [...receivers]);
         return { ok: true, id: String(report.ids[0]), unsuccessful };
       } catch (error) {
         return { ok: false, refusal: refusalOf(error), unsuccessful };
