@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULT_SERVICES, loadConfig } from './config.js';
+import { ConfigError, DEFAULT_SERVICES, loadConfig, unknownVariableWarnings } from './config.js';
 
 describe('configuration from the environment', () => {
   it('has working defaults: embedded SQLite, the simulator, every service built, loopback', () => {
@@ -64,7 +64,21 @@ describe('configuration from the environment', () => {
     [{ RELAIS_DEFAULT_TIMEZONE: 'Mars/Olympus' }, 'RELAIS_DEFAULT_TIMEZONE: unknown zone "Mars/Olympus"'],
     [{ RELAIS_TLS_CERT: '/x.pem' }, 'RELAIS_TLS_CERT and RELAIS_TLS_KEY go together: set both or neither'],
     [{ RELAIS_HTTP_PORT: '80a' }, 'RELAIS_HTTP_PORT must be a whole number, got "80a"'],
-    [{ RELAIS_HTTPS_PORT: '70000' }, 'RELAIS_HTTPS_PORT must be between 0 and 65535, got 70000'],
+    [{ RELAIS_HTTPS_PORT: '70000' }, 'RELAIS_HTTPS_PORT must be between 1 and 65535, got 70000'],
+    [{ RELAIS_HTTP_PORT: '0' }, 'RELAIS_HTTP_PORT must be between 1 and 65535, got 0'],
+    [{ RELAIS_HTTPS_PORT: '8080' }, 'RELAIS_HTTP_PORT and RELAIS_HTTPS_PORT are both 8080'],
+    [{ RELAIS_SERVICES: ' , ' }, 'RELAIS_SERVICES names no service'],
+    [{ RELAIS_LOG_LEVEL: 'loud' }, 'RELAIS_LOG_LEVEL must be one of'],
+    [{ RELAIS_PUBLIC_URL: 'not a url' }, 'RELAIS_PUBLIC_URL must be an http:// or https:// URL'],
+    [{ RELAIS_PUBLIC_URL: 'ftp://example.com' }, 'RELAIS_PUBLIC_URL must be an http:// or https:// URL'],
+    [{ RELAIS_SECURE_COOKIES: 'yes' }, 'RELAIS_SECURE_COOKIES must be 1, true, 0 or false, got "yes"'],
+    [{ RELAIS_HOST: 'http://example.com' }, 'RELAIS_HOST must be an IP address'],
+    [{ RELAIS_CARRIER: 'smpp://' }, 'RELAIS_CARRIER: invalid SMPP carrier URL'],
+    [
+      { RELAIS_CARRIER: 'smpp://u:p@127.0.0.1?windw=10' },
+      'RELAIS_CARRIER: invalid SMPP carrier URL "smpp://u:***@127.0.0.1?windw=10": unknown option "windw"',
+    ],
+    [{ RELAIS_CARRIER: 'simulator?tsp=10' }, 'RELAIS_CARRIER: simulator: unknown option "tsp"'],
     [{ RELAIS_CREDIT_RATES: '+33:1' }, 'RELAIS_CREDIT_RATES: "+33:1" should look like +33=1 or default=1'],
     [{ RELAIS_CALLBACK_PRIVATE: 'yes' }, 'RELAIS_CALLBACK_PRIVATE must be "deny" (the default) or "allow", got "yes"'],
     [{ RELAIS_DISPATCH_LEASE_MS: '500' }, 'RELAIS_DISPATCH_LEASE_MS must be between 1000 and 600000, got 500'],
@@ -78,5 +92,15 @@ describe('configuration from the environment', () => {
   ])('refuses %o with a clear message', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it('two services may share a port only when one of them is not run', () => {
+    expect(loadConfig({ RELAIS_HTTPS_PORT: '8080', RELAIS_SERVICES: 'http,dispatcher' }).httpsPort).toBe(8080);
+  });
+
+  it('warns of a RELAIS_* variable it does not read, naming the closest known one (RELAIS_TEST_* aside)', () => {
+    expect(unknownVariableWarnings({ RELAIS_HTTP_PROT: '9090', RELAIS_HTTP_PORT: '80', RELAIS_TEST_X: '1', PATH: '/bin' })).toEqual([
+      'warning: RELAIS_HTTP_PROT is not a Relais variable and is ignored (did you mean RELAIS_HTTP_PORT?)',
+    ]);
   });
 });

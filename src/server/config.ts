@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { parseSimulatorSpec } from './modules/carriers/simulator.carrier.js';
+import { parseSmppUrl } from './modules/carriers/smpp.carrier.js';
 import { isValidTimeZoneName } from './time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
@@ -112,6 +114,124 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0, ma
   return value;
 }
 
+/** pino's levels (`silent` logs nothing). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** Every variable `loadConfig` reads (the unknown-variable warning compares against these). */
+export const KNOWN_VARIABLES = [
+  'RELAIS_DATABASE_URL',
+  'RELAIS_HTTP_PORT',
+  'RELAIS_HTTPS_PORT',
+  'RELAIS_SMTP_PORT',
+  'RELAIS_SMTP_MAX_SIZE',
+  'RELAIS_TLS_CERT',
+  'RELAIS_TLS_KEY',
+  'RELAIS_SMPP_PORT',
+  'RELAIS_SMPP_TLS_PORT',
+  'RELAIS_HOST',
+  'RELAIS_CARRIER',
+  'RELAIS_SERVICES',
+  'RELAIS_CSV_DOWNLOAD_LIMIT',
+  'RELAIS_DEFAULT_TIMEZONE',
+  'RELAIS_LOG_LEVEL',
+  'RELAIS_PUBLIC_URL',
+  'RELAIS_SECRET_KEY',
+  'RELAIS_SECURE_COOKIES',
+  'RELAIS_CREDIT_RATES',
+  'RELAIS_STOP_CLAUSE',
+  'RELAIS_HTTP2SMS_RATE_PER_IP',
+  'RELAIS_HTTP2SMS_RATE_PER_USER',
+  'RELAIS_HTTP2SMS_AUTH_FAILURES_PER_MINUTE',
+  'RELAIS_TRUST_PROXY',
+  'RELAIS_API_AUTH_FAILURES_PER_MINUTE',
+  'RELAIS_ARGON2_TEST_FAST',
+  'RELAIS_CALLBACK_PRIVATE',
+  'RELAIS_DISPATCH_LEASE_MS',
+] as const;
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * One warning line for each RELAIS_* variable of `env` that Relais does not read (a typo such as
+ * RELAIS_HTTP_PROT), naming the closest known one. RELAIS_TEST_* (the test suite's own) are left alone.
+ */
+export function unknownVariableWarnings(env: NodeJS.ProcessEnv = process.env): string[] {
+  const known: readonly string[] = KNOWN_VARIABLES;
+  return Object.keys(env)
+    .filter((name) => name.startsWith('RELAIS_') && !/^RELAIS_TEST_/.test(name) && !known.includes(name))
+    .map((name) => {
+      const closest = [...known].sort((a, b) => editDistance(name, a) - editDistance(name, b))[0];
+      const hint = editDistance(name, closest) <= 3 ? ` (did you mean ${closest}?)` : '';
+      return `warning: ${name} is not a Relais variable and is ignored${hint}`;
+    });
+}
+
+function carrierOf(carrier: string): string {
+  try {
+    if (/^simulator(\?.*)?$/.test(carrier)) parseSimulatorSpec(carrier);
+    else parseSmppUrl(carrier);
+  } catch (error) {
+    throw new ConfigError(`RELAIS_CARRIER: ${(error as Error).message}`);
+  }
+  return carrier;
+}
+
+function publicUrlOf(value: string | undefined): string | null {
+  if (!value) return null;
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) {
+    throw new ConfigError(`RELAIS_PUBLIC_URL must be an http:// or https:// URL (https://sms.example.com), got "${value}"`);
+  }
+  return value;
+}
+
+function secureCookiesOf(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === '0' || value === 'false') return false;
+  if (value === '1' || value === 'true') return true;
+  throw new ConfigError(`RELAIS_SECURE_COOKIES must be 1, true, 0 or false, got "${value}"`);
+}
+
+function hostOf(value: string | undefined): string {
+  const host = value || '127.0.0.1';
+  // An address, or a name (resolved at start: main.ts); not a URL nor a host:port.
+  if (isIP(host) === 0 && !/^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i.test(host)) {
+    throw new ConfigError(`RELAIS_HOST must be an IP address (127.0.0.1, 0.0.0.0, ::) or a host name, got "${host}"`);
+  }
+  return host;
+}
+
+/** Two enabled services on one port cannot both listen: refused before anything starts. */
+function checkDistinctPorts(config: Pick<Config, 'services' | 'httpPort' | 'httpsPort' | 'smtpPort' | 'smppPort' | 'smppTlsPort'>): void {
+  const used: Array<[string, number]> = [];
+  if (config.services.includes('http')) used.push(['RELAIS_HTTP_PORT', config.httpPort]);
+  if (config.services.includes('https')) used.push(['RELAIS_HTTPS_PORT', config.httpsPort]);
+  if (config.services.includes('smtp')) used.push(['RELAIS_SMTP_PORT', config.smtpPort]);
+  if (config.services.includes('smpp')) {
+    used.push(['RELAIS_SMPP_PORT', config.smppPort]);
+    if (config.smppTlsPort !== null) used.push(['RELAIS_SMPP_TLS_PORT', config.smppTlsPort]);
+  }
+  for (let i = 0; i < used.length; i++) {
+    for (let j = i + 1; j < used.length; j++) {
+      if (used[i][1] === used[j][1]) {
+        throw new ConfigError(`${used[i][0]} and ${used[j][0]} are both ${used[i][1]}: give each service a port of its own`);
+      }
+    }
+  }
+}
+
 function parseCreditRates(raw: string | undefined): Readonly<Record<string, number>> {
   const rates: Record<string, number> = { default: 1 };
   for (const item of (raw ?? '')
@@ -143,10 +263,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
       'RELAIS_DATABASE_URL sqlite: needs a file (sqlite:./data/relais.db), or sqlite::memory: for a database lost at exit',
     );
   }
-  const services = (env.RELAIS_SERVICES || DEFAULT_SERVICES.join(','))
+  const services = (env.RELAIS_SERVICES?.trim() ? env.RELAIS_SERVICES : DEFAULT_SERVICES.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  if (services.length === 0) throw new ConfigError(`RELAIS_SERVICES names no service (known: ${SERVICES.join(', ')})`);
   for (const s of services) {
     if (!(SERVICES as readonly string[]).includes(s)) {
       throw new ConfigError(`RELAIS_SERVICES: unknown service "${s}" (known: ${SERVICES.join(', ')})`);
@@ -155,9 +276,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const carrier = env.RELAIS_CARRIER || 'simulator';
   if (!/^simulator(\?.*)?$/.test(carrier) && !carrier.startsWith('smpp://') && !carrier.startsWith('smpps://')) {
     throw new ConfigError(
-      `RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…), smpp://… or smpps://… (TLS), got "${carrier}"`,
+      `RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…), smpp://… or smpps://… (TLS), got "${carrier.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')}"`,
     );
   }
+  carrierOf(carrier);
+  const logLevel = env.RELAIS_LOG_LEVEL || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`RELAIS_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const defaultTimeZone = env.RELAIS_DEFAULT_TIMEZONE || 'Europe/Paris';
   if (!isValidTimeZoneName(defaultTimeZone)) throw new ConfigError(`RELAIS_DEFAULT_TIMEZONE: unknown zone "${defaultTimeZone}"`);
   const tlsCertFile = env.RELAIS_TLS_CERT || null;
@@ -165,25 +289,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   if ((tlsCertFile === null) !== (tlsKeyFile === null)) {
     throw new ConfigError('RELAIS_TLS_CERT and RELAIS_TLS_KEY go together: set both or neither');
   }
-  return Object.freeze({
+  const config: Config = {
     databaseUrl,
-    httpPort: int(env, 'RELAIS_HTTP_PORT', 8080),
-    httpsPort: int(env, 'RELAIS_HTTPS_PORT', 8443),
-    smtpPort: int(env, 'RELAIS_SMTP_PORT', 2525),
+    httpPort: int(env, 'RELAIS_HTTP_PORT', 8080, 1),
+    httpsPort: int(env, 'RELAIS_HTTPS_PORT', 8443, 1),
+    smtpPort: int(env, 'RELAIS_SMTP_PORT', 2525, 1),
     smtpMaxSize: int(env, 'RELAIS_SMTP_MAX_SIZE', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     tlsCertFile,
     tlsKeyFile,
-    smppPort: int(env, 'RELAIS_SMPP_PORT', 2775),
+    smppPort: int(env, 'RELAIS_SMPP_PORT', 2775, 1),
     smppTlsPort: env.RELAIS_SMPP_TLS_PORT ? int(env, 'RELAIS_SMPP_TLS_PORT', 3550, 1) : null,
-    host: env.RELAIS_HOST || '127.0.0.1',
+    host: hostOf(env.RELAIS_HOST),
     carrier,
     services: Object.freeze(services as Service[]),
     csvDownloadLimit: int(env, 'RELAIS_CSV_DOWNLOAD_LIMIT', 2000, 1, 1_000_000),
     defaultTimeZone,
-    logLevel: env.RELAIS_LOG_LEVEL || 'info',
-    publicUrl: env.RELAIS_PUBLIC_URL || null,
+    logLevel,
+    publicUrl: publicUrlOf(env.RELAIS_PUBLIC_URL),
     secretKey: secretKey(env.RELAIS_SECRET_KEY),
-    secureCookies: env.RELAIS_SECURE_COOKIES === '1' || env.RELAIS_SECURE_COOKIES === 'true',
+    secureCookies: secureCookiesOf(env.RELAIS_SECURE_COOKIES),
     creditRates: parseCreditRates(env.RELAIS_CREDIT_RATES),
     stopClause: env.RELAIS_STOP_CLAUSE ?? 'STOP au 36180',
     http2smsRateLimit: Object.freeze({
@@ -197,7 +321,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     argon2TestFast: env.RELAIS_ARGON2_TEST_FAST === '1',
     callbackPrivate: callbackPrivateOf(env.RELAIS_CALLBACK_PRIVATE),
     dispatchLeaseMs: int(env, 'RELAIS_DISPATCH_LEASE_MS', 30_000, 1_000, 600_000),
-  });
+  };
+  checkDistinctPorts(config);
+  return Object.freeze(config);
 }
 
 function trustProxyOf(value: string | undefined): readonly string[] {

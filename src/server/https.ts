@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import { hostname } from 'node:os';
@@ -33,12 +33,21 @@ export function dataDirectory(config: Pick<Config, 'databaseUrl'>): string {
 function certificateOf(pem: string, file: string): X509Certificate {
   try {
     return new X509Certificate(pem);
-  } catch (error) {
-    throw new ConfigError(`${file}: not a PEM certificate (${(error as Error).message})`);
+  } catch {
+    throw new ConfigError(`RELAIS_TLS_CERT ${file}: not a PEM certificate`);
   }
 }
 
-function readPem(file: string, what: string): string {
+function privateKeyOf(pem: string, file: string): KeyObject {
+  try {
+    return createPrivateKey(pem);
+  } catch {
+    throw new ConfigError(`RELAIS_TLS_KEY ${file}: not a PEM private key (or an encrypted one)`);
+  }
+}
+
+/** Reads a PEM file named by `what` (a variable); a failure is a ConfigError naming the variable. */
+export function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
@@ -60,6 +69,9 @@ export async function loadTlsCredentials(
     const cert = readPem(config.tlsCertFile, 'RELAIS_TLS_CERT');
     const key = readPem(config.tlsKeyFile, 'RELAIS_TLS_KEY');
     const x509 = certificateOf(cert, config.tlsCertFile);
+    if (!x509.checkPrivateKey(privateKeyOf(key, config.tlsKeyFile))) {
+      throw new ConfigError(`RELAIS_TLS_KEY ${config.tlsKeyFile} is not the key of the certificate RELAIS_TLS_CERT ${config.tlsCertFile}`);
+    }
     return { key, cert, source: 'files', certFile: config.tlsCertFile, fingerprint: x509.fingerprint256 };
   }
   const dir = dataDirectory(config);

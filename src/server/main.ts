@@ -1,7 +1,9 @@
+import { lookup } from 'node:dns/promises';
+import { createServer, isIP } from 'node:net';
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
-import type { Config } from './config.js';
+import { type Config, ConfigError } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { startStatisticsKeeper } from './db/sqlite-statistics.js';
@@ -35,14 +37,22 @@ function banner(
   tls: TlsCredentials | null,
   smppTls: TlsCredentials | null,
 ): string {
-  const url = config.publicUrl ?? `http://localhost:${config.httpPort}`;
+  const web = config.services.includes('http') || config.services.includes('https');
+  const url =
+    config.publicUrl ??
+    (config.services.includes('http') ? `http://localhost:${config.httpPort}` : `https://localhost:${config.httpsPort}`);
   const lines = [
     '',
-    `  Relais is running — carrier: ${config.carrier === 'simulator' ? 'built-in SIMULATOR (no real SMS leaves this machine)' : config.carrier.replace(/:[^:@/]*@/, ':***@')}`,
-    `  Manager   ${url}/`,
-    `  API docs  ${url}/api/docs`,
-    `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
+    `  Relais is running — carrier: ${config.carrier.startsWith('simulator') ? 'built-in SIMULATOR (no real SMS leaves this machine)' : config.carrier.replace(/:[^:@/]*@/, ':***@')}`,
   ];
+  // The web pages only where this process serves them (a dispatcher alone serves none).
+  if (web) {
+    lines.push(
+      `  Manager   ${url}/`,
+      `  API docs  ${url}/api/docs`,
+      `  OVH API   ${url}/1.0  (OVH's /sms API and signed requests; keys: Manager → API OVH, or npx relais ovh-key create)`,
+    );
+  }
   if (tls) {
     lines.push(`  HTTPS     https://localhost:${config.httpsPort}/  (${certificateLine(tls)})`);
   }
@@ -104,81 +114,243 @@ async function startDispatcher(
   };
 }
 
-/** The process: opens the database, migrates, starts the enabled services, closes gracefully on SIGINT/SIGTERM. */
+/** The listeners this configuration starts: variable, port. */
+function listenersOf(config: Readonly<Config>): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  if (config.services.includes('http')) out.push(['RELAIS_HTTP_PORT', config.httpPort]);
+  if (config.services.includes('https')) out.push(['RELAIS_HTTPS_PORT', config.httpsPort]);
+  if (config.services.includes('smtp')) out.push(['RELAIS_SMTP_PORT', config.smtpPort]);
+  if (config.services.includes('smpp')) {
+    out.push(['RELAIS_SMPP_PORT', config.smppPort]);
+    if (config.smppTlsPort !== null) out.push(['RELAIS_SMPP_TLS_PORT', config.smppTlsPort]);
+  }
+  return out;
+}
+
+/** A failure to listen as one line naming the variable to change; other errors unchanged. */
+function listenError(error: unknown, variable: string, port: number, host: string): unknown {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'EADDRINUSE') return new ConfigError(`${variable} ${port} on ${host} is already in use`);
+  if (code === 'EADDRNOTAVAIL') return new ConfigError(`RELAIS_HOST ${host} is not an address of this machine (${variable} ${port})`);
+  if (code === 'EACCES') return new ConfigError(`${variable} ${port} on ${host}: permission denied (ports below 1024 need privileges)`);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new ConfigError(`RELAIS_HOST ${host} cannot be resolved`);
+  return error;
+}
+
+/** Listens with `start`, a failure to listen named after `variable`. */
+async function listening<T>(variable: string, port: number, host: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    throw listenError(error, variable, port, host);
+  }
+}
+
+/**
+ * Before anything opens: RELAIS_HOST resolves, and every port of the enabled services can be listened on
+ * (each tried, then closed at once), so that a busy port is one line and not a half-made start.
+ */
+async function checkListeners(config: Readonly<Config>): Promise<void> {
+  const listeners = listenersOf(config);
+  if (listeners.length === 0) return;
+  if (isIP(config.host) === 0) {
+    try {
+      await lookup(config.host);
+    } catch {
+      throw new ConfigError(`RELAIS_HOST ${config.host} cannot be resolved`);
+    }
+  }
+  for (const [variable, port] of listeners) {
+    const probe = createServer();
+    await listening(
+      variable,
+      port,
+      config.host,
+      () =>
+        new Promise<void>((resolve, reject) => {
+          probe.once('error', reject);
+          probe.listen({ port, host: config.host, exclusive: true }, () => probe.close(() => resolve()));
+        }),
+    );
+  }
+}
+
+/** Says the database cannot be used, its password hidden (as the CLI's openMigrated). */
+const unusableDatabase = (config: Readonly<Config>, error: unknown) =>
+  new ConfigError(
+    `the database ${config.databaseUrl.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+  );
+
+/** Thrown at a step of the start when SIGINT/SIGTERM came during it: the start unwinds, exit 0. */
+class StopRequested extends Error {}
+
+/**
+ * The process: opens the database, migrates, starts the enabled services, closes gracefully on
+ * SIGINT/SIGTERM. A start that fails closes what it had started (in reverse order) and throws: the
+ * caller reports the one line and exits non-zero. A signal during the start lets the step under way
+ * finish (the first start's demo is never left half made), then unwinds and exits 0.
+ */
 export async function startRelais(configured: Readonly<Config>): Promise<void> {
   const config = withServerSecret(configured);
   const logger = pino({ level: config.logLevel, ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {}) });
-  const database = openDatabase(config.databaseUrl, {
-    backgroundCheckpoints: { onError: (message) => logger.warn({ message }, 'a background WAL checkpoint failed') },
-    nonBlockingLockWaits: true,
-  });
-  await migrateToLatest(database);
-  const app = await buildApp({ config, database, logger });
-  const demo = await ensureDemo(config, database, app.services);
-  // SQLite (both do nothing on PostgreSQL): the text search index is written in batches, a few times a
-  // second (sqlite-text-index.ts), started after the first start's demo data, whose load holds its own
-  // transaction across awaits; the planner's statistics follow the history's size (sqlite-statistics.ts).
-  const textIndexer = startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') });
-  const statistics = startStatisticsKeeper(database, {
-    onError: (message) => logger.warn({ message }, 'analysing the history failed'),
-    onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
-  });
-  if (config.services.includes('http')) {
-    await app.listen({ port: config.httpPort, host: config.host });
-  } else {
-    await app.ready();
-  }
-  const tls = config.services.includes('https') ? await loadTlsCredentials(config) : null;
-  const https = tls ? await startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }) : null;
-  const resumed = await app.services.history.resumeDeleteJobs();
-  if (resumed) logger.info({ resumed }, 'resumed deletions left running');
-  const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
-  // With the dispatcher, the background work: every hour, the accounts' retention and redaction limits.
-  const privacyKeeper = config.services.includes('dispatcher')
-    ? startPrivacyKeeper(app.services.privacyKeeper, {
-        onError: (message) => logger.warn({ message }, 'applying the retention and redaction limits failed'),
-        onRun: (run) => {
-          for (const account of run?.accounts ?? []) {
-            if (account.error)
-              logger.warn({ accountId: account.accountId, message: account.error }, 'applying the retention and redaction limits failed');
-            else if (account.deleted || account.redacted) logger.info(account, 'applied the retention and redaction limits');
-          }
-          if (run?.jobTextsError) logger.warn({ message: run.jobTextsError }, 'forgetting the texts of sent jobs failed');
-          else if (run?.jobTextsForgotten) logger.info({ forgotten: run.jobTextsForgotten }, 'forgot the texts of sent jobs');
-        },
-      })
-    : null;
-  const mail2sms = config.services.includes('smtp')
-    ? await startMail2Sms({ services: app.services, config, log: logger, port: config.smtpPort, host: config.host })
-    : null;
-  const smppTls = config.services.includes('smpp') && config.smppTlsPort !== null ? (tls ?? (await loadTlsCredentials(config))) : null;
-  const smppServer = config.services.includes('smpp')
-    ? await startSmppServer({
-        services: app.services,
-        log: logger,
-        port: config.smppPort,
-        host: config.host,
-        ...(smppTls && config.smppTlsPort !== null ? { tls: { port: config.smppTlsPort, key: smppTls.key, cert: smppTls.cert } } : {}),
-      })
-    : null;
-  process.stdout.write(banner(config, demo, tls, smppTls));
-
+  /** What has started, in order: closed in reverse on a failed start or a stop. */
+  const closers: Array<{ name: string; close: () => Promise<unknown> | unknown }> = [];
+  let stopSignal: string | null = null;
+  let started = false;
   let closing = false;
+
+  /** Closes every part, each failure logged and the rest closed anyway; true when all closed. */
+  const closeAll = async (): Promise<boolean> => {
+    let clean = true;
+    for (const closer of closers.splice(0).reverse()) {
+      try {
+        await closer.close();
+      } catch (error) {
+        clean = false;
+        logger.error({ err: error, part: closer.name }, 'closing failed');
+      }
+    }
+    return clean;
+  };
   const close = async (signal: string) => {
-    if (closing) return;
+    if (closing) {
+      logger.warn({ signal }, 'already stopping');
+      return;
+    }
     closing = true;
     logger.info({ signal }, 'closing');
-    await mail2sms?.close();
-    await smppServer?.close();
-    await https?.close();
-    await privacyKeeper?.close();
-    await app.close();
-    await dispatching?.stop();
-    await textIndexer.close();
-    await statistics.close();
-    await database.close();
-    process.exit(0);
+    const clean = await closeAll();
+    process.exit(clean ? 0 : 1);
   };
-  process.once('SIGINT', () => void close('SIGINT'));
-  process.once('SIGTERM', () => void close('SIGTERM'));
+  // From the start (before the banner): a signal during the start is remembered, acted on between steps.
+  const onSignal = (signal: string) => {
+    if (started) void close(signal);
+    else if (stopSignal === null) stopSignal = signal;
+    else logger.warn({ signal }, 'already stopping');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const step = () => {
+    if (stopSignal !== null) throw new StopRequested(stopSignal);
+  };
+
+  let demo: DemoCredentials | null = null;
+  try {
+    await checkListeners(config);
+    // Read before anything listens: a bad certificate or key is one line, nothing started.
+    const needsTls = config.services.includes('https') || (config.services.includes('smpp') && config.smppTlsPort !== null);
+    const tlsCredentials = needsTls ? await loadTlsCredentials(config) : null;
+    const mailTls = config.services.includes('smtp') && config.tlsCertFile ? (tlsCredentials ?? (await loadTlsCredentials(config))) : null;
+    step();
+
+    let database: Database;
+    try {
+      database = openDatabase(config.databaseUrl, {
+        backgroundCheckpoints: { onError: (message) => logger.warn({ message }, 'a background WAL checkpoint failed') },
+        nonBlockingLockWaits: true,
+      });
+    } catch (error) {
+      throw unusableDatabase(config, error);
+    }
+    closers.push({ name: 'database', close: () => database.close() });
+    try {
+      await migrateToLatest(database);
+    } catch (error) {
+      throw unusableDatabase(config, error);
+    }
+    step();
+    const app = await buildApp({ config, database, logger });
+    const appCloser = { name: 'http', close: () => app.close() };
+    closers.push(appCloser);
+    demo = await ensureDemo(config, database, app.services);
+    step();
+    // SQLite (both do nothing on PostgreSQL): the text search index is written in batches, a few times a
+    // second (sqlite-text-index.ts), started after the first start's demo data, whose load holds its own
+    // transaction across awaits; the planner's statistics follow the history's size (sqlite-statistics.ts).
+    const textIndexer = startTextIndexer(database, { onError: (message) => logger.warn({ message }, 'indexing message texts failed') });
+    closers.push({ name: 'text indexer', close: () => textIndexer.close() });
+    const statistics = startStatisticsKeeper(database, {
+      onError: (message) => logger.warn({ message }, 'analysing the history failed'),
+      onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
+    });
+    closers.push({ name: 'statistics', close: () => statistics.close() });
+    // The dispatcher is closed after the listeners (it takes the jobs they accepted): pushed before them.
+    const resumed = await app.services.history.resumeDeleteJobs();
+    if (resumed) logger.info({ resumed }, 'resumed deletions left running');
+    const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
+    if (dispatching) closers.push({ name: 'dispatcher', close: () => dispatching.stop() });
+    step();
+    if (config.services.includes('http')) {
+      await listening('RELAIS_HTTP_PORT', config.httpPort, config.host, () => app.listen({ port: config.httpPort, host: config.host }));
+    } else {
+      await app.ready();
+    }
+    // Once listening, app.close() (closing the HTTP port) goes before the dispatcher's stop: moved last.
+    closers.splice(closers.indexOf(appCloser), 1);
+    closers.push(appCloser);
+    const tls = config.services.includes('https') ? tlsCredentials : null;
+    const https = tls
+      ? await listening('RELAIS_HTTPS_PORT', config.httpsPort, config.host, () =>
+          startHttpsListener(app, tls, { port: config.httpsPort, host: config.host }),
+        )
+      : null;
+    if (https) closers.push({ name: 'https', close: () => https.close() });
+    // With the dispatcher, the background work: every hour, the accounts' retention and redaction limits.
+    const privacyKeeper = config.services.includes('dispatcher')
+      ? startPrivacyKeeper(app.services.privacyKeeper, {
+          onError: (message) => logger.warn({ message }, 'applying the retention and redaction limits failed'),
+          onRun: (run) => {
+            for (const account of run?.accounts ?? []) {
+              if (account.error)
+                logger.warn({ accountId: account.accountId, message: account.error }, 'applying the retention and redaction limits failed');
+              else if (account.deleted || account.redacted) logger.info(account, 'applied the retention and redaction limits');
+            }
+            if (run?.jobTextsError) logger.warn({ message: run.jobTextsError }, 'forgetting the texts of sent jobs failed');
+            else if (run?.jobTextsForgotten) logger.info({ forgotten: run.jobTextsForgotten }, 'forgot the texts of sent jobs');
+          },
+        })
+      : null;
+    if (privacyKeeper) closers.push({ name: 'privacy keeper', close: () => privacyKeeper.close() });
+    const mail2sms = config.services.includes('smtp')
+      ? await listening('RELAIS_SMTP_PORT', config.smtpPort, config.host, () =>
+          startMail2Sms({
+            services: app.services,
+            config,
+            log: logger,
+            port: config.smtpPort,
+            host: config.host,
+            tls: mailTls ? { key: mailTls.key, cert: mailTls.cert } : null,
+          }),
+        )
+      : null;
+    if (mail2sms) closers.push({ name: 'mail2sms', close: () => mail2sms.close() });
+    const smppTls = config.services.includes('smpp') && config.smppTlsPort !== null ? tlsCredentials : null;
+    const smppServer = config.services.includes('smpp')
+      ? await listening(smppTls ? 'RELAIS_SMPP_PORT or RELAIS_SMPP_TLS_PORT' : 'RELAIS_SMPP_PORT', config.smppPort, config.host, () =>
+          startSmppServer({
+            services: app.services,
+            log: logger,
+            port: config.smppPort,
+            host: config.host,
+            ...(smppTls && config.smppTlsPort !== null ? { tls: { port: config.smppTlsPort, key: smppTls.key, cert: smppTls.cert } } : {}),
+          }),
+        )
+      : null;
+    if (smppServer) closers.push({ name: 'smpp', close: () => smppServer.close() });
+    step();
+    started = true;
+    process.stdout.write(banner(config, demo, tls, smppTls));
+  } catch (error) {
+    closing = true;
+    const clean = await closeAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if (error instanceof StopRequested) {
+      logger.info({ signal: error.message }, 'stopped during the start');
+      // The demo made by this first start: how to sign in is not lost with the banner never printed.
+      if (demo) process.stdout.write(`\n  Relais stopped during its start.\n  Sign in   ${demo.email} / ${demo.password}\n`);
+      process.exit(clean ? 0 : 1);
+    }
+    throw error;
+  }
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.js';
-import { openMigrated, printResult } from './context.js';
+import { loadConfig, unknownVariableWarnings } from '../config.js';
+import { openMigrated, printResult, reportCliError } from './context.js';
 
 /** `relais serve` and `relais migrate`. */
 export function registerServerCommands(program: Command): void {
@@ -8,8 +8,16 @@ export function registerServerCommands(program: Command): void {
     .command('serve')
     .description('run Relais (the services named by RELAIS_SERVICES, all by default)')
     .action(async () => {
-      const { startRelais } = await import('../main.js');
-      await startRelais(loadConfig());
+      // A start that fails has closed what it had started (main.ts): one line, exit 1 at once, whatever
+      // else (a pino transport, a worker) would keep the event loop alive.
+      try {
+        for (const warning of unknownVariableWarnings()) process.stderr.write(`${warning}\n`);
+        const config = loadConfig();
+        const { startRelais } = await import('../main.js');
+        await startRelais(config);
+      } catch (error) {
+        process.exit(reportCliError(error, {}));
+      }
     });
 
   program

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { MailParser, simpleParser } from 'mailparser';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Config } from '../../config.js';
+import { readPem } from '../../https.js';
 import { clientOf } from '../../ip-address.js';
 import type { Services } from '../../services.js';
 import { isContactFile, parseMail2Sms } from './mail2sms.parser.js';
@@ -104,9 +104,9 @@ async function readMessage(stream: SMTPServerDataStream, maxSize: number): Promi
   return { bytes: Buffer.concat(chunks), tooBig: stream.sizeExceeded || size > maxSize };
 }
 
-function loadTls(config: Mail2SmsServerOptions['config']): { key: Buffer; cert: Buffer } | null {
+function loadTls(config: Mail2SmsServerOptions['config']): { key: string; cert: string } | null {
   if (!config.tlsCertFile || !config.tlsKeyFile) return null;
-  return { key: readFileSync(config.tlsKeyFile), cert: readFileSync(config.tlsCertFile) };
+  return { key: readPem(config.tlsKeyFile, 'RELAIS_TLS_KEY'), cert: readPem(config.tlsCertFile, 'RELAIS_TLS_CERT') };
 }
 
 /**
@@ -268,13 +268,18 @@ export async function startMail2Sms(options: Mail2SmsServerOptions): Promise<Mai
       );
     },
   });
-  server.on('error', (error) => log.warn({ err: error }, 'mail2sms: SMTP session error'));
+  // A failure to listen is the caller's to report (one line naming the port): logged only once listening.
+  let listening = false;
+  server.on('error', (error) => {
+    if (listening) log.warn({ err: error }, 'mail2sms: SMTP session error');
+  });
 
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.server.once('error', onError);
     server.listen(options.port, options.host, () => {
       server.server.off('error', onError);
+      listening = true;
       resolve();
     });
   });
