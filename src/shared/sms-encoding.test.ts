@@ -102,6 +102,9 @@ describe('withStopClause', () => {
   it('appends a line break and the clause', () => {
     expect(withStopClause('Promo', STOP_CLAUSE)).toBe('Promo\nSTOP au 36180');
   });
+  it('appends nothing for an empty clause (RELAIS_STOP_CLAUSE set but empty), not even the line break', () => {
+    expect(withStopClause('Promo', '')).toBe('Promo');
+  });
 });
 
 const gsmChar = fc.constantFrom(...[...GSM7_BASIC].filter((_, code) => code !== 0x1b), ...GSM7_EXTENSION.keys());

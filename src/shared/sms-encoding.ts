@@ -57,7 +57,8 @@ export const STOP_CLAUSE = 'STOP au 36180';
 
 /** The text followed by a line break and the clause; the clause costs its length + 1. */
 export function withStopClause(text: string, clause: string = STOP_CLAUSE): string {
-  return `${text}\n${clause}`;
+  // An empty mention (RELAIS_STOP_CLAUSE set but empty) appends nothing, not even the line break.
+  return clause === '' ? text : `${text}\n${clause}`;
 }
 
 /** Result of `analyzeSms`; `length` is in septets (gsm7) or UTF-16 code units (ucs2). */
