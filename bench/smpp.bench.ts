@@ -54,8 +54,8 @@ function bind() {
 }
 const started = Date.now();
 Promise.all(Array.from({ length: binds }, bind)).then(() => {
-  process.stdout.write(JSON.stringify({ accepted, refused, errors, firstRefusal, ms: Date.now() - started, latencies }));
-  process.exit(0);
+  // Exit once the whole answer is written: a pipe takes it in pieces, and exiting at once cut it.
+  process.stdout.write(JSON.stringify({ accepted, refused, errors, firstRefusal, ms: Date.now() - started, latencies }), () => process.exit(0));
 });
 `;
 
