@@ -1,7 +1,8 @@
 import { isIP } from 'node:net';
+import { withPasswordHidden } from './hidden-password.js';
 import { parseSimulatorSpec } from './modules/carriers/simulator.carrier.js';
 import { parseSmppUrl } from './modules/carriers/smpp.carrier.js';
-import { isValidTimeZoneName } from './time-zone.js';
+import { isValidTimeZoneName } from '../shared/time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
 export const SERVICES = ['http', 'https', 'smtp', 'smpp', 'dispatcher'] as const;
@@ -213,22 +214,35 @@ function hostOf(value: string | undefined): string {
   return host;
 }
 
-/** Two enabled services on one port cannot both listen: refused before anything starts. */
-function checkDistinctPorts(config: Pick<Config, 'services' | 'httpPort' | 'httpsPort' | 'smtpPort' | 'smppPort' | 'smppTlsPort'>): void {
-  const used: Array<[string, number]> = [];
-  if (config.services.includes('http')) used.push(['RELAIS_HTTP_PORT', config.httpPort]);
-  if (config.services.includes('https')) used.push(['RELAIS_HTTPS_PORT', config.httpsPort]);
-  if (config.services.includes('smtp')) used.push(['RELAIS_SMTP_PORT', config.smtpPort]);
+/** The configured database cannot be opened or migrated: one line naming it, its password hidden. */
+export function unusableDatabase(databaseUrl: string, error: unknown): ConfigError {
+  return new ConfigError(
+    `the database ${withPasswordHidden(databaseUrl)} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+/** The listeners the enabled services open: the variable of each, and its port. */
+export function enabledListeners(
+  config: Pick<Config, 'services' | 'httpPort' | 'httpsPort' | 'smtpPort' | 'smppPort' | 'smppTlsPort'>,
+): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  if (config.services.includes('http')) out.push(['RELAIS_HTTP_PORT', config.httpPort]);
+  if (config.services.includes('https')) out.push(['RELAIS_HTTPS_PORT', config.httpsPort]);
+  if (config.services.includes('smtp')) out.push(['RELAIS_SMTP_PORT', config.smtpPort]);
   if (config.services.includes('smpp')) {
-    used.push(['RELAIS_SMPP_PORT', config.smppPort]);
-    if (config.smppTlsPort !== null) used.push(['RELAIS_SMPP_TLS_PORT', config.smppTlsPort]);
+    out.push(['RELAIS_SMPP_PORT', config.smppPort]);
+    if (config.smppTlsPort !== null) out.push(['RELAIS_SMPP_TLS_PORT', config.smppTlsPort]);
   }
-  for (let i = 0; i < used.length; i++) {
-    for (let j = i + 1; j < used.length; j++) {
-      if (used[i][1] === used[j][1]) {
-        throw new ConfigError(`${used[i][0]} and ${used[j][0]} are both ${used[i][1]}: give each service a port of its own`);
-      }
-    }
+  return out;
+}
+
+/** Two enabled services on one port cannot both listen: refused before anything starts. */
+function checkDistinctPorts(config: Parameters<typeof enabledListeners>[0]): void {
+  const seen = new Map<number, string>();
+  for (const [variable, port] of enabledListeners(config)) {
+    const other = seen.get(port);
+    if (other) throw new ConfigError(`${other} and ${variable} are both ${port}: give each service a port of its own`);
+    seen.set(port, variable);
   }
 }
 
@@ -276,7 +290,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   const carrier = env.RELAIS_CARRIER || 'simulator';
   if (!/^simulator(\?.*)?$/.test(carrier) && !carrier.startsWith('smpp://') && !carrier.startsWith('smpps://')) {
     throw new ConfigError(
-      `RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…), smpp://… or smpps://… (TLS), got "${carrier.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')}"`,
+      `RELAIS_CARRIER must be "simulator" (options: simulator?tps=…&receipt_delay=…), smpp://… or smpps://… (TLS), got "${withPasswordHidden(carrier)}"`,
     );
   }
   carrierOf(carrier);

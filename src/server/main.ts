@@ -3,12 +3,13 @@ import { createServer, isIP } from 'node:net';
 import pino from 'pino';
 import { buildApp } from './app.js';
 import { systemClock } from './clock.js';
-import { type Config, ConfigError } from './config.js';
+import { type Config, ConfigError, enabledListeners, unusableDatabase } from './config.js';
 import { type Database, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { startStatisticsKeeper } from './db/sqlite-statistics.js';
 import { startTextIndexer } from './db/sqlite-text-index.js';
 import { type DemoCredentials, ensureDemo } from './first-start.js';
+import { withPasswordHidden } from './hidden-password.js';
 import { loadTlsCredentials, startHttpsListener, type TlsCredentials } from './https.js';
 import { startDispatchThread } from './modules/dispatch/dispatch-thread.js';
 import { startDispatching } from './modules/dispatch/dispatching.js';
@@ -43,7 +44,7 @@ function banner(
     (config.services.includes('http') ? `http://localhost:${config.httpPort}` : `https://localhost:${config.httpsPort}`);
   const lines = [
     '',
-    `  Relais is running — carrier: ${config.carrier.startsWith('simulator') ? 'built-in SIMULATOR (no real SMS leaves this machine)' : config.carrier.replace(/:[^:@/]*@/, ':***@')}`,
+    `  Relais is running — carrier: ${config.carrier.startsWith('simulator') ? 'built-in SIMULATOR (no real SMS leaves this machine)' : withPasswordHidden(config.carrier)}`,
   ];
   // The web pages only where this process serves them (a dispatcher alone serves none).
   if (web) {
@@ -114,19 +115,6 @@ async function startDispatcher(
   };
 }
 
-/** The listeners this configuration starts: variable, port. */
-function listenersOf(config: Readonly<Config>): Array<[string, number]> {
-  const out: Array<[string, number]> = [];
-  if (config.services.includes('http')) out.push(['RELAIS_HTTP_PORT', config.httpPort]);
-  if (config.services.includes('https')) out.push(['RELAIS_HTTPS_PORT', config.httpsPort]);
-  if (config.services.includes('smtp')) out.push(['RELAIS_SMTP_PORT', config.smtpPort]);
-  if (config.services.includes('smpp')) {
-    out.push(['RELAIS_SMPP_PORT', config.smppPort]);
-    if (config.smppTlsPort !== null) out.push(['RELAIS_SMPP_TLS_PORT', config.smppTlsPort]);
-  }
-  return out;
-}
-
 /** A failure to listen as one line naming the variable to change; other errors unchanged. */
 function listenError(error: unknown, variable: string, port: number, host: string): unknown {
   const code = (error as NodeJS.ErrnoException | null)?.code;
@@ -151,7 +139,7 @@ async function listening<T>(variable: string, port: number, host: string, start:
  * (each tried, then closed at once), so that a busy port is one line and not a half-made start.
  */
 async function checkListeners(config: Readonly<Config>): Promise<void> {
-  const listeners = listenersOf(config);
+  const listeners = enabledListeners(config);
   if (listeners.length === 0) return;
   if (isIP(config.host) === 0) {
     try {
@@ -174,12 +162,6 @@ async function checkListeners(config: Readonly<Config>): Promise<void> {
     );
   }
 }
-
-/** Says the database cannot be used, its password hidden (as the CLI's openMigrated). */
-const unusableDatabase = (config: Readonly<Config>, error: unknown) =>
-  new ConfigError(
-    `the database ${config.databaseUrl.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
-  );
 
 /** Thrown at a step of the start when SIGINT/SIGTERM came during it: the start unwinds, exit 0. */
 class StopRequested extends Error {}
@@ -250,13 +232,13 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
         nonBlockingLockWaits: true,
       });
     } catch (error) {
-      throw unusableDatabase(config, error);
+      throw unusableDatabase(config.databaseUrl, error);
     }
     closers.push({ name: 'database', close: () => database.close() });
     try {
       await migrateToLatest(database);
     } catch (error) {
-      throw unusableDatabase(config, error);
+      throw unusableDatabase(config.databaseUrl, error);
     }
     step();
     const app = await buildApp({ config, database, logger });

@@ -1,5 +1,5 @@
 import { type Clock, systemClock } from '../clock.js';
-import { type Config, loadConfig } from '../config.js';
+import { type Config, loadConfig, unusableDatabase } from '../config.js';
 import { type Database, openDatabase } from '../db/database.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { AppError } from '../errors.js';
@@ -24,10 +24,7 @@ export interface CliContext {
  * password hidden) and says why it cannot be used.
  */
 export async function openMigrated(config: Readonly<Config>): Promise<{ database: Database; applied: string[] }> {
-  const unusable = (error: unknown) =>
-    new Error(
-      `the database ${config.databaseUrl.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@')} cannot be used: ${error instanceof Error ? error.message : String(error)}`,
-    );
+  const unusable = (error: unknown) => unusableDatabase(config.databaseUrl, error);
   let database: Database;
   try {
     database = openDatabase(config.databaseUrl);

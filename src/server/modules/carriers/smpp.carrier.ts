@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { withPasswordHidden } from '../../hidden-password.js';
 import type { Carrier, CarrierDeps, CarrierMessage, Receipt, SubmitResult } from './carrier.js';
 import smpp from './smpp-package.js';
 import {
@@ -78,7 +79,7 @@ const NUMERIC_OPTIONS = {
  * | throttle_pause | 1 | seconds without submitting after ESME_RTHROTTLED or ESME_RMSGQFUL |
  */
 export function parseSmppUrl(spec: string): SmppCarrierOptions {
-  const shown = spec.replace(/(\/\/[^:@/]*:)[^@/]*@/, '$1***@');
+  const shown = withPasswordHidden(spec);
   let url: URL;
   try {
     url = new URL(spec);

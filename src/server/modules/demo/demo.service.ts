@@ -4,7 +4,7 @@ import type { Channel, OutgoingStatus } from '../../../shared/status.js';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import { offsetAt } from '../../time-zone.js';
+import { offsetAt } from '../../../shared/time-zone.js';
 import { createPasswordHasher, generatePassword, type PasswordHasher } from '../auth/password.js';
 import { EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from '../dispatch/dispatch.repository.js';
 import { MAX_DEFERRAL_MINUTES } from '../sending/sending.service.js';

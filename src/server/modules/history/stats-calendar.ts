@@ -1,5 +1,5 @@
 import { getTimeFormatter } from '../../../shared/account-time.js';
-import { offsetAt, zonedTimeToUtc } from '../../time-zone.js';
+import { offsetAt, zonedTimeToUtc } from '../../../shared/time-zone.js';
 
 /** Calendar days as whole numbers: days since 1970-01-01 (negative before). */
 export type DayNumber = number;

@@ -8,7 +8,7 @@ import { describeEachDialectWithApp } from '../../../../test/app.js';
 import { createAccount, createSender, createSmsUser } from '../../../../test/factories.js';
 import { ledger } from '../../../../test/ledger.js';
 import { type MailOptions, mailVia as sendVia } from '../../../../test/smtp-client.js';
-import { zonedTimeToUtc } from '../../time-zone.js';
+import { zonedTimeToUtc } from '../../../shared/time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import type { SendingService } from '../sending/sending.service.js';
 import { type Mail2SmsServer, startMail2Sms } from './mail2sms.server.js';

@@ -1,4 +1,4 @@
-import { isValidTimeZone } from '../shared/account-time.js';
+import { isValidTimeZone } from './account-time.js';
 
 /** True when `name` is an IANA timezone this Node.js knows. */
 export const isValidTimeZoneName = isValidTimeZone;
