@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
+import { isValidTimeZoneName } from '../shared/time-zone.js';
 import { withPasswordHidden } from './hidden-password.js';
 import { parseSimulatorSpec } from './modules/carriers/simulator.carrier.js';
 import { parseSmppUrl } from './modules/carriers/smpp.carrier.js';
-import { isValidTimeZoneName } from '../shared/time-zone.js';
 
 /** Which parts of Relais one process runs (`RELAIS_SERVICES`). */
 export const SERVICES = ['http', 'https', 'smtp', 'smpp', 'dispatcher'] as const;

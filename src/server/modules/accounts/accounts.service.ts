@@ -1,8 +1,8 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
+import { isValidTimeZoneName } from '../../../shared/time-zone.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { checkOneLine, excerpt } from '../../input-text.js';
-import { isValidTimeZoneName } from '../../../shared/time-zone.js';
 import { createTtlLruCache } from '../../ttl-cache.js';
 import type { AccountAccess, Principal } from '../auth/principal.js';
 import type { Account, AccountPatch, AccountsRepository, CreditChange } from './accounts.repository.js';

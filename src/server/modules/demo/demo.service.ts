@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { analyzeSms } from '../../../shared/sms-encoding.js';
 import type { Channel, OutgoingStatus } from '../../../shared/status.js';
+import { offsetAt } from '../../../shared/time-zone.js';
 import { type Clock, systemClock } from '../../clock.js';
 import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import { offsetAt } from '../../../shared/time-zone.js';
 import { createPasswordHasher, generatePassword, type PasswordHasher } from '../auth/password.js';
 import { EXPIRED_WITHOUT_RECEIPT, RECEIPT_GRACE_MS } from '../dispatch/dispatch.repository.js';
 import { MAX_DEFERRAL_MINUTES } from '../sending/sending.service.js';

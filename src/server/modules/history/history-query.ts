@@ -1,6 +1,6 @@
 import { CHANNELS, type Channel, isChannel, isOutgoingStatus, OUTGOING_STATUSES, type OutgoingStatus } from '../../../shared/status.js';
-import { AppError } from '../../errors.js';
 import { offsetAt, zonedTimeToUtc } from '../../../shared/time-zone.js';
+import { AppError } from '../../errors.js';
 
 /** What the history can be filtered by (every part optional; all parts must match). */
 export interface HistoryFilter {

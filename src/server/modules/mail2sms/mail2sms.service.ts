@@ -1,7 +1,7 @@
+import { zonedTimeToUtc } from '../../../shared/time-zone.js';
 import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { createLoginAttempts } from '../../login-attempts.js';
-import { zonedTimeToUtc } from '../../../shared/time-zone.js';
 import type { Account } from '../accounts/accounts.repository.js';
 import { accountAccessFor } from '../accounts/accounts.service.js';
 import type { SmsUser } from '../accounts/sms-users.repository.js';
