@@ -31,6 +31,17 @@ describeEachDialectWithApp('a request that is not valid HTTP', (ctx) => {
     expect(body).toBe('KO\nThe address holds characters that are not URL-encoded: encode every parameter value (é is %C3%A9 in UTF-8)');
   });
 
+  it('answers http2sms in the format its contentType asks for, status 202 (invalid parameter)', async () => {
+    const answer = await raw(
+      port,
+      requestOf('/cgi-bin/sms/http2sms.cgi?contentType=text%2Fjson&account=a&login=b&password=c&from=X&to=1&message=caf\xe9'),
+    );
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head.toLowerCase()).toContain('content-type: text/json; charset=utf-8');
+    expect(JSON.parse(body)).toEqual({ status: 202, message: expect.stringContaining('not URL-encoded') });
+  });
+
   it('answers the API the JSON error of its catalogue', async () => {
     const answer = await raw(port, requestOf('/api/v1/accounts/sms-x/outgoing?q=caf\xc3\xa9'));
     const [head, body] = answer.split('\r\n\r\n');

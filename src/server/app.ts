@@ -27,7 +27,14 @@ import { authPlugin } from './modules/auth/auth.plugin.js';
 import { authRoutes } from './modules/auth/auth.routes.js';
 import { historyRoutes } from './modules/history/history.routes.js';
 import { statsRoutes } from './modules/history/stats.routes.js';
-import { http2smsRoutes } from './modules/http2sms/http2sms.routes.js';
+import { HTTP2SMS_PATH, http2smsRoutes } from './modules/http2sms/http2sms.routes.js';
+import {
+  contentTypeOf,
+  HTTP2SMS_STATUS,
+  type ResponseFormat,
+  renderHttp2sms,
+  responseFormatOf,
+} from './modules/http2sms/http2sms-response.js';
 import { OVH_API_PREFIX, ovhApiPlugin } from './modules/ovh-api/ovh-api.plugin.js';
 import { ovhKeysRoutes } from './modules/ovh-api/ovh-keys.routes.js';
 import { jobsRoutes } from './modules/sending/jobs.routes.js';
@@ -146,6 +153,20 @@ function documentNativeRoute(route: RouteOptions): void {
   };
 }
 
+/** The answer format of an http2sms request line (its `contentType`, text/plain by default), or undefined for another path. */
+function http2smsFormatOf(requestLine: string): ResponseFormat | undefined {
+  const target = /^(?:GET|POST|HEAD) (\S*)/.exec(requestLine)?.[1] ?? '';
+  if (target.split('?', 1)[0] !== HTTP2SMS_PATH) return undefined;
+  const asked = /[?&]contentType=([^&]*)/.exec(target)?.[1];
+  let value: string | undefined;
+  try {
+    value = asked === undefined ? undefined : decodeURIComponent(asked.replace(/\+/g, ' '));
+  } catch {
+    value = undefined;
+  }
+  return responseFormatOf(value) ?? 'text/plain';
+}
+
 /**
  * A request Node's HTTP parser refused before any route saw it. The usual case is a script writing its
  * text into the address without URL-encoding it (`message=café` in ISO-8859-1 or UTF-8 bytes): http2sms
@@ -169,10 +190,13 @@ function answerUnreadableRequest(
       : status === '400'
         ? 'The request is not valid HTTP'
         : label;
-  const requestLine = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 32).toString('latin1') : '';
-  const http2sms = /^(GET|POST|HEAD) \/cgi-bin\//.test(requestLine);
-  const body = http2sms ? `KO\n${reason}` : JSON.stringify(errorBody('VALIDATION_FAILED', reason));
-  const type = http2sms ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
+  const packet = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 8192).toString('latin1') : '';
+  const requestLine = packet.split('\r\n', 1)[0] ?? '';
+  const format = http2smsFormatOf(requestLine);
+  const body = format
+    ? renderHttp2sms(format, { ok: false, status: HTTP2SMS_STATUS.INVALID_PARAMETER, message: reason })
+    : JSON.stringify(errorBody('VALIDATION_FAILED', reason));
+  const type = format ? contentTypeOf(format) : 'application/json; charset=utf-8';
   this.log.debug({ err: error }, 'unreadable request');
   if (socket.writable) {
     socket.write(
