@@ -12,6 +12,7 @@ import * as m0009 from './migrations/0009-credit-changes.js';
 import * as m0010 from './migrations/0010-ovh-keys.js';
 import * as m0011 from './migrations/0011-job-quota-paid.js';
 import * as m0012 from './migrations/0012-message-sort-prefix.js';
+import * as m0013 from './migrations/0013-unconfirmed-expiry.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0010-ovh-keys': m0010,
   '0011-job-quota-paid': m0011,
   '0012-message-sort-prefix': m0012,
+  '0013-unconfirmed-expiry': m0013,
 };
 
 async function migrator(database: Database): Promise<Migrator> {

@@ -325,6 +325,33 @@ describeEachDialectWithApp(
       expect(await repo().expireUnconfirmed(later)).toEqual({ expired: 0, partsDropped: 0 });
     });
 
+    it('expires every message past its validity and drops every carrier id no longer awaited in one sweep, however many (in batches)', async () => {
+      const ids = await send({
+        validityPeriod: 1,
+        receivers: ['+33612345601', '+33612345602', '+33612345603', '+33612345604', '+33612345605'],
+      });
+      const [delivered1, delivered2, delivered3] = await send({ receivers: ['+33612345606', '+33612345607', '+33612345608'] });
+      await repo().claim('a', clock.now(), 100, LEASE);
+      for (const [i, id] of ids.entries()) await repo().markSent('a', id, [`sweep-${i}`], clock.now());
+      for (const [i, id] of [delivered1, delivered2, delivered3].entries()) {
+        await repo().markSent('a', id, [`sweep-d${i}`], clock.now());
+        await repo().applyReceipt(receipt(`sweep-d${i}`), clock.now());
+      }
+      const later = clock.now() + 60_000 + RECEIPT_GRACE_MS + 1000;
+      // Batches of 2: five expired messages (their carrier ids go with them) and three delivered ones' ids take several.
+      const swept = await repo().expireUnconfirmed(later, 2);
+      expect(swept.expired).toBe(5);
+      expect(swept.partsDropped).toBeGreaterThanOrEqual(3);
+      for (const id of ids) expect(await message(id)).toMatchObject({ status: 'expired', error_text: EXPIRED_WITHOUT_RECEIPT });
+      const left = await db()
+        .selectFrom('carrier_parts')
+        .select('carrier_message_id')
+        .where('carrier_message_id', 'like', 'sweep-%')
+        .execute();
+      expect(left).toEqual([]);
+      expect(await repo().expireUnconfirmed(later, 2)).toEqual({ expired: 0, partsDropped: 0 });
+    });
+
     it('queues a callback with each status change, to the SMS user’s URL or else the account’s', async () => {
       await createSmsUser(ctx.app, seeded.account, { login: 'hooked', callbackUrl: 'https://hooks.example.com/sms?k=1' });
       const asUser = bearer(await createToken(ctx.app, seeded.account, { user: 'hooked' }));

@@ -544,6 +544,42 @@ export function createDispatchRepository(database: Database) {
     };
   }
 
+  /**
+   * One batch of the expiry sweep: up to `batch` messages still `sent` whose validity ended before the
+   * grace period, read through the partial index of the `sent` messages by validity (migration 0013;
+   * the status is written as a literal so that SQLite sees the index's condition). `found` counts the
+   * candidates read (a batch of `batch` means more may be left), `expired` those this call changed.
+   */
+  async function expireUnconfirmedBatch(now: number, batch: number): Promise<{ found: number; expired: number }> {
+    return db.transaction().execute(async (trx) => {
+      const rows = await trx
+        .selectFrom('outgoing')
+        .select('id')
+        .where(sql.ref('status'), '=', sql.lit('sent'))
+        .where('valid_until', '<', now - RECEIPT_GRACE_MS)
+        .orderBy('valid_until')
+        .limit(batch)
+        .execute();
+      const ids = rows.map((r) => r.id);
+      const events: (StatusEvent & { target: CallbackTarget })[] = [];
+      for (const c of chunks(ids)) {
+        const updated = await trx
+          .updateTable('outgoing')
+          .set({ status: 'expired', expired_at: now, error_text: EXPIRED_WITHOUT_RECEIPT })
+          .where('id', 'in', c)
+          .where('status', '=', 'sent')
+          .returning(returningTarget)
+          .execute();
+        for (const u of updated) {
+          events.push({ id: u.id, status: 'expired', at: now, errorCode: null, errorText: EXPIRED_WITHOUT_RECEIPT, target: u });
+        }
+        await trx.deleteFrom('carrier_parts').where('outgoing_id', 'in', c).execute();
+      }
+      await queueCallbacks(trx, events, now);
+      return { found: ids.length, expired: events.length };
+    });
+  }
+
   const repository = {
     /**
      * Claims up to `limit` due entries for `owner` until `now + leaseMs`, most urgent priority first,
@@ -742,55 +778,35 @@ export function createDispatchRepository(database: Database) {
      * no receipt any more (the carrier gives up at the end of the validity, and says so with an
      * EXPIRED receipt when it says anything): it becomes `expired`, with a callback like any other
      * status change, and its carrier ids are forgotten. Then the carrier ids of messages that no
-     * longer wait for a receipt (final, or deleted) go. Both in bounded batches; returns the counts.
+     * longer wait for a receipt (final, or deleted) go. Each in transactions of `batch` messages,
+     * repeated until none is left: a sweep keeps up with any sending rate (one batch a minute did not,
+     * past 1,000 messages a minute, and the carrier ids of delivered messages piled up for ever).
      */
-    async expireUnconfirmed(now: number, limit = 1000): Promise<{ expired: number; partsDropped: number }> {
-      const expired = await db.transaction().execute(async (trx) => {
-        // Per account, through its (account, status, id) index.
-        const accounts = await trx.selectFrom('accounts').select('id').orderBy('id').execute();
-        const ids: number[] = [];
-        for (const account of accounts) {
-          if (ids.length >= limit) break;
-          const rows = await trx
-            .selectFrom('outgoing')
-            .select('id')
-            .where('account_id', '=', account.id)
-            .where('status', '=', 'sent')
-            .where('valid_until', '<', now - RECEIPT_GRACE_MS)
-            .orderBy('id')
-            .limit(limit - ids.length)
-            .execute();
-          for (const r of rows) ids.push(r.id);
-        }
-        const events: (StatusEvent & { target: CallbackTarget })[] = [];
-        for (const c of chunks(ids)) {
-          const updated = await trx
-            .updateTable('outgoing')
-            .set({ status: 'expired', expired_at: now, error_text: EXPIRED_WITHOUT_RECEIPT })
-            .where('id', 'in', c)
-            .where('status', '=', 'sent')
-            .returning(returningTarget)
-            .execute();
-          for (const u of updated) {
-            events.push({ id: u.id, status: 'expired', at: now, errorCode: null, errorText: EXPIRED_WITHOUT_RECEIPT, target: u });
-          }
-          await trx.deleteFrom('carrier_parts').where('outgoing_id', 'in', c).execute();
-        }
-        await queueCallbacks(trx, events, now);
-        return events.length;
-      });
-      const dropped = await db
-        .deleteFrom('carrier_parts')
-        .where('carrier_message_id', 'in', (eb) =>
-          eb
-            .selectFrom('carrier_parts as p')
-            .leftJoin('outgoing as o', 'o.id', 'p.outgoing_id')
-            .select('p.carrier_message_id')
-            .where((w) => w.or([w('o.id', 'is', null), w('o.status', '!=', 'sent')]))
-            .limit(limit),
-        )
-        .executeTakeFirst();
-      return { expired, partsDropped: Number(dropped.numDeletedRows) };
+    async expireUnconfirmed(now: number, batch = 1000): Promise<{ expired: number; partsDropped: number }> {
+      let expired = 0;
+      for (;;) {
+        const n = await expireUnconfirmedBatch(now, batch);
+        expired += n.expired;
+        if (n.found < batch) break;
+      }
+      let partsDropped = 0;
+      for (;;) {
+        const dropped = await db
+          .deleteFrom('carrier_parts')
+          .where('carrier_message_id', 'in', (eb) =>
+            eb
+              .selectFrom('carrier_parts as p')
+              .leftJoin('outgoing as o', 'o.id', 'p.outgoing_id')
+              .select('p.carrier_message_id')
+              .where((w) => w.or([w('o.id', 'is', null), w('o.status', '!=', 'sent')]))
+              .limit(batch),
+          )
+          .executeTakeFirst();
+        const n = Number(dropped.numDeletedRows);
+        partsDropped += n;
+        if (n < batch) break;
+      }
+      return { expired, partsDropped };
     },
   };
   return repository;
