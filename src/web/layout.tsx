@@ -1,49 +1,49 @@
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
-import { accountPath, api, isAbort } from './api.js';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
+import { accountPath } from './api.js';
 import { LANGS, useI18n } from './i18n.js';
 import { Link, navigate, useLocation } from './router.js';
 import { rememberAccount, useSession } from './session.js';
-import type { Account } from './types.js';
+import type { AccountSummary } from './types.js';
 
-/** The SMS account of the page being shown, as GET /accounts/{account} answers it (its status, mostly). */
+/** The SMS account of the page being shown, as /auth/me lists it (its status, mostly). */
 export interface CurrentAccount {
-  /** null while loading, off an account's pages, or when it cannot be read (the page says why). */
-  account: Account | null;
-  /** Reads it again (e.g. after a send refused with ACCOUNT_DISABLED). */
+  /** null off an account's pages, or when the account is none of this customer's (the page says why). */
+  account: AccountSummary | null;
+  /** Reads /auth/me again (e.g. after a send refused with ACCOUNT_DISABLED). */
   reload(): void;
 }
 
 const CurrentAccountContext = createContext<CurrentAccount>({ account: null, reload: () => undefined });
 
-/** The account of the page (see `CurrentAccount`), read by the frame once per page shown. */
+/** The account of the page (see `CurrentAccount`), as the frame last read it. */
 export function useCurrentAccount(): CurrentAccount {
   return useContext(CurrentAccountContext);
 }
 
 /**
- * Reads `account` (not in /auth/me, which has no status) each time a page of it is shown, so that an
- * account disabled or enabled again by the operator shows as such on the next page.
+ * Keeps the session's /auth/me (the accounts' status and credits) as fresh as the page shown: read
+ * again each time the frame shows another page (another path; a history filter, which only changes
+ * the query string, is not another page), never when it first shows one (the session was just read:
+ * at start-up, sign-in or the redirect of "/"). One request per page change, and the answer renders
+ * nothing again when nothing changed (see `Session.refresh`): an account disabled or enabled again by
+ * the operator shows as such on the next page, without a reload and without reading the account itself.
+ * Between pages, what the customer does reads it too: a send refused with ACCOUNT_DISABLED (`reload`),
+ * a send or a deletion (the credits).
  */
-function useAccountDetails(account: string | null, pathname: string): CurrentAccount {
-  const [details, setDetails] = useState<Account | null>(null);
-  const [serial, setSerial] = useState(0);
-  const onAccountPage = account !== null && pathname.startsWith(accountPath(account, '/'));
-  // biome-ignore lint/correctness/useExhaustiveDependencies: read again on each page and when serial asks for it
+function useAccountOfPage(account: string | null, pathname: string): CurrentAccount {
+  const { me, refresh } = useSession();
+  const shown = useRef(pathname);
   useEffect(() => {
-    if (!onAccountPage || account === null) {
-      setDetails(null);
-      return;
-    }
-    const abort = new AbortController();
-    api.get<Account>(accountPath(account, ''), undefined, abort.signal).then(setDetails, (e) => {
-      if (!isAbort(e)) setDetails(null);
-    });
-    return () => abort.abort();
-  }, [account, onAccountPage, pathname, serial]);
-  const reload = useCallback(() => setSerial((n) => n + 1), []);
-  // Another account's answer (just switched) is not this one's.
-  const shown = onAccountPage && details?.name === account ? details : null;
-  return useMemo(() => ({ account: shown, reload }), [shown, reload]);
+    if (shown.current === pathname) return;
+    shown.current = pathname;
+    // A failed read keeps what was read before (a 401 signs out, see api.ts).
+    refresh().catch(() => undefined);
+  }, [pathname, refresh]);
+  const reload = useCallback(() => void refresh().catch(() => undefined), [refresh]);
+  // Off the account's own pages (the OVH keys page keeps the account's frame), no account: no notice.
+  const onAccountPage = account !== null && pathname.startsWith(accountPath(account, '/'));
+  const summary = (onAccountPage && me?.accounts.find((a) => a.name === account)) || null;
+  return useMemo(() => ({ account: summary, reload }), [summary, reload]);
 }
 
 /** The operator disabled the account: nothing is sent (shown above every page of the account). */
@@ -95,7 +95,7 @@ export function Layout({ account, children }: { account: string | null; children
   const { pathname } = useLocation();
   const accounts = me?.accounts ?? [];
   const current = accounts.find((a) => a.name === account);
-  const details = useAccountDetails(account, pathname);
+  const details = useAccountOfPage(account, pathname);
 
   const switchAccount = (name: string) => {
     rememberAccount(name);

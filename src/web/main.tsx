@@ -47,7 +47,8 @@ function Home() {
   return <Loading />;
 }
 
-function AccountRoutes({ account, page }: { account: string; page: string }) {
+/** The page `page` of `account` (shown in the frame by `App`). */
+function AccountPage({ account, page }: { account: string; page: string }) {
   const { t } = useI18n();
   const { me } = useSession();
   const known = me?.accounts.some((a) => a.name === account) ?? false;
@@ -56,34 +57,22 @@ function AccountRoutes({ account, page }: { account: string; page: string }) {
   }, [account, known]);
   // Each page is keyed by its account: switching accounts starts it afresh (no token shown once, no
   // sending report, no sender chosen, no row of the other account left on screen).
-  let content: ReactElement;
   switch (page) {
     case 'history':
-      content = <HistoryPage key={account} account={account} />;
-      break;
+      return <HistoryPage key={account} account={account} />;
     case 'send':
-      content = <SendPage key={account} account={account} />;
-      break;
+      return <SendPage key={account} account={account} />;
     case 'users':
-      content = <UsersPage key={account} account={account} />;
-      break;
+      return <UsersPage key={account} account={account} />;
     case 'senders':
-      content = <SendersPage key={account} account={account} />;
-      break;
+      return <SendersPage key={account} account={account} />;
     case 'tokens':
-      content = <TokensPage key={account} account={account} />;
-      break;
+      return <TokensPage key={account} account={account} />;
     case 'settings':
-      content = <SettingsPage key={account} account={account} />;
-      break;
+      return <SettingsPage key={account} account={account} />;
     default:
-      content = <p className="page">{t('common.notFound')}</p>;
+      return <p className="page">{t('common.notFound')}</p>;
   }
-  return (
-    <Layout account={account}>
-      <Suspense fallback={<Loading />}>{content}</Suspense>
-    </Layout>
-  );
 }
 
 function App() {
@@ -94,37 +83,27 @@ function App() {
   // Signed out, the sign-in shows at the asked address, and the asked page once signed in (a validation link too).
   if (me === null) return <SignInPage notice={matchPath('/ovh/validate', pathname) ? t('ovhValidate.signInNotice') : undefined} />;
   if (pathname === '/') return <Home />;
-  if (matchPath('/ovh/keys', pathname)) {
-    return (
-      // Customer-wide, in the frame of the account the customer came from (its pages one click away).
-      <Layout account={defaultAccount(me.accounts.map((a) => a.name))}>
-        <Suspense fallback={<Loading />}>
-          <OvhKeysPage />
-        </Suspense>
-      </Layout>
-    );
-  }
-  if (matchPath('/ovh/validate', pathname)) {
-    return (
-      <Layout account={null}>
-        <Suspense fallback={<Loading />}>
-          <OvhValidatePage />
-        </Suspense>
-      </Layout>
-    );
-  }
-  if (matchPath('/accounts', pathname)) {
-    return (
-      <Layout account={null}>
-        <AccountsPage />
-      </Layout>
-    );
-  }
+  // Every signed-in page is in the one frame, kept from page to page (it reads /auth/me again when the page changes).
+  let account: string | null = null;
+  let content: ReactElement;
   const params = matchPath('/accounts/:account/:page', pathname);
-  if (params) return <AccountRoutes account={params.account} page={params.page} />;
+  if (matchPath('/ovh/keys', pathname)) {
+    // Customer-wide, in the frame of the account the customer came from (its pages one click away).
+    account = defaultAccount(me.accounts.map((a) => a.name));
+    content = <OvhKeysPage />;
+  } else if (matchPath('/ovh/validate', pathname)) {
+    content = <OvhValidatePage />;
+  } else if (matchPath('/accounts', pathname)) {
+    content = <AccountsPage />;
+  } else if (params) {
+    account = params.account;
+    content = <AccountPage account={params.account} page={params.page} />;
+  } else {
+    content = <p className="page">{t('common.notFound')}</p>;
+  }
   return (
-    <Layout account={null}>
-      <p className="page">{t('common.notFound')}</p>
+    <Layout account={account}>
+      <Suspense fallback={<Loading />}>{content}</Suspense>
     </Layout>
   );
 }

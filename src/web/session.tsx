@@ -1,4 +1,4 @@
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api, setCsrfToken, setUnauthenticatedHandler } from './api.js';
 import type { AccountSummary, Me } from './types.js';
 
@@ -8,6 +8,10 @@ export interface Session {
   me: Me | null | undefined;
   signIn(email: string, password: string): Promise<void>;
   signOut(): Promise<void>;
+  /**
+   * Reads /auth/me again (the accounts' credits and status). When several reads overlap, the last one
+   * started decides; an answer equal to the one held keeps `me` as it is (nothing renders again).
+   */
   refresh(): Promise<void>;
 }
 
@@ -39,17 +43,27 @@ export function rememberAccount(account: string): void {
   }
 }
 
+/** True when two answers of /auth/me say the same (plain JSON: compared as text). */
+function sameMe(a: Me | null | undefined, b: Me): boolean {
+  return a != null && JSON.stringify(a) === JSON.stringify(b);
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
+  /** The number of the last read started: an older read's answer (or refusal) is no news. */
+  const reads = useRef(0);
 
   const refresh = useCallback(async () => {
+    const read = ++reads.current;
     const early = earlyMe;
     earlyMe = null;
     try {
       const answer = await (early ?? api.get<Me>('/auth/me'));
+      if (read !== reads.current) return;
       setCsrfToken(answer.csrfToken);
-      setMe(answer);
+      setMe((held) => (sameMe(held, answer) ? held : answer));
     } catch (error) {
+      if (read !== reads.current) return;
       if (error instanceof ApiError && error.status === 401) {
         setCsrfToken(null);
         setMe(null);
@@ -59,6 +73,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     setUnauthenticatedHandler(() => {
+      // A read of /auth/me on its way answers for a session that is gone.
+      reads.current++;
       setCsrfToken(null);
       setMe(null);
     });
@@ -77,6 +93,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       },
       async signOut() {
         await api.post('/auth/sign-out').catch(() => undefined);
+        reads.current++;
         setCsrfToken(null);
         setMe(null);
       },
@@ -92,7 +109,7 @@ export function useSession(): Session {
   return value;
 }
 
-/** The signed-in customer's account `name` as /auth/me lists it (its timezone, credits), if it is one of theirs. */
+/** The signed-in customer's account `name` as /auth/me lists it (its timezone, credits, status), if it is one of theirs. */
 export function useAccountSummary(name: string): AccountSummary | undefined {
   const { me } = useSession();
   return me?.accounts.find((a) => a.name === name);

@@ -8,9 +8,12 @@ export interface Customer {
   email: string;
 }
 
+/** An account as /auth/me lists it: what the frame shows on every page of it. */
 export interface AccountSummary {
   name: string;
   description: string;
+  /** `disable`: the operator disabled the account (`relais account update --status disable`); it sends nothing. */
+  status: 'enable' | 'disable';
   credits: number;
   timezone: string;
 }
@@ -26,8 +29,6 @@ export interface Me {
 }
 
 export interface Account extends AccountSummary {
-  /** `disable`: the operator disabled the account (`relais account update --status disable`); it sends nothing. */
-  status: 'enable' | 'disable';
   defaultCountry: string;
   /** False: new messages are kept without their text. */
   storeText: boolean;

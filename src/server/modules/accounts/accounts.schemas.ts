@@ -27,9 +27,11 @@ export const TokenParams = Type.Object({
 
 export const CustomerSchema = Type.Object({ id: Type.Integer(), email: Type.String() });
 
+/** An account as GET /auth/me lists it: what the Manager's frame shows on every page (credits, the disabled notice). */
 export const AccountSummarySchema = Type.Object({
   name: Type.String(),
   description: Type.String(),
+  status: Type.String({ enum: ['enable', 'disable'], description: 'enable or disable (set by the operator): disable sends nothing' }),
   credits: Type.Number(),
   timezone: Type.String(),
 });
@@ -205,7 +207,13 @@ export function customerView(customer: Customer): Static<typeof CustomerSchema> 
 }
 
 export function accountSummaryView(account: Account): Static<typeof AccountSummarySchema> {
-  return { name: account.name, description: account.description, credits: account.credits, timezone: account.timezone };
+  return {
+    name: account.name,
+    description: account.description,
+    status: account.status,
+    credits: account.credits,
+    timezone: account.timezone,
+  };
 }
 
 export function accountView(account: Account): Static<typeof AccountSchema> {

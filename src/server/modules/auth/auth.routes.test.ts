@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { describeEachDialectWithApp, testConfig } from '../../../../test/app.js';
 import { bearer, createToken, fastAuthConfig, seedCustomerWithAccount, signIn, TEST_PASSWORD } from '../../../../test/factories.js';
 import { buildApp } from '../../app.js';
+import { SYSTEM_ACTOR } from '../accounts/accounts.service.js';
 import { SIGN_IN_FAILURES_PER_CLIENT, SIGN_IN_FAILURES_PER_EMAIL } from './auth.routes.js';
 import { sha256Hex } from './password.js';
 
@@ -106,7 +107,7 @@ describeEachDialectWithApp(
       expect(res.json()).toEqual({
         customer: { id: customer.id, email: customer.email },
         csrfToken: session.csrfToken,
-        accounts: [{ name: account.name, description: 'Shop', credits: 42, timezone: 'Europe/Paris' }],
+        accounts: [{ name: account.name, description: 'Shop', status: 'enable', credits: 42, timezone: 'Europe/Paris' }],
         // Every service runs by default, HTTPS on its default port: the Manager's OVH snippets name it.
         httpsPort: 8443,
         // The Manager counts the parts of a text with the mention the server appends.
@@ -115,6 +116,21 @@ describeEachDialectWithApp(
       const anonymous = await ctx.app.inject({ url: '/api/v1/auth/me' });
       expect(anonymous.statusCode).toBe(401);
       expect(anonymous.json().error.code).toBe('UNAUTHENTICATED');
+    });
+
+    it('GET /auth/me tells each account’s status: the operator’s disabling shows in the next answer, and enabling it again', async () => {
+      const { customer, account } = await seedCustomerWithAccount(ctx.app);
+      const session = await signIn(ctx.app, customer.email);
+      const statusOf = async () => {
+        const res = await ctx.app.inject({ url: '/api/v1/auth/me', headers: session.headers });
+        expect(res.statusCode, res.body).toBe(200);
+        return (res.json().accounts as { name: string; status: string }[]).map((a) => [a.name, a.status]);
+      };
+      expect(await statusOf()).toEqual([[account.name, 'enable']]);
+      await ctx.app.services.accounts.update(SYSTEM_ACTOR, account.name, { status: 'disable' });
+      expect(await statusOf()).toEqual([[account.name, 'disable']]);
+      await ctx.app.services.accounts.update(SYSTEM_ACTOR, account.name, { status: 'enable' });
+      expect(await statusOf()).toEqual([[account.name, 'enable']]);
     });
 
     it('demands the X-CSRF-Token header on cookie-authenticated writes, not on bearer ones', async () => {

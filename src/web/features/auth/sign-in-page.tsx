@@ -1,5 +1,5 @@
 import { type FormEvent, useState } from 'react';
-import { ApiError } from '../../api.js';
+import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import { LangSwitch } from '../../layout.js';
 import { useSession } from '../../session.js';
@@ -10,7 +10,8 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
   const session = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  /** The refusal as answered (said in the language shown, whenever it changes). */
+  const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
   const submit = async (event: FormEvent) => {
@@ -20,9 +21,7 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
     try {
       await session.signIn(email, password);
     } catch (e) {
-      setError(
-        e instanceof ApiError && (e.status === 401 || e.status === 400) ? t('signIn.failed') : e instanceof Error ? e.message : String(e),
-      );
+      setError(e ?? new Error('failed'));
       setBusy(false);
     }
   };
@@ -57,11 +56,8 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
               onChange={(e) => setPassword(e.target.value)}
             />
           </label>
-          {error && (
-            <p className="error" role="alert">
-              {error}
-            </p>
-          )}
+          {/* A wrong e-mail or password, or one the server refuses as malformed: one sentence for both. */}
+          <ErrorText error={error} hints={{ INVALID_CREDENTIALS: t('signIn.failed'), VALIDATION_FAILED: t('signIn.failed') }} />
           <button type="submit" className="primary" disabled={busy}>
             {busy ? t('signIn.busy') : t('signIn.submit')}
           </button>

@@ -1,5 +1,6 @@
 import { useRef } from 'react';
 import { useModal } from '../../components.js';
+import { describeError } from '../../errors.js';
 import { useI18n } from '../../i18n.js';
 
 export interface DeleteProgress {
@@ -12,7 +13,8 @@ export interface DeleteDialogProps {
   count: number | null;
   byFilter: boolean;
   progress: DeleteProgress | null;
-  error: string | null;
+  /** Why the deletion failed (an ApiError, or anything thrown), said here in the language shown; null while it has not. */
+  error: unknown;
   onCancel(): void;
   onConfirm(): void;
 }
@@ -22,7 +24,8 @@ export function DeleteDialog({ count, byFilter, progress, error, onCancel, onCon
   const { t, n } = useI18n();
   const ref = useRef<HTMLDialogElement>(null);
   useModal(ref);
-  const busy = progress !== null && error === null;
+  const failed = error !== null && error !== undefined;
+  const busy = progress !== null && !failed;
   const percent = progress?.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
   return (
     <dialog
@@ -55,16 +58,16 @@ export function DeleteDialog({ count, byFilter, progress, error, onCancel, onCon
           </span>
         </div>
       )}
-      {error && (
+      {failed && (
         <p className="error" role="alert">
-          {t('delete.failed', { message: error })}
+          {t('delete.failed', { message: describeError(error, t).text })}
         </p>
       )}
       <div className="dialog-actions">
         <button type="button" onClick={onCancel} disabled={busy}>
-          {error ? t('common.close') : t('common.cancel')}
+          {failed ? t('common.close') : t('common.cancel')}
         </button>
-        {!error && (
+        {!failed && (
           <button type="button" className="danger" onClick={onConfirm} disabled={busy || count === null} data-action="confirm-delete">
             {t('delete.confirm')}
           </button>

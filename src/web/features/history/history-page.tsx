@@ -43,6 +43,9 @@ function loadColumns(): ColumnVisibilityState {
   return {};
 }
 
+/** What a deletion or a redaction did, shown under the list. */
+type Notice = { kind: 'deleted'; n: number } | { kind: 'redacted'; n: number; pending: number };
+
 function wait(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -135,13 +138,15 @@ export function HistoryPage({ account }: { account: string }) {
     count: number | null;
     byFilter: boolean;
     progress: DeleteProgress | null;
-    error: string | null;
+    /** Why it failed, as thrown (said in the language shown, whenever it changes). */
+    error: unknown;
   } | null>(null);
-  const [notice, setNotice] = useState('');
+  /** What the last deletion or redaction did (its sentence is made at display time, in the language shown). */
+  const [notice, setNotice] = useState<Notice | null>(null);
   const count = selectedCount(selection, history.total);
   const openDelete = async () => {
     if (count === 0 && !selection.all) return;
-    setNotice('');
+    setNotice(null);
     if (!selection.all) {
       setDeleting({ count: selection.ids.size, byFilter: false, progress: null, error: null });
       return;
@@ -185,11 +190,11 @@ export function HistoryPage({ account }: { account: string }) {
       }
       setSelection(EMPTY_SELECTION);
       setDeleting(null);
-      setNotice(t('delete.done', { n: deleted }));
+      setNotice({ kind: 'deleted', n: deleted });
       // Deleting a pending message gives its credits back: the header's figure comes with the session.
       void session.refresh().catch(() => undefined);
     } catch (error) {
-      setDeleting((d) => d && { ...d, error: describeError(error, t).text });
+      setDeleting((d) => d && { ...d, error: error ?? new Error('failed') });
     }
   };
 
@@ -206,9 +211,7 @@ export function HistoryPage({ account }: { account: string }) {
     }
     setSelection(EMPTY_SELECTION);
     setRedacting(null);
-    setNotice(
-      pending > 0 ? `${t('redact.done', { n: redacted })} ${t('redact.pendingLeft', { n: pending })}` : t('redact.done', { n: redacted }),
-    );
+    setNotice({ kind: 'redacted', n: redacted, pending });
     history.reload();
   };
 
@@ -306,7 +309,7 @@ export function HistoryPage({ account }: { account: string }) {
               className="link"
               title={t('actions.redactHint')}
               onClick={() => {
-                setNotice('');
+                setNotice(null);
                 setRedacting(selection.ids.size);
               }}
               data-action="redact"
@@ -360,7 +363,11 @@ export function HistoryPage({ account }: { account: string }) {
         <span key={history.generation}>{announcement}</span>
       </p>
       <p className="notice" role="status" aria-live="polite">
-        {notice}
+        {notice?.kind === 'deleted' && t('delete.done', { n: notice.n })}
+        {notice?.kind === 'redacted' &&
+          (notice.pending > 0
+            ? `${t('redact.done', { n: notice.n })} ${t('redact.pendingLeft', { n: notice.pending })}`
+            : t('redact.done', { n: notice.n }))}
       </p>
       {!filtered && history.rows.length === 0 && !history.loading && !error && (
         <p>

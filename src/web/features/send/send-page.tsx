@@ -31,7 +31,8 @@ function browserZone(): string {
   return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 }
 
-type Deferral = { minutes: number } | { problem: 'missing' | 'past' | 'gap' | 'tooFar' };
+type DeferralProblem = 'missing' | 'past' | 'gap' | 'tooFar';
+type Deferral = { minutes: number } | { problem: DeferralProblem };
 
 /**
  * Minutes from `now` until the `datetime-local` value `local`, read as the wall-clock time of the
@@ -48,13 +49,7 @@ export function deferralOf(local: string, timeZone: string, now: number): Deferr
   return minutes > MAX_DEFERRAL_MINUTES ? { problem: 'tooFar' } : { minutes };
 }
 
-function deferralProblem(
-  problem: 'missing' | 'past' | 'gap' | 'tooFar',
-  local: string,
-  zone: string,
-  lang: Lang,
-  t: ReturnType<typeof useI18n>['t'],
-): string {
+function deferralProblem(problem: DeferralProblem, local: string, zone: string, lang: Lang, t: ReturnType<typeof useI18n>['t']): string {
   const params = { date: accountDate(local, lang), time: local.slice(11, 16), zone };
   switch (problem) {
     case 'missing':
@@ -74,7 +69,7 @@ export function SendPage({ account }: { account: string }) {
   const session = useSession();
   const current = useCurrentAccount();
   const summary = useAccountSummary(account);
-  const zone = summary?.timezone ?? current.account?.timezone ?? browserZone();
+  const zone = summary?.timezone ?? browserZone();
   // This server's own STOP mention (RELAIS_STOP_CLAUSE), counted and shown as it will be appended.
   const stopClause = session.me?.stopClause || STOP_CLAUSE;
   // The server refuses anyway (403 ACCOUNT_DISABLED); the button says so before.
@@ -94,7 +89,8 @@ export function SendPage({ account }: { account: string }) {
   const [busy, setBusy] = useState(false);
   const sending = useRef(false);
   const [error, setError] = useState<ApiError | null>(null);
-  const [formError, setFormError] = useState<string | null>(null);
+  /** The deferred time refused before sending (said in the language shown, whenever it changes). */
+  const [formError, setFormError] = useState<{ problem: DeferralProblem; local: string; zone: string } | null>(null);
   /** What the refused job was sent with (the error's sentence names them). */
   const [sent, setSent] = useState<{ sender: string; receivers: string[] }>({ sender: '', receivers: [] });
   const [report, setReport] = useState<SendReport | null>(null);
@@ -116,7 +112,7 @@ export function SendPage({ account }: { account: string }) {
     if (deferred) {
       const deferral = deferralOf(at, zone, Date.now());
       if ('problem' in deferral) {
-        setFormError(deferralProblem(deferral.problem, at, zone, lang, t));
+        setFormError({ problem: deferral.problem, local: at, zone });
         return;
       }
       differedPeriod = deferral.minutes;
@@ -260,7 +256,7 @@ export function SendPage({ account }: { account: string }) {
         </div>
         {formError && (
           <p className="error" role="alert">
-            {formError}
+            {deferralProblem(formError.problem, formError.local, formError.zone, lang, t)}
           </p>
         )}
         <ErrorText

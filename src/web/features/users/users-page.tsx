@@ -100,7 +100,8 @@ export function UsersPage({ account }: { account: string }) {
   /** The login of the last creation asked for (its refusal names it). */
   const [asked, setAsked] = useState('');
   const [settings, setSettings] = useState<SettingsInput>(noSettings);
-  const [secret, setSecret] = useState<{ label: string; password: string } | null>(null);
+  /** A password shown once: of the user just created, or changed (its label is said in the language shown). */
+  const [secret, setSecret] = useState<{ label: 'users.created' | 'users.passwordChanged'; login: string; password: string } | null>(null);
   const [editing, setEditing] = useState<{ login: string; settings: SettingsInput; newPassword: boolean } | null>(null);
   const edits = useListActions(users);
   // An edit form opened from a row far down the list: brought into view, its first field focused.
@@ -116,7 +117,7 @@ export function UsersPage({ account }: { account: string }) {
     setSecret(null);
     setAsked(login);
     const user = await api.post<SmsUser & { password?: string }>(path, { login, ...settingsBody(settings) });
-    setSecret({ label: t('users.created', { login: user.login }), password: user.password ?? '' });
+    setSecret({ label: 'users.created', login: user.login, password: user.password ?? '' });
     setLogin('');
     setSettings(noSettings);
   });
@@ -128,7 +129,7 @@ export function UsersPage({ account }: { account: string }) {
       ...settingsBody(editing.settings),
       ...(editing.newPassword ? { generatePassword: true } : {}),
     });
-    if (changed.password) setSecret({ label: t('users.passwordChanged', { login: editing.login }), password: changed.password });
+    if (changed.password) setSecret({ label: 'users.passwordChanged', login: editing.login, password: changed.password });
     setEditing(null);
   });
 
@@ -205,7 +206,7 @@ export function UsersPage({ account }: { account: string }) {
         </div>
       )}
       {/* Shown once, next to the forms (not above a long list): brought into view, its Copy button focused. */}
-      {secret && <OnceSecret label={secret.label} value={secret.password} />}
+      {secret && <OnceSecret label={t(secret.label, { login: secret.login })} value={secret.password} />}
       <CardForm title={t('users.create')} submitLabel={t('common.create')} onSubmit={create}>
         <SettingsFields
           value={settings}
