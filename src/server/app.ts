@@ -10,6 +10,8 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
   type FastifyServerOptions,
   LogController,
   type RouteOptions,
@@ -35,7 +37,7 @@ import {
   renderHttp2sms,
   responseFormatOf,
 } from './modules/http2sms/http2sms-response.js';
-import { OVH_API_PREFIX, ovhApiPlugin } from './modules/ovh-api/ovh-api.plugin.js';
+import { isOvhApiPath, nextOvhQueryId, OVH_API_PREFIX, ovhApiPlugin, ovhErrorBody } from './modules/ovh-api/ovh-api.plugin.js';
 import { ovhKeysRoutes } from './modules/ovh-api/ovh-keys.routes.js';
 import { jobsRoutes } from './modules/sending/jobs.routes.js';
 import { composeServices } from './services.js';
@@ -167,10 +169,44 @@ function http2smsFormatOf(requestLine: string): ResponseFormat | undefined {
   return responseFormatOf(value) ?? 'text/plain';
 }
 
+/** The path of a request line's target (`GET /1.0/sms?x HTTP/1.1` → `/1.0/sms`), an absolute URL's too. */
+function targetPathOf(requestLine: string): string {
+  const target = /^[A-Z]+ (\S*)/.exec(requestLine)?.[1] ?? '';
+  return target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0] ?? '';
+}
+
+/**
+ * An error Fastify's router meets before any route or hook runs: a malformed percent-escape in the path
+ * (`%E0%A4%A`, a `%` left unencoded), a parameter past its length, a failed constraint. Under /1.0 the
+ * answer is OVH's error with its X-OVH-QueryID (official clients read `message`), elsewhere the native one.
+ */
+function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
+  const message =
+    error.code === 'FST_ERR_BAD_URL'
+      ? 'The address holds a malformed percent-escape (a % not followed by two hexadecimal digits, or bytes that are not UTF-8): encode every parameter, a % itself as %25'
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'A part of the address is too long'
+        : status < 500
+          ? error.message
+          : 'Something went wrong on our side; it has been logged';
+  if (status >= 500) request.log.error({ err: error }, 'router error');
+  reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
+  if (isOvhApiPath((request.raw.url ?? '').split(/[?#]/, 1)[0] ?? '')) {
+    const ovhStatus = status === 414 ? 400 : status;
+    return reply
+      .status(ovhStatus)
+      .header('X-OVH-QueryID', nextOvhQueryId())
+      .send(ovhErrorBody(ovhStatus, message, status < 500 ? 'INVALID_PARAMETER' : 'INTERNAL'));
+  }
+  return reply.status(status).send(errorBody(status < 500 ? 'VALIDATION_FAILED' : 'INTERNAL', message));
+}
+
 /**
  * A request Node's HTTP parser refused before any route saw it. The usual case is a script writing its
  * text into the address without URL-encoding it (`message=café` in ISO-8859-1 or UTF-8 bytes): http2sms
- * answers it a KO in its own text format, the API its JSON error, each saying what to do.
+ * answers it a KO in its own text format, the OVH API (/1.0) its error with an X-OVH-QueryID, the native
+ * API its JSON error, each saying what to do.
  */
 function answerUnreadableRequest(
   this: { log: FastifyBaseLogger },
@@ -193,14 +229,16 @@ function answerUnreadableRequest(
   const packet = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 8192).toString('latin1') : '';
   const requestLine = packet.split('\r\n', 1)[0] ?? '';
   const format = http2smsFormatOf(requestLine);
+  const ovh = !format && isOvhApiPath(targetPathOf(requestLine));
   const body = format
     ? renderHttp2sms(format, { ok: false, status: HTTP2SMS_STATUS.INVALID_PARAMETER, message: reason })
-    : JSON.stringify(errorBody('VALIDATION_FAILED', reason));
+    : JSON.stringify(ovh ? ovhErrorBody(Number(status), reason, 'VALIDATION_FAILED') : errorBody('VALIDATION_FAILED', reason));
   const type = format ? contentTypeOf(format) : 'application/json; charset=utf-8';
+  const queryId = ovh ? `X-OVH-QueryID: ${nextOvhQueryId()}\r\n` : '';
   this.log.debug({ err: error }, 'unreadable request');
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${label}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\n${queryId}Connection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(error);
@@ -214,6 +252,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // OVH's document ids (signed, carrying their filters) are longer than the default 100 characters.
     routerOptions: { maxParamLength: 1000 },
     clientErrorHandler: answerUnreadableRequest,
+    frameworkErrors: answerFrameworkError,
     // One log line per request would cost more than the request itself at our rates.
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
@@ -335,7 +374,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // The APIs answer private data (message texts, numbers, tokens, the CSRF token): no browser or proxy
   // cache keeps it; a route may say otherwise. Their JSON is never sniffed as anything else.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/api/v1/') || request.url.startsWith(`${OVH_API_PREFIX}/`)) {
+    if (request.url.startsWith('/api/v1/') || isOvhApiPath(request.url.split('?', 1)[0])) {
       reply.header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
     }
   });

@@ -7,7 +7,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 /** The built Manager (`npm run build:web`, made by `npm start` and the test setup when stale). */
 export const MANAGER_ROOT = fileURLToPath(new URL('../../dist/web/', import.meta.url));
 
-const API_PREFIXES = ['/api/', '/cgi-bin/', '/1.0/'];
+/** The APIs' base paths: each, itself (`/1.0`) or anything under it (`/1.0/…`), is no Manager page. */
+const API_BASES = ['/api', '/cgi-bin', '/1.0'];
+const isApiPath = (path: string) => API_BASES.some((base) => path === base || path.startsWith(`${base}/`));
 const FILE_LIKE = /\/[^/]*\.(?:js|mjs|css|map|json|txt|ico|png|svg|webp|woff2?|html)$/i;
 
 // The page's own assets only; React sets styles through the DOM, which style-src does not restrict.
@@ -44,7 +46,7 @@ export async function registerManager(app: FastifyInstance, root: string = MANAG
 export function isManagerPage(request: FastifyRequest): boolean {
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   const path = request.url.split('?')[0];
-  return !API_PREFIXES.some((p) => path.startsWith(p)) && !FILE_LIKE.test(path);
+  return !isApiPath(path) && !FILE_LIKE.test(path);
 }
 
 /** Answers the Manager's index.html (never cached: it names the current assets). */

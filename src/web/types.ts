@@ -53,7 +53,7 @@ export interface Sender {
   sender: string;
   description: string;
   status: 'enable' | 'disable' | 'refused' | 'waitingValidation';
-  type: 'alpha' | 'numeric';
+  type: 'alpha' | 'numeric' | 'shortcode';
   createdAt: string;
 }
 

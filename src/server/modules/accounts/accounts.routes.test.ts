@@ -263,6 +263,11 @@ describeEachDialectWithApp(
       });
       const numeric = await asOwner('POST', '/senders', { sender: '+33612345678', status: 'disable' });
       expect(numeric.json()).toMatchObject({ type: 'numeric', status: 'disable' });
+      const short = await asOwner('POST', '/senders', { sender: '36180' });
+      expect(short.statusCode).toBe(201);
+      expect(short.json()).toMatchObject({ sender: '36180', type: 'shortcode' });
+      expect((await asOwner('GET', '/senders/36180')).json()).toMatchObject({ type: 'shortcode' });
+      expect((await asOwner('DELETE', '/senders/36180')).statusCode).toBe(204);
       expectError(await asOwner('POST', '/senders', { sender: 'My Shop' }), 409, 'SENDER_EXISTS');
       for (const sender of ['TwelveLetter', '12 34', 'Ünïcode', '+1234567890123456']) {
         expectError(await asOwner('POST', '/senders', { sender }), 400, 'INVALID_SENDER');

@@ -156,7 +156,7 @@ export const SenderSchema = Type.Object({
   sender: Type.String(),
   description: Type.String(),
   status: Type.Union([Type.Literal('enable'), Type.Literal('disable'), Type.Literal('refused'), Type.Literal('waitingValidation')]),
-  type: Type.Union([Type.Literal('alpha'), Type.Literal('numeric')]),
+  type: Type.Union([Type.Literal('alpha'), Type.Literal('numeric'), Type.Literal('shortcode')]),
   createdAt: DateTime,
 });
 

@@ -165,6 +165,18 @@ describeEachDialect('accounts repositories', (ctx) => {
     expect(await r.senders.find(account.id, 'OVH')).toBeUndefined();
   });
 
+  it('senders: a short number stored as numeric (before shortcodes had their type) reads as a shortcode', async () => {
+    const { r, account } = await seed();
+    for (const sender of ['36180', '+36180', '33612345678'])
+      await r.senders.insert({ accountId: account.id, sender, description: '', status: 'enable', type: 'numeric', createdAt: T0 });
+    const types = new Map((await r.senders.list(account.id)).map((s) => [s.sender, s.type]));
+    expect([...types].sort(([a], [b]) => (a < b ? -1 : 1))).toEqual([
+      ['+36180', 'numeric'],
+      ['33612345678', 'numeric'],
+      ['36180', 'shortcode'],
+    ]);
+  });
+
   it('API tokens: list with the user login, verification data, use, revoke; deleted with their user', async () => {
     const { r, account } = await seed();
     const user = await r.users.insert({

@@ -7,8 +7,17 @@ import { isUniqueViolation } from './accounts.repository.js';
 export const SENDER_STATUSES = ['enable', 'disable', 'refused', 'waitingValidation'] as const;
 export type SenderStatus = (typeof SENDER_STATUSES)[number];
 
-/** Sender types: derived from the value (`alpha` up to 11 characters, `numeric` a phone number). */
-export type SenderType = 'alpha' | 'numeric';
+/**
+ * Sender types (OVH's words), derived from the value: `alpha` up to 11 characters, `shortcode` a short
+ * number (4 to 6 digits, no `+`), `numeric` a phone number. (OVH's fourth, `virtual`, is a number it rents
+ * out: Relais has none.)
+ */
+export type SenderType = 'alpha' | 'numeric' | 'shortcode';
+
+/** A short number (`36180`): 4 to 6 digits, without `+`. */
+export function isShortCode(value: string): boolean {
+  return /^\d{4,6}$/.test(value);
+}
 
 /** A `from` value an account may use. */
 export interface Sender {
@@ -32,7 +41,8 @@ function toSender(row: Row): Sender {
     sender: row.sender,
     description: row.description,
     status: row.status as SenderStatus,
-    type: row.type as SenderType,
+    // A short number stored before shortcodes had their type was stored as numeric.
+    type: row.type === 'numeric' && isShortCode(row.sender) ? 'shortcode' : (row.type as SenderType),
     createdAt: row.created_at,
   };
 }

@@ -2,13 +2,22 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import { checkOneLine, excerpt } from '../../input-text.js';
 import { type AccountsService, type Actor, assertAllowed } from './accounts.service.js';
-import { SENDER_STATUSES, type Sender, type SenderStatus, type SendersRepository, type SenderType } from './senders.repository.js';
+import {
+  isShortCode,
+  SENDER_STATUSES,
+  type Sender,
+  type SenderStatus,
+  type SendersRepository,
+  type SenderType,
+} from './senders.repository.js';
 
 /**
- * The type of a sender value, or undefined when it is not one: `numeric` for a number of up to 15
- * digits (optionally with `+`), `alpha` for up to 11 of `A-Z a-z 0-9 space . -` with at least one letter.
+ * The type of a sender value, or undefined when it is not one: `shortcode` for a short number (4 to 6
+ * digits, no `+`), `numeric` for another number of up to 15 digits (optionally with `+`), `alpha` for up
+ * to 11 of `A-Z a-z 0-9 space . -` with at least one letter.
  */
 export function senderTypeOf(value: string): SenderType | undefined {
+  if (isShortCode(value)) return 'shortcode';
   if (/^\+?\d{1,15}$/.test(value)) return 'numeric';
   if (/^[A-Za-z0-9 .-]{1,11}$/.test(value) && /[A-Za-z]/.test(value) && value.trim() === value) return 'alpha';
   return undefined;

@@ -9,8 +9,14 @@ describe('sender values', () => {
     ['OVH', 'alpha'],
     ['My Shop', 'alpha'],
     ['A.B-C 12345', 'alpha'],
-    ['36180', 'numeric'],
+    ['36180', 'shortcode'],
+    ['1234', 'shortcode'],
+    ['123456', 'shortcode'],
+    ['123', 'numeric'],
+    ['1234567', 'numeric'],
+    ['+36180', 'numeric'],
     ['+33612345678', 'numeric'],
+    ['0033612345678', 'numeric'],
     ['123456789012345', 'numeric'],
   ])('%s is %s', (value, type) => {
     expect(senderTypeOf(value)).toBe(type);

@@ -12,6 +12,24 @@ import { ovhSmsAccountsRoutes } from './ovh-sms-accounts.routes.js';
 /** Where the OVH-compatible API lives (OVH-COMPAT.md §1–2): `/1.0/sms/…`, `/1.0/auth/…`, `/1.0/me`. */
 export const OVH_API_PREFIX = '/1.0';
 
+/** Whether `path` (without its query) is under the OVH-compatible API: `/1.0` itself or `/1.0/…`. */
+export function isOvhApiPath(path: string): boolean {
+  return path === OVH_API_PREFIX || path.startsWith(`${OVH_API_PREFIX}/`);
+}
+
+// A query id unique to this process (its random prefix) and request (a counter), as OVH's identify calls.
+const queryPrefix = randomBytes(4).toString('hex');
+let queries = 0;
+
+/**
+ * The next `X-OVH-QueryID`: every answer under /1.0 carries one, including those given before any route
+ * ran (a malformed address, a request Node's parser refused: see app.ts).
+ */
+export function nextOvhQueryId(): string {
+  queries += 1;
+  return `EU.relais.${Math.floor(Date.now() / 1000)}.${queryPrefix}${queries.toString(36)}`;
+}
+
 /** Refusals of a signed request that a guess of its keys would get (counted by the failed-authentication limit). */
 const GUESSES = new Set<string>(['OVH_INVALID_KEY', 'OVH_INVALID_CREDENTIAL', 'OVH_INVALID_SIGNATURE']);
 
@@ -20,8 +38,10 @@ const ERROR_CLASS: Record<number, string> = {
   400: 'Client::BadRequest',
   403: 'Client::Forbidden',
   404: 'Client::NotFound',
+  408: 'Client::RequestTimeout',
   409: 'Client::Conflict',
   429: 'Client::TooManyRequests',
+  431: 'Client::RequestHeaderFieldsTooLarge',
   500: 'Server::InternalServerError',
   503: 'Server::ServiceUnavailable',
 };
@@ -162,11 +182,8 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
     done(new AppError('VALIDATION_FAILED', 'The body must be JSON (Content-Type: application/json)'), undefined);
   });
 
-  // A query id unique to this process (its random prefix) and request (a counter), as OVH's identify calls.
-  const queryPrefix = randomBytes(4).toString('hex');
-  let queries = 0;
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('X-OVH-QueryID', `EU.relais.${Math.floor(Date.now() / 1000)}.${queryPrefix}${(++queries).toString(36)}`);
+    reply.header('X-OVH-QueryID', nextOvhQueryId());
     request.principal = null;
   });
 
@@ -235,7 +252,9 @@ export const ovhApiPlugin: FastifyPluginAsyncTypebox = async (app) => {
   const notFound = (request: FastifyRequest, reply: FastifyReply) =>
     reply.status(404).send(ovhErrorBody(404, `Got an invalid (or empty) URL: ${request.method} ${request.url.split('?')[0]}`, 'NOT_FOUND'));
   app.setNotFoundHandler(notFound);
-  // The Manager's files are served from a catch-all GET route: this one, more specific, keeps /1.0 in OVH's shape.
+  // The Manager's files are served from a catch-all GET route: these, more specific, keep /1.0 in OVH's shape,
+  // `/1.0` and `/1.0/` themselves included (the base path is no resource).
+  app.all('/', { config: { ovhSigned: false }, schema: { hide: true } }, notFound);
   app.all('/*', { config: { ovhSigned: false }, schema: { hide: true } }, notFound);
 
   await app.register(ovhAuthRoutes);

@@ -17,6 +17,12 @@ export type OvhQuotaStatus = (typeof OVH_QUOTA_STATUSES)[number];
 /** OVH's media for quota alerts. Relais sends none: `alertThreshold` is always 0 (no alert). */
 export const OVH_ALERT_SUPPORTS = ['both', 'mail', 'sms'] as const;
 
+/** What the view answers for quota alerts: none (Relais sends no credit or quota alerts). */
+const NO_ALERT = { alertEmail: '', alertNumber: '', alertThreshold: 0, support: 'mail' } as const;
+
+/** OVH's limit on a user's IP restrictions (for http2sms); the native API allows more (sms-users.service.ts). */
+export const OVH_MAX_IP_RESTRICTIONS = 5;
+
 /** OVH's `sms.User`. */
 export interface OvhSmsUser {
   login: string;
@@ -54,7 +60,7 @@ export function ovhSmsUserView(user: SmsUser): OvhSmsUser {
     stopCallBack: '',
     ipRestrictions: user.ipRestrictions,
     quotaInformations: user.quota === null ? { quotaLeft: 0, quotaStatus: 'inactive' } : { quotaLeft: user.quota, quotaStatus: 'active' },
-    alertThresholdInformations: { alertEmail: '', alertNumber: '', alertThreshold: 0, support: 'mail' },
+    alertThresholdInformations: { ...NO_ALERT },
   };
 }
 
@@ -101,24 +107,55 @@ function quotaFromOvh(quota: NonNullable<OvhSmsUserPut['quotaInformations']>, cu
 }
 
 /**
+ * Refuses quota alert settings other than what the view answers (no alert): Relais sends no credit or
+ * quota alerts, so it would keep none of them. null (and "" for the texts) are taken as the view's value.
+ */
+function checkNoAlert(alert: OvhSmsUserPut['alertThresholdInformations']): void {
+  if (!alert) return;
+  const field = (name: string) => `alertThresholdInformations.${name}`;
+  const why = 'Relais sends no quota alerts (nor credit alerts), so it keeps no alert settings';
+  if (alert.alertThreshold) throw invalid(field('alertThreshold'), `${why}; only 0 (no alert) is accepted`);
+  if (alert.alertEmail) throw invalid(field('alertEmail'), `${why}; only "" (no alert email) is accepted`);
+  if (alert.alertNumber) throw invalid(field('alertNumber'), `${why}; only "" (no alert number) is accepted`);
+  if (alert.support != null && alert.support !== NO_ALERT.support) {
+    const known = (OVH_ALERT_SUPPORTS as readonly string[]).includes(alert.support);
+    throw invalid(
+      field('support'),
+      known ? `${why}; only "${NO_ALERT.support}" (what GET answers) is accepted` : `expected one of ${OVH_ALERT_SUPPORTS.join(', ')}`,
+    );
+  }
+}
+
+/**
+ * Checks OVH's limit of five IP restrictions a user. A longer list is taken only when it is the user's
+ * current one (set in the Manager or the native API, which allow more), so that a script may send back
+ * the object it read.
+ */
+function checkOvhIpRestrictions(list: string[], current: readonly string[]): string[] {
+  const unchanged = list.length === current.length && list.every((ip, i) => ip === current[i]);
+  if (list.length > OVH_MAX_IP_RESTRICTIONS && !unchanged) {
+    throw invalid(
+      'ipRestrictions',
+      `at most ${OVH_MAX_IP_RESTRICTIONS} IP restrictions a user (got ${list.length}); use a CIDR range (192.0.2.0/24) to cover several addresses`,
+    );
+  }
+  return list;
+}
+
+/**
  * The update that an OVH PUT of `current` asks for. An empty password keeps the password (the view
  * answers ""), an empty or null callBack removes the callback. Throws VALIDATION_FAILED naming the
- * field when it asks for what Relais does not do: another login, a STOP callback, a quota alert.
+ * field when it asks for what Relais does not do: another login, a STOP callback, a quota alert, more
+ * than OVH's five IP restrictions.
  */
 export function smsUserUpdateFromOvh(body: OvhSmsUserPut, current: SmsUser): UpdateSmsUserInput {
   if (body.login !== undefined && body.login !== current.login) throw invalid('login', 'the login of a user cannot be changed');
   if (body.stopCallBack) throw invalid('stopCallBack', 'Relais receives no STOP replies, so it calls no STOP callback; leave it empty');
-  const alert = body.alertThresholdInformations;
-  if (alert?.alertThreshold) {
-    throw invalid('alertThresholdInformations.alertThreshold', 'Relais sends no quota alerts; only 0 (no alert) is accepted');
-  }
-  if (alert?.support != null && !(OVH_ALERT_SUPPORTS as readonly string[]).includes(alert.support)) {
-    throw invalid('alertThresholdInformations.support', `expected one of ${OVH_ALERT_SUPPORTS.join(', ')}`);
-  }
+  checkNoAlert(body.alertThresholdInformations);
   const update: UpdateSmsUserInput = {};
   if (body.password) update.password = body.password;
   if (body.callBack !== undefined) update.callbackUrl = body.callBack || null;
-  if (body.ipRestrictions !== undefined) update.ipRestrictions = body.ipRestrictions ?? [];
+  if (body.ipRestrictions !== undefined) update.ipRestrictions = checkOvhIpRestrictions(body.ipRestrictions ?? [], current.ipRestrictions);
   if (body.quotaInformations !== undefined) update.quota = quotaFromOvh(body.quotaInformations, current.quota);
   return update;
 }
@@ -138,7 +175,7 @@ export interface OvhSenderPut {
 /** Why each read-only field of the sender object cannot be changed through its PUT. */
 const SENDER_READ_ONLY = {
   sender: 'a sender cannot be renamed; add the new one instead',
-  type: 'the type follows from the sender (alpha or numeric)',
+  type: 'the type follows from the sender (alpha, numeric or shortcode)',
   comment: 'it is a moderator’s message, and Relais has no moderator',
   referer: 'every sender is one the customer declared (custom)',
   validationMedia: 'senders are not validated through a document',
