@@ -276,7 +276,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     }
     if (error.statusCode === 429) return reply.status(429).send(errorBody('RATE_LIMITED', 'Too many requests, try again later'));
     if (error.statusCode === 413) return reply.status(413).send(errorBody('PAYLOAD_TOO_LARGE', 'The request body is too large'));
-    if (error.statusCode === 415) return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', error.message));
+    if (error.statusCode === 415) {
+      const type = (request.headers['content-type'] ?? '').split(';', 1)[0].trim() || 'none';
+      return reply
+        .status(415)
+        .send(errorBody('UNSUPPORTED_MEDIA_TYPE', `Send the body as JSON (Content-Type: application/json); got Content-Type ${type}`));
+    }
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return reply.status(error.statusCode).send(errorBody('VALIDATION_FAILED', error.message));
     }
@@ -297,6 +302,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addSchema(ErrorBodySchema);
   app.addHook('onRoute', documentNativeRoute);
 
+  // The native API reads JSON only: a text/plain body (curl's --data-binary with a text header) is 415 with
+  // a sentence saying so, not a 400 about the body's type. http2sms and the OVH API parse their own bodies.
+  app.removeContentTypeParser('text/plain');
   await app.register(cookie);
   await app.register(rateLimit, { global: false });
   await app.register(swagger, {
