@@ -44,7 +44,10 @@ export async function openMigrated(config: Readonly<Config>): Promise<{ database
  * needs the server secret (OVH keys), read or made as `relais serve` does.
  */
 export async function withContext<T>(fn: (ctx: CliContext) => Promise<T>, options: { serverSecret?: boolean } = {}): Promise<T> {
-  const config = options.serverSecret ? withServerSecret(loadConfig()) : loadConfig();
+  const loaded = loadConfig();
+  // With SQLite the secret lives beside the database, where the server keeps it too; with PostgreSQL in
+  // ./data of the working directory: a command run elsewhere must not make a secret the servers do not have.
+  const config = options.serverSecret ? withServerSecret(loaded, { create: loaded.databaseUrl.startsWith('sqlite:') }) : loaded;
   const { database } = await openMigrated(config);
   try {
     const services = composeServices({ config, database, clock: systemClock });

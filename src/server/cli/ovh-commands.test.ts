@@ -1,8 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testConfig } from '../../../test/app.js';
+import { createTestDatabase, type TestDatabase } from '../../../test/database.js';
 import { ovhCall } from '../../../test/ovh.js';
 import { runRelais } from '../../../test/relais-cli.js';
 import { buildApp } from '../app.js';
@@ -72,5 +75,44 @@ describe('relais ovh-key (real process, SQLite)', () => {
     const wide = await relais('ovh-key', 'create', '--owner', 'dev@example.com', '--rule', `GET /${'*/'.repeat(12)}x`);
     expect(wide.code).toBe(1);
     expect((await relais('ovh-key', 'list')).stdout).toBe(before);
+  });
+});
+
+describe('relais ovh-key with PostgreSQL, run elsewhere than the server (real process)', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'relais-ovh-cli-pg-'));
+  let database: TestDatabase;
+  const bin = fileURLToPath(new URL('../../../bin/relais.js', import.meta.url));
+  const relaisIn = (env: Record<string, string>, ...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [bin, ...args],
+        { cwd, env: { ...process.env, NODE_NO_WARNINGS: '1', RELAIS_DATABASE_URL: database.url, RELAIS_ARGON2_TEST_FAST: '1', ...env } },
+        (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+  });
+  afterAll(async () => {
+    await database.close();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('makes no server secret of its own in the working directory, and refuses a secret the existing keys were not made with', async () => {
+    const serverSecret = 'a'.repeat(64);
+    expect((await relaisIn({}, 'customer', 'create', '--email', 'pg@example.com', '--password', 'dev-password-1')).code).toBe(0);
+    // No RELAIS_SECRET_KEY and no data/relais-secret.key here: refused, nothing made.
+    const none = await relaisIn({}, 'ovh-key', 'create', '--owner', 'pg@example.com');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/relais-secret\.key does not exist: run this command in the directory `relais serve` runs in/);
+    expect(existsSync(join(cwd, 'data', SECRET_FILE))).toBe(false);
+    // With the server's secret: made.
+    expect((await relaisIn({ RELAIS_SECRET_KEY: serverSecret }, 'ovh-key', 'create', '--owner', 'pg@example.com')).code).toBe(0);
+    // With another secret: refused, since the keys it printed would be refused by the servers.
+    const other = await relaisIn({ RELAIS_SECRET_KEY: 'b'.repeat(64) }, 'ovh-key', 'create', '--owner', 'pg@example.com');
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/This server secret is not the one of the running Relais/);
+    expect((await relaisIn({}, 'ovh-key', 'list', '--owner', 'pg@example.com')).stdout.trim().split('\n')).toHaveLength(1);
   });
 });

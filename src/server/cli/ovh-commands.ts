@@ -48,6 +48,7 @@ export function registerOvhCommands(program: Command): void {
         async ({ services }) => {
           // Everything checked before the application is made: a refused key leaves nothing behind.
           services.ovhKeys.checkCredentialInput({ rules, validity: VALIDITIES[options.validity], allowedIps: options.ip });
+          await services.ovhKeys.checkServerSecret();
           const { application, appSecret } = await services.ovhKeys.createApplication(SYSTEM_ACTOR, {
             name: options.name,
             ownerEmail: options.owner,

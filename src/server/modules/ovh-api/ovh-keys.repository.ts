@@ -112,6 +112,12 @@ export function createOvhKeysRepository(db: Kysely<DB>) {
       return toApplication(row);
     },
 
+    /** The newest application of any customer (to check that a server secret is the one in use). */
+    async latestApplication(): Promise<OvhApplication | undefined> {
+      const row = await db.selectFrom('ovh_applications').select(APPLICATION_COLUMNS).orderBy('id', 'desc').limit(1).executeTakeFirst();
+      return row && toApplication(row);
+    },
+
     async findApplicationByKey(appKey: string): Promise<OvhApplication | undefined> {
       const row = await db.selectFrom('ovh_applications').select(APPLICATION_COLUMNS).where('app_key', '=', appKey).executeTakeFirst();
       return row && toApplication(row);

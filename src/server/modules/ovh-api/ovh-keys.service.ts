@@ -227,6 +227,20 @@ export function createOvhKeysService(deps: {
   }
 
   return {
+    /**
+     * Refuses a server secret that is not the one the latest application was made with: the command line
+     * run elsewhere than `relais serve` (with PostgreSQL) would print keys the servers refuse.
+     */
+    async checkServerSecret(): Promise<void> {
+      const latest = await keys.latestApplication();
+      if (latest && secretCheck(serverSecret(), latest.appKey) !== latest.secretCheck) {
+        throw new AppError(
+          'VALIDATION_FAILED',
+          'This server secret is not the one of the running Relais (its OVH applications were made with another): run this command in the directory `relais serve` runs in, or with its RELAIS_SECRET_KEY',
+        );
+      }
+    },
+
     /** Creates an application: its key and secret (the secret shown once; it is never stored). */
     async createApplication(
       actor: Actor,
