@@ -1,5 +1,6 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { sql } from 'kysely';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { SYSTEM_ACTOR } from './modules/accounts/accounts.service.js';
@@ -258,6 +259,21 @@ async function makeDemo(
  * database holds only that unfinished demo. A database with a customer of its own is never touched.
  */
 export async function ensureDemo(config: Readonly<Config>, database: Database, services: Services): Promise<DemoCredentials | null> {
+  if (database.dialect !== 'postgres') return ensureDemoNow(config, database, services);
+  // Several processes starting at once on one empty PostgreSQL database: one makes the demo while the
+  // others wait, then find it made (a session lock, released by PostgreSQL if its process dies). Held on
+  // a connection of its own; the demo is written through the others of the pool.
+  return database.db.connection().execute(async (connection) => {
+    await sql`select pg_advisory_lock(hashtext('relais.first-start'), hashtext(current_schema()))`.execute(connection);
+    try {
+      return await ensureDemoNow(config, database, services);
+    } finally {
+      await sql`select pg_advisory_unlock(hashtext('relais.first-start'), hashtext(current_schema()))`.execute(connection);
+    }
+  });
+}
+
+async function ensureDemoNow(config: Readonly<Config>, database: Database, services: Services): Promise<DemoCredentials | null> {
   const file = demoCredentialsFile(config);
   const customers = await customersPresent(database);
   // An empty database (a file there is another database's, or this one's cut before its first customer).
