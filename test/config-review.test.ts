@@ -674,6 +674,9 @@ for (const dialect of DIALECTS) {
       const ids = 'ids' in answer ? answer.ids : [];
       expect(await openPorts(http.ports)).toEqual(['http']);
       expect(http.stdout()).not.toMatch(/Mail2SMS|SMPP|HTTPS/);
+      // It sends nothing itself: its banner says so rather than naming a carrier it does not use.
+      expect(http.stdout()).toContain('Relais is running — no dispatcher in this process (RELAIS_SERVICES)');
+      expect(http.stdout()).not.toContain('SIMULATOR');
       // No dispatcher anywhere: the simulator would have sent it within milliseconds.
       await new Promise((r) => setTimeout(r, 2500));
       expect(await pendingOf(database, ids)).toBe(1);
@@ -684,6 +687,7 @@ for (const dialect of DIALECTS) {
       await waitUntil(async () => (await pendingOf(database, ids)) === 0, 'the dispatcher-only process to send it', 30_000, 100);
       // It serves no web page: a banner pointing the operator at a Manager URL here is wrong.
       expect(dispatcher.stdout()).not.toMatch(/Manager {3}http/);
+      expect(dispatcher.stdout()).toContain('Relais is running — carrier: built-in SIMULATOR');
     }, 120_000);
 
     it('http,smtp: mail2sms listens, SMPP and HTTPS do not; RELAIS_HOST unset binds loopback only (127.0.0.2 is refused, as documented)', async () => {

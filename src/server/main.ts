@@ -42,10 +42,11 @@ function banner(
   const url =
     config.publicUrl ??
     (config.services.includes('http') ? `http://localhost:${config.httpPort}` : `https://localhost:${config.httpsPort}`);
-  const lines = [
-    '',
-    `  Relais is running — carrier: ${config.carrier.startsWith('simulator') ? 'built-in SIMULATOR (no real SMS leaves this machine)' : withPasswordHidden(config.carrier)}`,
-  ];
+  // The carrier is used by the dispatcher: a process without one sends nothing itself.
+  const carrier = config.services.includes('dispatcher')
+    ? `carrier: ${config.carrier.startsWith('simulator') ? 'built-in SIMULATOR (no real SMS leaves this machine)' : withPasswordHidden(config.carrier)}`
+    : 'no dispatcher in this process (RELAIS_SERVICES): accepted messages wait for a Relais running one on this database';
+  const lines = ['', `  Relais is running — ${carrier}`];
   // The web pages only where this process serves them (a dispatcher alone serves none).
   if (web) {
     lines.push(
