@@ -139,6 +139,12 @@ describeEachDialect('relais send (real process)', (ctx) => {
       cases.map(([args, code]) => [args.join(' '), 1, code]),
     );
     expect(await credits()).toBe(before);
+    // No sender: said with the command line's options, not the API's field names.
+    const noSender = await relais(null, '--to', '+33612345678', '--message', 'x');
+    expect([noSender.code, noSender.stderr.trim()]).toEqual([
+      1,
+      'error: give a sender with --sender (one of the account’s: relais sender list), or --sender-for-response (INVALID_SENDER)',
+    ]);
   }, 120_000);
 
   it('a send time more than a year ahead is refused, saying so; a tag of two lines too; the text may have two', async () => {

@@ -92,6 +92,12 @@ export function registerSendCommand(program: Command): void {
       }
       if (options.to === undefined && options.toFile === undefined)
         throw new AppError('INVALID_RECEIVER', 'give receivers with --to or --to-file');
+      // Said in the command line's words (the service's message names the API field senderForResponse).
+      if (!options.sender && !options.senderForResponse)
+        throw new AppError(
+          'INVALID_SENDER',
+          'give a sender with --sender (one of the account’s: relais sender list), or --sender-for-response',
+        );
       const message = options.message ?? readText('--message-file', options.messageFile!).replace(/\r?\n$/, '');
       const receivers = [...(options.to ?? []), ...(options.toFile ? readText('--to-file', options.toFile).split(/\r?\n/) : [])]
         .flatMap((r) => r.split(','))
