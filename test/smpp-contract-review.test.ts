@@ -230,6 +230,48 @@ describeEachDialectWithApp('SMPP server: the SMPP 3.4 contract, as an ESME holds
       expect((await row(resp.message_id))?.message).toBe(text);
     });
 
+    it('reads data_coding 1 holding control octets as the GSM 03.38 septets the smpp package labels 1, and refuses what could be either (ESME_RINVDCS)', async () => {
+      const c = await bound();
+      // As the `smpp` package sends a text it can write in GSM (data_coding 1, é 0x05, à 0x7F, $ 0x02, € escaped).
+      const gsm = await submit(c, { destination_addr: '33612345706', short_message: 'Livré à 5 $, 6 €' });
+      expect(gsm.command_status).toBe(E.ESME_ROK);
+      expect(await row(gsm.message_id)).toMatchObject({ message: 'Livré à 5 $, 6 €', encoding: 'gsm7' });
+      const before = await state();
+      const refused = async (octets: Buffer) =>
+        (await submit(c, { destination_addr: '33612345707', data_coding: 1, short_message: octets })).command_status;
+      expect([
+        // An ASCII text with a tab: its $, @ and _ would be ¤, ¡ and § in GSM.
+        await refused(Buffer.from('Total\t$5 a@b.fr', 'latin1')),
+        // A terminal sequence: no GSM encoder writes an escape before "[".
+        await refused(Buffer.from('\u001b[1mBold', 'latin1')),
+        // An escape ending the text.
+        await refused(Buffer.from([0x05, 0x1b])),
+        // Octets above 0x7F: neither IA5 nor GSM.
+        await refused(Buffer.from('Caf\u00e9', 'latin1')),
+      ]).toEqual([E.ESME_RINVDCS, E.ESME_RINVDCS, E.ESME_RINVDCS, E.ESME_RINVDCS]);
+      expect(await rowsTo('+33612345707')).toEqual([]);
+      expect(await state()).toEqual(before);
+    });
+
+    it('refuses Latin-1 (data_coding 3) octets 0x80–0x9F, C1 controls there (Windows-1252’s € and ’), instead of storing them as controls', async () => {
+      const c = await bound();
+      const before = await state();
+      const resp = await submit(c, {
+        destination_addr: '33612345708',
+        data_coding: 3,
+        short_message: Buffer.from([0x4c, 0x92, 0x65, 0x74, 0xe9, 0x20, 0x35, 0x80]), // "L’eté 5€" in Windows-1252
+      });
+      expect(resp.command_status).toBe(E.ESME_RINVDCS);
+      expect(await state()).toEqual(before);
+      const latin1 = await submit(c, {
+        destination_addr: '33612345708',
+        data_coding: 3,
+        short_message: Buffer.from('L\u00e9t\u00e9 \u00a75', 'latin1'),
+      });
+      expect(latin1.command_status).toBe(E.ESME_ROK);
+      expect((await row(latin1.message_id))?.message).toBe('Lété §5');
+    });
+
     it('reads data_coding 0 as unpacked GSM 03.38: é, the escaped €, and @ written 0x00', async () => {
       const c = await bound();
       const gsm = Buffer.from([0x05, 0x20, 0x1b, 0x65, 0x20, 0x00, 0x20, 0x6f, 0x6b]); // "é € @ ok"
@@ -516,6 +558,55 @@ describeEachDialectWithApp('SMPP server: the SMPP 3.4 contract, as an ESME holds
         9,
       ]);
       expect(await query(pending.message_id)).toEqual([E.ESME_ROK, pending.message_id, 1, '', 0]);
+    });
+
+    it('answers query_sm of a message cancel_sm canceled with message_state DELETED (4) and the time it was canceled; another SMS user is refused', async () => {
+      const c = await bound();
+      const sent = await submit(c, {
+        destination_addr: '33612345755',
+        short_message: 'Annulé puis demandé',
+        schedule_delivery_time: new Date(Date.now() + 3_600_000),
+      });
+      const before = Date.now();
+      expect((await c.request('cancel_sm', { message_id: sent.message_id, source_addr: 'MyShop' })).command_status).toBe(E.ESME_ROK);
+      const after = Date.now();
+      const q = await c.request('query_sm', { message_id: sent.message_id, source_addr: 'MyShop' });
+      expect([q.command_status, q.message_id, q.message_state, q.error_code]).toEqual([E.ESME_ROK, sent.message_id, 4, 0]);
+      // final_date: when it was canceled, to the second (SMPP times carry tenths at most).
+      expect(q.final_date).toBeInstanceOf(Date);
+      const final = (q.final_date as Date).getTime();
+      expect(final >= Math.floor(before / 1000) * 1000 && final <= after).toBe(true);
+      // The same id asked by another SMS user of the account: not its message, so not its deletion either.
+      const other = await bound(`${account.name}:receipts`);
+      expect((await other.request('query_sm', { message_id: sent.message_id, source_addr: 'MyShop' })).command_status).toBe(
+        E.ESME_RQUERYFAIL,
+      );
+      // An id no message ever had is still refused.
+      expect((await c.request('query_sm', { message_id: '999999999999', source_addr: 'MyShop' })).command_status).toBe(E.ESME_RQUERYFAIL);
+    });
+
+    it('answers query_sm of messages sent (ENROUTE 1), expired (EXPIRED 3) and canceled but kept (DELETED 4), as SMPP 3.4 §5.2.28 numbers them', async () => {
+      const c = await bound();
+      const later = () => new Date(Date.now() + 3_600_000);
+      const [sent, expired, canceled] = [
+        await submit(c, { destination_addr: '33612345756', short_message: 'q-sent', schedule_delivery_time: later() }),
+        await submit(c, { destination_addr: '33612345757', short_message: 'q-expired', schedule_delivery_time: later() }),
+        await submit(c, { destination_addr: '33612345758', short_message: 'q-canceled', schedule_delivery_time: later() }),
+      ];
+      // The statuses as the dispatcher (sent, expired) or a kept cancellation would leave the rows.
+      const at = Math.floor(Date.now() / 1000) * 1000 - 60_000;
+      const set = (id: unknown, values: Record<string, unknown>) =>
+        ctx.database.db.updateTable('outgoing').set(values).where('id', '=', Number(id)).execute();
+      await set(sent.message_id, { status: 'sent', sent_at: at });
+      await set(expired.message_id, { status: 'expired', sent_at: at, expired_at: at + 1000 });
+      await set(canceled.message_id, { status: 'canceled', canceled_at: at + 2000 });
+      const query = async (id: unknown) => {
+        const q = await c.request('query_sm', { message_id: id, source_addr: 'MyShop' });
+        return [q.command_status, q.message_state, q.final_date instanceof Date ? q.final_date.getTime() : q.final_date, q.error_code];
+      };
+      expect(await query(sent.message_id)).toEqual([E.ESME_ROK, 1, '', 0]);
+      expect(await query(expired.message_id)).toEqual([E.ESME_ROK, 3, at + 1000, 0]);
+      expect(await query(canceled.message_id)).toEqual([E.ESME_ROK, 4, at + 2000, 0]);
     });
 
     it('refuses query_sm on a receiver bind (ESME_RINVBNDSTS): SMPP 3.4 takes it from transmitters and transceivers only', async () => {

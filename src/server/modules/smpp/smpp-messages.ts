@@ -187,8 +187,10 @@ export function smppTimeOf(value: string, now: number): number | null | 'bad' {
 
 /** A receiver as given: TON 1 (international) digits get their `+`; others are read as the sending service reads any. */
 function receiverOf(ton: number | undefined, address: string): string {
-  return ton === 1 && /^\d+$/.test(address) ? `+${address}` : address;
+  return ton === 1 && DIGITS.test(address) ? `+${address}` : address;
 }
+
+const DIGITS = /^\d+$/;
 
 /**
  * The senders a message's source_addr may name, in the order tried: a TON 1 (international) number
@@ -213,7 +215,8 @@ export function decodeSubmit(fields: SubmitFields, now: number): DecodeResult {
   if (!decoded.ok) return decoded;
   const destination = (fields.destination_addr ?? '').trim();
   if (destination === '') return refuse('ESME_RINVDSTADR', 'destination_addr is empty');
-  return { ok: true, submit: { ...decoded.message, receiver: receiverOf(fields.dest_addr_ton, destination) } };
+  // Added to the message read, not spread into a new object (this runs for every submit).
+  return { ok: true, submit: Object.assign(decoded.message, { receiver: receiverOf(fields.dest_addr_ton, destination) }) };
 }
 
 /**
@@ -233,7 +236,7 @@ export function decodeSubmitMulti(fields: SubmitFields, now: number): DecodeMult
     const { dest_addr_ton: ton, dest_addr_npi: npi, destination_addr: address } = e;
     return { kind: 'address', ton, npi, address, receiver: receiverOf(ton, address.trim()) };
   });
-  return { ok: true, submit: { ...decoded.message, destinations } };
+  return { ok: true, submit: Object.assign(decoded.message, { destinations }) };
 }
 
 /** The message of a submit_sm, data_sm or submit_multi as of `now`: everything but its receivers. */

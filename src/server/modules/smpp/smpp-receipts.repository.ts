@@ -199,3 +199,27 @@ export function createSmppReceiptsRepository(database: Database) {
 }
 
 export type SmppReceiptsRepository = ReturnType<typeof createSmppReceiptsRepository>;
+
+/**
+ * When `actor` deleted the message `messageId` of account `accountId` by its id — cancel_sm (a pending
+ * message canceled: its row goes, its credits back), or a deletion of chosen messages — as the deletion
+ * audit records it (kind `ids`, the ids as a JSON array); null when it records none. The audit names who
+ * deleted, not whose message it was: only the actor's own deletions are told (query_sm of an SMS user).
+ */
+export async function deletedMessageAt(database: Database, accountId: number, actor: string, messageId: number): Promise<number | null> {
+  const id = String(messageId);
+  const row = await database.db
+    .selectFrom('deletion_audit')
+    .select('created_at')
+    .where('account_id', '=', accountId)
+    .where('actor', '=', actor)
+    .where('kind', '=', 'ids')
+    // `[1,2,3]` as JSON.stringify writes it: the id alone, first, between two others, or last.
+    .where((eb) =>
+      eb.or([eb('ids', '=', `[${id}]`), eb('ids', 'like', `[${id},%`), eb('ids', 'like', `%,${id},%`), eb('ids', 'like', `%,${id}]`)]),
+    )
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row ? Number(row.created_at) : null;
+}

@@ -47,13 +47,11 @@ const COMMANDS: Readonly<Record<number, 'submit_sm' | 'data_sm' | 'submit_multi'
   33: 'submit_multi',
 };
 
-/** TLVs read here: tag → [name, the length SMPP 3.4 gives it (null: any)]. */
-const TLVS: ReadonlyMap<number, readonly [keyof SubmitFields, number | null]> = new Map([
-  [0x0424, ['message_payload', null]],
-  [0x020c, ['sar_msg_ref_num', 2]],
-  [0x020e, ['sar_total_segments', 1]],
-  [0x020f, ['sar_segment_seqnum', 1]],
-] as const);
+/** TLVs read here (SMPP 3.4 §5.3.2): message_payload (any length), the sar_* ones (the length given). */
+const TLV_MESSAGE_PAYLOAD = 0x0424;
+const TLV_SAR_MSG_REF_NUM = 0x020c;
+const TLV_SAR_TOTAL_SEGMENTS = 0x020e;
+const TLV_SAR_SEGMENT_SEQNUM = 0x020f;
 
 /** Thrown while reading: a field runs past the PDU's end. */
 class Truncated extends Error {}
@@ -74,7 +72,8 @@ class Cursor {
   cstring(): string {
     const nul = this.bytes.indexOf(0, this.offset);
     if (nul === -1 || nul >= this.end) throw new Truncated();
-    const value = this.bytes.toString('latin1', this.offset, nul);
+    // An empty one (most times, service_type) costs no string made.
+    const value = nul === this.offset ? '' : this.bytes.toString('latin1', this.offset, nul);
     this.offset = nul + 1;
     return value;
   }
@@ -89,12 +88,24 @@ class Cursor {
 
 const refuse = (status: SubmitRefusal['status'], reason: string): ReadSubmitResult => ({ ok: false, refusal: { status, reason } });
 
+const NO_OCTETS = Buffer.alloc(0);
+
+/** What the TLVs after short_message do not end as they should (`readSubmitPdu`). */
+function brokenTlvs(first: boolean, command: string, smLength: number, why: string): ReadSubmitResult {
+  return first && command !== 'data_sm'
+    ? refuse('ESME_RINVMSGLEN', `sm_length ${smLength} does not match the octets that follow it (${why})`)
+    : refuse('ESME_RINVTLVSTREAM', `the TLVs do not end where the PDU does (${why})`);
+}
+
 /**
  * Reads a submit_sm, data_sm or submit_multi from the bytes of the whole PDU (header included). A PDU
  * whose short_message runs past its end is ESME_RINVMSGLEN; one whose TLVs do not end exactly at its end
  * is ESME_RINVMSGLEN when the first TLV after short_message is already wrong (sm_length shorter than the
  * octets given: the rest of the text is no TLV), else ESME_RINVTLVSTREAM; a TLV read here with the wrong
  * length is ESME_RINVTLVLEN; a mandatory field missing is ESME_RINVCMDLEN.
+ *
+ * Each field is read once, into one object of one shape (those a command lacks undefined): this runs for
+ * every submit, and objects built by spreading others cost V8 microseconds each.
  */
 export function readSubmitPdu(bytes: Buffer): ReadSubmitResult {
   if (bytes.length < 16) return refuse('ESME_RINVCMDLEN', 'the PDU is shorter than its header');
@@ -109,83 +120,106 @@ export function readSubmitPdu(bytes: Buffer): ReadSubmitResult {
     const source_addr_ton = at.int8();
     const source_addr_npi = at.int8();
     const source_addr = at.cstring();
-    const common = { source_addr_ton, source_addr_npi, source_addr };
-    if (command === 'data_sm') {
-      fields = {
-        ...common,
-        dest_addr_ton: at.int8(),
-        dest_addr_npi: at.int8(),
-        destination_addr: at.cstring(),
-        esm_class: at.int8(),
-        registered_delivery: at.int8(),
-        replace_if_present_flag: 0,
-        data_coding: at.int8(),
-        schedule_delivery_time: '',
-        validity_period: '',
-        short_message: Buffer.alloc(0),
-      };
-    } else {
-      let destinations: Pick<SubmitFields, 'dest_addr_ton' | 'dest_addr_npi' | 'destination_addr' | 'dest_address'>;
-      if (command === 'submit_sm') {
-        destinations = { dest_addr_ton: at.int8(), dest_addr_npi: at.int8(), destination_addr: at.cstring() };
-      } else {
-        const count = at.int8();
-        const dest_address: MultiEntry[] = [];
-        for (let i = 0; i < count; i++) {
-          // dest_flag 1: an SME address; any other is read as a distribution list name (the package does the same).
-          if (at.int8() === 1) dest_address.push({ dest_addr_ton: at.int8(), dest_addr_npi: at.int8(), destination_addr: at.cstring() });
-          else dest_address.push({ dl_name: at.cstring() });
-        }
-        destinations = { dest_address };
+    let dest_addr_ton: number | undefined;
+    let dest_addr_npi: number | undefined;
+    let destination_addr: string | undefined;
+    let dest_address: MultiEntry[] | undefined;
+    if (command === 'submit_multi') {
+      const count = at.int8();
+      dest_address = [];
+      for (let i = 0; i < count; i++) {
+        // dest_flag 1: an SME address; any other is read as a distribution list name (the package does the same).
+        if (at.int8() === 1) dest_address.push({ dest_addr_ton: at.int8(), dest_addr_npi: at.int8(), destination_addr: at.cstring() });
+        else dest_address.push({ dl_name: at.cstring() });
       }
-      const esm_class = at.int8();
+    } else {
+      dest_addr_ton = at.int8();
+      dest_addr_npi = at.int8();
+      destination_addr = at.cstring();
+    }
+    const esm_class = at.int8();
+    let registered_delivery: number;
+    let replace_if_present_flag = 0;
+    let data_coding: number;
+    let schedule_delivery_time = '';
+    let validity_period = '';
+    let short_message: Buffer = NO_OCTETS;
+    if (command === 'data_sm') {
+      registered_delivery = at.int8();
+      data_coding = at.int8();
+    } else {
       at.int8(); // protocol_id
       at.int8(); // priority_flag
-      const schedule_delivery_time = at.cstring();
-      const validity_period = at.cstring();
-      const registered_delivery = at.int8();
-      const replace_if_present_flag = at.int8();
-      const data_coding = at.int8();
+      schedule_delivery_time = at.cstring();
+      validity_period = at.cstring();
+      registered_delivery = at.int8();
+      replace_if_present_flag = at.int8();
+      data_coding = at.int8();
       at.int8(); // sm_default_msg_id
       const smLength = at.int8();
       if (at.offset + smLength > end)
         return refuse('ESME_RINVMSGLEN', `sm_length ${smLength}: only ${end - at.offset} octets follow it in the PDU`);
-      fields = {
-        ...common,
-        ...destinations,
-        esm_class,
-        registered_delivery,
-        replace_if_present_flag,
-        data_coding,
-        schedule_delivery_time,
-        validity_period,
-        short_message: at.octets(smLength),
-      };
+      short_message = at.octets(smLength);
     }
+    fields = {
+      source_addr_ton,
+      source_addr_npi,
+      source_addr,
+      dest_addr_ton,
+      dest_addr_npi,
+      destination_addr,
+      dest_address,
+      esm_class,
+      registered_delivery,
+      replace_if_present_flag,
+      data_coding,
+      schedule_delivery_time,
+      validity_period,
+      short_message,
+      message_payload: undefined,
+      sar_msg_ref_num: undefined,
+      sar_total_segments: undefined,
+      sar_segment_seqnum: undefined,
+    };
   } catch (error) {
     if (error instanceof Truncated) return refuse('ESME_RINVCMDLEN', `the ${command} ends before its mandatory fields do`);
     throw error;
   }
 
   const afterMessage = at.offset;
-  const writable = fields as unknown as Record<string, unknown>;
   while (at.offset < end) {
     const first = at.offset === afterMessage;
-    const broken = (why: string) =>
-      first && command !== 'data_sm'
-        ? refuse('ESME_RINVMSGLEN', `sm_length ${fields.short_message.length} does not match the octets that follow it (${why})`)
-        : refuse('ESME_RINVTLVSTREAM', `the TLVs do not end where the PDU does (${why})`);
-    if (end - at.offset < 4) return broken(`${end - at.offset} octets left, no TLV header`);
+    if (end - at.offset < 4)
+      return brokenTlvs(first, command, fields.short_message.length, `${end - at.offset} octets left, no TLV header`);
     const tag = bytes.readUInt16BE(at.offset);
     const length = bytes.readUInt16BE(at.offset + 2);
-    if (at.offset + 4 + length > end) return broken(`TLV 0x${tag.toString(16).padStart(4, '0')} of ${length} octets runs past the end`);
-    at.offset += 4;
-    const value = at.octets(length);
-    const known = TLVS.get(tag);
-    if (!known) continue; // a TLV this server does not read is ignored (SMPP 3.4 §3.2.4)
-    const [name, size] = known;
-    if (size !== null && length !== size) return refuse('ESME_RINVTLVLEN', `${name} is ${length} octets long: it takes ${size}`);
-    writable[name] = size === null ? value : size === 1 ? value[0] : value.readUInt16BE(0);
+    if (at.offset + 4 + length > end)
+      return brokenTlvs(
+        first,
+        command,
+        fields.short_message.length,
+        `TLV 0x${tag.toString(16).padStart(4, '0')} of ${length} octets runs past the end`,
+      );
+    at.offset += 4 + length;
+    const value = at.offset - length;
+    // A TLV this server does not read is ignored (SMPP 3.4 §3.2.4).
+    switch (tag) {
+      case TLV_MESSAGE_PAYLOAD:
+        fields.message_payload = bytes.subarray(value, at.offset);
+        break;
+      case TLV_SAR_MSG_REF_NUM:
+        if (length !== 2) return refuse('ESME_RINVTLVLEN', `sar_msg_ref_num is ${length} octets long: it takes 2`);
+        fields.sar_msg_ref_num = bytes.readUInt16BE(value);
+        break;
+      case TLV_SAR_TOTAL_SEGMENTS:
+        if (length !== 1) return refuse('ESME_RINVTLVLEN', `sar_total_segments is ${length} octets long: it takes 1`);
+        fields.sar_total_segments = bytes[value];
+        break;
+      case TLV_SAR_SEGMENT_SEQNUM:
+        if (length !== 1) return refuse('ESME_RINVTLVLEN', `sar_segment_seqnum is ${length} octets long: it takes 1`);
+        fields.sar_segment_seqnum = bytes[value];
+        break;
+    }
   }
   return { ok: true, fields };
 }

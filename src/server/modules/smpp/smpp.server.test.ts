@@ -967,6 +967,60 @@ describeEachDialectWithApp('SMPP server for customers’ programs', (ctx) => {
       ]);
     });
 
+    it('answers on arrival a part whose earlier parts came, for programs with a window of 1: a part id, the destinations left out', async () => {
+      const c = await bound();
+      const before = await state();
+      const part = (ref: number, seq: number, text: string) => ({
+        source_addr: 'MyShop',
+        dest_address: to('+33612345665', 'abc', '0612345666'),
+        esm_class: 0x40,
+        short_message: { udh: Buffer.from([0x05, 0x00, 0x03, ref, 3, seq]), message: text },
+      });
+      // One PDU at a time, each sent once the previous one is answered.
+      const first = await c.request('submit_multi', part(22, 1, 'Un, '));
+      expect([first.command, first.command_status]).toEqual(['submit_multi_resp', E.ESME_ROK]);
+      expect(String(first.message_id)).toMatch(/^part-[\w-]+-1of3$/);
+      expect(first.unsuccess_sme).toEqual([
+        { dest_addr_ton: 0, dest_addr_npi: 1, destination_addr: 'abc', error_status_code: E.ESME_RINVDSTADR },
+      ]);
+      expect(await state()).toEqual(before);
+      const second = await c.request('submit_multi', part(22, 2, 'deux, '));
+      expect([second.command_status, String(second.message_id)]).toEqual([E.ESME_ROK, expect.stringMatching(/^part-[\w-]+-2of3$/)]);
+      expect((await c.request('query_sm', { message_id: second.message_id })).command_status).toBe(E.ESME_RINVMSGID);
+      const third = await c.request('submit_multi', part(22, 3, 'trois.'));
+      expect([third.command_status, String(third.message_id), (third.unsuccess_sme as unknown[]).length]).toEqual([
+        E.ESME_ROK,
+        expect.stringMatching(/^\d+$/),
+        1,
+      ]);
+      expect((await jobMessages(third.message_id)).map((m) => [m.receiver, m.message])).toEqual([
+        ['+33612345665', 'Un, deux, trois.'],
+        ['+33612345666', 'Un, deux, trois.'],
+      ]);
+      const after = await state();
+      expect([after.outgoing - before.outgoing, after.credits[account.id] - before.credits[account.id]]).toEqual([2, -2]);
+    });
+
+    it('refuses on arrival a submit_multi part whose message cannot be sent (credits for every receiver, destinations), holding nothing', async () => {
+      const part = (seq: number, destinations: (string | { dl_name: string })[]) => ({
+        source_addr: 'MyShop',
+        dest_address: to(...destinations),
+        esm_class: 0x40,
+        short_message: { udh: Buffer.from([0x05, 0x00, 0x03, 23, 2, seq]), message: `part ${seq}` },
+      });
+      const poorClient = await bound('bind_transceiver', `${poor.name}:shop`);
+      const before = await state();
+      expect((await poorClient.request('submit_multi', part(1, ['+33612345667', '+33612345668']))).command_status).toBe(E.ESME_RSUBMITFAIL);
+      // Not held: sent again, it is checked again (not "sent twice"), and refused again.
+      expect((await poorClient.request('submit_multi', part(1, ['+33612345667', '+33612345668']))).command_status).toBe(E.ESME_RSUBMITFAIL);
+      const reasons = log.lines.map((l) => (l.obj as { reason?: string }).reason ?? '');
+      expect(reasons.filter((r) => r.includes('the 2 parts to 2 receivers need 4'))).toHaveLength(2);
+      const c = await bound();
+      const none = await c.request('submit_multi', part(1, ['abc', { dl_name: 'friends' }]));
+      expect(none.command_status).toBe(E.ESME_RINVDSTADR);
+      expect(await state()).toEqual(before);
+    });
+
     it('answers query_sm on its message_id with the first destination’s message, and cancel_sm cancels that one only', async () => {
       const c = await bound();
       const resp = await c.request('submit_multi', {

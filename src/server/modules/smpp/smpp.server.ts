@@ -5,7 +5,7 @@ import type { Services } from '../../services.js';
 import type { AccountAccess } from '../auth/principal.js';
 import smpp, { pduBytes } from '../carriers/smpp-package.js';
 import { processOwner } from '../dispatch/dispatching.js';
-import { createSmppService, partId } from './smpp.service.js';
+import { createSmppService, partId, type UnsuccessfulDestination } from './smpp.service.js';
 import {
   type ConcatInfo,
   type DecodedMessage,
@@ -17,7 +17,7 @@ import {
   type SmppStatusName,
   type SubmitRefusal,
 } from './smpp-messages.js';
-import { createSmppReceiptsRepository, type DueReceipt } from './smpp-receipts.repository.js';
+import { createSmppReceiptsRepository, type DueReceipt, deletedMessageAt } from './smpp-receipts.repository.js';
 import { readSubmitPdu, type SubmitFields } from './smpp-submit-reader.js';
 
 export interface SmppServerLog {
@@ -95,7 +95,7 @@ interface PartGroup {
   destinations: number;
   parts: (DecodedMessage | undefined)[];
   got: number;
-  /** PDUs of the parts not answered yet (out of order, or any part of a submit_multi). */
+  /** PDUs of the parts not answered yet (out of order, or whose message became whole while they were checked). */
   held: smpp.PDU[];
   startedAt: number;
   /** The checks of the parts being answered on arrival: the message is sent once they are done. */
@@ -106,8 +106,14 @@ interface PartGroup {
   sendWhole: (parts: DecodedMessage[], pdus: readonly smpp.PDU[]) => Promise<void>;
 }
 
-/** What a part answered on arrival is checked with (`SmppService.checkPart`). */
-type PartCheck<T> = (part: T, total: number) => Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }>;
+/**
+ * What a part answered on arrival is checked with (`SmppService.checkPart`, `checkMultiPart`); a
+ * submit_multi part's answer lists the destinations its message will leave out (`unsuccess_sme`).
+ */
+type PartCheck<T> = (
+  part: T,
+  total: number,
+) => Promise<{ ok: true; unsuccessful?: UnsuccessfulDestination[] } | { ok: false; refusal: SubmitRefusal }>;
 
 interface Connection {
   id: number;
@@ -128,6 +134,8 @@ interface Connection {
   backlogged: boolean;
   /** Submits being accepted (answered when their commit is done). */
   inFlight: number;
+  /** Its socket holds the responses written until the next tick (`write`). */
+  corked: boolean;
   /** Their work (`admit`): an unbind waits for it, so that every submit read before it is answered. */
   work: Set<Promise<void>>;
   /** The program sent unbind: nothing more is read, the submits read before it are being answered. */
@@ -186,9 +194,10 @@ const commands = (smpp as unknown as { commands: Record<string, unknown> }).comm
  *   come within `partsTimeoutMs` is dropped, nothing written). Every submit reads the account as it is
  *   now: one the operator disabled after the bind sends nothing.
  * - submit_multi: one text to 1–255 destinations, one job on the same path as submit_sm (parts put
- *   together the same way; all or nothing for credits, quota and sender). Destinations that are not one
- *   valid phone number (ESME_RINVDSTADR) and distribution lists (ESME_RINVDLNAME: Relais keeps none) are
- *   left out and listed in unsuccess_sme, the others sent; none left: refused with the first one's status,
+ *   together the same way, a part answered on arrival listing the destinations its message will leave
+ *   out; all or nothing for credits, quota and sender). Destinations that are not one valid phone
+ *   number (ESME_RINVDSTADR) and distribution lists (ESME_RINVDLNAME: Relais keeps none) are left out
+ *   and listed in unsuccess_sme, the others sent; none left: refused with the first one's status,
  *   nothing written. A number given twice is sent once. Each destination's message has its own id in
  *   the history and its own receipt (with that id, the destination as source_addr); message_id is the id
  *   of the first destination's message sent to, so query_sm and cancel_sm on it act on that one message.
@@ -196,8 +205,10 @@ const commands = (smpp as unknown as { commands: Record<string, unknown> }).comm
  * - registered_delivery: a receipt (deliver_sm, esm_class 0x04, `id:… stat:DELIVRD err:…` and the
  *   receipted_message_id / message_state TLVs) when the message is final, on a receiver or
  *   transceiver bind of the same SMS user, on any process; kept while none is bound.
- * - query_sm (transmitter and transceiver binds) answers the message's state; cancel_sm cancels a
- *   pending message (credits given back).
+ * - query_sm (transmitter and transceiver binds) answers the message's state (SMPP 3.4 §5.2.28:
+ *   pending and sent ENROUTE, delivered DELIVERED, expired EXPIRED, failed UNDELIVERABLE; canceled — by
+ *   cancel_sm, whose row goes, or kept as such — DELETED); cancel_sm cancels a pending message (credits
+ *   given back).
  * - data_sm as submit_sm (its text in message_payload).
  * - enquire_link both ways; unbind answers the submits read before it, then unbind_resp (`onUnbind`).
  *   replace_sm, replace_if_present_flag and the commands an ESME does not send are refused
@@ -216,6 +227,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     accounts: services.accounts,
     senders: services.senders,
     creditRates: services.config.creditRates,
+    deletedAt: (accountId, actor, messageId) => deletedMessageAt(services.database, accountId, actor, messageId),
   });
   const receipts = createSmppReceiptsRepository(services.database);
   const owner = processOwner('smpp-receipts');
@@ -271,14 +283,54 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     return pdu.response(fields);
   }
 
+  /**
+   * Writes a response on the connection's socket. Responses written in one turn of the event loop (those
+   * of the submits one commit accepted) leave in one write: the socket is corked until the next tick.
+   */
+  function write(c: Connection, bytes: Buffer): void {
+    const socket = c.session.socket;
+    if (!socket.writable) return;
+    if (!c.corked) {
+      c.corked = true;
+      socket.cork();
+      process.nextTick(uncork, c);
+    }
+    socket.write(bytes);
+    checkBacklog(c);
+  }
+
+  function uncork(c: Connection): void {
+    c.corked = false;
+    c.session.socket.uncork();
+  }
+
   function answer(c: Connection, pdu: smpp.PDU, fields: Record<string, unknown> = {}): void {
     if (c.closed) return;
     try {
-      c.session.send(responseTo(pdu, fields));
+      write(c, responseTo(pdu, fields).toBuffer());
     } catch (error) {
       log.warn({ err: error, connection: c.id }, 'smpp: a response could not be written');
     }
-    checkBacklog(c);
+  }
+
+  /**
+   * submit_sm_resp or data_sm_resp, written as SMPP 3.4 §4.4.2 and §4.7.2 lay them out: the header, then
+   * message_id when accepted (no body when refused). Made here: the package's PDU and its encoding cost
+   * more than the rest of a submit's answer.
+   */
+  function answerSubmit(c: Connection, pdu: smpp.PDU, status: number, messageId: string): void {
+    if (c.closed) return;
+    const length = status === 0 ? 16 + Buffer.byteLength(messageId, 'latin1') + 1 : 16;
+    const bytes = Buffer.allocUnsafe(length);
+    bytes.writeUInt32BE(length, 0);
+    bytes.writeUInt32BE((pdu.command_id | 0x80000000) >>> 0, 4);
+    bytes.writeUInt32BE(status, 8);
+    bytes.writeUInt32BE(pdu.sequence_number, 12);
+    if (status === 0) {
+      bytes.write(messageId, 16, 'latin1');
+      bytes[length - 1] = 0;
+    }
+    write(c, bytes);
   }
 
   function refuse(c: Connection, pdu: smpp.PDU, refusal: SubmitRefusal): void {
@@ -286,7 +338,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       { connection: c.id, ip: c.ip, login: c.bound?.login, command: pdu.command, status: refusal.status, reason: refusal.reason },
       'smpp: refused',
     );
-    answer(c, pdu, { command_status: statusCode(refusal.status) });
+    if (pdu.command === 'submit_sm' || pdu.command === 'data_sm') answerSubmit(c, pdu, statusCode(refusal.status), '');
+    else answer(c, pdu, { command_status: statusCode(refusal.status) });
   }
 
   function temporaryFailure(c: Connection, pdu: smpp.PDU, error: unknown): void {
@@ -392,9 +445,12 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       c.tooBusy = true;
       updateReading(c);
     }
-    const promise = track(async () => {
+    // As `track` does, with fewer promises (this runs for every submit).
+    const promise = (async () => {
       try {
         await work();
+      } catch (error) {
+        log.error({ err: error }, 'smpp: unexpected failure');
       } finally {
         c.inFlight--;
         if (c.inFlight === MAX_IN_FLIGHT / 2 && c.tooBusy) {
@@ -402,9 +458,13 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
           updateReading(c);
         }
       }
-    });
+    })();
+    working.add(promise);
     c.work.add(promise);
-    void promise.finally(() => c.work.delete(promise));
+    void promise.then(() => {
+      working.delete(promise);
+      c.work.delete(promise);
+    });
     return promise;
   }
 
@@ -419,7 +479,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       return;
     }
     for (const pdu of pdus) {
-      if (outcome.ok) answer(c, pdu, { message_id: outcome.id });
+      if (outcome.ok) answerSubmit(c, pdu, 0, outcome.id);
       else refuse(c, pdu, outcome.refusal);
     }
   }
@@ -449,14 +509,19 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         },
         'smpp: submit_multi sent, some destinations left out',
       );
-    const unsuccess = outcome.unsuccessful.map((u) => ({
+    const unsuccess = unsuccessSme(outcome.unsuccessful);
+    for (const pdu of pdus) answer(c, pdu, { message_id: outcome.id, unsuccess_sme: unsuccess });
+  }
+
+  /** submit_multi_resp's unsuccess_sme: the destinations left out, with why. */
+  function unsuccessSme(unsuccessful: readonly UnsuccessfulDestination[]) {
+    return unsuccessful.map((u) => ({
       dest_addr_ton: u.ton,
       dest_addr_npi: u.npi,
       // At most SMPP's 21 octets (20 and the NUL): a longer one echoed would make an answer too big to read.
       destination_addr: u.address.slice(0, 20),
       error_status_code: statusCode(u.status),
     }));
-    for (const pdu of pdus) answer(c, pdu, { message_id: outcome.id, unsuccess_sme: unsuccess });
   }
 
   /**
@@ -517,7 +582,11 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     // JSON: no name or address, whatever octets it holds, can make two lists of destinations look alike.
     const destinations = JSON.stringify(submit.destinations.map((d) => (d.kind === 'list' ? ['list', d.name] : [d.ton, d.npi, d.address])));
     const key = `multi\u0000${submit.sender ?? ''}\u0000${destinations}\u0000${ref}\u0000${total}`;
-    holdPart(c, pdu, key, submit, submit.concat, submit.destinations.length, null, (whole, pdus) => sendMulti(c, bound, whole, pdus));
+    const check: PartCheck<DecodedSubmitMulti> = async (part, parts) => {
+      const current = await service.currentAccess(bound.access);
+      return current.ok ? service.checkMultiPart(current.access, part, parts) : current;
+    };
+    holdPart(c, pdu, key, submit, submit.concat, submit.destinations.length, check, (whole, pdus) => sendMulti(c, bound, whole, pdus));
   }
 
   /**
@@ -526,20 +595,20 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
    * make (part 1's fields, every part's text in order) and answers the part that completed it (whatever
    * its number) with the message's id or refusal — and the parts held with it.
    *
-   * Parts are answered before the message is whole where `check` is given (submit_sm, data_sm), for
-   * programs that wait for each part's answer before sending the next (a window of 1: jSMPP's and
-   * Cloudhopper's default): a part whose earlier parts have all come is answered on arrival, once
-   * `check` passed (the account enabled, receiver, sender, credits and quota for the whole message) and
-   * PART_ANSWER_GRACE_MS went by, with ESME_ROK and a part id of its own (`partId`: no message id;
-   * query_sm and cancel_sm refuse it); refused, it is taken out of the message, and may come again. The
-   * message whole meanwhile (a program sending its parts without waiting), the part is answered with the
-   * message's outcome instead. A part that comes before an earlier one is held, and answered with the
-   * message's outcome; so are submit_multi's parts. A message whose parts do not all come within
-   * `partsTimeoutMs` is dropped, its held parts refused (a part coming later is held anew, and refused
-   * in turn); nothing of it is written or debited, as when its session ends first: its parts answered on
-   * arrival never had the message's answer, and the program, never told the message's id, sends it
-   * again. Memory stays bounded as for held parts: MAX_HELD_PARTS and MAX_HELD_PART_DESTINATIONS count
-   * every message not yet whole, whatever was answered.
+   * Parts are answered before the message is whole, for programs that wait for each part's answer
+   * before sending the next (a window of 1: jSMPP's and Cloudhopper's default): a part whose earlier
+   * parts have all come is answered on arrival, once `check` passed (the account enabled, receiver or
+   * destinations, sender, credits and quota for the whole message) and PART_ANSWER_GRACE_MS went by,
+   * with ESME_ROK and a part id of its own (`partId`: no message id; query_sm and cancel_sm refuse it;
+   * a submit_multi part's answer also lists the destinations its message will leave out); refused, it is
+   * taken out of the message, and may come again. The message whole meanwhile (a program sending its
+   * parts without waiting), the part is answered with the message's outcome instead. A part that comes
+   * before an earlier one is held, and answered with the message's outcome. A message whose parts do
+   * not all come within `partsTimeoutMs` is dropped, its held parts refused (a part coming later is held
+   * anew, and refused in turn); nothing of it is written or debited, as when its session ends first:
+   * its parts answered on arrival never had the message's answer, and the program, never told the
+   * message's id, sends it again. Memory stays bounded as for held parts: MAX_HELD_PARTS and
+   * MAX_HELD_PART_DESTINATIONS count every message not yet whole, whatever was answered.
    */
   function holdPart<T extends DecodedMessage>(
     c: Connection,
@@ -548,7 +617,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
     part: T,
     concat: ConcatInfo,
     destinations: number,
-    check: PartCheck<T> | null,
+    check: PartCheck<T>,
     sendWhole: (whole: T, pdus: readonly smpp.PDU[]) => Promise<void>,
   ): void {
     const { ref, total, seq } = concat;
@@ -575,7 +644,8 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         checks: [],
         refusal: null,
         // The key names the command: every part held under it is a T.
-        sendWhole: (parts, pdus) => sendWhole({ ...(parts[0] as T), text: parts.map((p) => p.text).join(''), concat: null }, pdus),
+        sendWhole: (parts, pdus) =>
+          sendWhole(Object.assign({}, parts[0] as T, { text: parts.map((p) => p.text).join(''), concat: null }), pdus),
       };
       c.parts.set(key, group);
     }
@@ -598,7 +668,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       });
       return;
     }
-    if (!check || g.parts.slice(0, seq - 1).includes(undefined)) {
+    if (g.parts.slice(0, seq - 1).includes(undefined)) {
       g.held.push(pdu);
       return;
     }
@@ -621,8 +691,10 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
         if (outcome.ok) {
           // Whole meanwhile (its parts sent without waiting for answers): answered with the message.
           if (whole) g.held.push(pdu);
-          else if (open) answer(c, pdu, { message_id: partId(seq, total) });
-          else refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason: 'its message was dropped while this part was checked' });
+          else if (!open) refuse(c, pdu, { status: 'ESME_RSUBMITFAIL', reason: 'its message was dropped while this part was checked' });
+          else if (outcome.unsuccessful)
+            answer(c, pdu, { message_id: partId(seq, total), unsuccess_sme: unsuccessSme(outcome.unsuccessful) });
+          else answerSubmit(c, pdu, 0, partId(seq, total));
           return;
         }
         if (outcome.refusal.status !== 'ESME_RX_T_APPN') refuse(c, pdu, outcome.refusal);
@@ -857,6 +929,7 @@ export async function startSmppServer(options: SmppServerOptions): Promise<SmppS
       tooBusy: false,
       backlogged: false,
       inFlight: 0,
+      corked: false,
       work: new Set(),
       unbinding: false,
       parts: new Map(),

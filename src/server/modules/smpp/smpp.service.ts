@@ -37,15 +37,36 @@ export interface QueryAnswer {
   errorCode: number;
 }
 
-/** message_state of each status: pending and sent are ENROUTE, canceled is DELETED. */
+/** SMPP 3.4 §5.2.28 message_state values (query_sm_resp, and the receipts' message_state TLV). */
+export const MESSAGE_STATE = {
+  ENROUTE: 1,
+  DELIVERED: 2,
+  EXPIRED: 3,
+  DELETED: 4,
+  UNDELIVERABLE: 5,
+  ACCEPTED: 6,
+  UNKNOWN: 7,
+  REJECTED: 8,
+} as const;
+
+/**
+ * message_state of each status: pending (queued or deferred) and sent (the carrier has it, no final
+ * receipt yet) are ENROUTE — SMPP 3.4 has no SCHEDULED (5.0's 0) —, canceled is DELETED, failed
+ * UNDELIVERABLE.
+ */
 const STATE_OF: Readonly<Record<Outgoing['status'], number>> = {
-  pending: 1,
-  sent: 1,
-  delivered: 2,
-  expired: 3,
-  canceled: 4,
-  failed: 5,
+  pending: MESSAGE_STATE.ENROUTE,
+  sent: MESSAGE_STATE.ENROUTE,
+  delivered: MESSAGE_STATE.DELIVERED,
+  expired: MESSAGE_STATE.EXPIRED,
+  canceled: MESSAGE_STATE.DELETED,
+  failed: MESSAGE_STATE.UNDELIVERABLE,
 };
+
+/** A receiver that is one number or none (`submit`): digits, with or without a leading `+`. */
+const ONE_NUMBER = /^\+?\d{1,20}$/;
+
+const RECENT = { recent: true } as const;
 
 const refusal = (status: SmppStatusName, reason: string): SubmitRefusal => ({ status, reason });
 
@@ -79,23 +100,22 @@ export function partId(seq: number, total: number): string {
   return `${PART_ID_PREFIX}${randomBytes(12).toString('base64url')}-${seq}of${total}`;
 }
 
-/** The sending service's job for a program's message to `receivers` (E.164) from `sender` (null: none), as of `now`. */
+/**
+ * The sending service's job for a program's message to `receivers` (E.164) from `sender` (null: none), as
+ * of `now`. Set field by field, not spread: this runs for every submit.
+ */
 function sendInput(submit: DecodedMessage, sender: string | null, receivers: string[], now: number): SendInput {
   const sendAt = Math.max(submit.deferredUntil ?? now, now);
-  return {
-    message: submit.text,
-    receivers,
-    // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
-    noStopClause: true,
-    coding: submit.coding,
-    ...(sender === null ? { senderForResponse: true } : { sender }),
-    ...(submit.class ? { class: submit.class } : {}),
-    ...(submit.deferredUntil === null ? {} : { deferredUntil: submit.deferredUntil }),
-    ...(submit.validUntil === null
-      ? {}
-      : { validityPeriod: Math.min(MAX_VALIDITY_MINUTES, Math.max(1, Math.ceil((submit.validUntil - sendAt) / 60_000))) }),
-    ...(submit.receipt ? { receipt: submit.receipt } : {}),
-  };
+  // A program's text is sent as it wrote it: no STOP mention added (SMPP has no parameter for it).
+  const input: SendInput = { message: submit.text, receivers, noStopClause: true, coding: submit.coding };
+  if (sender === null) input.senderForResponse = true;
+  else input.sender = sender;
+  if (submit.class) input.class = submit.class;
+  if (submit.deferredUntil !== null) input.deferredUntil = submit.deferredUntil;
+  if (submit.validUntil !== null)
+    input.validityPeriod = Math.min(MAX_VALIDITY_MINUTES, Math.max(1, Math.ceil((submit.validUntil - sendAt) / 60_000)));
+  if (submit.receipt) input.receipt = submit.receipt;
+  return input;
 }
 
 /**
@@ -144,8 +164,20 @@ export function createSmppService(deps: {
   senders: Pick<SendersService, 'get'>;
   /** Credits per part by receiver prefix (config `creditRates`), for the checks of a part answered on arrival. */
   creditRates: Readonly<Record<string, number>>;
+  /**
+   * When `actor` deleted (or canceled) the message `messageId` of the account, as the deletion audit
+   * records it; null when it records no such deletion (`deletedMessageAt`).
+   */
+  deletedAt: (accountId: number, actor: string, messageId: number) => Promise<number | null>;
 }) {
   const { smsUsers, sending, history, clock, accounts, senders } = deps;
+
+  /**
+   * The access last made for each bound access, with the account it was made of: the account read
+   * recently is the same object for RECENT_READ_TTL_MS, and so is its access (`currentAccess`, at every
+   * submit).
+   */
+  const lastAccess = new WeakMap<AccountAccess, { account: object; access: AccountAccess }>();
 
   /**
    * Sends `submit` to `receivers` as `access`, from each of the senders its source_addr may name in turn
@@ -182,6 +214,103 @@ export function createSmppService(deps: {
     }
   }
 
+  /**
+   * The checks a part answered on arrival can make for its whole message (`checkPart`,
+   * `checkMultiPart`): the account enabled, the sender, and the credits and quota for `total` parts to
+   * each of `receivers` (E.164; the sending service checks them all again when the message is whole).
+   */
+  async function checkWhole(
+    access: AccountAccess,
+    part: DecodedMessage,
+    receivers: readonly string[],
+    total: number,
+  ): Promise<{ ok: true } | { ok: false; refusal: SubmitRefusal }> {
+    const { account } = access;
+    const candidates = senderCandidates(part);
+    if (candidates.length > 0) {
+      let found = false;
+      for (const candidate of candidates) {
+        try {
+          if ((await senders.get(SYSTEM_ACTOR, account.name, candidate)).status === 'enable') found = true;
+        } catch (error) {
+          if (!(error instanceof AppError) || error.code !== 'SENDER_NOT_FOUND') throw error;
+        }
+        if (found) break;
+      }
+      if (!found)
+        return {
+          ok: false,
+          refusal: refusal('ESME_RINVSRCADR', `"${part.sender?.slice(0, 30)}" is not an enabled sender of ${account.name}`),
+        };
+    }
+    // As the sending service debits them: each receiver's parts rounded, then added up.
+    const needed = roundCredits(receivers.reduce((sum, receiver) => sum + roundCredits(rateFor(receiver, deps.creditRates) * total), 0));
+    const toWhom = receivers.length === 1 ? '' : ` to ${receivers.length} receivers`;
+    if (account.credits < needed)
+      return {
+        ok: false,
+        refusal: refusal('ESME_RSUBMITFAIL', `${account.name} has ${account.credits} credits: the ${total} parts${toWhom} need ${needed}`),
+      };
+    if (access.userLogin !== null) {
+      let quota: number | null;
+      try {
+        quota = (await smsUsers.getRecent(SYSTEM_ACTOR, account.name, access.userLogin)).user.quota;
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
+      }
+      if (quota !== null && quota < needed)
+        return {
+          ok: false,
+          refusal: refusal('ESME_RSUBMITFAIL', `the SMS user's quota (${quota}) does not cover the ${total} parts${toWhom} (${needed})`),
+        };
+    }
+    return { ok: true };
+  }
+
+  /**
+   * A submit_multi's destinations for `access`: the receivers to send to (E.164, each once, in their
+   * order), and those left out — not one valid phone number (ESME_RINVDSTADR), distribution lists
+   * (ESME_RINVDLNAME: Relais keeps none).
+   */
+  function destinationsOf(
+    access: AccountAccess,
+    submit: DecodedSubmitMulti,
+  ): { receivers: string[]; unsuccessful: UnsuccessfulDestination[] } {
+    const unsuccessful: UnsuccessfulDestination[] = [];
+    const receivers = new Set<string>();
+    for (const d of submit.destinations) {
+      if (d.kind === 'list') {
+        unsuccessful.push({
+          ton: 0,
+          npi: 0,
+          address: d.name,
+          status: 'ESME_RINVDLNAME',
+          reason: `"${d.name.slice(0, 30)}" is a distribution list: Relais keeps none, give the numbers`,
+        });
+        continue;
+      }
+      const receiver = normalizeReceiver(d.receiver, access.account.defaultCountry);
+      if (receiver.ok) receivers.add(receiver.e164);
+      else
+        unsuccessful.push({
+          ton: d.ton,
+          npi: d.npi,
+          address: d.address,
+          status: 'ESME_RINVDSTADR',
+          reason: `"${d.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`,
+        });
+    }
+    return { receivers: [...receivers], unsuccessful };
+  }
+
+  /** A submit_multi none of whose destinations can be sent to: refused with the first one's status. */
+  function noDestination(unsuccessful: UnsuccessfulDestination[]): SubmitRefusal {
+    const reasons = unsuccessful.slice(0, 5).map((u) => u.reason);
+    if (unsuccessful.length > 5) reasons.push(`${unsuccessful.length - 5} more`);
+    return refusal(unsuccessful[0].status, `no destination could be sent to: ${reasons.join('; ')}`);
+  }
+
   return {
     async bind(systemId: string, systemType: string, password: string, ip: string): Promise<BindOutcome> {
       const { account, login } = bindCredentials(systemId, systemType);
@@ -205,9 +334,13 @@ export function createSmppService(deps: {
      */
     async currentAccess(bound: AccountAccess): Promise<{ ok: true; access: AccountAccess } | { ok: false; refusal: SubmitRefusal }> {
       try {
-        const account = await accounts.getAccount(SYSTEM_ACTOR, bound.account.name, { recent: true });
+        const account = await accounts.getAccount(SYSTEM_ACTOR, bound.account.name, RECENT);
+        const last = lastAccess.get(bound);
+        if (last?.account === account) return { ok: true, access: last.access };
         const user = bound.userId === null ? null : { id: bound.userId, login: bound.userLogin ?? '' };
-        return { ok: true, access: accountAccessFor(account, user, bound.actor) };
+        const access = accountAccessFor(account, user, bound.actor);
+        lastAccess.set(bound, { account, access });
+        return { ok: true, access };
       } catch (error) {
         if (error instanceof AppError && error.code === 'ACCOUNT_NOT_FOUND')
           return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', `the SMS account ${bound.account.name} no longer exists`) };
@@ -235,44 +368,26 @@ export function createSmppService(deps: {
           ok: false,
           refusal: refusal('ESME_RINVDSTADR', `"${part.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
         };
-      const candidates = senderCandidates(part);
-      if (candidates.length > 0) {
-        let found = false;
-        for (const candidate of candidates) {
-          try {
-            if ((await senders.get(SYSTEM_ACTOR, account.name, candidate)).status === 'enable') found = true;
-          } catch (error) {
-            if (!(error instanceof AppError) || error.code !== 'SENDER_NOT_FOUND') throw error;
-          }
-          if (found) break;
-        }
-        if (!found)
-          return {
-            ok: false,
-            refusal: refusal('ESME_RINVSRCADR', `"${part.sender?.slice(0, 30)}" is not an enabled sender of ${account.name}`),
-          };
-      }
-      const needed = roundCredits(rateFor(receiver.e164, deps.creditRates) * total);
-      if (account.credits < needed)
-        return {
-          ok: false,
-          refusal: refusal('ESME_RSUBMITFAIL', `${account.name} has ${account.credits} credits: the ${total} parts need ${needed}`),
-        };
-      if (access.userLogin !== null) {
-        let quota: number | null;
-        try {
-          quota = (await smsUsers.getRecent(SYSTEM_ACTOR, account.name, access.userLogin)).user.quota;
-        } catch (error) {
-          if (!(error instanceof AppError)) throw error;
-          return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', error.message) };
-        }
-        if (quota !== null && quota < needed)
-          return {
-            ok: false,
-            refusal: refusal('ESME_RSUBMITFAIL', `the SMS user's quota (${quota}) does not cover the ${total} parts (${needed})`),
-          };
-      }
-      return { ok: true };
+      return checkWhole(access, part, [receiver.e164], total);
+    },
+
+    /**
+     * `checkPart` for a part of a submit_multi: its destinations read as the whole message's will be (none
+     * to send to: refused with the first one's status), the sender, and the credits and quota for `total`
+     * parts to every receiver. `unsuccessful`: the destinations the message will leave out.
+     */
+    async checkMultiPart(
+      access: AccountAccess,
+      part: DecodedSubmitMulti,
+      total: number,
+    ): Promise<{ ok: true; unsuccessful: UnsuccessfulDestination[] } | { ok: false; refusal: SubmitRefusal }> {
+      const { account } = access;
+      if (account.status !== 'enable')
+        return { ok: false, refusal: refusal('ESME_RSUBMITFAIL', `the SMS account ${account.name} is disabled by the operator`) };
+      const { receivers, unsuccessful } = destinationsOf(access, part);
+      if (receivers.length === 0) return { ok: false, refusal: noDestination(unsuccessful) };
+      const checked = await checkWhole(access, part, receivers, total);
+      return checked.ok ? { ok: true, unsuccessful } : checked;
     },
 
     /** Whether bound sessions may go on: not once their SMS user is deleted, or its password or allowed addresses changed. */
@@ -283,14 +398,20 @@ export function createSmppService(deps: {
     /** Sends one whole message (a part, or the parts put together) as `access`; all or nothing. */
     async submit(access: AccountAccess, submit: DecodedSubmit): Promise<{ ok: true; id: string } | { ok: false; refusal: SubmitRefusal }> {
       // One submit_sm, one receiver: a list ("a,b", "a;b", "a b") is refused, not split by the sending service.
-      const receiver = normalizeReceiver(submit.receiver, access.account.defaultCountry);
-      if (!receiver.ok)
-        return {
-          ok: false,
-          refusal: refusal('ESME_RINVDSTADR', `"${submit.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`),
-        };
+      // Digits alone (an optional "+" before them, as most programs write receivers) are one number or
+      // none: the sending service reads them, once (INVALID_RECEIVER when they are none).
+      let receiver = submit.receiver;
+      if (!ONE_NUMBER.test(receiver)) {
+        const normalized = normalizeReceiver(receiver, access.account.defaultCountry);
+        if (!normalized.ok)
+          return {
+            ok: false,
+            refusal: refusal('ESME_RINVDSTADR', `"${receiver.slice(0, 30)}" is not one valid phone number (${normalized.reason})`),
+          };
+        receiver = normalized.e164;
+      }
       try {
-        const report = await accept(access, submit, [receiver.e164]);
+        const report = await accept(access, submit, [receiver]);
         return { ok: true, id: String(report.ids[0]) };
       } catch (error) {
         return { ok: false, refusal: refusalOf(error, `"${submit.receiver.slice(0, 30)}" is not a valid phone number`) };
@@ -304,41 +425,10 @@ export function createSmppService(deps: {
      * first destination's status.
      */
     async submitMulti(access: AccountAccess, submit: DecodedSubmitMulti): Promise<MultiOutcome> {
-      const unsuccessful: UnsuccessfulDestination[] = [];
-      const receivers = new Set<string>();
-      for (const d of submit.destinations) {
-        if (d.kind === 'list') {
-          unsuccessful.push({
-            ton: 0,
-            npi: 0,
-            address: d.name,
-            status: 'ESME_RINVDLNAME',
-            reason: `"${d.name.slice(0, 30)}" is a distribution list: Relais keeps none, give the numbers`,
-          });
-          continue;
-        }
-        const receiver = normalizeReceiver(d.receiver, access.account.defaultCountry);
-        if (receiver.ok) receivers.add(receiver.e164);
-        else
-          unsuccessful.push({
-            ton: d.ton,
-            npi: d.npi,
-            address: d.address,
-            status: 'ESME_RINVDSTADR',
-            reason: `"${d.receiver.slice(0, 30)}" is not one valid phone number (${receiver.reason})`,
-          });
-      }
-      if (receivers.size === 0) {
-        const reasons = unsuccessful.slice(0, 5).map((u) => u.reason);
-        if (unsuccessful.length > 5) reasons.push(`${unsuccessful.length - 5} more`);
-        return {
-          ok: false,
-          refusal: refusal(unsuccessful[0].status, `no destination could be sent to: ${reasons.join('; ')}`),
-          unsuccessful,
-        };
-      }
+      const { receivers, unsuccessful } = destinationsOf(access, submit);
+      if (receivers.length === 0) return { ok: false, refusal: noDestination(unsuccessful), unsuccessful };
       try {
-        const report = await accept(access, submit, [...receivers]);
+        const report = await accept(access, submit, receivers);
         return { ok: true, id: String(report.ids[0]), unsuccessful };
       } catch (error) {
         return { ok: false, refusal: refusalOf(error), unsuccessful };
@@ -351,7 +441,16 @@ export function createSmppService(deps: {
       messageId: string,
     ): Promise<{ ok: true; answer: QueryAnswer } | { ok: false; refusal: SubmitRefusal }> {
       const found = await message(access, messageId, 'ESME_RQUERYFAIL');
-      if (!('id' in found)) return { ok: false, refusal: found };
+      if (!('id' in found)) {
+        // Canceled by this SMS user's cancel_sm (or deleted by it otherwise, by id): the history keeps no
+        // row, the deletion audit the id. SMPP 3.4 §5.2.28: DELETED, final since then.
+        const deletedAt =
+          found.status === 'ESME_RQUERYFAIL' && /^\d{1,15}$/.test(messageId)
+            ? await deps.deletedAt(access.account.id, access.actor, Number(messageId))
+            : null;
+        if (deletedAt === null) return { ok: false, refusal: found };
+        return { ok: true, answer: { state: MESSAGE_STATE.DELETED, finalAt: deletedAt, errorCode: 0 } };
+      }
       const finalAt = found.deliveredAt ?? found.failedAt ?? found.expiredAt ?? found.canceledAt ?? null;
       const code = Number(found.errorCode);
       return {
