@@ -1,11 +1,11 @@
 import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { sql } from 'kysely';
 import type { Config } from './config.js';
 import type { Database } from './db/database.js';
 import { SYSTEM_ACTOR } from './modules/accounts/accounts.service.js';
 import { generatePassword } from './modules/auth/password.js';
 import { runDemo } from './modules/demo/demo.service.js';
+import { createFirstStartRepository, type FirstStartRepository } from './modules/demo/first-start.repository.js';
 import type { Services } from './services.js';
 
 /** What a newcomer needs to sign in to the demo made at first start. */
@@ -101,25 +101,13 @@ function freshCredentials(): DemoCredentials {
 }
 
 /** Who the customers are: none, the demo customer alone (its id), or others (real customers of the database's own). */
-async function customersPresent(database: Database): Promise<{ kind: 'none' } | { kind: 'demo'; id: number } | { kind: 'others' }> {
-  const rows = await database.db.selectFrom('customers').select(['id', 'email']).orderBy('id').limit(2).execute();
+async function customersPresent(
+  repository: FirstStartRepository,
+): Promise<{ kind: 'none' } | { kind: 'demo'; id: number } | { kind: 'others' }> {
+  const rows = await repository.firstCustomers();
   if (rows.length === 0) return { kind: 'none' };
-  if (rows.length === 1 && rows[0].email === DEMO_EMAIL) return { kind: 'demo', id: Number(rows[0].id) };
+  if (rows.length === 1 && rows[0].email === DEMO_EMAIL) return { kind: 'demo', id: rows[0].id };
   return { kind: 'others' };
-}
-
-async function demoAccountId(database: Database): Promise<number | undefined> {
-  const row = await database.db.selectFrom('accounts').select('id').where('name', '=', DEMO_ACCOUNT).executeTakeFirst();
-  return row ? Number(row.id) : undefined;
-}
-
-async function historyRows(database: Database, accountId: number): Promise<number> {
-  const { n } = await database.db
-    .selectFrom('outgoing')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', accountId)
-    .executeTakeFirstOrThrow();
-  return Number(n);
 }
 
 /**
@@ -130,11 +118,11 @@ async function historyRows(database: Database, accountId: number): Promise<numbe
  * every cut start answers true; a finished demo whose whole history was deleted since would too (only
  * where no credentials file says it was finished).
  */
-async function unfinishedInDatabase(database: Database, customerId: number): Promise<boolean> {
-  const owned = await database.db.selectFrom('accounts').select(['id', 'name']).where('owner_id', '=', customerId).execute();
+async function unfinishedInDatabase(repository: FirstStartRepository, customerId: number): Promise<boolean> {
+  const owned = await repository.ownedAccounts(customerId);
   if (owned.some((a) => a.name !== DEMO_ACCOUNT)) return false;
-  const accountId = owned.length > 0 ? Number(owned[0].id) : undefined;
-  return accountId === undefined || (await historyRows(database, accountId)) === 0;
+  const accountId = owned.length > 0 ? owned[0].id : undefined;
+  return accountId === undefined || (await repository.historyCount(accountId)) === 0;
 }
 
 export interface DemoStep {
@@ -155,9 +143,9 @@ export function demoSteps(
   credentials: DemoCredentials,
   file: string | null = demoCredentialsFile(config),
 ): DemoStep[] {
-  const { db } = database;
+  const repository = createFirstStartRepository(database);
   const accountId = async () => {
-    const id = await demoAccountId(database);
+    const id = await repository.findAccountId(DEMO_ACCOUNT);
     if (id === undefined) throw new Error(`the demo account ${DEMO_ACCOUNT} is missing`);
     return id;
   };
@@ -171,15 +159,15 @@ export function demoSteps(
     {
       name: 'customer',
       async run() {
-        const exists = await db.selectFrom('customers').select('id').where('email', '=', credentials.email).executeTakeFirst();
-        if (exists) await services.customers.setPassword(credentials.email, credentials.password);
+        if ((await repository.findCustomerId(credentials.email)) !== undefined)
+          await services.customers.setPassword(credentials.email, credentials.password);
         else await services.customers.create({ email: credentials.email, password: credentials.password });
       },
     },
     {
       name: 'account',
       async run() {
-        if ((await demoAccountId(database)) !== undefined) return;
+        if ((await repository.findAccountId(DEMO_ACCOUNT)) !== undefined) return;
         await services.accounts.create({
           name: credentials.account,
           ownerEmail: credentials.email,
@@ -191,27 +179,14 @@ export function demoSteps(
     {
       name: 'sender',
       async run() {
-        const id = await accountId();
-        const exists = await db
-          .selectFrom('senders')
-          .select('id')
-          .where('account_id', '=', id)
-          .where('sender', '=', DEMO_SENDER)
-          .executeTakeFirst();
-        if (!exists) await services.senders.create(SYSTEM_ACTOR, credentials.account, { sender: DEMO_SENDER, description: 'demo sender' });
+        if (!(await repository.senderExists(await accountId(), DEMO_SENDER)))
+          await services.senders.create(SYSTEM_ACTOR, credentials.account, { sender: DEMO_SENDER, description: 'demo sender' });
       },
     },
     {
       name: 'SMS user',
       async run() {
-        const id = await accountId();
-        const exists = await db
-          .selectFrom('sms_users')
-          .select('id')
-          .where('account_id', '=', id)
-          .where('login', '=', credentials.smsUser)
-          .executeTakeFirst();
-        if (exists)
+        if (await repository.smsUserExists(await accountId(), credentials.smsUser))
           await services.smsUsers.update(SYSTEM_ACTOR, credentials.account, credentials.smsUser, { password: credentials.smsUserPassword });
         else
           await services.smsUsers.create(SYSTEM_ACTOR, credentials.account, {
@@ -223,7 +198,7 @@ export function demoSteps(
     {
       name: 'history',
       async run() {
-        const missing = credentials.messages - (await historyRows(database, await accountId()));
+        const missing = credentials.messages - (await repository.historyCount(await accountId()));
         if (missing > 0) await runDemo({ database, accountName: credentials.account, messages: missing, spanDays: 60 });
       },
     },
@@ -259,29 +234,26 @@ async function makeDemo(
  * database holds only that unfinished demo. A database with a customer of its own is never touched.
  */
 export async function ensureDemo(config: Readonly<Config>, database: Database, services: Services): Promise<DemoCredentials | null> {
-  if (database.dialect !== 'postgres') return ensureDemoNow(config, database, services);
   // Several processes starting at once on one empty PostgreSQL database: one makes the demo while the
-  // others wait, then find it made (a session lock, released by PostgreSQL if its process dies). Held on
-  // a connection of its own; the demo is written through the others of the pool.
-  return database.db.connection().execute(async (connection) => {
-    await sql`select pg_advisory_lock(hashtext('relais.first-start'), hashtext(current_schema()))`.execute(connection);
-    try {
-      return await ensureDemoNow(config, database, services);
-    } finally {
-      await sql`select pg_advisory_unlock(hashtext('relais.first-start'), hashtext(current_schema()))`.execute(connection);
-    }
-  });
+  // others wait, then find it made.
+  const repository = createFirstStartRepository(database);
+  return repository.withFirstStartLock(() => ensureDemoNow(config, database, services, repository));
 }
 
-async function ensureDemoNow(config: Readonly<Config>, database: Database, services: Services): Promise<DemoCredentials | null> {
+async function ensureDemoNow(
+  config: Readonly<Config>,
+  database: Database,
+  services: Services,
+  repository: FirstStartRepository,
+): Promise<DemoCredentials | null> {
   const file = demoCredentialsFile(config);
-  const customers = await customersPresent(database);
+  const customers = await customersPresent(repository);
   // An empty database (a file there is another database's, or this one's cut before its first customer).
   if (customers.kind === 'none') return makeDemo(config, database, services, freshCredentials(), file);
   const saved = file ? readSavedDemo(file) : null;
   if (saved?.finished) return saved.credentials;
   if (customers.kind === 'others') return null;
   if (saved) return makeDemo(config, database, services, saved.credentials, file);
-  if (await unfinishedInDatabase(database, customers.id)) return makeDemo(config, database, services, freshCredentials(), file);
+  if (await unfinishedInDatabase(repository, customers.id)) return makeDemo(config, database, services, freshCredentials(), file);
   return null;
 }
