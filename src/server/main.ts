@@ -257,9 +257,20 @@ export async function startRelais(configured: Readonly<Config>): Promise<void> {
       onAnalyzed: (rows) => logger.info({ rows }, 'analysed the history for the query planner'),
     });
     closers.push({ name: 'statistics', close: () => statistics.close() });
+    // Deletions by filter run as background jobs started by the HTTP APIs and by the privacy keeper (with
+    // the dispatcher): processes running either resume those left running at start (a stopped process's),
+    // then every third of their lease (RELAIS_DISPATCH_LEASE_MS) take over those of a process that died.
+    // Stopped with the services (app.close()).
+    if (config.services.some((s) => s === 'http' || s === 'https' || s === 'dispatcher')) {
+      const resumed = await app.services.history.takeOverDeleteJobs({
+        leaseMs: config.dispatchLeaseMs,
+        onTakenOver: (jobs) => logger.info({ resumed: jobs }, 'resumed deletions left running'),
+        onError: (error) =>
+          logger.warn({ message: error instanceof Error ? error.message : String(error) }, 'taking over deletions left running failed'),
+      });
+      if (resumed) logger.info({ resumed }, 'resumed deletions left running');
+    }
     // The dispatcher is closed after the listeners (it takes the jobs they accepted): pushed before them.
-    const resumed = await app.services.history.resumeDeleteJobs();
-    if (resumed) logger.info({ resumed }, 'resumed deletions left running');
     const dispatching = config.services.includes('dispatcher') ? await startDispatcher(config, database, app.services, logger) : null;
     if (dispatching) closers.push({ name: 'dispatcher', close: () => dispatching.stop() });
     step();

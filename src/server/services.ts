@@ -16,6 +16,7 @@ import { createAuthService } from './modules/auth/auth.service.js';
 import { createPasswordHasher } from './modules/auth/password.js';
 import type { ResolveAccountAccess } from './modules/auth/principal.js';
 import { createSessionsRepository } from './modules/auth/sessions.repository.js';
+import { createSignInFailuresRepository } from './modules/auth/sign-in-failures.repository.js';
 import { createCallbacksRepository } from './modules/dispatch/callbacks.repository.js';
 import { createDispatchRepository } from './modules/dispatch/dispatch.repository.js';
 import { createDeletionsRepository } from './modules/history/deletions.repository.js';
@@ -117,6 +118,8 @@ export function composeServices(deps: ServiceDeps) {
     ovhKeys,
     ovhDocuments,
     auth,
+    /** The Manager's failed sign-ins, counted in the database for every process sharing it (auth.routes.ts limits them). */
+    signInFailures: createSignInFailuresRepository(db),
     /**
      * Failed API authentications by client (`apiAuthFailuresPerMinute`): wrong bearer tokens and wrong OVH
      * keys or signatures are one budget.

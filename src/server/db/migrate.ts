@@ -13,6 +13,8 @@ import * as m0010 from './migrations/0010-ovh-keys.js';
 import * as m0011 from './migrations/0011-job-quota-paid.js';
 import * as m0012 from './migrations/0012-message-sort-prefix.js';
 import * as m0013 from './migrations/0013-unconfirmed-expiry.js';
+import * as m0014 from './migrations/0014-delete-job-leases.js';
+import * as m0015 from './migrations/0015-sign-in-failures.js';
 
 /** What a migration may need to know beyond the Kysely instance. */
 export interface MigrationContext {
@@ -39,6 +41,8 @@ const MIGRATIONS: Record<string, RelaisMigration> = {
   '0011-job-quota-paid': m0011,
   '0012-message-sort-prefix': m0012,
   '0013-unconfirmed-expiry': m0013,
+  '0014-delete-job-leases': m0014,
+  '0015-sign-in-failures': m0015,
 };
 
 async function migrator(database: Database): Promise<Migrator> {

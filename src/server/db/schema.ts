@@ -146,6 +146,9 @@ export interface DeleteJobRow {
   updated_at: number;
   finished_at: number | null;
   error: string | null;
+  /** Who runs the job (a history service's id), until `lease_until` (ms); null: nobody (taken by the first to look). */
+  lease_owner: string | null;
+  lease_until: Generated<number>;
 }
 
 export interface JobRow {
@@ -259,6 +262,20 @@ export interface OvhCredentialRow {
   last_used_at: number | null;
 }
 
+/** The failed Manager sign-ins of a client or an e-mail address, shared by every process (migration 0015). */
+export interface SignInFailureRow {
+  /** SHA-256 (hex) of the scope and the counted key (`client 192.0.2.1`, `email a@example.com`). */
+  key: string;
+  /** Failures since the window started (0 once `last_failure_at` is a window old). */
+  failures: number;
+  /** 0: none yet. */
+  last_failure_at: number;
+  /** Password checks in progress, in every process (0 once `checking_at` is a window old). */
+  checking: number;
+  /** When the last of them began. */
+  checking_at: number;
+}
+
 /** Milliseconds in a day: `outgoing_days.day` is `created_at / DAY_MS` (UTC days since 1970). */
 export const DAY_MS = 86_400_000;
 
@@ -290,4 +307,5 @@ export interface DB {
   smpp_receipts: SmppReceiptRow;
   ovh_applications: OvhApplicationRow;
   ovh_credentials: OvhCredentialRow;
+  sign_in_failures: SignInFailureRow;
 }

@@ -99,6 +99,39 @@ describeEachDialectWithApp(
       expect((await post({ email: other.customer.email, password: TEST_PASSWORD }, ip(120))).statusCode).toBe(200);
     });
 
+    it('counts failed sign-ins in the database: another process on it refuses the client, and the e-mail, with the same wait', async () => {
+      const other = await buildApp({ config: testConfig(fastAuthConfig), database: ctx.database, clock });
+      try {
+        const { customer } = await seedCustomerWithAccount(ctx.app);
+        const postTo = (app: typeof other, payload: Record<string, unknown>, remoteAddress: string) =>
+          app.inject({ method: 'POST', url: '/api/v1/auth/sign-in', payload, remoteAddress });
+        for (let i = 0; i < SIGN_IN_FAILURES_PER_CLIENT; i++) {
+          const wrong = await postTo(i % 2 ? other : ctx.app, { email: `y${i}@example.com`, password: 'wrong-wrong' }, ip(130));
+          expect(wrong.statusCode).toBe(401);
+        }
+        const limited = [
+          await postTo(other, { email: customer.email, password: TEST_PASSWORD }, ip(130)),
+          await postTo(ctx.app, { email: customer.email, password: TEST_PASSWORD }, ip(130)),
+        ];
+        expect(limited.map((r) => [r.statusCode, r.headers['retry-after']])).toEqual([
+          [429, '60'],
+          [429, '60'],
+        ]);
+        for (let i = 0; i < SIGN_IN_FAILURES_PER_EMAIL; i++) {
+          const from = `198.19.${Math.floor(i / 5)}.${i % 5}`;
+          expect((await postTo(i % 2 ? other : ctx.app, { email: customer.email, password: 'wrong-wrong' }, from)).statusCode).toBe(401);
+        }
+        for (const app of [ctx.app, other]) {
+          const res = await postTo(app, { email: customer.email, password: TEST_PASSWORD }, ip(131));
+          expect(res.statusCode).toBe(429);
+          expect(res.json().error.message).toBe('Too many failed sign-ins for this e-mail address; try again in 60 s');
+          expect(res.headers['retry-after']).toBe('60');
+        }
+      } finally {
+        await other.close();
+      }
+    });
+
     it('GET /auth/me answers the customer, the CSRF token and their accounts; 401 without a session', async () => {
       const { customer, account } = await seedCustomerWithAccount(ctx.app, { account: { description: 'Shop', credits: 42 } });
       const session = await signIn(ctx.app, customer.email);

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../errors.js';
-import { createLoginAttempts } from '../../login-attempts.js';
+import { createSharedLoginAttempts } from '../../login-attempts.js';
 import { AccountSummarySchema, accountSummaryView, CustomerSchema, customerView } from '../accounts/accounts.schemas.js';
 import { normalizeEmail } from '../accounts/customers.service.js';
 import { clearSessionCookie, principalOf, setSessionCookie } from './auth.plugin.js';
@@ -12,6 +12,7 @@ import type { SignedIn } from './auth.service.js';
  * Failed sign-ins before more are refused unchecked, until a minute passes without one: from one client
  * (an IPv4 address or an IPv6 /64), whatever the e-mail; and for one e-mail address from anywhere, a
  * higher number, so that one client cannot lock a customer out, and many cannot guess more than that.
+ * Counted in the database (sign_in_failures), so they hold across every process sharing it.
  */
 export const SIGN_IN_FAILURES_PER_CLIENT = 10;
 export const SIGN_IN_FAILURES_PER_EMAIL = 100;
@@ -40,11 +41,23 @@ const MeSchema = Type.Object({
 
 /** The Manager's sign-in, sign-out and "who am I" under /api/v1/auth. */
 export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { auth, config, clock } = app.services;
+  const { auth, config, clock, signInFailures } = app.services;
   const tags = ['auth'];
 
-  const clientFailures = createLoginAttempts({ clock, limit: SIGN_IN_FAILURES_PER_CLIENT });
-  const emailFailures = createLoginAttempts({ clock, limit: SIGN_IN_FAILURES_PER_EMAIL, keyOf: (email) => email });
+  // Counted in the database: every process sharing it refuses a client or an e-mail the others counted.
+  const clientFailures = createSharedLoginAttempts({
+    clock,
+    repository: signInFailures,
+    limit: SIGN_IN_FAILURES_PER_CLIENT,
+    scope: 'client',
+  });
+  const emailFailures = createSharedLoginAttempts({
+    clock,
+    repository: signInFailures,
+    limit: SIGN_IN_FAILURES_PER_EMAIL,
+    scope: 'email',
+    keyOf: (email) => email,
+  });
   const refuse = (reply: FastifyReply, retryAfter: number, what: string): never => {
     reply.header('retry-after', retryAfter);
     throw new AppError('RATE_LIMITED', `Too many failed sign-ins ${what}; try again in ${retryAfter} s`);

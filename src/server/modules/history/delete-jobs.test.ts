@@ -3,6 +3,7 @@ import { expect, it } from 'vitest';
 import { insertAccount } from '../../../../test/account-factory.js';
 import { describeEachDialect, type TestDatabase } from '../../../../test/database.js';
 import { buildOutgoing, insertOutgoing } from '../../../../test/outgoing-factory.js';
+import { waitUntil } from '../../../../test/relais-process.js';
 import { indexPendingText } from '../../db/sqlite-text-index.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { createDeletionsRepository } from './deletions.repository.js';
@@ -63,6 +64,14 @@ describeEachDialect('delete jobs', (ctx) => {
       clock: { now: () => NOW },
       ...(budget === undefined ? {} : { batchBudgetMs: budget }),
     });
+  const leaseOf = async (id: number) => {
+    const row = await ctx.database.db
+      .selectFrom('delete_jobs')
+      .select(['lease_owner', 'lease_until'])
+      .where('id', '=', id)
+      .executeTakeFirstOrThrow();
+    return { lease_owner: row.lease_owner, lease_until: Number(row.lease_until) };
+  };
 
   it('deletes exactly the matches in batches, refunds the pending ones, audits the count and keeps the text index in step', async () => {
     const { accountId, userId, access } = await createAccountWithUser(ctx.database, 'sms-dj00001-1', 100, 50);
@@ -227,6 +236,8 @@ describeEachDialect('delete jobs', (ctx) => {
     await first.close();
     const stopped = await first.getDeleteJob(access, result.job.id);
     expect(stopped.status).toBe('running');
+    // Given back: the next start, or another process, takes it at once.
+    expect(await leaseOf(result.job.id)).toEqual({ lease_owner: null, lease_until: 0 });
     expect(stopped.deleted).toBe(total - (await first.count(access, { status: 'failed' })));
     expect(await first.listAudit(access)).toEqual([]);
 
@@ -237,5 +248,178 @@ describeEachDialect('delete jobs', (ctx) => {
     expect(await second.count(access, {})).toBe(10);
     const audit = await second.listAudit(access);
     expect(audit.map((e) => [e.kind, e.count, e.deleteJobId])).toEqual([['filter', total, result.job.id]]);
+  });
+
+  it("runs a job under one owner's lease: claims take only jobs nobody runs, and a batch or an end by an owner that lost it writes nothing", async () => {
+    const a = await createAccountWithUser(ctx.database, 'sms-dj00008-1', 0, 0);
+    const ids = await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 4 }, () => buildOutgoing({ account_id: a.accountId })),
+    );
+    const scope = { accountId: a.accountId, userLogin: null };
+    const deletions = createDeletionsRepository(ctx.database);
+    const audit = { accountId: a.accountId, actor: 'test', filter: {} };
+    const claim = (owner: string, now: number, jobId: number, anyLease?: boolean) =>
+      deletions.claimJobs({ lease: { owner, until: now + 1_000 }, now, jobId, anyLease });
+    const batch = (owner: string, jobId: number, these: number[], until: number) =>
+      deletions.deleteJobBatch({ jobId, scope, ids: these, now: NOW, lease: { owner, until } });
+    try {
+      // Process A runs the job until NOW + 1 s; its batch renews that to NOW + 2 s.
+      const job = await deletions.createJob({
+        accountId: a.accountId,
+        actor: 'test',
+        filter: {},
+        now: NOW,
+        lease: { owner: 'A', until: NOW + 1_000 },
+      });
+      expect(await claim('B', NOW + 1_000, job.id)).toEqual([]);
+      expect(await batch('A', job.id, ids.slice(0, 1), NOW + 2_000)).toEqual({ deleted: 1, refunded: 0, found: 1 });
+      expect(await claim('B', NOW + 1_500, job.id)).toEqual([]);
+      // A stopped renewing it (its process died): B takes it over, with what A deleted.
+      const [taken] = await claim('B', NOW + 2_001, job.id);
+      expect(taken).toMatchObject({ id: job.id, status: 'running', deleted: 1, timeZone: 'Europe/Paris' });
+      expect(await leaseOf(job.id)).toEqual({ lease_owner: 'B', lease_until: NOW + 3_001 });
+      // A (were it only slow) deletes nothing more and cannot end it.
+      expect(await batch('A', job.id, ids.slice(1, 2), NOW + 4_000)).toEqual({ deleted: 0, refunded: 0, found: 0, lost: true });
+      expect(await deletions.finishJob({ id: job.id, owner: 'A', now: NOW, status: 'done', audit })).toBeNull();
+      expect(await deletions.listAudit(a.accountId, 10)).toEqual([]);
+      expect(await batch('B', job.id, ids.slice(1), NOW + 4_000)).toEqual({ deleted: 3, refunded: 0, found: 3 });
+      // Ended once, by its owner: the total and the audit entry are what the job deleted, A's batch included.
+      expect(await deletions.finishJob({ id: job.id, owner: 'B', now: NOW, status: 'done', audit })).toEqual({ deleted: 4 });
+      expect(await deletions.finishJob({ id: job.id, owner: 'B', now: NOW, status: 'done', audit })).toBeNull();
+      expect(await deletions.findJob(a.accountId, job.id)).toMatchObject({ status: 'done', deleted: 4, total: 4 });
+      expect((await deletions.listAudit(a.accountId, 10)).map((e) => [e.kind, e.count, e.deleteJobId])).toEqual([['filter', 4, job.id]]);
+      expect(await leaseOf(job.id)).toEqual({ lease_owner: null, lease_until: 0 });
+
+      // A job nobody holds (given back by a graceful stop) is taken at once; `anyLease` takes a held one too.
+      const free = await deletions.createJob({ accountId: a.accountId, actor: 'test', filter: {}, now: NOW });
+      const held = await deletions.createJob({
+        accountId: a.accountId,
+        actor: 'test',
+        filter: {},
+        now: NOW,
+        lease: { owner: 'A', until: NOW + 60_000 },
+      });
+      expect((await claim('B', NOW, free.id)).map((j) => j.id)).toEqual([free.id]);
+      expect(await claim('C', NOW, held.id)).toEqual([]);
+      expect((await claim('C', NOW, held.id, true)).map((j) => j.id)).toEqual([held.id]);
+      for (const j of [free, held]) await deletions.updateJob(j.id, { status: 'done', now: NOW });
+      expect(await claim('C', NOW + 120_000, held.id, true)).toEqual([]);
+    } finally {
+      await deletions.close();
+    }
+  });
+
+  it('takes over, once, a job whose process died (its lease ran out), and leaves alone one another process runs', async () => {
+    const { accountId, access } = await createAccountWithUser(ctx.database, 'sms-dj00009-1', 0, 0);
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 30 }, (_, i) => buildOutgoing({ account_id: accountId, status: i < 20 ? 'failed' : 'delivered' })),
+    );
+    const clock = { time: NOW, now: () => clock.time };
+    const deletions = createDeletionsRepository(ctx.database);
+    const history = createHistoryService({ outgoing: createOutgoingRepository(ctx.database), deletions, clock });
+    let other: number | undefined;
+    try {
+      // This service runs (as `relais serve` does) with a lease of 300 ms: it looks for jobs to take every 100 ms.
+      expect(await history.takeOverDeleteJobs({ leaseMs: 300 })).toBe(0);
+      // Left by a process that died while its lease still ran, and one another process runs (it renews its lease).
+      const dead = await deletions.createJob({
+        accountId,
+        actor: access.actor,
+        filter: { status: 'failed' },
+        now: NOW,
+        lease: { owner: 'died', until: NOW + 1_000 },
+      });
+      other = (
+        await deletions.createJob({
+          accountId,
+          actor: access.actor,
+          filter: { status: 'delivered' },
+          now: NOW,
+          lease: { owner: 'alive', until: NOW + 60_000 },
+        })
+      ).id;
+      expect(await history.takeOverDeleteJob(dead.id)).toBe(false);
+      // The dead process's lease runs out.
+      clock.time = NOW + 1_001;
+      const ended = await waitUntil(
+        async () => {
+          const job = await history.getDeleteJob(access, dead.id);
+          return job.status !== 'running' && job;
+        },
+        'the job to be taken over and ended',
+        15_000,
+        20,
+      );
+      expect(ended).toMatchObject({ status: 'done', deleted: 20, total: 20 });
+      expect((await history.listAudit(access)).map((e) => [e.count, e.deleteJobId])).toEqual([[20, dead.id]]);
+      expect(await history.getDeleteJob(access, other)).toMatchObject({ status: 'running', deleted: 0 });
+      expect(await leaseOf(other)).toEqual({ lease_owner: 'alive', lease_until: NOW + 60_000 });
+      expect(await history.count(access, {})).toBe(10);
+    } finally {
+      await history.close();
+      if (other !== undefined) await deletions.updateJob(other, { status: 'done', now: NOW });
+    }
+  });
+
+  it('ends as failed, with its audit entry, a job left running whose filter no longer reads, and resumes the others', async () => {
+    const { accountId, access } = await createAccountWithUser(ctx.database, 'sms-dj00010-1', 0, 0);
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 5 }, () => buildOutgoing({ account_id: accountId, status: 'failed' })),
+    );
+    const deletions = createDeletionsRepository(ctx.database);
+    const broken = await deletions.createJob({ accountId, actor: access.actor, filter: { status: 'rejected' }, now: NOW });
+    const fine = await deletions.createJob({ accountId, actor: access.actor, filter: { status: 'failed' }, now: NOW });
+    const history = createHistoryService({ outgoing: createOutgoingRepository(ctx.database), deletions, clock: { now: () => NOW } });
+    try {
+      expect(await history.resumeDeleteJobs()).toBe(2);
+      await history.waitForDeleteJob(broken.id);
+      await history.waitForDeleteJob(fine.id);
+      expect(await history.getDeleteJob(access, broken.id)).toMatchObject({ status: 'failed', error: expect.stringContaining('rejected') });
+      expect(await history.getDeleteJob(access, fine.id)).toMatchObject({ status: 'done', deleted: 5, total: 5 });
+      const audit = (await history.listAudit(access)).map((e) => [e.deleteJobId, e.count]).sort((x, y) => Number(x[0]) - Number(y[0]));
+      expect(audit).toEqual([
+        [broken.id, 0],
+        [fine.id, 5],
+      ]);
+    } finally {
+      await history.close();
+    }
+  });
+
+  it("at start, resumes a killed process's job at once on SQLite (one process serves the file), on PostgreSQL once its lease ran out", async () => {
+    const { accountId, access } = await createAccountWithUser(ctx.database, 'sms-dj00011-1', 0, 0);
+    await insertOutgoing(
+      ctx.database,
+      Array.from({ length: 5 }, () => buildOutgoing({ account_id: accountId, status: 'failed' })),
+    );
+    const deletions = createDeletionsRepository(ctx.database);
+    // Left by `kill -9` a moment ago: its lease still runs.
+    const job = await deletions.createJob({
+      accountId,
+      actor: access.actor,
+      filter: { status: 'failed' },
+      now: NOW,
+      lease: { owner: 'killed', until: NOW + 60_000 },
+    });
+    const clock = { time: NOW, now: () => clock.time };
+    const history = createHistoryService({ outgoing: createOutgoingRepository(ctx.database), deletions, clock });
+    try {
+      if (ctx.dialect === 'sqlite') {
+        expect(await history.resumeDeleteJobs()).toBe(1);
+      } else {
+        expect(await history.resumeDeleteJobs()).toBe(0);
+        expect(await history.getDeleteJob(access, job.id)).toMatchObject({ status: 'running', deleted: 0 });
+        clock.time = NOW + 60_001;
+        expect(await history.takeOverDeleteJob(job.id)).toBe(true);
+      }
+      await history.waitForDeleteJob(job.id);
+      expect(await history.getDeleteJob(access, job.id)).toMatchObject({ status: 'done', deleted: 5, total: 5 });
+      expect((await history.listAudit(access)).map((e) => [e.deleteJobId, e.count])).toEqual([[job.id, 5]]);
+    } finally {
+      await history.close();
+    }
   });
 });

@@ -35,6 +35,22 @@ export interface DeleteJob {
   error: string | null;
 }
 
+/**
+ * A delete job's lease: the history service `owner` runs it until `until` (ms). Batches and the job's end
+ * are written only while the lease is the owner's, so that a job taken over by another process (its lease
+ * ran out) is never run by two at once nor ended twice.
+ */
+export interface DeleteJobLease {
+  owner: string;
+  until: number;
+}
+
+/** A running job as a process resuming it reads it: its account's timezone reads its filter. */
+export type ClaimedDeleteJob = DeleteJob & { timeZone: string };
+
+/** A running job with who runs it (`leaseOwner` null: nobody) and until when. */
+export type RunningDeleteJob = ClaimedDeleteJob & { leaseOwner: string | null; leaseUntil: number };
+
 /** Ids per DELETE statement of a delete job's batch on SQLite without its thread (under the parameter limit). */
 const IDS_PER_STATEMENT = 5_000;
 
@@ -44,6 +60,31 @@ export function createDeletionsRepository(database: Database) {
   // SQLite files: delete jobs' batches run on a thread of their own (see `startSqliteDeleteWorker`).
   const { sqliteFile } = database;
   let sqliteWorker: SqliteDeleteWorker | undefined;
+
+  /** The running jobs with their account's timezone and their lease. */
+  function runningJobs() {
+    return db
+      .selectFrom('delete_jobs')
+      .innerJoin('accounts', 'accounts.id', 'delete_jobs.account_id')
+      .select([
+        'delete_jobs.id',
+        'delete_jobs.account_id',
+        'delete_jobs.actor',
+        'delete_jobs.filter',
+        'delete_jobs.status',
+        'delete_jobs.deleted',
+        'delete_jobs.total',
+        'delete_jobs.created_at',
+        'delete_jobs.updated_at',
+        'delete_jobs.finished_at',
+        'delete_jobs.error',
+        'delete_jobs.lease_owner',
+        'delete_jobs.lease_until',
+        'accounts.timezone',
+      ])
+      .where('delete_jobs.status', '=', 'running');
+  }
+
   return {
     /**
      * How long one batch of a delete job should hold the database (ms). On SQLite other writers wait
@@ -53,29 +94,53 @@ export function createDeletionsRepository(database: Database) {
      */
     batchBudgetMs: database.dialect === 'sqlite' ? 50 : 100,
 
+    /** The database's dialect: on SQLite one process serves it (`claimJobs`' `anyLease` at its start). */
+    dialect: database.dialect,
+
     /**
      * One batch of a delete job, in one transaction: deletes these messages of the scope — `ids`, or
      * those `select` answers, read in the same transaction (ids it no longer has are skipped) — cancels
      * the pending ones and gives their credits back (`cancelQueued`, `refundCredits`), and adds what it
      * deleted to the job's progress, so that the progress is exactly what was deleted even if the
      * process stops.
+     * With a `lease`, the batch first renews it to `lease.until`, in its transaction, if the job is still
+     * running and the lease's owner's; otherwise it does nothing and answers `lost` (another process took
+     * the job over). On PostgreSQL that write holds the job's row until the commit: a claim passes over a
+     * job whose batch is under way (`claimJobs`).
      * `found`: how many ids the batch had (none: nothing is left to delete). On a SQLite file the batch,
      * its `select` included, runs on the delete thread (sqlite-delete-worker.ts).
      */
     async deleteJobBatch(
-      args: { jobId: number; scope: HistoryScope; now: number } & (
+      args: { jobId: number; scope: HistoryScope; now: number; lease?: DeleteJobLease } & (
         | { ids: readonly number[]; select?: undefined }
         | { select: CompiledQuery<{ id: number }>; ids?: undefined }
       ),
-    ): Promise<{ deleted: number; refunded: number; found: number }> {
-      const { jobId, scope, now } = args;
+    ): Promise<{ deleted: number; refunded: number; found: number; lost?: true }> {
+      const { jobId, scope, now, lease } = args;
       if (args.ids?.length === 0) return { deleted: 0, refunded: 0, found: 0 };
       if (sqliteFile) {
         sqliteWorker ??= startSqliteDeleteWorker(sqliteFile, { backgroundCheckpoints: database.checkpointer !== undefined });
         const which = args.select ? { select: { sql: args.select.sql, parameters: args.select.parameters } } : { ids: args.ids };
-        return sqliteWorker.run({ jobId, accountId: scope.accountId, userLogin: scope.userLogin, now, ...which });
+        return sqliteWorker.run({
+          jobId,
+          accountId: scope.accountId,
+          userLogin: scope.userLogin,
+          now,
+          ...(lease ? { lease: { owner: lease.owner, until: lease.until } } : {}),
+          ...which,
+        });
       }
       return db.transaction().execute(async (trx) => {
+        if (lease) {
+          const renewed = await trx
+            .updateTable('delete_jobs')
+            .set({ lease_until: lease.until })
+            .where('id', '=', jobId)
+            .where('status', '=', 'running')
+            .where('lease_owner', '=', lease.owner)
+            .executeTakeFirst();
+          if (Number(renewed.numUpdatedRows) === 0) return { deleted: 0, refunded: 0, found: 0, lost: true as const };
+        }
         // Ids in order: neighbours in the table and in the indexes that end with the id.
         const ids: readonly number[] = args.select
           ? (await trx.executeQuery(args.select)).rows.map((r) => Number(r.id)).sort((a, b) => a - b)
@@ -163,7 +228,14 @@ export function createDeletionsRepository(database: Database) {
       }));
     },
 
-    async createJob(job: { accountId: number; actor: string; filter: Record<string, unknown>; now: number }): Promise<DeleteJob> {
+    /** A new running job, leased to `lease.owner` when given (else nobody's: the first to claim it runs it). */
+    async createJob(job: {
+      accountId: number;
+      actor: string;
+      filter: Record<string, unknown>;
+      now: number;
+      lease?: DeleteJobLease;
+    }): Promise<DeleteJob> {
       const row = await db
         .insertInto('delete_jobs')
         .values({
@@ -175,6 +247,8 @@ export function createDeletionsRepository(database: Database) {
           total: 0,
           created_at: job.now,
           updated_at: job.now,
+          lease_owner: job.lease?.owner ?? null,
+          lease_until: job.lease?.until ?? 0,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
@@ -203,45 +277,127 @@ export function createDeletionsRepository(database: Database) {
       return r ? toJob(r) : undefined;
     },
 
-    /** Jobs left running (by a stopped process), with their account's timezone to read their filter. */
-    async findRunningJobs(): Promise<(DeleteJob & { timeZone: string })[]> {
-      const rows = await db
-        .selectFrom('delete_jobs')
-        .innerJoin('accounts', 'accounts.id', 'delete_jobs.account_id')
-        .select([
+    /** Running jobs (`accountId`'s only, when given), with who runs them and their account's timezone. */
+    async findRunningJobs(accountId?: number): Promise<RunningDeleteJob[]> {
+      const rows = await runningJobs()
+        .$if(accountId !== undefined, (qb) => qb.where('delete_jobs.account_id', '=', accountId!))
+        .execute();
+      return rows.map((r) => ({ ...toJob(r), timeZone: r.timezone, leaseOwner: r.lease_owner, leaseUntil: Number(r.lease_until) }));
+    },
+
+    /**
+     * Takes the running jobs nobody runs for `lease.owner` until `lease.until`: those without an owner
+     * and those whose lease ran out before `now` (its process died, or stopped without giving them
+     * back); with `anyLease`, every running job (a single process restarting on SQLite: whoever held
+     * them is gone; were it alive, it would lose the job at its next batch and stop). `jobId`: that job
+     * only. One conditional update: of several processes claiming at once, one gets each job; on
+     * PostgreSQL a job whose batch is under way (its row held) is passed over.
+     */
+    async claimJobs(args: { lease: DeleteJobLease; now: number; anyLease?: boolean; jobId?: number }): Promise<ClaimedDeleteJob[]> {
+      const { lease, now } = args;
+      const claimed = await db
+        .updateTable('delete_jobs')
+        .set({ lease_owner: lease.owner, lease_until: lease.until })
+        .where('id', 'in', (eb) =>
+          eb
+            .selectFrom('delete_jobs')
+            .select('id')
+            .where('status', '=', 'running')
+            .$if(args.anyLease !== true, (qb) => qb.where((w) => w.or([w('lease_owner', 'is', null), w('lease_until', '<', now)])))
+            .$if(args.jobId !== undefined, (qb) => qb.where('id', '=', args.jobId!))
+            .$if(database.dialect === 'postgres', (qb) => qb.forUpdate().skipLocked()),
+        )
+        .returning('id')
+        .execute();
+      if (claimed.length === 0) return [];
+      const rows = await runningJobs()
+        .where(
           'delete_jobs.id',
-          'delete_jobs.account_id',
-          'delete_jobs.actor',
-          'delete_jobs.filter',
-          'delete_jobs.status',
-          'delete_jobs.deleted',
-          'delete_jobs.total',
-          'delete_jobs.created_at',
-          'delete_jobs.updated_at',
-          'delete_jobs.finished_at',
-          'delete_jobs.error',
-          'accounts.timezone',
-        ])
-        .where('delete_jobs.status', '=', 'running')
+          'in',
+          claimed.map((r) => r.id),
+        )
+        .where('delete_jobs.lease_owner', '=', lease.owner)
+        .orderBy('delete_jobs.id')
         .execute();
       return rows.map((r) => ({ ...toJob(r), timeZone: r.timezone }));
     },
 
+    /**
+     * Ends a job `lease.owner` still runs, in one transaction with its audit entry: `done` (its total is
+     * then what it deleted) or `failed` with `error`. The entry counts what the job deleted, by whichever
+     * process. Null (nothing written) when the job is no longer the owner's or no longer running.
+     */
+    async finishJob(args: {
+      id: number;
+      owner: string;
+      now: number;
+      status: 'done' | 'failed';
+      error?: string;
+      audit: { accountId: number; actor: string; filter: Record<string, unknown> };
+    }): Promise<{ deleted: number } | null> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('delete_jobs')
+          .set((eb) => ({
+            status: args.status,
+            updated_at: args.now,
+            finished_at: args.now,
+            lease_owner: null,
+            lease_until: 0,
+            ...(args.status === 'done' ? { total: eb.ref('deleted') } : {}),
+            ...(args.error !== undefined ? { error: args.error } : {}),
+          }))
+          .where('id', '=', args.id)
+          .where('status', '=', 'running')
+          .where('lease_owner', '=', args.owner)
+          .returning('deleted')
+          .executeTakeFirst();
+        if (!row) return null;
+        const deleted = Number(row.deleted);
+        await trx
+          .insertInto('deletion_audit')
+          .values({
+            account_id: args.audit.accountId,
+            actor: args.audit.actor,
+            kind: 'filter',
+            created_at: args.now,
+            count: deleted,
+            ids: null,
+            filter: JSON.stringify(args.audit.filter),
+            delete_job_id: args.id,
+          })
+          .execute();
+        return { deleted };
+      });
+    },
+
+    /** Gives back the running jobs `owner` holds (a graceful stop): the first process to look takes them. */
+    async releaseJobs(owner: string): Promise<void> {
+      await db
+        .updateTable('delete_jobs')
+        .set({ lease_owner: null, lease_until: 0 })
+        .where('status', '=', 'running')
+        .where('lease_owner', '=', owner)
+        .execute();
+    },
+
+    /** Changes a job; with `owner`, only while it runs under that owner's lease. */
     async updateJob(
       id: number,
-      changes: { status?: DeleteJob['status']; addDeleted?: number; total?: number; now: number; error?: string },
+      changes: { status?: DeleteJob['status']; addDeleted?: number; total?: number; now: number; error?: string; owner?: string },
     ): Promise<void> {
       await db
         .updateTable('delete_jobs')
         .set((eb) => ({
           updated_at: changes.now,
           ...(changes.status ? { status: changes.status } : {}),
-          ...(changes.status && changes.status !== 'running' ? { finished_at: changes.now } : {}),
+          ...(changes.status && changes.status !== 'running' ? { finished_at: changes.now, lease_owner: null, lease_until: 0 } : {}),
           ...(changes.addDeleted ? { deleted: eb('deleted', '+', changes.addDeleted) } : {}),
           ...(changes.total !== undefined ? { total: changes.total } : {}),
           ...(changes.error !== undefined ? { error: changes.error } : {}),
         }))
         .where('id', '=', id)
+        .$if(changes.owner !== undefined, (qb) => qb.where('status', '=', 'running').where('lease_owner', '=', changes.owner!))
         .execute();
     },
   };

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { getTimeFormatter } from '../../../shared/account-time.js';
 import { createCsvFormatter, createSeedCsvFormatter, jsonLine } from '../../../shared/csv.js';
 import type { Outgoing } from '../../../shared/outgoing.js';
@@ -5,7 +7,7 @@ import type { Clock } from '../../clock.js';
 import { AppError } from '../../errors.js';
 import type { AccountAccess } from '../auth/principal.js';
 import { decodeCursor, encodeCursor, queryFingerprint } from './cursor.js';
-import type { DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
+import type { ClaimedDeleteJob, DeleteJob, DeletionAudit, DeletionsRepository } from './deletions.repository.js';
 import { type ExportChunk, formattedChunks, madeChunks } from './export-chunks.js';
 import { type HistoryFilter, type HistorySort, parseHistoryFilter, parseSort, type RawFilter } from './history-query.js';
 import { type HistoryScope, type OutgoingIdRow, type OutgoingRepository, sortValueOf } from './outgoing.repository.js';
@@ -24,6 +26,12 @@ export const SYNC_DELETE_LIMIT = 5_000;
 const FIRST_JOB_BATCH = 500;
 const MIN_JOB_BATCH = 50;
 const MAX_JOB_BATCH = 50_000;
+/**
+ * How long a delete job's lease lasts without a batch renewing it (ms), by default: how soon another
+ * process takes over the jobs of one that died (`takeOverDeleteJobs`; `relais serve` uses
+ * RELAIS_DISPATCH_LEASE_MS, the dispatcher's lease).
+ */
+export const DELETE_JOB_LEASE_MS = 30_000;
 
 export interface ListQuery extends RawFilter {
   sort?: unknown;
@@ -53,6 +61,10 @@ export interface HistoryServiceDeps {
   log?: (message: string, details: Record<string, unknown>) => void;
   /** Time a batch of a background deletion may hold the database (ms), so readers never wait long (default: the repository's). */
   batchBudgetMs?: number;
+  /** Who this service is as the runner of delete jobs (default: host, pid and a random part, unique to it). */
+  leaseOwner?: string;
+  /** How long its lease on a delete job lasts without renewal (ms; default `DELETE_JOB_LEASE_MS`). */
+  deleteJobLeaseMs?: number;
 }
 
 /** At most this many logins answered by `userLogins` (an account has a few SMS users, not thousands). */
@@ -68,25 +80,39 @@ export function createHistoryService(deps: HistoryServiceDeps) {
   const budget = deps.batchBudgetMs ?? deletions.batchBudgetMs;
   const running = new Map<number, Promise<void>>();
   let closing = false;
+  /** Delete jobs run here only under this owner's lease (another process takes over those it stops renewing). */
+  const owner = deps.leaseOwner ?? `${hostname()}/${process.pid}/history/${randomBytes(4).toString('hex')}`;
+  let leaseMs = deps.deleteJobLeaseMs ?? DELETE_JOB_LEASE_MS;
+  const lease = () => ({ owner, until: clock.now() + leaseMs });
+  let takeover: { timer: NodeJS.Timeout; busy: Promise<unknown> | null } | null = null;
 
   function parse(access: AccountAccess, query: RawFilter): HistoryFilter {
     return parseHistoryFilter(query, access.account.timezone);
   }
 
-  async function runJob(job: DeleteJob, access: { scope: HistoryScope; filter: HistoryFilter }): Promise<void> {
+  /**
+   * Runs a job this service holds the lease of, batch after batch, each renewing the lease: it stops
+   * when the lease was lost (another process took the job over) or the service closes (the job stays
+   * `running`: given back, it resumes at the next start or in another process). Its end (`done` or
+   * `failed`, with its audit entry) is written only while the lease is still this service's.
+   */
+  async function runJob(job: DeleteJob, target: () => { scope: HistoryScope; filter: HistoryFilter }): Promise<void> {
     let batch = FIRST_JOB_BATCH;
-    let deleted = job.deleted;
+    const audit = { accountId: job.accountId, actor: job.actor, filter: job.filter };
     try {
+      // A filter read back that no longer reads (a job of an older release) fails the job.
+      const access = target();
       // Count up front only while it is cheap; past the cap the total is known when the job ends.
       const { count, exact } = await outgoing.count({ scope: access.scope, filter: access.filter, cap: JOB_COUNT_CAP });
-      if (exact) await deletions.updateJob(job.id, { total: deleted + count, now: clock.now() });
+      if (exact) await deletions.updateJob(job.id, { total: job.deleted + count, now: clock.now(), owner });
       while (!closing) {
         const started = performance.now();
         // The batch reads its ids itself, in its transaction (on SQLite, on the delete thread).
         const select = outgoing.findIdsQuery({ scope: access.scope, filter: access.filter, limit: batch });
-        const result = await deletions.deleteJobBatch({ jobId: job.id, scope: access.scope, select, now: clock.now() });
+        const result = await deletions.deleteJobBatch({ jobId: job.id, scope: access.scope, select, now: clock.now(), lease: lease() });
+        // Another process runs it now (this one's lease ran out meanwhile): it ends it.
+        if (result.lost) return;
         if (result.found === 0) break;
-        deleted += result.deleted;
         // The next batch aims at the budget (finding the ids included), changing at most twofold at a time.
         const took = Math.max(performance.now() - started, 0.1);
         const aimed = (batch * budget) / took;
@@ -95,39 +121,52 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         await new Promise((resolve) => setImmediate(resolve));
       }
       if (closing) return;
-      await deletions.updateJob(job.id, { status: 'done', total: deleted, now: clock.now() });
-      await deletions.insertAudit({
-        accountId: job.accountId,
-        actor: job.actor,
-        kind: 'filter',
-        createdAt: clock.now(),
-        count: deleted,
-        ids: null,
-        filter: job.filter,
-        deleteJobId: job.id,
-      });
+      await deletions.finishJob({ id: job.id, owner, now: clock.now(), status: 'done', audit });
     } catch (error) {
       deps.log?.('delete job failed', { jobId: job.id, err: error });
-      await deletions.updateJob(job.id, {
-        status: 'failed',
-        now: clock.now(),
-        error: error instanceof Error ? error.message : String(error),
-      });
-      await deletions.insertAudit({
-        accountId: job.accountId,
-        actor: job.actor,
-        kind: 'filter',
-        createdAt: clock.now(),
-        count: deleted,
-        ids: null,
-        filter: job.filter,
-        deleteJobId: job.id,
-      });
+      try {
+        await deletions.finishJob({
+          id: job.id,
+          owner,
+          now: clock.now(),
+          status: 'failed',
+          error: error instanceof Error ? error.message : String(error),
+          audit,
+        });
+      } catch (again) {
+        // Left running: another process (or the next start) takes it over once its lease runs out.
+        deps.log?.('writing the end of a failed delete job failed', { jobId: job.id, err: again });
+      }
     }
   }
 
-  function startJob(job: DeleteJob, scope: HistoryScope, filter: HistoryFilter): void {
-    const promise = runJob(job, { scope, filter }).finally(() => running.delete(job.id));
+  /** Runs jobs claimed by this service (unless it already runs them), each with its filter read back. */
+  function startClaimed(jobs: ClaimedDeleteJob[]): number {
+    let started = 0;
+    for (const job of jobs) {
+      if (running.has(job.id)) continue;
+      startJob(job, () => {
+        const { __scopeUser, __upTo, ...raw } = job.filter as RawFilter & { __scopeUser?: string; __upTo?: unknown };
+        const scope = { accountId: job.accountId, userLogin: typeof __scopeUser === 'string' ? __scopeUser : null };
+        const filter = parseHistoryFilter(raw, job.timeZone);
+        // A job started before the bound was kept deletes as it did (everything matching).
+        return { scope, filter: Number.isSafeInteger(__upTo) ? { ...filter, upTo: __upTo as number } : filter };
+      });
+      started++;
+    }
+    return started;
+  }
+
+  /** Claims the running jobs nobody runs (`anyLease`: every one) and runs them here. */
+  async function claimAndStart(options: { anyLease?: boolean; jobId?: number } = {}): Promise<number> {
+    if (closing) return 0;
+    const jobs = await deletions.claimJobs({ lease: lease(), now: clock.now(), ...options });
+    // Closed meanwhile: given back by `close`, or their lease runs out.
+    return closing ? 0 : startClaimed(jobs);
+  }
+
+  function startJob(job: DeleteJob, target: () => { scope: HistoryScope; filter: HistoryFilter }): void {
+    const promise = runJob(job, target).finally(() => running.delete(job.id));
     running.set(job.id, promise);
   }
 
@@ -314,8 +353,9 @@ export function createHistoryService(deps: HistoryServiceDeps) {
         actor: access.actor,
         filter: { ...raw, ...scopeFilter(scope), __upTo: filter.upTo },
         now: clock.now(),
+        lease: lease(),
       });
-      startJob(job, scope, filter);
+      startJob(job, () => ({ scope, filter }));
       return { job };
     },
 
@@ -380,24 +420,71 @@ export function createHistoryService(deps: HistoryServiceDeps) {
       return made ? madeChunks(seed.header, made) : formattedChunks(outgoing.streamLean(args), seed);
     },
 
-    /** Resumes the delete jobs a stopped process left running (called at start). */
+    /**
+     * Resumes the delete jobs a stopped process left running (called at start): those nobody runs (given
+     * back by a graceful stop, or whose lease ran out). On SQLite, where one process serves the database,
+     * every running job: the lease of a process killed a moment ago is not waited for.
+     */
     async resumeDeleteJobs(): Promise<number> {
-      const jobs = await deletions.findRunningJobs();
-      for (const job of jobs) {
-        if (running.has(job.id)) continue;
-        const { __scopeUser, __upTo, ...raw } = job.filter as RawFilter & { __scopeUser?: string; __upTo?: unknown };
-        const scope = { accountId: job.accountId, userLogin: typeof __scopeUser === 'string' ? __scopeUser : null };
-        const filter = parseHistoryFilter(raw, job.timeZone);
-        // A job started before the bound was kept deletes as it did (everything matching).
-        startJob(job, scope, Number.isSafeInteger(__upTo) ? { ...filter, upTo: __upTo as number } : filter);
-      }
-      return jobs.length;
+      return claimAndStart({ anyLease: deletions.dialect === 'sqlite' });
     },
 
-    /** Stops background work; running jobs stay `running` and resume at the next start. */
+    /**
+     * Resumes the delete jobs left running now (`resumeDeleteJobs`), then every third of `leaseMs` takes
+     * over those whose lease ran out (their process died, or stopped while another one ran): a job never
+     * stays `running` for ever while one process does this. `leaseMs` is this service's lease on the jobs
+     * it runs from now on. Stopped by `close`. Answers how many jobs it resumed at once.
+     */
+    async takeOverDeleteJobs(
+      options: { leaseMs?: number; onTakenOver?: (jobs: number) => void; onError?: (error: unknown) => void } = {},
+    ): Promise<number> {
+      if (options.leaseMs !== undefined) leaseMs = options.leaseMs;
+      const resumed = await claimAndStart({ anyLease: deletions.dialect === 'sqlite' });
+      if (takeover || closing) return resumed;
+      const tick = () => {
+        if (takeover === null || takeover.busy) return;
+        const busy = claimAndStart()
+          .then((jobs) => {
+            if (jobs > 0) options.onTakenOver?.(jobs);
+          })
+          .catch((error: unknown) => options.onError?.(error))
+          .finally(() => {
+            if (takeover) takeover.busy = null;
+          });
+        takeover.busy = busy;
+      };
+      takeover = { timer: setInterval(tick, Math.max(100, Math.floor(leaseMs / 3))), busy: null };
+      takeover.timer.unref();
+      return resumed;
+    },
+
+    /**
+     * Takes over one running job nobody runs (its lease ran out) and runs it here: true if it does
+     * (or already did), false when another process runs it or it no longer runs.
+     */
+    async takeOverDeleteJob(id: number): Promise<boolean> {
+      if (running.has(id)) return true;
+      return (await claimAndStart({ jobId: id })) > 0;
+    },
+
+    /**
+     * Stops background work; running jobs stay `running`, given back (their lease ended) so that another
+     * process, or this one's next start, resumes them.
+     */
     async close(): Promise<void> {
       closing = true;
+      if (takeover) {
+        clearInterval(takeover.timer);
+        await takeover.busy;
+        takeover = null;
+      }
       await Promise.allSettled(running.values());
+      try {
+        await deletions.releaseJobs(owner);
+      } catch (error) {
+        // Their leases run out by themselves.
+        deps.log?.('giving back delete jobs failed', { err: error });
+      }
       await deletions.close();
       await outgoing.close();
     },

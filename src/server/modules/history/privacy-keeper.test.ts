@@ -138,6 +138,42 @@ describeEachDialectWithApp(
       expect((await audit(big)).map((e) => [e.actor, e.kind, e.count])).toEqual([[RETENTION_ACTOR, 'filter', count]]);
     });
 
+    it('a retention job left running is not started again: left to the process whose lease it is under, taken over once that ran out', async () => {
+      clock.time = START;
+      const left = await seed({ retentionDays: 1 });
+      await insertOutgoing(
+        ctx.database,
+        Array.from({ length: 10 }, (_, i) => buildOutgoing({ account_id: left.account.id, created_at: START - 2 * DAY + i })),
+      );
+      // What another process's keeper started (the filter as the keeper writes it), under that process's lease.
+      const deletions = createDeletionsRepository(ctx.database);
+      const to = new Date(START - DAY - 1000).toISOString().replace('.000Z', 'Z');
+      const job = await deletions.createJob({
+        accountId: left.account.id,
+        actor: RETENTION_ACTOR,
+        filter: { to, status: 'sent,delivered,failed,expired,canceled' },
+        now: START - 1000,
+        lease: { owner: 'another process', until: START + 60_000 },
+      });
+      const jobsOf = async () =>
+        (await db().selectFrom('delete_jobs').select(['id', 'status']).where('account_id', '=', left.account.id).execute()).map((j) => [
+          Number(j.id),
+          j.status,
+        ]);
+      const runFor = async () => (await ctx.app.services.privacyKeeper.runOnce())?.accounts.find((r) => r.accountId === left.account.id);
+
+      expect(await runFor()).toEqual({ accountId: left.account.id, deleted: 0, redacted: 0 });
+      expect(await jobsOf()).toEqual([[job.id, 'running']]);
+      expect(await rowsOf(left.account.id)).toHaveLength(10);
+
+      // That process died: its lease runs out, and the next run takes the job over and ends it.
+      clock.time = START + 60_001;
+      expect(await runFor()).toEqual({ accountId: left.account.id, deleted: 10, redacted: 0 });
+      expect(await jobsOf()).toEqual([[job.id, 'done']]);
+      expect(await rowsOf(left.account.id)).toEqual([]);
+      expect((await audit(left)).map((e) => [e.actor, e.kind, e.count])).toEqual([[RETENTION_ACTOR, 'filter', 10]]);
+    });
+
     it('redaction empties only the old texts that are not pending, keeps every other field, and leaves the text search', async () => {
       clock.time = START;
       const secret = await seed({ redactAfterDays: 7 });

@@ -23,8 +23,6 @@ const MAX_REDACTION_BATCH = 5_000;
 const FULL_WALK_EVERY_MS = DAY_MS;
 /** Jobs younger than this keep their text whatever their messages: a transaction may still be writing one. */
 const JOB_TEXT_MARGIN_MS = 10 * 60_000;
-/** A retention delete job that moved within this delay is another keeper's, still running: not started again. */
-const LIVE_JOB_MS = 10 * 60_000;
 
 /** What one run did: per account with a limit, and to the texts jobs kept for sending. */
 export interface PrivacyRun {
@@ -65,7 +63,8 @@ export interface PrivacyKeeperDeps {
  * its older messages that are not pending are erased, in bounded transactions.
  *
  * Safe with several processes on one PostgreSQL: a run takes an advisory lock (a process finding it
- * taken skips its run), a retention job another process still runs is not started twice, and every
+ * taken skips its run), a retention job another process still runs (under its lease) is not started
+ * again, one whose process died is taken over, and every
  * statement is idempotent. A redaction remembers, per account, how far every older message was erased
  * (only in memory: a walk from the oldest message happens at the first run and once a day), so that an
  * hourly run reads only the messages that aged meanwhile.
@@ -84,16 +83,26 @@ export function createPrivacyKeeper(deps: PrivacyKeeperDeps) {
 
   async function applyRetention(limits: PrivacyLimits, days: number, now: number): Promise<number> {
     const { account } = limits;
-    const live = await deletions.findRunningJobs();
-    if (live.some((j) => j.accountId === account.id && j.actor === RETENTION_ACTOR && j.updatedAt > now - LIVE_JOB_MS)) return 0;
+    // A retention job of the account still running is not started again: left to the process whose lease
+    // it is under, or, its lease run out (its process died), taken over here.
+    const left = (await deletions.findRunningJobs(account.id)).find((j) => j.actor === RETENTION_ACTOR);
+    if (left) {
+      if (left.leaseOwner !== null && left.leaseUntil >= now) return 0;
+      if (!(await history.takeOverDeleteJob(left.id))) return 0;
+      return waitForJob(account.id, left.id);
+    }
     // `to` is inclusive to the second: every message created before the second of the limit.
     const to = new Date(Math.floor((now - days * DAY_MS) / 1000) * 1000 - 1000).toISOString().replace('.000Z', 'Z');
     const access: AccountAccess = { account, userLogin: null, userId: null, actor: RETENTION_ACTOR };
     const result = await history.deleteByFilter(access, { to, status: DELETABLE_STATUSES }, { auditEmpty: false });
     if ('deleted' in result) return result.deleted;
-    // One job at a time: the next account waits for this one (unless the process stops: the job resumes at the next start).
-    await Promise.race([history.waitForDeleteJob(result.job.id), stoppedSignal]);
-    return (await deletions.findJob(account.id, result.job.id))?.deleted ?? 0;
+    return waitForJob(account.id, result.job.id);
+  }
+
+  /** What a retention job deleted once it ended here: one job at a time, the next account waits for it (unless the process stops: the job resumes later). */
+  async function waitForJob(accountId: number, jobId: number): Promise<number> {
+    await Promise.race([history.waitForDeleteJob(jobId), stoppedSignal]);
+    return (await deletions.findJob(accountId, jobId))?.deleted ?? 0;
   }
 
   async function applyRedaction(accountId: number, days: number, now: number): Promise<number> {

@@ -13,7 +13,8 @@ import { sqliteWorkerSource, startSqliteThread } from '../../db/sqlite-worker-so
  * Plain JavaScript (no TypeScript loader exists in a worker thread). A batch does what
  * `deleteJobBatch` does on the serving connection, in the same single transaction: find its ids when
  * given the query that answers them (the history's filter: so the serving thread only sends the query),
- * delete (ids of the scope only), cancel pending messages and give their credits back as `cancelQueued`
+ * delete (ids of the scope only) — with a lease, only while the job is still its owner's (renewed first:
+ * `deleteJobBatch`) —, cancel pending messages and give their credits back as `cancelQueued`
  * and `refundCredits` do (to the quota only what it paid, by the rule written at `refundCredits`),
  * remove the rows from the text index (`PURGE_DELETED_TEXT_SQL`), and count the progress.
  */
@@ -35,6 +36,7 @@ const refundUserQuota = db.prepare(
 // Which quota paid each job (refundCredits' rule: 0 none, n the quota of epoch n - 1, null unknown).
 const quotaPaid = db.prepare('select id, quota_paid from jobs where id in (select value from json_each(?))');
 const progress = db.prepare('update delete_jobs set deleted = deleted + ?, updated_at = ? where id = ?');
+const renew = db.prepare("update delete_jobs set lease_until = ? where id = ? and status = 'running' and lease_owner = ?");
 const purgeText = ${JSON.stringify(PURGE_DELETED_TEXT_SQL)}.map((text) => db.prepare(text));
 const selects = new Map();
 /** The batch's ids, in order: those given, or those its query answers now. */
@@ -49,6 +51,8 @@ function idsOf(m) {
   return statement.all(...m.select.parameters).sort((a, b) => a - b);
 }
 const batch = db.transaction((m) => {
+  // Only while the job is still its lease owner's: renewed first, in the batch's transaction.
+  if (m.lease && renew.run(m.lease.until, m.jobId, m.lease.owner).changes === 0) return { deleted: 0, refunded: 0, found: 0, lost: true };
   const ids = idsOf(m);
   if (ids.length === 0) return { deleted: 0, refunded: 0, found: 0 };
   const json = JSON.stringify(ids);
@@ -100,10 +104,19 @@ export interface SqliteDeleteBatch {
   ids?: readonly number[];
   select?: { sql: string; parameters: readonly unknown[] };
   now: number;
+  /** Run only while the job is still `owner`'s, its lease renewed to `until` (else `lost`). */
+  lease?: { owner: string; until: number };
+}
+
+export interface SqliteDeleteResult {
+  deleted: number;
+  refunded: number;
+  found: number;
+  lost?: true;
 }
 
 export interface SqliteDeleteWorker {
-  run(batch: SqliteDeleteBatch): Promise<{ deleted: number; refunded: number; found: number }>;
+  run(batch: SqliteDeleteBatch): Promise<SqliteDeleteResult>;
   close(): Promise<void>;
 }
 
@@ -119,7 +132,7 @@ export function startSqliteDeleteWorker(file: string, options: { backgroundCheck
   const thread = startSqliteThread(WORKER_SOURCE, { file, pragmas }, 'SQLite delete worker');
   return {
     async run(batch) {
-      const { result } = await thread.call<{ result: { deleted: number; refunded: number; found: number } }>({ ...batch });
+      const { result } = await thread.call<{ result: SqliteDeleteResult }>({ ...batch });
       return result;
     },
     close: () => thread.close(),
