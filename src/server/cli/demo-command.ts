@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
 import { AppError } from '../errors.js';
 import { createPasswordHasher } from '../modules/auth/password.js';
-import type { BulkLoadStrategy } from '../modules/demo/demo.repository.js';
+import { type BulkLoadStrategy, createDemoRepository } from '../modules/demo/demo.repository.js';
 import { type DemoProgress, runDemo } from '../modules/demo/demo.service.js';
 import { printResult, withContext } from './context.js';
+import { once } from './options.js';
 
 const thousands = new Intl.NumberFormat('en-US');
 const fmt = (n: number): string => thousands.format(Math.round(n));
@@ -23,6 +24,12 @@ export function parseMessageCount(value: string): number {
   }
   return n;
 }
+
+/** `parse`, for an option given once (`once`: given twice, the command line is refused). */
+const onceParsed =
+  <T>(parse: (value: string) => T) =>
+  (value: string, previous: T | undefined): T =>
+    parse(once(value, previous === undefined ? undefined : String(previous)));
 
 function parseDays(value: string): number {
   const n = Number(value);
@@ -92,6 +99,23 @@ function createProgressReporter(stream: NodeJS.WriteStream) {
   };
 }
 
+/** The SMS users and the enabled senders of an account (what the demo may create). */
+async function accountMakings(repository: ReturnType<typeof createDemoRepository>, accountId: number) {
+  const [users, senders] = await Promise.all([repository.findDemoUsers(accountId), repository.findSenders(accountId)]);
+  return { users: users.map((u) => u.login), senders };
+}
+
+/** `; created 5 SMS users (apiuser, …) and 3 senders (Relais, …)`, or nothing when the account had them. */
+function createdText(created: { users: string[]; senders: string[] }): string {
+  const parts = [
+    created.users.length ? `${created.users.length} SMS user${created.users.length > 1 ? 's' : ''} (${created.users.join(', ')})` : '',
+    created.senders.length
+      ? `${created.senders.length} sender${created.senders.length > 1 ? 's' : ''} (${created.senders.join(', ')})`
+      : '',
+  ].filter(Boolean);
+  return parts.length ? `; created ${parts.join(' and ')}` : '';
+}
+
 /** `relais demo --account NAME --messages N [--seed S] [--days D] [--json]`. */
 export function registerDemoCommand(program: Command): void {
   program
@@ -99,10 +123,10 @@ export function registerDemoCommand(program: Command): void {
     .description(
       'fill an SMS account with realistic sent-SMS history, fast (creates demo SMS users when it has none, and senders when it has no enabled one)',
     )
-    .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1')
-    .requiredOption('--messages <n>', 'how many messages (e.g. 100000, 250k, 10M)', parseMessageCount)
-    .option('--seed <seed>', 'same seed, same messages (default: random)')
-    .option('--days <n>', 'spread the messages over the last N days (default 365)', parseDays)
+    .requiredOption('--account <name>', 'SMS account, e.g. sms-ab12345-1', once)
+    .requiredOption('--messages <n>', 'how many messages (e.g. 100000, 250k, 10M)', onceParsed(parseMessageCount))
+    .option('--seed <seed>', 'same seed, same messages (default: random)', once)
+    .option('--days <n>', 'spread the messages over the last N days (default 365)', onceParsed(parseDays))
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
@@ -113,8 +137,12 @@ export function registerDemoCommand(program: Command): void {
     )
     .action(async (options: { account: string; messages: number; seed?: string; days?: number; json?: boolean }) => {
       const progress = createProgressReporter(process.stderr);
-      const result = await withContext(({ database, config, clock }) =>
-        runDemo({
+      const { result, created } = await withContext(async ({ database, config, clock }) => {
+        // What the account has before: the demo creates SMS users when it has none, senders when it has no enabled one.
+        const repository = createDemoRepository(database);
+        const account = await repository.findAccountByName(options.account);
+        const before = account && (await accountMakings(repository, account.id));
+        const result = await runDemo({
           database,
           clock,
           hasher: createPasswordHasher({ fast: config.argon2TestFast }),
@@ -123,8 +151,14 @@ export function registerDemoCommand(program: Command): void {
           seed: options.seed,
           spanDays: options.days,
           onProgress: progress.update,
-        }),
-      ).finally(progress.done);
+        });
+        const after = account && (await accountMakings(repository, account.id));
+        const created = {
+          users: after?.users.filter((u) => !before?.users.includes(u)) ?? [],
+          senders: after?.senders.filter((s) => !before?.senders.includes(s)) ?? [],
+        };
+        return { result, created };
+      }).finally(progress.done);
       printResult(
         options,
         {
@@ -132,8 +166,9 @@ export function registerDemoCommand(program: Command): void {
           seconds: Math.round(result.seconds * 1000) / 1000,
           rowsPerSecond: result.rowsPerSecond,
           strategy: result.strategy,
+          created,
         },
-        `Inserted ${fmt(result.inserted)} messages into ${options.account} in ${result.seconds.toFixed(1)} s (${fmt(result.rowsPerSecond)} rows/s, ${result.strategy === 'rebuild' ? 'bulk load' : 'incremental load'})`,
+        `Inserted ${fmt(result.inserted)} messages into ${options.account} in ${result.seconds.toFixed(1)} s (${fmt(result.rowsPerSecond)} rows/s, ${result.strategy === 'rebuild' ? 'bulk load' : 'incremental load'})${createdText(created)}`,
       );
     });
 }

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -58,6 +58,71 @@ describeEachDialect('relais history export (real process)', (ctx) => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ status: 'failed', message: '@SUM(1)' });
     expect(JSON.parse(jsonl.stderr.trim().split('\n').pop()!)).toMatchObject({ exported: 1 });
+  });
+
+  it('writes to a device or a pipe as it is, never removing it: /dev/null, /dev/stdout (then --json reports on stderr)', async () => {
+    const toNull = await relais({}, 'history', 'export', '--account', account, '--all', '--output', '/dev/null', '--json');
+    expect(toNull.code, toNull.stderr).toBe(0);
+    expect(JSON.parse(toNull.stdout)).toMatchObject({ exported: 3, output: '/dev/null' });
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
+    const plain = await relais({}, 'history', 'export', '--account', account, '--all', '--no-progress');
+    const toStdout = await relais({}, 'history', 'export', '--account', account, '--all', '--output', '/dev/stdout', '--json');
+    expect(toStdout.code, toStdout.stderr).toBe(0);
+    // stdout carries the export alone: the summary goes to stderr.
+    expect(toStdout.stdout).toBe(plain.stdout);
+    expect(JSON.parse(toStdout.stderr)).toMatchObject({ exported: 3, output: '/dev/stdout' });
+  });
+
+  it('takes --ids and repeated list options as the API does', async () => {
+    const all = await relais({}, 'history', 'export', '--account', account, '--all', '--format', 'jsonl', '--no-progress');
+    const ids = all.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: number }).id);
+    const some = await relais(
+      {},
+      'history',
+      'export',
+      '--account',
+      account,
+      '--format',
+      'jsonl',
+      '--ids',
+      String(ids[0]),
+      '--ids',
+      String(ids[2]),
+    );
+    expect(some.code, some.stderr).toBe(0);
+    expect(
+      some.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: number }).id),
+    ).toEqual([ids[0], ids[2]]);
+    const bad = await relais({}, 'history', 'export', '--account', account, '--ids', '1,two');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(
+      'error: ids must be message ids (whole numbers from 1), comma-separated or repeated; got "two" (INVALID_FILTER)\n',
+    );
+    const statuses = await relais(
+      {},
+      'history',
+      'export',
+      '--account',
+      account,
+      '--format',
+      'jsonl',
+      '--status',
+      'failed',
+      '--status',
+      'sent',
+    );
+    expect(
+      statuses.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { status: string }).status),
+    ).toEqual(['failed', 'sent']);
   });
 
   it('explains bad input and exits 1', async () => {

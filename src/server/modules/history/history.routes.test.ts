@@ -235,6 +235,19 @@ describeEachDialectWithApp(
       ).toEqual(['20141129122843', '20141129122743']);
       const all = await get(path('.csv?all=true'));
       expect(all.body.match(/^"2014/gm)).toHaveLength(4);
+      // all=true with a limit: the limit wins (as the CLI's --all --limit N), in either order.
+      for (const query of ['all=true&limit=3', 'limit=3&all=true']) {
+        const capped = await get(path(`.csv?${query}`));
+        expect(capped.statusCode, query).toBe(200);
+        expect(
+          capped.body
+            .trim()
+            .split('\n')
+            .slice(1)
+            .map((l) => l.slice(1, 15)),
+          query,
+        ).toEqual(['20141129122843', '20141129122743', '20141129122643']);
+      }
       const detailed = await get(path('.csv?format=detailed&status=failed'));
       expect(detailed.body.split('\n')[0]).toBe(
         'id;date;sender;receiver;ptt;operatorCode;descriptionDlr;tag;message;sentAt;deliveredAt;user;channel;status',

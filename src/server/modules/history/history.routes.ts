@@ -239,7 +239,7 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'exportOutgoingCsv',
         summary: "Downloads the history as CSV (the seed's format and its 2000 most recent rows by default)",
         description:
-          'format=seed: `date;sender;receiver;message;status`, dates YYYYMMDDHHMMSS in the account timezone. format=detailed: every field. all=true streams every match with no row cap.',
+          'format=seed: `date;sender;receiver;message;status`, dates YYYYMMDDHHMMSS in the account timezone. format=detailed: every field. all=true streams every match with no row cap, unless `limit` is given too: `limit` wins.',
         params: AccountParams,
         querystring: ExportQuery,
         response: { 200: download('text/csv', 'the CSV file (UTF-8, `;`-separated, a header line first)') },
@@ -248,7 +248,8 @@ export const historyRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const a = await access(request);
       const { format = 'seed', all = false, limit, ...query } = request.query;
-      const max = all ? null : (limit ?? config.csvDownloadLimit);
+      // `limit` wins when both are given (as `relais history export --all --limit N`).
+      const max = limit ?? (all ? null : config.csvDownloadLimit);
       const lines = history.exportText(a, query, { format, limit: max });
       // The first batch is read before answering, so a bad filter still gets a clear 400.
       const first = await lines.next();

@@ -98,7 +98,7 @@ export const ExportQuery = Type.Object(
     ...filterProperties,
     sort: sortProperty,
     format: Type.Optional(Type.Union([Type.Literal('seed'), Type.Literal('detailed')], { description: 'seed (default) or detailed' })),
-    all: Type.Optional(Type.Boolean({ description: 'every matching message instead of the most recent ones' })),
+    all: Type.Optional(Type.Boolean({ description: 'every matching message instead of the most recent ones (a limit given too wins)' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, description: 'how many rows (default RELAIS_CSV_DOWNLOAD_LIMIT, 2000)' })),
   },
   { additionalProperties: false },
