@@ -664,14 +664,19 @@ describe('relais demo (real process, SQLite)', () => {
   it('fills an account, prints the result (or JSON), with progress on stderr', async () => {
     const human = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '3k', '--seed', 'cli');
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^Inserted 3,000 messages into sms-cl12345-1 in \d+\.\d s \([\d,]+ rows\/s, incremental load\)\n$/);
+    // The account had no SMS users nor senders: the demo made some, and says which.
+    expect(human.stdout).toMatch(
+      /^Inserted 3,000 messages into sms-cl12345-1 in \d+\.\d s \([\d,]+ rows\/s, incremental load\); created 5 SMS users \([a-z0-9, ]+\) and 3 senders \([A-Za-z, ]+\)\n$/,
+    );
     expect(human.stderr).toContain('demo: incremental load: indexes kept up to date');
     expect(human.stderr).toContain('demo: 100% (3,000/3,000 messages');
 
     const json = await relais('demo', '--account', 'sms-cl12345-1', '--messages', '2000', '--json');
     expect(json.code).toBe(0);
     const result = JSON.parse(json.stdout);
-    expect(Object.keys(result)).toEqual(['inserted', 'seconds', 'rowsPerSecond', 'strategy']);
+    expect(Object.keys(result)).toEqual(['inserted', 'seconds', 'rowsPerSecond', 'strategy', 'created']);
+    // The second run made none: they exist now.
+    expect(result.created).toEqual({ users: [], senders: [] });
     expect(result.strategy).toBe('incremental');
     expect(result.inserted).toBe(2_000);
 
