@@ -193,8 +193,12 @@ export function createAccountsService(deps: {
     /** The `ResolveAccountAccess` contract (auth/principal.ts) for request principals. */
     async resolveAccess(principal: Principal, accountName: string): Promise<AccountAccess> {
       const account = await getAccount(principal, accountName, { recent: true });
-      const user =
-        principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin ?? '' } : null;
+      if (principal.kind === 'token' && principal.userId !== null && !principal.userLogin) {
+        // A user-scoped token whose user has no login (cannot happen: deleting a user deletes its tokens)
+        // is refused rather than scoped to no user, which would mean the Manager's messages.
+        throw new AppError('UNAUTHENTICATED', 'This token’s SMS user no longer exists');
+      }
+      const user = principal.kind === 'token' && principal.userId !== null ? { id: principal.userId, login: principal.userLogin! } : null;
       return accountAccessFor(account, user, auditActor(principal));
     },
 

@@ -98,7 +98,10 @@ export function createHistoryService(deps: HistoryServiceDeps) {
    */
   async function runJob(job: DeleteJob, target: () => { scope: HistoryScope; filter: HistoryFilter }): Promise<void> {
     let batch = FIRST_JOB_BATCH;
-    const audit = { accountId: job.accountId, actor: job.actor, filter: job.filter };
+    // The audit shows the filter as asked for, as a deletion done at once does: not the job's internal
+    // scope and id bound (the bound is the newest id of every account at the time).
+    const { __scopeUser: _scope, __upTo: _upTo, ...asked } = job.filter as Record<string, unknown>;
+    const audit = { accountId: job.accountId, actor: job.actor, filter: asked };
     try {
       // A filter read back that no longer reads (a job of an older release) fails the job.
       const access = target();
@@ -301,6 +304,8 @@ export function createHistoryService(deps: HistoryServiceDeps) {
     async redactIds(access: AccountAccess, ids: number[]): Promise<{ redacted: number; pending: number[] }> {
       if (ids.length > MAX_DELETE_IDS) throw new AppError('TOO_MANY_IDS', `at most ${MAX_DELETE_IDS} ids at once`);
       const result = await outgoing.redactIds(scopeOf(access), [...new Set(ids)], clock.now());
+      // Nothing redacted (ids of no message of the caller's): nothing to audit.
+      if (result.redacted.length === 0) return { redacted: 0, pending: result.pending };
       await deletions.insertAudit({
         accountId: access.account.id,
         actor: access.actor,
