@@ -104,8 +104,9 @@ export function useModal(ref: RefObject<HTMLDialogElement | null>): void {
     if (dialog && !dialog.open) dialog.showModal();
     return () => {
       dialog?.close();
-      const target = opener?.isConnected && opener !== document.body ? opener : document.getElementById('main');
-      target?.focus({ preventScroll: true });
+      if (opener?.isConnected && opener !== document.body && !opener.matches(':disabled')) opener.focus({ preventScroll: true });
+      // The opener could not take the focus back (gone, disabled, hidden): the main content does.
+      if (document.activeElement !== opener || !opener) document.getElementById('main')?.focus({ preventScroll: true });
     };
   }, [ref]);
 }

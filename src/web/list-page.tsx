@@ -1,4 +1,4 @@
-import { type FormEvent, type ReactNode, useState } from 'react';
+import { type FormEvent, type ReactNode, useLayoutEffect, useRef, useState } from 'react';
 import type { ApiError } from './api.js';
 import { ConfirmDialog } from './components.js';
 
@@ -48,6 +48,15 @@ export interface ListTableProps<T> {
 /** The table of a list page (senders, SMS users, API tokens) and the confirmation before removing a row. */
 export function ListTable<T>({ columns, actionsLabel, empty, list, row, confirm, remove }: ListTableProps<T>) {
   const [removing, setRemoving] = useState<T | null>(null);
+  // The row just removed took its button (which had the focus back from the dialog) with it once the
+  // list is read again: the focus goes to the main content rather than falling to the document.
+  const afterRemove = useRef(false);
+  useLayoutEffect(() => {
+    if (!afterRemove.current || !list.data) return;
+    afterRemove.current = false;
+    const focused = document.activeElement;
+    if (!focused || focused === document.body || !focused.isConnected) document.getElementById('main')?.focus({ preventScroll: true });
+  }, [list.data]);
   return (
     <>
       <div className="table-wrap">
@@ -82,6 +91,7 @@ export function ListTable<T>({ columns, actionsLabel, empty, list, row, confirm,
           onCancel={() => setRemoving(null)}
           onConfirm={async () => {
             await remove(removing);
+            afterRemove.current = true;
             setRemoving(null);
             list.reload();
           }}

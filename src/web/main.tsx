@@ -1,4 +1,4 @@
-import { lazy, type ReactElement, StrictMode, Suspense, useEffect } from 'react';
+import { lazy, type ReactElement, StrictMode, Suspense, useEffect, useRef } from 'react';
 import { createRoot } from 'react-dom/client';
 import { accountPath } from './api.js';
 import { AccountsPage } from './features/accounts/accounts-page.js';
@@ -6,7 +6,7 @@ import { SignInPage } from './features/auth/sign-in-page.js';
 import { HistoryPage } from './features/history/history-page.js';
 import { parseView } from './features/history/history-view.js';
 import { prefetchFirstPage } from './features/history/use-history.js';
-import { I18nProvider, useI18n } from './i18n.js';
+import { I18nProvider, type MessageKey, useI18n } from './i18n.js';
 import { Layout } from './layout.js';
 import { matchPath, navigate, useLocation } from './router.js';
 import { prefetchMe, rememberAccount, rememberedAccount, SessionProvider, useSession } from './session.js';
@@ -75,10 +75,53 @@ function AccountPage({ account, page }: { account: string; page: string }) {
   }
 }
 
+const ACCOUNT_PAGE_TITLES: Record<string, MessageKey> = {
+  history: 'history.title',
+  send: 'send.title',
+  users: 'users.title',
+  senders: 'senders.title',
+  tokens: 'tokens.title',
+  settings: 'settings.title',
+};
+
+/** The heading of the page at `pathname` (null: none of its own, the product's name alone). */
+function pageTitleKey(pathname: string, signedIn: boolean): MessageKey | null {
+  if (!signedIn) return 'signIn.title';
+  if (matchPath('/ovh/keys', pathname)) return 'ovh.title';
+  if (matchPath('/ovh/validate', pathname)) return 'ovhValidate.title';
+  if (matchPath('/accounts', pathname)) return 'accounts.title';
+  const params = matchPath('/accounts/:account/:page', pathname);
+  return params ? (ACCOUNT_PAGE_TITLES[params.page] ?? null) : null;
+}
+
+/**
+ * Names the page in the document title ("<page> — Relais", said first by a screen reader and shown in
+ * the tab), and on a new page (a new path, not a new query string nor the first render) moves the
+ * focus to its main content, as a page load would.
+ */
+function usePageChange(pathname: string, signedIn: boolean | undefined): void {
+  const { t } = useI18n();
+  const key = signedIn === undefined ? null : pageTitleKey(pathname, signedIn);
+  const title = key ? `${t(key)} — ${t('app.name')}` : t('app.name');
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+  const previous = useRef(pathname);
+  useEffect(() => {
+    if (previous.current === pathname) return;
+    const from = previous.current;
+    previous.current = pathname;
+    // `/` only redirects to the first page: still the page's first load.
+    if (from === '/') return;
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [pathname]);
+}
+
 function App() {
   const { t } = useI18n();
   const { me } = useSession();
   const { pathname } = useLocation();
+  usePageChange(pathname, me === undefined ? undefined : me !== null);
   if (me === undefined) return <Loading />;
   // Signed out, the sign-in shows at the asked address, and the asked page once signed in (a validation link too).
   if (me === null) return <SignInPage notice={matchPath('/ovh/validate', pathname) ? t('ovhValidate.signInNotice') : undefined} />;

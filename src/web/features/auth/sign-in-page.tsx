@@ -1,4 +1,4 @@
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useId, useState } from 'react';
 import { ErrorText } from '../../components.js';
 import { useI18n } from '../../i18n.js';
 import { LangSwitch } from '../../layout.js';
@@ -12,6 +12,7 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
   const [password, setPassword] = useState('');
   /** The refusal as answered (said in the language shown, whenever it changes). */
   const [error, setError] = useState<unknown>(null);
+  const errorId = useId();
   const [busy, setBusy] = useState(false);
 
   const submit = async (event: FormEvent) => {
@@ -43,7 +44,16 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
         <form onSubmit={submit} className="form">
           <label>
             {t('signIn.email')}
-            <input type="email" name="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+            <input
+              type="email"
+              name="email"
+              autoComplete="username"
+              required
+              value={email}
+              onChange={(e) => setEmail(e.target.value)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? errorId : undefined}
+            />
           </label>
           <label>
             {t('signIn.password')}
@@ -54,10 +64,16 @@ export function SignInPage({ notice }: { /** Why signing in is asked for here (a
               required
               value={password}
               onChange={(e) => setPassword(e.target.value)}
+              aria-invalid={error ? true : undefined}
+              aria-describedby={error ? errorId : undefined}
             />
           </label>
           {/* A wrong e-mail or password, or one the server refuses as malformed: one sentence for both. */}
-          <ErrorText error={error} hints={{ INVALID_CREDENTIALS: t('signIn.failed'), VALIDATION_FAILED: t('signIn.failed') }} />
+          <ErrorText
+            error={error}
+            id={errorId}
+            hints={{ INVALID_CREDENTIALS: t('signIn.failed'), VALIDATION_FAILED: t('signIn.failed') }}
+          />
           <button type="submit" className="primary" disabled={busy}>
             {busy ? t('signIn.busy') : t('signIn.submit')}
           </button>

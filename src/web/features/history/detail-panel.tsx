@@ -25,7 +25,17 @@ export function DetailPanel({ message, onClose }: { message: PublicOutgoing; onC
     </>
   );
   return (
-    <aside className="detail" aria-label={t('detail.title')} data-detail-id={message.id}>
+    <aside
+      className="detail"
+      aria-label={t('detail.title')}
+      data-detail-id={message.id}
+      onKeyDown={(event) => {
+        if (event.key !== 'Escape' || event.defaultPrevented) return;
+        event.preventDefault();
+        event.stopPropagation();
+        onClose();
+      }}
+    >
       <header className="detail-head">
         <h2>{t('detail.title')}</h2>
         <button type="button" className="icon" onClick={onClose} aria-label={t('common.close')}>

@@ -1,4 +1,4 @@
-import { type ReactNode, useEffect, useRef, useState } from 'react';
+import { type KeyboardEvent, type ReactNode, useEffect, useRef, useState } from 'react';
 import { CHANNELS, OUTGOING_STATUSES } from '../../../shared/status.js';
 import { useI18n } from '../../i18n.js';
 import type { Sender, SmsUser } from '../../types.js';
@@ -43,14 +43,38 @@ export function Dropdown({
       }
     };
     document.addEventListener('mousedown', close);
+    // Tabbing out of the menu closes it too (it would stay drawn over the page).
+    document.addEventListener('focusin', close);
     document.addEventListener('keydown', onKey);
     return () => {
       document.removeEventListener('mousedown', close);
+      document.removeEventListener('focusin', close);
       document.removeEventListener('keydown', onKey);
     };
   }, []);
+  // Up and down arrows move through the menu's items (from its button too), as in a menu; never
+  // from a field where the arrows have a use of their own (text, list).
+  const onKeyDown = (event: KeyboardEvent<HTMLDetailsElement>) => {
+    if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
+    const el = ref.current;
+    const target = event.target as HTMLElement;
+    if (!el?.open || target.matches('select, textarea, input:not([type="checkbox"]):not([type="radio"])')) return;
+    const items = Array.from(
+      el.querySelectorAll<HTMLElement>('.dropdown-panel :is(button, a[href], input, select, textarea):not(:disabled)'),
+    ).filter((item) => item.offsetParent !== null);
+    if (items.length === 0) return;
+    event.preventDefault();
+    const at = items.indexOf(target);
+    const next =
+      at < 0
+        ? event.key === 'ArrowDown'
+          ? 0
+          : items.length - 1
+        : (at + (event.key === 'ArrowDown' ? 1 : -1) + items.length) % items.length;
+    items[next].focus();
+  };
   return (
-    <details ref={ref} className={`dropdown ${className}`}>
+    <details ref={ref} className={`dropdown ${className}`} onKeyDown={onKeyDown}>
       <summary id={id} aria-labelledby={labelledBy}>
         {label}
       </summary>

@@ -355,7 +355,16 @@ export function HistoryPage({ account }: { account: string }) {
           visibleIdsRef={visibleIds}
           emptyText={filtered ? t('history.empty') : t('history.emptyAll')}
         />
-        {detailRow && !compact && <DetailPanel message={detailRow} onClose={() => setDetailOpen(false)} />}
+        {detailRow && !compact && (
+          <DetailPanel
+            message={detailRow}
+            onClose={() => {
+              setDetailOpen(false);
+              // The panel's button goes away with it: the focus goes back to the grid it describes.
+              document.querySelector<HTMLElement>('[role="grid"]')?.focus({ preventScroll: true });
+            }}
+          />
+        )}
       </div>
       {detailRow && compact && <DetailDialog message={detailRow} onClose={() => setDetailOpen(false)} />}
       <p className="help muted">{t(compact ? 'selection.helpTouch' : 'selection.help')}</p>

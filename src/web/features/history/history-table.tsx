@@ -104,6 +104,7 @@ export function HistoryTable(props: HistoryTableProps) {
   const { rows, selection, onSelectionChange, sort, compact } = props;
   const rowHeight = compact ? CARD_HEIGHT : ROW_HEIGHT;
   const scrollRef = useRef<HTMLDivElement>(null);
+  const headRef = useRef<HTMLDivElement>(null);
   const columns = useMemo(() => buildColumns(i18n), [i18n]);
   const order = useMemo(() => rows.map((r) => r.id), [rows]);
   const orderRef = useRef(order);
@@ -114,6 +115,9 @@ export function HistoryTable(props: HistoryTableProps) {
     getScrollElement: () => scrollRef.current,
     estimateSize: () => rowHeight,
     overscan: 12,
+    // The rows sit below the sticky header, inside the same scroller: a row is in view only once
+    // its bottom clears the header's height too.
+    scrollPaddingEnd: headRef.current?.offsetHeight ?? 0,
     getItemKey: (index) => rows[index]?.id ?? index,
   });
   const items = virtualizer.getVirtualItems();
@@ -177,7 +181,11 @@ export function HistoryTable(props: HistoryTableProps) {
     (id: number | null) => {
       if (id === null) return;
       const index = orderRef.current.indexOf(id);
-      if (index >= 0) virtualizer.scrollToIndex(index, { align: 'auto' });
+      if (index < 0) return;
+      virtualizer.scrollToIndex(index, { align: 'auto' });
+      // The browser's scroll event comes later: tell the virtualizer now, so that the focused row is
+      // drawn with this key press (aria-activedescendant never names a row not in the page).
+      scrollRef.current?.dispatchEvent(new Event('scroll'));
     },
     [virtualizer],
   );
@@ -193,6 +201,8 @@ export function HistoryTable(props: HistoryTableProps) {
   };
 
   const onKeyDown = (event: KeyboardEvent) => {
+    // Keys pressed on a header's sort button belong to that button (Enter or Space sorts).
+    if (event.target !== event.currentTarget) return;
     const page = Math.max(1, Math.floor((scrollRef.current?.clientHeight ?? 400) / rowHeight) - 2);
     const how = event.shiftKey ? 'extend' : event.ctrlKey || event.metaKey ? 'move' : 'select';
     let next: Selection | null = null;
@@ -261,7 +271,7 @@ export function HistoryTable(props: HistoryTableProps) {
         onKeyDown={onKeyDown}
         style={{ ['--grid-columns' as string]: template, ['--row' as string]: `${rowHeight}px` }}
       >
-        <div role="rowgroup" className="grid-head">
+        <div ref={headRef} role="rowgroup" className="grid-head">
           <div role="row" aria-rowindex={1} className="grid-row">
             {table.getHeaderGroups()[0].headers.map((header) => {
               const column = COLUMNS.find((c) => c.id === header.column.id)!;

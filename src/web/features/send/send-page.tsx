@@ -95,6 +95,7 @@ export function SendPage({ account }: { account: string }) {
   const [sent, setSent] = useState<{ sender: string; receivers: string[] }>({ sender: '', receivers: [] });
   const [report, setReport] = useState<SendReport | null>(null);
   const id = useId();
+  const receiversRefused = error?.code === 'INVALID_RECEIVER';
 
   const analysis = useMemo(() => analyzeSms(message, { stopClause: stop ? stopClause : null }), [message, stop, stopClause]);
   const receiverList = splitReceivers(receivers);
@@ -182,7 +183,8 @@ export function SendPage({ account }: { account: string }) {
             required
             value={receivers}
             onChange={(e) => setReceivers(e.target.value)}
-            aria-describedby={`${id}-receivers-hint`}
+            aria-describedby={`${id}-receivers-hint${receiversRefused ? ` ${id}-error` : ''}`}
+            aria-invalid={receiversRefused ? true : undefined}
           />
           <span className="hint" id={`${id}-receivers-hint`}>
             {t('send.receiversHint')} — {t('send.receiversCount', { n: receiverList.length })}
@@ -242,7 +244,8 @@ export function SendPage({ account }: { account: string }) {
                 value={at}
                 onChange={(e) => setAt(e.target.value)}
                 required
-                aria-describedby={`${id}-zone`}
+                aria-describedby={`${id}-zone${formError ? ` ${id}-at-error` : ''}`}
+                aria-invalid={formError ? true : undefined}
               />
               <span className="hint" id={`${id}-zone`} data-zone={zone}>
                 {t('send.zone', { zone })}
@@ -255,12 +258,13 @@ export function SendPage({ account }: { account: string }) {
           <input id={`${id}-tag`} type="text" name="tag" maxLength={64} value={tag} onChange={(e) => setTag(e.target.value)} />
         </div>
         {formError && (
-          <p className="error" role="alert">
+          <p className="error" role="alert" id={`${id}-at-error`}>
             {deferralProblem(formError.problem, formError.local, formError.zone, lang, t)}
           </p>
         )}
         <ErrorText
           error={error}
+          id={`${id}-error`}
           hints={{
             INVALID_SENDER: sent.sender ? t('send.senderRefused', { sender: sent.sender }) : t('send.noSenderError'),
             INVALID_RECEIVER: sent.receivers.length ? t('send.noValidReceiver', { list: sent.receivers.join(', ') }) : undefined,

@@ -104,6 +104,10 @@ export function UsersPage({ account }: { account: string }) {
   const [secret, setSecret] = useState<{ label: 'users.created' | 'users.passwordChanged'; login: string; password: string } | null>(null);
   const [editing, setEditing] = useState<{ login: string; settings: SettingsInput; newPassword: boolean } | null>(null);
   const edits = useListActions(users);
+  const createErrorId = useId();
+  // A refusal of the login asked for (taken, or malformed) is tied to its field.
+  const refusal = error as { code?: string; message?: string } | null;
+  const loginRefused = refusal?.code === 'USER_EXISTS' || (refusal?.code === 'VALIDATION_FAILED' && /login/i.test(refusal.message ?? ''));
   // An edit form opened from a row far down the list: brought into view, its first field focused.
   const editForm = useRef<HTMLDivElement>(null);
   const editingLogin = editing?.login;
@@ -214,11 +218,19 @@ export function UsersPage({ account }: { account: string }) {
           first={
             <label>
               {t('users.login')}
-              <input name="login" required minLength={3} value={login} onChange={(e) => setLogin(e.target.value)} />
+              <input
+                name="login"
+                required
+                minLength={3}
+                value={login}
+                onChange={(e) => setLogin(e.target.value)}
+                aria-invalid={loginRefused ? true : undefined}
+                aria-describedby={loginRefused ? createErrorId : undefined}
+              />
             </label>
           }
         />
-        <ErrorText error={error} hints={{ USER_EXISTS: t('users.exists', { login: asked }) }} />
+        <ErrorText error={error} id={createErrorId} hints={{ USER_EXISTS: t('users.exists', { login: asked }) }} />
       </CardForm>
     </section>
   );
