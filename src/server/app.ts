@@ -155,11 +155,22 @@ function documentNativeRoute(route: RouteOptions): void {
   };
 }
 
+/** The target of a request line (`GET /1.0/sms?x HTTP/1.1` → `/1.0/sms?x`). */
+function requestTargetOf(requestLine: string): string {
+  return /^[A-Z]+ (\S*)/.exec(requestLine)?.[1] ?? '';
+}
+
+/** The path of a request line's target (`GET /1.0/sms?x HTTP/1.1` → `/1.0/sms`), an absolute URL's too. */
+function targetPathOf(requestLine: string): string {
+  return requestTargetOf(requestLine)
+    .replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '')
+    .split(/[?#]/, 1)[0];
+}
+
 /** The answer format of an http2sms request line (its `contentType`, text/plain by default), or undefined for another path. */
 function http2smsFormatOf(requestLine: string): ResponseFormat | undefined {
-  const target = /^(?:GET|POST|HEAD) (\S*)/.exec(requestLine)?.[1] ?? '';
-  if (target.split('?', 1)[0] !== HTTP2SMS_PATH) return undefined;
-  const asked = /[?&]contentType=([^&]*)/.exec(target)?.[1];
+  if (targetPathOf(requestLine) !== HTTP2SMS_PATH) return undefined;
+  const asked = /[?&]contentType=([^&#]*)/.exec(requestTargetOf(requestLine))?.[1];
   let value: string | undefined;
   try {
     value = asked === undefined ? undefined : decodeURIComponent(asked.replace(/\+/g, ' '));
@@ -167,12 +178,6 @@ function http2smsFormatOf(requestLine: string): ResponseFormat | undefined {
     value = undefined;
   }
   return responseFormatOf(value) ?? 'text/plain';
-}
-
-/** The path of a request line's target (`GET /1.0/sms?x HTTP/1.1` → `/1.0/sms`), an absolute URL's too. */
-function targetPathOf(requestLine: string): string {
-  const target = /^[A-Z]+ (\S*)/.exec(requestLine)?.[1] ?? '';
-  return target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').split(/[?#]/, 1)[0] ?? '';
 }
 
 /**
